@@ -1,0 +1,69 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Every Swift target: Swift 6 mode, and imports internal unless a declaration says `public import`.
+let strictSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+]
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
+let package = Package(
+    name: "KaroKar",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "KaroKarClient", targets: ["KaroKarRPC", "KaroKarServices", "KaroKarMessages"]),
+        .executable(name: "karokar-server", targets: ["karokar-server"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: - C: protobuf-c runtime, bounded arena, protoc-c output
+        .systemLibrary(name: "CProtobufC", path: "Sources/CProtobufC"),
+        .target(name: "CProtoArena", dependencies: ["CProtobufC"]),
+        .target(name: "CKaroKarProtos", dependencies: ["CProtobufC"]),
+
+        // MARK: - Shared kernel: messages and RPC
+        .target(name: "KaroKarProto", dependencies: ["CProtobufC", "CProtoArena"], swiftSettings: strictSettings),
+        .target(
+            name: "KaroKarMessages", dependencies: ["KaroKarProto", "CKaroKarProtos"], swiftSettings: strictSettings
+        ),
+        .target(
+            name: "KaroKarRPC", dependencies: ["KaroKarProto", "KaroKarMessages", logging] + nio,
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "KaroKarServices", dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC"],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: - Server
+        .target(
+            name: "KaroKarServer",
+            dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", logging] + nio,
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "karokar-server",
+            dependencies: [
+                "KaroKarServer", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: - Tests
+        .testTarget(
+            name: "KaroKarProtoTests", dependencies: ["KaroKarProto", "KaroKarMessages"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,76 @@
+internal import CProtobufC
+
+/// Why a payload could not be decoded. Carries no input bytes, so it is safe to show a client.
+public enum ProtoDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Not valid protobuf for the expected message type.
+    case malformed
+    /// Decoding needed more memory than the budget allows (hostile or oversized input).
+    case budgetExceeded(budget: Int)
+    /// A string field held bytes that are not UTF-8.
+    case invalidUTF8
+
+    public var description: String {
+        switch self {
+        case .malformed: "payload is not a valid encoding of the expected message"
+        case .budgetExceeded(let budget): "payload needs more than \(budget) bytes of memory to decode"
+        case .invalidUTF8: "a string field is not valid UTF-8"
+        }
+    }
+}
+
+/// Encoding and decoding through protobuf-c.
+public enum ProtoCodec {
+    /// Decode-memory budget for a payload of `length` bytes: protobuf-c may allocate many times the
+    /// wire size (an empty sub-message costs two wire bytes and a whole C struct), so the budget is
+    /// proportional, with a floor for tiny messages and a hard ceiling.
+    public static func decodeBudget(forPayloadLength length: Int) -> Int {
+        min(max(64 * 1024, length * 16), 64 * 1024 * 1024)
+    }
+
+    /// Decodes `bytes` as `type`, allocating at most `budget` bytes in an arena.
+    ///
+    /// protobuf-c recurses once per nesting level; message types are never recursive
+    /// (`M.protoMaxDepth` is small), so this is safe on any thread with an ordinary stack.
+    public static func decode<M: ProtoMessage>(
+        _ type: M.Type, from bytes: UnsafeRawBufferPointer, budget: Int? = nil
+    ) throws -> M {
+        let budget = budget ?? decodeBudget(forPayloadLength: bytes.count)
+        return try ProtoArena.with(budget: budget, firstBlock: 4096) { arena in
+            let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            guard let message = protobuf_c_message_unpack(
+                M.protoDescriptor.c, arena.allocator, bytes.count, base
+            ) else {
+                throw arena.isExhausted ? ProtoDecodingError.budgetExceeded(budget: budget) : .malformed
+            }
+            return try M(cMessage: UnsafeRawPointer(message))
+        }
+    }
+
+    public static func decode<M: ProtoMessage>(_ type: M.Type, from bytes: [UInt8]) throws -> M {
+        try bytes.withUnsafeBytes { try decode(type, from: $0) }
+    }
+
+    /// Encodes `message` without an intermediate copy: `write` receives the encoded size and a
+    /// function that packs into memory of at least that size.
+    public static func encode<M: ProtoMessage, R>(
+        _ message: M, _ write: (_ size: Int, _ pack: (UnsafeMutableRawPointer) -> Void) throws -> R
+    ) rethrows -> R {
+        try ProtoArena.with { arena in
+            let c = message.makeCMessage(in: arena).assumingMemoryBound(to: ProtobufCMessage.self)
+            let size = protobuf_c_message_get_packed_size(c)
+            return try write(size) { out in
+                let written = protobuf_c_message_pack(c, out.assumingMemoryBound(to: UInt8.self))
+                precondition(written == size, "protobuf-c packed \(written) bytes, announced \(size)")
+            }
+        }
+    }
+
+    public static func encode<M: ProtoMessage>(_ message: M) -> [UInt8] {
+        encode(message) { size, pack in
+            [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                if size > 0 { pack(buffer.baseAddress!) }
+                count = size
+            }
+        }
+    }
+}

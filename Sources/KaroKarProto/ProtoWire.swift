@@ -1,0 +1,56 @@
+/// A single-level walk over protobuf wire format, used to bound an envelope *before* protobuf-c
+/// allocates for it (protobuf-c has no size limits of its own).
+public enum ProtoWire {
+    public enum Value {
+        case varint(UInt64)
+        case fixed64
+        case fixed32
+        /// A length-delimited field: its bytes' range within the scanned buffer.
+        case bytes(Range<Int>)
+    }
+
+    /// Calls `visit` for each top-level field; returns false on malformed input (bad varint,
+    /// truncated field, group wire types, field number 0).
+    public static func scan(_ bytes: UnsafeRawBufferPointer, _ visit: (_ field: UInt32, _ value: Value) -> Void) -> Bool {
+        var index = 0
+        while index < bytes.count {
+            guard let tag = readVarint(bytes, &index), tag >> 3 > 0, tag >> 3 <= UInt64(UInt32.max >> 3) else {
+                return false
+            }
+            let field = UInt32(tag >> 3)
+            switch tag & 7 {
+            case 0:
+                guard let value = readVarint(bytes, &index) else { return false }
+                visit(field, .varint(value))
+            case 1:
+                guard bytes.count - index >= 8 else { return false }
+                index += 8
+                visit(field, .fixed64)
+            case 2:
+                guard let length = readVarint(bytes, &index), length <= UInt64(bytes.count - index) else { return false }
+                visit(field, .bytes(index..<index + Int(length)))
+                index += Int(length)
+            case 5:
+                guard bytes.count - index >= 4 else { return false }
+                index += 4
+                visit(field, .fixed32)
+            default:
+                return false
+            }
+        }
+        return true
+    }
+
+    private static func readVarint(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> UInt64? {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while index < bytes.count, shift < 64 {
+            let byte = bytes[index]
+            index += 1
+            result |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return result }
+            shift += 7
+        }
+        return nil
+    }
+}

@@ -1,0 +1,86 @@
+public import Logging
+import NIOCore
+import KaroKarMessages
+import KaroKarProto
+
+/// Routes calls to handlers through the interceptor chain, and turns their outcome into a REPLY
+/// frame. Shared by every connection of a server; holds no mutable state.
+public struct CallDispatcher: Sendable {
+    struct Target: Sendable {
+        let service: String
+        let route: RPCRoute
+    }
+
+    let targets: [String: Target]
+    let interceptors: [any ServerInterceptor]
+    let limits: ServerLimits
+    let logger: Logger
+    let allocator = ByteBufferAllocator()
+
+    public init(services: [RPCServiceDefinition], interceptors: [any ServerInterceptor], limits: ServerLimits, logger: Logger) {
+        var targets: [String: Target] = [:]
+        for service in services {
+            for route in service.routes {
+                let path = "/\(service.descriptor.name)/\(route.name)"
+                precondition(targets[path] == nil, "\(path) is registered twice")
+                targets[path] = Target(service: service.descriptor.name, route: route)
+            }
+        }
+        self.targets = targets
+        self.interceptors = interceptors
+        self.limits = limits
+        self.logger = logger
+    }
+
+    func target(for path: String) -> Target? {
+        targets[path]
+    }
+
+    /// Runs one call to completion and returns its REPLY frame.
+    func execute(_ target: Target, payload: [UInt8], context: ServerCallContext) async -> ByteBuffer {
+        let reply: RPCV1.Reply
+        do {
+            let response = try await run(0, target: target, payload: payload, context: context)
+            reply = RPCV1.Reply(status: RPCV1.Status(code: .ok), payload: response)
+        } catch {
+            reply = RPCV1.Reply(status: rpcError(from: error, context: context).status)
+        }
+        return replyFrame(callID: context.callID, reply)
+    }
+
+    private func run(_ index: Int, target: Target, payload: [UInt8], context: ServerCallContext) async throws -> [UInt8] {
+        guard index < interceptors.count else {
+            try Task.checkCancellation()
+            return try await target.route.invoke(payload, context)
+        }
+        return try await interceptors[index].intercept(context: context) { context in
+            try await run(index + 1, target: target, payload: payload, context: context)
+        }
+    }
+
+    /// STYLE habit 4: known errors choose their status; anything else is INTERNAL with a fixed
+    /// message, and the detail goes to the log only.
+    func rpcError(from error: any Error, context: ServerCallContext) -> RPCError {
+        switch error {
+        case let error as RPCError:
+            return error
+        case let error as any RPCErrorConvertible:
+            return error.rpcError
+        case is CancellationError:
+            return RPCError(.cancelled, "the call was cancelled")
+        default:
+            context.logger.error("handler failed", metadata: ["error.type": "\(type(of: error))", "error": "\(error)"])
+            return RPCError(.internal, "internal error")
+        }
+    }
+
+    func replyFrame(callID: UInt32, _ reply: RPCV1.Reply) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 64 + reply.payload.count)
+        buffer.writeFrame(type: .reply, callID: callID, message: reply)
+        return buffer
+    }
+
+    func replyFrame(callID: UInt32, error: RPCError) -> ByteBuffer {
+        replyFrame(callID: callID, RPCV1.Reply(status: error.status))
+    }
+}

@@ -1,0 +1,206 @@
+public import NIOCore
+import KaroKarMessages
+import KaroKarProto
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// A client of a KaroKar RPC server: a small pool of multiplexed connections, deadlines,
+/// cancellation, typed errors, and automatic retry of calls the server never started.
+///
+/// Give it to a generated stub: `RPCV1.HealthService.Client(client)`.
+public final class RPCClient: RPCClientTransport, Sendable {
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 7420
+        /// Connections in the pool; calls are spread over them round-robin.
+        public var connections = 1
+        public var clientName = "karokar-swift-client"
+        public var connectTimeout: Duration = .seconds(5)
+        /// How often a call the server never started is tried again.
+        public var maximumRetries = 3
+        public var maximumFrameBytes = 16 * 1024 * 1024
+
+        public init(host: String = "127.0.0.1", port: Int = 7420) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    private enum Slot {
+        case empty
+        case connecting(EventLoopFuture<ClientConnection>)
+        case ready(ClientConnection)
+    }
+
+    private struct State {
+        var slots: [Slot]
+        var next = 0
+        var nextToken: UInt64 = 0
+        var closed = false
+    }
+
+    public let configuration: Configuration
+    private let group: any EventLoopGroup
+    private let state: NIOLockedValueBox<State>
+
+    public init(configuration: Configuration, group: any EventLoopGroup) {
+        precondition(configuration.connections >= 1)
+        self.configuration = configuration
+        self.group = group
+        self.state = NIOLockedValueBox(State(slots: Array(repeating: .empty, count: configuration.connections)))
+    }
+
+    // MARK: - Calls
+
+    public func unary<Request, Response>(
+        _ method: RPCMethod<Request, Response>, _ request: Request, options: CallOptions
+    ) async throws -> Response {
+        let payload = ProtoCodec.encode(request)
+        let reply = try await call(path: method.path, payload: payload, options: options)
+        do {
+            return try ProtoCodec.decode(Response.self, from: reply)
+        } catch {
+            throw RPCError(.internal, "cannot decode \(Response.protoName) from the server: \(error)")
+        }
+    }
+
+    /// An untyped call: the request and response as encoded protobuf (the CLI and load generator use it).
+    public func call(path: String, payload: [UInt8], options: CallOptions) async throws -> [UInt8] {
+        let call = RPCV1.Call(
+            method: path,
+            timeoutMicros: options.timeout.map { UInt64(clamping: max($0.nanoseconds / 1000, 1)) } ?? 0,
+            metadata: options.metadata.wireEntries,
+            payload: payload
+        )
+        var body = ByteBufferAllocator().buffer(capacity: payload.count + path.utf8.count + 16)
+        _ = ProtoCodec.encode(call) { size, pack in
+            body.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                if size > 0 { pack(out.baseAddress!) }
+                return size
+            }
+        }
+        var attempt = 0
+        while true {
+            do {
+                let connection = try await connection()
+                return try await connection.call(body: body, timeout: options.timeout, token: nextToken())
+            } catch let error as CallNotStarted {
+                attempt += 1
+                guard attempt <= configuration.maximumRetries, !Task.isCancelled else { throw error.error }
+                if error.error.domainCode == TransportDomainCode.tooManyCalls {
+                    try await Task.sleep(for: .milliseconds(5 * attempt))
+                }
+            }
+        }
+    }
+
+    private func nextToken() -> UInt64 {
+        state.withLockedValue { state in
+            state.nextToken += 1
+            return state.nextToken
+        }
+    }
+
+    // MARK: - Pool
+
+    private func connection() async throws -> ClientConnection {
+        let (index, slot) = try state.withLockedValue { state -> (Int, Slot) in
+            guard !state.closed else { throw RPCError(.unavailable, "the client is closed") }
+            let index = state.next % state.slots.count
+            state.next &+= 1
+            switch state.slots[index] {
+            case .empty:
+                let future = connect(slot: index)
+                state.slots[index] = .connecting(future)
+                return (index, .connecting(future))
+            case let other:
+                return (index, other)
+            }
+        }
+        switch slot {
+        case .ready(let connection):
+            return connection
+        case .connecting(let future):
+            do {
+                return try await future.get()
+            } catch {
+                state.withLockedValue { $0.slots[index] = .empty }
+                throw CallNotStarted(error: RPCError(.unavailable, "cannot connect to \(configuration.host):\(configuration.port): \(error)"))
+            }
+        case .empty:
+            preconditionFailure("an empty slot is replaced before use")
+        }
+    }
+
+    private func connect(slot index: Int) -> EventLoopFuture<ClientConnection> {
+        let configuration = self.configuration
+        let state = self.state
+        let future = ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.nanoseconds(configuration.connectTimeout.nanoseconds))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ClientConnectionHandler(clientName: configuration.clientName, maximumFrameBytes: configuration.maximumFrameBytes)
+                    )
+                }
+            }
+            .connect(host: configuration.host, port: configuration.port)
+            .flatMapThrowing { channel in
+                try ClientConnection(channel: channel) { [state] connection in
+                    state.withLockedValue { state in
+                        if case .ready(let current) = state.slots[index], current === connection {
+                            state.slots[index] = .empty
+                        }
+                    }
+                }
+            }
+        future.whenSuccess { [state] connection in
+            state.withLockedValue { $0.slots[index] = .ready(connection) }
+        }
+        return future
+    }
+
+    /// Closes every connection; calls in flight fail with UNAVAILABLE.
+    public func close() async {
+        let slots = state.withLockedValue { state in
+            state.closed = true
+            return state.slots
+        }
+        for slot in slots {
+            if case .ready(let connection) = slot { await connection.close() }
+            if case .connecting(let future) = slot { await (try? future.get())?.close() }
+        }
+    }
+}
+
+/// One pooled connection; sendable façade over its event-loop-bound handler.
+final class ClientConnection: Sendable {
+    let channel: any Channel
+    private let handler: NIOLoopBound<ClientConnectionHandler>
+
+    init(channel: any Channel, onUnusable: @escaping @Sendable (ClientConnection) -> Void) throws {
+        self.channel = channel
+        let handler = try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self)
+        self.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+        handler.onUnusable = { [weak self] in
+            if let self { onUnusable(self) }
+        }
+    }
+
+    func call(body: ByteBuffer, timeout: Duration?, token: UInt64) async throws -> [UInt8] {
+        let handler = self.handler
+        let loop = channel.eventLoop
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { completion in
+                loop.execute { handler.value.start(token: token, body: body, timeout: timeout, completion: completion) }
+            }
+        } onCancel: {
+            loop.execute { handler.value.cancel(token: token) }
+        }
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}

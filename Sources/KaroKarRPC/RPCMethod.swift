@@ -1,0 +1,84 @@
+public import KaroKarProto
+
+/// A method, typed by its request and response messages. Generated per RPC.
+public struct RPCMethod<Request: ProtoMessage, Response: ProtoMessage>: Sendable, Hashable {
+    /// Fully qualified service name: `karokar.fleet.v1.FleetService`.
+    public let service: String
+    /// Short method name: `RegisterVehicle`.
+    public let name: String
+    /// `/service/name`, the value of `Call.method` on the wire.
+    public let path: String
+
+    public init(service: String, name: String) {
+        self.service = service
+        self.name = name
+        self.path = "/\(service)/\(name)"
+    }
+}
+
+/// One method bound to its handler, with request decoding and response encoding erased.
+public struct RPCRoute: Sendable {
+    public let name: String
+    public let requestDescriptor: ProtoMessageDescriptor
+    public let responseDescriptor: ProtoMessageDescriptor
+    public let requestTypeName: String
+    public let responseTypeName: String
+    /// Decodes the request, runs the handler, encodes the response.
+    let invoke: @Sendable (_ payload: [UInt8], _ context: ServerCallContext) async throws -> [UInt8]
+
+    public init<Request, Response>(
+        _ method: RPCMethod<Request, Response>,
+        handler: @escaping @Sendable (Request, ServerCallContext) async throws -> Response
+    ) {
+        self.name = method.name
+        self.requestDescriptor = Request.protoDescriptor
+        self.responseDescriptor = Response.protoDescriptor
+        self.requestTypeName = Request.protoName
+        self.responseTypeName = Response.protoName
+        self.invoke = { payload, context in
+            let request: Request
+            do {
+                request = try ProtoCodec.decode(Request.self, from: payload)
+            } catch let error as ProtoDecodingError {
+                throw RPCError(
+                    error.isBudget ? .resourceExhausted : .invalidArgument,
+                    "cannot decode \(Request.protoName): \(error)",
+                    domainCode: TransportDomainCode.malformedPayload
+                )
+            }
+            return ProtoCodec.encode(try await handler(request, context))
+        }
+    }
+}
+
+extension ProtoDecodingError {
+    var isBudget: Bool {
+        if case .budgetExceeded = self { return true }
+        return false
+    }
+}
+
+/// A service's method table: protobuf-c's service descriptor with a handler for each method.
+///
+/// Built by the generated `serviceDefinition()`; the descriptor decides which methods exist and
+/// what they take, so the wire, the C codec and the Swift handlers cannot disagree.
+public struct RPCServiceDefinition: Sendable {
+    public let descriptor: ProtoServiceDescriptor
+    /// Routes in descriptor order.
+    public let routes: [RPCRoute]
+
+    public init(descriptor: ProtoServiceDescriptor, routes: [RPCRoute]) {
+        precondition(routes.count == descriptor.methods.count, "\(descriptor.name): a handler per method is required")
+        self.descriptor = descriptor
+        self.routes = descriptor.methods.map { method in
+            guard let route = routes.first(where: { $0.name == method.name }) else {
+                preconditionFailure("\(descriptor.name)/\(method.name) has no handler")
+            }
+            precondition(
+                route.requestDescriptor == method.input && route.responseDescriptor == method.output,
+                "\(descriptor.name)/\(method.name): handler types differ from protobuf-c's descriptor"
+            )
+            return route
+        }
+    }
+}

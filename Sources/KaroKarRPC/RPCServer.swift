@@ -1,0 +1,118 @@
+public import Logging
+public import NIOCore
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// The RPC server: accepts TCP connections on one address and serves the registered services.
+///
+/// Lifecycle: ``start()``, then ``drain()`` (stop accepting, let every connection finish its calls,
+/// close) or ``close()``. Safe to call from any task.
+public final class RPCServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 7420
+        public var serverName = "karokar-server"
+        public var limits = ServerLimits()
+        public var services: [RPCServiceDefinition] = []
+        public var interceptors: [any ServerInterceptor] = []
+
+        public init() {}
+    }
+
+    private struct State {
+        var serverChannel: (any Channel)?
+        var connections: [ObjectIdentifier: any Channel] = [:]
+        var draining = false
+    }
+
+    public let configuration: Configuration
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let dispatcher: CallDispatcher
+    private let state = NIOLockedValueBox(State())
+
+    public init(configuration: Configuration, group: any EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+        self.dispatcher = CallDispatcher(
+            services: configuration.services, interceptors: configuration.interceptors,
+            limits: configuration.limits, logger: logger
+        )
+    }
+
+    /// Binds and starts accepting; returns the bound address (useful with port 0).
+    @discardableResult
+    public func start() async throws -> SocketAddress {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [self] channel in
+                admit(channel)
+            }
+        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        state.withLockedValue { $0.serverChannel = channel }
+        let address = channel.localAddress!
+        logger.info("listening", metadata: ["address": "\(address)"])
+        return address
+    }
+
+    /// Number of open connections.
+    public var connectionCount: Int {
+        state.withLockedValue { $0.connections.count }
+    }
+
+    private func admit(_ channel: any Channel) -> EventLoopFuture<Void> {
+        let id = ObjectIdentifier(channel)
+        let admitted = state.withLockedValue { state -> Bool in
+            guard !state.draining, state.connections.count < configuration.limits.maximumConnections else { return false }
+            state.connections[id] = channel
+            return true
+        }
+        guard admitted else {
+            logger.warning("refusing connection", metadata: ["reason": "connection limit or draining"])
+            return channel.close()
+        }
+        channel.closeFuture.whenComplete { [state] _ in
+            state.withLockedValue { _ = $0.connections.removeValue(forKey: id) }
+        }
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(
+                ServerConnectionHandler(dispatcher: dispatcher, serverName: configuration.serverName)
+            )
+        }
+    }
+
+    /// Graceful shutdown: stop accepting, send DRAIN on every connection, wait for in-flight calls
+    /// (at most the drain timeout), then close what is left.
+    public func drain() async {
+        let (server, connections) = state.withLockedValue { state in
+            state.draining = true
+            return (state.serverChannel, Array(state.connections.values))
+        }
+        logger.info("draining", metadata: ["connections": "\(connections.count)"])
+        try? await server?.close()
+        for connection in connections {
+            connection.pipeline.fireUserInboundEventTriggered(ServerDrainEvent())
+        }
+        let deadline = ContinuousClock.now + configuration.limits.drainTimeout
+        while connectionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        await close()
+    }
+
+    /// Closes the listener and every connection at once.
+    public func close() async {
+        let (server, connections) = state.withLockedValue { state in
+            state.draining = true
+            return (state.serverChannel, Array(state.connections.values))
+        }
+        try? await server?.close()
+        for connection in connections {
+            try? await connection.close()
+        }
+    }
+}

@@ -1,0 +1,320 @@
+import KaroKarMessages
+import KaroKarProto
+import Logging
+import NIOCore
+
+/// Sent through a connection's pipeline to start a graceful drain.
+public struct ServerDrainEvent: Sendable {
+    public init() {}
+}
+
+/// One server connection: framing, handshake, call admission, deadlines, cancel, ping, idle and
+/// slow-drip timeouts, drain. Runs on the channel's event loop; every call runs in its own task
+/// (decode, interceptors, handler, encode) and hands its REPLY frame back here to be written.
+/// Replies are flushed once per event-loop tick, not once per reply.
+final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum Phase {
+        case awaitingHello
+        case open
+        case draining
+        case closed
+    }
+
+    struct InFlightCall {
+        var task: Task<Void, Never>?
+        var deadline: Scheduled<Void>?
+    }
+
+    private let dispatcher: CallDispatcher
+    private let limits: ServerLimits
+    private let serverName: String
+    private var logger: Logger
+    private var phase = Phase.awaitingHello
+    private var parser: FrameParser
+    private var calls: [UInt32: InFlightCall] = [:]
+    private var lastCallID: UInt32 = 0
+    private var lastActivity = NIODeadline.now()
+    private var partialFrameSince: NIODeadline?
+    private var housekeeping: RepeatedTask?
+    private var handshakeTimer: Scheduled<Void>?
+    private var flushPending = false
+    private var context: ChannelHandlerContext?
+    private var peer = "?"
+
+    init(dispatcher: CallDispatcher, serverName: String) {
+        self.dispatcher = dispatcher
+        self.limits = dispatcher.limits
+        self.serverName = serverName
+        self.logger = dispatcher.logger
+        self.parser = FrameParser(maximumFrameBytes: dispatcher.limits.maximumFrameBytes)
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        peer = context.channel.remoteAddress?.description ?? "?"
+        logger[metadataKey: "rpc.peer"] = "\(peer)"
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard handshakeTimer == nil else { return }
+        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(limits.handshakeTimeout.nanoseconds)) { [self] in
+            if phase == .awaitingHello {
+                closeWithError(RPCError(.deadlineExceeded, "no HELLO within the handshake timeout"))
+            }
+        }
+        let period = min(limits.idleTimeout, limits.frameTimeout, limits.handshakeTimeout) / 4
+        let interval = TimeAmount.nanoseconds(max(period.nanoseconds, 10_000_000))
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        housekeeping = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            handler.value.checkTimeouts()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        phase = .closed
+        handshakeTimer?.cancel()
+        housekeeping?.cancel()
+        for call in calls.values {
+            call.task?.cancel()
+            call.deadline?.cancel()
+        }
+        calls.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard phase != .closed else { return }
+        parser.append(unwrapInboundIn(data))
+        lastActivity = .now()
+        do {
+            while phase != .closed, let frame = try parser.next() {
+                handle(frame)
+            }
+        } catch {
+            closeWithError(RPCError(
+                error.isTooLarge ? .resourceExhausted : .invalidArgument, "protocol error: \(error)"
+            ))
+            return
+        }
+        partialFrameSince = parser.hasPartialFrame ? (partialFrameSince ?? lastActivity) : nil
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfPending()
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ServerDrainEvent {
+            beginDrain(RPCError(.ok, "server shutting down"))
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: - Frames
+
+    private func handle(_ frame: Frame) {
+        guard let type = frame.type else {
+            if frame.typeByte < FrameType.firstIgnorable {
+                protocolError("unknown frame type 0x\(String(frame.typeByte, radix: 16))")
+            }
+            return
+        }
+        if phase == .awaitingHello && type != .hello {
+            protocolError("the first frame must be HELLO")
+            return
+        }
+        switch type {
+        case .hello: handleHello(frame)
+        case .call: handleCall(frame)
+        case .cancel: finish(frame.callID, with: dispatcher.replyFrame(callID: frame.callID, error: RPCError(.cancelled, "cancelled by the client")))
+        case .ping: write(frame: Frame(type: .pong, callID: frame.callID, body: frame.body))
+        case .pong: break
+        case .helloAck, .reply, .drain: protocolError("clients do not send \(type) frames")
+        }
+    }
+
+    private func handleHello(_ frame: Frame) {
+        guard phase == .awaitingHello else {
+            protocolError("HELLO sent twice")
+            return
+        }
+        handshakeTimer?.cancel()
+        guard let hello = try? frame.body.withUnsafeReadableBytes({ try ProtoCodec.decode(RPCV1.Hello.self, from: $0, budget: 16 * 1024) }) else {
+            protocolError("HELLO body is not a valid karokar.rpc.v1.Hello")
+            return
+        }
+        guard hello.protocolVersion == 1 else {
+            closeWithError(RPCError(.failedPrecondition, "unsupported protocol version \(hello.protocolVersion); this server speaks 1"))
+            return
+        }
+        phase = .open
+        if !hello.clientName.isEmpty { logger[metadataKey: "rpc.client"] = "\(hello.clientName.prefix(64))" }
+        let ack = RPCV1.HelloAck(
+            protocolVersion: 1, serverName: serverName, maxFrameBytes: UInt32(limits.maximumFrameBytes),
+            maxCallsInFlight: UInt32(limits.maximumCallsInFlight), maxMetadataBytes: UInt32(limits.maximumMetadataBytes),
+            idleTimeoutMillis: UInt32(clamping: limits.idleTimeout.nanoseconds / 1_000_000),
+            maxRequestBytes: UInt32(limits.maximumRequestBytes)
+        )
+        var buffer = context!.channel.allocator.buffer(capacity: 64)
+        buffer.writeFrame(type: .helloAck, message: ack)
+        write(buffer)
+    }
+
+    private func handleCall(_ frame: Frame) {
+        let callID = frame.callID
+        guard callID > lastCallID else {
+            protocolError("call id \(callID) is not above the previous one (\(lastCallID))")
+            return
+        }
+        lastCallID = callID
+        if phase == .draining {
+            write(dispatcher.replyFrame(callID: callID, error: RPCError(.unavailable, "the server is draining; retry elsewhere", domainCode: TransportDomainCode.draining)))
+            return
+        }
+        guard calls.count < limits.maximumCallsInFlight else {
+            write(dispatcher.replyFrame(callID: callID, error: RPCError(.resourceExhausted, "more than \(limits.maximumCallsInFlight) calls in flight", domainCode: TransportDomainCode.tooManyCalls)))
+            return
+        }
+        do {
+            try startCall(callID, envelope: CallEnvelope.decode(frame.body, limits: limits))
+        } catch {
+            write(dispatcher.replyFrame(callID: callID, error: error))
+        }
+    }
+
+    private func startCall(_ callID: UInt32, envelope: CallEnvelope) throws(RPCError) {
+        guard let target = dispatcher.target(for: envelope.path) else {
+            throw RPCError(.unimplemented, "unknown method \(envelope.path.prefix(CallEnvelope.maximumPathBytes))", domainCode: TransportDomainCode.unknownMethod)
+        }
+        let timeout = envelope.timeoutMicros == 0 ? nil : Duration.microseconds(Int64(clamping: envelope.timeoutMicros))
+        var callLogger = logger
+        callLogger[metadataKey: "rpc.method"] = "\(envelope.path)"
+        callLogger[metadataKey: "rpc.call_id"] = "\(callID)"
+        let callContext = ServerCallContext(
+            path: envelope.path, service: target.service, method: target.route.name, callID: callID,
+            metadata: envelope.metadata, deadline: timeout.map { ContinuousClock.now + $0 }, peer: peer, logger: callLogger
+        )
+        var call = InFlightCall()
+        if let timeout {
+            call.deadline = context!.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [self] in
+                finish(callID, with: self.dispatcher.replyFrame(callID: callID, error: RPCError(.deadlineExceeded, "deadline exceeded")))
+            }
+        }
+        calls[callID] = call
+        let loop = context!.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let dispatcher = self.dispatcher
+        let payload = envelope.payload
+        calls[callID]?.task = Task {
+            let reply = await dispatcher.execute(target, payload: payload, context: callContext)
+            loop.execute { handler.value.finish(callID, with: reply) }
+        }
+    }
+
+    /// Writes the call's single REPLY, unless it already has one (cancelled, deadline passed).
+    private func finish(_ callID: UInt32, with reply: ByteBuffer) {
+        guard let call = calls.removeValue(forKey: callID) else { return }
+        call.deadline?.cancel()
+        call.task?.cancel()
+        write(reply)
+        if phase == .draining && calls.isEmpty { closeAfterFlush() }
+    }
+
+    // MARK: - Drain, errors, timeouts
+
+    private func beginDrain(_ status: RPCError) {
+        switch phase {
+        case .awaitingHello:
+            closeWithError(status)
+        case .open:
+            phase = .draining
+            var buffer = context!.channel.allocator.buffer(capacity: 64)
+            buffer.writeFrame(type: .drain, message: RPCV1.Drain(lastCallId: lastCallID, status: status.status))
+            write(buffer)
+            if calls.isEmpty { closeAfterFlush() }
+        case .draining, .closed:
+            break
+        }
+    }
+
+    private func protocolError(_ message: String) {
+        closeWithError(RPCError(.invalidArgument, "protocol error: \(message)"))
+    }
+
+    /// Sends DRAIN with the reason and closes at once; in-flight calls are cancelled.
+    private func closeWithError(_ error: RPCError) {
+        guard phase != .closed, let context else { return }
+        logger.info("closing connection", metadata: ["rpc.code": "\(error.code)", "reason": "\(error.message)"])
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        buffer.writeFrame(type: .drain, message: RPCV1.Drain(lastCallId: lastCallID, status: error.status))
+        write(buffer)
+        closeAfterFlush()
+    }
+
+    private func closeAfterFlush() {
+        guard phase != .closed, let context else { return }
+        phase = .closed
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func checkTimeouts() {
+        let now = NIODeadline.now()
+        if let since = partialFrameSince, now - since > .nanoseconds(limits.frameTimeout.nanoseconds) {
+            closeWithError(RPCError(.deadlineExceeded, "a frame took longer than the frame timeout to arrive"))
+        } else if phase == .open, calls.isEmpty, now - lastActivity > .nanoseconds(limits.idleTimeout.nanoseconds) {
+            beginDrain(RPCError(.ok, "idle timeout"))
+        }
+    }
+
+    // MARK: - Writing
+
+    private func write(frame: Frame) {
+        var buffer = context!.channel.allocator.buffer(capacity: FrameLayout.lengthFieldSize + FrameLayout.headerSize + frame.body.readableBytes)
+        buffer.writeFrame(frame)
+        write(buffer)
+    }
+
+    private func write(_ buffer: ByteBuffer) {
+        guard let context else { return }
+        context.write(NIOAny(buffer), promise: nil)
+        guard !flushPending else { return }
+        flushPending = true
+        context.eventLoop.assumeIsolated().execute { [self] in flushIfPending() }
+    }
+
+    private func flushIfPending() {
+        guard flushPending, let context else { return }
+        flushPending = false
+        context.flush()
+    }
+}
+
+@available(*, unavailable)
+extension ServerConnectionHandler: Sendable {}
+
+extension FrameError {
+    var isTooLarge: Bool {
+        if case .frameTooLarge = self { return true }
+        return false
+    }
+}

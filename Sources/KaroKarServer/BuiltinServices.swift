@@ -1,0 +1,83 @@
+public import KaroKarMessages
+import KaroKarProto
+public import KaroKarRPC
+public import KaroKarServices
+
+/// `karokar.rpc.v1.HealthService`: overall and per-service serving status.
+public actor HealthService: RPCV1.HealthService.Handler {
+    private var statuses: [String: RPCV1.ServingStatus]
+    private var overall = RPCV1.ServingStatus.serving
+
+    public init(services: [String]) {
+        statuses = Dictionary(uniqueKeysWithValues: services.map { ($0, .serving) })
+    }
+
+    public func check(_ request: RPCV1.CheckRequest, context: ServerCallContext) async throws -> RPCV1.CheckResponse {
+        if request.service.isEmpty {
+            return RPCV1.CheckResponse(status: overall)
+        }
+        guard let status = statuses[request.service] else {
+            return RPCV1.CheckResponse(status: .serviceUnknown)
+        }
+        return RPCV1.CheckResponse(status: overall == .serving ? status : overall)
+    }
+
+    /// Marks the whole server, or one service, serving or not.
+    public func set(_ status: RPCV1.ServingStatus, service: String? = nil) {
+        if let service { statuses[service] = status } else { overall = status }
+    }
+}
+
+/// `karokar.rpc.v1.ReflectionService`: what this server hosts, and what its messages look like.
+public struct ReflectionService: RPCV1.ReflectionService.Handler {
+    let services: [RPCV1.ServiceInfo]
+
+    public init(definitions: [RPCServiceDefinition], limits: ServerLimits, publicPaths: Set<String>) {
+        services = definitions.map { definition in
+            RPCV1.ServiceInfo(name: definition.descriptor.name, methods: definition.routes.map { route in
+                let path = "/\(definition.descriptor.name)/\(route.name)"
+                return RPCV1.MethodInfo(
+                    name: route.name, path: path, requestType: route.requestTypeName, responseType: route.responseTypeName,
+                    maxRequestBytes: UInt32(limits.requestBytes(forPath: path)), public: publicPaths.contains(path)
+                )
+            })
+        }.sorted { $0.name < $1.name }
+    }
+
+    public func listServices(_ request: RPCV1.ListServicesRequest, context: ServerCallContext) async throws -> RPCV1.ListServicesResponse {
+        RPCV1.ListServicesResponse(services: services)
+    }
+
+    public func describeType(_ request: RPCV1.DescribeTypeRequest, context: ServerCallContext) async throws -> RPCV1.DescribeTypeResponse {
+        if let message = ProtoRegistry.messages[request.name] {
+            let fields = message.protoSchema.fields.map { field in
+                RPCV1.FieldInfo(
+                    name: field.name, jsonName: field.jsonName, number: UInt32(field.number), type: field.type,
+                    typeName: field.typeName, repeated: field.repeated, oneof: field.oneof, map: field.map
+                )
+            }
+            return RPCV1.DescribeTypeResponse(type: .message(RPCV1.MessageTypeInfo(name: request.name, fields: fields)))
+        }
+        if let enumType = ProtoRegistry.enums[request.name] {
+            let values = enumType.protoValues.map { RPCV1.EnumValueInfo(name: $0.name, number: $0.number) }
+            return RPCV1.DescribeTypeResponse(type: .enum(RPCV1.EnumTypeInfo(name: request.name, values: values)))
+        }
+        throw RPCError(.notFound, "no message or enum type named \(request.name.prefix(200))", domainCode: "TYPE_NOT_FOUND")
+    }
+}
+
+/// `karokar.rpc.v1.DiagnosticsService`: a side-effect-free call for measurements.
+public struct DiagnosticsService: RPCV1.DiagnosticsService.Handler {
+    public init() {}
+
+    public func echo(_ request: RPCV1.EchoRequest, context: ServerCallContext) async throws -> RPCV1.EchoResponse {
+        RPCV1.EchoResponse(payload: request.payload)
+    }
+}
+
+extension HealthService {
+    /// Reports the whole server NOT_SERVING (during drain), so load balancers stop sending work.
+    public func markNotServing() {
+        set(.notServing)
+    }
+}

@@ -1,0 +1,120 @@
+import KaroKarProto
+public import KaroKarRPC
+
+/// One configurable setting: its name in a config file, its `KAROKAR_*` environment variable and
+/// its `--flag`, all derived from `name`.
+public struct SettingSpec: Sendable {
+    public let name: String
+    public let help: String
+    public let defaultValue: String
+
+    public var environmentVariable: String {
+        "KAROKAR_" + String(name.uppercased().map { $0 == "-" ? "_" : $0 })
+    }
+
+    public var flag: String { "--" + name }
+}
+
+/// Every server setting, validated. Sources in order of precedence: command-line flags, `KAROKAR_*`
+/// environment variables, the JSON config file (`--config FILE`), defaults.
+public struct ServerSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 7420
+    public var logLevel = "info"
+    public var limits = ServerLimits()
+
+    public init() {}
+
+    public static let specs: [SettingSpec] = [
+        SettingSpec(name: "host", help: "address to listen on", defaultValue: "127.0.0.1"),
+        SettingSpec(name: "port", help: "TCP port to listen on (0 = any free port)", defaultValue: "7420"),
+        SettingSpec(name: "log-level", help: "trace, debug, info, notice, warning, error or critical", defaultValue: "info"),
+        SettingSpec(name: "max-frame-bytes", help: "largest frame accepted", defaultValue: "4194304"),
+        SettingSpec(name: "max-request-bytes", help: "default cap on a request payload", defaultValue: "1048576"),
+        SettingSpec(name: "max-calls-in-flight", help: "calls in flight per connection", defaultValue: "256"),
+        SettingSpec(name: "max-metadata-bytes", help: "cap on one call's metadata", defaultValue: "8192"),
+        SettingSpec(name: "max-connections", help: "connections open at once", defaultValue: "10000"),
+        SettingSpec(name: "handshake-timeout-ms", help: "time allowed for HELLO after connecting", defaultValue: "5000"),
+        SettingSpec(name: "idle-timeout-ms", help: "idle connections are drained after this", defaultValue: "300000"),
+        SettingSpec(name: "frame-timeout-ms", help: "time allowed for one frame to arrive completely", defaultValue: "10000"),
+        SettingSpec(name: "drain-timeout-ms", help: "longest graceful drain before closing anyway", defaultValue: "30000"),
+    ]
+
+    /// A setting that could not be used, with where it came from.
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Resolves settings from the three sources.
+    public static func resolve(
+        flags: [String: String], environment: [String: String], configFile: String?, readFile: (String) throws -> [UInt8]
+    ) throws -> ServerSettings {
+        var values: [String: (value: String, source: String)] = [:]
+        if let configFile {
+            for (key, value) in try fileValues(configFile, readFile: readFile) {
+                values[key] = (value, "\(configFile): \(key)")
+            }
+        }
+        for spec in specs {
+            if let value = environment[spec.environmentVariable] { values[spec.name] = (value, spec.environmentVariable) }
+            if let value = flags[spec.name] { values[spec.name] = (value, spec.flag) }
+        }
+        var settings = ServerSettings()
+        for (name, entry) in values {
+            try settings.apply(name, entry.value, source: entry.source)
+        }
+        return settings
+    }
+
+    private static func fileValues(_ path: String, readFile: (String) throws -> [UInt8]) throws -> [(String, String)] {
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(try readFile(path))
+        } catch {
+            throw Invalid(description: "cannot read config file \(path): \(error)")
+        }
+        guard case .object(let members) = json else {
+            throw Invalid(description: "config file \(path) must hold a JSON object")
+        }
+        return try members.map { member in
+            guard specs.contains(where: { $0.name == member.key }) else {
+                throw Invalid(description: "\(path): unknown setting \"\(member.key)\"")
+            }
+            switch member.value {
+            case .string(let text), .number(let text): return (member.key, text)
+            case .bool(let flag): return (member.key, flag ? "true" : "false")
+            default: throw Invalid(description: "\(path): \(member.key) must be a string or a number")
+            }
+        }
+    }
+
+    private mutating func apply(_ name: String, _ value: String, source: String) throws {
+        func integer(_ range: ClosedRange<Int>) throws -> Int {
+            guard let number = Int(value), range.contains(number) else {
+                throw Invalid(description: "\(source): \"\(value)\" is not an integer in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return number
+        }
+        func milliseconds() throws -> Duration { .milliseconds(try integer(1...86_400_000)) }
+        switch name {
+        case "host":
+            guard !value.isEmpty else { throw Invalid(description: "\(source): host must not be empty") }
+            host = value
+        case "port": port = try integer(0...65535)
+        case "log-level":
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard levels.contains(value) else { throw Invalid(description: "\(source): log level must be one of \(levels.joined(separator: ", "))") }
+            logLevel = value
+        case "max-frame-bytes": limits.maximumFrameBytes = try integer(1024...FrameLayout.absoluteMaximumFrameBytes)
+        case "max-request-bytes": limits.maximumRequestBytes = try integer(0...FrameLayout.absoluteMaximumFrameBytes)
+        case "max-calls-in-flight": limits.maximumCallsInFlight = try integer(1...65536)
+        case "max-metadata-bytes": limits.maximumMetadataBytes = try integer(0...1_048_576)
+        case "max-connections": limits.maximumConnections = try integer(1...1_000_000)
+        case "handshake-timeout-ms": limits.handshakeTimeout = try milliseconds()
+        case "idle-timeout-ms": limits.idleTimeout = try milliseconds()
+        case "frame-timeout-ms": limits.frameTimeout = try milliseconds()
+        case "drain-timeout-ms": limits.drainTimeout = try milliseconds()
+        default: throw Invalid(description: "\(source): unknown setting \(name)")
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import KaroKarServer
+import Logging
+import NIOCore
+import NIOPosix
+
+/// `karokar-server`: the KaroKar RPC service.
+@main
+struct KaroKarServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "karokar-server",
+        abstract: "The KaroKar RPC server.",
+        discussion: """
+            Every setting can be given as a flag, as a KAROKAR_* environment variable, or in a JSON \
+            config file (--config FILE, keys as the flag names without dashes prefix), in that order of precedence:
+
+            \(ServerSettings.specs.map { "  \($0.flag) / \($0.environmentVariable) (default \($0.defaultValue)): \($0.help)" }.joined(separator: "\n"))
+            """
+    )
+
+    @Option(help: "Address to listen on (KAROKAR_HOST).") var host: String?
+    @Option(help: "TCP port (KAROKAR_PORT), default 7420.") var port: String?
+    @Option(help: "JSON config file (KAROKAR_CONFIG).") var config: String?
+    @Option(name: .customLong("set"), help: "Any other setting as NAME=VALUE, e.g. --set idle-timeout-ms=60000.")
+    var overrides: [String] = []
+
+    func run() async throws {
+        var flags: [String: String] = [:]
+        if let host { flags["host"] = host }
+        if let port { flags["port"] = port }
+        for pair in overrides {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("--set expects NAME=VALUE, got \(pair)") }
+            flags[parts[0]] = parts[1]
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let settings: ServerSettings
+        do {
+            settings = try ServerSettings.resolve(
+                flags: flags, environment: environment, configFile: config ?? environment["KAROKAR_CONFIG"],
+                readFile: { path in Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+            )
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        var logger = Logger(label: "karokar-server")
+        logger.logLevel = Logger.Level(rawValue: settings.logLevel) ?? .info
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let application = KaroKarApplication(settings: settings, group: group, logger: logger)
+        try await application.server.start()
+        await waitForTerminationSignal()
+        logger.info("signal received, draining")
+        await application.health.markNotServing()
+        await application.server.drain()
+        try await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+}
+
+/// Suspends until SIGTERM or SIGINT.
+func waitForTerminationSignal() async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let queue = DispatchQueue(label: "karokar.signals")
+        let resumed = SignalLatch(continuation)
+        var sources: [any DispatchSourceSignal] = []
+        for signalNumber in [SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+            source.setEventHandler { resumed.fire() }
+            source.resume()
+            sources.append(source)
+        }
+        resumed.keep(sources)
+    }
+}
+
+/// Resumes the continuation once, and keeps the signal sources alive until then.
+final class SignalLatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Void, Never>?
+    private var sources: [any DispatchSourceSignal] = []
+
+    init(_ continuation: CheckedContinuation<Void, Never>) {
+        self.continuation = continuation
+    }
+
+    func keep(_ sources: [any DispatchSourceSignal]) {
+        lock.withLock { self.sources = sources }
+    }
+
+    func fire() {
+        let continuation = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+            defer { self.continuation = nil }
+            return self.continuation
+        }
+        continuation?.resume()
+    }
+}
