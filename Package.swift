@@ -61,9 +61,22 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        .target(
+            name: "KaroKarTestSupport",
+            dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServer", logging] + nio,
+            path: "Tests/KaroKarTestSupport", swiftSettings: strictSettings
+        ),
         .testTarget(
-            name: "KaroKarProtoTests", dependencies: ["KaroKarProto", "KaroKarMessages"],
+            name: "KaroKarProtoTests", dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarTestSupport"],
             swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "KaroKarRPCTests",
+            dependencies: [
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", "KaroKarTestSupport",
+                logging,
+            ] + nio,
+            exclude: ["Vectors"], swiftSettings: strictSettings
         ),
     ]
 )

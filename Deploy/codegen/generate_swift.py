@@ -570,13 +570,22 @@ class SwiftMessages:
     def emit_schema(self, o: Out, m: MessageInfo):
         o("public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [")
         o.indent()
+        def type_of(fd):
+            if fd.type == FD.TYPE_MESSAGE:
+                return "message"
+            if fd.type == FD.TYPE_ENUM:
+                return "enum"
+            return SCALARS[fd.type][1]
+
         for fi in m.fields:
             fd = fi.proto
-            tname = "message" if fi.kind == "map" else SCALARS.get(fd.type, ("", "message" if fd.type == FD.TYPE_MESSAGE else "enum"))[1]
-            type_name = fd.type_name.lstrip(".") if fd.type_name else ""
+            # A map field is described by its value type; `mapKeyType` names the key's scalar type.
+            shown = fi.map_value.proto if fi.kind == "map" else fd
+            key_type = type_of(fi.map_key.proto) if fi.kind == "map" else ""
+            type_name = shown.type_name.lstrip(".") if shown.type_name else ""
             o(f"ProtoFieldSchema(name: {swift_string(fd.name)}, jsonName: {swift_string(fi.json_name)}, number: {fd.number}, "
-              f"type: {swift_string(tname)}, typeName: {swift_string(type_name)}, repeated: {str(fi.repeated or fi.kind == 'map').lower()}, "
-              f"oneof: {swift_string(fi.oneof or '')}, map: {str(fi.kind == 'map').lower()}),")
+              f"type: {swift_string(type_of(shown))}, typeName: {swift_string(type_name)}, repeated: {str(fi.repeated).lower()}, "
+              f"oneof: {swift_string(fi.oneof or '')}, mapKeyType: {swift_string(key_type)}),")
         o.dedent()
         o("])")
 

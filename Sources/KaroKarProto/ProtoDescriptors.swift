@@ -63,11 +63,15 @@ public struct ProtoFieldSchema: Sendable, Hashable {
     public let repeated: Bool
     /// The oneof the field belongs to, or empty.
     public let oneof: String
-    public let map: Bool
+    /// For map fields, the key's scalar type (`string`, `int64`, ...); `type` and `typeName`
+    /// then describe the value. Empty for other fields.
+    public let mapKeyType: String
+
+    public var map: Bool { !mapKeyType.isEmpty }
 
     public init(
         name: String, jsonName: String, number: Int32, type: String, typeName: String,
-        repeated: Bool, oneof: String, map: Bool
+        repeated: Bool, oneof: String, mapKeyType: String
     ) {
         self.name = name
         self.jsonName = jsonName
@@ -76,7 +80,7 @@ public struct ProtoFieldSchema: Sendable, Hashable {
         self.typeName = typeName
         self.repeated = repeated
         self.oneof = oneof
-        self.map = map
+        self.mapKeyType = mapKeyType
     }
 }
 

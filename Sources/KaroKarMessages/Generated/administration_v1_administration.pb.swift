@@ -531,14 +531,14 @@ extension AdministrationV1.OrganizationApproval: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__organization_approval())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 3, type: "enum", typeName: "karokar.administration.v1.ApprovalStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reviewed_by", jsonName: "reviewedBy", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reviewer_organization_id", jsonName: "reviewerOrganizationId", number: 5, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reviewed_at", jsonName: "reviewedAt", number: 6, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 8, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 3, type: "enum", typeName: "karokar.administration.v1.ApprovalStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reviewed_by", jsonName: "reviewedBy", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reviewer_organization_id", jsonName: "reviewerOrganizationId", number: 5, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reviewed_at", jsonName: "reviewedAt", number: 6, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 8, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -604,13 +604,13 @@ extension AdministrationV1.OrganizationSummary: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__organization_summary())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "name", jsonName: "name", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 3, type: "enum", typeName: "karokar.administration.v1.OrganizationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 4, type: "enum", typeName: "karokar.administration.v1.OrganizationStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "applicant_user_id", jsonName: "applicantUserId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "registered_at", jsonName: "registeredAt", number: 6, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "version", jsonName: "version", number: 7, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "name", jsonName: "name", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 3, type: "enum", typeName: "karokar.administration.v1.OrganizationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 4, type: "enum", typeName: "karokar.administration.v1.OrganizationStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "applicant_user_id", jsonName: "applicantUserId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "registered_at", jsonName: "registeredAt", number: 6, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "version", jsonName: "version", number: 7, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -672,8 +672,8 @@ extension AdministrationV1.PendingApproval: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__pending_approval())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "approval", jsonName: "approval", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "approval", jsonName: "approval", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -715,13 +715,13 @@ extension AdministrationV1.ModerationAction: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__moderation_action())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "action_type", jsonName: "actionType", number: 2, type: "enum", typeName: "karokar.administration.v1.ModerationActionType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "target_type", jsonName: "targetType", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "target_id", jsonName: "targetId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "performed_by", jsonName: "performedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "performed_at", jsonName: "performedAt", number: 7, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "action_type", jsonName: "actionType", number: 2, type: "enum", typeName: "karokar.administration.v1.ModerationActionType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "target_type", jsonName: "targetType", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "target_id", jsonName: "targetId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "performed_by", jsonName: "performedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "performed_at", jsonName: "performedAt", number: 7, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -783,9 +783,9 @@ extension AdministrationV1.OrganizationCount: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__organization_count())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 1, type: "enum", typeName: "karokar.administration.v1.OrganizationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 2, type: "enum", typeName: "karokar.administration.v1.OrganizationStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "count", jsonName: "count", number: 3, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 1, type: "enum", typeName: "karokar.administration.v1.OrganizationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 2, type: "enum", typeName: "karokar.administration.v1.OrganizationStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "count", jsonName: "count", number: 3, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -831,8 +831,8 @@ extension AdministrationV1.VehicleCount: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__vehicle_count())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 1, type: "enum", typeName: "karokar.administration.v1.VehicleStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "count", jsonName: "count", number: 2, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 1, type: "enum", typeName: "karokar.administration.v1.VehicleStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "count", jsonName: "count", number: 2, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -874,8 +874,8 @@ extension AdministrationV1.BookingCount: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__booking_count())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 1, type: "enum", typeName: "karokar.administration.v1.BookingStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "count", jsonName: "count", number: 2, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 1, type: "enum", typeName: "karokar.administration.v1.BookingStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "count", jsonName: "count", number: 2, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -917,12 +917,12 @@ extension AdministrationV1.DashboardCounts: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__dashboard_counts())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "pending_approvals", jsonName: "pendingApprovals", number: 1, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organizations", jsonName: "organizations", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationCount", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicles", jsonName: "vehicles", number: 3, type: "message", typeName: "karokar.administration.v1.VehicleCount", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "bookings", jsonName: "bookings", number: 4, type: "message", typeName: "karokar.administration.v1.BookingCount", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "pending_verifications", jsonName: "pendingVerifications", number: 5, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "computed_at", jsonName: "computedAt", number: 6, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "pending_approvals", jsonName: "pendingApprovals", number: 1, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organizations", jsonName: "organizations", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationCount", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicles", jsonName: "vehicles", number: 3, type: "message", typeName: "karokar.administration.v1.VehicleCount", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "bookings", jsonName: "bookings", number: 4, type: "message", typeName: "karokar.administration.v1.BookingCount", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "pending_verifications", jsonName: "pendingVerifications", number: 5, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "computed_at", jsonName: "computedAt", number: 6, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -486,14 +486,14 @@ extension AdministrationV1.RegisterOrganizationRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__register_organization_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_name", jsonName: "organizationName", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 2, type: "enum", typeName: "karokar.administration.v1.OrganizationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "metadata", jsonName: "metadata", number: 3, type: "message", typeName: "karokar.administration.v1.RegisterOrganizationRequest.MetadataEntry", repeated: true, oneof: "", map: true),
-        ProtoFieldSchema(name: "admin_first_name", jsonName: "adminFirstName", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "admin_last_name", jsonName: "adminLastName", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "admin_email", jsonName: "adminEmail", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "admin_phone", jsonName: "adminPhone", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "admin_password", jsonName: "adminPassword", number: 8, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_name", jsonName: "organizationName", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 2, type: "enum", typeName: "karokar.administration.v1.OrganizationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "metadata", jsonName: "metadata", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: "string"),
+        ProtoFieldSchema(name: "admin_first_name", jsonName: "adminFirstName", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "admin_last_name", jsonName: "adminLastName", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "admin_email", jsonName: "adminEmail", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "admin_phone", jsonName: "adminPhone", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "admin_password", jsonName: "adminPassword", number: 8, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -566,9 +566,9 @@ extension AdministrationV1.RegisterOrganizationResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__register_organization_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "admin_user_id", jsonName: "adminUserId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "approval", jsonName: "approval", number: 3, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "admin_user_id", jsonName: "adminUserId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "approval", jsonName: "approval", number: 3, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -614,9 +614,9 @@ extension AdministrationV1.ApproveOrganizationRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__approve_organization_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -662,8 +662,8 @@ extension AdministrationV1.ApproveOrganizationResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__approve_organization_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "approval", jsonName: "approval", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "approval", jsonName: "approval", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -705,9 +705,9 @@ extension AdministrationV1.RejectOrganizationRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__reject_organization_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -753,8 +753,8 @@ extension AdministrationV1.RejectOrganizationResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__reject_organization_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "approval", jsonName: "approval", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "approval", jsonName: "approval", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -796,9 +796,9 @@ extension AdministrationV1.SuspendOrganizationRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__suspend_organization_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -844,8 +844,8 @@ extension AdministrationV1.SuspendOrganizationResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__suspend_organization_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "approval", jsonName: "approval", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "approval", jsonName: "approval", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -887,9 +887,9 @@ extension AdministrationV1.ReinstateOrganizationRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__reinstate_organization_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -935,8 +935,8 @@ extension AdministrationV1.ReinstateOrganizationResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__reinstate_organization_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "approval", jsonName: "approval", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "approval", jsonName: "approval", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -978,8 +978,8 @@ extension AdministrationV1.ListPendingApprovalsRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__list_pending_approvals_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 1, type: "enum", typeName: "karokar.administration.v1.OrganizationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 1, type: "enum", typeName: "karokar.administration.v1.OrganizationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1021,8 +1021,8 @@ extension AdministrationV1.ListPendingApprovalsResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__list_pending_approvals_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "pending_approvals", jsonName: "pendingApprovals", number: 1, type: "message", typeName: "karokar.administration.v1.PendingApproval", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "pending_approvals", jsonName: "pendingApprovals", number: 1, type: "message", typeName: "karokar.administration.v1.PendingApproval", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1067,8 +1067,8 @@ extension AdministrationV1.GetApprovalHistoryRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__get_approval_history_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1110,9 +1110,9 @@ extension AdministrationV1.GetApprovalHistoryResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__get_approval_history_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "approvals", jsonName: "approvals", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.administration.v1.OrganizationSummary", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "approvals", jsonName: "approvals", number: 2, type: "message", typeName: "karokar.administration.v1.OrganizationApproval", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1194,7 +1194,7 @@ extension AdministrationV1.GetDashboardCountsResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__get_dashboard_counts_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "counts", jsonName: "counts", number: 1, type: "message", typeName: "karokar.administration.v1.DashboardCounts", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "counts", jsonName: "counts", number: 1, type: "message", typeName: "karokar.administration.v1.DashboardCounts", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1232,10 +1232,10 @@ extension AdministrationV1.SuspendVehicleRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__suspend_vehicle_request())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1285,7 +1285,7 @@ extension AdministrationV1.SuspendVehicleResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__suspend_vehicle_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "action", jsonName: "action", number: 1, type: "message", typeName: "karokar.administration.v1.ModerationAction", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "action", jsonName: "action", number: 1, type: "message", typeName: "karokar.administration.v1.ModerationAction", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1323,10 +1323,10 @@ extension AdministrationV1.BlockVehicleRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__block_vehicle_request())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1376,7 +1376,7 @@ extension AdministrationV1.BlockVehicleResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__block_vehicle_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "action", jsonName: "action", number: 1, type: "message", typeName: "karokar.administration.v1.ModerationAction", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "action", jsonName: "action", number: 1, type: "message", typeName: "karokar.administration.v1.ModerationAction", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1414,9 +1414,9 @@ extension AdministrationV1.TerminateBookingRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__terminate_booking_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1462,7 +1462,7 @@ extension AdministrationV1.TerminateBookingResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__terminate_booking_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "action", jsonName: "action", number: 1, type: "message", typeName: "karokar.administration.v1.ModerationAction", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "action", jsonName: "action", number: 1, type: "message", typeName: "karokar.administration.v1.ModerationAction", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1500,9 +1500,9 @@ extension AdministrationV1.DisableUserRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__disable_user_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1548,7 +1548,7 @@ extension AdministrationV1.DisableUserResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__disable_user_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "action", jsonName: "action", number: 1, type: "message", typeName: "karokar.administration.v1.ModerationAction", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "action", jsonName: "action", number: 1, type: "message", typeName: "karokar.administration.v1.ModerationAction", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1586,11 +1586,11 @@ extension AdministrationV1.ListModerationActionsRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__list_moderation_actions_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "action_type", jsonName: "actionType", number: 1, type: "enum", typeName: "karokar.administration.v1.ModerationActionType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "target_id", jsonName: "targetId", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "performed_after", jsonName: "performedAfter", number: 3, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "performed_before", jsonName: "performedBefore", number: 4, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 5, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "action_type", jsonName: "actionType", number: 1, type: "enum", typeName: "karokar.administration.v1.ModerationActionType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "target_id", jsonName: "targetId", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "performed_after", jsonName: "performedAfter", number: 3, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "performed_before", jsonName: "performedBefore", number: 4, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 5, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1644,8 +1644,8 @@ extension AdministrationV1.ListModerationActionsResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__administration__v1__list_moderation_actions_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "actions", jsonName: "actions", number: 1, type: "message", typeName: "karokar.administration.v1.ModerationAction", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "actions", jsonName: "actions", number: 1, type: "message", typeName: "karokar.administration.v1.ModerationAction", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -346,9 +346,9 @@ extension AssignmentV1.CreateAssignmentRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__create_assignment_request())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 3, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 3, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -394,7 +394,7 @@ extension AssignmentV1.CreateAssignmentResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__create_assignment_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -432,8 +432,8 @@ extension AssignmentV1.AcceptAssignmentRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__accept_assignment_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -475,7 +475,7 @@ extension AssignmentV1.AcceptAssignmentResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__accept_assignment_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -513,9 +513,9 @@ extension AssignmentV1.RejectAssignmentRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__reject_assignment_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -561,7 +561,7 @@ extension AssignmentV1.RejectAssignmentResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__reject_assignment_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -599,10 +599,10 @@ extension AssignmentV1.ReassignAssignmentRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__reassign_assignment_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -652,8 +652,8 @@ extension AssignmentV1.ReassignAssignmentResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__reassign_assignment_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "closed_assignment", jsonName: "closedAssignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 2, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "closed_assignment", jsonName: "closedAssignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 2, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -695,8 +695,8 @@ extension AssignmentV1.ActivateAssignmentRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__activate_assignment_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -738,7 +738,7 @@ extension AssignmentV1.ActivateAssignmentResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__activate_assignment_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -776,8 +776,8 @@ extension AssignmentV1.CompleteAssignmentRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__complete_assignment_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -819,7 +819,7 @@ extension AssignmentV1.CompleteAssignmentResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__complete_assignment_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -857,9 +857,9 @@ extension AssignmentV1.CloseAssignmentRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__close_assignment_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -905,7 +905,7 @@ extension AssignmentV1.CloseAssignmentResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__close_assignment_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -943,7 +943,7 @@ extension AssignmentV1.GetAssignmentRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__get_assignment_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -981,7 +981,7 @@ extension AssignmentV1.GetAssignmentResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__get_assignment_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignment", jsonName: "assignment", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1019,13 +1019,13 @@ extension AssignmentV1.ListAssignmentsRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__list_assignments_request())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 1, type: "enum", typeName: "karokar.assignment.v1.AssignmentStatus", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "overlapping", jsonName: "overlapping", number: 5, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 7, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 1, type: "enum", typeName: "karokar.assignment.v1.AssignmentStatus", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "overlapping", jsonName: "overlapping", number: 5, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 7, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1090,8 +1090,8 @@ extension AssignmentV1.ListAssignmentsResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__list_assignments_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignments", jsonName: "assignments", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignments", jsonName: "assignments", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1136,8 +1136,8 @@ extension AssignmentV1.ListMyAssignmentsRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__list_my_assignments_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 1, type: "enum", typeName: "karokar.assignment.v1.AssignmentStatus", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 1, type: "enum", typeName: "karokar.assignment.v1.AssignmentStatus", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1182,8 +1182,8 @@ extension AssignmentV1.ListMyAssignmentsResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__assignment__v1__list_my_assignments_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "assignments", jsonName: "assignments", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "assignments", jsonName: "assignments", number: 1, type: "message", typeName: "karokar.assignment.v1.Assignment", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -159,21 +159,21 @@ extension AuditV1.AuditRecord: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__audit__v1__audit_record())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "event_id", jsonName: "eventId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "event_type", jsonName: "eventType", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "entity_type", jsonName: "entityType", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "entity_id", jsonName: "entityId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "actor_id", jsonName: "actorId", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "actor_type", jsonName: "actorType", number: 7, type: "enum", typeName: "karokar.audit.v1.ActorType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 8, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "occurred_at", jsonName: "occurredAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "recorded_at", jsonName: "recordedAt", number: 10, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "correlation_id", jsonName: "correlationId", number: 11, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "payload", jsonName: "payload", number: 12, type: "bytes", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "sequence", jsonName: "sequence", number: 13, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "previous_hash", jsonName: "previousHash", number: 14, type: "bytes", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "record_hash", jsonName: "recordHash", number: 15, type: "bytes", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "event_id", jsonName: "eventId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "event_type", jsonName: "eventType", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "entity_type", jsonName: "entityType", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "entity_id", jsonName: "entityId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "actor_id", jsonName: "actorId", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "actor_type", jsonName: "actorType", number: 7, type: "enum", typeName: "karokar.audit.v1.ActorType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 8, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "occurred_at", jsonName: "occurredAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "recorded_at", jsonName: "recordedAt", number: 10, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "correlation_id", jsonName: "correlationId", number: 11, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "payload", jsonName: "payload", number: 12, type: "bytes", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "sequence", jsonName: "sequence", number: 13, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "previous_hash", jsonName: "previousHash", number: 14, type: "bytes", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "record_hash", jsonName: "recordHash", number: 15, type: "bytes", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -267,14 +267,14 @@ extension AuditV1.ChainVerification: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__audit__v1__chain_verification())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "intact", jsonName: "intact", number: 1, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "first_sequence", jsonName: "firstSequence", number: 2, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "last_sequence", jsonName: "lastSequence", number: 3, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "records_checked", jsonName: "recordsChecked", number: 4, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "first_broken_sequence", jsonName: "firstBrokenSequence", number: 5, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "failure_code", jsonName: "failureCode", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "head_hash", jsonName: "headHash", number: 7, type: "bytes", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "verified_at", jsonName: "verifiedAt", number: 8, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "intact", jsonName: "intact", number: 1, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "first_sequence", jsonName: "firstSequence", number: 2, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "last_sequence", jsonName: "lastSequence", number: 3, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "records_checked", jsonName: "recordsChecked", number: 4, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "first_broken_sequence", jsonName: "firstBrokenSequence", number: 5, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "failure_code", jsonName: "failureCode", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "head_hash", jsonName: "headHash", number: 7, type: "bytes", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "verified_at", jsonName: "verifiedAt", number: 8, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -138,17 +138,17 @@ extension AuditV1.QueryAuditRecordsRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__audit__v1__query_audit_records_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "occurred_after", jsonName: "occurredAfter", number: 2, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "occurred_before", jsonName: "occurredBefore", number: 3, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "entity_type", jsonName: "entityType", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "entity_id", jsonName: "entityId", number: 5, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "actor_id", jsonName: "actorId", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "actor_type", jsonName: "actorType", number: 7, type: "enum", typeName: "karokar.audit.v1.ActorType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "event_types", jsonName: "eventTypes", number: 8, type: "string", typeName: "", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "correlation_id", jsonName: "correlationId", number: 9, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "oldest_first", jsonName: "oldestFirst", number: 10, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 11, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "occurred_after", jsonName: "occurredAfter", number: 2, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "occurred_before", jsonName: "occurredBefore", number: 3, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "entity_type", jsonName: "entityType", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "entity_id", jsonName: "entityId", number: 5, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "actor_id", jsonName: "actorId", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "actor_type", jsonName: "actorType", number: 7, type: "enum", typeName: "karokar.audit.v1.ActorType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "event_types", jsonName: "eventTypes", number: 8, type: "string", typeName: "", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "correlation_id", jsonName: "correlationId", number: 9, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "oldest_first", jsonName: "oldestFirst", number: 10, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 11, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -229,8 +229,8 @@ extension AuditV1.QueryAuditRecordsResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__audit__v1__query_audit_records_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "records", jsonName: "records", number: 1, type: "message", typeName: "karokar.audit.v1.AuditRecord", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "records", jsonName: "records", number: 1, type: "message", typeName: "karokar.audit.v1.AuditRecord", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -275,8 +275,8 @@ extension AuditV1.GetAuditRecordRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__audit__v1__get_audit_record_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "audit_record_id", jsonName: "auditRecordId", number: 1, type: "string", typeName: "", repeated: false, oneof: "key", map: false),
-        ProtoFieldSchema(name: "event_id", jsonName: "eventId", number: 2, type: "string", typeName: "", repeated: false, oneof: "key", map: false),
+        ProtoFieldSchema(name: "audit_record_id", jsonName: "auditRecordId", number: 1, type: "string", typeName: "", repeated: false, oneof: "key", mapKeyType: ""),
+        ProtoFieldSchema(name: "event_id", jsonName: "eventId", number: 2, type: "string", typeName: "", repeated: false, oneof: "key", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -335,7 +335,7 @@ extension AuditV1.GetAuditRecordResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__audit__v1__get_audit_record_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "record", jsonName: "record", number: 1, type: "message", typeName: "karokar.audit.v1.AuditRecord", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "record", jsonName: "record", number: 1, type: "message", typeName: "karokar.audit.v1.AuditRecord", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -373,8 +373,8 @@ extension AuditV1.VerifyChainRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__audit__v1__verify_chain_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "from_sequence", jsonName: "fromSequence", number: 1, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "to_sequence", jsonName: "toSequence", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "from_sequence", jsonName: "fromSequence", number: 1, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "to_sequence", jsonName: "toSequence", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -416,7 +416,7 @@ extension AuditV1.VerifyChainResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__audit__v1__verify_chain_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.audit.v1.ChainVerification", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.audit.v1.ChainVerification", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

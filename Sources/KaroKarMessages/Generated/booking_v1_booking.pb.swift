@@ -269,11 +269,11 @@ extension BookingV1.BookingTermination: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__booking__v1__booking_termination())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "enum", typeName: "karokar.booking.v1.TerminationReason", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "terminated_by", jsonName: "terminatedBy", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "terminated_at", jsonName: "terminatedAt", number: 4, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 5, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "enum", typeName: "karokar.booking.v1.TerminationReason", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "terminated_by", jsonName: "terminatedBy", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "terminated_at", jsonName: "terminatedAt", number: 4, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 5, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -327,27 +327,27 @@ extension BookingV1.Booking: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__booking__v1__booking())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 6, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 7, type: "enum", typeName: "karokar.booking.v1.BookingStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 8, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "submitted_at", jsonName: "submittedAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "decided_by", jsonName: "decidedBy", number: 10, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "decided_at", jsonName: "decidedAt", number: 11, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "rejection_reason", jsonName: "rejectionReason", number: 12, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "cancelled_by", jsonName: "cancelledBy", number: 13, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "cancelled_at", jsonName: "cancelledAt", number: 14, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "cancellation_reason", jsonName: "cancellationReason", number: 15, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "activated_at", jsonName: "activatedAt", number: 16, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "completed_at", jsonName: "completedAt", number: 17, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "termination", jsonName: "termination", number: 18, type: "message", typeName: "karokar.booking.v1.BookingTermination", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "version", jsonName: "version", number: 19, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 20, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "updated_at", jsonName: "updatedAt", number: 21, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 6, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 7, type: "enum", typeName: "karokar.booking.v1.BookingStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 8, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "submitted_at", jsonName: "submittedAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "decided_by", jsonName: "decidedBy", number: 10, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "decided_at", jsonName: "decidedAt", number: 11, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "rejection_reason", jsonName: "rejectionReason", number: 12, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "cancelled_by", jsonName: "cancelledBy", number: 13, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "cancelled_at", jsonName: "cancelledAt", number: 14, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "cancellation_reason", jsonName: "cancellationReason", number: 15, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "activated_at", jsonName: "activatedAt", number: 16, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "completed_at", jsonName: "completedAt", number: 17, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "termination", jsonName: "termination", number: 18, type: "message", typeName: "karokar.booking.v1.BookingTermination", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "version", jsonName: "version", number: 19, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 20, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "updated_at", jsonName: "updatedAt", number: 21, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -75,10 +75,10 @@ extension CommonV1.ErrorDetails: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__common__v1__error_details())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "domain_code", jsonName: "domainCode", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "field_violations", jsonName: "fieldViolations", number: 2, type: "message", typeName: "karokar.common.v1.FieldViolation", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "retry_info", jsonName: "retryInfo", number: 3, type: "message", typeName: "karokar.common.v1.RetryInfo", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "metadata", jsonName: "metadata", number: 4, type: "message", typeName: "karokar.common.v1.ErrorDetails.MetadataEntry", repeated: true, oneof: "", map: true),
+        ProtoFieldSchema(name: "domain_code", jsonName: "domainCode", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "field_violations", jsonName: "fieldViolations", number: 2, type: "message", typeName: "karokar.common.v1.FieldViolation", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "retry_info", jsonName: "retryInfo", number: 3, type: "message", typeName: "karokar.common.v1.RetryInfo", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "metadata", jsonName: "metadata", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: "string"),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -138,9 +138,9 @@ extension CommonV1.FieldViolation: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__common__v1__field_violation())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "field", jsonName: "field", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "code", jsonName: "code", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "description", jsonName: "description", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "field", jsonName: "field", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "code", jsonName: "code", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "description", jsonName: "description", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -186,7 +186,7 @@ extension CommonV1.RetryInfo: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__common__v1__retry_info())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "retry_delay_millis", jsonName: "retryDelayMillis", number: 1, type: "uint64", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "retry_delay_millis", jsonName: "retryDelayMillis", number: 1, type: "uint64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -44,8 +44,8 @@ extension CommonV1.PageRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__common__v1__page_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "page_size", jsonName: "pageSize", number: 1, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page_token", jsonName: "pageToken", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "page_size", jsonName: "pageSize", number: 1, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page_token", jsonName: "pageToken", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -87,7 +87,7 @@ extension CommonV1.PageResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__common__v1__page_response())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "next_page_token", jsonName: "nextPageToken", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "next_page_token", jsonName: "nextPageToken", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

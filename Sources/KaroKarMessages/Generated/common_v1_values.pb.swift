@@ -84,7 +84,7 @@ extension CommonV1.StringValue: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__common__v1__string_value())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "value", jsonName: "value", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "value", jsonName: "value", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -122,7 +122,7 @@ extension CommonV1.Int32Value: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__common__v1__int32_value())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "value", jsonName: "value", number: 1, type: "int32", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "value", jsonName: "value", number: 1, type: "int32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -160,7 +160,7 @@ extension CommonV1.Int64Value: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__common__v1__int64_value())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "value", jsonName: "value", number: 1, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "value", jsonName: "value", number: 1, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -198,7 +198,7 @@ extension CommonV1.BoolValue: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__common__v1__bool_value())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "value", jsonName: "value", number: 1, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "value", jsonName: "value", number: 1, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -236,9 +236,9 @@ extension CommonV1.Money: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__common__v1__money())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "currency_code", jsonName: "currencyCode", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "units", jsonName: "units", number: 2, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "nanos", jsonName: "nanos", number: 3, type: "int32", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "currency_code", jsonName: "currencyCode", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "units", jsonName: "units", number: 2, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "nanos", jsonName: "nanos", number: 3, type: "int32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

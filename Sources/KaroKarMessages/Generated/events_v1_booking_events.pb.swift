@@ -479,12 +479,12 @@ extension EventsV1.BookingCreated: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__booking_created())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -542,13 +542,13 @@ extension EventsV1.BookingRequested: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__booking_requested())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "submitted_by", jsonName: "submittedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "submitted_by", jsonName: "submittedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -610,14 +610,14 @@ extension EventsV1.BookingApproved: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__booking_approved())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "approved_by", jsonName: "approvedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 8, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "approved_by", jsonName: "approvedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 8, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -683,14 +683,14 @@ extension EventsV1.BookingRejected: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__booking_rejected())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "rejected_by", jsonName: "rejectedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 8, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "rejected_by", jsonName: "rejectedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 8, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -756,15 +756,15 @@ extension EventsV1.BookingAssigned: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__booking_assigned())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "assigned_by", jsonName: "assignedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 8, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 9, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "assigned_by", jsonName: "assignedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 8, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 9, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -834,13 +834,13 @@ extension EventsV1.BookingActivated: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__booking_activated())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "activated_by", jsonName: "activatedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "activated_by", jsonName: "activatedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -902,13 +902,13 @@ extension EventsV1.BookingCompleted: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__booking_completed())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "completed_by", jsonName: "completedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "completed_by", jsonName: "completedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -970,17 +970,17 @@ extension EventsV1.BookingTerminated: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__booking_terminated())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 7, type: "enum", typeName: "karokar.events.v1.TerminationReason", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "terminated_by", jsonName: "terminatedBy", number: 8, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "terminated_at", jsonName: "terminatedAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 10, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "moderation_action_id", jsonName: "moderationActionId", number: 11, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 7, type: "enum", typeName: "karokar.events.v1.TerminationReason", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "terminated_by", jsonName: "terminatedBy", number: 8, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "terminated_at", jsonName: "terminatedAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 10, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "moderation_action_id", jsonName: "moderationActionId", number: 11, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1058,15 +1058,15 @@ extension EventsV1.BookingCancelled: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__booking_cancelled())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "cancelled_by", jsonName: "cancelledBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "previous_status", jsonName: "previousStatus", number: 8, type: "enum", typeName: "karokar.events.v1.BookingStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 9, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "cancelled_by", jsonName: "cancelledBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "previous_status", jsonName: "previousStatus", number: 8, type: "enum", typeName: "karokar.events.v1.BookingStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 9, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -792,13 +792,13 @@ extension EventsV1.VehicleRegistered: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__vehicle_registered())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "ownership_type", jsonName: "ownershipType", number: 3, type: "enum", typeName: "karokar.events.v1.OwnershipType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "make", jsonName: "make", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "model", jsonName: "model", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "year", jsonName: "year", number: 6, type: "int32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "license_plate", jsonName: "licensePlate", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "ownership_type", jsonName: "ownershipType", number: 3, type: "enum", typeName: "karokar.events.v1.OwnershipType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "make", jsonName: "make", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "model", jsonName: "model", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "year", jsonName: "year", number: 6, type: "int32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "license_plate", jsonName: "licensePlate", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -860,12 +860,12 @@ extension EventsV1.VehicleDetailsUpdated: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__vehicle_details_updated())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "make", jsonName: "make", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "model", jsonName: "model", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "year", jsonName: "year", number: 5, type: "int32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "license_plate", jsonName: "licensePlate", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "make", jsonName: "make", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "model", jsonName: "model", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "year", jsonName: "year", number: 5, type: "int32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "license_plate", jsonName: "licensePlate", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -923,9 +923,9 @@ extension EventsV1.VehicleActivated: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__vehicle_activated())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "ownership_type", jsonName: "ownershipType", number: 3, type: "enum", typeName: "karokar.events.v1.OwnershipType", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "ownership_type", jsonName: "ownershipType", number: 3, type: "enum", typeName: "karokar.events.v1.OwnershipType", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -971,18 +971,18 @@ extension EventsV1.VehicleSuspended: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__vehicle_suspended())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "suspension_id", jsonName: "suspensionId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 4, type: "enum", typeName: "karokar.events.v1.SuspensionReason", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "overlapping_booking_ids", jsonName: "overlappingBookingIds", number: 8, type: "string", typeName: "", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "overlapping_assignment_ids", jsonName: "overlappingAssignmentIds", number: 9, type: "string", typeName: "", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "moderation_action_id", jsonName: "moderationActionId", number: 10, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "document_id", jsonName: "documentId", number: 11, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 12, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "suspension_id", jsonName: "suspensionId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 4, type: "enum", typeName: "karokar.events.v1.SuspensionReason", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "overlapping_booking_ids", jsonName: "overlappingBookingIds", number: 8, type: "string", typeName: "", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "overlapping_assignment_ids", jsonName: "overlappingAssignmentIds", number: 9, type: "string", typeName: "", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "moderation_action_id", jsonName: "moderationActionId", number: 10, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "document_id", jsonName: "documentId", number: 11, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 12, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1070,12 +1070,12 @@ extension EventsV1.VehicleSuspensionLifted: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__vehicle_suspension_lifted())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "suspension_id", jsonName: "suspensionId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 4, type: "enum", typeName: "karokar.events.v1.SuspensionReason", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_status", jsonName: "vehicleStatus", number: 5, type: "enum", typeName: "karokar.events.v1.VehicleStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "suspension_id", jsonName: "suspensionId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 4, type: "enum", typeName: "karokar.events.v1.SuspensionReason", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_status", jsonName: "vehicleStatus", number: 5, type: "enum", typeName: "karokar.events.v1.VehicleStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1133,10 +1133,10 @@ extension EventsV1.VehicleRetired: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__vehicle_retired())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "previous_status", jsonName: "previousStatus", number: 3, type: "enum", typeName: "karokar.events.v1.VehicleStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "previous_status", jsonName: "previousStatus", number: 3, type: "enum", typeName: "karokar.events.v1.VehicleStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1186,13 +1186,13 @@ extension EventsV1.VehicleDocumentAdded: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__vehicle_document_added())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "document_id", jsonName: "documentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "document_type", jsonName: "documentType", number: 4, type: "enum", typeName: "karokar.events.v1.VehicleDocumentType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "number", jsonName: "number", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "issued_at", jsonName: "issuedAt", number: 6, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 7, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "document_id", jsonName: "documentId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "document_type", jsonName: "documentType", number: 4, type: "enum", typeName: "karokar.events.v1.VehicleDocumentType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "number", jsonName: "number", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "issued_at", jsonName: "issuedAt", number: 6, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 7, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1254,13 +1254,13 @@ extension EventsV1.VehicleBlockPlaced: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__vehicle_block_placed())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "block_id", jsonName: "blockId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "moderation_action_id", jsonName: "moderationActionId", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "block_id", jsonName: "blockId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "moderation_action_id", jsonName: "moderationActionId", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1322,10 +1322,10 @@ extension EventsV1.VehicleBlockRemoved: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__vehicle_block_removed())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "block_id", jsonName: "blockId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "block_id", jsonName: "blockId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1375,13 +1375,13 @@ extension EventsV1.MaintenanceScheduled: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__maintenance_scheduled())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1443,10 +1443,10 @@ extension EventsV1.MaintenanceStarted: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__maintenance_started())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1496,11 +1496,11 @@ extension EventsV1.MaintenanceCompleted: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__maintenance_completed())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1554,12 +1554,12 @@ extension EventsV1.MaintenanceCancelled: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__maintenance_cancelled())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1617,13 +1617,13 @@ extension EventsV1.AvailabilityCreated: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__availability_created())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "record_id", jsonName: "recordId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 5, type: "enum", typeName: "karokar.events.v1.AvailabilityStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "source_type", jsonName: "sourceType", number: 6, type: "enum", typeName: "karokar.events.v1.AvailabilitySourceType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "source_id", jsonName: "sourceId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "record_id", jsonName: "recordId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 5, type: "enum", typeName: "karokar.events.v1.AvailabilityStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "source_type", jsonName: "sourceType", number: 6, type: "enum", typeName: "karokar.events.v1.AvailabilitySourceType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "source_id", jsonName: "sourceId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1685,14 +1685,14 @@ extension EventsV1.AvailabilityReleased: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__availability_released())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "record_id", jsonName: "recordId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 5, type: "enum", typeName: "karokar.events.v1.AvailabilityStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "source_type", jsonName: "sourceType", number: 6, type: "enum", typeName: "karokar.events.v1.AvailabilitySourceType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "source_id", jsonName: "sourceId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "released_at", jsonName: "releasedAt", number: 8, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "record_id", jsonName: "recordId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 5, type: "enum", typeName: "karokar.events.v1.AvailabilityStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "source_type", jsonName: "sourceType", number: 6, type: "enum", typeName: "karokar.events.v1.AvailabilitySourceType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "source_id", jsonName: "sourceId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "released_at", jsonName: "releasedAt", number: 8, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1758,13 +1758,13 @@ extension EventsV1.AvailabilityStatusChanged: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__availability_status_changed())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "record_id", jsonName: "recordId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "previous_status", jsonName: "previousStatus", number: 4, type: "enum", typeName: "karokar.events.v1.AvailabilityStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 5, type: "enum", typeName: "karokar.events.v1.AvailabilityStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "source_type", jsonName: "sourceType", number: 6, type: "enum", typeName: "karokar.events.v1.AvailabilitySourceType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "source_id", jsonName: "sourceId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "record_id", jsonName: "recordId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "previous_status", jsonName: "previousStatus", number: 4, type: "enum", typeName: "karokar.events.v1.AvailabilityStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 5, type: "enum", typeName: "karokar.events.v1.AvailabilityStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "source_type", jsonName: "sourceType", number: 6, type: "enum", typeName: "karokar.events.v1.AvailabilitySourceType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "source_id", jsonName: "sourceId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

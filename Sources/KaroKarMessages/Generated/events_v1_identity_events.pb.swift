@@ -354,13 +354,13 @@ extension EventsV1.OrganizationRegistered: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__organization_registered())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "name", jsonName: "name", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 3, type: "enum", typeName: "karokar.events.v1.OrganizationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "parent_organization_id", jsonName: "parentOrganizationId", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "metadata", jsonName: "metadata", number: 5, type: "message", typeName: "karokar.events.v1.OrganizationRegistered.MetadataEntry", repeated: true, oneof: "", map: true),
-        ProtoFieldSchema(name: "admin_user_id", jsonName: "adminUserId", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "approval_id", jsonName: "approvalId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "name", jsonName: "name", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 3, type: "enum", typeName: "karokar.events.v1.OrganizationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "parent_organization_id", jsonName: "parentOrganizationId", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "metadata", jsonName: "metadata", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: "string"),
+        ProtoFieldSchema(name: "admin_user_id", jsonName: "adminUserId", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "approval_id", jsonName: "approvalId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -429,12 +429,12 @@ extension EventsV1.UserCreated: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__user_created())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "first_name", jsonName: "firstName", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "last_name", jsonName: "lastName", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "email", jsonName: "email", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "phone", jsonName: "phone", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "first_name", jsonName: "firstName", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "last_name", jsonName: "lastName", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "email", jsonName: "email", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "phone", jsonName: "phone", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -492,12 +492,12 @@ extension EventsV1.MemberAdded: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__member_added())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "membership_id", jsonName: "membershipId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "role_name", jsonName: "roleName", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 6, type: "enum", typeName: "karokar.events.v1.MembershipStatus", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "membership_id", jsonName: "membershipId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "role_name", jsonName: "roleName", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 6, type: "enum", typeName: "karokar.events.v1.MembershipStatus", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -555,13 +555,13 @@ extension EventsV1.MemberRoleChanged: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__member_role_changed())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "membership_id", jsonName: "membershipId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "previous_role_id", jsonName: "previousRoleId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "previous_role_name", jsonName: "previousRoleName", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "role_name", jsonName: "roleName", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "membership_id", jsonName: "membershipId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "previous_role_id", jsonName: "previousRoleId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "previous_role_name", jsonName: "previousRoleName", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "role_name", jsonName: "roleName", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -623,12 +623,12 @@ extension EventsV1.MemberRemoved: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__member_removed())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "membership_id", jsonName: "membershipId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "role_name", jsonName: "roleName", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "membership_id", jsonName: "membershipId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "role_name", jsonName: "roleName", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -686,9 +686,9 @@ extension EventsV1.UserDisabled: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__user_disabled())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "moderation_action_id", jsonName: "moderationActionId", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "moderation_action_id", jsonName: "moderationActionId", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -734,7 +734,7 @@ extension EventsV1.UserPasswordChanged: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__user_password_changed())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -772,10 +772,10 @@ extension EventsV1.ServiceAccountCreated: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__service_account_created())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "name", jsonName: "name", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "permissions", jsonName: "permissions", number: 4, type: "string", typeName: "", repeated: true, oneof: "", map: false),
+        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "name", jsonName: "name", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "permissions", jsonName: "permissions", number: 4, type: "string", typeName: "", repeated: true, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -828,8 +828,8 @@ extension EventsV1.ServiceAccountSecretRotated: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__service_account_secret_rotated())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -871,9 +871,9 @@ extension EventsV1.ServiceAccountRevoked: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__service_account_revoked())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -336,14 +336,14 @@ extension EventsV1.VerificationSubmitted: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__verification_submitted())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 2, type: "enum", typeName: "karokar.events.v1.VerificationSubjectType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "verification_type", jsonName: "verificationType", number: 5, type: "enum", typeName: "karokar.events.v1.VerificationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "method", jsonName: "method", number: 6, type: "enum", typeName: "karokar.events.v1.VerificationMethod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "provider", jsonName: "provider", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "submitted_by", jsonName: "submittedBy", number: 8, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 2, type: "enum", typeName: "karokar.events.v1.VerificationSubjectType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "verification_type", jsonName: "verificationType", number: 5, type: "enum", typeName: "karokar.events.v1.VerificationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "method", jsonName: "method", number: 6, type: "enum", typeName: "karokar.events.v1.VerificationMethod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "provider", jsonName: "provider", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "submitted_by", jsonName: "submittedBy", number: 8, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -409,15 +409,15 @@ extension EventsV1.VerificationApproved: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__verification_approved())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 2, type: "enum", typeName: "karokar.events.v1.VerificationSubjectType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "verification_type", jsonName: "verificationType", number: 5, type: "enum", typeName: "karokar.events.v1.VerificationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "method", jsonName: "method", number: 6, type: "enum", typeName: "karokar.events.v1.VerificationMethod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "provider", jsonName: "provider", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reviewed_by", jsonName: "reviewedBy", number: 8, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 2, type: "enum", typeName: "karokar.events.v1.VerificationSubjectType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "verification_type", jsonName: "verificationType", number: 5, type: "enum", typeName: "karokar.events.v1.VerificationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "method", jsonName: "method", number: 6, type: "enum", typeName: "karokar.events.v1.VerificationMethod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "provider", jsonName: "provider", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reviewed_by", jsonName: "reviewedBy", number: 8, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -487,15 +487,15 @@ extension EventsV1.VerificationRejected: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__verification_rejected())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 2, type: "enum", typeName: "karokar.events.v1.VerificationSubjectType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "verification_type", jsonName: "verificationType", number: 5, type: "enum", typeName: "karokar.events.v1.VerificationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "method", jsonName: "method", number: 6, type: "enum", typeName: "karokar.events.v1.VerificationMethod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "provider", jsonName: "provider", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reviewed_by", jsonName: "reviewedBy", number: 8, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 9, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 2, type: "enum", typeName: "karokar.events.v1.VerificationSubjectType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "verification_type", jsonName: "verificationType", number: 5, type: "enum", typeName: "karokar.events.v1.VerificationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "method", jsonName: "method", number: 6, type: "enum", typeName: "karokar.events.v1.VerificationMethod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "provider", jsonName: "provider", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reviewed_by", jsonName: "reviewedBy", number: 8, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 9, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -565,12 +565,12 @@ extension EventsV1.VerificationExpired: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__verification_expired())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 2, type: "enum", typeName: "karokar.events.v1.VerificationSubjectType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "verification_type", jsonName: "verificationType", number: 5, type: "enum", typeName: "karokar.events.v1.VerificationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expired_at", jsonName: "expiredAt", number: 6, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 2, type: "enum", typeName: "karokar.events.v1.VerificationSubjectType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "verification_type", jsonName: "verificationType", number: 5, type: "enum", typeName: "karokar.events.v1.VerificationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expired_at", jsonName: "expiredAt", number: 6, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -628,13 +628,13 @@ extension EventsV1.VerificationRevoked: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__verification_revoked())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 2, type: "enum", typeName: "karokar.events.v1.VerificationSubjectType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "verification_type", jsonName: "verificationType", number: 5, type: "enum", typeName: "karokar.events.v1.VerificationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "revoked_by", jsonName: "revokedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 2, type: "enum", typeName: "karokar.events.v1.VerificationSubjectType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "verification_type", jsonName: "verificationType", number: 5, type: "enum", typeName: "karokar.events.v1.VerificationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "revoked_by", jsonName: "revokedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

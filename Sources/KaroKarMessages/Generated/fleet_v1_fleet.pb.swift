@@ -720,17 +720,17 @@ extension FleetV1.Vehicle: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__vehicle())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "ownership_type", jsonName: "ownershipType", number: 3, type: "enum", typeName: "karokar.fleet.v1.OwnershipType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "make", jsonName: "make", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "model", jsonName: "model", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "year", jsonName: "year", number: 6, type: "int32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "license_plate", jsonName: "licensePlate", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 8, type: "enum", typeName: "karokar.fleet.v1.VehicleStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "version", jsonName: "version", number: 9, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 10, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "updated_at", jsonName: "updatedAt", number: 11, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "ownership_type", jsonName: "ownershipType", number: 3, type: "enum", typeName: "karokar.fleet.v1.OwnershipType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "make", jsonName: "make", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "model", jsonName: "model", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "year", jsonName: "year", number: 6, type: "int32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "license_plate", jsonName: "licensePlate", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 8, type: "enum", typeName: "karokar.fleet.v1.VehicleStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "version", jsonName: "version", number: 9, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 10, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "updated_at", jsonName: "updatedAt", number: 11, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -808,16 +808,16 @@ extension FleetV1.AvailabilityRecord: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__availability_record())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 5, type: "enum", typeName: "karokar.fleet.v1.AvailabilityStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "source_type", jsonName: "sourceType", number: 6, type: "enum", typeName: "karokar.fleet.v1.AvailabilitySourceType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "source_id", jsonName: "sourceId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 8, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "released_at", jsonName: "releasedAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "version", jsonName: "version", number: 10, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 5, type: "enum", typeName: "karokar.fleet.v1.AvailabilityStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "source_type", jsonName: "sourceType", number: 6, type: "enum", typeName: "karokar.fleet.v1.AvailabilitySourceType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "source_id", jsonName: "sourceId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 8, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "released_at", jsonName: "releasedAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "version", jsonName: "version", number: 10, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -891,22 +891,22 @@ extension FleetV1.MaintenanceRecord: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__maintenance_record())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 6, type: "enum", typeName: "karokar.fleet.v1.MaintenanceStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 8, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_by", jsonName: "createdBy", number: 9, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "started_at", jsonName: "startedAt", number: 10, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "completed_at", jsonName: "completedAt", number: 11, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "cancelled_at", jsonName: "cancelledAt", number: 12, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "cancellation_reason", jsonName: "cancellationReason", number: 13, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "version", jsonName: "version", number: 14, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 15, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "updated_at", jsonName: "updatedAt", number: 16, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 6, type: "enum", typeName: "karokar.fleet.v1.MaintenanceStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 8, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_by", jsonName: "createdBy", number: 9, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "started_at", jsonName: "startedAt", number: 10, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "completed_at", jsonName: "completedAt", number: 11, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "cancelled_at", jsonName: "cancelledAt", number: 12, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "cancellation_reason", jsonName: "cancellationReason", number: 13, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "version", jsonName: "version", number: 14, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 15, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "updated_at", jsonName: "updatedAt", number: 16, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1004,18 +1004,18 @@ extension FleetV1.VehicleSuspension: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__vehicle_suspension())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 4, type: "enum", typeName: "karokar.fleet.v1.SuspensionReason", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_by", jsonName: "createdBy", number: 8, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "lifted_at", jsonName: "liftedAt", number: 10, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "lifted_by", jsonName: "liftedBy", number: 11, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "version", jsonName: "version", number: 12, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 4, type: "enum", typeName: "karokar.fleet.v1.SuspensionReason", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_by", jsonName: "createdBy", number: 8, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "lifted_at", jsonName: "liftedAt", number: 10, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "lifted_by", jsonName: "liftedBy", number: 11, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "version", jsonName: "version", number: 12, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1097,17 +1097,17 @@ extension FleetV1.VehicleBlock: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__vehicle_block())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_by", jsonName: "createdBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 8, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "removed_at", jsonName: "removedAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "removed_by", jsonName: "removedBy", number: 10, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "version", jsonName: "version", number: 11, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 4, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "availability_record_id", jsonName: "availabilityRecordId", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_by", jsonName: "createdBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 8, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "removed_at", jsonName: "removedAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "removed_by", jsonName: "removedBy", number: 10, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "version", jsonName: "version", number: 11, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1185,16 +1185,16 @@ extension FleetV1.VehicleDocument: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__vehicle_document())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "type", jsonName: "type", number: 4, type: "enum", typeName: "karokar.fleet.v1.VehicleDocumentType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "number", jsonName: "number", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "issued_at", jsonName: "issuedAt", number: 6, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 7, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "file_ref", jsonName: "fileRef", number: 8, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_by", jsonName: "createdBy", number: 9, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 10, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "type", jsonName: "type", number: 4, type: "enum", typeName: "karokar.fleet.v1.VehicleDocumentType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "number", jsonName: "number", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "issued_at", jsonName: "issuedAt", number: 6, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 7, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "file_ref", jsonName: "fileRef", number: 8, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_by", jsonName: "createdBy", number: 9, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 10, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1268,12 +1268,12 @@ extension FleetV1.VehicleSearchFilters: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__vehicle_search_filters())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 1, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "make", jsonName: "make", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "model", jsonName: "model", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "year_min", jsonName: "yearMin", number: 4, type: "message", typeName: "karokar.common.v1.Int32Value", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "year_max", jsonName: "yearMax", number: 5, type: "message", typeName: "karokar.common.v1.Int32Value", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "ownership_type", jsonName: "ownershipType", number: 6, type: "enum", typeName: "karokar.fleet.v1.OwnershipType", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vendor_organization_id", jsonName: "vendorOrganizationId", number: 1, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "make", jsonName: "make", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "model", jsonName: "model", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "year_min", jsonName: "yearMin", number: 4, type: "message", typeName: "karokar.common.v1.Int32Value", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "year_max", jsonName: "yearMax", number: 5, type: "message", typeName: "karokar.common.v1.Int32Value", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "ownership_type", jsonName: "ownershipType", number: 6, type: "enum", typeName: "karokar.fleet.v1.OwnershipType", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1331,12 +1331,12 @@ extension FleetV1.DocumentExpiryFinding: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__document_expiry_finding())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "document_id", jsonName: "documentId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "document_type", jsonName: "documentType", number: 4, type: "enum", typeName: "karokar.fleet.v1.VehicleDocumentType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expired_at", jsonName: "expiredAt", number: 5, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "suspension_id", jsonName: "suspensionId", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "document_id", jsonName: "documentId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "document_type", jsonName: "documentType", number: 4, type: "enum", typeName: "karokar.fleet.v1.VehicleDocumentType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expired_at", jsonName: "expiredAt", number: 5, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "suspension_id", jsonName: "suspensionId", number: 6, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -953,11 +953,11 @@ extension FleetV1.RegisterVehicleRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__register_vehicle_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "ownership_type", jsonName: "ownershipType", number: 1, type: "enum", typeName: "karokar.fleet.v1.OwnershipType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "make", jsonName: "make", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "model", jsonName: "model", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "year", jsonName: "year", number: 4, type: "int32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "license_plate", jsonName: "licensePlate", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "ownership_type", jsonName: "ownershipType", number: 1, type: "enum", typeName: "karokar.fleet.v1.OwnershipType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "make", jsonName: "make", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "model", jsonName: "model", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "year", jsonName: "year", number: 4, type: "int32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "license_plate", jsonName: "licensePlate", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1011,7 +1011,7 @@ extension FleetV1.RegisterVehicleResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__register_vehicle_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1049,7 +1049,7 @@ extension FleetV1.GetVehicleRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__get_vehicle_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1087,7 +1087,7 @@ extension FleetV1.GetVehicleResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__get_vehicle_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1125,9 +1125,9 @@ extension FleetV1.ListFleetRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__list_fleet_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 2, type: "enum", typeName: "karokar.fleet.v1.VehicleStatus", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 2, type: "enum", typeName: "karokar.fleet.v1.VehicleStatus", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1176,8 +1176,8 @@ extension FleetV1.ListFleetResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__list_fleet_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicles", jsonName: "vehicles", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicles", jsonName: "vehicles", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1222,12 +1222,12 @@ extension FleetV1.UpdateVehicleDetailsRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__update_vehicle_details_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "make", jsonName: "make", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "model", jsonName: "model", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "year", jsonName: "year", number: 4, type: "message", typeName: "karokar.common.v1.Int32Value", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "license_plate", jsonName: "licensePlate", number: 5, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 6, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "make", jsonName: "make", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "model", jsonName: "model", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "year", jsonName: "year", number: 4, type: "message", typeName: "karokar.common.v1.Int32Value", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "license_plate", jsonName: "licensePlate", number: 5, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 6, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1285,7 +1285,7 @@ extension FleetV1.UpdateVehicleDetailsResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__update_vehicle_details_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1323,8 +1323,8 @@ extension FleetV1.ActivateVehicleRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__activate_vehicle_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1366,7 +1366,7 @@ extension FleetV1.ActivateVehicleResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__activate_vehicle_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1404,9 +1404,9 @@ extension FleetV1.RetireVehicleRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__retire_vehicle_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1452,7 +1452,7 @@ extension FleetV1.RetireVehicleResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__retire_vehicle_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1490,10 +1490,10 @@ extension FleetV1.ScheduleMaintenanceRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__schedule_maintenance_request())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1543,7 +1543,7 @@ extension FleetV1.ScheduleMaintenanceResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__schedule_maintenance_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance", jsonName: "maintenance", number: 1, type: "message", typeName: "karokar.fleet.v1.MaintenanceRecord", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance", jsonName: "maintenance", number: 1, type: "message", typeName: "karokar.fleet.v1.MaintenanceRecord", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1581,8 +1581,8 @@ extension FleetV1.StartMaintenanceRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__start_maintenance_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1624,7 +1624,7 @@ extension FleetV1.StartMaintenanceResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__start_maintenance_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance", jsonName: "maintenance", number: 1, type: "message", typeName: "karokar.fleet.v1.MaintenanceRecord", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance", jsonName: "maintenance", number: 1, type: "message", typeName: "karokar.fleet.v1.MaintenanceRecord", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1662,8 +1662,8 @@ extension FleetV1.CompleteMaintenanceRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__complete_maintenance_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1705,7 +1705,7 @@ extension FleetV1.CompleteMaintenanceResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__complete_maintenance_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance", jsonName: "maintenance", number: 1, type: "message", typeName: "karokar.fleet.v1.MaintenanceRecord", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance", jsonName: "maintenance", number: 1, type: "message", typeName: "karokar.fleet.v1.MaintenanceRecord", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1743,9 +1743,9 @@ extension FleetV1.CancelMaintenanceRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__cancel_maintenance_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1791,7 +1791,7 @@ extension FleetV1.CancelMaintenanceResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__cancel_maintenance_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance", jsonName: "maintenance", number: 1, type: "message", typeName: "karokar.fleet.v1.MaintenanceRecord", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance", jsonName: "maintenance", number: 1, type: "message", typeName: "karokar.fleet.v1.MaintenanceRecord", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1829,7 +1829,7 @@ extension FleetV1.GetMaintenanceRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__get_maintenance_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance_id", jsonName: "maintenanceId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1867,7 +1867,7 @@ extension FleetV1.GetMaintenanceResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__get_maintenance_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance", jsonName: "maintenance", number: 1, type: "message", typeName: "karokar.fleet.v1.MaintenanceRecord", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance", jsonName: "maintenance", number: 1, type: "message", typeName: "karokar.fleet.v1.MaintenanceRecord", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1905,10 +1905,10 @@ extension FleetV1.ListMaintenanceRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__list_maintenance_request())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 2, type: "enum", typeName: "karokar.fleet.v1.MaintenanceStatus", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "overlapping", jsonName: "overlapping", number: 3, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 4, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 2, type: "enum", typeName: "karokar.fleet.v1.MaintenanceStatus", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "overlapping", jsonName: "overlapping", number: 3, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 4, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1961,8 +1961,8 @@ extension FleetV1.ListMaintenanceResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__list_maintenance_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "maintenance_records", jsonName: "maintenanceRecords", number: 1, type: "message", typeName: "karokar.fleet.v1.MaintenanceRecord", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "maintenance_records", jsonName: "maintenanceRecords", number: 1, type: "message", typeName: "karokar.fleet.v1.MaintenanceRecord", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2007,11 +2007,11 @@ extension FleetV1.SuspendVehicleRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__suspend_vehicle_request())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "enum", typeName: "karokar.fleet.v1.SuspensionReason", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 3, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 5, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "enum", typeName: "karokar.fleet.v1.SuspensionReason", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 3, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 5, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2065,8 +2065,8 @@ extension FleetV1.SuspendVehicleResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__suspend_vehicle_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "suspension", jsonName: "suspension", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleSuspension", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 2, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "suspension", jsonName: "suspension", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleSuspension", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 2, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2108,9 +2108,9 @@ extension FleetV1.LiftSuspensionRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__lift_suspension_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "suspension_id", jsonName: "suspensionId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "suspension_id", jsonName: "suspensionId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2156,8 +2156,8 @@ extension FleetV1.LiftSuspensionResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__lift_suspension_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "suspension", jsonName: "suspension", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleSuspension", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 2, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "suspension", jsonName: "suspension", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleSuspension", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 2, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2199,9 +2199,9 @@ extension FleetV1.ListSuspensionsRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__list_suspensions_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "include_lifted", jsonName: "includeLifted", number: 2, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "include_lifted", jsonName: "includeLifted", number: 2, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2247,8 +2247,8 @@ extension FleetV1.ListSuspensionsResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__list_suspensions_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "suspensions", jsonName: "suspensions", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleSuspension", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "suspensions", jsonName: "suspensions", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleSuspension", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2293,10 +2293,10 @@ extension FleetV1.PlaceBlockRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__place_block_request())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2346,7 +2346,7 @@ extension FleetV1.PlaceBlockResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__place_block_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "block", jsonName: "block", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleBlock", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "block", jsonName: "block", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleBlock", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2384,8 +2384,8 @@ extension FleetV1.RemoveBlockRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__remove_block_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "block_id", jsonName: "blockId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "block_id", jsonName: "blockId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2427,7 +2427,7 @@ extension FleetV1.RemoveBlockResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__remove_block_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "block", jsonName: "block", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleBlock", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "block", jsonName: "block", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleBlock", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2465,9 +2465,9 @@ extension FleetV1.ListBlocksRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__list_blocks_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "include_removed", jsonName: "includeRemoved", number: 2, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "include_removed", jsonName: "includeRemoved", number: 2, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2513,8 +2513,8 @@ extension FleetV1.ListBlocksResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__list_blocks_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "blocks", jsonName: "blocks", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleBlock", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "blocks", jsonName: "blocks", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleBlock", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2559,13 +2559,13 @@ extension FleetV1.AddVehicleDocumentRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__add_vehicle_document_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "type", jsonName: "type", number: 2, type: "enum", typeName: "karokar.fleet.v1.VehicleDocumentType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "number", jsonName: "number", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "issued_at", jsonName: "issuedAt", number: 4, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 5, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "file_ref", jsonName: "fileRef", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 7, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "type", jsonName: "type", number: 2, type: "enum", typeName: "karokar.fleet.v1.VehicleDocumentType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "number", jsonName: "number", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "issued_at", jsonName: "issuedAt", number: 4, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 5, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "file_ref", jsonName: "fileRef", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 7, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2627,7 +2627,7 @@ extension FleetV1.AddVehicleDocumentResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__add_vehicle_document_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "document", jsonName: "document", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleDocument", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "document", jsonName: "document", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleDocument", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2665,9 +2665,9 @@ extension FleetV1.ListVehicleDocumentsRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__list_vehicle_documents_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "type", jsonName: "type", number: 2, type: "enum", typeName: "karokar.fleet.v1.VehicleDocumentType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "type", jsonName: "type", number: 2, type: "enum", typeName: "karokar.fleet.v1.VehicleDocumentType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2713,8 +2713,8 @@ extension FleetV1.ListVehicleDocumentsResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__list_vehicle_documents_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "documents", jsonName: "documents", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleDocument", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "documents", jsonName: "documents", number: 1, type: "message", typeName: "karokar.fleet.v1.VehicleDocument", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2759,8 +2759,8 @@ extension FleetV1.RunDocumentExpirySweepRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__run_document_expiry_sweep_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "as_of", jsonName: "asOf", number: 1, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "dry_run", jsonName: "dryRun", number: 2, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "as_of", jsonName: "asOf", number: 1, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "dry_run", jsonName: "dryRun", number: 2, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2802,8 +2802,8 @@ extension FleetV1.RunDocumentExpirySweepResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__run_document_expiry_sweep_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "findings", jsonName: "findings", number: 1, type: "message", typeName: "karokar.fleet.v1.DocumentExpiryFinding", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "suspensions_opened", jsonName: "suspensionsOpened", number: 2, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "findings", jsonName: "findings", number: 1, type: "message", typeName: "karokar.fleet.v1.DocumentExpiryFinding", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "suspensions_opened", jsonName: "suspensionsOpened", number: 2, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2848,9 +2848,9 @@ extension FleetV1.SearchAvailableVehiclesRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__search_available_vehicles_request())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 1, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "filters", jsonName: "filters", number: 2, type: "message", typeName: "karokar.fleet.v1.VehicleSearchFilters", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 1, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "filters", jsonName: "filters", number: 2, type: "message", typeName: "karokar.fleet.v1.VehicleSearchFilters", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2896,8 +2896,8 @@ extension FleetV1.SearchAvailableVehiclesResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__search_available_vehicles_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicles", jsonName: "vehicles", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicles", jsonName: "vehicles", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2942,8 +2942,8 @@ extension FleetV1.CheckAvailabilityRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__check_availability_request())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2985,7 +2985,7 @@ extension FleetV1.CheckAvailabilityResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__check_availability_response())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "available", jsonName: "available", number: 1, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "available", jsonName: "available", number: 1, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -3023,11 +3023,11 @@ extension FleetV1.CreateAvailabilityRecordRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__create_availability_record_request())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 3, type: "enum", typeName: "karokar.fleet.v1.AvailabilityStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "source_type", jsonName: "sourceType", number: 4, type: "enum", typeName: "karokar.fleet.v1.AvailabilitySourceType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "source_id", jsonName: "sourceId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 3, type: "enum", typeName: "karokar.fleet.v1.AvailabilityStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "source_type", jsonName: "sourceType", number: 4, type: "enum", typeName: "karokar.fleet.v1.AvailabilitySourceType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "source_id", jsonName: "sourceId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -3081,7 +3081,7 @@ extension FleetV1.CreateAvailabilityRecordResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__create_availability_record_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "record", jsonName: "record", number: 1, type: "message", typeName: "karokar.fleet.v1.AvailabilityRecord", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "record", jsonName: "record", number: 1, type: "message", typeName: "karokar.fleet.v1.AvailabilityRecord", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -3119,8 +3119,8 @@ extension FleetV1.ReleaseAvailabilityRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__release_availability_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "source_type", jsonName: "sourceType", number: 1, type: "enum", typeName: "karokar.fleet.v1.AvailabilitySourceType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "source_id", jsonName: "sourceId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "source_type", jsonName: "sourceType", number: 1, type: "enum", typeName: "karokar.fleet.v1.AvailabilitySourceType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "source_id", jsonName: "sourceId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -3162,7 +3162,7 @@ extension FleetV1.ReleaseAvailabilityResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__release_availability_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "records", jsonName: "records", number: 1, type: "message", typeName: "karokar.fleet.v1.AvailabilityRecord", repeated: true, oneof: "", map: false),
+        ProtoFieldSchema(name: "records", jsonName: "records", number: 1, type: "message", typeName: "karokar.fleet.v1.AvailabilityRecord", repeated: true, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -3203,9 +3203,9 @@ extension FleetV1.ChangeAvailabilityStatusRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__change_availability_status_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "record_id", jsonName: "recordId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 2, type: "enum", typeName: "karokar.fleet.v1.AvailabilityStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "record_id", jsonName: "recordId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 2, type: "enum", typeName: "karokar.fleet.v1.AvailabilityStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -3251,7 +3251,7 @@ extension FleetV1.ChangeAvailabilityStatusResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__change_availability_status_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "record", jsonName: "record", number: 1, type: "message", typeName: "karokar.fleet.v1.AvailabilityRecord", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "record", jsonName: "record", number: 1, type: "message", typeName: "karokar.fleet.v1.AvailabilityRecord", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -3289,10 +3289,10 @@ extension FleetV1.GetVehicleTimelineRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__get_vehicle_timeline_request())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "include_released", jsonName: "includeReleased", number: 3, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 4, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "period", jsonName: "period", number: 2, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "include_released", jsonName: "includeReleased", number: 3, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 4, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -3342,8 +3342,8 @@ extension FleetV1.GetVehicleTimelineResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__get_vehicle_timeline_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "records", jsonName: "records", number: 1, type: "message", typeName: "karokar.fleet.v1.AvailabilityRecord", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "records", jsonName: "records", number: 1, type: "message", typeName: "karokar.fleet.v1.AvailabilityRecord", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -807,9 +807,9 @@ extension IdentityV1.LoginRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__login_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "email", jsonName: "email", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "password", jsonName: "password", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "email", jsonName: "email", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "password", jsonName: "password", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -855,9 +855,9 @@ extension IdentityV1.LoginResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__login_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "grant", jsonName: "grant", number: 1, type: "message", typeName: "karokar.identity.v1.TokenGrant", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "grant", jsonName: "grant", number: 1, type: "message", typeName: "karokar.identity.v1.TokenGrant", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -903,7 +903,7 @@ extension IdentityV1.RefreshTokenRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__refresh_token_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "refresh_token", jsonName: "refreshToken", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "refresh_token", jsonName: "refreshToken", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -941,7 +941,7 @@ extension IdentityV1.RefreshTokenResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__refresh_token_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "grant", jsonName: "grant", number: 1, type: "message", typeName: "karokar.identity.v1.TokenGrant", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "grant", jsonName: "grant", number: 1, type: "message", typeName: "karokar.identity.v1.TokenGrant", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -979,7 +979,7 @@ extension IdentityV1.LogoutRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__logout_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "refresh_token", jsonName: "refreshToken", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "refresh_token", jsonName: "refreshToken", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1083,13 +1083,13 @@ extension IdentityV1.WhoAmIResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__who_am_iresponse())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "principal_type", jsonName: "principalType", number: 1, type: "enum", typeName: "karokar.identity.v1.PrincipalType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "user", jsonName: "user", number: 2, type: "message", typeName: "karokar.identity.v1.User", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "membership", jsonName: "membership", number: 3, type: "message", typeName: "karokar.identity.v1.Membership", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "service_account", jsonName: "serviceAccount", number: 4, type: "message", typeName: "karokar.identity.v1.ServiceAccount", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 5, type: "message", typeName: "karokar.identity.v1.Organization", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "permissions", jsonName: "permissions", number: 6, type: "string", typeName: "", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "token_expires_at", jsonName: "tokenExpiresAt", number: 7, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "principal_type", jsonName: "principalType", number: 1, type: "enum", typeName: "karokar.identity.v1.PrincipalType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "user", jsonName: "user", number: 2, type: "message", typeName: "karokar.identity.v1.User", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "membership", jsonName: "membership", number: 3, type: "message", typeName: "karokar.identity.v1.Membership", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "service_account", jsonName: "serviceAccount", number: 4, type: "message", typeName: "karokar.identity.v1.ServiceAccount", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 5, type: "message", typeName: "karokar.identity.v1.Organization", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "permissions", jsonName: "permissions", number: 6, type: "string", typeName: "", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "token_expires_at", jsonName: "tokenExpiresAt", number: 7, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1154,7 +1154,7 @@ extension IdentityV1.ListMyMembershipsRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__list_my_memberships_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 1, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 1, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1192,8 +1192,8 @@ extension IdentityV1.ListMyMembershipsResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__list_my_memberships_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "memberships", jsonName: "memberships", number: 1, type: "message", typeName: "karokar.identity.v1.OrganizationMembership", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "memberships", jsonName: "memberships", number: 1, type: "message", typeName: "karokar.identity.v1.OrganizationMembership", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1238,9 +1238,9 @@ extension IdentityV1.ChangePasswordRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__change_password_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "current_password", jsonName: "currentPassword", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "new_password", jsonName: "newPassword", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "current_password", jsonName: "currentPassword", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "new_password", jsonName: "newPassword", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1286,7 +1286,7 @@ extension IdentityV1.ChangePasswordResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__change_password_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "user", jsonName: "user", number: 1, type: "message", typeName: "karokar.identity.v1.User", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "user", jsonName: "user", number: 1, type: "message", typeName: "karokar.identity.v1.User", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1324,13 +1324,13 @@ extension IdentityV1.CreateUserRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__create_user_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "first_name", jsonName: "firstName", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "last_name", jsonName: "lastName", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "email", jsonName: "email", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "phone", jsonName: "phone", number: 5, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "password", jsonName: "password", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "first_name", jsonName: "firstName", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "last_name", jsonName: "lastName", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "email", jsonName: "email", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "phone", jsonName: "phone", number: 5, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "password", jsonName: "password", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1392,8 +1392,8 @@ extension IdentityV1.CreateUserResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__create_user_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "user", jsonName: "user", number: 1, type: "message", typeName: "karokar.identity.v1.User", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "membership", jsonName: "membership", number: 2, type: "message", typeName: "karokar.identity.v1.Membership", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "user", jsonName: "user", number: 1, type: "message", typeName: "karokar.identity.v1.User", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "membership", jsonName: "membership", number: 2, type: "message", typeName: "karokar.identity.v1.Membership", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1435,7 +1435,7 @@ extension IdentityV1.GetUserRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__get_user_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1473,7 +1473,7 @@ extension IdentityV1.GetUserResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__get_user_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "user", jsonName: "user", number: 1, type: "message", typeName: "karokar.identity.v1.User", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "user", jsonName: "user", number: 1, type: "message", typeName: "karokar.identity.v1.User", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1511,10 +1511,10 @@ extension IdentityV1.ListUsersRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__list_users_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 2, type: "enum", typeName: "karokar.identity.v1.UserStatus", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "query", jsonName: "query", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 4, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 2, type: "enum", typeName: "karokar.identity.v1.UserStatus", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "query", jsonName: "query", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 4, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1567,8 +1567,8 @@ extension IdentityV1.ListUsersResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__list_users_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "users", jsonName: "users", number: 1, type: "message", typeName: "karokar.identity.v1.User", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "users", jsonName: "users", number: 1, type: "message", typeName: "karokar.identity.v1.User", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1613,9 +1613,9 @@ extension IdentityV1.DisableUserRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__disable_user_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1661,7 +1661,7 @@ extension IdentityV1.DisableUserResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__disable_user_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "user", jsonName: "user", number: 1, type: "message", typeName: "karokar.identity.v1.User", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "user", jsonName: "user", number: 1, type: "message", typeName: "karokar.identity.v1.User", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1699,10 +1699,10 @@ extension IdentityV1.ListMembersRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__list_members_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 2, type: "enum", typeName: "karokar.identity.v1.MembershipStatus", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 4, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 2, type: "enum", typeName: "karokar.identity.v1.MembershipStatus", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 4, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1755,8 +1755,8 @@ extension IdentityV1.ListMembersResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__list_members_response())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "members", jsonName: "members", number: 1, type: "message", typeName: "karokar.identity.v1.Member", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "members", jsonName: "members", number: 1, type: "message", typeName: "karokar.identity.v1.Member", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1801,10 +1801,10 @@ extension IdentityV1.AddMemberRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__add_member_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 2, type: "string", typeName: "", repeated: false, oneof: "user", map: false),
-        ProtoFieldSchema(name: "email", jsonName: "email", number: 3, type: "string", typeName: "", repeated: false, oneof: "user", map: false),
-        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 2, type: "string", typeName: "", repeated: false, oneof: "user", mapKeyType: ""),
+        ProtoFieldSchema(name: "email", jsonName: "email", number: 3, type: "string", typeName: "", repeated: false, oneof: "user", mapKeyType: ""),
+        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1871,7 +1871,7 @@ extension IdentityV1.AddMemberResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__add_member_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "membership", jsonName: "membership", number: 1, type: "message", typeName: "karokar.identity.v1.Membership", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "membership", jsonName: "membership", number: 1, type: "message", typeName: "karokar.identity.v1.Membership", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1909,9 +1909,9 @@ extension IdentityV1.ChangeMemberRoleRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__change_member_role_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "membership_id", jsonName: "membershipId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "membership_id", jsonName: "membershipId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1957,7 +1957,7 @@ extension IdentityV1.ChangeMemberRoleResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__change_member_role_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "membership", jsonName: "membership", number: 1, type: "message", typeName: "karokar.identity.v1.Membership", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "membership", jsonName: "membership", number: 1, type: "message", typeName: "karokar.identity.v1.Membership", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1995,9 +1995,9 @@ extension IdentityV1.RemoveMemberRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__remove_member_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "membership_id", jsonName: "membershipId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "membership_id", jsonName: "membershipId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2043,7 +2043,7 @@ extension IdentityV1.RemoveMemberResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__remove_member_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "membership", jsonName: "membership", number: 1, type: "message", typeName: "karokar.identity.v1.Membership", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "membership", jsonName: "membership", number: 1, type: "message", typeName: "karokar.identity.v1.Membership", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2081,8 +2081,8 @@ extension IdentityV1.ListRolesRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__list_roles_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 1, type: "enum", typeName: "karokar.identity.v1.OrganizationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 1, type: "enum", typeName: "karokar.identity.v1.OrganizationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2124,8 +2124,8 @@ extension IdentityV1.ListRolesResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__list_roles_response())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "roles", jsonName: "roles", number: 1, type: "message", typeName: "karokar.identity.v1.Role", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "roles", jsonName: "roles", number: 1, type: "message", typeName: "karokar.identity.v1.Role", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2170,7 +2170,7 @@ extension IdentityV1.GetOrganizationRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__get_organization_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2208,7 +2208,7 @@ extension IdentityV1.GetOrganizationResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__get_organization_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.identity.v1.Organization", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.identity.v1.Organization", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2246,11 +2246,11 @@ extension IdentityV1.ListOrganizationsRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__list_organizations_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 1, type: "enum", typeName: "karokar.identity.v1.OrganizationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 2, type: "enum", typeName: "karokar.identity.v1.OrganizationStatus", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "parent_organization_id", jsonName: "parentOrganizationId", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "name_prefix", jsonName: "namePrefix", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 5, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 1, type: "enum", typeName: "karokar.identity.v1.OrganizationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 2, type: "enum", typeName: "karokar.identity.v1.OrganizationStatus", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "parent_organization_id", jsonName: "parentOrganizationId", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "name_prefix", jsonName: "namePrefix", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 5, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2307,8 +2307,8 @@ extension IdentityV1.ListOrganizationsResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__list_organizations_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organizations", jsonName: "organizations", number: 1, type: "message", typeName: "karokar.identity.v1.Organization", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organizations", jsonName: "organizations", number: 1, type: "message", typeName: "karokar.identity.v1.Organization", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2353,10 +2353,10 @@ extension IdentityV1.CreateServiceAccountRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__create_service_account_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "name", jsonName: "name", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "description", jsonName: "description", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "permissions", jsonName: "permissions", number: 4, type: "string", typeName: "", repeated: true, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "name", jsonName: "name", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "description", jsonName: "description", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "permissions", jsonName: "permissions", number: 4, type: "string", typeName: "", repeated: true, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2409,8 +2409,8 @@ extension IdentityV1.CreateServiceAccountResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__create_service_account_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "service_account", jsonName: "serviceAccount", number: 1, type: "message", typeName: "karokar.identity.v1.ServiceAccount", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "secret", jsonName: "secret", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "service_account", jsonName: "serviceAccount", number: 1, type: "message", typeName: "karokar.identity.v1.ServiceAccount", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "secret", jsonName: "secret", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2452,7 +2452,7 @@ extension IdentityV1.GetServiceAccountRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__get_service_account_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2490,7 +2490,7 @@ extension IdentityV1.GetServiceAccountResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__get_service_account_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "service_account", jsonName: "serviceAccount", number: 1, type: "message", typeName: "karokar.identity.v1.ServiceAccount", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "service_account", jsonName: "serviceAccount", number: 1, type: "message", typeName: "karokar.identity.v1.ServiceAccount", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2528,9 +2528,9 @@ extension IdentityV1.ListServiceAccountsRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__list_service_accounts_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 2, type: "enum", typeName: "karokar.identity.v1.ServiceAccountStatus", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 2, type: "enum", typeName: "karokar.identity.v1.ServiceAccountStatus", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 3, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2579,8 +2579,8 @@ extension IdentityV1.ListServiceAccountsResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__list_service_accounts_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "service_accounts", jsonName: "serviceAccounts", number: 1, type: "message", typeName: "karokar.identity.v1.ServiceAccount", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "service_accounts", jsonName: "serviceAccounts", number: 1, type: "message", typeName: "karokar.identity.v1.ServiceAccount", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2625,8 +2625,8 @@ extension IdentityV1.RotateServiceAccountSecretRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__rotate_service_account_secret_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2668,8 +2668,8 @@ extension IdentityV1.RotateServiceAccountSecretResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__rotate_service_account_secret_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "service_account", jsonName: "serviceAccount", number: 1, type: "message", typeName: "karokar.identity.v1.ServiceAccount", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "secret", jsonName: "secret", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "service_account", jsonName: "serviceAccount", number: 1, type: "message", typeName: "karokar.identity.v1.ServiceAccount", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "secret", jsonName: "secret", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2711,9 +2711,9 @@ extension IdentityV1.RevokeServiceAccountRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__revoke_service_account_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2759,7 +2759,7 @@ extension IdentityV1.RevokeServiceAccountResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__revoke_service_account_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "service_account", jsonName: "serviceAccount", number: 1, type: "message", typeName: "karokar.identity.v1.ServiceAccount", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "service_account", jsonName: "serviceAccount", number: 1, type: "message", typeName: "karokar.identity.v1.ServiceAccount", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2797,8 +2797,8 @@ extension IdentityV1.ExchangeServiceAccountTokenRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__exchange_service_account_token_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "secret", jsonName: "secret", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "service_account_id", jsonName: "serviceAccountId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "secret", jsonName: "secret", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -2840,9 +2840,9 @@ extension IdentityV1.ExchangeServiceAccountTokenResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__exchange_service_account_token_response())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "access_token", jsonName: "accessToken", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "access_token_expires_at", jsonName: "accessTokenExpiresAt", number: 2, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "access_token", jsonName: "accessToken", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "access_token_expires_at", jsonName: "accessTokenExpiresAt", number: 2, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

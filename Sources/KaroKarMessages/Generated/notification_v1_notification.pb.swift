@@ -252,19 +252,19 @@ extension NotificationV1.NotificationDelivery: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__notification_delivery())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "event_id", jsonName: "eventId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "event_type", jsonName: "eventType", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "recipient_user_id", jsonName: "recipientUserId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "channel", jsonName: "channel", number: 6, type: "enum", typeName: "karokar.notification.v1.NotificationChannel", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "template_name", jsonName: "templateName", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 8, type: "enum", typeName: "karokar.notification.v1.DeliveryStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "attempts", jsonName: "attempts", number: 9, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "last_error", jsonName: "lastError", number: 10, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "next_attempt_at", jsonName: "nextAttemptAt", number: 11, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 12, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "sent_at", jsonName: "sentAt", number: 13, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "event_id", jsonName: "eventId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "event_type", jsonName: "eventType", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "recipient_user_id", jsonName: "recipientUserId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "channel", jsonName: "channel", number: 6, type: "enum", typeName: "karokar.notification.v1.NotificationChannel", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "template_name", jsonName: "templateName", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 8, type: "enum", typeName: "karokar.notification.v1.DeliveryStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "attempts", jsonName: "attempts", number: 9, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "last_error", jsonName: "lastError", number: 10, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "next_attempt_at", jsonName: "nextAttemptAt", number: 11, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 12, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "sent_at", jsonName: "sentAt", number: 13, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -350,17 +350,17 @@ extension NotificationV1.InboxMessage: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__inbox_message())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "event_id", jsonName: "eventId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "event_type", jsonName: "eventType", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "title", jsonName: "title", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "body", jsonName: "body", number: 6, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 8, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "read_at", jsonName: "readAt", number: 10, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "version", jsonName: "version", number: 11, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "event_id", jsonName: "eventId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "event_type", jsonName: "eventType", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "title", jsonName: "title", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "body", jsonName: "body", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 8, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "read_at", jsonName: "readAt", number: 10, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "version", jsonName: "version", number: 11, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -438,9 +438,9 @@ extension NotificationV1.ChannelPreference: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__channel_preference())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "channel", jsonName: "channel", number: 1, type: "enum", typeName: "karokar.notification.v1.NotificationChannel", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "event_type_pattern", jsonName: "eventTypePattern", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "enabled", jsonName: "enabled", number: 3, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "channel", jsonName: "channel", number: 1, type: "enum", typeName: "karokar.notification.v1.NotificationChannel", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "event_type_pattern", jsonName: "eventTypePattern", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "enabled", jsonName: "enabled", number: 3, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -486,10 +486,10 @@ extension NotificationV1.NotificationPreferences: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__notification_preferences())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "preferences", jsonName: "preferences", number: 2, type: "message", typeName: "karokar.notification.v1.ChannelPreference", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "version", jsonName: "version", number: 3, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "updated_at", jsonName: "updatedAt", number: 4, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "preferences", jsonName: "preferences", number: 2, type: "message", typeName: "karokar.notification.v1.ChannelPreference", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "version", jsonName: "version", number: 3, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "updated_at", jsonName: "updatedAt", number: 4, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

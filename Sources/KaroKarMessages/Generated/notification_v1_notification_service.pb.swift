@@ -212,8 +212,8 @@ extension NotificationV1.ListInboxRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__list_inbox_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "unread_only", jsonName: "unreadOnly", number: 1, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "unread_only", jsonName: "unreadOnly", number: 1, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -255,8 +255,8 @@ extension NotificationV1.ListInboxResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__list_inbox_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "messages", jsonName: "messages", number: 1, type: "message", typeName: "karokar.notification.v1.InboxMessage", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "messages", jsonName: "messages", number: 1, type: "message", typeName: "karokar.notification.v1.InboxMessage", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -334,7 +334,7 @@ extension NotificationV1.GetUnreadCountResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__get_unread_count_response())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "unread_count", jsonName: "unreadCount", number: 1, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "unread_count", jsonName: "unreadCount", number: 1, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -372,8 +372,8 @@ extension NotificationV1.MarkReadRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__mark_read_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "message_id", jsonName: "messageId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "message_id", jsonName: "messageId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -415,7 +415,7 @@ extension NotificationV1.MarkReadResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__mark_read_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "inbox_message", jsonName: "inboxMessage", number: 1, type: "message", typeName: "karokar.notification.v1.InboxMessage", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "inbox_message", jsonName: "inboxMessage", number: 1, type: "message", typeName: "karokar.notification.v1.InboxMessage", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -453,7 +453,7 @@ extension NotificationV1.MarkAllReadRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__mark_all_read_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "up_to_message_id", jsonName: "upToMessageId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "up_to_message_id", jsonName: "upToMessageId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -491,7 +491,7 @@ extension NotificationV1.MarkAllReadResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__mark_all_read_response())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "marked_count", jsonName: "markedCount", number: 1, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "marked_count", jsonName: "markedCount", number: 1, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -562,7 +562,7 @@ extension NotificationV1.GetPreferencesResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__get_preferences_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "preferences", jsonName: "preferences", number: 1, type: "message", typeName: "karokar.notification.v1.NotificationPreferences", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "preferences", jsonName: "preferences", number: 1, type: "message", typeName: "karokar.notification.v1.NotificationPreferences", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -600,8 +600,8 @@ extension NotificationV1.SetPreferencesRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__set_preferences_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "preferences", jsonName: "preferences", number: 1, type: "message", typeName: "karokar.notification.v1.ChannelPreference", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "preferences", jsonName: "preferences", number: 1, type: "message", typeName: "karokar.notification.v1.ChannelPreference", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -646,7 +646,7 @@ extension NotificationV1.SetPreferencesResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__set_preferences_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "preferences", jsonName: "preferences", number: 1, type: "message", typeName: "karokar.notification.v1.NotificationPreferences", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "preferences", jsonName: "preferences", number: 1, type: "message", typeName: "karokar.notification.v1.NotificationPreferences", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -684,11 +684,11 @@ extension NotificationV1.ListDeliveriesRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__list_deliveries_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "recipient_user_id", jsonName: "recipientUserId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "event_id", jsonName: "eventId", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 3, type: "enum", typeName: "karokar.notification.v1.DeliveryStatus", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "channel", jsonName: "channel", number: 4, type: "enum", typeName: "karokar.notification.v1.NotificationChannel", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 5, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "recipient_user_id", jsonName: "recipientUserId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "event_id", jsonName: "eventId", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 3, type: "enum", typeName: "karokar.notification.v1.DeliveryStatus", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "channel", jsonName: "channel", number: 4, type: "enum", typeName: "karokar.notification.v1.NotificationChannel", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 5, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -745,8 +745,8 @@ extension NotificationV1.ListDeliveriesResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__list_deliveries_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "deliveries", jsonName: "deliveries", number: 1, type: "message", typeName: "karokar.notification.v1.NotificationDelivery", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "deliveries", jsonName: "deliveries", number: 1, type: "message", typeName: "karokar.notification.v1.NotificationDelivery", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

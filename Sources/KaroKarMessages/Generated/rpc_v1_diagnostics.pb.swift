@@ -37,7 +37,7 @@ extension RPCV1.EchoRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__echo_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "payload", jsonName: "payload", number: 1, type: "bytes", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "payload", jsonName: "payload", number: 1, type: "bytes", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -75,7 +75,7 @@ extension RPCV1.EchoResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__echo_response())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "payload", jsonName: "payload", number: 1, type: "bytes", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "payload", jsonName: "payload", number: 1, type: "bytes", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -174,9 +174,9 @@ extension RPCV1.Hello: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__hello())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "protocol_version", jsonName: "protocolVersion", number: 1, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "client_name", jsonName: "clientName", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "max_frame_bytes", jsonName: "maxFrameBytes", number: 3, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "protocol_version", jsonName: "protocolVersion", number: 1, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "client_name", jsonName: "clientName", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "max_frame_bytes", jsonName: "maxFrameBytes", number: 3, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -222,13 +222,13 @@ extension RPCV1.HelloAck: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__hello_ack())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "protocol_version", jsonName: "protocolVersion", number: 1, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "server_name", jsonName: "serverName", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "max_frame_bytes", jsonName: "maxFrameBytes", number: 3, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "max_calls_in_flight", jsonName: "maxCallsInFlight", number: 4, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "max_metadata_bytes", jsonName: "maxMetadataBytes", number: 5, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "idle_timeout_millis", jsonName: "idleTimeoutMillis", number: 6, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "max_request_bytes", jsonName: "maxRequestBytes", number: 7, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "protocol_version", jsonName: "protocolVersion", number: 1, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "server_name", jsonName: "serverName", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "max_frame_bytes", jsonName: "maxFrameBytes", number: 3, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "max_calls_in_flight", jsonName: "maxCallsInFlight", number: 4, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "max_metadata_bytes", jsonName: "maxMetadataBytes", number: 5, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "idle_timeout_millis", jsonName: "idleTimeoutMillis", number: 6, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "max_request_bytes", jsonName: "maxRequestBytes", number: 7, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -290,8 +290,8 @@ extension RPCV1.MetadataEntry: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__metadata_entry())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "key", jsonName: "key", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "value", jsonName: "value", number: 2, type: "bytes", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "key", jsonName: "key", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "value", jsonName: "value", number: 2, type: "bytes", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -333,10 +333,10 @@ extension RPCV1.Call: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__call())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "method", jsonName: "method", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "timeout_micros", jsonName: "timeoutMicros", number: 2, type: "uint64", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "metadata", jsonName: "metadata", number: 3, type: "message", typeName: "karokar.rpc.v1.MetadataEntry", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "payload", jsonName: "payload", number: 4, type: "bytes", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "method", jsonName: "method", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "timeout_micros", jsonName: "timeoutMicros", number: 2, type: "uint64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "metadata", jsonName: "metadata", number: 3, type: "message", typeName: "karokar.rpc.v1.MetadataEntry", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "payload", jsonName: "payload", number: 4, type: "bytes", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -389,9 +389,9 @@ extension RPCV1.Reply: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__reply())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 1, type: "message", typeName: "karokar.rpc.v1.Status", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "payload", jsonName: "payload", number: 2, type: "bytes", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "trailers", jsonName: "trailers", number: 3, type: "message", typeName: "karokar.rpc.v1.MetadataEntry", repeated: true, oneof: "", map: false),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 1, type: "message", typeName: "karokar.rpc.v1.Status", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "payload", jsonName: "payload", number: 2, type: "bytes", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "trailers", jsonName: "trailers", number: 3, type: "message", typeName: "karokar.rpc.v1.MetadataEntry", repeated: true, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -440,7 +440,7 @@ extension RPCV1.Cancel: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__cancel())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -478,7 +478,7 @@ extension RPCV1.Ping: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__ping())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "opaque", jsonName: "opaque", number: 1, type: "uint64", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "opaque", jsonName: "opaque", number: 1, type: "uint64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -516,8 +516,8 @@ extension RPCV1.Drain: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__drain())
     public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "last_call_id", jsonName: "lastCallId", number: 1, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 2, type: "message", typeName: "karokar.rpc.v1.Status", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "last_call_id", jsonName: "lastCallId", number: 1, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 2, type: "message", typeName: "karokar.rpc.v1.Status", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -82,7 +82,7 @@ extension RPCV1.CheckRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__check_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "service", jsonName: "service", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "service", jsonName: "service", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -120,7 +120,7 @@ extension RPCV1.CheckResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__check_response())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 1, type: "enum", typeName: "karokar.rpc.v1.ServingStatus", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 1, type: "enum", typeName: "karokar.rpc.v1.ServingStatus", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -232,7 +232,7 @@ extension RPCV1.ListServicesResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__list_services_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "services", jsonName: "services", number: 1, type: "message", typeName: "karokar.rpc.v1.ServiceInfo", repeated: true, oneof: "", map: false),
+        ProtoFieldSchema(name: "services", jsonName: "services", number: 1, type: "message", typeName: "karokar.rpc.v1.ServiceInfo", repeated: true, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -273,8 +273,8 @@ extension RPCV1.ServiceInfo: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__service_info())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "methods", jsonName: "methods", number: 2, type: "message", typeName: "karokar.rpc.v1.MethodInfo", repeated: true, oneof: "", map: false),
+        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "methods", jsonName: "methods", number: 2, type: "message", typeName: "karokar.rpc.v1.MethodInfo", repeated: true, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -319,12 +319,12 @@ extension RPCV1.MethodInfo: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__method_info())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "path", jsonName: "path", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "request_type", jsonName: "requestType", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "response_type", jsonName: "responseType", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "max_request_bytes", jsonName: "maxRequestBytes", number: 5, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "public", jsonName: "public", number: 6, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "path", jsonName: "path", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "request_type", jsonName: "requestType", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "response_type", jsonName: "responseType", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "max_request_bytes", jsonName: "maxRequestBytes", number: 5, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "public", jsonName: "public", number: 6, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -382,7 +382,7 @@ extension RPCV1.DescribeTypeRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__describe_type_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -420,8 +420,8 @@ extension RPCV1.DescribeTypeResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__describe_type_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "message", jsonName: "message", number: 1, type: "message", typeName: "karokar.rpc.v1.MessageTypeInfo", repeated: false, oneof: "type", map: false),
-        ProtoFieldSchema(name: "enum", jsonName: "enum", number: 2, type: "message", typeName: "karokar.rpc.v1.EnumTypeInfo", repeated: false, oneof: "type", map: false),
+        ProtoFieldSchema(name: "message", jsonName: "message", number: 1, type: "message", typeName: "karokar.rpc.v1.MessageTypeInfo", repeated: false, oneof: "type", mapKeyType: ""),
+        ProtoFieldSchema(name: "enum", jsonName: "enum", number: 2, type: "message", typeName: "karokar.rpc.v1.EnumTypeInfo", repeated: false, oneof: "type", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -480,8 +480,8 @@ extension RPCV1.MessageTypeInfo: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__message_type_info())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "fields", jsonName: "fields", number: 2, type: "message", typeName: "karokar.rpc.v1.FieldInfo", repeated: true, oneof: "", map: false),
+        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "fields", jsonName: "fields", number: 2, type: "message", typeName: "karokar.rpc.v1.FieldInfo", repeated: true, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -526,14 +526,14 @@ extension RPCV1.FieldInfo: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__field_info())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "json_name", jsonName: "jsonName", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "number", jsonName: "number", number: 3, type: "uint32", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "type", jsonName: "type", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "type_name", jsonName: "typeName", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "repeated", jsonName: "repeated", number: 6, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "oneof", jsonName: "oneof", number: 7, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "map", jsonName: "map", number: 8, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "json_name", jsonName: "jsonName", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "number", jsonName: "number", number: 3, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "type", jsonName: "type", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "type_name", jsonName: "typeName", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "repeated", jsonName: "repeated", number: 6, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "oneof", jsonName: "oneof", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "map", jsonName: "map", number: 8, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -599,8 +599,8 @@ extension RPCV1.EnumTypeInfo: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__enum_type_info())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "values", jsonName: "values", number: 2, type: "message", typeName: "karokar.rpc.v1.EnumValueInfo", repeated: true, oneof: "", map: false),
+        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "values", jsonName: "values", number: 2, type: "message", typeName: "karokar.rpc.v1.EnumValueInfo", repeated: true, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -645,8 +645,8 @@ extension RPCV1.EnumValueInfo: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__enum_value_info())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "number", jsonName: "number", number: 2, type: "int32", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "number", jsonName: "number", number: 2, type: "int32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

@@ -143,9 +143,9 @@ extension RPCV1.Status: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__rpc__v1__status())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "code", jsonName: "code", number: 1, type: "enum", typeName: "karokar.rpc.v1.Code", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "message", jsonName: "message", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "details", jsonName: "details", number: 3, type: "message", typeName: "karokar.common.v1.ErrorDetails", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "code", jsonName: "code", number: 1, type: "enum", typeName: "karokar.rpc.v1.Code", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "message", jsonName: "message", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "details", jsonName: "details", number: 3, type: "message", typeName: "karokar.common.v1.ErrorDetails", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

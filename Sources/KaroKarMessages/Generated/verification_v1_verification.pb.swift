@@ -306,24 +306,24 @@ extension VerificationV1.Verification: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__verification())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 2, type: "enum", typeName: "karokar.verification.v1.VerificationSubjectType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "type", jsonName: "type", number: 5, type: "enum", typeName: "karokar.verification.v1.VerificationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "method", jsonName: "method", number: 6, type: "enum", typeName: "karokar.verification.v1.VerificationMethod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "provider", jsonName: "provider", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "provider_reference", jsonName: "providerReference", number: 8, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "status", jsonName: "status", number: 9, type: "enum", typeName: "karokar.verification.v1.VerificationStatus", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "document_refs", jsonName: "documentRefs", number: 10, type: "string", typeName: "", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "submitted_by", jsonName: "submittedBy", number: 11, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "submitted_at", jsonName: "submittedAt", number: 12, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reviewed_by", jsonName: "reviewedBy", number: 13, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reviewed_at", jsonName: "reviewedAt", number: 14, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 15, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 16, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "version", jsonName: "version", number: 17, type: "int64", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "updated_at", jsonName: "updatedAt", number: 18, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 2, type: "enum", typeName: "karokar.verification.v1.VerificationSubjectType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "type", jsonName: "type", number: 5, type: "enum", typeName: "karokar.verification.v1.VerificationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "method", jsonName: "method", number: 6, type: "enum", typeName: "karokar.verification.v1.VerificationMethod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "provider", jsonName: "provider", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "provider_reference", jsonName: "providerReference", number: 8, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 9, type: "enum", typeName: "karokar.verification.v1.VerificationStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "document_refs", jsonName: "documentRefs", number: 10, type: "string", typeName: "", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "submitted_by", jsonName: "submittedBy", number: 11, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "submitted_at", jsonName: "submittedAt", number: 12, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reviewed_by", jsonName: "reviewedBy", number: 13, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reviewed_at", jsonName: "reviewedAt", number: 14, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 15, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 16, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "version", jsonName: "version", number: 17, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "updated_at", jsonName: "updatedAt", number: 18, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -432,8 +432,8 @@ extension VerificationV1.VerificationProvider: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__verification_provider())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "supported_types", jsonName: "supportedTypes", number: 2, type: "enum", typeName: "karokar.verification.v1.VerificationType", repeated: true, oneof: "", map: false),
+        ProtoFieldSchema(name: "name", jsonName: "name", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "supported_types", jsonName: "supportedTypes", number: 2, type: "enum", typeName: "karokar.verification.v1.VerificationType", repeated: true, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

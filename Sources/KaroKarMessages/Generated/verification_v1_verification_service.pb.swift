@@ -287,14 +287,14 @@ extension VerificationV1.SubmitVerificationRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__submit_verification_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 1, type: "enum", typeName: "karokar.verification.v1.VerificationSubjectType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "type", jsonName: "type", number: 3, type: "enum", typeName: "karokar.verification.v1.VerificationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "method", jsonName: "method", number: 4, type: "enum", typeName: "karokar.verification.v1.VerificationMethod", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "provider", jsonName: "provider", number: 5, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "document_refs", jsonName: "documentRefs", number: 6, type: "string", typeName: "", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 7, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 8, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 1, type: "enum", typeName: "karokar.verification.v1.VerificationSubjectType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "type", jsonName: "type", number: 3, type: "enum", typeName: "karokar.verification.v1.VerificationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "method", jsonName: "method", number: 4, type: "enum", typeName: "karokar.verification.v1.VerificationMethod", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "provider", jsonName: "provider", number: 5, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "document_refs", jsonName: "documentRefs", number: 6, type: "string", typeName: "", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 7, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 8, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -363,7 +363,7 @@ extension VerificationV1.SubmitVerificationResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__submit_verification_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -401,10 +401,10 @@ extension VerificationV1.ApproveVerificationRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__approve_verification_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 2, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 2, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -454,7 +454,7 @@ extension VerificationV1.ApproveVerificationResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__approve_verification_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -492,9 +492,9 @@ extension VerificationV1.RejectVerificationRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__reject_verification_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -540,7 +540,7 @@ extension VerificationV1.RejectVerificationResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__reject_verification_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -578,9 +578,9 @@ extension VerificationV1.RevokeVerificationRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__revoke_verification_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "reason", jsonName: "reason", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 3, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -626,7 +626,7 @@ extension VerificationV1.RevokeVerificationResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__revoke_verification_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -664,8 +664,8 @@ extension VerificationV1.RunVerificationExpirySweepRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__run_verification_expiry_sweep_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "as_of", jsonName: "asOf", number: 1, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "dry_run", jsonName: "dryRun", number: 2, type: "bool", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "as_of", jsonName: "asOf", number: 1, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "dry_run", jsonName: "dryRun", number: 2, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -707,7 +707,7 @@ extension VerificationV1.RunVerificationExpirySweepResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__run_verification_expiry_sweep_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "expired", jsonName: "expired", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: true, oneof: "", map: false),
+        ProtoFieldSchema(name: "expired", jsonName: "expired", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: true, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -748,7 +748,7 @@ extension VerificationV1.GetVerificationRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__get_verification_request())
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification_id", jsonName: "verificationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -786,7 +786,7 @@ extension VerificationV1.GetVerificationResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__get_verification_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -824,12 +824,12 @@ extension VerificationV1.ListVerificationsRequest: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__list_verifications_request())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 1, type: "enum", typeName: "karokar.verification.v1.VerificationSubjectType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "type", jsonName: "type", number: 3, type: "enum", typeName: "karokar.verification.v1.VerificationType", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 4, type: "enum", typeName: "karokar.verification.v1.VerificationStatus", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 6, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 1, type: "enum", typeName: "karokar.verification.v1.VerificationSubjectType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "subject_id", jsonName: "subjectId", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "type", jsonName: "type", number: 3, type: "enum", typeName: "karokar.verification.v1.VerificationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 4, type: "enum", typeName: "karokar.verification.v1.VerificationStatus", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 6, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -890,8 +890,8 @@ extension VerificationV1.ListVerificationsResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__list_verifications_response())
     public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "verifications", jsonName: "verifications", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: true, oneof: "", map: false),
-        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", map: false),
+        ProtoFieldSchema(name: "verifications", jsonName: "verifications", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -969,7 +969,7 @@ extension VerificationV1.ListVerificationProvidersResponse: ProtoMessage {
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__list_verification_providers_response())
     public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
-        ProtoFieldSchema(name: "providers", jsonName: "providers", number: 1, type: "message", typeName: "karokar.verification.v1.VerificationProvider", repeated: true, oneof: "", map: false),
+        ProtoFieldSchema(name: "providers", jsonName: "providers", number: 1, type: "message", typeName: "karokar.verification.v1.VerificationProvider", repeated: true, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {

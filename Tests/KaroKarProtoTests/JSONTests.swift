@@ -1,0 +1,59 @@
+import KaroKarMessages
+import KaroKarProto
+import Testing
+
+@Suite("JSON parsing and the proto3 JSON mapping")
+struct JSONTests {
+    @Test func parsesAndPrints() throws {
+        let text = #"{"a":[1,-2.5e3,true,false,null],"b":"\u00e9\n\"x\"","c":{}}"#
+        let value = try JSONParser.parse(text)
+        #expect(value.jsonText == #"{"a":[1,-2.5e3,true,false,null],"b":"é\n\"x\"","c":{}}"#)
+        #expect(try JSONParser.parse(value.prettyJSONText) == value)
+    }
+
+    @Test(arguments: ["", "{", "[1,]", "{\"a\" 1}", "01", "1.", "\"\\x\"", "nul", "[1] 2", "\"\u{01}\"", "\"\\ud800\""])
+    func rejectsInvalidJSON(text: String) {
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(text) }
+    }
+
+    @Test func boundsNesting() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(deep) }
+    }
+
+    @Test func int64AsStringAndEnumsByName() throws {
+        let timestamp = CommonV1.Timestamp(seconds: 1_700_000_000_123, nanos: 5)
+        #expect(timestamp.protoJSON.jsonText == #"{"seconds":"1700000000123","nanos":5}"#)
+        let parsed = try CommonV1.Timestamp(protoJSON: JSONParser.parse(#"{"seconds": 12, "nanos": "7"}"#))
+        #expect(parsed == CommonV1.Timestamp(seconds: 12, nanos: 7))
+        let status = try RPCV1.Status(protoJSON: JSONParser.parse(#"{"code":"CODE_NOT_FOUND","message":"x"}"#))
+        #expect(status.code == .notFound)
+        #expect(status.protoJSON.jsonText == #"{"code":"CODE_NOT_FOUND","message":"x"}"#)
+    }
+
+    @Test func acceptsOriginalFieldNamesAndRejectsUnknownOnes() throws {
+        let request = try RPCV1.Call(protoJSON: JSONParser.parse(#"{"timeout_micros": "5", "method": "/a/b"}"#))
+        #expect(request.timeoutMicros == 5)
+        #expect(throws: ProtoJSONError.self) { try RPCV1.Call(protoJSON: JSONParser.parse(#"{"nope": 1}"#)) }
+        #expect(throws: ProtoJSONError.self) { try CommonV1.Timestamp(protoJSON: JSONParser.parse(#"{"nanos": 3000000000}"#)) }
+        #expect(throws: ProtoJSONError.self) { try RPCV1.Status(protoJSON: JSONParser.parse(#"{"code": "CODE_NOPE"}"#)) }
+    }
+
+    @Test func errorsNameTheField() throws {
+        do {
+            _ = try CommonV1.ErrorDetails(protoJSON: JSONParser.parse(#"{"fieldViolations":[{"field":"a"},{"field":7}]}"#))
+            Issue.record("expected an error")
+        } catch let error as ProtoJSONError {
+            #expect(error.description.hasPrefix("fieldViolations[1].field:"))
+        }
+    }
+
+    @Test func base64() {
+        let bytes: [UInt8] = [0, 1, 2, 250, 251, 252, 253]
+        #expect(Base64.encode(bytes) == "AAEC+vv8/Q==")
+        #expect(Base64.decode("AAEC+vv8/Q==") == bytes)
+        #expect(Base64.decode("AAEC-vv8_Q") == bytes)
+        #expect(Base64.decode("A") == nil)
+        #expect(Base64.decode("AA=A") == nil)
+    }
+}

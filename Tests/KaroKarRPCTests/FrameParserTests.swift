@@ -1,0 +1,72 @@
+import KaroKarRPC
+import NIOCore
+import Testing
+
+@Suite("Frame parser")
+struct FrameParserTests {
+    static let frames = [
+        Frame(type: .ping, callID: 0, body: ByteBuffer(bytes: [0x08, 0x2A])),
+        Frame(type: .call, callID: 7, body: ByteBuffer(bytes: Array(repeating: 0xAB, count: 300))),
+        Frame(type: .cancel, callID: 7, body: ByteBuffer()),
+        Frame(typeByte: 0x99, flags: 0x80, callID: 1, body: ByteBuffer(bytes: [1, 2, 3])),
+    ]
+
+    static var stream: [UInt8] {
+        var buffer = ByteBuffer()
+        for frame in frames { buffer.writeFrame(frame) }
+        return Array(buffer.readableBytesView)
+    }
+
+    private func parse(chunks: [[UInt8]]) throws -> [Frame] {
+        var parser = FrameParser(maximumFrameBytes: 1024)
+        var out: [Frame] = []
+        for chunk in chunks {
+            parser.append(ByteBuffer(bytes: chunk))
+            while let frame = try parser.next() { out.append(frame) }
+        }
+        #expect(!parser.hasPartialFrame)
+        return out
+    }
+
+    @Test func coalesced() throws {
+        #expect(try parse(chunks: [Self.stream]) == Self.frames)
+    }
+
+    @Test func dripFedOneByteAtATime() throws {
+        #expect(try parse(chunks: Self.stream.map { [$0] }) == Self.frames)
+    }
+
+    @Test(arguments: [2, 3, 5, 11, 13, 64])
+    func arbitraryChunks(size: Int) throws {
+        let chunks = stride(from: 0, to: Self.stream.count, by: size).map { Array(Self.stream[$0..<min($0 + size, Self.stream.count)]) }
+        #expect(try parse(chunks: chunks) == Self.frames)
+    }
+
+    @Test("an oversized length is refused from the 4-byte prefix alone")
+    func tooLargeFromPrefix() {
+        var parser = FrameParser(maximumFrameBytes: 1024)
+        parser.append(ByteBuffer(bytes: [0x00, 0x00, 0x04]))
+        #expect(throws: Never.self) { try parser.next() }
+        parser.append(ByteBuffer(bytes: [0x01]))
+        #expect(throws: FrameError.frameTooLarge(length: 1025, maximum: 1024)) { try parser.next() }
+        var huge = FrameParser(maximumFrameBytes: 1024)
+        huge.append(ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF]))
+        #expect(throws: FrameError.frameTooLarge(length: UInt32.max, maximum: 1024)) { try huge.next() }
+    }
+
+    @Test(arguments: [0, 1, 7] as [UInt32])
+    func lengthBelowHeader(length: UInt32) {
+        var parser = FrameParser(maximumFrameBytes: 1024)
+        var buffer = ByteBuffer()
+        buffer.writeInteger(length)
+        parser.append(buffer)
+        #expect(throws: FrameError.lengthTooSmall(length)) { try parser.next() }
+    }
+
+    @Test func reservedBytesAreIgnored() throws {
+        var parser = FrameParser(maximumFrameBytes: 1024)
+        parser.append(ByteBuffer(bytes: [0, 0, 0, 8, 0x20, 0, 0xBE, 0xEF, 0, 0, 0, 9]))
+        let frame = try #require(try parser.next())
+        #expect(frame.type == .ping && frame.callID == 9 && frame.body.readableBytes == 0)
+    }
+}

@@ -1,0 +1,105 @@
+public import KaroKarRPC
+public import NIOCore
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// A TCP connection that speaks frames by hand, for tests that must send what a well-behaved client
+/// never would. Received frames are parsed with the production parser and queued.
+public final class RawConnection: Sendable {
+    public enum Event: Sendable, Equatable {
+        case frame(Frame)
+        case closed
+    }
+
+    private let channel: any Channel
+    private let inbox: Inbox
+
+    public static func connect(to address: SocketAddress, group: any EventLoopGroup) async throws -> RawConnection {
+        let inbox = Inbox()
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Collector(inbox: inbox))
+                }
+            }
+            .connect(to: address).get()
+        return RawConnection(channel: channel, inbox: inbox)
+    }
+
+    private init(channel: any Channel, inbox: Inbox) {
+        self.channel = channel
+        self.inbox = inbox
+    }
+
+    /// Sends raw bytes.
+    public func send(_ bytes: [UInt8]) async throws {
+        var buffer = channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        try await channel.writeAndFlush(buffer)
+    }
+
+    public func send(_ frame: Frame) async throws {
+        var buffer = channel.allocator.buffer(capacity: 12 + frame.body.readableBytes)
+        buffer.writeFrame(frame)
+        try await channel.writeAndFlush(buffer)
+    }
+
+    /// The next frame or the close, waiting at most `timeout`; nil when nothing came in time.
+    public func next(timeout: Duration = .seconds(5)) async -> Event? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let event = inbox.pop() { return event }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return nil
+    }
+
+    /// Frames until the connection closes (or `timeout`); true when it closed.
+    public func drainUntilClosed(timeout: Duration = .seconds(5)) async -> (frames: [Frame], closed: Bool) {
+        var frames: [Frame] = []
+        while let event = await next(timeout: timeout) {
+            switch event {
+            case .frame(let frame): frames.append(frame)
+            case .closed: return (frames, true)
+            }
+        }
+        return (frames, false)
+    }
+
+    public var isActive: Bool { channel.isActive }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    final class Inbox: Sendable {
+        private let events = NIOLockedValueBox<[Event]>([])
+
+        func push(_ event: Event) { events.withLockedValue { $0.append(event) } }
+
+        func pop() -> Event? {
+            events.withLockedValue { $0.isEmpty ? nil : $0.removeFirst() }
+        }
+    }
+
+    final class Collector: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        private let inbox: Inbox
+        private var parser = FrameParser(maximumFrameBytes: FrameLayout.absoluteMaximumFrameBytes)
+
+        init(inbox: Inbox) {
+            self.inbox = inbox
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            parser.append(unwrapInboundIn(data))
+            while let frame = try? parser.next() {
+                inbox.push(.frame(frame))
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            inbox.push(.closed)
+        }
+    }
+}
