@@ -63,7 +63,7 @@ let package = Package(
         // MARK: - Tests
         .target(
             name: "KaroKarTestSupport",
-            dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServer", logging] + nio,
+            dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", logging] + nio,
             path: "Tests/KaroKarTestSupport", swiftSettings: strictSettings
         ),
         .testTarget(

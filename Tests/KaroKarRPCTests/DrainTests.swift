@@ -1,0 +1,63 @@
+import KaroKarMessages
+import KaroKarProto
+import KaroKarRPC
+import KaroKarServices
+import KaroKarTestSupport
+import NIOCore
+import Testing
+
+@Suite("Graceful drain")
+struct DrainTests {
+    @Test("drain announces the last accepted call, finishes it, refuses later ones, then closes")
+    func drainOverTheWire() async throws {
+        let service = SlowEchoService()
+        let (server, address) = try await service.startServer(limits: ServerLimits())
+        let raw = try await RawConnection.connect(to: address, group: TestServer.group)
+        try await raw.send(Frames.hello())
+        _ = await raw.next()
+        let echo = RPCV1.DiagnosticsService.Method.echo.path
+        try await raw.send(Frames.call(1, path: echo, RPCV1.EchoRequest.sleep(300)))
+        try await Task.sleep(for: .milliseconds(50))
+        let draining = Task { await server.drain() }
+
+        guard case .frame(let drainFrame)? = await raw.next(), drainFrame.type == .drain else {
+            Issue.record("expected DRAIN first")
+            return
+        }
+        let drain = try Frames.decode(RPCV1.Drain.self, drainFrame)
+        #expect(drain.lastCallId == 1)
+        #expect(drain.status?.code == .ok)
+
+        try await raw.send(Frames.call(2, path: echo, RPCV1.EchoRequest(payload: [2])))
+        var replies: [UInt32: RPCV1.Reply] = [:]
+        let (frames, closed) = await raw.drainUntilClosed()
+        for frame in frames where frame.type == .reply {
+            replies[frame.callID] = try Frames.decode(RPCV1.Reply.self, frame)
+        }
+        #expect(closed)
+        #expect(replies[1]?.status?.code == .ok, "the accepted call finishes")
+        #expect(replies[2]?.status?.code == .unavailable)
+        #expect(replies[2]?.status?.details?.domainCode == TransportDomainCode.draining)
+        await draining.value
+        #expect(service.completedCalls == 1)
+    }
+
+    @Test("the client lets in-flight calls finish during a drain and fails new ones cleanly")
+    func clientDuringDrain() async throws {
+        let service = SlowEchoService()
+        let (server, address) = try await service.startServer(limits: ServerLimits())
+        let client = RPCClient(configuration: .init(host: "127.0.0.1", port: address.port!), group: TestServer.group)
+        let echo = RPCV1.DiagnosticsService.Client(client)
+        let inFlight = Task { try await echo.echo(.sleep(300)) }
+        try await Task.sleep(for: .milliseconds(50))
+        await server.drain()
+        #expect(try await inFlight.value.payload == Array("sleep:300".utf8))
+        do {
+            _ = try await echo.echo(RPCV1.EchoRequest(payload: [1]))
+            Issue.record("the listener is closed; the call must fail")
+        } catch let error as RPCError {
+            #expect(error.code == .unavailable)
+        }
+        await client.close()
+    }
+}

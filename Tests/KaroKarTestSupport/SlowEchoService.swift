@@ -1,0 +1,50 @@
+public import KaroKarMessages
+public import KaroKarRPC
+public import KaroKarServices
+import Logging
+public import NIOCore
+import NIOConcurrencyHelpers
+
+/// A `DiagnosticsService` for tests: a payload `sleep:<ms>` makes the handler wait that long
+/// (cancellably); it counts the calls that saw their task cancelled.
+public final class SlowEchoService: RPCV1.DiagnosticsService.Handler {
+    private let cancelled = NIOLockedValueBox(0)
+    private let completed = NIOLockedValueBox(0)
+
+    public init() {}
+
+    public var cancelledCalls: Int { cancelled.withLockedValue { $0 } }
+    public var completedCalls: Int { completed.withLockedValue { $0 } }
+
+    public func echo(_ request: RPCV1.EchoRequest, context: ServerCallContext) async throws -> RPCV1.EchoResponse {
+        let text = String(decoding: request.payload, as: UTF8.self)
+        if text.hasPrefix("sleep:"), let milliseconds = Int(text.dropFirst(6)) {
+            do {
+                try await Task.sleep(for: .milliseconds(milliseconds))
+            } catch {
+                cancelled.withLockedValue { $0 += 1 }
+                throw error
+            }
+        }
+        completed.withLockedValue { $0 += 1 }
+        return RPCV1.EchoResponse(payload: request.payload)
+    }
+
+    /// A bare RPC server hosting only this service and health, with the given limits.
+    public func startServer(limits: ServerLimits) async throws -> (RPCServer, SocketAddress) {
+        var configuration = RPCServer.Configuration()
+        configuration.port = 0
+        configuration.limits = limits
+        configuration.services = [serviceDefinition()]
+        var logger = Logger(label: "slow-echo-server")
+        logger.logLevel = .critical
+        let server = RPCServer(configuration: configuration, group: TestServer.group, logger: logger)
+        return (server, try await server.start())
+    }
+}
+
+extension RPCV1.EchoRequest {
+    public static func sleep(_ milliseconds: Int) -> RPCV1.EchoRequest {
+        RPCV1.EchoRequest(payload: Array("sleep:\(milliseconds)".utf8))
+    }
+}
