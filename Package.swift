@@ -60,6 +60,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .target(name: "CFuzzSupport"),
+        .executableTarget(
+            name: "karokar-fuzz", dependencies: ["KaroKarRPC", "CFuzzSupport"], swiftSettings: strictSettings
+        ),
+
         // MARK: - Tests
         .target(
             name: "KaroKarTestSupport",

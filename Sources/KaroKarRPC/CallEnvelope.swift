@@ -22,6 +22,8 @@ struct CallEnvelope {
         let call: RPCV1.Call
         do {
             call = try body.withUnsafeReadableBytes { try ProtoCodec.decode(RPCV1.Call.self, from: $0) }
+        } catch ProtoDecodingError.budgetExceeded {
+            throw RPCError(.resourceExhausted, "CALL body needs more memory to decode than allowed", domainCode: TransportDomainCode.malformedPayload)
         } catch {
             throw RPCError(.invalidArgument, "CALL body is not a valid karokar.rpc.v1.Call", domainCode: TransportDomainCode.malformedPayload)
         }
@@ -59,9 +61,10 @@ struct CallEnvelope {
             guard pathBytes <= CallEnvelope.maximumPathBytes else {
                 throw RPCError(.invalidArgument, "method path longer than \(CallEnvelope.maximumPathBytes) bytes", domainCode: TransportDomainCode.unknownMethod)
             }
-            // Each entry's wire form carries at most 4 bytes of tags and lengths beyond its key and value.
+            // Inside an entry, tags and lengths add at most 6 bytes to its key and value (values
+            // under 2 MiB); the exact count is checked again after decoding.
             guard metadataEntries <= limits.maximumMetadataEntries,
-                  metadataBytes <= limits.maximumMetadataBytes + 4 * metadataEntries + 16
+                  metadataBytes <= limits.maximumMetadataBytes + 6 * metadataEntries
             else {
                 throw RPCError(.resourceExhausted, "metadata exceeds \(limits.maximumMetadataBytes) bytes or \(limits.maximumMetadataEntries) entries", domainCode: TransportDomainCode.metadataTooLarge)
             }

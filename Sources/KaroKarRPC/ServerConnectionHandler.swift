@@ -97,8 +97,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         guard phase != .closed else { return }
         parser.append(unwrapInboundIn(data))
         lastActivity = .now()
+        var completedFrame = false
         do {
             while phase != .closed, let frame = try parser.next() {
+                completedFrame = true
                 handle(frame)
             }
         } catch {
@@ -107,7 +109,12 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             ))
             return
         }
-        partialFrameSince = parser.hasPartialFrame ? (partialFrameSince ?? lastActivity) : nil
+        // The frame timeout runs from the first byte of the frame still incomplete.
+        if !parser.hasPartialFrame {
+            partialFrameSince = nil
+        } else if completedFrame || partialFrameSince == nil {
+            partialFrameSince = lastActivity
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -204,7 +211,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         guard let target = dispatcher.target(for: envelope.path) else {
             throw RPCError(.unimplemented, "unknown method \(envelope.path.prefix(CallEnvelope.maximumPathBytes))", domainCode: TransportDomainCode.unknownMethod)
         }
-        let timeout = envelope.timeoutMicros == 0 ? nil : Duration.microseconds(Int64(clamping: envelope.timeoutMicros))
+        let micros = min(envelope.timeoutMicros, ServerLimits.maximumTimeoutMicros)
+        let timeout = micros == 0 ? nil : Duration.microseconds(Int64(micros))
         var callLogger = logger
         callLogger[metadataKey: "rpc.method"] = "\(envelope.path)"
         callLogger[metadataKey: "rpc.call_id"] = "\(callID)"

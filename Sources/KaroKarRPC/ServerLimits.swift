@@ -18,6 +18,8 @@ public struct ServerLimits: Sendable, Hashable {
     public var idleTimeout: Duration = .seconds(300)
     /// A frame whose first byte arrived must be complete within this time (slow-drip defence).
     public var frameTimeout: Duration = .seconds(10)
+    /// Deadlines longer than this are shortened to it (a day).
+    public static let maximumTimeoutMicros: UInt64 = 86_400 * 1_000_000
     /// Longest a graceful drain waits for in-flight calls before closing anyway.
     public var drainTimeout: Duration = .seconds(30)
 
@@ -29,8 +31,12 @@ public struct ServerLimits: Sendable, Hashable {
 }
 
 extension Duration {
+    /// Whole nanoseconds, saturating at Int64's range instead of trapping.
     var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        let (sum, sumOverflow) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
+        return sumOverflow ? (seconds < 0 ? .min : .max) : sum
     }
 }

@@ -190,6 +190,39 @@ struct HostileInputTests {
         await server.stop()
     }
 
+    @Test("a huge timeout (UInt64.max µs) is capped, not an overflow")
+    func hugeTimeout() async throws {
+        let (server, raw) = try await serverAndConnection()
+        try await raw.send(Frames.call(1, path: Self.checkPath, RPCV1.CheckRequest(), timeoutMicros: .max))
+        #expect(try await reply(raw).1.status?.code == .ok)
+        try await expectStillServing(server)
+        await server.stop()
+    }
+
+    @Test("a client streaming complete frames back to back is not taken for a slow one")
+    func steadyStreamIsNotSlowDrip() async throws {
+        let (server, raw) = try await serverAndConnection()  // frame timeout 300 ms
+        var stream = ByteBuffer()
+        stream.writeFrame(Frames.make(.ping, RPCV1.Ping(opaque: 1)))
+        stream.writeFrame(Frames.make(.ping, RPCV1.Ping(opaque: 2)))
+        let bytes = Array(stream.readableBytesView)
+        // Every write ends inside a frame, so the buffer is never empty between reads; each frame
+        // still completes well within the timeout. 800 ms in all.
+        let split = bytes.count / 2 + 3
+        for _ in 0..<8 {
+            try await raw.send(Array(bytes[..<split]))
+            try await Task.sleep(for: .milliseconds(100))
+            try await raw.send(Array(bytes[split...]))
+        }
+        var pongs = 0
+        while case .frame(let frame)? = await raw.next(timeout: .milliseconds(300)) {
+            if frame.type == .pong { pongs += 1 }
+        }
+        #expect(pongs == 16)
+        #expect(raw.isActive)
+        await server.stop()
+    }
+
     @Test("a flood of connections beyond the cap is closed at accept; the server recovers")
     func connectionFlood() async throws {
         let server = try await TestServer.start { $0.limits.maximumConnections = 20 }

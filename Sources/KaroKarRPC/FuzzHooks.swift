@@ -1,0 +1,51 @@
+import KaroKarMessages
+import KaroKarProto
+import NIOCore
+
+/// Every decoding step a hostile peer can reach, for the libFuzzer entry point
+/// (`Sources/karokar-fuzz`, run by `Deploy/fuzz.sh`). Not API.
+@_spi(Fuzzing)
+public enum FuzzHooks {
+    /// Feeds `bytes` to the server's frame parser in chunks of `chunkSize`, and every complete frame
+    /// to the decoder the server would use for its type.
+    public static func serverInput(_ bytes: [UInt8], chunkSize: Int) {
+        var parser = FrameParser(maximumFrameBytes: 64 * 1024)
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + max(chunkSize, 1), bytes.count)
+            parser.append(ByteBuffer(bytes: bytes[offset..<end]))
+            offset = end
+            do {
+                while let frame = try parser.next() { decodeBody(frame) }
+            } catch {
+                return  // the server closes the connection here
+            }
+        }
+    }
+
+    private static func decodeBody(_ frame: Frame) {
+        switch frame.type {
+        case .call: _ = try? CallEnvelope.decode(frame.body, limits: ServerLimits())
+        case .hello: _ = try? frame.body.withUnsafeReadableBytes { try ProtoCodec.decode(RPCV1.Hello.self, from: $0, budget: 16 * 1024) }
+        case .reply: _ = try? frame.body.withUnsafeReadableBytes { try ProtoCodec.decode(RPCV1.Reply.self, from: $0) }
+        case .drain: _ = try? frame.body.withUnsafeReadableBytes { try ProtoCodec.decode(RPCV1.Drain.self, from: $0) }
+        default: break
+        }
+    }
+
+    /// Decodes `bytes` as the message type `selector` picks; whatever decodes must survive
+    /// encode -> decode unchanged (conversions are lossless). Traps otherwise.
+    public static func payload(_ bytes: [UInt8], selector: UInt8) {
+        let type = ProtoRegistry.messages[messageNames[Int(selector) % messageNames.count]]!
+        roundTrip(type, bytes)
+    }
+
+    private static let messageNames = ProtoRegistry.messages.keys.sorted()
+
+    private static func roundTrip<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) {
+        guard let message = try? ProtoCodec.decode(M.self, from: bytes) else { return }
+        let again = try? ProtoCodec.decode(M.self, from: ProtoCodec.encode(message))
+        precondition(again == message, "\(M.protoName) changed in an encode/decode round trip")
+        _ = message.protoJSON.jsonText
+    }
+}

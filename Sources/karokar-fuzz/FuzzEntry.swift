@@ -1,0 +1,38 @@
+// libFuzzer entry point for frame and payload decoding. `Deploy/fuzz.sh` builds it with
+// `-sanitize=fuzzer,address -D KAROKAR_FUZZ` and runs it for a bounded time; a plain build gets a
+// stub that says so.
+@_spi(Fuzzing) import KaroKarRPC
+
+#if KAROKAR_FUZZ
+import CFuzzSupport
+import Glibc
+
+/// First byte even: server input (frames, split in chunks of the second byte's size); odd: a
+/// payload of the message type the second byte selects.
+func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data, size >= 2 else { return 0 }
+    let bytes = Array(UnsafeBufferPointer(start: data + 2, count: size - 2))
+    if data[0] & 1 == 0 {
+        FuzzHooks.serverInput(bytes, chunkSize: Int(data[1]))
+    } else {
+        FuzzHooks.payload(bytes, selector: data[1])
+    }
+    return 0
+}
+
+@main
+enum KaroKarFuzz {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzOne(data, size) })
+    }
+}
+#else
+@main
+enum KaroKarFuzz {
+    static func main() {
+        print("karokar-fuzz is a libFuzzer target: run `bash Deploy/fuzz.sh` to build and run it.")
+    }
+}
+#endif
