@@ -242,6 +242,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         guard let call = calls.removeValue(forKey: callID) else { return }
         call.deadline?.cancel()
         call.task?.cancel()
+        lastActivity = .now()  // the idle clock counts from the last call too, not only the last byte in
         write(reply)
         if phase == .draining && calls.isEmpty { closeAfterFlush() }
     }

@@ -8,8 +8,8 @@ extension CommonV1 {
     /// Structured detail carried by every non-OK status (see Protos/PROTOCOL.md, "Status").
     /// Callers switch on `domain_code`, never on the human-readable message.
     public struct ErrorDetails: Sendable, Hashable {
-        /// Stable business code such as `VEHICLE_NOT_AVAILABLE` or `DUPLICATE_EMAIL`; empty when the
-        /// failure is not a business rule (for example a transport limit).
+        /// Stable code such as `VEHICLE_NOT_AVAILABLE`, `DUPLICATE_EMAIL` or, for transport limits,
+        /// `TOO_MANY_CALLS` (Protos/PROTOCOL.md lists those); empty when the failure has no stable code.
         public var domainCode: String = ""
         /// One entry per invalid request field, for INVALID_ARGUMENT.
         public var fieldViolations: [CommonV1.FieldViolation] = []

@@ -45,8 +45,8 @@ struct  Karokar__Common__V1__ErrorDetails
 {
   ProtobufCMessage base;
   /*
-   * Stable business code such as `VEHICLE_NOT_AVAILABLE` or `DUPLICATE_EMAIL`; empty when the
-   * failure is not a business rule (for example a transport limit).
+   * Stable code such as `VEHICLE_NOT_AVAILABLE`, `DUPLICATE_EMAIL` or, for transport limits,
+   * `TOO_MANY_CALLS` (Protos/PROTOCOL.md lists those); empty when the failure has no stable code.
    */
   char *domain_code;
   /*
