@@ -1,5 +1,4 @@
 public import CProtoArena
-public import CProtobufC
 
 /// A bump allocator for C messages, with a byte budget (see `CProtoArena.h`).
 ///
@@ -12,9 +11,10 @@ public struct ProtoArena {
         self.raw = raw
     }
 
-    /// Runs `body` with an arena whose first `firstBlock` bytes come from the stack.
+    /// Runs `body` with an arena whose first `firstBlock` bytes come from the stack (Swift keeps
+    /// temporary allocations on the stack only when they are small: keep it at 1 KiB or less).
     public static func with<R>(
-        budget: Int = Int.max, firstBlock: Int = 2048, _ body: (ProtoArena) throws -> R
+        budget: Int = Int.max, firstBlock: Int = 1024, _ body: (ProtoArena) throws -> R
     ) rethrows -> R {
         try withUnsafeTemporaryAllocation(of: kk_arena.self, capacity: 1) { state in
             try withUnsafeTemporaryAllocation(byteCount: firstBlock, alignment: 16) { block in

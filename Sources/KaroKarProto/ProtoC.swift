@@ -1,4 +1,4 @@
-public import CProtobufC
+public import CProtoArena
 
 /// Helpers the generated `init(cMessage:)` uses to read protobuf-c's C values.
 public enum ProtoC {

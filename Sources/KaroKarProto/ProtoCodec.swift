@@ -35,7 +35,7 @@ public enum ProtoCodec {
         _ type: M.Type, from bytes: UnsafeRawBufferPointer, budget: Int? = nil
     ) throws -> M {
         let budget = budget ?? decodeBudget(forPayloadLength: bytes.count)
-        return try ProtoArena.with(budget: budget, firstBlock: 4096) { arena in
+        return try ProtoArena.with(budget: budget) { arena in
             let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
             guard let message = protobuf_c_message_unpack(
                 M.protoDescriptor.c, arena.allocator, bytes.count, base

@@ -54,3 +54,20 @@ public enum ProtoWire {
         return nil
     }
 }
+
+extension ProtoWire {
+    /// Bytes of `value` as a base-128 varint.
+    public static func varintSize(_ value: UInt64) -> Int {
+        max(1, (64 - value.leadingZeroBitCount + 6) / 7)
+    }
+
+    /// Emits `value` as a base-128 varint, one byte at a time.
+    public static func writeVarint(_ value: UInt64, _ emit: (UInt8) -> Void) {
+        var rest = value
+        while rest >= 0x80 {
+            emit(UInt8(rest & 0x7F) | 0x80)
+            rest >>= 7
+        }
+        emit(UInt8(rest))
+    }
+}

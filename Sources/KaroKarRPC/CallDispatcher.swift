@@ -37,18 +37,18 @@ public struct CallDispatcher: Sendable {
     }
 
     /// Runs one call to completion and returns its REPLY frame.
-    func execute(_ target: Target, payload: [UInt8], context: ServerCallContext) async -> ByteBuffer {
-        let reply: RPCV1.Reply
+    func execute(_ target: Target, payload: ByteBuffer, context: ServerCallContext) async -> ByteBuffer {
         do {
             let response = try await run(0, target: target, payload: payload, context: context)
-            reply = RPCV1.Reply(status: RPCV1.Status(code: .ok), payload: response)
+            var frame = allocator.buffer(capacity: FrameLayout.lengthFieldSize + FrameLayout.headerSize + 16 + response.readableBytes)
+            frame.writeOKReply(callID: context.callID, payload: response)
+            return frame
         } catch {
-            reply = RPCV1.Reply(status: rpcError(from: error, context: context).status)
+            return replyFrame(callID: context.callID, error: rpcError(from: error, context: context))
         }
-        return replyFrame(callID: context.callID, reply)
     }
 
-    private func run(_ index: Int, target: Target, payload: [UInt8], context: ServerCallContext) async throws -> [UInt8] {
+    private func run(_ index: Int, target: Target, payload: ByteBuffer, context: ServerCallContext) async throws -> ByteBuffer {
         guard index < interceptors.count else {
             try Task.checkCancellation()
             return try await target.route.invoke(payload, context)

@@ -25,11 +25,34 @@ public enum FuzzHooks {
 
     private static func decodeBody(_ frame: Frame) {
         switch frame.type {
-        case .call: _ = try? CallEnvelope.decode(frame.body, limits: ServerLimits())
+        case .call: checkCallEnvelope(frame.body)
         case .hello: _ = try? frame.body.withUnsafeReadableBytes { try ProtoCodec.decode(RPCV1.Hello.self, from: $0, budget: 16 * 1024) }
         case .reply: _ = try? frame.body.withUnsafeReadableBytes { try ProtoCodec.decode(RPCV1.Reply.self, from: $0) }
         case .drain: _ = try? frame.body.withUnsafeReadableBytes { try ProtoCodec.decode(RPCV1.Drain.self, from: $0) }
         default: break
+        }
+    }
+
+    /// The server's own CALL reader must agree with protobuf-c on every input: same refusals, same fields.
+    private static func checkCallEnvelope(_ body: ByteBuffer) {
+        _ = try? CallEnvelope.decode(body, limits: ServerLimits())
+        var generous = ServerLimits()
+        generous.maximumMetadataBytes = 1 << 20
+        generous.maximumMetadataEntries = 1 << 16
+        generous.maximumRequestBytes = 1 << 24
+        let reference = try? body.withUnsafeReadableBytes { try ProtoCodec.decode(RPCV1.Call.self, from: $0) }
+        do {
+            let envelope = try CallEnvelope.decode(body, limits: generous)
+            let fast = RPCV1.Call(
+                method: envelope.path, timeoutMicros: envelope.timeoutMicros,
+                metadata: envelope.metadata.entries.map { RPCV1.MetadataEntry(key: $0.key, value: $0.value) },
+                payload: Array(envelope.payload.readableBytesView)
+            )
+            precondition(reference == fast, "CALL reader and protobuf-c disagree on an accepted body")
+        } catch {
+            if error.domainCode == TransportDomainCode.malformedPayload {
+                precondition(reference == nil, "CALL reader refused a body protobuf-c accepts")
+            }
         }
     }
 

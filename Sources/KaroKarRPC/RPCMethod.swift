@@ -1,4 +1,5 @@
 public import KaroKarProto
+public import NIOCore
 
 /// A method, typed by its request and response messages. Generated per RPC.
 public struct RPCMethod<Request: ProtoMessage, Response: ProtoMessage>: Sendable, Hashable {
@@ -24,7 +25,7 @@ public struct RPCRoute: Sendable {
     public let requestTypeName: String
     public let responseTypeName: String
     /// Decodes the request, runs the handler, encodes the response.
-    let invoke: @Sendable (_ payload: [UInt8], _ context: ServerCallContext) async throws -> [UInt8]
+    let invoke: @Sendable (_ payload: ByteBuffer, _ context: ServerCallContext) async throws -> ByteBuffer
 
     public init<Request, Response>(
         _ method: RPCMethod<Request, Response>,
@@ -38,7 +39,7 @@ public struct RPCRoute: Sendable {
         self.invoke = { payload, context in
             let request: Request
             do {
-                request = try ProtoCodec.decode(Request.self, from: payload)
+                request = try payload.withUnsafeReadableBytes { try ProtoCodec.decode(Request.self, from: $0) }
             } catch let error as ProtoDecodingError {
                 throw RPCError(
                     error.isBudget ? .resourceExhausted : .invalidArgument,
@@ -46,7 +47,23 @@ public struct RPCRoute: Sendable {
                     domainCode: TransportDomainCode.malformedPayload
                 )
             }
-            return ProtoCodec.encode(try await handler(request, context))
+            return ByteBuffer(encoding: try await handler(request, context))
+        }
+    }
+}
+
+extension ByteBuffer {
+    /// `message`, encoded by protobuf-c into a buffer of exactly its size.
+    public init<M: ProtoMessage>(encoding message: M) {
+        self = ProtoCodec.encode(message) { size, pack in
+            var buffer = ByteBufferAllocator().buffer(capacity: size)
+            if size > 0 {
+                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                    pack(out.baseAddress!)
+                    return size
+                }
+            }
+            return buffer
         }
     }
 }

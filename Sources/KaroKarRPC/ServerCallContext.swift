@@ -1,4 +1,5 @@
 public import Logging
+public import NIOCore
 import KaroKarMessages
 
 /// What a handler knows about the call it serves.
@@ -13,9 +14,9 @@ public struct ServerCallContext: Sendable {
     public let deadline: ContinuousClock.Instant?
     /// The remote address, for logs.
     public let peer: String
-    public var logger: Logger
     /// Values interceptors attach for handlers (the authenticated caller, for example).
     public var attributes: CallAttributes
+    private var baseLogger: Logger
 
     public init(
         path: String, service: String, method: String, callID: UInt32, metadata: Metadata,
@@ -28,8 +29,22 @@ public struct ServerCallContext: Sendable {
         self.metadata = metadata
         self.deadline = deadline
         self.peer = peer
-        self.logger = logger
+        self.baseLogger = logger
         self.attributes = attributes
+    }
+
+    /// The connection's logger with `rpc.method` and `rpc.call_id` added. Built on access: setting
+    /// metadata costs a dictionary copy (and some log handlers re-render it), too much for every call.
+    public var logger: Logger {
+        get {
+            var logger = baseLogger
+            logger[metadataKey: "rpc.method"] = "\(path)"
+            logger[metadataKey: "rpc.call_id"] = "\(callID)"
+            return logger
+        }
+        set {
+            baseLogger = newValue
+        }
     }
 }
 
@@ -51,10 +66,11 @@ public struct CallAttributes: Sendable {
 }
 
 /// Runs around every call, before the request is decoded: authentication and authorization hook in
-/// here. Throw an ``RPCError`` to refuse the call; call `next` (once) to continue.
+/// here. Throw an ``RPCError`` to refuse the call; call `next` (once) to continue. `next` returns the
+/// encoded response payload.
 public protocol ServerInterceptor: Sendable {
     func intercept(
         context: ServerCallContext,
-        next: (ServerCallContext) async throws -> [UInt8]
-    ) async throws -> [UInt8]
+        next: (ServerCallContext) async throws -> ByteBuffer
+    ) async throws -> ByteBuffer
 }

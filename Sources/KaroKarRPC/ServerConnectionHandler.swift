@@ -213,12 +213,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         }
         let micros = min(envelope.timeoutMicros, ServerLimits.maximumTimeoutMicros)
         let timeout = micros == 0 ? nil : Duration.microseconds(Int64(micros))
-        var callLogger = logger
-        callLogger[metadataKey: "rpc.method"] = "\(envelope.path)"
-        callLogger[metadataKey: "rpc.call_id"] = "\(callID)"
         let callContext = ServerCallContext(
             path: envelope.path, service: target.service, method: target.route.name, callID: callID,
-            metadata: envelope.metadata, deadline: timeout.map { ContinuousClock.now + $0 }, peer: peer, logger: callLogger
+            metadata: envelope.metadata, deadline: timeout.map { ContinuousClock.now + $0 }, peer: peer, logger: logger
         )
         var call = InFlightCall()
         if let timeout {

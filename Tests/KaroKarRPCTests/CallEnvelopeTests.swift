@@ -1,0 +1,86 @@
+import KaroKarMessages
+import KaroKarProto
+@testable import KaroKarRPC
+import NIOCore
+import Testing
+
+/// The server reads CALL bodies with its own wire scanner (no copies, limits before allocation).
+/// It must accept and reject exactly what protobuf-c does for `karokar.rpc.v1.Call`.
+@Suite("CALL envelope reader agrees with protobuf-c")
+struct CallEnvelopeTests {
+    static var generous: ServerLimits {
+        var limits = ServerLimits()
+        limits.maximumMetadataBytes = 1 << 20
+        limits.maximumMetadataEntries = 1 << 16
+        limits.maximumRequestBytes = 1 << 24
+        return limits
+    }
+
+    static let valid = RPCV1.Call(
+        method: "/karokar.rpc.v1.DiagnosticsService/Echo", timeoutMicros: 250_000,
+        metadata: [RPCV1.MetadataEntry(key: "request-id", value: Array("r-1".utf8)), RPCV1.MetadataEntry(key: "b", value: [0, 255])],
+        payload: [0x0A, 0x02, 0x68, 0x69]
+    )
+
+    /// Outcome of one reader: the decoded fields, or nil when it refused the bytes as malformed.
+    private func fast(_ bytes: [UInt8]) -> RPCV1.Call?? {
+        do {
+            let envelope = try CallEnvelope.decode(ByteBuffer(bytes: bytes), limits: Self.generous)
+            return .some(RPCV1.Call(
+                method: envelope.path, timeoutMicros: envelope.timeoutMicros,
+                metadata: envelope.metadata.entries.map { RPCV1.MetadataEntry(key: $0.key, value: $0.value) },
+                payload: Array(envelope.payload.readableBytesView)
+            ))
+        } catch {
+            return error.domainCode == TransportDomainCode.malformedPayload ? .some(nil) : nil  // nil: refused for another reason
+        }
+    }
+
+    private func reference(_ bytes: [UInt8]) -> RPCV1.Call? {
+        guard let call = try? ProtoCodec.decode(RPCV1.Call.self, from: bytes) else { return nil }
+        return call
+    }
+
+    private func agree(_ bytes: [UInt8]) {
+        guard let fastResult = fast(bytes) else { return }  // a metadata rule, not a decoding question
+        #expect(fastResult == reference(bytes), "bytes: \(bytes.map { String($0, radix: 16) })")
+    }
+
+    @Test func validEnvelope() {
+        let bytes = ProtoCodec.encode(Self.valid)
+        #expect(fast(bytes) == .some(Self.valid))
+        agree(bytes)
+        agree([])
+    }
+
+    @Test("random mutations of a valid envelope", arguments: 0..<8)
+    func mutations(seed: UInt64) {
+        var generator = SeededGenerator(seed: seed)
+        let base = ProtoCodec.encode(Self.valid)
+        for _ in 0..<2_000 {
+            var bytes = base
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                if bytes.isEmpty { bytes.append(UInt8.random(in: 0...255, using: &generator)) }
+                switch Int.random(in: 0..<4, using: &generator) {
+                case 0: bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                case 1: bytes.insert(UInt8.random(in: 0...255, using: &generator), at: Int.random(in: 0...bytes.count, using: &generator))
+                case 2: if bytes.count > 1 { bytes.remove(at: Int.random(in: 0..<bytes.count, using: &generator)) }
+                default: bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &generator)))
+                }
+            }
+            agree(bytes)
+        }
+    }
+
+    @Test("later singular fields win; unknown fields are skipped; wrong wire types are refused")
+    func protobufSemantics() {
+        // method twice, an unknown field 9 (varint), payload.
+        let bytes: [UInt8] = [0x0A, 0x01, 0x61, 0x0A, 0x01, 0x62, 0x48, 0x05, 0x22, 0x01, 0x07]
+        #expect(fast(bytes) == .some(RPCV1.Call(method: "b", payload: [7])))
+        agree(bytes)
+        agree([0x10, 0x02, 0x61, 0x62])  // timeout sent as length-delimited
+        agree([0x0A, 0x03, 0x61, 0x00, 0x62])  // NUL inside the method string
+        agree([0x0A, 0x02, 0xC3, 0x28])  // invalid UTF-8
+        agree([0x10] + [UInt8](repeating: 0xFF, count: 10) + [0x01])  // over-long varint
+    }
+}
