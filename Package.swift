@@ -20,6 +20,7 @@ let package = Package(
     products: [
         .library(name: "KaroKarClient", targets: ["KaroKarRPC", "KaroKarServices", "KaroKarMessages"]),
         .executable(name: "karokar-server", targets: ["karokar-server"]),
+        .executable(name: "karokar-bench", targets: ["karokar-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -60,6 +61,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .executableTarget(
+            name: "karokar-bench",
+            dependencies: [
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ] + nio,
+            swiftSettings: strictSettings
+        ),
         .target(name: "CFuzzSupport"),
         .executableTarget(
             name: "karokar-fuzz", dependencies: ["KaroKarRPC", "CFuzzSupport"], swiftSettings: strictSettings
