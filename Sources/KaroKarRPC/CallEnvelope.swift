@@ -15,10 +15,11 @@ struct CallEnvelope {
     static let maximumPathBytes = 256
 
     /// Throws the REPLY status for this call; the connection stays open.
-    static func decode(_ body: ByteBuffer, limits: ServerLimits) throws(RPCError) -> CallEnvelope {
-        var fields = Fields()
+    /// `truncatingTags` mimics protobuf-c's reading of oversized tags, for differential tests.
+    static func decode(_ body: ByteBuffer, limits: ServerLimits, truncatingTags: Bool = false) throws(RPCError) -> CallEnvelope {
+        var fields = Fields(truncatingTags: truncatingTags)
         let wellFormed = body.withUnsafeReadableBytes { bytes in
-            ProtoWire.scan(bytes) { field, value in fields.visit(field, value) }
+            ProtoWire.scan(bytes, truncatingTags: truncatingTags) { field, value in fields.visit(field, value) }
         }
         guard wellFormed, fields.wellTyped else {
             throw RPCError(.invalidArgument, "CALL body is not a valid karokar.rpc.v1.Call", domainCode: TransportDomainCode.malformedPayload)
@@ -35,6 +36,11 @@ struct CallEnvelope {
         var metadata: [Range<Int>] = []
         var metadataBytes = 0
         var wellTyped = true
+        var truncatingTags = false
+
+        init(truncatingTags: Bool) {
+            self.truncatingTags = truncatingTags
+        }
 
         mutating func visit(_ field: UInt32, _ value: ProtoWire.Value) {
             switch (field, value) {
@@ -90,7 +96,7 @@ struct CallEnvelope {
             var value: Range<Int>?
             var wellTyped = true
             let wellFormed = body.withUnsafeReadableBytes { bytes in
-                ProtoWire.scan(UnsafeRawBufferPointer(rebasing: bytes[range])) { field, fieldValue in
+                ProtoWire.scan(UnsafeRawBufferPointer(rebasing: bytes[range]), truncatingTags: truncatingTags) { field, fieldValue in
                     switch (field, fieldValue) {
                     case (1, .bytes(let inner)): key = inner
                     case (2, .bytes(let inner)): value = inner

@@ -42,18 +42,23 @@ public enum FuzzHooks {
         generous.maximumRequestBytes = 1 << 24
         let reference = try? body.withUnsafeReadableBytes { try ProtoCodec.decode(RPCV1.Call.self, from: $0) }
         do {
-            let envelope = try CallEnvelope.decode(body, limits: generous)
-            let fast = RPCV1.Call(
-                method: envelope.path, timeoutMicros: envelope.timeoutMicros,
-                metadata: envelope.metadata.entries.map { RPCV1.MetadataEntry(key: $0.key, value: $0.value) },
-                payload: Array(envelope.payload.readableBytesView)
-            )
+            let fast = call(try CallEnvelope.decode(body, limits: generous))
             precondition(reference == fast, "CALL reader and protobuf-c disagree on an accepted body")
         } catch {
-            if error.domainCode == TransportDomainCode.malformedPayload {
-                precondition(reference == nil, "CALL reader refused a body protobuf-c accepts")
-            }
+            guard error.domainCode == TransportDomainCode.malformedPayload, reference != nil else { return }
+            // The one allowed difference: protobuf-c 1.4.1 truncates 5-byte tags (a shift bug) where
+            // the server refuses them. Read the way protobuf-c does, the body must decode the same.
+            let lenient = try? CallEnvelope.decode(body, limits: generous, truncatingTags: true)
+            precondition(lenient.map(call) == reference, "CALL reader refused a body protobuf-c accepts")
         }
+    }
+
+    private static func call(_ envelope: CallEnvelope) -> RPCV1.Call {
+        RPCV1.Call(
+            method: envelope.path, timeoutMicros: envelope.timeoutMicros,
+            metadata: envelope.metadata.entries.map { RPCV1.MetadataEntry(key: $0.key, value: $0.value) },
+            payload: Array(envelope.payload.readableBytesView)
+        )
     }
 
     /// Decodes `bytes` as the message type `selector` picks; whatever decodes must survive

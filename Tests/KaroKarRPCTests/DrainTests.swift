@@ -48,7 +48,9 @@ struct DrainTests {
         let (server, address) = try await service.startServer(limits: ServerLimits())
         let client = RPCClient(configuration: .init(host: "127.0.0.1", port: address.port!), group: TestServer.group)
         let echo = RPCV1.DiagnosticsService.Client(client)
+        _ = try await echo.echo(RPCV1.EchoRequest())  // connect first: the pool connects lazily
         let inFlight = Task { try await echo.echo(.sleep(300)) }
+        try await eventually { service.completedCalls == 1 && server.connectionCount == 1 }
         try await Task.sleep(for: .milliseconds(50))
         await server.drain()
         #expect(try await inFlight.value.payload == Array("sleep:300".utf8))
