@@ -12,8 +12,9 @@ public enum ProtoWire {
     /// Calls `visit` for each top-level field; returns false on malformed input (bad varint,
     /// truncated field, group wire types, field number 0 or above 2^29 - 1).
     ///
-    /// `truncatingTags` reads tags the way protobuf-c 1.4.1 does (up to 5 bytes, cut to 32 bits by
-    /// a shift bug), for differential tests only: the server itself is strict.
+    /// `truncatingTags` reads tags the way protobuf-c 1.4.1 does, for differential tests only (the
+    /// server itself is strict): up to 5 bytes, cut to 32 bits by a shift bug, and field number 0
+    /// kept as an unknown field.
     public static func scan(
         _ bytes: UnsafeRawBufferPointer, truncatingTags: Bool = false, _ visit: (_ field: UInt32, _ value: Value) -> Void
     ) -> Bool {
@@ -25,7 +26,7 @@ public enum ProtoWire {
                 guard index - start <= 5 else { return false }
                 tag = UInt64(UInt32(truncatingIfNeeded: tag))
             }
-            guard tag >> 3 > 0, tag >> 3 <= UInt64(UInt32.max >> 3) else {
+            guard tag >> 3 > 0 || truncatingTags, tag >> 3 <= UInt64(UInt32.max >> 3) else {
                 return false
             }
             let field = UInt32(tag >> 3)

@@ -97,5 +97,9 @@ struct CallEnvelopeTests {
         #expect(fast(bytes) == .some(nil), "the server refuses it as malformed")
         #expect(reference(bytes) == RPCV1.Call(method: "/"), "protobuf-c keeps it as an unknown field")
         agree(bytes)
+        // Field number 0 in a two-byte tag (found by the fuzzer too): refused; protobuf-c keeps it.
+        let zero: [UInt8] = [0x58, 0x58, 0x80, 0x00, 0x58, 0x58]
+        #expect(fast(zero) == .some(nil))
+        agree(zero)
     }
 }
