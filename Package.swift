@@ -47,6 +47,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: - PostgreSQL (the only importer of libpq)
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
+        .target(
+            name: "KaroKarPostgres",
+            dependencies: ["CLibPQ", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
+            swiftSettings: strictSettings
+        ),
+
         // MARK: - Server
         .target(
             name: "KaroKarServer",
@@ -77,11 +85,17 @@ let package = Package(
         // MARK: - Tests
         .target(
             name: "KaroKarTestSupport",
-            dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", logging] + nio,
+            dependencies: [
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", "KaroKarPostgres", logging,
+            ] + nio,
             path: "Tests/KaroKarTestSupport", swiftSettings: strictSettings
         ),
         .testTarget(
             name: "KaroKarProtoTests", dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "KaroKarPostgresTests", dependencies: ["KaroKarPostgres", "KaroKarTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,223 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A bounded pool of libpq connections with fair (FIFO) waiting, a wait timeout, replacement of
+/// broken connections, reconnection with backoff, and metrics.
+public final class PostgresPool: Sendable {
+    public struct Configuration: Sendable {
+        /// A libpq connection string or `postgresql://` URI.
+        public var connectionString: String
+        public var maximumConnections = 10
+        /// Longest a caller waits for a connection before `poolTimeout`.
+        public var acquireTimeout: Duration = .seconds(5)
+        /// An idle connection unused for longer is checked with `SELECT 1` before it is handed out.
+        public var healthCheckAfter: Duration = .seconds(30)
+
+        public init(connectionString: String) {
+            self.connectionString = connectionString
+        }
+    }
+
+    /// A snapshot for metrics and tests.
+    public struct Metrics: Sendable, Hashable {
+        public var inUse: Int
+        public var idle: Int
+        public var connecting: Int
+        public var waiting: Int
+        public var leases: Int
+        public var totalWaitMicroseconds: Int64
+        public var connectionsOpened: Int
+        public var connectionsClosed: Int
+    }
+
+    private struct State {
+        var machine: PoolStateMachine<PostgresConnection>
+        var continuations: [Int: CheckedContinuation<PostgresConnection, any Error>] = [:]
+        var nextWaiter = 0
+        var nextConnectionID = 0
+        var leases = 0
+        var totalWait: Duration = .zero
+        var opened = 0
+        var closedCount = 0
+        var lastConnectError: PostgresError?
+    }
+
+    public let configuration: Configuration
+    let executor: BlockingExecutor
+    private let state: NIOLockedValueBox<State>
+    private let timers: any EventLoop
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        self.executor = BlockingExecutor(threads: configuration.maximumConnections + 1)
+        self.state = NIOLockedValueBox(State(machine: PoolStateMachine(maximumConnections: configuration.maximumConnections)))
+        self.timers = MultiThreadedEventLoopGroup.singleton.next()
+    }
+
+    public var metrics: Metrics {
+        state.withLockedValue { state in
+            Metrics(
+                inUse: state.machine.leased, idle: state.machine.idle.count, connecting: state.machine.connecting,
+                waiting: state.machine.waiters.count, leases: state.leases,
+                totalWaitMicroseconds: Int64(state.totalWait.components.seconds * 1_000_000 + state.totalWait.components.attoseconds / 1_000_000_000_000),
+                connectionsOpened: state.opened, connectionsClosed: state.closedCount
+            )
+        }
+    }
+
+    // MARK: - Leasing
+
+    /// Runs `body` with a connection of its own; the connection goes back to the pool afterwards
+    /// (or is closed if it broke or was left inside a transaction).
+    public func withConnection<R: Sendable>(_ body: (PostgresSession) async throws -> R) async throws -> R {
+        let connection = try await lease()
+        let session = PostgresSession(connection: connection, executor: executor)
+        do {
+            let result = try await body(session)
+            giveBack(connection)
+            return result
+        } catch {
+            giveBack(connection)
+            throw error
+        }
+    }
+
+    private func lease() async throws -> PostgresConnection {
+        while true {
+            let connection = try await leaseOnce()
+            guard ContinuousClock.now - connection.lastUsed > configuration.healthCheckAfter else { return connection }
+            let healthy = (try? await executor.run { try connection.execute("SELECT 1") }) != nil
+            if healthy { return connection }
+            giveBack(connection, forceClose: true)
+        }
+    }
+
+    private func leaseOnce() async throws -> PostgresConnection {
+        let started = ContinuousClock.now
+        let waiter = state.withLockedValue { state -> Int in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        let connection: PostgresConnection = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let action = state.withLockedValue { state -> PoolStateMachine<PostgresConnection>.LeaseAction in
+                    let action = state.machine.lease(waiter: waiter)
+                    if case .use = action {} else if case .fail = action {} else { state.continuations[waiter] = continuation }
+                    return action
+                }
+                switch action {
+                case .use(let connection): continuation.resume(returning: connection)
+                case .fail(let error): continuation.resume(throwing: error)
+                case .waitAndConnect:
+                    connect()
+                    scheduleTimeout(waiter)
+                case .wait:
+                    scheduleTimeout(waiter)
+                }
+            }
+        } onCancel: {
+            abandon(waiter, error: CancellationError())
+        }
+        state.withLockedValue { state in
+            state.leases += 1
+            state.totalWait += ContinuousClock.now - started
+        }
+        return connection
+    }
+
+    private func scheduleTimeout(_ waiter: Int) {
+        let timeout = configuration.acquireTimeout
+        timers.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) { [self] in
+            let reason = state.withLockedValue { $0.lastConnectError.map { " (database unavailable: \($0))" } ?? "" }
+            abandon(waiter, error: PostgresError(code: .poolTimeout, serverMessage: "no database connection free within \(timeout)\(reason)"))
+        }
+    }
+
+    private func abandon(_ waiter: Int, error: any Error) {
+        let continuation = state.withLockedValue { state -> CheckedContinuation<PostgresConnection, any Error>? in
+            guard state.machine.abandon(waiter: waiter) else { return nil }
+            return state.continuations.removeValue(forKey: waiter)
+        }
+        continuation?.resume(throwing: error)
+    }
+
+    private func giveBack(_ connection: PostgresConnection, forceClose: Bool = false) {
+        connection.lastUsed = .now
+        let (action, continuation) = state.withLockedValue { state in
+            let action = state.machine.giveBack(connection, reusable: !forceClose && connection.isReusable)
+            if case .handOver(_, let waiter) = action {
+                return (action, state.continuations.removeValue(forKey: waiter))
+            }
+            if case .close = action { state.closedCount += 1 }
+            return (action, nil)
+        }
+        switch action {
+        case .handOver(let connection, _): continuation?.resume(returning: connection)
+        case .keepIdle: break
+        case .close(_, let connectNew): if connectNew { connect() }
+        }
+    }
+
+    // MARK: - Connecting
+
+    private func connect(afterMilliseconds delay: Int = 0) {
+        let id = state.withLockedValue { state -> Int in
+            state.nextConnectionID += 1
+            return state.nextConnectionID
+        }
+        let conninfo = configuration.connectionString
+        let executor = self.executor
+        timers.scheduleTask(in: .milliseconds(Int64(delay))) { [self] in
+            // One attempt, on the blocking threads; the outcome goes back through the state machine.
+            let attempt: EventLoopFuture<PostgresConnection> = timers.makeFutureWithTask {
+                try await executor.run { try PostgresConnection.connect(conninfo, id: id) }
+            }
+            attempt.whenComplete { [self] result in
+                switch result {
+                case .success(let connection): connected(connection)
+                case .failure(let error): connectFailed(error)
+                }
+            }
+        }
+    }
+
+    private func connected(_ connection: PostgresConnection) {
+        let (action, continuation) = state.withLockedValue { state in
+            state.opened += 1
+            state.lastConnectError = nil
+            let action = state.machine.connected(connection)
+            if case .handOver(_, let waiter) = action {
+                return (action, state.continuations.removeValue(forKey: waiter))
+            }
+            return (action, nil)
+        }
+        if case .handOver(let connection, _) = action {
+            continuation?.resume(returning: connection)
+        }
+    }
+
+    private func connectFailed(_ error: any Error) {
+        let action = state.withLockedValue { state in
+            state.lastConnectError = error as? PostgresError
+            return state.machine.connectFailed()
+        }
+        if case .retry(let delay) = action {
+            connect(afterMilliseconds: delay)
+        }
+    }
+
+    /// Closes idle connections and fails waiters; leased connections close when given back.
+    public func close() async {
+        let (idle, continuations) = state.withLockedValue { state in
+            let (idle, waiters) = state.machine.close()
+            state.closedCount += idle.count
+            return (idle, waiters.compactMap { state.continuations.removeValue(forKey: $0) })
+        }
+        for continuation in continuations {
+            continuation.resume(throwing: PostgresError(code: .connectionFailure, serverMessage: "the pool is closed"))
+        }
+        _ = idle  // freed here by PQfinish in deinit
+        await executor.shutdown()
+    }
+}

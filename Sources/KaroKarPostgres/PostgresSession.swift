@@ -1,0 +1,80 @@
+/// A leased connection, for the duration of ``PostgresPool/withConnection(_:)`` or a transaction.
+/// Queries run on the pool's blocking threads; cancelling the calling task cancels the statement
+/// on the server.
+public struct PostgresSession: Sendable {
+    let connection: PostgresConnection
+    let executor: BlockingExecutor
+
+    /// Runs one statement; values only as bind parameters (see ``SQL``).
+    @discardableResult
+    public func query(_ sql: SQL) async throws -> PostgresRows {
+        try Task.checkCancellation()
+        let connection = self.connection
+        return try await withTaskCancellationHandler {
+            try await executor.run { try connection.execute(sql) }
+        } onCancel: {
+            connection.cancelCurrentQuery()
+        }
+    }
+
+    /// Parameterless commands through the simple protocol (transaction control, multi-statement
+    /// migration scripts). Never give it text built from input.
+    func simple(_ text: String) async throws {
+        let connection = self.connection
+        try await withTaskCancellationHandler {
+            try await executor.run { try connection.executeSimple(text) }
+        } onCancel: {
+            connection.cancelCurrentQuery()
+        }
+    }
+
+    /// ROLLBACK, even from a cancelled task; a failure here leaves the connection unusable, and
+    /// the pool closes it.
+    func rollback() async {
+        let connection = self.connection
+        _ = try? await executor.run { try connection.executeSimple("ROLLBACK") }
+    }
+}
+
+/// Transaction isolation levels.
+public enum IsolationLevel: String, Sendable {
+    case readCommitted = "READ COMMITTED"
+    case repeatableRead = "REPEATABLE READ"
+    case serializable = "SERIALIZABLE"
+}
+
+extension PostgresPool {
+    /// A unit of work: `body` runs inside one transaction that commits when it returns and rolls
+    /// back when it throws or its task is cancelled. Serialization failures and deadlocks retry the
+    /// whole unit (at most `maximumAttempts` times), so `body` must not have effects outside it.
+    public func transaction<R: Sendable>(
+        isolation: IsolationLevel = .readCommitted, maximumAttempts: Int = 4,
+        _ body: (PostgresSession) async throws -> R
+    ) async throws -> R {
+        var attempt = 1
+        while true {
+            do {
+                return try await withConnection { session in
+                    try await session.simple("BEGIN ISOLATION LEVEL \(isolation.rawValue)")
+                    do {
+                        let result = try await body(session)
+                        try await session.simple("COMMIT")
+                        return result
+                    } catch {
+                        await session.rollback()
+                        throw error
+                    }
+                }
+            } catch let error as PostgresError where error.code.isTransient && attempt < maximumAttempts {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...5) * attempt))
+            }
+        }
+    }
+
+    /// One statement in its own implicit transaction.
+    @discardableResult
+    public func query(_ sql: SQL) async throws -> PostgresRows {
+        try await withConnection { try await $0.query(sql) }
+    }
+}

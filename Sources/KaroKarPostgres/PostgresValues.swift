@@ -1,0 +1,179 @@
+public import Foundation
+
+/// A Swift value sent as a bind parameter, in PostgreSQL's text format.
+public protocol PostgresEncodable: Sendable {
+    var postgresText: String { get }
+}
+
+/// A Swift value read from a result column in PostgreSQL's text format.
+public protocol PostgresDecodable: Sendable {
+    init(postgresText: String) throws
+}
+
+public typealias PostgresCodable = PostgresEncodable & PostgresDecodable
+
+private func decodingError(_ text: String, _ type: Any.Type) -> PostgresError {
+    PostgresError(code: .decoding, serverMessage: "cannot read \(text.prefix(64)) as \(type)")
+}
+
+extension String: PostgresCodable {
+    public var postgresText: String { self }
+    public init(postgresText: String) { self = postgresText }
+}
+
+extension Bool: PostgresCodable {
+    public var postgresText: String { self ? "t" : "f" }
+
+    public init(postgresText: String) throws {
+        switch postgresText {
+        case "t": self = true
+        case "f": self = false
+        default: throw decodingError(postgresText, Bool.self)
+        }
+    }
+}
+
+/// Integers: int2, int4, int8.
+public protocol PostgresInteger: FixedWidthInteger, PostgresCodable {}
+
+extension PostgresInteger {
+    public var postgresText: String { String(self) }
+
+    public init(postgresText: String) throws {
+        guard let value = Self(postgresText) else { throw decodingError(postgresText, Self.self) }
+        self = value
+    }
+}
+
+extension Int: PostgresInteger {}
+extension Int16: PostgresInteger {}
+extension Int32: PostgresInteger {}
+extension Int64: PostgresInteger {}
+
+extension Double: PostgresCodable {
+    public var postgresText: String { description }
+
+    public init(postgresText: String) throws {
+        guard let value = Double(postgresText) else { throw decodingError(postgresText, Double.self) }
+        self = value
+    }
+}
+
+extension UUID: PostgresCodable {
+    /// Lower case, as the wire protocol and PostgreSQL both write UUIDs.
+    public var postgresText: String { uuidString.lowercased() }
+
+    public init(postgresText: String) throws {
+        guard let value = UUID(uuidString: postgresText) else { throw decodingError(postgresText, UUID.self) }
+        self = value
+    }
+}
+
+/// `bytea`, in hex format.
+public struct PostgresBytes: PostgresCodable, Hashable {
+    public var bytes: [UInt8]
+
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    public var postgresText: String {
+        "\\x" + bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    public init(postgresText: String) throws {
+        guard postgresText.hasPrefix("\\x"), postgresText.utf8.count % 2 == 0 else {
+            throw decodingError(postgresText, PostgresBytes.self)
+        }
+        var bytes: [UInt8] = []
+        var index = postgresText.index(postgresText.startIndex, offsetBy: 2)
+        while index < postgresText.endIndex {
+            let next = postgresText.index(index, offsetBy: 2)
+            guard let byte = UInt8(postgresText[index..<next], radix: 16) else { throw decodingError(postgresText, PostgresBytes.self) }
+            bytes.append(byte)
+            index = next
+        }
+        self.bytes = bytes
+    }
+}
+
+/// A `timestamptz` with microsecond precision, always UTC. Sessions run with TimeZone=UTC and
+/// DateStyle=ISO, so PostgreSQL prints `2026-11-22 05:10:00.123456+00`.
+public struct PostgresTimestamp: PostgresCodable, Hashable, Comparable {
+    /// Microseconds since the Unix epoch.
+    public var microseconds: Int64
+
+    public init(microseconds: Int64) {
+        self.microseconds = microseconds
+    }
+
+    public init(seconds: Int64, nanos: Int32 = 0) {
+        self.microseconds = seconds * 1_000_000 + Int64(nanos / 1000)
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.microseconds < rhs.microseconds }
+
+    public var seconds: Int64 { microseconds >= 0 ? microseconds / 1_000_000 : (microseconds - 999_999) / 1_000_000 }
+    public var nanos: Int32 { Int32((microseconds - seconds * 1_000_000) * 1000) }
+
+    public var postgresText: String {
+        let days = Int64((Double(seconds) / 86_400).rounded(.down))
+        let secondOfDay = seconds - days * 86_400
+        let (year, month, day) = Self.civil(fromDays: days)
+        let micros = microseconds - seconds * 1_000_000
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)) \(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))+00"
+    }
+
+    public init(postgresText: String) throws {
+        // YYYY-MM-DD HH:MM:SS[.ffffff]+00
+        let utf8 = Array(postgresText.utf8)
+        func number(_ range: Range<Int>) throws -> Int64 {
+            guard range.upperBound <= utf8.count, let value = Int64(String(decoding: utf8[range], as: UTF8.self)) else {
+                throw decodingError(postgresText, PostgresTimestamp.self)
+            }
+            return value
+        }
+        let days = Self.days(fromCivil: try number(0..<4), try number(5..<7), try number(8..<10))
+        var seconds = days * 86_400 + (try number(11..<13)) * 3600 + (try number(14..<16)) * 60 + (try number(17..<19))
+        var micros: Int64 = 0
+        var index = 19
+        if index < utf8.count, utf8[index] == UInt8(ascii: ".") {
+            let start = index + 1
+            index = start
+            while index < utf8.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(utf8[index]) { index += 1 }
+            let digits = String(decoding: utf8[start..<index], as: UTF8.self)
+            micros = Int64((digits + "000000").prefix(6))!
+        }
+        guard String(decoding: utf8[index...], as: UTF8.self) == "+00" else {
+            throw decodingError(postgresText, PostgresTimestamp.self)
+        }
+        seconds *= 1
+        self.microseconds = seconds * 1_000_000 + micros
+    }
+
+    // Howard Hinnant's civil-from-days algorithms (proleptic Gregorian calendar).
+    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import KaroKarPostgres
+import KaroKarTestSupport
+import Testing
+
+@Suite("libpq wrapper against a real PostgreSQL")
+struct PostgresTests {
+    @Test("values round-trip through bind parameters and typed decoding")
+    func valueRoundTrip() async throws {
+        let (pool, _) = try await TestDatabase.fresh()
+        let id = UUID()
+        let start = PostgresTimestamp(seconds: 1_783_000_000, nanos: 123_456_000)
+        let range = PostgresTimestampRange(lower: start, upper: PostgresTimestamp(seconds: 1_783_086_400))
+        let open = PostgresTimestampRange(lower: start, upper: nil)
+        let text = "it's \"quoted\"; DROP TABLE x; -- é ✓"
+        let row = try await pool.query("""
+            SELECT \(id)::uuid AS id, \(text)::text AS text, \(Int64.max)::int8 AS big, \(Int32(-7))::int4 AS small,
+                   \(true)::bool AS flag, \(start)::timestamptz AS at, \(range)::tstzrange AS period,
+                   \(open)::tstzrange AS open_period, \(PostgresJSON(#"{"a": [1, 2]}"#))::jsonb AS doc,
+                   \(["a", "b,c", "d\"e"])::text[] AS tags, \([Int64(3), 4])::int8[] AS numbers,
+                   \(PostgresBytes([0, 1, 255]))::bytea AS blob, \(String?.none)::text AS nothing
+            """).single()
+        #expect(try row.decode(UUID.self, "id") == id)
+        #expect(try row.decode(String.self, "text") == text)
+        #expect(try row.decode(Int64.self, "big") == .max)
+        #expect(try row.decode(Int32.self, "small") == -7)
+        #expect(try row.decode(Bool.self, "flag"))
+        #expect(try row.decode(PostgresTimestamp.self, "at") == start)
+        #expect(try row.decode(PostgresTimestampRange.self, "period") == range)
+        #expect(try row.decode(PostgresTimestampRange.self, "open_period") == open)
+        #expect(try row.decode(PostgresJSON.self, "doc").text == #"{"a": [1, 2]}"#)
+        #expect(try row.decode([String].self, "tags") == ["a", "b,c", "d\"e"])
+        #expect(try row.decode([Int64].self, "numbers") == [3, 4])
+        #expect(try row.decode(PostgresBytes.self, "blob").bytes == [0, 1, 255])
+        #expect(try row.decode(String?.self, "nothing") == nil)
+        #expect(throws: PostgresError.self) { try row.decode(String.self, "nothing") }
+        await pool.close()
+    }
+
+    @Test("timestamps: text form matches PostgreSQL's, before and after the epoch")
+    func timestamps() async throws {
+        let (pool, _) = try await TestDatabase.fresh()
+        for seconds: Int64 in [-2_208_988_800, -1, 0, 951_782_400, 4_102_444_799] {
+            let value = PostgresTimestamp(seconds: seconds, nanos: 500_000)
+            let row = try await pool.query("SELECT \(value)::timestamptz AS t, extract(epoch FROM \(value)::timestamptz)::text AS e").single()
+            #expect(try row.decode(PostgresTimestamp.self, "t") == value)
+            #expect(try Double(row.decode(String.self, "e")) == Double(seconds) + 0.0005)
+        }
+        await pool.close()
+    }
+
+    @Test("SQLSTATEs become typed errors; database text stays in debugDescription")
+    func typedErrors() async throws {
+        let (pool, _) = try await TestDatabase.fresh()
+        try await pool.transaction { session in
+            try await session.query("CREATE EXTENSION IF NOT EXISTS btree_gist")
+            try await session.query("CREATE TABLE owner (id int PRIMARY KEY)")
+            try await session.query("CREATE TABLE item (id int PRIMARY KEY, owner int REFERENCES owner(id), period tstzrange, EXCLUDE USING gist (owner WITH =, period WITH &&))")
+            try await session.query("INSERT INTO owner VALUES (1)")
+        }
+        let first = PostgresTimestampRange(lower: PostgresTimestamp(seconds: 0), upper: PostgresTimestamp(seconds: 100))
+        let overlapping = PostgresTimestampRange(lower: PostgresTimestamp(seconds: 99), upper: PostgresTimestamp(seconds: 200))
+        let adjacent = PostgresTimestampRange(lower: PostgresTimestamp(seconds: 100), upper: PostgresTimestamp(seconds: 200))
+        try await pool.query("INSERT INTO item VALUES (1, 1, \(first))")
+        try await pool.query("INSERT INTO item VALUES (2, 1, \(adjacent))")
+        await expectCode(.uniqueViolation) { try await pool.query("INSERT INTO item VALUES (1, 1, NULL)") }
+        await expectCode(.foreignKeyViolation) { try await pool.query("INSERT INTO item VALUES (3, 2, NULL)") }
+        await expectCode(.exclusionViolation) { try await pool.query("INSERT INTO item VALUES (4, 1, \(overlapping))") }
+        do {
+            try await pool.query("INSERT INTO item VALUES (1, 1, NULL)")
+        } catch let error as PostgresError {
+            #expect(error.constraint == "item_pkey")
+            #expect(!error.description.contains("already exists"), "no server text in description")
+            #expect(error.debugDescription.contains("already exists"))
+        }
+        await pool.close()
+    }
+
+    @Test("a unit of work that throws leaves nothing behind")
+    func rollbackOnThrow() async throws {
+        let (pool, _) = try await TestDatabase.fresh()
+        try await pool.query("CREATE TABLE note (id int PRIMARY KEY)")
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await pool.transaction { session in
+                try await session.query("INSERT INTO note VALUES (1)")
+                throw Boom()
+            }
+        }
+        #expect(try await pool.query("SELECT count(*) AS n FROM note").single().decode(Int.self, "n") == 0)
+        #expect(pool.metrics.inUse == 0)
+        await pool.close()
+    }
+
+    @Test("a unit of work whose task is cancelled mid-statement leaves nothing behind")
+    func rollbackOnCancel() async throws {
+        let (pool, _) = try await TestDatabase.fresh()
+        try await pool.query("CREATE TABLE note (id int PRIMARY KEY)")
+        let work = Task {
+            try await pool.transaction { session in
+                try await session.query("INSERT INTO note VALUES (1)")
+                try await session.query("SELECT pg_sleep(30)")
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let started = ContinuousClock.now
+        work.cancel()
+        await #expect(throws: (any Error).self) { try await work.value }
+        #expect(ContinuousClock.now - started < .seconds(5), "the server-side statement was cancelled")
+        #expect(try await pool.query("SELECT count(*) AS n FROM note").single().decode(Int.self, "n") == 0)
+        #expect(pool.metrics.inUse == 0)
+        await pool.close()
+    }
+
+    @Test("serialization failures are retried until the unit of work commits")
+    func serializationRetry() async throws {
+        let (pool, _) = try await TestDatabase.fresh()
+        try await pool.query("CREATE TABLE counter (id int PRIMARY KEY, value int)")
+        try await pool.query("INSERT INTO counter VALUES (1, 0)")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    try await pool.transaction(isolation: .serializable, maximumAttempts: 50) { session in
+                        let value = try await session.query("SELECT value FROM counter WHERE id = 1").single().decode(Int.self, "value")
+                        try await session.query("UPDATE counter SET value = \(value + 1) WHERE id = 1")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await pool.query("SELECT value FROM counter").single().decode(Int.self, "value") == 20)
+        await pool.close()
+    }
+
+    private func expectCode(_ code: PostgresError.Code, _ body: () async throws -> Void) async {
+        do {
+            try await body()
+            Issue.record("expected \(code)")
+        } catch let error as PostgresError {
+            #expect(error.code == code, "\(error.debugDescription)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+}

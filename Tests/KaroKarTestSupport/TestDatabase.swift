@@ -1,0 +1,38 @@
+import Foundation
+public import KaroKarPostgres
+
+/// The test run's PostgreSQL: one throwaway cluster per test process, started on first use, with a
+/// fresh database for each caller. The cluster's watchdog stops it and deletes its directory when
+/// the test process exits, even if it crashes.
+public enum TestDatabase {
+    private actor Cluster {
+        private var started: Task<EmbeddedPostgres, any Error>?
+
+        func get() async throws -> EmbeddedPostgres {
+            if let started { return try await started.value }
+            let task = Task { try await EmbeddedPostgres.start(TestDatabase.throwawayOptions(name: "shared")) }
+            started = task
+            return try await task.value
+        }
+    }
+
+    private static let cluster = Cluster()
+
+    /// Options for a throwaway cluster under /tmp, removed when it stops or its owner dies.
+    public static func throwawayOptions(name: String) -> EmbeddedPostgres.Options {
+        var options = EmbeddedPostgres.Options(directory: "/tmp/karokar-test-\(getpid())-\(name)-\(UUID().uuidString.prefix(8).lowercased())")
+        options.durable = false
+        options.throwaway = true
+        return options
+    }
+
+    /// A new, empty database on the shared cluster, and a pool for it.
+    public static func fresh(maximumConnections: Int = 10) async throws -> (PostgresPool, String) {
+        let cluster = try await cluster.get()
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try await cluster.createDatabase(name)
+        var configuration = PostgresPool.Configuration(connectionString: cluster.connectionString(database: name))
+        configuration.maximumConnections = maximumConnections
+        return (PostgresPool(configuration: configuration), cluster.connectionString(database: name))
+    }
+}
