@@ -58,6 +58,17 @@ public final class EmbeddedPostgres: Sendable {
         }
     }
 
+    /// Stops the server but keeps the cluster (to simulate an outage); ``resume()`` starts it again.
+    public func pause() async throws {
+        try await NIOThreadPool.singleton.runIfActive { [self] in
+            _ = try run(tool("pg_ctl"), ["-D", dataDirectory, "-m", "immediate", "-w", "stop"], asOwner: true)
+        }
+    }
+
+    public func resume() async throws {
+        try await NIOThreadPool.singleton.runIfActive { [self] in try startServer() }
+    }
+
     /// Creates a database owned by the superuser. `name` must be a plain identifier.
     public func createDatabase(_ name: String) async throws {
         guard name.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
@@ -84,14 +95,18 @@ public final class EmbeddedPostgres: Sendable {
                 "-D", dataDirectory, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-instructions",
             ], asOwner: true)
         }
+        // The watchdog first: a crash or hang from here on must not leave a cluster behind.
+        try startWatchdog()
+        try startServer()
+    }
+
+    private func startServer() throws {
         var settings = [
             "-p \(options.port)", "-k \(socketDirectory)", "-c listen_addresses=''", "-c max_connections=200",
         ]
         if !options.durable {
             settings += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         }
-        // The watchdog first: a crash or hang from here on must not leave a cluster behind.
-        try startWatchdog()
         try run(tool("pg_ctl"), [
             "-D", dataDirectory, "-l", options.directory + "/postgres.log", "-w", "-t", "60",
             "-o", settings.joined(separator: " "), "start",
