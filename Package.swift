@@ -58,7 +58,7 @@ let package = Package(
         // MARK: - Server
         .target(
             name: "KaroKarServer",
-            dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", logging] + nio,
+            dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarPostgres", logging] + nio,
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -22,6 +22,11 @@ public struct ServerSettings: Sendable {
     public var port = 7420
     public var logLevel = "info"
     public var limits = ServerLimits()
+    /// A libpq URI or connection string; empty: run a private PostgreSQL under `dataDirectory`.
+    public var databaseURL = ""
+    public var dataDirectory = ".karokar"
+    public var databasePoolSize = 10
+    public var migrateOnStart = true
 
     public init() {}
 
@@ -29,6 +34,10 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "host", help: "address to listen on", defaultValue: "127.0.0.1"),
         SettingSpec(name: "port", help: "TCP port to listen on (0 = any free port)", defaultValue: "7420"),
         SettingSpec(name: "log-level", help: "trace, debug, info, notice, warning, error or critical", defaultValue: "info"),
+        SettingSpec(name: "database-url", help: "PostgreSQL URI; empty runs a private cluster under data-dir", defaultValue: ""),
+        SettingSpec(name: "data-dir", help: "where the private PostgreSQL cluster lives", defaultValue: ".karokar"),
+        SettingSpec(name: "database-pool-size", help: "connections in the PostgreSQL pool", defaultValue: "10"),
+        SettingSpec(name: "migrate-on-start", help: "apply pending migrations at start (true or false)", defaultValue: "true"),
         SettingSpec(name: "max-frame-bytes", help: "largest frame accepted", defaultValue: "4194304"),
         SettingSpec(name: "max-request-bytes", help: "default cap on a request payload", defaultValue: "1048576"),
         SettingSpec(name: "max-calls-in-flight", help: "calls in flight per connection", defaultValue: "256"),
@@ -101,6 +110,14 @@ public struct ServerSettings: Sendable {
             guard !value.isEmpty else { throw Invalid(description: "\(source): host must not be empty") }
             host = value
         case "port": port = try integer(0...65535)
+        case "database-url": databaseURL = value
+        case "data-dir":
+            guard !value.isEmpty else { throw Invalid(description: "\(source): data-dir must not be empty") }
+            dataDirectory = value
+        case "database-pool-size": databasePoolSize = try integer(1...500)
+        case "migrate-on-start":
+            guard value == "true" || value == "false" else { throw Invalid(description: "\(source): expected true or false") }
+            migrateOnStart = value == "true"
         case "log-level":
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(value) else { throw Invalid(description: "\(source): log level must be one of \(levels.joined(separator: ", "))") }

@@ -14,22 +14,31 @@ struct KaroKarServerCommand: AsyncParsableCommand {
         abstract: "The KaroKar RPC server.",
         discussion: """
             Every setting can be given as a flag, as a KAROKAR_* environment variable, or in a JSON \
-            config file (--config FILE, keys as the flag names without dashes prefix), in that order of precedence:
+            config file (--config FILE, keys named like the flags without the dashes prefix), in that order of precedence:
 
-            \(ServerSettings.specs.map { "  \($0.flag) / \($0.environmentVariable) (default \($0.defaultValue)): \($0.help)" }.joined(separator: "\n"))
-            """
+            \(ServerSettings.specs.map { "  \($0.flag) / \($0.environmentVariable) (default \($0.defaultValue.isEmpty ? "empty" : $0.defaultValue)): \($0.help)" }.joined(separator: "\n"))
+
+            With no database-url, the server runs its own PostgreSQL cluster under data-dir.
+            """,
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self
     )
+}
 
+/// Settings shared by every subcommand.
+struct SettingsOptions: ParsableArguments {
     @Option(help: "Address to listen on (KAROKAR_HOST).") var host: String?
     @Option(help: "TCP port (KAROKAR_PORT), default 7420.") var port: String?
+    @Option(help: "PostgreSQL URI (KAROKAR_DATABASE_URL); empty runs a private cluster.") var databaseURL: String?
     @Option(help: "JSON config file (KAROKAR_CONFIG).") var config: String?
     @Option(name: .customLong("set"), help: "Any other setting as NAME=VALUE, e.g. --set idle-timeout-ms=60000.")
     var overrides: [String] = []
 
-    func run() async throws {
+    func resolve() throws -> (ServerSettings, Logger) {
         var flags: [String: String] = [:]
         if let host { flags["host"] = host }
         if let port { flags["port"] = port }
+        if let databaseURL { flags["database-url"] = databaseURL }
         for pair in overrides {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw ValidationError("--set expects NAME=VALUE, got \(pair)") }
@@ -47,16 +56,55 @@ struct KaroKarServerCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "karokar-server")
         logger.logLevel = Logger.Level(rawValue: settings.logLevel) ?? .info
+        return (settings, logger)
+    }
+}
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let application = KaroKarApplication(settings: settings, group: group, logger: logger)
-        try await application.server.start()
-        await waitForTerminationSignal()
-        logger.info("signal received, draining")
-        await application.health.markNotServing()
-        await application.server.drain()
-        try await group.shutdownGracefully()
+/// Runs the server until SIGTERM or SIGINT, then drains.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve RPCs (the default).")
+
+    @OptionGroup var options: SettingsOptions
+
+    func run() async throws {
+        let (settings, logger) = try options.resolve()
+        let database = try await Database.open(settings, logger: logger)
+        do {
+            if settings.migrateOnStart { try await database.migrate(logger: logger) }
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+            let application = KaroKarApplication(settings: settings, group: group, logger: logger)
+            try await application.server.start()
+            await waitForTerminationSignal()
+            logger.info("signal received, draining")
+            await application.health.markNotServing()
+            await application.server.drain()
+            try await group.shutdownGracefully()
+        } catch {
+            await database.close()
+            throw error
+        }
+        await database.close()
         logger.info("stopped")
+    }
+}
+
+/// Applies pending migrations and exits.
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations, then exit.")
+
+    @OptionGroup var options: SettingsOptions
+
+    func run() async throws {
+        let (settings, logger) = try options.resolve()
+        let database = try await Database.open(settings, logger: logger)
+        do {
+            let count = try await database.migrate(logger: logger)
+            logger.info("migrations done", metadata: ["applied": "\(count)"])
+        } catch {
+            await database.close()
+            throw error
+        }
+        await database.close()
     }
 }
 

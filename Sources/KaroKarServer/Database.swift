@@ -1,0 +1,52 @@
+import Foundation
+public import KaroKarPostgres
+public import Logging
+
+/// The server's PostgreSQL: the configured one, or a private cluster it runs itself.
+public struct Database: Sendable {
+    public let pool: PostgresPool
+    let embedded: EmbeddedPostgres?
+
+    /// Every migration of the server, contexts in dependency order. Each bounded context adds its
+    /// own here as it lands; the runner applies what is pending.
+    public static let migrations: [Migration] = []
+
+    /// Connects to `database-url`, or initializes and starts the private cluster under `data-dir`.
+    public static func open(_ settings: ServerSettings, logger: Logger) async throws -> Database {
+        var embedded: EmbeddedPostgres?
+        var connectionString = settings.databaseURL
+        if connectionString.isEmpty {
+            let directory = URL(fileURLWithPath: settings.dataDirectory).standardizedFileURL.path + "/postgres"
+            logger.info("starting the private PostgreSQL", metadata: ["directory": "\(directory)"])
+            let cluster = try await EmbeddedPostgres.start(EmbeddedPostgres.Options(directory: directory))
+            try await cluster.createDatabase("karokar")
+            connectionString = cluster.connectionString(database: "karokar")
+            embedded = cluster
+        }
+        var configuration = PostgresPool.Configuration(connectionString: connectionString)
+        configuration.maximumConnections = settings.databasePoolSize
+        let database = Database(pool: PostgresPool(configuration: configuration), embedded: embedded)
+        do {
+            try await database.pool.query("SELECT 1")
+        } catch {
+            await database.close()
+            throw error
+        }
+        return database
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    @discardableResult
+    public func migrate(logger: Logger) async throws -> Int {
+        let applied = try await MigrationRunner.migrate(Self.migrations, pool: pool)
+        for migration in applied {
+            logger.info("migration applied", metadata: ["context": "\(migration.context)", "version": "\(migration.version)", "name": "\(migration.name)"])
+        }
+        return applied.count
+    }
+
+    public func close() async {
+        await pool.close()
+        await embedded?.stop()
+    }
+}
