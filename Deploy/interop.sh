@@ -69,7 +69,10 @@ print(s.getsockname()[1])
 s.close()')"
 
 log "starting server on $host:$port (log: $workdir/server.log)"
-"$server_bin" --host "$host" --port "$port" >"$workdir/server.log" 2>&1 &
+# The server runs a private PostgreSQL in the scratch directory (as the postgres user when root,
+# so the directory must be traversable).
+chmod 755 "$workdir"
+"$server_bin" --host "$host" --port "$port" --set data-dir="$workdir/data" >"$workdir/server.log" 2>&1 &
 server_pid=$!
 
 log "waiting up to ${startup_timeout}s for $host:$port to accept connections"

@@ -90,6 +90,12 @@ public final class EmbeddedPostgres: Sendable {
             try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try giveToOwner(directory)
         }
+        if runsAsRoot, (try? run("/usr/bin/test", ["-w", socketDirectory], asOwner: true)) == nil {
+            throw Failure(description: """
+                the postgres user cannot write \(socketDirectory): PostgreSQL runs as that user when the \
+                server runs as root, so data-dir must lie under directories it can traverse (e.g. /var/lib/karokar)
+                """)
+        }
         if !fileManager.fileExists(atPath: dataDirectory + "/PG_VERSION") {
             try run(tool("initdb"), [
                 "-D", dataDirectory, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-instructions",
