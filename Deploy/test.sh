@@ -31,8 +31,13 @@ bash Deploy/generate.sh --check
 step "build"
 swift build --build-tests
 
-step "swift test"
-swift test
+# Two runs: the RPC suites assert on timeouts of a few hundred milliseconds, and on a 2-core
+# machine they should not share it with PostgreSQL clusters being initialized.
+step "swift test: everything but the database suites"
+swift test --skip KaroKarPostgresTests
+
+step "swift test: database suites (throwaway PostgreSQL)"
+swift test --filter KaroKarPostgresTests
 
 step "interop: a client written from PROTOCOL.md alone"
 bash Deploy/interop.sh

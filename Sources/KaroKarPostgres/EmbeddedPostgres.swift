@@ -99,7 +99,7 @@ public final class EmbeddedPostgres: Sendable {
         if !fileManager.fileExists(atPath: dataDirectory + "/PG_VERSION") {
             try run(tool("initdb"), [
                 "-D", dataDirectory, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-instructions",
-            ], asOwner: true)
+            ] + (options.durable ? [] : ["--no-sync"]), asOwner: true)
         }
         // The watchdog first: a crash or hang from here on must not leave a cluster behind.
         try startWatchdog()
