@@ -109,6 +109,7 @@ struct PostgresTests {
         #expect(ContinuousClock.now - started < .seconds(5), "the server-side statement was cancelled")
         #expect(try await pool.query("SELECT count(*) AS n FROM note").single().decode(Int.self, "n") == 0)
         #expect(pool.metrics.inUse == 0)
+        #expect(pool.metrics.connectionsClosed == 0, "the ROLLBACK ran, so the connection went back to the pool")
         await pool.close()
     }
 
