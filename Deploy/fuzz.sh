@@ -33,7 +33,17 @@ for path in sys.argv[2:]:
     with open(os.path.join(corpus, "seed-" + name), "wb") as out:
         out.write(b"\x00\x07" + bytes.fromhex(hex_text))
 PY
+# Inputs that once crashed it, kept as seeds so a fix can never silently regress.
+cp Tests/KaroKarRPCTests/Vectors/fuzz-regressions/*.bin "$corpus/"
 
+# A fixed seed keeps CI's run repeatable; KAROKAR_FUZZ_SEED=0 lets libFuzzer pick one (exploration).
+status=0
 .build-fuzz/debug/karokar-fuzz -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 \
-  -artifact_prefix="$artifacts/" -print_final_stats=1 "$corpus" 2>&1 | grep -vE '^#[0-9]+' | tail -20
+  -seed="${KAROKAR_FUZZ_SEED:-1}" -artifact_prefix="$artifacts/" -print_final_stats=1 "$corpus" \
+  > "$artifacts/last-run.log" 2>&1 || status=$?
+grep -vE '^#[0-9]+' "$artifacts/last-run.log" | tail -40
+if [ "$status" -ne 0 ]; then
+  echo "fuzzing: crash (exit $status); reproduce with .build-fuzz/debug/karokar-fuzz $artifacts/crash-*" >&2
+  exit "$status"
+fi
 echo "fuzzing: no crash in ${seconds}s"
