@@ -55,10 +55,20 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: - Shared kernel: event bus and outbox, access control, ids, errors
+        .target(
+            name: "KaroKarKernel",
+            dependencies: [
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarPostgres", logging,
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ] + nio,
+            swiftSettings: strictSettings
+        ),
+
         // MARK: - Server
         .target(
             name: "KaroKarServer",
-            dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarPostgres", logging] + nio,
+            dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarPostgres", "KaroKarKernel", logging] + nio,
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -97,6 +107,17 @@ let package = Package(
         .testTarget(
             name: "KaroKarPostgresTests", dependencies: ["KaroKarPostgres", "KaroKarTestSupport"],
             swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "KaroKarKernelTests",
+            dependencies: ["KaroKarKernel", "KaroKarPostgres", "KaroKarMessages", "KaroKarTestSupport", logging],
+            swiftSettings: strictSettings
+        ),
+        // A separate process for the event tests that kill one (SIGKILL after commit, mid-handler).
+        .executableTarget(
+            name: "karokar-events-probe",
+            dependencies: ["KaroKarKernel", "KaroKarPostgres", "KaroKarMessages", logging],
+            path: "Tests/KaroKarEventsProbe", swiftSettings: strictSettings
         ),
         .testTarget(
             name: "KaroKarRPCTests",

@@ -1,5 +1,6 @@
 import Foundation
 public import KaroKarPostgres
+
 public import Logging
 
 /// The server's PostgreSQL: the configured one, or a private cluster it runs itself.
@@ -9,7 +10,7 @@ public struct Database: Sendable {
 
     /// Every migration of the server, contexts in dependency order. Each bounded context adds its
     /// own here as it lands; the runner applies what is pending.
-    public static let migrations: [Migration] = []
+    public static var migrations: [Migration] { ComposedContexts.migrations }
 
     /// Connects to `database-url`, or initializes and starts the private cluster under `data-dir`.
     public static func open(_ settings: ServerSettings, logger: Logger) async throws -> Database {

@@ -1,26 +1,38 @@
 public import Logging
+public import KaroKarKernel
+public import KaroKarPostgres
 public import KaroKarRPC
 public import NIOCore
 import KaroKarMessages
 import KaroKarServices
 
 /// The composition root: builds the server from settings. The executable and the tests both use it.
+///
+/// With a database pool it hosts the bounded contexts and runs the event relay; without one (RPC
+/// runtime tests) only the built-in services.
 public struct KaroKarApplication: Sendable {
     public let server: RPCServer
     public let health: HealthService
+    public let bus: EventBus?
+    public let relay: EventRelay?
 
     /// Methods callable without credentials.
-    public static let publicPaths: Set<String> = [
-        RPCV1.HealthService.Method.check.path,
-        RPCV1.ReflectionService.Method.listServices.path,
-        RPCV1.ReflectionService.Method.describeType.path,
-        RPCV1.DiagnosticsService.Method.echo.path,
-    ]
+    public static var publicPaths: Set<String> {
+        Set(AccessPolicy.table.filter { $0.value == .public }.keys)
+    }
 
-    public init(settings: ServerSettings, group: any EventLoopGroup, logger: Logger) {
-        var definitions = [
-            DiagnosticsService().serviceDefinition(),
-        ]
+    public init(settings: ServerSettings, pool: PostgresPool? = nil, group: any EventLoopGroup, logger: Logger) {
+        var contexts = ComposedContexts()
+        if let pool {
+            let bus = EventBus(pool: pool)
+            contexts = ComposedContexts.compose(bus: bus, settings: settings, logger: logger)
+            self.bus = bus
+            self.relay = EventRelay(bus: bus, logger: logger)
+        } else {
+            self.bus = nil
+            self.relay = nil
+        }
+        var definitions = [DiagnosticsService().serviceDefinition()] + contexts.services
         let serviceNames = [RPCV1.HealthService.descriptor.name, RPCV1.ReflectionService.descriptor.name] + definitions.map(\.descriptor.name)
         let health = HealthService(services: serviceNames)
         definitions.append(health.serviceDefinition())
@@ -33,7 +45,13 @@ public struct KaroKarApplication: Sendable {
         configuration.port = settings.port
         configuration.limits = settings.limits
         configuration.services = definitions
+        configuration.interceptors = contexts.interceptors
         self.server = RPCServer(configuration: configuration, group: group, logger: logger)
         self.health = health
+    }
+
+    /// Runs the background work (the event relay) until the task is cancelled.
+    public func runBackgroundWork() async {
+        await relay?.run()
     }
 }

@@ -72,12 +72,16 @@ struct Serve: AsyncParsableCommand {
         do {
             if settings.migrateOnStart { try await database.migrate(logger: logger) }
             let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-            let application = KaroKarApplication(settings: settings, group: group, logger: logger)
+            let application = KaroKarApplication(settings: settings, pool: database.pool, group: group, logger: logger)
             try await application.server.start()
-            await waitForTerminationSignal()
-            logger.info("signal received, draining")
-            await application.health.markNotServing()
-            await application.server.drain()
+            await withTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { await application.runBackgroundWork() }
+                await waitForTerminationSignal()
+                logger.info("signal received, draining")
+                await application.health.markNotServing()
+                await application.server.drain()
+                tasks.cancelAll()  // the relay stops between batches; undelivered events wait in the outbox
+            }
             try await group.shutdownGracefully()
         } catch {
             await database.close()

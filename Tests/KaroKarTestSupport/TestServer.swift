@@ -1,3 +1,4 @@
+public import KaroKarPostgres
 public import KaroKarRPC
 public import KaroKarServer
 public import NIOCore
@@ -9,18 +10,35 @@ public struct TestServer: Sendable {
     public let application: KaroKarApplication
     public let address: SocketAddress
     public let group: any EventLoopGroup
+    /// The database the server runs on, when started with one.
+    public let pool: PostgresPool?
+    private let background: Task<Void, Never>?
 
     public static let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
+    /// Only the built-in services, no database.
     public static func start(_ configure: (inout ServerSettings) -> Void = { _ in }) async throws -> TestServer {
+        try await start(pool: nil, configure)
+    }
+
+    /// Every bounded context on a fresh, migrated database of the test cluster, with the event relay running.
+    public static func startWithDatabase(_ configure: (inout ServerSettings) -> Void = { _ in }) async throws -> TestServer {
+        let (pool, _) = try await TestDatabase.fresh()
+        _ = try await MigrationRunner.migrate(Database.migrations, pool: pool)
+        return try await start(pool: pool, configure)
+    }
+
+    /// A server on `pool`, already migrated (e.g. a second server process on the same database).
+    public static func start(pool: PostgresPool?, _ configure: (inout ServerSettings) -> Void = { _ in }) async throws -> TestServer {
         var settings = ServerSettings()
         settings.port = 0
         configure(&settings)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
-        let application = KaroKarApplication(settings: settings, group: group, logger: logger)
+        let application = KaroKarApplication(settings: settings, pool: pool, group: group, logger: logger)
         let address = try await application.server.start()
-        return TestServer(application: application, address: address, group: group)
+        let background = pool == nil ? nil : Task { await application.runBackgroundWork() }
+        return TestServer(application: application, address: address, group: group, pool: pool, background: background)
     }
 
     public var port: Int { address.port! }
@@ -38,5 +56,7 @@ public struct TestServer: Sendable {
 
     public func stop() async {
         await application.server.close()
+        background?.cancel()
+        await background?.value
     }
 }

@@ -1,0 +1,72 @@
+public import Foundation
+public import KaroKarRPC
+
+/// The kind of tenant an organization is (DOMAIN.md section 1).
+public enum TenantKind: String, Sendable, Hashable, CaseIterable {
+    case platform = "PLATFORM"
+    case vendor = "VENDOR"
+    case corporate = "CORPORATE"
+}
+
+/// The authenticated principal of a call, acting for one organization, with its effective
+/// permissions resolved on the server (never trusted from the token). The authentication
+/// interceptor attaches it; handlers read it with ``KaroKarRPC/ServerCallContext/caller``.
+public struct Caller: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        case user
+        case serviceAccount
+    }
+
+    public let kind: Kind
+    /// The user's or the service account's id.
+    public let principalID: UUID
+    public let organizationID: UUID
+    public let organizationKind: TenantKind
+    /// The membership a user's token was minted for; nil for service accounts.
+    public let membershipID: UUID?
+    public let permissions: Set<Permission>
+
+    public init(
+        kind: Kind, principalID: UUID, organizationID: UUID, organizationKind: TenantKind, membershipID: UUID?,
+        permissions: Set<Permission>
+    ) {
+        self.kind = kind
+        self.principalID = principalID
+        self.organizationID = organizationID
+        self.organizationKind = organizationKind
+        self.membershipID = membershipID
+        self.permissions = permissions
+    }
+
+    public func has(_ permission: Permission) -> Bool {
+        permissions.contains(permission)
+    }
+
+    /// Platform administrators act across tenants (DOMAIN.md section 2).
+    public var actsAcrossTenants: Bool {
+        organizationKind == .platform
+    }
+
+    /// True when the caller may see or change what belongs to `organization`.
+    public func reaches(_ organization: UUID) -> Bool {
+        actsAcrossTenants || organization == organizationID
+    }
+}
+
+enum CallerKey: CallAttributeKey {
+    typealias Value = Caller
+}
+
+extension ServerCallContext {
+    /// The authenticated caller; nil only for public methods called without credentials.
+    public var caller: Caller? {
+        get { attributes[CallerKey.self] }
+        set { attributes[CallerKey.self] = newValue }
+    }
+
+    /// The caller, or UNAUTHENTICATED (for handlers of methods that are never public).
+    public func requireCaller() throws(RPCError) -> Caller {
+        guard let caller else { throw RPCError(.unauthenticated, "this method needs credentials") }
+        return caller
+    }
+}

@@ -1,0 +1,57 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// Wakes one waiting loop: ``ring()`` before or during ``wait(timeout:)`` ends the wait; a ring
+/// with nobody waiting is remembered once. Spurious wake-ups are harmless to its users.
+final class Doorbell: Sendable {
+    private struct State {
+        var rung = false
+        var waiter: (id: Int, continuation: CheckedContinuation<Void, Never>)?
+        var nextID = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let timers: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+
+    func ring() {
+        resume { state in
+            if state.waiter == nil { state.rung = true }
+            return state.waiter?.id
+        }
+    }
+
+    /// Returns when rung, after `timeout`, or when the task is cancelled.
+    func wait(timeout: Duration) async {
+        let id = state.withLockedValue { state -> Int? in
+            if state.rung {
+                state.rung = false
+                return nil
+            }
+            state.nextID += 1
+            return state.nextID
+        }
+        guard let id else { return }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                state.withLockedValue { $0.waiter = (id, continuation) }
+                timers.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
+                    self.resume { _ in id }
+                }
+                if Task.isCancelled { resume { _ in id } }
+            }
+        } onCancel: {
+            resume { _ in id }
+        }
+    }
+
+    /// Resumes the waiter whose id `pick` returns, if it is still the one waiting.
+    private func resume(_ pick: (inout State) -> Int?) {
+        let continuation = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            guard let id = pick(&state), let waiter = state.waiter, waiter.id == id else { return nil }
+            state.waiter = nil
+            return waiter.continuation
+        }
+        continuation?.resume()
+    }
+}

@@ -1,0 +1,99 @@
+public import Foundation
+public import KaroKarMessages
+public import KaroKarPostgres
+import KaroKarProto
+import NIOConcurrencyHelpers
+
+/// Code that reacts to an event inside a unit of work: an in-transaction reaction (it runs in the
+/// publisher's transaction and can veto it by throwing) or an after-commit consumer (it runs in a
+/// transaction of its own, at least once, de-duplicated on the event id).
+public typealias EventHandler = @Sendable (_ event: EventsV1.EventEnvelope, _ work: UnitOfWork) async throws -> Void
+
+/// The one event bus (ARCHITECTURE.md item 7, DOMAIN.md section 3).
+///
+/// - Reactions an invariant depends on subscribe with ``react(to:as:_:)``: they run inside the
+///   publisher's transaction, so the change and the reaction commit or fail together.
+/// - Everything else subscribes with ``consume(_:as:_:)``: publishing writes the event and one
+///   delivery per matching consumer to the outbox in the same transaction; ``EventRelay`` delivers
+///   after commit, from any server process, at least once, in order per aggregate.
+///
+/// Subscriptions are made while the server is composed, before it serves.
+public final class EventBus: Sendable {
+    struct Subscription: Sendable {
+        let name: String
+        let patterns: [EventPattern]
+        let handler: EventHandler
+
+        func matches(_ eventType: String) -> Bool {
+            patterns.contains { $0.matches(eventType) }
+        }
+    }
+
+    private struct Registry {
+        var reactions: [Subscription] = []
+        var consumers: [Subscription] = []
+    }
+
+    /// PostgreSQL's NOTIFY channel that wakes relays when deliveries commit.
+    public static let channel = "karokar_events"
+    /// In-transaction reactions may publish in turn, this deep at most (a loop is a bug).
+    static let maximumReactionDepth = 8
+
+    public let pool: PostgresPool
+    private let registry = NIOLockedValueBox(Registry())
+    let now: @Sendable () -> Date
+
+    public init(pool: PostgresPool, now: @escaping @Sendable () -> Date = Date.init) {
+        self.pool = pool
+        self.now = now
+    }
+
+    // MARK: - Subscribing
+
+    /// An in-transaction reaction, named for logs and errors.
+    public func react(to patterns: EventPattern..., as name: String, _ handler: @escaping EventHandler) {
+        registry.withLockedValue { $0.reactions.append(Subscription(name: name, patterns: patterns, handler: handler)) }
+    }
+
+    /// An after-commit consumer. `name` is its durable identity (deliveries and de-duplication are
+    /// kept per name): a plain lower-case identifier, never reused for another purpose.
+    public func consume(_ patterns: EventPattern..., as name: String, _ handler: @escaping EventHandler) {
+        precondition(ConsumerName.isValid(name), "consumer names are plain lower-case identifiers: \(name)")
+        registry.withLockedValue { registry in
+            precondition(!registry.consumers.contains { $0.name == name }, "consumer \(name) is registered twice")
+            registry.consumers.append(Subscription(name: name, patterns: patterns, handler: handler))
+        }
+    }
+
+    var consumers: [Subscription] {
+        registry.withLockedValue { $0.consumers }
+    }
+
+    func reactions(for eventType: String) -> [Subscription] {
+        registry.withLockedValue { $0.reactions.filter { $0.matches(eventType) } }
+    }
+
+    func consumerNames(for eventType: String) -> [String] {
+        registry.withLockedValue { $0.consumers.filter { $0.matches(eventType) }.map(\.name) }
+    }
+
+    // MARK: - Units of work
+
+    /// Runs `body` in one transaction; the events it publishes, their reactions' changes and their
+    /// outbox rows commit with it or not at all. Serialization failures and deadlocks retry the
+    /// whole body (see ``PostgresPool/transaction(isolation:maximumAttempts:_:)``).
+    public func transaction<R: Sendable>(
+        _ origin: EventOrigin, isolation: IsolationLevel = .readCommitted, _ body: (UnitOfWork) async throws -> R
+    ) async throws -> R {
+        try await pool.transaction(isolation: isolation) { session in
+            try await body(UnitOfWork(session: session, origin: origin, bus: self, depth: 0))
+        }
+    }
+}
+
+/// Consumer names double as SQL values and log keys: keep them plain.
+enum ConsumerName {
+    static func isValid(_ name: String) -> Bool {
+        name.range(of: "^[a-z][a-z0-9_]{0,62}$", options: .regularExpression) != nil
+    }
+}

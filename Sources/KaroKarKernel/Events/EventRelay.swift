@@ -1,0 +1,157 @@
+import Foundation
+import KaroKarPostgres
+public import Logging
+
+/// Delivers outbox events to the bus's after-commit consumers: one loop per consumer, woken by
+/// PostgreSQL's NOTIFY at commit (with a slow poll as a safety net), leasing deliveries with
+/// `FOR UPDATE SKIP LOCKED` so any number of relays in any number of processes share the work.
+///
+/// A batch of deliveries runs in one transaction; if a handler throws, the batch is rolled back
+/// and its deliveries run one transaction each, so one failure neither blocks the others nor
+/// commits half of anything. Failed deliveries retry with exponential backoff and end up dead
+/// after ``Options/maximumAttempts`` (see ``DeadLetters``); a dead delivery holds back later
+/// events of its aggregate for that consumer until it is replayed or discarded.
+public final class EventRelay: Sendable {
+    public struct Options: Sendable {
+        public var batchSize = 100
+        /// A leased delivery no one settles within this is due again (its relay died).
+        public var lease: Duration = .seconds(30)
+        /// Fallback poll when no NOTIFY arrives (a lost connection, retries coming due).
+        public var pollInterval: Duration = .milliseconds(500)
+        public var maximumAttempts = 10
+        public var firstRetryDelay: Duration = .milliseconds(100)
+        public var maximumRetryDelay: Duration = .seconds(300)
+
+        public init() {}
+
+        /// Backoff before attempt `attempts + 1`: doubling from ``firstRetryDelay``, capped.
+        func retryDelay(afterAttempts attempts: Int) -> Duration {
+            let factor = 1 << min(max(attempts - 1, 0), 20)
+            return min(firstRetryDelay * factor, maximumRetryDelay)
+        }
+    }
+
+    let bus: EventBus
+    let options: Options
+    let logger: Logger
+    /// Written into leases, for operators: which process holds a delivery.
+    let owner: String
+
+    public init(bus: EventBus, options: Options = Options(), logger: Logger) {
+        self.bus = bus
+        self.options = options
+        self.logger = logger
+        self.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Runs until the task is cancelled.
+    public func run() async {
+        let consumers = bus.consumers
+        guard !consumers.isEmpty else { return }
+        let doorbells = consumers.map { _ in Doorbell() }
+        let listener = PostgresListener(connectionString: bus.pool.configuration.connectionString, channels: [EventBus.channel])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.listen(listener, waking: doorbells) }
+            for (consumer, doorbell) in zip(consumers, doorbells) {
+                group.addTask { await self.deliver(to: consumer, doorbell: doorbell) }
+            }
+            await group.waitForAll()
+        }
+        await listener.close()
+    }
+
+    private func listen(_ listener: PostgresListener, waking doorbells: [Doorbell]) async {
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let notified = try await listener.wait(timeout: .milliseconds(250))
+                failures = 0
+                if !notified.isEmpty { doorbells.forEach { $0.ring() } }
+            } catch {
+                failures += 1
+                if failures == 1 { logger.warning("event relay cannot listen; polling until it can", metadata: ["error": "\(error)"]) }
+                try? await Task.sleep(for: min(.milliseconds(100) * failures, .seconds(5)))
+            }
+        }
+    }
+
+    private func deliver(to consumer: EventBus.Subscription, doorbell: Doorbell) async {
+        var logger = self.logger
+        logger[metadataKey: "events.consumer"] = "\(consumer.name)"
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let claimed = try await OutboxStore.claim(
+                    consumer: consumer.name, limit: options.batchSize, lease: options.lease, owner: owner, pool: bus.pool
+                )
+                failures = 0
+                if claimed.isEmpty {
+                    await doorbell.wait(timeout: options.pollInterval)
+                } else {
+                    try await process(claimed, consumer: consumer, logger: logger)
+                }
+            } catch {
+                failures += 1
+                if !Task.isCancelled { logger.warning("event delivery failed; retrying", metadata: ["error": "\(error)"]) }
+                try? await Task.sleep(for: min(.milliseconds(50) * failures, .seconds(5)))
+            }
+        }
+    }
+
+    // MARK: - Batches
+
+    func process(_ claimed: [OutboxStore.Claimed], consumer: EventBus.Subscription, logger: Logger) async throws {
+        do {
+            try await bus.pool.transaction { session in
+                for delivery in claimed {
+                    try await handle(delivery, consumer: consumer, session: session)
+                }
+            }
+        } catch let error as PostgresError where error.code.isConnectionFailure {
+            throw error  // the leases expire and the batch comes back
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            try await processOneByOne(claimed, consumer: consumer, logger: logger)
+        }
+    }
+
+    private func processOneByOne(_ claimed: [OutboxStore.Claimed], consumer: EventBus.Subscription, logger: Logger) async throws {
+        var failedAggregates = Set<String>()
+        var notAttempted: [Int64] = []
+        for delivery in claimed {
+            guard !failedAggregates.contains(delivery.aggregateKey) else {
+                notAttempted.append(delivery.seq)  // keeps the aggregate's order: it waits for the failed one
+                continue
+            }
+            do {
+                try await bus.pool.transaction { session in
+                    try await handle(delivery, consumer: consumer, session: session)
+                }
+            } catch let error as PostgresError where error.code.isConnectionFailure {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                failedAggregates.insert(delivery.aggregateKey)
+                let dead = delivery.attempts >= options.maximumAttempts
+                logger.log(
+                    level: dead ? .error : .warning, dead ? "event handler failed; delivery is dead" : "event handler failed; will retry",
+                    metadata: ["events.event_id": "\(delivery.envelope.eventId)", "events.type": "\(delivery.envelope.eventType)",
+                               "events.attempts": "\(delivery.attempts)", "error": "\(error)"]
+                )
+                try await OutboxStore.fail(
+                    delivery, consumer: consumer.name, error: "\(error)", retryAfter: options.retryDelay(afterAttempts: delivery.attempts),
+                    maximumAttempts: options.maximumAttempts, pool: bus.pool
+                )
+            }
+        }
+        try await OutboxStore.release(notAttempted, consumer: consumer.name, pool: bus.pool)
+    }
+
+    private func handle(_ delivery: OutboxStore.Claimed, consumer: EventBus.Subscription, session: PostgresSession) async throws {
+        guard try await OutboxStore.settle(delivery, consumer: consumer.name, session: session) else { return }
+        let work = UnitOfWork(session: session, origin: .reaction(to: delivery.envelope), bus: bus, depth: 0)
+        try await consumer.handler(delivery.envelope, work)
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import KaroKarMessages
+import KaroKarPostgres
+import KaroKarProto
+
+/// The outbox's SQL, in one place: appending events with their deliveries, claiming deliveries
+/// for a consumer, settling them.
+enum OutboxStore {
+    /// One round trip: the event, a delivery per consumer, and a NOTIFY that PostgreSQL sends
+    /// at commit (several in one transaction collapse into one).
+    static func append(_ envelope: EventsV1.EventEnvelope, consumers: [String], session: PostgresSession) async throws {
+        let occurred = envelope.occurredAt.map { PostgresTimestamp(seconds: $0.seconds, nanos: $0.nanos) } ?? PostgresTimestamp(seconds: 0)
+        let organization = envelope.organizationId.isEmpty ? nil : envelope.organizationId
+        try await session.query("""
+            WITH event AS (
+                INSERT INTO karokar_events.outbox
+                    (event_id, event_type, aggregate_type, aggregate_id, organization_id, occurred_at, envelope)
+                VALUES (\(envelope.eventId)::uuid, \(envelope.eventType), \(envelope.aggregateType), \(envelope.aggregateId),
+                        \(organization)::uuid, \(occurred)::timestamptz, \(PostgresBytes(ProtoCodec.encode(envelope)))::bytea)
+                RETURNING seq
+            ), deliveries AS (
+                INSERT INTO karokar_events.delivery (consumer, seq, aggregate_key)
+                SELECT consumer, event.seq, \(envelope.aggregateType + ":" + envelope.aggregateId)
+                FROM event, unnest(\(consumers)::text[]) AS consumer
+                RETURNING 1
+            )
+            SELECT pg_notify(\(EventBus.channel), '') FROM (SELECT 1 FROM deliveries LIMIT 1) AS any_delivery
+            """)
+    }
+
+    /// A delivery leased to this relay.
+    struct Claimed: Sendable {
+        let seq: Int64
+        let attempts: Int
+        let aggregateKey: String
+        let envelope: EventsV1.EventEnvelope
+    }
+
+    /// Leases up to `limit` due deliveries of `consumer`, oldest first, skipping any whose aggregate
+    /// has an earlier delivery still outstanding (pending, leased elsewhere, or dead): that keeps
+    /// each consumer's order per aggregate across any number of relays.
+    static func claim(consumer: String, limit: Int, lease: Duration, owner: String, pool: PostgresPool) async throws -> [Claimed] {
+        let rows = try await pool.query("""
+            UPDATE karokar_events.delivery AS d
+            SET available_at = clock_timestamp() + \(lease.postgresInterval)::interval, attempts = d.attempts + 1, leased_by = \(owner)
+            FROM (
+                SELECT c.consumer, c.seq FROM karokar_events.delivery AS c
+                WHERE c.consumer = \(consumer) AND c.state = 'pending' AND c.available_at <= clock_timestamp()
+                  AND NOT EXISTS (
+                      SELECT 1 FROM karokar_events.delivery AS e
+                      WHERE e.consumer = c.consumer AND e.aggregate_key = c.aggregate_key AND e.seq < c.seq)
+                ORDER BY c.seq
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            ) AS picked, karokar_events.outbox AS o
+            WHERE d.consumer = picked.consumer AND d.seq = picked.seq AND o.seq = d.seq
+            RETURNING d.seq, d.attempts, d.aggregate_key, o.envelope
+            """)
+        return try rows.map { row in
+            let bytes = try row.decode(PostgresBytes.self, "envelope").bytes
+            return Claimed(
+                seq: try row.decode(Int64.self, "seq"), attempts: try row.decode(Int.self, "attempts"),
+                aggregateKey: try row.decode(String.self, "aggregate_key"),
+                envelope: try ProtoCodec.decode(EventsV1.EventEnvelope.self, from: bytes)
+            )
+        }.sorted { $0.seq < $1.seq }
+    }
+
+    /// Settles a delivery inside the consumer's transaction: removes it and records the event as
+    /// processed. False when the event was already processed (or settled by another relay whose
+    /// lease this one outlived): the handler must not run again.
+    static func settle(_ claimed: Claimed, consumer: String, session: PostgresSession) async throws -> Bool {
+        let rows = try await session.query("""
+            WITH settled AS (
+                DELETE FROM karokar_events.delivery WHERE consumer = \(consumer) AND seq = \(claimed.seq) RETURNING 1
+            )
+            INSERT INTO karokar_events.processed (consumer, event_id)
+            SELECT \(consumer), \(claimed.envelope.eventId)::uuid FROM settled
+            ON CONFLICT DO NOTHING
+            RETURNING 1
+            """)
+        return rows.count == 1
+    }
+
+    /// Records a failed attempt: due again after `retryAfter`, or dead once `maximumAttempts` ran.
+    static func fail(_ claimed: Claimed, consumer: String, error: String, retryAfter: Duration, maximumAttempts: Int, pool: PostgresPool) async throws {
+        try await pool.query("""
+            UPDATE karokar_events.delivery
+            SET state = CASE WHEN attempts >= \(maximumAttempts) THEN 'dead' ELSE 'pending' END,
+                available_at = clock_timestamp() + \(retryAfter.postgresInterval)::interval,
+                last_error = \(String(error.prefix(2000))), leased_by = NULL
+            WHERE consumer = \(consumer) AND seq = \(claimed.seq)
+            """)
+    }
+
+    /// Gives leased deliveries back at once (not attempted in this batch).
+    static func release(_ seqs: [Int64], consumer: String, pool: PostgresPool) async throws {
+        guard !seqs.isEmpty else { return }
+        try await pool.query("""
+            UPDATE karokar_events.delivery SET available_at = clock_timestamp(), attempts = attempts - 1, leased_by = NULL
+            WHERE consumer = \(consumer) AND seq = ANY(\(seqs)::int8[])
+            """)
+    }
+}
+
+extension Duration {
+    /// `'1.5 seconds'`-style text for an `interval` bind.
+    var postgresInterval: String {
+        let micros = components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000
+        return "\(micros) microseconds"
+    }
+}

@@ -1,0 +1,38 @@
+public import KaroKarRPC
+
+/// A business failure with its wire status and stable domain code (DOMAIN.md section 2,
+/// "Errors"). Contexts throw these; the RPC layer sends them as they are. Messages are for
+/// people and never carry database text or another tenant's data.
+public struct DomainError: Error, RPCErrorConvertible, Hashable, CustomStringConvertible {
+    public let rpcError: RPCError
+
+    public init(_ code: RPCCode, _ domainCode: String, _ message: String) {
+        rpcError = RPCError(code, message, domainCode: domainCode)
+    }
+
+    public var description: String { rpcError.description }
+    public var domainCode: String? { rpcError.domainCode }
+
+    /// Anything the caller may not see answers like this, so existence does not leak.
+    public static func notFound(_ what: String) -> DomainError {
+        DomainError(.notFound, "NOT_FOUND", "\(what) not found")
+    }
+
+    /// A state-machine rule refused the action (`INVALID_BOOKING_TRANSITION`, ...).
+    public static func failedPrecondition(_ domainCode: String, _ message: String) -> DomainError {
+        DomainError(.failedPrecondition, domainCode, message)
+    }
+
+    public static func alreadyExists(_ domainCode: String, _ message: String) -> DomainError {
+        DomainError(.alreadyExists, domainCode, message)
+    }
+
+    /// The caller sent the version it read, and the aggregate has changed since.
+    public static func staleVersion(_ what: String, expected: Int64, actual: Int64) -> DomainError {
+        DomainError(.aborted, "STALE_VERSION", "\(what) is at version \(actual), not \(expected); read it again")
+    }
+
+    public static func permissionDenied(_ message: String) -> DomainError {
+        DomainError(.permissionDenied, "PERMISSION_DENIED", message)
+    }
+}

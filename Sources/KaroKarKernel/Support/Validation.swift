@@ -1,0 +1,156 @@
+public import Foundation
+public import KaroKarMessages
+public import KaroKarPostgres
+public import KaroKarProto
+public import KaroKarRPC
+
+/// Collects every field violation of a request, then refuses it as a whole (INVALID_ARGUMENT with
+/// one ``CommonV1/FieldViolation`` each), before anything is written.
+///
+///     var check = Validation()
+///     let id = check.uuid(request.vehicleId, "vehicleId")
+///     let name = check.text(request.name, "name", maximumLength: 200)
+///     try check.finish()
+public struct Validation: Sendable {
+    public private(set) var violations: [CommonV1.FieldViolation] = []
+
+    public init() {}
+
+    public mutating func add(_ field: String, _ code: String, _ description: String) {
+        violations.append(CommonV1.FieldViolation(field: field, code: code, description: description))
+    }
+
+    /// Throws INVALID_ARGUMENT with every violation collected; returns when there is none.
+    public func finish() throws(RPCError) {
+        guard violations.isEmpty else { throw RPCError.invalidArgument(violations) }
+    }
+
+    /// A required, lower-case UUID (DOMAIN.md: "UUID v4 everywhere, as lowercase strings").
+    public mutating func uuid(_ text: String, _ field: String) -> UUID {
+        guard !text.isEmpty else {
+            add(field, "REQUIRED", "\(field) is required")
+            return UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+        }
+        return parsedUUID(text, field)
+    }
+
+    /// An optional UUID: nil when empty.
+    public mutating func optionalUUID(_ text: String, _ field: String) -> UUID? {
+        text.isEmpty ? nil : parsedUUID(text, field)
+    }
+
+    private mutating func parsedUUID(_ text: String, _ field: String) -> UUID {
+        guard text.utf8.count == 36, let id = UUID(uuidString: text), id.uuidString.lowercased() == text else {
+            add(field, "MALFORMED", "\(field) must be a UUID in lower case")
+            return UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+        }
+        return id
+    }
+
+    /// Trimmed text, required unless `required` is false, at most `maximumLength` characters,
+    /// without control characters.
+    public mutating func text(_ value: String, _ field: String, maximumLength: Int, required: Bool = true) -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty {
+            if required { add(field, "REQUIRED", "\(field) is required") }
+        } else if trimmed.count > maximumLength {
+            add(field, "TOO_LONG", "\(field) is longer than \(maximumLength) characters")
+        } else if trimmed.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) {
+            add(field, "MALFORMED", "\(field) contains control characters")
+        }
+        return trimmed
+    }
+
+    /// An e-mail address, normalized to lower case. Deliberately simple: one `@`, a dotted domain.
+    public mutating func email(_ value: String, _ field: String) -> String {
+        let email = text(value, field, maximumLength: 254).lowercased()
+        guard !email.isEmpty else { return email }
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        let valid = parts.count == 2 && !parts[0].isEmpty && parts[0].utf8.count <= 64
+            && parts[1].split(separator: ".", omittingEmptySubsequences: false).count >= 2
+            && parts[1].split(separator: ".", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty }
+            && !email.contains(where: { $0.isWhitespace })
+        if !valid { add(field, "MALFORMED", "\(field) is not an e-mail address") }
+        return email
+    }
+
+    /// An integer within `range`.
+    public mutating func range<T: BinaryInteger>(_ value: T, _ field: String, _ range: ClosedRange<T>) -> T {
+        if !range.contains(value) { add(field, "OUT_OF_RANGE", "\(field) must be between \(range.lowerBound) and \(range.upperBound)") }
+        return value
+    }
+
+    /// A known, non-default enum value.
+    public mutating func known<E: ProtoEnum>(_ value: E, _ field: String) -> E {
+        if value.isProtoDefault || !value.isKnown { add(field, value.isProtoDefault ? "REQUIRED" : "UNKNOWN_VALUE", "\(field) must be one of the documented values") }
+        return value
+    }
+}
+
+extension Validation {
+    /// A required instant: present, `nanos` in range, between years 1900 and 9999.
+    public mutating func instant(_ value: CommonV1.Timestamp?, _ field: String) -> PostgresTimestamp {
+        guard let value else {
+            add(field, "REQUIRED", "\(field) is required")
+            return PostgresTimestamp(microseconds: 0)
+        }
+        guard (0...999_999_999).contains(value.nanos), (Self.earliest...Self.latest).contains(value.seconds) else {
+            add(field, "OUT_OF_RANGE", "\(field) must be a valid instant between 1900 and 9999")
+            return PostgresTimestamp(microseconds: 0)
+        }
+        return PostgresTimestamp(seconds: value.seconds, nanos: value.nanos)
+    }
+
+    /// A closed half-open period `[start, end)` with `end > start`.
+    public mutating func period(_ value: CommonV1.Period?, _ field: String) -> PostgresTimestampRange {
+        guard let value else {
+            add(field, "REQUIRED", "\(field) is required")
+            return PostgresTimestampRange(lower: PostgresTimestamp(microseconds: 0), upper: PostgresTimestamp(microseconds: 1))
+        }
+        let before = violations.count
+        let start = instant(value.start, field + ".start")
+        let end = instant(value.end, field + ".end")
+        if violations.count == before, end <= start {
+            add(field + ".end", "OUT_OF_RANGE", "\(field).end must be later than \(field).start")
+        }
+        return PostgresTimestampRange(lower: start, upper: end)
+    }
+
+    /// A period whose end may be open (absent `end`); a present end must be later than `start`.
+    public mutating func openPeriod(_ value: CommonV1.OpenPeriod?, _ field: String) -> PostgresTimestampRange {
+        guard let value else {
+            add(field, "REQUIRED", "\(field) is required")
+            return PostgresTimestampRange(lower: PostgresTimestamp(microseconds: 0), upper: nil)
+        }
+        let before = violations.count
+        let start = instant(value.start, field + ".start")
+        guard let endValue = value.end else { return PostgresTimestampRange(lower: start, upper: nil) }
+        let end = instant(endValue, field + ".end")
+        if violations.count == before, end <= start {
+            add(field + ".end", "OUT_OF_RANGE", "\(field).end must be later than \(field).start")
+        }
+        return PostgresTimestampRange(lower: start, upper: end)
+    }
+
+    static let earliest: Int64 = -2_208_988_800  // 1900-01-01T00:00:00Z
+    static let latest: Int64 = 253_402_300_799  // 9999-12-31T23:59:59Z
+}
+
+extension PostgresTimestamp {
+    /// The wire form.
+    public var timestamp: CommonV1.Timestamp {
+        CommonV1.Timestamp(seconds: seconds, nanos: nanos)
+    }
+}
+
+extension PostgresTimestampRange {
+    /// The wire form of a closed period (`upper` present).
+    public var period: CommonV1.Period {
+        CommonV1.Period(start: lower.timestamp, end: upper?.timestamp)
+    }
+
+    /// The wire form of a period whose end may be open.
+    public var openPeriod: CommonV1.OpenPeriod {
+        CommonV1.OpenPeriod(start: lower.timestamp, end: upper?.timestamp)
+    }
+}
