@@ -110,7 +110,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KaroKarKernelTests",
-            dependencies: ["KaroKarKernel", "KaroKarPostgres", "KaroKarMessages", "KaroKarTestSupport", logging],
+            dependencies: ["KaroKarKernel", "KaroKarPostgres", "KaroKarMessages", "KaroKarProto", "KaroKarTestSupport", logging],
             swiftSettings: strictSettings
         ),
         // A separate process for the event tests that kill one (SIGKILL after commit, mid-handler).

@@ -52,12 +52,20 @@ public final class EventBus: Sendable {
 
     /// An in-transaction reaction, named for logs and errors.
     public func react(to patterns: EventPattern..., as name: String, _ handler: @escaping EventHandler) {
+        react(to: patterns, as: name, handler)
+    }
+
+    public func react(to patterns: [EventPattern], as name: String, _ handler: @escaping EventHandler) {
         registry.withLockedValue { $0.reactions.append(Subscription(name: name, patterns: patterns, handler: handler)) }
     }
 
     /// An after-commit consumer. `name` is its durable identity (deliveries and de-duplication are
     /// kept per name): a plain lower-case identifier, never reused for another purpose.
     public func consume(_ patterns: EventPattern..., as name: String, _ handler: @escaping EventHandler) {
+        consume(patterns, as: name, handler)
+    }
+
+    public func consume(_ patterns: [EventPattern], as name: String, _ handler: @escaping EventHandler) {
         precondition(ConsumerName.isValid(name), "consumer names are plain lower-case identifiers: \(name)")
         registry.withLockedValue { registry in
             precondition(!registry.consumers.contains { $0.name == name }, "consumer \(name) is registered twice")
@@ -82,6 +90,7 @@ public final class EventBus: Sendable {
     /// Runs `body` in one transaction; the events it publishes, their reactions' changes and their
     /// outbox rows commit with it or not at all. Serialization failures and deadlocks retry the
     /// whole body (see ``PostgresPool/transaction(isolation:maximumAttempts:_:)``).
+    @discardableResult
     public func transaction<R: Sendable>(
         _ origin: EventOrigin, isolation: IsolationLevel = .readCommitted, _ body: (UnitOfWork) async throws -> R
     ) async throws -> R {

@@ -103,21 +103,37 @@ public final class EventRelay: Sendable {
     func process(_ claimed: [OutboxStore.Claimed], consumer: EventBus.Subscription, logger: Logger) async throws {
         do {
             try await bus.pool.transaction { session in
-                for delivery in claimed {
-                    try await handle(delivery, consumer: consumer, session: session)
+                for (index, delivery) in claimed.enumerated() {
+                    do {
+                        try await handle(delivery, consumer: consumer, session: session)
+                    } catch let error as PostgresError where error.code.isConnectionFailure || error.code.isTransient {
+                        throw error
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        throw HandlerFailure(index: index, error: error)
+                    }
                 }
             }
-        } catch let error as PostgresError where error.code.isConnectionFailure {
-            throw error  // the leases expire and the batch comes back
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            try await processOneByOne(claimed, consumer: consumer, logger: logger)
+        } catch let failure as HandlerFailure {
+            // The batch rolled back. The failed delivery counts as attempted; the rest run again,
+            // one transaction each.
+            try await recordFailure(claimed[failure.index], consumer: consumer, error: failure.error, logger: logger)
+            var rest = claimed
+            rest.remove(at: failure.index)
+            try await processOneByOne(rest, consumer: consumer, failedAggregates: [claimed[failure.index].aggregateKey], logger: logger)
         }
     }
 
-    private func processOneByOne(_ claimed: [OutboxStore.Claimed], consumer: EventBus.Subscription, logger: Logger) async throws {
-        var failedAggregates = Set<String>()
+    private struct HandlerFailure: Error {
+        let index: Int
+        let error: any Error
+    }
+
+    private func processOneByOne(
+        _ claimed: [OutboxStore.Claimed], consumer: EventBus.Subscription, failedAggregates: Set<String>, logger: Logger
+    ) async throws {
+        var failedAggregates = failedAggregates
         var notAttempted: [Int64] = []
         for delivery in claimed {
             guard !failedAggregates.contains(delivery.aggregateKey) else {
@@ -134,19 +150,23 @@ public final class EventRelay: Sendable {
                 throw CancellationError()
             } catch {
                 failedAggregates.insert(delivery.aggregateKey)
-                let dead = delivery.attempts >= options.maximumAttempts
-                logger.log(
-                    level: dead ? .error : .warning, dead ? "event handler failed; delivery is dead" : "event handler failed; will retry",
-                    metadata: ["events.event_id": "\(delivery.envelope.eventId)", "events.type": "\(delivery.envelope.eventType)",
-                               "events.attempts": "\(delivery.attempts)", "error": "\(error)"]
-                )
-                try await OutboxStore.fail(
-                    delivery, consumer: consumer.name, error: "\(error)", retryAfter: options.retryDelay(afterAttempts: delivery.attempts),
-                    maximumAttempts: options.maximumAttempts, pool: bus.pool
-                )
+                try await recordFailure(delivery, consumer: consumer, error: error, logger: logger)
             }
         }
         try await OutboxStore.release(notAttempted, consumer: consumer.name, pool: bus.pool)
+    }
+
+    private func recordFailure(_ delivery: OutboxStore.Claimed, consumer: EventBus.Subscription, error: any Error, logger: Logger) async throws {
+        let dead = delivery.attempts >= options.maximumAttempts
+        logger.log(
+            level: dead ? .error : .warning, dead ? "event handler failed; delivery is dead" : "event handler failed; will retry",
+            metadata: ["events.event_id": "\(delivery.envelope.eventId)", "events.type": "\(delivery.envelope.eventType)",
+                       "events.attempts": "\(delivery.attempts)", "error": "\(error)"]
+        )
+        try await OutboxStore.fail(
+            delivery, consumer: consumer.name, error: "\(error)", retryAfter: options.retryDelay(afterAttempts: delivery.attempts),
+            maximumAttempts: options.maximumAttempts, pool: bus.pool
+        )
     }
 
     private func handle(_ delivery: OutboxStore.Claimed, consumer: EventBus.Subscription, session: PostgresSession) async throws {
