@@ -13,6 +13,10 @@ let nio: [Target.Dependency] = [
     .product(name: "NIOPosix", package: "swift-nio"),
 ]
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+/// What a bounded context may depend on: the shared kernel, never another context.
+let contextDependencies: [Target.Dependency] = [
+    "KaroKarKernel", "KaroKarPostgres", "KaroKarMessages", "KaroKarServices", "KaroKarRPC", "KaroKarProto", logging,
+]
 
 let package = Package(
     name: "KaroKar",
@@ -65,10 +69,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: - Bounded contexts (each depends on the kernel only, never on another context)
+        .target(name: "FleetContext", dependencies: contextDependencies, swiftSettings: strictSettings),
+
         // MARK: - Server
         .target(
             name: "KaroKarServer",
-            dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarPostgres", "KaroKarKernel", logging] + nio,
+            dependencies: [
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarPostgres", "KaroKarKernel",
+                "FleetContext", logging,
+            ] + nio,
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -111,6 +121,11 @@ let package = Package(
         .testTarget(
             name: "KaroKarKernelTests",
             dependencies: ["KaroKarKernel", "KaroKarPostgres", "KaroKarMessages", "KaroKarProto", "KaroKarTestSupport", logging],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FleetContextTests",
+            dependencies: ["FleetContext", "KaroKarTestSupport", "KaroKarServer"] + contextDependencies,
             swiftSettings: strictSettings
         ),
         // A separate process for the event tests that kill one (SIGKILL after commit, mid-handler).

@@ -15,6 +15,7 @@ public struct KaroKarApplication: Sendable {
     public let health: HealthService
     public let bus: EventBus?
     public let relay: EventRelay?
+    private let backgroundJobs: [@Sendable () async -> Void]
 
     /// Methods callable without credentials.
     public static var publicPaths: Set<String> {
@@ -48,10 +49,15 @@ public struct KaroKarApplication: Sendable {
         configuration.interceptors = contexts.interceptors
         self.server = RPCServer(configuration: configuration, group: group, logger: logger)
         self.health = health
+        self.backgroundJobs = contexts.backgroundJobs
     }
 
-    /// Runs the background work (the event relay) until the task is cancelled.
+    /// Runs the background work (the event relay, the contexts' periodic jobs) until the task is
+    /// cancelled.
     public func runBackgroundWork() async {
-        await relay?.run()
+        await withTaskGroup(of: Void.self) { group in
+            if let relay { group.addTask { await relay.run() } }
+            for job in backgroundJobs { group.addTask { await job() } }
+        }
     }
 }

@@ -1,4 +1,5 @@
 import KaroKarProto
+public import FleetContext
 public import KaroKarRPC
 
 /// One configurable setting: its name in a config file, its `KAROKAR_*` environment variable and
@@ -27,6 +28,7 @@ public struct ServerSettings: Sendable {
     public var dataDirectory = ".karokar"
     public var databasePoolSize = 10
     public var migrateOnStart = true
+    public var fleet = FleetOptions()
 
     public init() {}
 
@@ -38,6 +40,8 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "data-dir", help: "where the private PostgreSQL cluster lives", defaultValue: ".karokar"),
         SettingSpec(name: "database-pool-size", help: "connections in the PostgreSQL pool", defaultValue: "10"),
         SettingSpec(name: "migrate-on-start", help: "apply pending migrations at start (true or false)", defaultValue: "true"),
+        SettingSpec(name: "fleet-activation-requires-verification", help: "activating a vehicle needs approved registration, insurance and fitness verifications (true or false)", defaultValue: "false"),
+        SettingSpec(name: "fleet-document-sweep-interval-s", help: "seconds between document expiry sweeps (0 = never)", defaultValue: "86400"),
         SettingSpec(name: "max-frame-bytes", help: "largest frame accepted", defaultValue: "4194304"),
         SettingSpec(name: "max-request-bytes", help: "default cap on a request payload", defaultValue: "1048576"),
         SettingSpec(name: "max-calls-in-flight", help: "calls in flight per connection", defaultValue: "256"),
@@ -118,6 +122,12 @@ public struct ServerSettings: Sendable {
         case "migrate-on-start":
             guard value == "true" || value == "false" else { throw Invalid(description: "\(source): expected true or false") }
             migrateOnStart = value == "true"
+        case "fleet-activation-requires-verification":
+            guard value == "true" || value == "false" else { throw Invalid(description: "\(source): expected true or false") }
+            fleet.activationRequiresVerification = value == "true"
+        case "fleet-document-sweep-interval-s":
+            let seconds = try integer(0...31_536_000)
+            fleet.documentSweepInterval = seconds == 0 ? nil : .seconds(seconds)
         case "log-level":
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(value) else { throw Invalid(description: "\(source): log level must be one of \(levels.joined(separator: ", "))") }

@@ -1,3 +1,4 @@
+public import KaroKarMessages
 public import KaroKarRPC
 
 /// A business failure with its wire status and stable domain code (DOMAIN.md section 2,
@@ -34,5 +35,15 @@ public struct DomainError: Error, RPCErrorConvertible, Hashable, CustomStringCon
 
     public static func permissionDenied(_ message: String) -> DomainError {
         DomainError(.permissionDenied, "PERMISSION_DENIED", message)
+    }
+}
+
+/// Optimistic concurrency (DOMAIN.md section 2): a request may carry the version it read.
+public enum ExpectedVersion {
+    /// Throws ABORTED / `STALE_VERSION` when `expected` is present and differs from `actual`.
+    public static func check(_ expected: CommonV1.Int64Value?, _ actual: Int64, _ what: String) throws(DomainError) {
+        if let expected, expected.value != actual {
+            throw DomainError.staleVersion(what, expected: expected.value, actual: actual)
+        }
     }
 }
