@@ -1,6 +1,7 @@
 import KaroKarMessages
 import KaroKarProto
 @testable import KaroKarRPC
+import KaroKarTestSupport
 import NIOCore
 import Testing
 
