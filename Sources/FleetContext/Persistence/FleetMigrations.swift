@@ -47,6 +47,8 @@ public enum FleetMigrations {
             CREATE INDEX vehicle_owner ON fleet.vehicle (organization_id, id);
             CREATE INDEX vehicle_searchable ON fleet.vehicle (id) INCLUDE (organization_id, ownership_type)
                 WHERE status = 'ACTIVE';
+            -- Search walks listings in id order and stops at a page: these keep filtered walks in id order.
+            CREATE INDEX vehicle_make ON fleet.vehicle (lower(make), id) WHERE status = 'ACTIVE';
             CREATE INDEX vehicle_make_model ON fleet.vehicle (lower(make), lower(model), id) WHERE status = 'ACTIVE';
 
             CREATE TABLE fleet.availability (

@@ -76,8 +76,13 @@ extension FleetHandler {
         }
         try check.finish()
         let page = try Page(request.page, maximum: 100)
+        // Corporate-owned listings a corporate sees are its own: say so, so the search walks only its fleet.
+        let owner = filters.ownershipType == .corporateOwned && !caller.actsAcrossTenants ? caller.organizationID : vendor
+        if filters.ownershipType == .corporateOwned, let vendor, vendor != owner {
+            return FleetV1.SearchAvailableVehiclesResponse(page: CommonV1.PageResponse())  // a vendor owns no corporate vehicles
+        }
         let query = SearchStore.Query(
-            period: period, everything: caller.actsAcrossTenants, caller: caller.organizationID, vendor: vendor, make: make, model: model,
+            period: period, everything: caller.actsAcrossTenants, caller: caller.organizationID, vendor: owner, make: make, model: model,
             yearMin: yearMin, yearMax: yearMax, ownership: filters.ownershipType.storedName, after: try page.idCursor(), limit: page.fetch
         )
         return try await fleet.read(context) { work in

@@ -1,0 +1,41 @@
+-- The Fleet search benchmark's data set (issue 5): 500 vendor organizations, 100,000 vehicles,
+-- 1,000,000 availability records, written straight into Fleet's tables (the search reads only
+-- those). Deterministic: the same rows every run. Run against a migrated, empty database:
+--   psql -v ON_ERROR_STOP=1 -f Deploy/bench/fleet-dataset.sql "$DATABASE_URL"
+-- Shape: 2% of vendors suspended; 5% of vehicles pending, 3% retired; each vehicle has 10 records,
+-- one per 36-day slot of 2027 (random start in the slot, 1 to 6 days long), 10% of them released;
+-- statuses 60% RESERVED, 25% MAINTENANCE, 15% BLOCKED. Also 20 corporates with 50 vehicles each.
+BEGIN;
+SELECT setseed(0.42);
+
+INSERT INTO fleet.owner (organization_id, kind, status)
+SELECT md5('vendor' || g)::uuid, 'VENDOR', CASE WHEN g % 50 = 0 THEN 'SUSPENDED' ELSE 'ACTIVE' END
+FROM generate_series(1, 500) AS g;
+INSERT INTO fleet.owner (organization_id, kind, status)
+SELECT md5('corporate' || g)::uuid, 'CORPORATE', 'ACTIVE' FROM generate_series(1, 20) AS g;
+
+INSERT INTO fleet.vehicle (id, organization_id, ownership_type, make, model, year, license_plate, status)
+SELECT md5('vehicle' || g)::uuid, md5('vendor' || (1 + g % 500))::uuid, 'VENDOR_OWNED',
+       (ARRAY['Tata', 'Mahindra', 'Maruti', 'Hyundai', 'Kia', 'Toyota', 'Honda', 'Skoda'])[1 + g % 8],
+       (ARRAY['Alpha', 'Beta', 'Gamma', 'Delta', 'Sigma'])[1 + (g / 8) % 5],
+       2010 + g % 16, 'BENCH' || g,
+       CASE get_byte(decode(md5('status' || g), 'hex'), 0) % 100 WHEN 0, 1, 2, 3, 4 THEN 'PENDING' WHEN 5, 6, 7 THEN 'RETIRED' ELSE 'ACTIVE' END
+FROM generate_series(1, 100000) AS g;
+INSERT INTO fleet.vehicle (id, organization_id, ownership_type, make, model, year, license_plate, status)
+SELECT md5('corpvehicle' || g)::uuid, md5('corporate' || (1 + g % 20))::uuid, 'CORPORATE_OWNED', 'Tata', 'Alpha', 2020, 'CORP' || g, 'ACTIVE'
+FROM generate_series(1, 1000) AS g;
+
+INSERT INTO fleet.availability (id, vehicle_id, organization_id, period, status, source_type, source_id, released_at)
+SELECT gen_random_uuid(), v.id, v.organization_id,
+       tstzrange(slot_start, slot_start + (1 + floor(random() * 6)) * interval '1 day', '[)'),
+       kind.status, kind.source, gen_random_uuid(),
+       CASE WHEN random() < 0.1 THEN slot_start ELSE NULL END
+FROM fleet.vehicle AS v
+CROSS JOIN generate_series(0, 9) AS k
+CROSS JOIN LATERAL (SELECT timestamptz '2027-01-01 00:00+00' + (k * 36 + floor(random() * 30)) * interval '1 day' AS slot_start) AS s
+CROSS JOIN LATERAL (SELECT CASE WHEN r < 0.60 THEN 'RESERVED' WHEN r < 0.85 THEN 'MAINTENANCE' ELSE 'BLOCKED' END AS status,
+                           CASE WHEN r < 0.60 THEN 'BOOKING' WHEN r < 0.85 THEN 'MAINTENANCE' ELSE 'MANUAL_BLOCK' END AS source
+                    FROM (SELECT random() + 0 * k AS r) AS x) AS kind
+WHERE v.license_plate LIKE 'BENCH%';
+COMMIT;
+ANALYZE fleet.owner, fleet.vehicle, fleet.availability;
