@@ -70,7 +70,7 @@ let package = Package(
         ),
 
         // MARK: - Bounded contexts (each depends on the kernel only, never on another context)
-        .target(name: "FleetContext", dependencies: contextDependencies, swiftSettings: strictSettings),
+        .target(name: "FleetContext", dependencies: contextDependencies, exclude: ["README.md"], swiftSettings: strictSettings),
 
         // MARK: - Server
         .target(
