@@ -92,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "karokar-bench",
             dependencies: [
-                "KaroKarProto", "KaroKarMessages", "KaroKarRPC",
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarPostgres", "KaroKarKernel", logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio,
             swiftSettings: strictSettings

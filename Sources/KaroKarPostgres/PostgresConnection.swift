@@ -1,12 +1,15 @@
 import CLibPQ
 import Glibc
 
-/// One libpq connection, owned: freed exactly once, in `deinit`. Every method blocks, so callers
-/// run them on ``BlockingExecutor`` threads. Not thread-safe: the pool leases it to one task at a
-/// time; only ``cancelCurrentQuery()`` may be called from another thread.
+/// One libpq connection, owned: freed exactly once, in `deinit`. Connecting blocks (callers run
+/// it on ``BlockingExecutor`` threads); queries use libpq's non-blocking API and wait for the
+/// socket on the pool's ``SocketPoller``, so no thread blocks per query. Not thread-safe: the pool
+/// leases it to one task at a time; only ``cancelCurrentQuery()`` may be called from elsewhere.
 final class PostgresConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private let canceller: OpaquePointer?
+    private let poller: SocketPoller
+    private let socket: Int32
     private var statements: [String: String] = [:]
     let id: Int
     /// When the pool last handed this connection back; used to decide on a health check.
@@ -15,7 +18,7 @@ final class PostgresConnection: @unchecked Sendable {
     static let maximumPreparedStatements = 512
 
     /// Connects (blocking). `conninfo` is a libpq connection string or URI.
-    static func connect(_ conninfo: String, id: Int) throws -> PostgresConnection {
+    static func connect(_ conninfo: String, id: Int, poller: SocketPoller) throws -> PostgresConnection {
         // UTC and ISO dates make the text formats of PostgresTimestamp exact.
         let options = conninfo.contains("://")
             ? conninfo + (conninfo.contains("?") ? "&" : "?") + "options=-c%20TimeZone%3DUTC%20-c%20DateStyle%3DISO&application_name=karokar"
@@ -23,21 +26,24 @@ final class PostgresConnection: @unchecked Sendable {
         guard let handle = PQconnectdb(options) else {
             throw PostgresError(code: .connectionFailure, serverMessage: "out of memory")
         }
-        guard PQstatus(handle) == CONNECTION_OK else {
+        guard PQstatus(handle) == CONNECTION_OK, PQsetnonblocking(handle, 1) == 0 else {
             let message = String(cString: PQerrorMessage(handle))
             PQfinish(handle)
             throw PostgresError(code: .connectionFailure, serverMessage: message)
         }
-        return PostgresConnection(handle: handle, id: id)
+        return PostgresConnection(handle: handle, id: id, poller: poller)
     }
 
-    private init(handle: OpaquePointer, id: Int) {
+    private init(handle: OpaquePointer, id: Int, poller: SocketPoller) {
         self.handle = handle
         self.canceller = PQgetCancel(handle)
         self.id = id
+        self.poller = poller
+        self.socket = PQsocket(handle)
     }
 
     deinit {
+        poller.forget(socket)
         if let canceller { PQfreeCancel(canceller) }
         PQfinish(handle)
     }
@@ -54,34 +60,82 @@ final class PostgresConnection: @unchecked Sendable {
         _ = PQcancel(canceller, &buffer, Int32(buffer.count))
     }
 
+    // MARK: - Statements
+
     /// Runs `sql` as a prepared statement (prepared once per connection and text).
-    func execute(_ sql: SQL) throws -> PostgresRows {
-        let name = try preparedName(for: sql.text)
-        return try withCStrings(sql.binds) { values in
-            let result = name.map { PQexecPrepared(handle, $0, Int32(values.count), values, nil, nil, 0) }
-                ?? PQexecParams(handle, sql.text, Int32(values.count), nil, values, nil, nil, 0)
-            return try consume(result)
+    func execute(_ sql: SQL) async throws -> PostgresRows {
+        let name = try await preparedName(for: sql.text)
+        let pointers = sql.binds.map { $0.map { strdup($0)! } }
+        // libpq copies the values into its output buffer before returning.
+        let sent = pointers.map { $0.map { UnsafePointer($0) } }.withUnsafeBufferPointer { values in
+            if let name {
+                return PQsendQueryPrepared(handle, name, Int32(values.count), values.baseAddress, nil, nil, 0)
+            }
+            return PQsendQueryParams(handle, sql.text, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
         }
+        pointers.forEach { free($0) }
+        return try consume(try await finish(sent: sent))
     }
 
-    /// Runs parameterless statements (`BEGIN`, `COMMIT`, `ROLLBACK`, DDL) with the simple protocol.
-    func executeSimple(_ text: String) throws {
-        _ = try consume(PQexec(handle, text))
+    /// Runs parameterless statements (`BEGIN`, `COMMIT`, `ROLLBACK`, DDL scripts) with the simple
+    /// protocol.
+    func executeSimple(_ text: String) async throws {
+        _ = try consume(try await finish(sent: PQsendQuery(handle, text)))
     }
 
-    private func preparedName(for text: String) throws -> String? {
+    private func preparedName(for text: String) async throws -> String? {
         if let name = statements[text] { return name }
         guard statements.count < Self.maximumPreparedStatements else { return nil }
         let name = "kk\(statements.count)"
-        _ = try consume(PQprepare(handle, name, text, 0, nil))
+        _ = try consume(try await finish(sent: PQsendPrepare(handle, name, text, 0, nil)))
         statements[text] = name
         return name
     }
 
-    private func consume(_ result: OpaquePointer?) throws -> PostgresRows {
-        guard let result else {
-            throw PostgresError(code: .connectionFailure, serverMessage: String(cString: PQerrorMessage(handle)))
+    /// Flushes what was sent, then waits for every result of the command: returns the first
+    /// failed one, or else the last one (the caller owns it).
+    private func finish(sent: Int32) async throws -> OpaquePointer {
+        guard sent == 1 else { throw connectionError() }
+        while true {
+            let flushed = PQflush(handle)
+            if flushed == 0 { break }
+            guard flushed > 0 else { throw connectionError() }
+            await poller.wait(socket, for: .writableOrReadable)
+            guard PQconsumeInput(handle) == 1 else { throw connectionError() }
         }
+        var kept: OpaquePointer?
+        while true {
+            while PQisBusy(handle) == 1 {
+                await poller.wait(socket, for: .readable)
+                guard PQconsumeInput(handle) == 1 else {
+                    if let kept { PQclear(kept) }
+                    throw connectionError()
+                }
+            }
+            guard let result = PQgetResult(handle) else { break }
+            if let previous = kept, Self.failed(previous) {
+                PQclear(result)  // keep the first failure
+            } else {
+                if let previous = kept { PQclear(previous) }
+                kept = result
+            }
+        }
+        guard let kept else { throw connectionError() }
+        return kept
+    }
+
+    private static func failed(_ result: OpaquePointer) -> Bool {
+        let status = PQresultStatus(result)
+        return status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK
+    }
+
+    private func connectionError() -> PostgresError {
+        PostgresError(code: .connectionFailure, serverMessage: String(cString: PQerrorMessage(handle)))
+    }
+
+    // MARK: - Results
+
+    private func consume(_ result: OpaquePointer) throws -> PostgresRows {
         defer { PQclear(result) }
         let status = PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
@@ -111,11 +165,5 @@ final class PostgresConnection: @unchecked Sendable {
         }
         let sqlState = field(UInt8(ascii: "C")) ?? PostgresError.Code.connectionFailure.rawValue
         return PostgresError(code: .init(rawValue: sqlState), constraint: field(UInt8(ascii: "n")), serverMessage: message)
-    }
-
-    private func withCStrings<R>(_ values: [String?], _ body: ([UnsafePointer<CChar>?]) throws -> R) rethrows -> R {
-        let pointers = values.map { $0.map { strdup($0)! } }
-        defer { pointers.forEach { free($0) } }
-        return try body(pointers.map { $0.map { UnsafePointer($0) } })
     }
 }

@@ -44,13 +44,15 @@ public final class PostgresPool: Sendable {
     }
 
     public let configuration: Configuration
+    /// Threads for connecting (libpq's connect blocks); queries never use them.
     let executor: BlockingExecutor
+    let poller = SocketPoller()
     private let state: NIOLockedValueBox<State>
     private let timers: any EventLoop
 
     public init(configuration: Configuration) {
         self.configuration = configuration
-        self.executor = BlockingExecutor(threads: configuration.maximumConnections + 1)
+        self.executor = BlockingExecutor(threads: min(configuration.maximumConnections, 4))
         self.state = NIOLockedValueBox(State(machine: PoolStateMachine(maximumConnections: configuration.maximumConnections)))
         self.timers = MultiThreadedEventLoopGroup.singleton.next()
     }
@@ -72,7 +74,7 @@ public final class PostgresPool: Sendable {
     /// (or is closed if it broke or was left inside a transaction).
     public func withConnection<R: Sendable>(_ body: (PostgresSession) async throws -> R) async throws -> R {
         let connection = try await lease()
-        let session = PostgresSession(connection: connection, executor: executor)
+        let session = PostgresSession(connection: connection)
         do {
             let result = try await body(session)
             giveBack(connection)
@@ -87,7 +89,7 @@ public final class PostgresPool: Sendable {
         while true {
             let connection = try await leaseOnce()
             guard ContinuousClock.now - connection.lastUsed > configuration.healthCheckAfter else { return connection }
-            let healthy = (try? await executor.run { try connection.execute("SELECT 1") }) != nil
+            let healthy = (try? await connection.execute("SELECT 1")) != nil
             if healthy { return connection }
             giveBack(connection, forceClose: true)
         }
@@ -168,10 +170,11 @@ public final class PostgresPool: Sendable {
         }
         let conninfo = configuration.connectionString
         let executor = self.executor
+        let poller = self.poller
         timers.scheduleTask(in: .milliseconds(Int64(delay))) { [self] in
             // One attempt, on the blocking threads; the outcome goes back through the state machine.
             let attempt: EventLoopFuture<PostgresConnection> = timers.makeFutureWithTask {
-                try await executor.run { try PostgresConnection.connect(conninfo, id: id) }
+                try await executor.run { try PostgresConnection.connect(conninfo, id: id, poller: poller) }
             }
             attempt.whenComplete { [self] result in
                 switch result {
@@ -219,5 +222,6 @@ public final class PostgresPool: Sendable {
         }
         _ = idle  // freed here by PQfinish in deinit
         await executor.shutdown()
+        poller.shutdown()
     }
 }

@@ -1,9 +1,8 @@
 /// A leased connection, for the duration of ``PostgresPool/withConnection(_:)`` or a transaction.
-/// Queries run on the pool's blocking threads; cancelling the calling task cancels the statement
-/// on the server.
+/// Statements go out with libpq's non-blocking API (see ``SocketPoller``); cancelling the calling
+/// task cancels the statement on the server.
 public struct PostgresSession: Sendable {
     let connection: PostgresConnection
-    let executor: BlockingExecutor
 
     /// Runs one statement; values only as bind parameters (see ``SQL``).
     @discardableResult
@@ -11,7 +10,7 @@ public struct PostgresSession: Sendable {
         try Task.checkCancellation()
         let connection = self.connection
         return try await withTaskCancellationHandler {
-            try await executor.run { try connection.execute(sql) }
+            try await connection.execute(sql)
         } onCancel: {
             connection.cancelCurrentQuery()
         }
@@ -22,17 +21,16 @@ public struct PostgresSession: Sendable {
     func simple(_ text: String) async throws {
         let connection = self.connection
         try await withTaskCancellationHandler {
-            try await executor.run { try connection.executeSimple(text) }
+            try await connection.executeSimple(text)
         } onCancel: {
             connection.cancelCurrentQuery()
         }
     }
 
-    /// ROLLBACK, even from a cancelled task; a failure here leaves the connection unusable, and
-    /// the pool closes it.
+    /// ROLLBACK, even from a cancelled task (nothing on this path checks for cancellation); a
+    /// failure here leaves the connection unusable, and the pool closes it.
     func rollback() async {
-        let connection = self.connection
-        _ = try? await executor.run { try connection.executeSimple("ROLLBACK") }
+        _ = try? await connection.executeSimple("ROLLBACK")
     }
 }
 

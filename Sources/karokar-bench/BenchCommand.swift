@@ -12,7 +12,8 @@ import NIOPosix
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "karokar-bench",
-        abstract: "Load generator for KaroKar RPC servers."
+        abstract: "Load generator for KaroKar RPC servers.",
+        subcommands: [PoolBenchmark.self, OutboxBenchmark.self]
     )
 
     @Option(help: "Server address HOST:PORT.") var address = "127.0.0.1:7420"
