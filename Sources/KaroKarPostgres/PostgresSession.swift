@@ -45,15 +45,20 @@ extension PostgresPool {
     /// A unit of work: `body` runs inside one transaction that commits when it returns and rolls
     /// back when it throws or its task is cancelled. Serialization failures and deadlocks retry the
     /// whole unit (at most `maximumAttempts` times), so `body` must not have effects outside it.
+    ///
+    /// `durable: false` lets the commit return before its WAL record is flushed (a crash may lose
+    /// the last few such commits, atomically, never half of one): for work that is safe to redo,
+    /// such as handling an outbox delivery together with its settlement.
     public func transaction<R: Sendable>(
-        isolation: IsolationLevel = .readCommitted, maximumAttempts: Int = 4,
+        isolation: IsolationLevel = .readCommitted, durable: Bool = true, maximumAttempts: Int = 4,
         _ body: (PostgresSession) async throws -> R
     ) async throws -> R {
         var attempt = 1
+        let begin = "BEGIN ISOLATION LEVEL \(isolation.rawValue)" + (durable ? "" : "; SET LOCAL synchronous_commit TO OFF")
         while true {
             do {
                 return try await withConnection { session in
-                    try await session.simple("BEGIN ISOLATION LEVEL \(isolation.rawValue)")
+                    try await session.simple(begin)
                     do {
                         let result = try await body(session)
                         try await session.simple("COMMIT")

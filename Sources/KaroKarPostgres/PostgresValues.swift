@@ -78,20 +78,36 @@ public struct PostgresBytes: PostgresCodable, Hashable {
     }
 
     public var postgresText: String {
-        "\\x" + bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 2 + 2 * bytes.count) { buffer in
+            buffer[0] = UInt8(ascii: "\\")
+            buffer[1] = UInt8(ascii: "x")
+            for (index, byte) in bytes.enumerated() {
+                buffer[2 + 2 * index] = digits[Int(byte >> 4)]
+                buffer[3 + 2 * index] = digits[Int(byte & 0x0F)]
+            }
+            return 2 + 2 * bytes.count
+        }
     }
 
     public init(postgresText: String) throws {
-        guard postgresText.hasPrefix("\\x"), postgresText.utf8.count % 2 == 0 else {
+        var utf8 = postgresText.utf8.makeIterator()
+        guard utf8.next() == UInt8(ascii: "\\"), utf8.next() == UInt8(ascii: "x"), postgresText.utf8.count % 2 == 0 else {
             throw decodingError(postgresText, PostgresBytes.self)
         }
+        func nibble(_ character: UInt8) -> UInt8? {
+            switch character {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): character - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): character - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
         var bytes: [UInt8] = []
-        var index = postgresText.index(postgresText.startIndex, offsetBy: 2)
-        while index < postgresText.endIndex {
-            let next = postgresText.index(index, offsetBy: 2)
-            guard let byte = UInt8(postgresText[index..<next], radix: 16) else { throw decodingError(postgresText, PostgresBytes.self) }
-            bytes.append(byte)
-            index = next
+        bytes.reserveCapacity(postgresText.utf8.count / 2 - 1)
+        while let high = utf8.next() {
+            guard let low = utf8.next(), let h = nibble(high), let l = nibble(low) else { throw decodingError(postgresText, PostgresBytes.self) }
+            bytes.append(h << 4 | l)
         }
         self.bytes = bytes
     }

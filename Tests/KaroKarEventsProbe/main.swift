@@ -111,7 +111,12 @@ do {
     case "publish":
         guard arguments.count >= 5, let count = Int(arguments[3]), let aggregates = Int(arguments[4]) else { fail("publish CONNINFO COUNT AGGREGATES") }
         subscribe(bus, killAt: nil)
-        try await publish(bus, count: count, aggregates: aggregates, killAfterCommit: arguments.contains("--kill-after-commit"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await bus.runNotifier() }  // wakes the relays of other processes
+            try await publish(bus, count: count, aggregates: aggregates, killAfterCommit: arguments.contains("--kill-after-commit"))
+            try await Task.sleep(for: .milliseconds(100))  // the last NOTIFY goes out
+            group.cancelAll()
+        }
     case "relay":
         var killAt: (Int64, String)?
         if let flag = arguments.firstIndex(of: "--kill-in-handler"), arguments.count > flag + 2, let version = Int64(arguments[flag + 1]) {

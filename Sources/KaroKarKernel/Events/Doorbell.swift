@@ -7,7 +7,7 @@ import NIOPosix
 final class Doorbell: Sendable {
     private struct State {
         var rung = false
-        var waiter: (id: Int, continuation: CheckedContinuation<Void, Never>)?
+        var waiter: (id: Int, continuation: CheckedContinuation<Bool, Never>)?
         var nextID = 0
     }
 
@@ -21,8 +21,10 @@ final class Doorbell: Sendable {
         }
     }
 
-    /// Returns when rung, after `timeout`, or when the task is cancelled.
-    func wait(timeout: Duration) async {
+    /// Returns when rung (true), after `timeout` or when the task is cancelled (false, unless a
+    /// ring came first).
+    @discardableResult
+    func wait(timeout: Duration) async -> Bool {
         let id = state.withLockedValue { state -> Int? in
             if state.rung {
                 state.rung = false
@@ -31,27 +33,27 @@ final class Doorbell: Sendable {
             state.nextID += 1
             return state.nextID
         }
-        guard let id else { return }
-        await withTaskCancellationHandler {
+        guard let id else { return true }
+        return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 state.withLockedValue { $0.waiter = (id, continuation) }
                 timers.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
-                    self.resume { _ in id }
+                    self.resume(rung: false) { _ in id }
                 }
-                if Task.isCancelled { resume { _ in id } }
+                if Task.isCancelled { resume(rung: false) { _ in id } }
             }
         } onCancel: {
-            resume { _ in id }
+            resume(rung: false) { _ in id }
         }
     }
 
     /// Resumes the waiter whose id `pick` returns, if it is still the one waiting.
-    private func resume(_ pick: (inout State) -> Int?) {
-        let continuation = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+    private func resume(rung: Bool = true, _ pick: (inout State) -> Int?) {
+        let continuation = state.withLockedValue { state -> CheckedContinuation<Bool, Never>? in
             guard let id = pick(&state), let waiter = state.waiter, waiter.id == id else { return nil }
             state.waiter = nil
             return waiter.continuation
         }
-        continuation?.resume()
+        continuation?.resume(returning: rung)
     }
 }

@@ -32,6 +32,8 @@ public final class EventBus: Sendable {
     private struct Registry {
         var reactions: [Subscription] = []
         var consumers: [Subscription] = []
+        var commitListeners: [Int: @Sendable () -> Void] = [:]
+        var nextListener = 0
     }
 
     /// PostgreSQL's NOTIFY channel that wakes relays when deliveries commit.
@@ -41,6 +43,8 @@ public final class EventBus: Sendable {
 
     public let pool: PostgresPool
     private let registry = NIOLockedValueBox(Registry())
+    private let notifyBell = Doorbell()
+    private let notifierRunning = NIOLockedValueBox(false)
     let now: @Sendable () -> Date
 
     public init(pool: PostgresPool, now: @escaping @Sendable () -> Date = Date.init) {
@@ -94,9 +98,52 @@ public final class EventBus: Sendable {
     public func transaction<R: Sendable>(
         _ origin: EventOrigin, isolation: IsolationLevel = .readCommitted, _ body: (UnitOfWork) async throws -> R
     ) async throws -> R {
-        try await pool.transaction(isolation: isolation) { session in
-            try await body(UnitOfWork(session: session, origin: origin, bus: self, depth: 0))
+        let journal = Journal()
+        let result = try await pool.transaction(isolation: isolation) { session in
+            try await body(UnitOfWork(session: session, origin: origin, bus: self, depth: 0, journal: journal))
         }
+        if journal.hasDeliveries { committed() }
+        return result
+    }
+
+    // MARK: - Wake-ups after commit
+
+    /// Deliveries were committed: wakes this process's relay at once (it also NOTIFYs the other
+    /// processes' relays, outside any publishing transaction).
+    func committed() {
+        for listener in registry.withLockedValue({ Array($0.commitListeners.values) }) { listener() }
+        notifyBell.ring()
+    }
+
+    /// Tells other processes' relays that deliveries were committed, until cancelled: one NOTIFY
+    /// for any number of commits made while one is being sent, in a transaction of its own that
+    /// does not wait for its WAL flush (a lost NOTIFY only costs a poll interval). ``EventRelay``
+    /// runs it; a process that publishes without a relay runs it itself. One per process.
+    public func runNotifier() async {
+        guard notifierRunning.withLockedValue({ running in
+            defer { running = true }
+            return !running
+        }) else { return }
+        defer { notifierRunning.withLockedValue { $0 = false } }
+        while !Task.isCancelled {
+            guard await notifyBell.wait(timeout: .seconds(5)) else { continue }
+            _ = try? await pool.transaction(durable: false) { session in
+                try await session.query("SELECT pg_notify(\(Self.channel), '')")
+            }
+        }
+    }
+
+    /// Called after every commit that wrote deliveries, until ``removeCommitListener(_:)``.
+    func addCommitListener(_ listener: @escaping @Sendable () -> Void) -> Int {
+        registry.withLockedValue { registry in
+            registry.nextListener += 1
+            registry.commitListeners[registry.nextListener] = listener
+            return registry.nextListener
+        }
+    }
+
+    func removeCommitListener(_ id: Int) {
+        _ = registry.withLockedValue { $0.commitListeners.removeValue(forKey: id) }
     }
 }
 

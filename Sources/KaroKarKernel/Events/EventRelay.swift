@@ -6,7 +6,10 @@ public import Logging
 /// PostgreSQL's NOTIFY at commit (with a slow poll as a safety net), leasing deliveries with
 /// `FOR UPDATE SKIP LOCKED` so any number of relays in any number of processes share the work.
 ///
-/// A batch of deliveries runs in one transaction; if a handler throws, the batch is rolled back
+/// A batch of deliveries runs in one transaction, committed without waiting for its WAL flush: the
+/// handlers' effects and the deliveries' settlement commit or vanish together, so a crash only
+/// means a redelivery, which at-least-once delivery allows (and idempotent consumers absorb).
+/// If a handler throws, the batch is rolled back
 /// and its deliveries run one transaction each, so one failure neither blocks the others nor
 /// commits half of anything. Failed deliveries retry with exponential backoff and end up dead
 /// after ``Options/maximumAttempts`` (see ``DeadLetters``); a dead delivery holds back later
@@ -49,14 +52,17 @@ public final class EventRelay: Sendable {
         let consumers = bus.consumers
         guard !consumers.isEmpty else { return }
         let doorbells = consumers.map { _ in Doorbell() }
+        let listening = bus.addCommitListener { doorbells.forEach { $0.ring() } }
         let listener = PostgresListener(connectionString: bus.pool.configuration.connectionString, channels: [EventBus.channel])
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.listen(listener, waking: doorbells) }
+            group.addTask { await self.bus.runNotifier() }
             for (consumer, doorbell) in zip(consumers, doorbells) {
                 group.addTask { await self.deliver(to: consumer, doorbell: doorbell) }
             }
             await group.waitForAll()
         }
+        bus.removeCommitListener(listening)
         await listener.close()
     }
 
@@ -102,10 +108,13 @@ public final class EventRelay: Sendable {
 
     func process(_ claimed: [OutboxStore.Claimed], consumer: EventBus.Subscription, logger: Logger) async throws {
         do {
-            try await bus.pool.transaction { session in
-                for (index, delivery) in claimed.enumerated() {
+            let journal = Journal()
+            defer { if journal.hasDeliveries { bus.committed() } }
+            try await bus.pool.transaction(durable: false) { session in
+                let fresh = try await OutboxStore.settle(claimed, consumer: consumer.name, session: session)
+                for (index, delivery) in claimed.enumerated() where fresh.contains(delivery.seq) {
                     do {
-                        try await handle(delivery, consumer: consumer, session: session)
+                        try await run(delivery, consumer: consumer, session: session, journal: journal)
                     } catch let error as PostgresError where error.code.isConnectionFailure || error.code.isTransient {
                         throw error
                     } catch is CancellationError {
@@ -141,9 +150,11 @@ public final class EventRelay: Sendable {
                 continue
             }
             do {
-                try await bus.pool.transaction { session in
-                    try await handle(delivery, consumer: consumer, session: session)
+                let journal = Journal()
+                try await bus.pool.transaction(durable: false) { session in
+                    try await handle(delivery, consumer: consumer, session: session, journal: journal)
                 }
+                if journal.hasDeliveries { bus.committed() }
             } catch let error as PostgresError where error.code.isConnectionFailure {
                 throw error
             } catch is CancellationError {
@@ -169,9 +180,13 @@ public final class EventRelay: Sendable {
         )
     }
 
-    private func handle(_ delivery: OutboxStore.Claimed, consumer: EventBus.Subscription, session: PostgresSession) async throws {
+    private func handle(_ delivery: OutboxStore.Claimed, consumer: EventBus.Subscription, session: PostgresSession, journal: Journal) async throws {
         guard try await OutboxStore.settle(delivery, consumer: consumer.name, session: session) else { return }
-        let work = UnitOfWork(session: session, origin: .reaction(to: delivery.envelope), bus: bus, depth: 0)
+        try await run(delivery, consumer: consumer, session: session, journal: journal)
+    }
+
+    private func run(_ delivery: OutboxStore.Claimed, consumer: EventBus.Subscription, session: PostgresSession, journal: Journal) async throws {
+        let work = UnitOfWork(session: session, origin: .reaction(to: delivery.envelope), bus: bus, depth: 0, journal: journal)
         try await consumer.handler(delivery.envelope, work)
     }
 }

@@ -6,8 +6,10 @@ import KaroKarProto
 /// The outbox's SQL, in one place: appending events with their deliveries, claiming deliveries
 /// for a consumer, settling them.
 enum OutboxStore {
-    /// One round trip: the event, a delivery per consumer, and a NOTIFY that PostgreSQL sends
-    /// at commit (several in one transaction collapse into one).
+    /// One round trip: the event and a delivery per consumer. No NOTIFY here: a transaction that
+    /// notifies holds PostgreSQL's notification lock through its commit, which serializes every
+    /// publishing commit (and defeats group commit); relays are woken after commit instead
+    /// (``EventBus/committed()``).
     static func append(_ envelope: EventsV1.EventEnvelope, consumers: [String], session: PostgresSession) async throws {
         let occurred = envelope.occurredAt.map { PostgresTimestamp(seconds: $0.seconds, nanos: $0.nanos) } ?? PostgresTimestamp(seconds: 0)
         let organization = envelope.organizationId.isEmpty ? nil : envelope.organizationId
@@ -22,9 +24,8 @@ enum OutboxStore {
                 INSERT INTO karokar_events.delivery (consumer, seq, aggregate_key)
                 SELECT consumer, event.seq, \(envelope.aggregateType + ":" + envelope.aggregateId)
                 FROM event, unnest(\(consumers)::text[]) AS consumer
-                RETURNING 1
             )
-            SELECT pg_notify(\(EventBus.channel), '') FROM (SELECT 1 FROM deliveries LIMIT 1) AS any_delivery
+            SELECT 1
             """)
     }
 
@@ -80,6 +81,25 @@ enum OutboxStore {
             RETURNING 1
             """)
         return rows.count == 1
+    }
+
+    /// ``settle(_:consumer:session:)`` for a whole batch in one statement; returns the sequence
+    /// numbers whose handlers must run (the others were processed already).
+    static func settle(_ batch: [Claimed], consumer: String, session: PostgresSession) async throws -> Set<Int64> {
+        let rows = try await session.query("""
+            WITH settled AS (
+                DELETE FROM karokar_events.delivery AS d USING karokar_events.outbox AS o
+                WHERE d.consumer = \(consumer) AND d.seq = ANY(\(batch.map(\.seq))::int8[]) AND o.seq = d.seq
+                RETURNING d.seq, o.event_id
+            ), fresh AS (
+                INSERT INTO karokar_events.processed (consumer, event_id)
+                SELECT \(consumer), event_id FROM settled
+                ON CONFLICT DO NOTHING
+                RETURNING event_id
+            )
+            SELECT settled.seq FROM settled JOIN fresh USING (event_id)
+            """)
+        return Set(try rows.map { try $0.decode(Int64.self, "seq") })
     }
 
     /// Records a failed attempt: due again after `retryAfter`, or dead once `maximumAttempts` ran.

@@ -1,6 +1,7 @@
 public import KaroKarMessages
 public import KaroKarPostgres
 import KaroKarProto
+import NIOConcurrencyHelpers
 
 /// One transaction of a context's work: its queries, and the events it publishes.
 public struct UnitOfWork: Sendable {
@@ -9,6 +10,16 @@ public struct UnitOfWork: Sendable {
     public let origin: EventOrigin
     let bus: EventBus
     let depth: Int
+    /// Shared by the unit of work and its reactions: whether anything was published.
+    let journal: Journal
+
+    init(session: PostgresSession, origin: EventOrigin, bus: EventBus, depth: Int, journal: Journal = Journal()) {
+        self.session = session
+        self.origin = origin
+        self.bus = bus
+        self.depth = depth
+        self.journal = journal
+    }
 
     /// Runs one statement in the transaction.
     @discardableResult
@@ -18,7 +29,7 @@ public struct UnitOfWork: Sendable {
 
     /// The same transaction, acting for another origin (a reaction on behalf of the system).
     public func acting(as origin: EventOrigin) -> UnitOfWork {
-        UnitOfWork(session: session, origin: origin, bus: bus, depth: depth)
+        UnitOfWork(session: session, origin: origin, bus: bus, depth: depth, journal: journal)
     }
 
     /// Publishes an event: writes it and its deliveries to the outbox, then runs the in-transaction
@@ -32,13 +43,29 @@ public struct UnitOfWork: Sendable {
             throw EventBusError.reactionsTooDeep(draft.eventType)
         }
         let envelope = draft.envelope(origin: origin, at: bus.now())
-        try await OutboxStore.append(envelope, consumers: bus.consumerNames(for: envelope.eventType), session: session)
-        let reacting = UnitOfWork(session: session, origin: origin, bus: bus, depth: depth + 1)
+        let consumers = bus.consumerNames(for: envelope.eventType)
+        try await OutboxStore.append(envelope, consumers: consumers, session: session)
+        if !consumers.isEmpty { journal.markDelivering() }
+        let reacting = UnitOfWork(session: session, origin: origin, bus: bus, depth: depth + 1, journal: journal)
         for reaction in bus.reactions(for: envelope.eventType) {
             try await reaction.handler(envelope, reacting)
         }
         return envelope
     }
+}
+
+/// What a unit of work did that matters after its commit.
+final class Journal: Sendable {
+    private let delivering = NIOLockedValueBox(false)
+
+    init() {}
+
+    /// An event with after-commit consumers was written.
+    func markDelivering() {
+        delivering.withLockedValue { $0 = true }
+    }
+
+    var hasDeliveries: Bool { delivering.withLockedValue { $0 } }
 }
 
 /// Failures of the bus itself (a handler's own errors pass through unchanged).
