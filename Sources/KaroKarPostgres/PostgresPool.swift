@@ -45,17 +45,22 @@ public final class PostgresPool: Sendable {
 
     public let configuration: Configuration
     /// Threads for connecting (libpq's connect blocks); queries never use them.
-    let executor: BlockingExecutor
+    let connector: BlockingExecutor
     let poller = SocketPoller()
     private let state: NIOLockedValueBox<State>
     private let timers: any EventLoop
 
     public init(configuration: Configuration) {
         self.configuration = configuration
-        self.executor = BlockingExecutor(threads: min(configuration.maximumConnections, 4))
+        self.connector = BlockingExecutor(threads: min(configuration.maximumConnections, 4))
         self.state = NIOLockedValueBox(State(machine: PoolStateMachine(maximumConnections: configuration.maximumConnections)))
         self.timers = MultiThreadedEventLoopGroup.singleton.next()
     }
+
+    /// The pool's I/O thread as a task executor: database-heavy work that prefers it
+    /// (`withTaskExecutorPreference(pool.executor) { ... }`) runs where its replies arrive and
+    /// saves a thread hand-off per statement. Keep CPU-heavy work off it.
+    public var executor: any TaskExecutor { poller }
 
     public var metrics: Metrics {
         state.withLockedValue { state in
@@ -96,6 +101,17 @@ public final class PostgresPool: Sendable {
     }
 
     private func leaseOnce() async throws -> PostgresConnection {
+        // Fast path: an idle connection and nobody queued before us (FIFO stays fair).
+        let idle = state.withLockedValue { state -> PostgresConnection? in
+            guard !state.machine.closed, !state.machine.idle.isEmpty, state.machine.waiters.isEmpty else { return nil }
+            state.nextWaiter += 1
+            guard case .use(let connection) = state.machine.lease(waiter: state.nextWaiter) else {
+                preconditionFailure("an idle connection with no waiters must be handed out")
+            }
+            state.leases += 1
+            return connection
+        }
+        if let idle { return idle }
         let started = ContinuousClock.now
         let waiter = state.withLockedValue { state -> Int in
             state.nextWaiter += 1
@@ -169,12 +185,12 @@ public final class PostgresPool: Sendable {
             return state.nextConnectionID
         }
         let conninfo = configuration.connectionString
-        let executor = self.executor
+        let connector = self.connector
         let poller = self.poller
         timers.scheduleTask(in: .milliseconds(Int64(delay))) { [self] in
             // One attempt, on the blocking threads; the outcome goes back through the state machine.
             let attempt: EventLoopFuture<PostgresConnection> = timers.makeFutureWithTask {
-                try await executor.run { try PostgresConnection.connect(conninfo, id: id, poller: poller) }
+                try await connector.run { try PostgresConnection.connect(conninfo, id: id, poller: poller) }
             }
             attempt.whenComplete { [self] result in
                 switch result {
@@ -221,7 +237,7 @@ public final class PostgresPool: Sendable {
             continuation.resume(throwing: PostgresError(code: .connectionFailure, serverMessage: "the pool is closed"))
         }
         _ = idle  // freed here by PQfinish in deinit
-        await executor.shutdown()
+        await connector.shutdown()
         poller.shutdown()
     }
 }

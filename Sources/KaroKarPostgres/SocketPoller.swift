@@ -8,7 +8,11 @@ import NIOConcurrencyHelpers
 /// reply arriving) instead of a hand-off to a blocking thread and back.
 ///
 /// Each socket has at most one waiter (a pooled connection serves one task at a time).
-final class SocketPoller: Sendable {
+///
+/// The poller's thread is also a `TaskExecutor`: a task that prefers it
+/// (`withTaskExecutorPreference(pool.executor)`) runs on the thread that sees its replies arrive,
+/// so a query costs that one wake-up and no hand-off to another thread at all.
+final class SocketPoller: TaskExecutor, Sendable {
     enum Interest: Sendable {
         case readable
         /// Writable, or readable (libpq must read while it flushes, or both sides could stall).
@@ -21,10 +25,17 @@ final class SocketPoller: Sendable {
         var stopping = false
     }
 
+    private struct Jobs {
+        var queue: [UnownedJob] = []
+        /// The thread is (about to be) blocked in epoll_wait: an enqueue must wake it.
+        var sleeping = false
+    }
+
     private let epoll: Int32
     /// Written to stop the thread.
     private let wakeup: Int32
     private let state = NIOLockedValueBox(State())
+    private let jobs = NIOLockedValueBox(Jobs())
 
     init() {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -82,16 +93,41 @@ final class SocketPoller: Sendable {
             return Array(state.waiters.values)
         }
         waiters.forEach { $0.resume() }
+        wake()
+    }
+
+    private func wake() {
         var one: UInt64 = 1
         _ = write(wakeup, &one, 8)
+    }
+
+    // MARK: - TaskExecutor
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let mustWake = jobs.withLockedValue { jobs -> Bool in
+            jobs.queue.append(job)
+            defer { jobs.sleeping = false }
+            return jobs.sleeping
+        }
+        if mustWake { wake() }
     }
 
     // MARK: - The thread
 
     fileprivate func loop() {
         var events = [epoll_event](repeating: epoll_event(), count: 64)
+        var batch: [UnownedJob] = []
+        batch.reserveCapacity(64)
         while true {
-            let count = epoll_wait(epoll, &events, Int32(events.count), -1)
+            batch = jobs.withLockedValue { jobs -> [UnownedJob] in
+                let taken = jobs.queue
+                jobs.queue.removeAll(keepingCapacity: true)
+                jobs.sleeping = taken.isEmpty
+                return taken
+            }
+            for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
+            let count = epoll_wait(epoll, &events, Int32(events.count), batch.isEmpty ? -1 : 0)
             if count < 0 {
                 if errno == EINTR { continue }
                 break
@@ -99,9 +135,14 @@ final class SocketPoller: Sendable {
             for index in 0..<Int(count) {
                 let socket = events[index].data.fd
                 if socket == wakeup {
-                    close(epoll)
-                    close(wakeup)
-                    return
+                    var value: UInt64 = 0
+                    _ = read(wakeup, &value, 8)
+                    if state.withLockedValue({ $0.stopping }) {
+                        close(epoll)
+                        close(wakeup)
+                        return
+                    }
+                    continue
                 }
                 take(socket)?.resume()
             }

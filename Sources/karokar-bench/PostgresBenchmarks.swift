@@ -18,6 +18,8 @@ struct PoolBenchmark: AsyncParsableCommand {
     @Option(help: "Measured seconds.") var duration = 10.0
     @Option(help: "Warm-up seconds, not measured.") var warmup = 2.0
     @Option(help: "Report format: text or json.") var format = "text"
+    @Flag(help: "Run the tasks on the pool's I/O thread (PostgresPool.executor) instead of the cooperative pool.")
+    var onPoolExecutor = false
 
     func run() async throws {
         var configuration = PostgresPool.Configuration(connectionString: databaseURL)
@@ -42,11 +44,12 @@ struct PoolBenchmark: AsyncParsableCommand {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         return try await withThrowingTaskGroup(of: LatencyHistogram.self) { group in
             for _ in 0..<concurrency {
-                group.addTask {
+                group.addTask(executorPreference: onPoolExecutor ? pool.executor : nil) {
                     var histogram = LatencyHistogram()
+                    var random = FastRandom(seed: UInt64.random(in: 1...UInt64.max))  // like pgbench's own PRNG, no syscall per key
                     while ContinuousClock.now < deadline {
                         let started = ContinuousClock.now
-                        let aid = Int64.random(in: 1...accounts)
+                        let aid = Int64.random(in: 1...accounts, using: &random)
                         _ = try await pool.query("SELECT abalance FROM pgbench_accounts WHERE aid = \(aid)")
                         histogram.record(nanoseconds: (ContinuousClock.now - started).nanoseconds)
                     }
@@ -214,5 +217,21 @@ struct DatabaseReport {
             return "{" + (["\"benchmark\": \"\(name)\""] + figures.map { "\"\($0.0)\": \(String(format: "%.3f", $0.1))" }).joined(separator: ", ") + "}"
         }
         return figures.map { "\($0.0.padding(toLength: 30, withPad: " ", startingAt: 0)) \(String(format: "%.3f", $0.1))" }.joined(separator: "\n")
+    }
+}
+
+/// xorshift64*: cheap keys for load, no system call per value.
+struct FastRandom: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed | 1
+    }
+
+    mutating func next() -> UInt64 {
+        state ^= state >> 12
+        state ^= state << 25
+        state ^= state >> 27
+        return state &* 2_685_821_657_736_338_717
     }
 }
