@@ -13,6 +13,10 @@ let nio: [Target.Dependency] = [
     .product(name: "NIOPosix", package: "swift-nio"),
 ]
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+/// What a bounded context may depend on: the shared kernel (ARCHITECTURE.md item 8).
+let kernel: [Target.Dependency] = [
+    "KaroKarKernel", "KaroKarPostgres", "KaroKarMessages", "KaroKarServices", "KaroKarRPC", "KaroKarProto", logging,
+]
 
 let package = Package(
     name: "KaroKar",
@@ -26,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // MARK: - C: protobuf-c runtime, bounded arena, protoc-c output
@@ -65,10 +70,23 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: - Bounded contexts: each depends on the shared kernel only, never on another context
+        .target(
+            name: "IdentityContext",
+            dependencies: kernel + nio + [
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            exclude: ["README.md"], swiftSettings: strictSettings
+        ),
+        .target(name: "AdministrationContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
+
         // MARK: - Server
         .target(
             name: "KaroKarServer",
-            dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarPostgres", "KaroKarKernel", logging] + nio,
+            dependencies: [
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarPostgres", "KaroKarKernel",
+                "IdentityContext", "AdministrationContext", logging,
+            ] + nio,
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -96,10 +114,25 @@ let package = Package(
         .target(
             name: "KaroKarTestSupport",
             dependencies: [
-                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", "KaroKarPostgres", logging,
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", "KaroKarPostgres", "KaroKarKernel",
+                "IdentityContext", logging,
             ] + nio,
             path: "Tests/KaroKarTestSupport", swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "IdentityContextTests",
+            dependencies: [
+                "IdentityContext", "KaroKarServer", "KaroKarTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ] + kernel + nio,
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AdministrationContextTests",
+            dependencies: ["AdministrationContext", "KaroKarServer", "KaroKarTestSupport"] + kernel + nio,
+            swiftSettings: strictSettings
+        ),
+        // Fails when a bounded context imports another (or anything beyond the kernel).
+        .testTarget(name: "ArchitectureTests", swiftSettings: strictSettings),
         .testTarget(
             name: "KaroKarProtoTests", dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarTestSupport"],
             swiftSettings: strictSettings

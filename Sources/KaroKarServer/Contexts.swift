@@ -1,3 +1,5 @@
+import AdministrationContext
+import IdentityContext
 import KaroKarKernel
 import KaroKarPostgres
 import KaroKarRPC
@@ -10,11 +12,22 @@ struct ComposedContexts {
     var services: [RPCServiceDefinition] = []
     /// Run in this order around every call (authentication first).
     var interceptors: [any ServerInterceptor] = []
+    /// Run once, in order, before the server accepts calls (signing keys, bootstrap data).
+    var startup: [@Sendable () async throws -> Void] = []
+    /// Run until cancelled, next to the event relay.
+    var background: [@Sendable () async -> Void] = []
 
     /// Every migration: the kernel's first, then each context's, in dependency order.
-    static let migrations: [Migration] = KernelMigrations.platform
+    static let migrations: [Migration] = KernelMigrations.platform + IdentityContext.migrations + AdministrationContext.migrations
 
     static func compose(bus: EventBus, settings: ServerSettings, logger: Logger) -> ComposedContexts {
-        ComposedContexts()
+        let identity = IdentityContext(bus: bus, configuration: settings.identity, logger: logger)
+        let administration = AdministrationContext(bus: bus, logger: logger)
+        return ComposedContexts(
+            services: identity.services + administration.services,
+            interceptors: [identity.interceptor],
+            startup: [identity.start],
+            background: [identity.runBackgroundWork]
+        )
     }
 }
