@@ -33,11 +33,14 @@ swift build --build-tests
 
 # Two runs: the RPC suites assert on timeouts of a few hundred milliseconds, and on a 2-core
 # machine they should not share it with PostgreSQL clusters being initialized.
+# Suites that start the throwaway PostgreSQL cluster (a regular expression over test names).
+database_suites='KaroKarPostgresTests|IdentityContextTests|AdministrationContextTests'
+
 step "swift test: everything but the database suites"
-swift test --skip KaroKarPostgresTests
+swift test --skip "$database_suites"
 
 step "swift test: database suites (throwaway PostgreSQL)"
-swift test --filter KaroKarPostgresTests
+swift test --filter "$database_suites"
 
 step "interop: a client written from PROTOCOL.md alone"
 bash Deploy/interop.sh
