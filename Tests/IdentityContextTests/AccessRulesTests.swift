@@ -2,6 +2,7 @@ import Foundation
 @testable import IdentityContext
 import KaroKarKernel
 import KaroKarPostgres
+import KaroKarRPC
 import Synchronization
 import Testing
 
@@ -20,6 +21,25 @@ struct AccessRulesTests {
         #expect(try PasswordHash.make("a long enough passphrase", parameters: parameters) != hash, "a fresh salt each time")
         for bad in ["", "$scrypt$ln=10,r=8,p=1$$", "$bcrypt$ln=10,r=8,p=1$AAAA$AAAA", "$scrypt$ln=40,r=8,p=1$AAAA$" + String(repeating: "A", count: 43)] {
             #expect(PasswordHash(encoded: bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func uuidsAreWrittenLikeFoundationWritesThemInLowerCase() {
+        for _ in 0..<200 {
+            let id = UUID()
+            #expect(id.lowercased == id.uuidString.lowercased())
+        }
+    }
+
+    @Test func bearerTokensAreReadFromTheAuthorizationEntry() throws {
+        func parse(_ value: String?) throws(RPCError) -> String? {
+            try BearerToken.parse(value.map { Metadata([("authorization", $0)]) } ?? Metadata())
+        }
+        #expect(try parse(nil) == nil)
+        #expect(try parse("Bearer abc.def.ghi") == "abc.def.ghi")
+        #expect(try parse("bEaReR abc") == "abc")
+        for bad in ["Bearer", "Bearer ", "Basic abc", "Bearer a b", "Bearer\u{0}abc", "Bearer\tabc", "Bearer é", "Bearerxabc"] {
+            #expect(throws: RPCError.self, "\(bad)") { _ = try parse(bad) }
         }
     }
 

@@ -131,6 +131,32 @@ struct PermissionMatrixTests {
         }
     }
 
+    /// Issue 4's performance rule as a property: token checks and permission lookups do not touch
+    /// the database once a principal is cached (the pool hands out no connection).
+    @Test func authorizedCallsDoNotTouchTheDatabaseOnceThePrincipalIsCached() async throws {
+        try await TestMarketplace.run { market in
+            // Platform principals: no organization decision (whose hold-off keeps principals out of
+            // the cache for a moment) has just happened to their organization.
+            let platform = try await market.platformAdmin()
+            let account = try await market.identity.createServiceAccount(
+                IdentityV1.CreateServiceAccountRequest(name: "reader", permissions: ["organization.read"]), options: platform.callOptions
+            )
+            let service = try await market.identity.exchangeServiceAccountToken(IdentityV1.ExchangeServiceAccountTokenRequest(
+                serviceAccountId: account.serviceAccount!.id, secret: account.secret
+            ))
+            let sessions = [platform.callOptions, TestSession(accessToken: service.accessToken, userID: "", organizationID: "").callOptions]
+            for options in sessions { _ = try await market.identity.whoAmI(IdentityV1.WhoAmIRequest(), options: options) }
+            let before = market.pool.metrics.leases
+            for _ in 0..<100 {
+                for options in sessions {
+                    _ = try await market.identity.whoAmI(IdentityV1.WhoAmIRequest(), options: options)
+                    _ = try await RPCV1.DiagnosticsService.Client(market.client).echo(RPCV1.EchoRequest(payload: [1, 2, 3]), options: options)
+                }
+            }
+            #expect(market.pool.metrics.leases == before)
+        }
+    }
+
     static func userCount(_ market: TestMarketplace) async throws -> Int {
         try await market.pool.query("SELECT count(*) AS n FROM identity.users").single().decode(Int.self, "n")
     }

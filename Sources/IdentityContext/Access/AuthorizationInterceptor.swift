@@ -8,7 +8,8 @@ public import NIOCore
 /// (WhoAmI answers from it without a database round trip).
 struct Authenticated: Sendable {
     let principal: Principal
-    let claims: TokenClaims
+    /// The token's `exp`.
+    let expiresAt: Int64
 }
 
 enum AuthenticatedKey: CallAttributeKey {
@@ -43,30 +44,48 @@ public struct AuthorizationInterceptor: ServerInterceptor {
             return try await next(context)
         }
         let claims = try authority.verify(token)
-        let principal = try await resolve(claims)
+        let principal: Principal
+        if let cached = try cached(claims) {
+            principal = cached
+        } else {
+            principal = try await resolve(claims)
+        }
         let caller = principal.caller
         guard requirement.admits(caller) else {
             throw RPCError(.permissionDenied, "the caller's permissions do not allow this method", domainCode: "PERMISSION_DENIED")
         }
         var context = context
         context.caller = caller
-        context.attributes[AuthenticatedKey.self] = Authenticated(principal: principal, claims: claims)
+        context.attributes[AuthenticatedKey.self] = Authenticated(principal: principal, expiresAt: claims.expiresAt)
         return try await next(context)
     }
 
     /// The token's principal, from the cache or the database; UNAUTHENTICATED when it is gone or
     /// no longer the one the token was minted for.
     func resolve(_ claims: TokenClaims) async throws -> Principal {
-        let key: PrincipalKey = claims.kind == .user ? .membership(claims.membership!) : .serviceAccount(claims.subject)
-        let principal: Principal?
+        let key = Self.key(claims)
         switch cache.lookup(key) {
         case .hit(let cached):
-            principal = cached
+            return try Self.checked(cached, claims)
         case .miss(let generation):
-            principal = try await load(key)
-            cache.store(key, principal, loadedAt: generation)
+            let loaded = try await load(key)
+            cache.store(key, loaded, loadedAt: generation)
+            return try Self.checked(loaded, claims)
         }
-        guard let principal, Self.matches(principal, claims) else { throw IdentityErrors.revokedToken }
+    }
+
+    /// The cached principal without a suspension (the common case), nil when not cached.
+    func cached(_ claims: TokenClaims) throws(RPCError) -> Principal? {
+        guard case .hit(let cached) = cache.lookup(Self.key(claims)) else { return nil }
+        return try Self.checked(cached, claims)
+    }
+
+    static func key(_ claims: TokenClaims) -> PrincipalKey {
+        claims.kind == .user ? .membership(claims.membership!) : .serviceAccount(claims.subject)
+    }
+
+    static func checked(_ principal: Principal?, _ claims: TokenClaims) throws(RPCError) -> Principal {
+        guard let principal, matches(principal, claims) else { throw IdentityErrors.revokedToken }
         return principal
     }
 
@@ -88,16 +107,20 @@ public struct AuthorizationInterceptor: ServerInterceptor {
     }
 }
 
-/// `authorization: Bearer <token>` (RFC 6750; the scheme is case-insensitive).
+/// `authorization: Bearer <token>` (RFC 6750; the scheme is case-insensitive). Read as bytes:
+/// it is on every call's path.
 enum BearerToken {
+    private static let scheme = Array("bearer ".utf8)
+
     /// nil when there is no `authorization` entry; UNAUTHENTICATED when it is not a bearer token.
     static func parse(_ metadata: Metadata) throws(RPCError) -> String? {
         guard let bytes = metadata.bytes(for: Metadata.Key.authorization) else { return nil }
-        guard bytes.count > 7, bytes.count <= TokenCodec.maximumTokenBytes + 7,
-              let text = String(validating: bytes, as: UTF8.self), text.prefix(7).lowercased() == "bearer "
-        else { throw IdentityErrors.invalidToken }
-        let token = text.dropFirst(7)
-        guard !token.isEmpty, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw IdentityErrors.invalidToken }
-        return String(token)
+        guard bytes.count > scheme.count, bytes.count <= TokenCodec.maximumTokenBytes + scheme.count else { throw IdentityErrors.invalidToken }
+        for (byte, expected) in zip(bytes, scheme) where ((0x41...0x5A).contains(byte) ? byte | 0x20 : byte) != expected {
+            throw IdentityErrors.invalidToken
+        }
+        // Visible ASCII only, so the bytes are their own (valid UTF-8) string.
+        guard bytes[scheme.count...].allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw IdentityErrors.invalidToken }
+        return String(decoding: bytes[scheme.count...], as: UTF8.self)
     }
 }

@@ -30,6 +30,7 @@ extension IdentityService {
             "user.password_changed", aggregateType: "user", aggregateID: user.id.lowercased, aggregateVersion: changed.version,
             payload: .userPasswordChanged(EventsV1.UserPasswordChanged(userId: user.id.lowercased))
         ))
+        try await AccessChangeSignal.send(on: work)
         uncommitted(.user(user.id))
         return changed
     }
@@ -37,7 +38,7 @@ extension IdentityService {
     /// Counts a wrong current password like a failed login (a stolen access token must not be a
     /// way to guess the password).
     nonisolated func recordWrongPassword(_ failure: WrongCurrentPassword) async throws {
-        try await bus.transaction(.system()) { work in
+        _ = try await bus.transaction(.system()) { work in
             try await CredentialStore.recordFailure(failure.user, throttle: configuration.loginThrottle, on: work)
         }
     }

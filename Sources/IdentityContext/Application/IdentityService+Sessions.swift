@@ -26,8 +26,11 @@ extension IdentityService {
         let matches = try await hasher.verify(password, against: hash)
         guard !locked else { throw IdentityErrors.invalidCredentials }
         guard matches else {
-            try await bus.transaction(.system()) { work in
+            let lock = try await bus.transaction(.system()) { work in
                 try await CredentialStore.recordFailure(user.id, throttle: configuration.loginThrottle, on: work)
+            }
+            if lock > .zero {
+                logger.notice("account locked after repeated failed logins", metadata: ["user.id": "\(user.id.lowercased)", "lock.seconds": "\(lock.components.seconds)"])
             }
             throw IdentityErrors.invalidCredentials
         }

@@ -29,8 +29,9 @@ actor IdentityService {
     nonisolated var pool: PostgresPool { bus.pool }
 
     /// How long a change made inside a transaction that has not committed yet keeps its scope out
-    /// of the cache (the transaction's commit is bounded well below this).
-    static let uncommittedHoldOff: Duration = .seconds(10)
+    /// of the cache. Commits follow within milliseconds; should one take longer, the commit's
+    /// NOTIFY (heard by this process too) clears the cache again.
+    static let uncommittedHoldOff: Duration = .seconds(2)
 
     // MARK: - Shared rules
 
@@ -83,6 +84,24 @@ actor IdentityService {
 }
 
 extension UUID {
-    /// The wire form (DOMAIN.md: lower-case strings).
-    var lowercased: String { uuidString.lowercased() }
+    /// The wire form (DOMAIN.md: lower-case strings). Written here rather than through
+    /// `uuidString` (which formats with `snprintf`, then needs lowercasing): responses carry many.
+    var lowercased: String {
+        let digits = Array("0123456789abcdef".utf8)
+        return withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { out in
+                var index = 0
+                for (offset, byte) in bytes.enumerated() {
+                    if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
+                        out[index] = UInt8(ascii: "-")
+                        index += 1
+                    }
+                    out[index] = digits[Int(byte >> 4)]
+                    out[index + 1] = digits[Int(byte & 0x0F)]
+                    index += 2
+                }
+                return index
+            }
+        }
+    }
 }

@@ -79,19 +79,21 @@ enum CredentialStore {
             """).count == 1
     }
 
-    /// Counts a failure and locks the account as `throttle` says.
-    static func recordFailure(_ user: UUID, throttle: LoginThrottle, on work: UnitOfWork) async throws {
+    /// Counts a failure and locks the account as `throttle` says; returns the lock (zero: none).
+    @discardableResult
+    static func recordFailure(_ user: UUID, throttle: LoginThrottle, on work: UnitOfWork) async throws -> Duration {
         let failures = try await work.query("""
             INSERT INTO identity.login_failures (user_id, failures) VALUES (\(user), 1)
             ON CONFLICT (user_id) DO UPDATE SET failures = identity.login_failures.failures + 1, last_failure_at = clock_timestamp()
             RETURNING failures
             """).single().decode(Int.self, "failures")
         let lock = throttle.lock(afterFailures: failures)
-        guard lock > .zero else { return }
+        guard lock > .zero else { return .zero }
         try await work.query("""
             UPDATE identity.login_failures SET locked_until = clock_timestamp() + make_interval(secs => \(lock.components.seconds))
             WHERE user_id = \(user)
             """)
+        return lock
     }
 
     static func clearFailures(_ user: UUID, on database: some Queryable) async throws {

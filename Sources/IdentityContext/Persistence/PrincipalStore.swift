@@ -2,33 +2,7 @@ import Foundation
 import KaroKarKernel
 import KaroKarPostgres
 
-/// Who a token's principal is right now, as the database says: what the authorization cache
-/// holds. Token-independent (many tokens share one).
-struct Principal: Sendable {
-    var organization: OrganizationRecord
-    /// The role's (users) or the account's (service accounts) permissions, before the
-    /// organization's status is taken into account.
-    var granted: Set<Permission>
-    var user: UserRecord?
-    var membership: MembershipRecord?
-    var serviceAccount: ServiceAccountRecord?
-
-    /// Active principals only: an ACTIVE membership of an ACTIVE user, or an ACTIVE account.
-    var isActive: Bool {
-        if let serviceAccount { return serviceAccount.status == .active }
-        return membership?.status == .active && user?.status == .active
-    }
-
-    var caller: Caller {
-        Caller(
-            kind: serviceAccount == nil ? .user : .serviceAccount, principalID: serviceAccount?.id ?? user!.id,
-            organizationID: organization.id, organizationKind: organization.kind, organizationStatus: organization.status,
-            membershipID: membership?.id,
-            permissions: EffectivePermissions.resolve(granted, organizationStatus: organization.status)
-        )
-    }
-}
-
+/// Loads a token's principal (on a cache miss only).
 enum PrincipalStore {
     static func membership(_ id: UUID, on database: some Queryable) async throws -> Principal? {
         let rows = try await database.query("""

@@ -34,15 +34,10 @@ extension IdentityHandler {
 
     /// Answered from what the interceptor resolved (cached): no database round trip.
     func whoAmI(_ request: IdentityV1.WhoAmIRequest, context: ServerCallContext) async throws -> IdentityV1.WhoAmIResponse {
-        let caller = try context.requireCaller()
         guard let authenticated = context.attributes[AuthenticatedKey.self] else { throw IdentityErrors.missingToken }
-        let principal = authenticated.principal
-        return IdentityV1.WhoAmIResponse(
-            principalType: caller.kind == .user ? .user : .serviceAccount, user: principal.user?.message,
-            membership: principal.membership?.message, serviceAccount: principal.serviceAccount?.message,
-            organization: principal.organization.message, permissions: caller.permissions.sorted().map(\.rawValue),
-            tokenExpiresAt: CommonV1.Timestamp(seconds: authenticated.claims.expiresAt, nanos: 0)
-        )
+        var response = authenticated.principal.whoAmI
+        response.tokenExpiresAt = CommonV1.Timestamp(seconds: authenticated.expiresAt, nanos: 0)
+        return response
     }
 
     func listMyMemberships(
