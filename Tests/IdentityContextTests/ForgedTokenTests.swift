@@ -137,6 +137,29 @@ struct ForgedTokenTests {
         }
     }
 
+    @Test func withEdDSAConfiguredTokensAreEd25519SignedAndHMACOnesAreRefused() async throws {
+        let seed = Array(repeating: UInt8(9), count: 32)
+        try await TestMarketplace.run({ $0.identity.tokenAlgorithm = .edDSA; $0.identity.tokenSigningKey = seed }) { market in
+            let platform = try await market.platformAdmin()
+            #expect(TestTokens.header(of: platform.accessToken)["alg"] as? String == "EdDSA")
+            let signature = Data(base64Encoded: TestTokens.padded(String(platform.accessToken.split(separator: ".")[2])))!
+            let input = platform.accessToken.split(separator: ".").prefix(2).joined(separator: ".")
+            let key = try Curve25519.Signing.PrivateKey(rawRepresentation: seed).publicKey
+            #expect(key.isValidSignature(signature, for: Data(input.utf8)), "a standard Ed25519 verifier accepts it")
+            _ = try await market.identity.whoAmI(IdentityV1.WhoAmIRequest(), options: platform.callOptions)
+            let claims = TestTokens.claims(of: platform.accessToken)
+            for forged in [
+                TestTokens.token(header: TestTokens.hs256, claims: claims, key: seed),
+                TestTokens.token(header: ["alg": "EdDSA"], claims: claims, key: seed),
+                TestTokens.token(header: ["alg": "none"], claims: claims, key: nil),
+            ] {
+                await expectCode(.unauthenticated) {
+                    _ = try await market.identity.whoAmI(IdentityV1.WhoAmIRequest(), options: Self.bearer(forged))
+                }
+            }
+        }
+    }
+
     static func email(of session: TestSession, _ market: TestMarketplace) async throws -> String {
         try await market.pool.query("SELECT email FROM identity.users WHERE id = \(session.userID)::uuid").single().decode(String.self, "email")
     }

@@ -32,11 +32,19 @@ enum TestTokens {
 
     static var hs256: [String: Any] { ["alg": "HS256", "typ": "JWT"] }
 
-    /// The claims part of a token, decoded.
-    static func claims(of token: String) -> [String: Any] {
-        let part = token.split(separator: ".")[1]
+    /// Base64url to padded standard base64.
+    static func padded(_ part: String) -> String {
         var base64 = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return try! JSONSerialization.jsonObject(with: Data(base64Encoded: base64)!) as! [String: Any]
+        return base64
+    }
+
+    /// The claims part of a token, decoded.
+    static func claims(of token: String) -> [String: Any] {
+        try! JSONSerialization.jsonObject(with: Data(base64Encoded: padded(String(token.split(separator: ".")[1])))!) as! [String: Any]
+    }
+
+    static func header(of token: String) -> [String: Any] {
+        try! JSONSerialization.jsonObject(with: Data(base64Encoded: padded(String(token.split(separator: ".")[0])))!) as! [String: Any]
     }
 }
