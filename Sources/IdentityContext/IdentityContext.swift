@@ -15,6 +15,7 @@ public struct IdentityContext: Sendable {
     /// Install first: every other interceptor and handler relies on ``ServerCallContext/caller``.
     public let interceptor: AuthorizationInterceptor
     private let service: IdentityService
+    private let changes: AccessChangeListener
 
     /// Builds the context on `bus` and subscribes its in-transaction reactions (Administration's
     /// decisions). Call before the server serves.
@@ -25,6 +26,7 @@ public struct IdentityContext: Sendable {
         self.service = service
         services = [IdentityHandler(service: service).serviceDefinition()]
         interceptor = AuthorizationInterceptor(authority: service.authority, cache: service.cache, pool: bus.pool)
+        changes = AccessChangeListener(connectionString: bus.pool.configuration.connectionString, cache: service.cache, logger: logger)
         IdentityReactions.subscribe(service, to: bus)
     }
 
@@ -32,13 +34,14 @@ public struct IdentityContext: Sendable {
     /// and its administrator. Fails (the server must not start) in production mode without a
     /// configured key or bootstrap password, or with a weak password.
     public func start() async throws {
+        await changes.start()
         try await Bootstrap.run(service)
     }
 
     /// Listens for access changes made by other server processes until the task is cancelled,
     /// then releases the password-hashing threads.
     public func runBackgroundWork() async {
-        await AccessChangeSignal.listen(connectionString: service.pool.configuration.connectionString, cache: service.cache, logger: service.logger)
+        await changes.run()
         await service.hasher.shutdown()
     }
 }

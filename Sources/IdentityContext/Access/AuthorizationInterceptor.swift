@@ -1,5 +1,7 @@
 import Foundation
 import KaroKarKernel
+import KaroKarMessages
+import KaroKarServices
 import KaroKarPostgres
 public import KaroKarRPC
 public import NIOCore
@@ -32,6 +34,7 @@ public struct AuthorizationInterceptor: ServerInterceptor {
     let authority: TokenAuthority
     let cache: PrincipalCache
     let pool: PostgresPool
+    static let identityService = IdentityV1.IdentityService.descriptor.name
 
     public func intercept(
         context: ServerCallContext, next: (ServerCallContext) async throws -> ByteBuffer
@@ -56,7 +59,9 @@ public struct AuthorizationInterceptor: ServerInterceptor {
         }
         var context = context
         context.caller = caller
-        context.attributes[AuthenticatedKey.self] = Authenticated(principal: principal, expiresAt: claims.expiresAt)
+        if context.service == Self.identityService {  // only Identity's handlers read it (WhoAmI)
+            context.attributes[AuthenticatedKey.self] = Authenticated(principal: principal, expiresAt: claims.expiresAt)
+        }
         return try await next(context)
     }
 
