@@ -13,8 +13,8 @@ let nio: [Target.Dependency] = [
     .product(name: "NIOPosix", package: "swift-nio"),
 ]
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
-/// What a bounded context may depend on: the shared kernel, never another context.
-let contextDependencies: [Target.Dependency] = [
+/// What a bounded context may depend on: the shared kernel (ARCHITECTURE.md item 8).
+let kernel: [Target.Dependency] = [
     "KaroKarKernel", "KaroKarPostgres", "KaroKarMessages", "KaroKarServices", "KaroKarRPC", "KaroKarProto", logging,
 ]
 
@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // MARK: - C: protobuf-c runtime, bounded arena, protoc-c output
@@ -69,15 +70,23 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        // MARK: - Bounded contexts (each depends on the kernel only, never on another context)
-        .target(name: "FleetContext", dependencies: contextDependencies, exclude: ["README.md"], swiftSettings: strictSettings),
+        // MARK: - Bounded contexts: each depends on the shared kernel only, never on another context
+        .target(
+            name: "IdentityContext",
+            dependencies: kernel + nio + [
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            exclude: ["README.md"], swiftSettings: strictSettings
+        ),
+        .target(name: "AdministrationContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
+        .target(name: "FleetContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
 
         // MARK: - Server
         .target(
             name: "KaroKarServer",
             dependencies: [
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarPostgres", "KaroKarKernel",
-                "FleetContext", logging,
+                "IdentityContext", "AdministrationContext", "FleetContext", logging,
             ] + nio,
             swiftSettings: strictSettings
         ),
@@ -106,10 +115,25 @@ let package = Package(
         .target(
             name: "KaroKarTestSupport",
             dependencies: [
-                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", "KaroKarPostgres", logging,
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", "KaroKarPostgres", "KaroKarKernel",
+                "IdentityContext", logging,
             ] + nio,
             path: "Tests/KaroKarTestSupport", swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "IdentityContextTests",
+            dependencies: [
+                "IdentityContext", "KaroKarServer", "KaroKarTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ] + kernel + nio,
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AdministrationContextTests",
+            dependencies: ["AdministrationContext", "KaroKarServer", "KaroKarTestSupport"] + kernel + nio,
+            swiftSettings: strictSettings
+        ),
+        // Fails when a bounded context imports another (or anything beyond the kernel).
+        .testTarget(name: "ArchitectureTests", swiftSettings: strictSettings),
         .testTarget(
             name: "KaroKarProtoTests", dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarTestSupport"],
             swiftSettings: strictSettings
@@ -125,7 +149,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetContextTests",
-            dependencies: ["FleetContext", "KaroKarTestSupport", "KaroKarServer"] + contextDependencies,
+            dependencies: ["FleetContext", "KaroKarTestSupport", "KaroKarServer"] + kernel,
             swiftSettings: strictSettings
         ),
         // A separate process for the event tests that kill one (SIGKILL after commit, mid-handler).
@@ -133,6 +157,12 @@ let package = Package(
             name: "karokar-events-probe",
             dependencies: ["KaroKarKernel", "KaroKarPostgres", "KaroKarMessages", logging],
             path: "Tests/KaroKarEventsProbe", swiftSettings: strictSettings
+        ),
+        // Measures what authentication and authorization add to a call (run by hand, release build).
+        .executableTarget(
+            name: "karokar-auth-bench",
+            dependencies: ["KaroKarMessages", "KaroKarRPC", "KaroKarServices"] + nio,
+            path: "Tests/KaroKarAuthBench", swiftSettings: strictSettings
         ),
         .testTarget(
             name: "KaroKarRPCTests",

@@ -1,27 +1,36 @@
+import AdministrationContext
 import FleetContext
+import IdentityContext
 import KaroKarKernel
 import KaroKarPostgres
 import KaroKarRPC
 import Logging
 
 /// The bounded contexts this server hosts, composed on the shared kernel: the only place that
-/// knows them all. Each context contributes its service definitions, interceptors, migrations
-/// and background jobs; contexts never know each other (they meet on the event bus).
+/// knows them all. Each context contributes its service definitions, interceptors, migrations,
+/// start-up steps and background work; contexts never know each other (they meet on the event bus).
 struct ComposedContexts: Sendable {
     var services: [RPCServiceDefinition] = []
     /// Run in this order around every call (authentication first).
     var interceptors: [any ServerInterceptor] = []
-    /// Long-running work (periodic sweeps), run until cancelled.
-    var backgroundJobs: [@Sendable () async -> Void] = []
+    /// Run once, in order, before the server accepts calls (signing keys, bootstrap data).
+    var startup: [@Sendable () async throws -> Void] = []
+    /// Run until cancelled, next to the event relay (periodic sweeps, cache invalidation).
+    var background: [@Sendable () async -> Void] = []
 
     /// Every migration: the kernel's first, then each context's, in dependency order.
-    static let migrations: [Migration] = KernelMigrations.platform + FleetMigrations.all
+    static let migrations: [Migration] = KernelMigrations.platform + IdentityContext.migrations + AdministrationContext.migrations
+        + FleetMigrations.all
 
     static func compose(bus: EventBus, settings: ServerSettings, logger: Logger) -> ComposedContexts {
-        var composed = ComposedContexts()
+        let identity = IdentityContext(bus: bus, configuration: settings.identity, logger: logger)
+        let administration = AdministrationContext(bus: bus, logger: logger)
         let fleet = Fleet(bus: bus, options: settings.fleet, logger: logger)
-        composed.services += fleet.services
-        composed.backgroundJobs.append { await fleet.runBackgroundJobs() }
-        return composed
+        return ComposedContexts(
+            services: identity.services + administration.services + fleet.services,
+            interceptors: [identity.interceptor],
+            startup: [identity.start],
+            background: [identity.runBackgroundWork, { await fleet.runBackgroundJobs() }]
+        )
     }
 }

@@ -15,7 +15,8 @@ public struct KaroKarApplication: Sendable {
     public let health: HealthService
     public let bus: EventBus?
     public let relay: EventRelay?
-    private let backgroundJobs: [@Sendable () async -> Void]
+    private let startup: [@Sendable () async throws -> Void]
+    private let background: [@Sendable () async -> Void]
 
     /// Methods callable without credentials.
     public static var publicPaths: Set<String> {
@@ -49,15 +50,23 @@ public struct KaroKarApplication: Sendable {
         configuration.interceptors = contexts.interceptors
         self.server = RPCServer(configuration: configuration, group: group, logger: logger)
         self.health = health
-        self.backgroundJobs = contexts.backgroundJobs
+        self.startup = contexts.startup
+        self.background = contexts.background
     }
 
-    /// Runs the background work (the event relay, the contexts' periodic jobs) until the task is
-    /// cancelled.
+    /// Runs the contexts' start-up work (signing keys, the platform bootstrap), then starts
+    /// serving. A failure here means the server must not serve: it is thrown before the listener opens.
+    @discardableResult
+    public func start() async throws -> SocketAddress {
+        for step in startup { try await step() }
+        return try await server.start()
+    }
+
+    /// Runs the background work (the event relay, the contexts' listeners and sweeps) until the task is cancelled.
     public func runBackgroundWork() async {
         await withTaskGroup(of: Void.self) { group in
             if let relay { group.addTask { await relay.run() } }
-            for job in backgroundJobs { group.addTask { await job() } }
+            for work in background { group.addTask { await work() } }
         }
     }
 }

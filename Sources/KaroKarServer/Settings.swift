@@ -1,3 +1,4 @@
+public import IdentityContext
 import KaroKarProto
 public import FleetContext
 public import KaroKarRPC
@@ -29,10 +30,14 @@ public struct ServerSettings: Sendable {
     public var databasePoolSize = 10
     public var migrateOnStart = true
     public var fleet = FleetOptions()
+    /// Tokens, passwords, login throttling, the platform bootstrap (see Settings+Identity.swift).
+    public var identity = IdentityConfiguration()
 
     public init() {}
 
-    public static let specs: [SettingSpec] = [
+    public static let specs: [SettingSpec] = serverSpecs + identitySpecs
+
+    static let serverSpecs: [SettingSpec] = [
         SettingSpec(name: "host", help: "address to listen on", defaultValue: "127.0.0.1"),
         SettingSpec(name: "port", help: "TCP port to listen on (0 = any free port)", defaultValue: "7420"),
         SettingSpec(name: "log-level", help: "trace, debug, info, notice, warning, error or critical", defaultValue: "info"),
@@ -72,10 +77,12 @@ public struct ServerSettings: Sendable {
             if let value = environment[spec.environmentVariable] { values[spec.name] = (value, spec.environmentVariable) }
             if let value = flags[spec.name] { values[spec.name] = (value, spec.flag) }
         }
+        try readSecretFiles(&values, readFile: readFile)
         var settings = ServerSettings()
-        for (name, entry) in values {
+        for (name, entry) in values.sorted(by: { $0.key < $1.key }) {
             try settings.apply(name, entry.value, source: entry.source)
         }
+        try settings.checkProductionRequirements()
         return settings
     }
 
@@ -101,7 +108,7 @@ public struct ServerSettings: Sendable {
         }
     }
 
-    private mutating func apply(_ name: String, _ value: String, source: String) throws {
+    mutating func apply(_ name: String, _ value: String, source: String) throws {
         func integer(_ range: ClosedRange<Int>) throws -> Int {
             guard let number = Int(value), range.contains(number) else {
                 throw Invalid(description: "\(source): \"\(value)\" is not an integer in \(range.lowerBound)...\(range.upperBound)")
@@ -141,7 +148,7 @@ public struct ServerSettings: Sendable {
         case "idle-timeout-ms": limits.idleTimeout = try milliseconds()
         case "frame-timeout-ms": limits.frameTimeout = try milliseconds()
         case "drain-timeout-ms": limits.drainTimeout = try milliseconds()
-        default: throw Invalid(description: "\(source): unknown setting \(name)")
+        default: try applyIdentity(name, value, source: source)
         }
     }
 }

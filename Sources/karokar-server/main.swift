@@ -73,7 +73,7 @@ struct Serve: AsyncParsableCommand {
             if settings.migrateOnStart { try await database.migrate(logger: logger) }
             let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
             let application = KaroKarApplication(settings: settings, pool: database.pool, group: group, logger: logger)
-            try await application.server.start()
+            try await application.start()
             await withTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { await application.runBackgroundWork() }
                 await waitForTerminationSignal()

@@ -32,11 +32,12 @@ public struct TestServer: Sendable {
     public static func start(pool: PostgresPool?, _ configure: (inout ServerSettings) -> Void = { _ in }) async throws -> TestServer {
         var settings = ServerSettings()
         settings.port = 0
+        TestIdentity.configure(&settings)
         configure(&settings)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
         let application = KaroKarApplication(settings: settings, pool: pool, group: group, logger: logger)
-        let address = try await application.server.start()
+        let address = try await application.start()
         let background = pool == nil ? nil : Task { await application.runBackgroundWork() }
         return TestServer(application: application, address: address, group: group, pool: pool, background: background)
     }

@@ -36,7 +36,6 @@ public enum AccessPolicy {
         "/karokar.rpc.v1.DiagnosticsService/Echo": .public,
 
         // karokar.administration.v1.AdministrationService
-        "/karokar.administration.v1.AdministrationService/RegisterOrganization": .public,
         "/karokar.administration.v1.AdministrationService/ApproveOrganization": .permission(.organizationApprove),
         "/karokar.administration.v1.AdministrationService/RejectOrganization": .permission(.organizationApprove),
         "/karokar.administration.v1.AdministrationService/SuspendOrganization": .permission(.organizationApprove),
@@ -112,7 +111,9 @@ public enum AccessPolicy {
         "/karokar.fleet.v1.AvailabilityService/ChangeAvailabilityStatus": .permission(.vehicleSuspend),
         "/karokar.fleet.v1.AvailabilityService/GetVehicleTimeline": .permission(.vehicleRead),
 
-        // karokar.identity.v1.IdentityService
+        // karokar.identity.v1.IdentityService: registration, login and the two token exchanges are
+        // the only public business methods (their credentials are in the request).
+        "/karokar.identity.v1.IdentityService/RegisterOrganization": .public,
         "/karokar.identity.v1.IdentityService/Login": .public,
         "/karokar.identity.v1.IdentityService/RefreshToken": .public,
         "/karokar.identity.v1.IdentityService/Logout": .authenticated,
@@ -120,7 +121,8 @@ public enum AccessPolicy {
         "/karokar.identity.v1.IdentityService/ListMyMemberships": .authenticated,
         "/karokar.identity.v1.IdentityService/ChangePassword": .authenticated,
         "/karokar.identity.v1.IdentityService/CreateUser": .permission(.memberManage),
-        "/karokar.identity.v1.IdentityService/GetUser": .permission(.memberRead),
+        // Own user for anyone; member.read for others (checked by the handler).
+        "/karokar.identity.v1.IdentityService/GetUser": .authenticated,
         "/karokar.identity.v1.IdentityService/ListUsers": .permission(.memberRead),
         "/karokar.identity.v1.IdentityService/DisableUser": .permission(.memberManage),
         "/karokar.identity.v1.IdentityService/ListMembers": .permission(.memberRead),

@@ -8,6 +8,16 @@ public enum TenantKind: String, Sendable, Hashable, CaseIterable {
     case corporate = "CORPORATE"
 }
 
+/// Where an organization stands in onboarding (DOMAIN.md section 4). Only `ACTIVE` organizations
+/// take part in fleet and booking operations; contexts check ``Caller/organizationStatus`` and
+/// answer FAILED_PRECONDITION / `ORGANIZATION_NOT_ACTIVE` for the caller's own organization.
+public enum TenantStatus: String, Sendable, Hashable, CaseIterable {
+    case pending = "PENDING"
+    case active = "ACTIVE"
+    case suspended = "SUSPENDED"
+    case rejected = "REJECTED"
+}
+
 /// The authenticated principal of a call, acting for one organization, with its effective
 /// permissions resolved on the server (never trusted from the token). The authentication
 /// interceptor attaches it; handlers read it with ``KaroKarRPC/ServerCallContext/caller``.
@@ -22,18 +32,22 @@ public struct Caller: Sendable, Hashable {
     public let principalID: UUID
     public let organizationID: UUID
     public let organizationKind: TenantKind
+    /// The caller's organization's status when its permissions were resolved (at most a few
+    /// seconds old: the Identity context refreshes it when the status changes).
+    public let organizationStatus: TenantStatus
     /// The membership a user's token was minted for; nil for service accounts.
     public let membershipID: UUID?
     public let permissions: Set<Permission>
 
     public init(
-        kind: Kind, principalID: UUID, organizationID: UUID, organizationKind: TenantKind, membershipID: UUID?,
-        permissions: Set<Permission>
+        kind: Kind, principalID: UUID, organizationID: UUID, organizationKind: TenantKind,
+        organizationStatus: TenantStatus = .active, membershipID: UUID?, permissions: Set<Permission>
     ) {
         self.kind = kind
         self.principalID = principalID
         self.organizationID = organizationID
         self.organizationKind = organizationKind
+        self.organizationStatus = organizationStatus
         self.membershipID = membershipID
         self.permissions = permissions
     }

@@ -209,17 +209,22 @@ extension EventsV1 {
         public var moderationActionId: String = ""
         public var userId: String = ""
         public var reason: String = ""
+        /// The user's version the administrator read; Identity refuses a stale one
+        /// (ABORTED / `STALE_VERSION`), failing the moderation verb.
+        public var expectedVersion: CommonV1.Int64Value? = nil
 
         public init() {}
 
         public init(
             moderationActionId: String = "",
             userId: String = "",
-            reason: String = ""
+            reason: String = "",
+            expectedVersion: CommonV1.Int64Value? = nil
         ) {
             self.moderationActionId = moderationActionId
             self.userId = userId
             self.reason = reason
+            self.expectedVersion = expectedVersion
         }
     }
 }
@@ -653,11 +658,12 @@ extension EventsV1.BookingTerminationRequested: ProtoMessage {
 extension EventsV1.UserDisableRequested: ProtoMessage {
     public static let protoName = "karokar.events.v1.UserDisableRequested"
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__user_disable_requested())
-    public static let protoMaxDepth = 1
+    public static let protoMaxDepth = 2
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
         ProtoFieldSchema(name: "moderation_action_id", jsonName: "moderationActionId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "reason", jsonName: "reason", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -665,6 +671,7 @@ extension EventsV1.UserDisableRequested: ProtoMessage {
         self.moderationActionId = try ProtoC.string(c.moderation_action_id)
         self.userId = try ProtoC.string(c.user_id)
         self.reason = try ProtoC.string(c.reason)
+        self.expectedVersion = try c.expected_version.map { try CommonV1.Int64Value(cMessage: $0) }
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -673,6 +680,7 @@ extension EventsV1.UserDisableRequested: ProtoMessage {
         c.pointee.moderation_action_id = arena.cString(self.moderationActionId)
         c.pointee.user_id = arena.cString(self.userId)
         c.pointee.reason = arena.cString(self.reason)
+        if let value = self.expectedVersion { c.pointee.expected_version = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Int64Value.self) }
         return UnsafeMutableRawPointer(c)
     }
 
@@ -681,6 +689,7 @@ extension EventsV1.UserDisableRequested: ProtoMessage {
         writer.field("moderationActionId", self.moderationActionId)
         writer.field("userId", self.userId)
         writer.field("reason", self.reason)
+        writer.optional("expectedVersion", self.expectedVersion)
         return writer.value
     }
 
@@ -692,6 +701,7 @@ extension EventsV1.UserDisableRequested: ProtoMessage {
             case "moderationActionId", "moderation_action_id": self.moderationActionId = try ProtoJSON.decode(value, field: key)
             case "userId", "user_id": self.userId = try ProtoJSON.decode(value, field: key)
             case "reason": self.reason = try ProtoJSON.decode(value, field: key)
+            case "expectedVersion", "expected_version": self.expectedVersion = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

@@ -75,6 +75,7 @@ extension EventsV1 {
             case serviceAccountCreated(EventsV1.ServiceAccountCreated)
             case serviceAccountSecretRotated(EventsV1.ServiceAccountSecretRotated)
             case serviceAccountRevoked(EventsV1.ServiceAccountRevoked)
+            case memberActivated(EventsV1.MemberActivated)
             /// Administration.
             case organizationApproved(EventsV1.OrganizationApproved)
             case organizationRejected(EventsV1.OrganizationRejected)
@@ -254,6 +255,7 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         ProtoFieldSchema(name: "service_account_created", jsonName: "serviceAccountCreated", number: 107, type: "message", typeName: "karokar.events.v1.ServiceAccountCreated", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "service_account_secret_rotated", jsonName: "serviceAccountSecretRotated", number: 108, type: "message", typeName: "karokar.events.v1.ServiceAccountSecretRotated", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "service_account_revoked", jsonName: "serviceAccountRevoked", number: 109, type: "message", typeName: "karokar.events.v1.ServiceAccountRevoked", repeated: false, oneof: "payload", mapKeyType: ""),
+        ProtoFieldSchema(name: "member_activated", jsonName: "memberActivated", number: 110, type: "message", typeName: "karokar.events.v1.MemberActivated", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "organization_approved", jsonName: "organizationApproved", number: 150, type: "message", typeName: "karokar.events.v1.OrganizationApproved", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "organization_rejected", jsonName: "organizationRejected", number: 151, type: "message", typeName: "karokar.events.v1.OrganizationRejected", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "organization_suspended", jsonName: "organizationSuspended", number: 152, type: "message", typeName: "karokar.events.v1.OrganizationSuspended", repeated: false, oneof: "payload", mapKeyType: ""),
@@ -323,6 +325,7 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         case 107: self.payload = .serviceAccountCreated(try EventsV1.ServiceAccountCreated(cMessage: ProtoC.required(c.service_account_created)))
         case 108: self.payload = .serviceAccountSecretRotated(try EventsV1.ServiceAccountSecretRotated(cMessage: ProtoC.required(c.service_account_secret_rotated)))
         case 109: self.payload = .serviceAccountRevoked(try EventsV1.ServiceAccountRevoked(cMessage: ProtoC.required(c.service_account_revoked)))
+        case 110: self.payload = .memberActivated(try EventsV1.MemberActivated(cMessage: ProtoC.required(c.member_activated)))
         case 150: self.payload = .organizationApproved(try EventsV1.OrganizationApproved(cMessage: ProtoC.required(c.organization_approved)))
         case 151: self.payload = .organizationRejected(try EventsV1.OrganizationRejected(cMessage: ProtoC.required(c.organization_rejected)))
         case 152: self.payload = .organizationSuspended(try EventsV1.OrganizationSuspended(cMessage: ProtoC.required(c.organization_suspended)))
@@ -415,6 +418,9 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         case .serviceAccountRevoked(let value)?:
             c.pointee.payload_case = .init(rawValue: 109)
             c.pointee.service_account_revoked = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__ServiceAccountRevoked.self)
+        case .memberActivated(let value)?:
+            c.pointee.payload_case = .init(rawValue: 110)
+            c.pointee.member_activated = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__MemberActivated.self)
         case .organizationApproved(let value)?:
             c.pointee.payload_case = .init(rawValue: 150)
             c.pointee.organization_approved = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__OrganizationApproved.self)
@@ -575,6 +581,7 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         case .serviceAccountCreated(let value)?: writer.always("serviceAccountCreated", value)
         case .serviceAccountSecretRotated(let value)?: writer.always("serviceAccountSecretRotated", value)
         case .serviceAccountRevoked(let value)?: writer.always("serviceAccountRevoked", value)
+        case .memberActivated(let value)?: writer.always("memberActivated", value)
         case .organizationApproved(let value)?: writer.always("organizationApproved", value)
         case .organizationRejected(let value)?: writer.always("organizationRejected", value)
         case .organizationSuspended(let value)?: writer.always("organizationSuspended", value)
@@ -669,6 +676,9 @@ extension EventsV1.EventEnvelope: ProtoMessage {
             case "serviceAccountRevoked", "service_account_revoked":
                 if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
                 self.payload = .serviceAccountRevoked(try ProtoJSON.decode(value, field: key))
+            case "memberActivated", "member_activated":
+                if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
+                self.payload = .memberActivated(try ProtoJSON.decode(value, field: key))
             case "organizationApproved", "organization_approved":
                 if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
                 self.payload = .organizationApproved(try ProtoJSON.decode(value, field: key))

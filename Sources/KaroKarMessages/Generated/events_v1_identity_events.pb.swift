@@ -37,7 +37,9 @@ extension EventsV1 {
     }
 
     /// `organization.registered`: a vendor or corporate organization was created, `PENDING`, with its
-    /// first administrator. Aggregate: organization.
+    /// first administrator; Administration opens its `PENDING` OrganizationApproval in the same
+    /// transaction. The platform organization is registered once, `ACTIVE`, when the server first
+    /// starts (bootstrap). Aggregate: organization.
     public struct OrganizationRegistered: Sendable, Hashable {
         public var organizationId: String = ""
         public var name: String = ""
@@ -48,8 +50,6 @@ extension EventsV1 {
         public var metadata: [String: String] = [:]
         /// The first user, made an administrator member of the organization.
         public var adminUserId: String = ""
-        /// The `PENDING` OrganizationApproval opened by the registration (Administration).
-        public var approvalId: String = ""
 
         public init() {}
 
@@ -59,8 +59,7 @@ extension EventsV1 {
             organizationType: EventsV1.OrganizationType = .init(),
             parentOrganizationId: CommonV1.StringValue? = nil,
             metadata: [String: String] = [:],
-            adminUserId: String = "",
-            approvalId: String = ""
+            adminUserId: String = ""
         ) {
             self.organizationId = organizationId
             self.name = name
@@ -68,7 +67,6 @@ extension EventsV1 {
             self.parentOrganizationId = parentOrganizationId
             self.metadata = metadata
             self.adminUserId = adminUserId
-            self.approvalId = approvalId
         }
     }
 
@@ -128,6 +126,32 @@ extension EventsV1 {
             self.roleId = roleId
             self.roleName = roleName
             self.status = status
+        }
+    }
+
+    /// `member.activated`: an invited user accepted the membership by logging in for the
+    /// organization; it is `ACTIVE` now. Aggregate: membership.
+    public struct MemberActivated: Sendable, Hashable {
+        public var membershipId: String = ""
+        public var userId: String = ""
+        public var organizationId: String = ""
+        public var roleId: String = ""
+        public var roleName: String = ""
+
+        public init() {}
+
+        public init(
+            membershipId: String = "",
+            userId: String = "",
+            organizationId: String = "",
+            roleId: String = "",
+            roleName: String = ""
+        ) {
+            self.membershipId = membershipId
+            self.userId = userId
+            self.organizationId = organizationId
+            self.roleId = roleId
+            self.roleName = roleName
         }
     }
 
@@ -360,7 +384,6 @@ extension EventsV1.OrganizationRegistered: ProtoMessage {
         ProtoFieldSchema(name: "parent_organization_id", jsonName: "parentOrganizationId", number: 4, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "metadata", jsonName: "metadata", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: "string"),
         ProtoFieldSchema(name: "admin_user_id", jsonName: "adminUserId", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
-        ProtoFieldSchema(name: "approval_id", jsonName: "approvalId", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -371,7 +394,6 @@ extension EventsV1.OrganizationRegistered: ProtoMessage {
         self.parentOrganizationId = try c.parent_organization_id.map { try CommonV1.StringValue(cMessage: $0) }
         self.metadata = try ProtoC.map(c.metadata, count: c.n_metadata) { entry in (try ProtoC.string(entry.key), try ProtoC.string(entry.value)) }
         self.adminUserId = try ProtoC.string(c.admin_user_id)
-        self.approvalId = try ProtoC.string(c.approval_id)
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -390,7 +412,6 @@ extension EventsV1.OrganizationRegistered: ProtoMessage {
             }
         }
         c.pointee.admin_user_id = arena.cString(self.adminUserId)
-        c.pointee.approval_id = arena.cString(self.approvalId)
         return UnsafeMutableRawPointer(c)
     }
 
@@ -402,7 +423,6 @@ extension EventsV1.OrganizationRegistered: ProtoMessage {
         writer.optional("parentOrganizationId", self.parentOrganizationId)
         writer.map("metadata", self.metadata)
         writer.field("adminUserId", self.adminUserId)
-        writer.field("approvalId", self.approvalId)
         return writer.value
     }
 
@@ -417,7 +437,6 @@ extension EventsV1.OrganizationRegistered: ProtoMessage {
             case "parentOrganizationId", "parent_organization_id": self.parentOrganizationId = try ProtoJSON.decode(value, field: key)
             case "metadata": self.metadata = try ProtoJSON.decodeMap(value, field: key)
             case "adminUserId", "admin_user_id": self.adminUserId = try ProtoJSON.decode(value, field: key)
-            case "approvalId", "approval_id": self.approvalId = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }
@@ -544,6 +563,64 @@ extension EventsV1.MemberAdded: ProtoMessage {
             case "roleId", "role_id": self.roleId = try ProtoJSON.decode(value, field: key)
             case "roleName", "role_name": self.roleName = try ProtoJSON.decode(value, field: key)
             case "status": self.status = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension EventsV1.MemberActivated: ProtoMessage {
+    public static let protoName = "karokar.events.v1.MemberActivated"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__member_activated())
+    public static let protoMaxDepth = 1
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "membership_id", jsonName: "membershipId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "user_id", jsonName: "userId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "role_id", jsonName: "roleId", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "role_name", jsonName: "roleName", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Events__V1__MemberActivated.self).pointee
+        self.membershipId = try ProtoC.string(c.membership_id)
+        self.userId = try ProtoC.string(c.user_id)
+        self.organizationId = try ProtoC.string(c.organization_id)
+        self.roleId = try ProtoC.string(c.role_id)
+        self.roleName = try ProtoC.string(c.role_name)
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Events__V1__MemberActivated.self)
+        karokar__events__v1__member_activated__init(c)
+        c.pointee.membership_id = arena.cString(self.membershipId)
+        c.pointee.user_id = arena.cString(self.userId)
+        c.pointee.organization_id = arena.cString(self.organizationId)
+        c.pointee.role_id = arena.cString(self.roleId)
+        c.pointee.role_name = arena.cString(self.roleName)
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("membershipId", self.membershipId)
+        writer.field("userId", self.userId)
+        writer.field("organizationId", self.organizationId)
+        writer.field("roleId", self.roleId)
+        writer.field("roleName", self.roleName)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "membershipId", "membership_id": self.membershipId = try ProtoJSON.decode(value, field: key)
+            case "userId", "user_id": self.userId = try ProtoJSON.decode(value, field: key)
+            case "organizationId", "organization_id": self.organizationId = try ProtoJSON.decode(value, field: key)
+            case "roleId", "role_id": self.roleId = try ProtoJSON.decode(value, field: key)
+            case "roleName", "role_name": self.roleName = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

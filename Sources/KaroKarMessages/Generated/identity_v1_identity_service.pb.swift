@@ -5,6 +5,66 @@ public import KaroKarProto
 internal import CKaroKarProtos
 
 extension IdentityV1 {
+    /// `karokar.identity.v1.RegisterOrganizationRequest`
+    public struct RegisterOrganizationRequest: Sendable, Hashable {
+        public var organizationName: String = ""
+        /// VENDOR or CORPORATE; anything else is INVALID_ARGUMENT.
+        public var organizationType: IdentityV1.OrganizationType = .init()
+        /// Tax numbers, region codes, ... (at most 32 entries; keys up to 64, values up to 500
+        /// characters).
+        public var metadata: [String: String] = [:]
+        /// The first administrator.
+        public var adminFirstName: String = ""
+        public var adminLastName: String = ""
+        public var adminEmail: String = ""
+        public var adminPhone: CommonV1.StringValue? = nil
+        /// Subject to the password policy (INVALID_ARGUMENT / `WEAK_PASSWORD`).
+        public var adminPassword: String = ""
+
+        public init() {}
+
+        public init(
+            organizationName: String = "",
+            organizationType: IdentityV1.OrganizationType = .init(),
+            metadata: [String: String] = [:],
+            adminFirstName: String = "",
+            adminLastName: String = "",
+            adminEmail: String = "",
+            adminPhone: CommonV1.StringValue? = nil,
+            adminPassword: String = ""
+        ) {
+            self.organizationName = organizationName
+            self.organizationType = organizationType
+            self.metadata = metadata
+            self.adminFirstName = adminFirstName
+            self.adminLastName = adminLastName
+            self.adminEmail = adminEmail
+            self.adminPhone = adminPhone
+            self.adminPassword = adminPassword
+        }
+    }
+
+    /// `karokar.identity.v1.RegisterOrganizationResponse`
+    public struct RegisterOrganizationResponse: Sendable, Hashable {
+        /// `PENDING` until a platform administrator decides.
+        public var organization: IdentityV1.Organization? = nil
+        public var adminUser: IdentityV1.User? = nil
+        /// The first administrator's `ACTIVE` membership.
+        public var adminMembership: IdentityV1.Membership? = nil
+
+        public init() {}
+
+        public init(
+            organization: IdentityV1.Organization? = nil,
+            adminUser: IdentityV1.User? = nil,
+            adminMembership: IdentityV1.Membership? = nil
+        ) {
+            self.organization = organization
+            self.adminUser = adminUser
+            self.adminMembership = adminMembership
+        }
+    }
+
     /// `karokar.identity.v1.LoginRequest`
     public struct LoginRequest: Sendable, Hashable {
         /// Case-insensitive.
@@ -798,6 +858,134 @@ extension IdentityV1 {
             self.accessToken = accessToken
             self.accessTokenExpiresAt = accessTokenExpiresAt
             self.organizationId = organizationId
+        }
+    }
+}
+
+extension IdentityV1.RegisterOrganizationRequest: ProtoMessage {
+    public static let protoName = "karokar.identity.v1.RegisterOrganizationRequest"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__register_organization_request())
+    public static let protoMaxDepth = 2
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "organization_name", jsonName: "organizationName", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "organization_type", jsonName: "organizationType", number: 2, type: "enum", typeName: "karokar.identity.v1.OrganizationType", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "metadata", jsonName: "metadata", number: 3, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: "string"),
+        ProtoFieldSchema(name: "admin_first_name", jsonName: "adminFirstName", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "admin_last_name", jsonName: "adminLastName", number: 5, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "admin_email", jsonName: "adminEmail", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "admin_phone", jsonName: "adminPhone", number: 7, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "admin_password", jsonName: "adminPassword", number: 8, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Identity__V1__RegisterOrganizationRequest.self).pointee
+        self.organizationName = try ProtoC.string(c.organization_name)
+        self.organizationType = IdentityV1.OrganizationType(rawValue: Int32(truncatingIfNeeded: c.organization_type.rawValue))
+        self.metadata = try ProtoC.map(c.metadata, count: c.n_metadata) { entry in (try ProtoC.string(entry.key), try ProtoC.string(entry.value)) }
+        self.adminFirstName = try ProtoC.string(c.admin_first_name)
+        self.adminLastName = try ProtoC.string(c.admin_last_name)
+        self.adminEmail = try ProtoC.string(c.admin_email)
+        self.adminPhone = try c.admin_phone.map { try CommonV1.StringValue(cMessage: $0) }
+        self.adminPassword = try ProtoC.string(c.admin_password)
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Identity__V1__RegisterOrganizationRequest.self)
+        karokar__identity__v1__register_organization_request__init(c)
+        c.pointee.organization_name = arena.cString(self.organizationName)
+        c.pointee.organization_type = .init(rawValue: .init(truncatingIfNeeded: self.organizationType.rawValue))
+        if !self.metadata.isEmpty {
+            c.pointee.n_metadata = self.metadata.count
+            c.pointee.metadata = arena.mapEntries(self.metadata, as: Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry.self) { key, value, entry in
+                karokar__identity__v1__register_organization_request__metadata_entry__init(entry)
+                entry.pointee.key = arena.cString(key)
+                entry.pointee.value = arena.cString(value)
+            }
+        }
+        c.pointee.admin_first_name = arena.cString(self.adminFirstName)
+        c.pointee.admin_last_name = arena.cString(self.adminLastName)
+        c.pointee.admin_email = arena.cString(self.adminEmail)
+        if let value = self.adminPhone { c.pointee.admin_phone = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__StringValue.self) }
+        c.pointee.admin_password = arena.cString(self.adminPassword)
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("organizationName", self.organizationName)
+        writer.field("organizationType", self.organizationType)
+        writer.map("metadata", self.metadata)
+        writer.field("adminFirstName", self.adminFirstName)
+        writer.field("adminLastName", self.adminLastName)
+        writer.field("adminEmail", self.adminEmail)
+        writer.optional("adminPhone", self.adminPhone)
+        writer.field("adminPassword", self.adminPassword)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "organizationName", "organization_name": self.organizationName = try ProtoJSON.decode(value, field: key)
+            case "organizationType", "organization_type": self.organizationType = try ProtoJSON.decode(value, field: key)
+            case "metadata": self.metadata = try ProtoJSON.decodeMap(value, field: key)
+            case "adminFirstName", "admin_first_name": self.adminFirstName = try ProtoJSON.decode(value, field: key)
+            case "adminLastName", "admin_last_name": self.adminLastName = try ProtoJSON.decode(value, field: key)
+            case "adminEmail", "admin_email": self.adminEmail = try ProtoJSON.decode(value, field: key)
+            case "adminPhone", "admin_phone": self.adminPhone = try ProtoJSON.decode(value, field: key)
+            case "adminPassword", "admin_password": self.adminPassword = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension IdentityV1.RegisterOrganizationResponse: ProtoMessage {
+    public static let protoName = "karokar.identity.v1.RegisterOrganizationResponse"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__identity__v1__register_organization_response())
+    public static let protoMaxDepth = 3
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "organization", jsonName: "organization", number: 1, type: "message", typeName: "karokar.identity.v1.Organization", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "admin_user", jsonName: "adminUser", number: 2, type: "message", typeName: "karokar.identity.v1.User", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "admin_membership", jsonName: "adminMembership", number: 3, type: "message", typeName: "karokar.identity.v1.Membership", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Identity__V1__RegisterOrganizationResponse.self).pointee
+        self.organization = try c.organization.map { try IdentityV1.Organization(cMessage: $0) }
+        self.adminUser = try c.admin_user.map { try IdentityV1.User(cMessage: $0) }
+        self.adminMembership = try c.admin_membership.map { try IdentityV1.Membership(cMessage: $0) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Identity__V1__RegisterOrganizationResponse.self)
+        karokar__identity__v1__register_organization_response__init(c)
+        if let value = self.organization { c.pointee.organization = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Identity__V1__Organization.self) }
+        if let value = self.adminUser { c.pointee.admin_user = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Identity__V1__User.self) }
+        if let value = self.adminMembership { c.pointee.admin_membership = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Identity__V1__Membership.self) }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.optional("organization", self.organization)
+        writer.optional("adminUser", self.adminUser)
+        writer.optional("adminMembership", self.adminMembership)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "organization": self.organization = try ProtoJSON.decode(value, field: key)
+            case "adminUser", "admin_user": self.adminUser = try ProtoJSON.decode(value, field: key)
+            case "adminMembership", "admin_membership": self.adminMembership = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
         }
     }
 }

@@ -6,16 +6,16 @@ public import KaroKarProto
 public import KaroKarRPC
 
 extension AdministrationV1 {
-    /// Platform administration (DOMAIN.md section 11): onboarding, organization decisions,
-    /// moderation and the dashboard. Apart from RegisterOrganization, every RPC is for platform
-    /// administrators acting for the platform organization.
+    /// Platform administration (DOMAIN.md section 11): organization decisions, moderation and the
+    /// dashboard. Every RPC is for platform administrators acting for the platform organization.
+    /// Registration itself is Identity's (karokar.identity.v1.IdentityService.RegisterOrganization);
+    /// Administration opens the `PENDING` OrganizationApproval in the same transaction.
     public enum AdministrationService {
         /// `karokar.administration.v1.AdministrationService`, as protobuf-c describes it.
         public static let descriptor = ProtoServices.administrationV1AdministrationService
 
         /// The methods, typed.
         public enum Method {
-            public static let registerOrganization = RPCMethod<AdministrationV1.RegisterOrganizationRequest, AdministrationV1.RegisterOrganizationResponse>(service: "karokar.administration.v1.AdministrationService", name: "RegisterOrganization")
             public static let approveOrganization = RPCMethod<AdministrationV1.ApproveOrganizationRequest, AdministrationV1.ApproveOrganizationResponse>(service: "karokar.administration.v1.AdministrationService", name: "ApproveOrganization")
             public static let rejectOrganization = RPCMethod<AdministrationV1.RejectOrganizationRequest, AdministrationV1.RejectOrganizationResponse>(service: "karokar.administration.v1.AdministrationService", name: "RejectOrganization")
             public static let suspendOrganization = RPCMethod<AdministrationV1.SuspendOrganizationRequest, AdministrationV1.SuspendOrganizationResponse>(service: "karokar.administration.v1.AdministrationService", name: "SuspendOrganization")
@@ -32,12 +32,6 @@ extension AdministrationV1 {
 
         /// Implemented by the server side (an actor of the context that owns the service).
         public protocol Handler: Sendable {
-            /// Public onboarding entry: creates a `PENDING` vendor or corporate organization, its first
-            /// user as administrator member (VENDOR_ADMIN or CORPORATE_ADMIN) and a `PENDING`
-            /// OrganizationApproval. Fails with ALREADY_EXISTS / `DUPLICATE_EMAIL` for a known e-mail.
-            /// Emits `organization.registered`, `user.created`, `member.added`.
-            /// Permission: none (public).
-            func registerOrganization(_ request: AdministrationV1.RegisterOrganizationRequest, context: ServerCallContext) async throws -> AdministrationV1.RegisterOrganizationResponse
             /// Approves a `PENDING` organization: it becomes `ACTIVE`. Emits `organization.approved`.
             /// Permission: organization.approve.
             func approveOrganization(_ request: AdministrationV1.ApproveOrganizationRequest, context: ServerCallContext) async throws -> AdministrationV1.ApproveOrganizationResponse
@@ -82,15 +76,6 @@ extension AdministrationV1 {
 
             public init(_ transport: any RPCClientTransport) {
                 self.transport = transport
-            }
-
-            /// Public onboarding entry: creates a `PENDING` vendor or corporate organization, its first
-            /// user as administrator member (VENDOR_ADMIN or CORPORATE_ADMIN) and a `PENDING`
-            /// OrganizationApproval. Fails with ALREADY_EXISTS / `DUPLICATE_EMAIL` for a known e-mail.
-            /// Emits `organization.registered`, `user.created`, `member.added`.
-            /// Permission: none (public).
-            public func registerOrganization(_ request: AdministrationV1.RegisterOrganizationRequest, options: CallOptions = CallOptions()) async throws -> AdministrationV1.RegisterOrganizationResponse {
-                try await transport.unary(Method.registerOrganization, request, options: options)
             }
 
             /// Approves a `PENDING` organization: it becomes `ACTIVE`. Emits `organization.approved`.
@@ -172,9 +157,6 @@ extension AdministrationV1.AdministrationService.Handler {
     /// The method table: protobuf-c's service descriptor bound to this handler's methods.
     public func serviceDefinition() -> RPCServiceDefinition {
         RPCServiceDefinition(descriptor: AdministrationV1.AdministrationService.descriptor, routes: [
-            RPCRoute(AdministrationV1.AdministrationService.Method.registerOrganization) { request, context in
-                try await self.registerOrganization(request, context: context)
-            },
             RPCRoute(AdministrationV1.AdministrationService.Method.approveOrganization) { request, context in
                 try await self.approveOrganization(request, context: context)
             },

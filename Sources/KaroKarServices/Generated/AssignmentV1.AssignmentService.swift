@@ -61,7 +61,8 @@ extension AssignmentV1 {
             /// The corporate's assignments, newest first. Permission: assignment.read (an EMPLOYEE, whose
             /// grant covers only their own, sees only their own).
             func listAssignments(_ request: AssignmentV1.ListAssignmentsRequest, context: ServerCallContext) async throws -> AssignmentV1.ListAssignmentsResponse
-            /// The caller's own assignments, newest first. Permission: assignment.read.
+            /// The caller's own assignments, newest first. Permission: assignment.read (an employee's
+            /// assignment.read_own is enough).
             func listMyAssignments(_ request: AssignmentV1.ListMyAssignmentsRequest, context: ServerCallContext) async throws -> AssignmentV1.ListMyAssignmentsResponse
         }
 
@@ -131,7 +132,8 @@ extension AssignmentV1 {
                 try await transport.unary(Method.listAssignments, request, options: options)
             }
 
-            /// The caller's own assignments, newest first. Permission: assignment.read.
+            /// The caller's own assignments, newest first. Permission: assignment.read (an employee's
+            /// assignment.read_own is enough).
             public func listMyAssignments(_ request: AssignmentV1.ListMyAssignmentsRequest, options: CallOptions = CallOptions()) async throws -> AssignmentV1.ListMyAssignmentsResponse {
                 try await transport.unary(Method.listMyAssignments, request, options: options)
             }

@@ -7,8 +7,9 @@ public import KaroKarRPC
 
 extension IdentityV1 {
     /// Identity and access: authentication, users, memberships, roles, service accounts and
-    /// organizations (DOMAIN.md section 4). Organization registration and status decisions are
-    /// Administration's (karokar.administration.v1.AdministrationService).
+    /// organizations (DOMAIN.md section 4). Organizations register here; their status decisions are
+    /// Administration's (karokar.administration.v1.AdministrationService), applied to the
+    /// organization by Identity in the same transaction.
     ///
     /// Tenancy: a caller acts for the organization named in its token. Where a request has an
     /// `organization_id` field, empty means the caller's organization; only platform administrators
@@ -19,6 +20,7 @@ extension IdentityV1 {
 
         /// The methods, typed.
         public enum Method {
+            public static let registerOrganization = RPCMethod<IdentityV1.RegisterOrganizationRequest, IdentityV1.RegisterOrganizationResponse>(service: "karokar.identity.v1.IdentityService", name: "RegisterOrganization")
             public static let login = RPCMethod<IdentityV1.LoginRequest, IdentityV1.LoginResponse>(service: "karokar.identity.v1.IdentityService", name: "Login")
             public static let refreshToken = RPCMethod<IdentityV1.RefreshTokenRequest, IdentityV1.RefreshTokenResponse>(service: "karokar.identity.v1.IdentityService", name: "RefreshToken")
             public static let logout = RPCMethod<IdentityV1.LogoutRequest, IdentityV1.LogoutResponse>(service: "karokar.identity.v1.IdentityService", name: "Logout")
@@ -46,6 +48,12 @@ extension IdentityV1 {
 
         /// Implemented by the server side (an actor of the context that owns the service).
         public protocol Handler: Sendable {
+            /// Public onboarding entry: creates a `PENDING` vendor or corporate organization and its first
+            /// user as administrator member (VENDOR_ADMIN or CORPORATE_ADMIN); Administration opens the
+            /// `PENDING` OrganizationApproval in the same transaction. Fails with ALREADY_EXISTS /
+            /// `DUPLICATE_EMAIL` for a known e-mail. Emits `organization.registered`, `user.created`,
+            /// `member.added`. Permission: none (public).
+            func registerOrganization(_ request: IdentityV1.RegisterOrganizationRequest, context: ServerCallContext) async throws -> IdentityV1.RegisterOrganizationResponse
             /// Authenticates a user for one membership and issues tokens. Repeated failures for one
             /// account are slowed down, then locked for a while (UNAUTHENTICATED, no detail on why).
             /// Permission: none (public).
@@ -69,8 +77,9 @@ extension IdentityV1 {
             /// Emits `user.created` and `member.added`. Fails with ALREADY_EXISTS / `DUPLICATE_EMAIL`.
             /// Permission: member.manage.
             func createUser(_ request: IdentityV1.CreateUserRequest, context: ServerCallContext) async throws -> IdentityV1.CreateUserResponse
-            /// One user who is a member of the caller's organization (or the caller).
-            /// Permission: member.read (none for the caller's own user).
+            /// One user who is a member of the caller's organization (or the caller). Members of an
+            /// organization the user was only invited to see the e-mail alone until the user accepts.
+            /// Permission: any authenticated caller for their own user; member.read for anyone else.
             func getUser(_ request: IdentityV1.GetUserRequest, context: ServerCallContext) async throws -> IdentityV1.GetUserResponse
             /// Users with a membership in the organization. Permission: member.read.
             func listUsers(_ request: IdentityV1.ListUsersRequest, context: ServerCallContext) async throws -> IdentityV1.ListUsersResponse
@@ -80,10 +89,12 @@ extension IdentityV1 {
             func disableUser(_ request: IdentityV1.DisableUserRequest, context: ServerCallContext) async throws -> IdentityV1.DisableUserResponse
             /// Members of an organization with their users. Permission: member.read.
             func listMembers(_ request: IdentityV1.ListMembersRequest, context: ServerCallContext) async throws -> IdentityV1.ListMembersResponse
-            /// Adds an existing user (by id or e-mail) to the organization. Fails with ALREADY_EXISTS /
-            /// `DUPLICATE_MEMBERSHIP` when they already are a member, FAILED_PRECONDITION /
-            /// `ROLE_ORGANIZATION_TYPE_MISMATCH` when the role is for another organization type.
-            /// Emits `member.added`. Permission: member.manage.
+            /// Adds an existing user (by e-mail, or by the id of a user the organization already knows) to
+            /// the organization. Tenants invite: the membership is `INVITED` until the user accepts it by
+            /// logging in for the organization (`member.activated`); platform administrators add `ACTIVE`
+            /// members. Fails with ALREADY_EXISTS / `DUPLICATE_MEMBERSHIP` when they already are a member,
+            /// FAILED_PRECONDITION / `ROLE_ORGANIZATION_TYPE_MISMATCH` when the role is for another
+            /// organization type. Emits `member.added`. Permission: member.manage.
             func addMember(_ request: IdentityV1.AddMemberRequest, context: ServerCallContext) async throws -> IdentityV1.AddMemberResponse
             /// Gives a member another role of the organization's type. Emits `member.role_changed`.
             /// Permission: member.manage.
@@ -125,6 +136,15 @@ extension IdentityV1 {
 
             public init(_ transport: any RPCClientTransport) {
                 self.transport = transport
+            }
+
+            /// Public onboarding entry: creates a `PENDING` vendor or corporate organization and its first
+            /// user as administrator member (VENDOR_ADMIN or CORPORATE_ADMIN); Administration opens the
+            /// `PENDING` OrganizationApproval in the same transaction. Fails with ALREADY_EXISTS /
+            /// `DUPLICATE_EMAIL` for a known e-mail. Emits `organization.registered`, `user.created`,
+            /// `member.added`. Permission: none (public).
+            public func registerOrganization(_ request: IdentityV1.RegisterOrganizationRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.RegisterOrganizationResponse {
+                try await transport.unary(Method.registerOrganization, request, options: options)
             }
 
             /// Authenticates a user for one membership and issues tokens. Repeated failures for one
@@ -171,8 +191,9 @@ extension IdentityV1 {
                 try await transport.unary(Method.createUser, request, options: options)
             }
 
-            /// One user who is a member of the caller's organization (or the caller).
-            /// Permission: member.read (none for the caller's own user).
+            /// One user who is a member of the caller's organization (or the caller). Members of an
+            /// organization the user was only invited to see the e-mail alone until the user accepts.
+            /// Permission: any authenticated caller for their own user; member.read for anyone else.
             public func getUser(_ request: IdentityV1.GetUserRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.GetUserResponse {
                 try await transport.unary(Method.getUser, request, options: options)
             }
@@ -194,10 +215,12 @@ extension IdentityV1 {
                 try await transport.unary(Method.listMembers, request, options: options)
             }
 
-            /// Adds an existing user (by id or e-mail) to the organization. Fails with ALREADY_EXISTS /
-            /// `DUPLICATE_MEMBERSHIP` when they already are a member, FAILED_PRECONDITION /
-            /// `ROLE_ORGANIZATION_TYPE_MISMATCH` when the role is for another organization type.
-            /// Emits `member.added`. Permission: member.manage.
+            /// Adds an existing user (by e-mail, or by the id of a user the organization already knows) to
+            /// the organization. Tenants invite: the membership is `INVITED` until the user accepts it by
+            /// logging in for the organization (`member.activated`); platform administrators add `ACTIVE`
+            /// members. Fails with ALREADY_EXISTS / `DUPLICATE_MEMBERSHIP` when they already are a member,
+            /// FAILED_PRECONDITION / `ROLE_ORGANIZATION_TYPE_MISMATCH` when the role is for another
+            /// organization type. Emits `member.added`. Permission: member.manage.
             public func addMember(_ request: IdentityV1.AddMemberRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.AddMemberResponse {
                 try await transport.unary(Method.addMember, request, options: options)
             }
@@ -274,6 +297,9 @@ extension IdentityV1.IdentityService.Handler {
     /// The method table: protobuf-c's service descriptor bound to this handler's methods.
     public func serviceDefinition() -> RPCServiceDefinition {
         RPCServiceDefinition(descriptor: IdentityV1.IdentityService.descriptor, routes: [
+            RPCRoute(IdentityV1.IdentityService.Method.registerOrganization) { request, context in
+                try await self.registerOrganization(request, context: context)
+            },
             RPCRoute(IdentityV1.IdentityService.Method.login) { request, context in
                 try await self.login(request, context: context)
             },

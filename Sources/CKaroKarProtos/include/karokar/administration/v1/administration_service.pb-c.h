@@ -19,9 +19,6 @@ PROTOBUF_C__BEGIN_DECLS
 #include "karokar/common/v1/time.pb-c.h"
 #include "karokar/common/v1/values.pb-c.h"
 
-typedef struct Karokar__Administration__V1__RegisterOrganizationRequest Karokar__Administration__V1__RegisterOrganizationRequest;
-typedef struct Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry;
-typedef struct Karokar__Administration__V1__RegisterOrganizationResponse Karokar__Administration__V1__RegisterOrganizationResponse;
 typedef struct Karokar__Administration__V1__ApproveOrganizationRequest Karokar__Administration__V1__ApproveOrganizationRequest;
 typedef struct Karokar__Administration__V1__ApproveOrganizationResponse Karokar__Administration__V1__ApproveOrganizationResponse;
 typedef struct Karokar__Administration__V1__RejectOrganizationRequest Karokar__Administration__V1__RejectOrganizationRequest;
@@ -52,62 +49,6 @@ typedef struct Karokar__Administration__V1__ListModerationActionsResponse Karoka
 
 
 /* --- messages --- */
-
-struct  Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry
-{
-  ProtobufCMessage base;
-  char *key;
-  char *value;
-};
-#define KAROKAR__ADMINISTRATION__V1__REGISTER_ORGANIZATION_REQUEST__METADATA_ENTRY__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&karokar__administration__v1__register_organization_request__metadata_entry__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
-
-
-struct  Karokar__Administration__V1__RegisterOrganizationRequest
-{
-  ProtobufCMessage base;
-  char *organization_name;
-  /*
-   * VENDOR or CORPORATE; anything else is INVALID_ARGUMENT.
-   */
-  Karokar__Administration__V1__OrganizationType organization_type;
-  /*
-   * Tax numbers, region codes, ... (bounded number and size of entries).
-   */
-  size_t n_metadata;
-  Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry **metadata;
-  /*
-   * The first administrator.
-   */
-  char *admin_first_name;
-  char *admin_last_name;
-  char *admin_email;
-  Karokar__Common__V1__StringValue *admin_phone;
-  /*
-   * Subject to the password policy.
-   */
-  char *admin_password;
-};
-#define KAROKAR__ADMINISTRATION__V1__REGISTER_ORGANIZATION_REQUEST__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&karokar__administration__v1__register_organization_request__descriptor) \
-    , (char *)protobuf_c_empty_string, KAROKAR__ADMINISTRATION__V1__ORGANIZATION_TYPE__ORGANIZATION_TYPE_UNSPECIFIED, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string }
-
-
-struct  Karokar__Administration__V1__RegisterOrganizationResponse
-{
-  ProtobufCMessage base;
-  Karokar__Administration__V1__OrganizationSummary *organization;
-  char *admin_user_id;
-  /*
-   * The `PENDING` approval row.
-   */
-  Karokar__Administration__V1__OrganizationApproval *approval;
-};
-#define KAROKAR__ADMINISTRATION__V1__REGISTER_ORGANIZATION_RESPONSE__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&karokar__administration__v1__register_organization_response__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string, NULL }
-
 
 struct  Karokar__Administration__V1__ApproveOrganizationRequest
 {
@@ -431,47 +372,6 @@ struct  Karokar__Administration__V1__ListModerationActionsResponse
     , 0,NULL, NULL }
 
 
-/* Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry methods */
-void   karokar__administration__v1__register_organization_request__metadata_entry__init
-                     (Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry         *message);
-/* Karokar__Administration__V1__RegisterOrganizationRequest methods */
-void   karokar__administration__v1__register_organization_request__init
-                     (Karokar__Administration__V1__RegisterOrganizationRequest         *message);
-size_t karokar__administration__v1__register_organization_request__get_packed_size
-                     (const Karokar__Administration__V1__RegisterOrganizationRequest   *message);
-size_t karokar__administration__v1__register_organization_request__pack
-                     (const Karokar__Administration__V1__RegisterOrganizationRequest   *message,
-                      uint8_t             *out);
-size_t karokar__administration__v1__register_organization_request__pack_to_buffer
-                     (const Karokar__Administration__V1__RegisterOrganizationRequest   *message,
-                      ProtobufCBuffer     *buffer);
-Karokar__Administration__V1__RegisterOrganizationRequest *
-       karokar__administration__v1__register_organization_request__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data);
-void   karokar__administration__v1__register_organization_request__free_unpacked
-                     (Karokar__Administration__V1__RegisterOrganizationRequest *message,
-                      ProtobufCAllocator *allocator);
-/* Karokar__Administration__V1__RegisterOrganizationResponse methods */
-void   karokar__administration__v1__register_organization_response__init
-                     (Karokar__Administration__V1__RegisterOrganizationResponse         *message);
-size_t karokar__administration__v1__register_organization_response__get_packed_size
-                     (const Karokar__Administration__V1__RegisterOrganizationResponse   *message);
-size_t karokar__administration__v1__register_organization_response__pack
-                     (const Karokar__Administration__V1__RegisterOrganizationResponse   *message,
-                      uint8_t             *out);
-size_t karokar__administration__v1__register_organization_response__pack_to_buffer
-                     (const Karokar__Administration__V1__RegisterOrganizationResponse   *message,
-                      ProtobufCBuffer     *buffer);
-Karokar__Administration__V1__RegisterOrganizationResponse *
-       karokar__administration__v1__register_organization_response__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data);
-void   karokar__administration__v1__register_organization_response__free_unpacked
-                     (Karokar__Administration__V1__RegisterOrganizationResponse *message,
-                      ProtobufCAllocator *allocator);
 /* Karokar__Administration__V1__ApproveOrganizationRequest methods */
 void   karokar__administration__v1__approve_organization_request__init
                      (Karokar__Administration__V1__ApproveOrganizationRequest         *message);
@@ -930,15 +830,6 @@ void   karokar__administration__v1__list_moderation_actions_response__free_unpac
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
-typedef void (*Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry_Closure)
-                 (const Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry *message,
-                  void *closure_data);
-typedef void (*Karokar__Administration__V1__RegisterOrganizationRequest_Closure)
-                 (const Karokar__Administration__V1__RegisterOrganizationRequest *message,
-                  void *closure_data);
-typedef void (*Karokar__Administration__V1__RegisterOrganizationResponse_Closure)
-                 (const Karokar__Administration__V1__RegisterOrganizationResponse *message,
-                  void *closure_data);
 typedef void (*Karokar__Administration__V1__ApproveOrganizationRequest_Closure)
                  (const Karokar__Administration__V1__ApproveOrganizationRequest *message,
                   void *closure_data);
@@ -1018,10 +909,6 @@ typedef struct Karokar__Administration__V1__AdministrationService_Service Karoka
 struct Karokar__Administration__V1__AdministrationService_Service
 {
   ProtobufCService base;
-  void (*register_organization)(Karokar__Administration__V1__AdministrationService_Service *service,
-                                const Karokar__Administration__V1__RegisterOrganizationRequest *input,
-                                Karokar__Administration__V1__RegisterOrganizationResponse_Closure closure,
-                                void *closure_data);
   void (*approve_organization)(Karokar__Administration__V1__AdministrationService_Service *service,
                                const Karokar__Administration__V1__ApproveOrganizationRequest *input,
                                Karokar__Administration__V1__ApproveOrganizationResponse_Closure closure,
@@ -1078,7 +965,6 @@ void karokar__administration__v1__administration_service__init (Karokar__Adminis
     { &karokar__administration__v1__administration_service__descriptor, protobuf_c_service_invoke_internal, NULL }
 #define KAROKAR__ADMINISTRATION__V1__ADMINISTRATION_SERVICE__INIT(function_prefix__) \
     { KAROKAR__ADMINISTRATION__V1__ADMINISTRATION_SERVICE__BASE_INIT,\
-      function_prefix__ ## register_organization,\
       function_prefix__ ## approve_organization,\
       function_prefix__ ## reject_organization,\
       function_prefix__ ## suspend_organization,\
@@ -1091,10 +977,6 @@ void karokar__administration__v1__administration_service__init (Karokar__Adminis
       function_prefix__ ## terminate_booking,\
       function_prefix__ ## disable_user,\
       function_prefix__ ## list_moderation_actions  }
-void karokar__administration__v1__administration_service__register_organization(ProtobufCService *service,
-                                                                                const Karokar__Administration__V1__RegisterOrganizationRequest *input,
-                                                                                Karokar__Administration__V1__RegisterOrganizationResponse_Closure closure,
-                                                                                void *closure_data);
 void karokar__administration__v1__administration_service__approve_organization(ProtobufCService *service,
                                                                                const Karokar__Administration__V1__ApproveOrganizationRequest *input,
                                                                                Karokar__Administration__V1__ApproveOrganizationResponse_Closure closure,
@@ -1146,9 +1028,6 @@ void karokar__administration__v1__administration_service__list_moderation_action
 
 /* --- descriptors --- */
 
-extern const ProtobufCMessageDescriptor karokar__administration__v1__register_organization_request__descriptor;
-extern const ProtobufCMessageDescriptor karokar__administration__v1__register_organization_request__metadata_entry__descriptor;
-extern const ProtobufCMessageDescriptor karokar__administration__v1__register_organization_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__administration__v1__approve_organization_request__descriptor;
 extern const ProtobufCMessageDescriptor karokar__administration__v1__approve_organization_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__administration__v1__reject_organization_request__descriptor;

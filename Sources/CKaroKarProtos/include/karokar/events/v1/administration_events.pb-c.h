@@ -191,10 +191,15 @@ struct  Karokar__Events__V1__UserDisableRequested
   char *moderation_action_id;
   char *user_id;
   char *reason;
+  /*
+   * The user's version the administrator read; Identity refuses a stale one
+   * (ABORTED / `STALE_VERSION`), failing the moderation verb.
+   */
+  Karokar__Common__V1__Int64Value *expected_version;
 };
 #define KAROKAR__EVENTS__V1__USER_DISABLE_REQUESTED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__user_disable_requested__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
 
 
 /* Karokar__Events__V1__OrganizationApproved methods */

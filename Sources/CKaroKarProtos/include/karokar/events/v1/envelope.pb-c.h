@@ -79,6 +79,7 @@ typedef enum {
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_SERVICE_ACCOUNT_CREATED = 107,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_SERVICE_ACCOUNT_SECRET_ROTATED = 108,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_SERVICE_ACCOUNT_REVOKED = 109,
+  KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_MEMBER_ACTIVATED = 110,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_ORGANIZATION_APPROVED = 150,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_ORGANIZATION_REJECTED = 151,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_ORGANIZATION_SUSPENDED = 152,
@@ -183,6 +184,7 @@ struct  Karokar__Events__V1__EventEnvelope
     Karokar__Events__V1__ServiceAccountCreated *service_account_created;
     Karokar__Events__V1__ServiceAccountSecretRotated *service_account_secret_rotated;
     Karokar__Events__V1__ServiceAccountRevoked *service_account_revoked;
+    Karokar__Events__V1__MemberActivated *member_activated;
     /*
      * Administration.
      */

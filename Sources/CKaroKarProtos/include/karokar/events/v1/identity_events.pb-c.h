@@ -20,6 +20,7 @@ typedef struct Karokar__Events__V1__OrganizationRegistered Karokar__Events__V1__
 typedef struct Karokar__Events__V1__OrganizationRegistered__MetadataEntry Karokar__Events__V1__OrganizationRegistered__MetadataEntry;
 typedef struct Karokar__Events__V1__UserCreated Karokar__Events__V1__UserCreated;
 typedef struct Karokar__Events__V1__MemberAdded Karokar__Events__V1__MemberAdded;
+typedef struct Karokar__Events__V1__MemberActivated Karokar__Events__V1__MemberActivated;
 typedef struct Karokar__Events__V1__MemberRoleChanged Karokar__Events__V1__MemberRoleChanged;
 typedef struct Karokar__Events__V1__MemberRemoved Karokar__Events__V1__MemberRemoved;
 typedef struct Karokar__Events__V1__UserDisabled Karokar__Events__V1__UserDisabled;
@@ -69,7 +70,9 @@ struct  Karokar__Events__V1__OrganizationRegistered__MetadataEntry
 
 /*
  * `organization.registered`: a vendor or corporate organization was created, `PENDING`, with its
- * first administrator. Aggregate: organization.
+ * first administrator; Administration opens its `PENDING` OrganizationApproval in the same
+ * transaction. The platform organization is registered once, `ACTIVE`, when the server first
+ * starts (bootstrap). Aggregate: organization.
  */
 struct  Karokar__Events__V1__OrganizationRegistered
 {
@@ -90,14 +93,10 @@ struct  Karokar__Events__V1__OrganizationRegistered
    * The first user, made an administrator member of the organization.
    */
   char *admin_user_id;
-  /*
-   * The `PENDING` OrganizationApproval opened by the registration (Administration).
-   */
-  char *approval_id;
 };
 #define KAROKAR__EVENTS__V1__ORGANIZATION_REGISTERED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__organization_registered__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, KAROKAR__EVENTS__V1__ORGANIZATION_TYPE__ORGANIZATION_TYPE_UNSPECIFIED, NULL, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, KAROKAR__EVENTS__V1__ORGANIZATION_TYPE__ORGANIZATION_TYPE_UNSPECIFIED, NULL, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -143,6 +142,24 @@ struct  Karokar__Events__V1__MemberAdded
 #define KAROKAR__EVENTS__V1__MEMBER_ADDED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__member_added__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, KAROKAR__EVENTS__V1__MEMBERSHIP_STATUS__MEMBERSHIP_STATUS_UNSPECIFIED }
+
+
+/*
+ * `member.activated`: an invited user accepted the membership by logging in for the
+ * organization; it is `ACTIVE` now. Aggregate: membership.
+ */
+struct  Karokar__Events__V1__MemberActivated
+{
+  ProtobufCMessage base;
+  char *membership_id;
+  char *user_id;
+  char *organization_id;
+  char *role_id;
+  char *role_name;
+};
+#define KAROKAR__EVENTS__V1__MEMBER_ACTIVATED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__member_activated__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -328,6 +345,25 @@ Karokar__Events__V1__MemberAdded *
 void   karokar__events__v1__member_added__free_unpacked
                      (Karokar__Events__V1__MemberAdded *message,
                       ProtobufCAllocator *allocator);
+/* Karokar__Events__V1__MemberActivated methods */
+void   karokar__events__v1__member_activated__init
+                     (Karokar__Events__V1__MemberActivated         *message);
+size_t karokar__events__v1__member_activated__get_packed_size
+                     (const Karokar__Events__V1__MemberActivated   *message);
+size_t karokar__events__v1__member_activated__pack
+                     (const Karokar__Events__V1__MemberActivated   *message,
+                      uint8_t             *out);
+size_t karokar__events__v1__member_activated__pack_to_buffer
+                     (const Karokar__Events__V1__MemberActivated   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Events__V1__MemberActivated *
+       karokar__events__v1__member_activated__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__events__v1__member_activated__free_unpacked
+                     (Karokar__Events__V1__MemberActivated *message,
+                      ProtobufCAllocator *allocator);
 /* Karokar__Events__V1__MemberRoleChanged methods */
 void   karokar__events__v1__member_role_changed__init
                      (Karokar__Events__V1__MemberRoleChanged         *message);
@@ -475,6 +511,9 @@ typedef void (*Karokar__Events__V1__UserCreated_Closure)
 typedef void (*Karokar__Events__V1__MemberAdded_Closure)
                  (const Karokar__Events__V1__MemberAdded *message,
                   void *closure_data);
+typedef void (*Karokar__Events__V1__MemberActivated_Closure)
+                 (const Karokar__Events__V1__MemberActivated *message,
+                  void *closure_data);
 typedef void (*Karokar__Events__V1__MemberRoleChanged_Closure)
                  (const Karokar__Events__V1__MemberRoleChanged *message,
                   void *closure_data);
@@ -508,6 +547,7 @@ extern const ProtobufCMessageDescriptor karokar__events__v1__organization_regist
 extern const ProtobufCMessageDescriptor karokar__events__v1__organization_registered__metadata_entry__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__user_created__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__member_added__descriptor;
+extern const ProtobufCMessageDescriptor karokar__events__v1__member_activated__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__member_role_changed__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__member_removed__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__user_disabled__descriptor;

@@ -19,6 +19,9 @@ PROTOBUF_C__BEGIN_DECLS
 #include "karokar/common/v1/values.pb-c.h"
 #include "karokar/identity/v1/identity.pb-c.h"
 
+typedef struct Karokar__Identity__V1__RegisterOrganizationRequest Karokar__Identity__V1__RegisterOrganizationRequest;
+typedef struct Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry;
+typedef struct Karokar__Identity__V1__RegisterOrganizationResponse Karokar__Identity__V1__RegisterOrganizationResponse;
 typedef struct Karokar__Identity__V1__LoginRequest Karokar__Identity__V1__LoginRequest;
 typedef struct Karokar__Identity__V1__LoginResponse Karokar__Identity__V1__LoginResponse;
 typedef struct Karokar__Identity__V1__RefreshTokenRequest Karokar__Identity__V1__RefreshTokenRequest;
@@ -71,6 +74,66 @@ typedef struct Karokar__Identity__V1__ExchangeServiceAccountTokenResponse Karoka
 
 
 /* --- messages --- */
+
+struct  Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define KAROKAR__IDENTITY__V1__REGISTER_ORGANIZATION_REQUEST__METADATA_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__identity__v1__register_organization_request__metadata_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Karokar__Identity__V1__RegisterOrganizationRequest
+{
+  ProtobufCMessage base;
+  char *organization_name;
+  /*
+   * VENDOR or CORPORATE; anything else is INVALID_ARGUMENT.
+   */
+  Karokar__Identity__V1__OrganizationType organization_type;
+  /*
+   * Tax numbers, region codes, ... (at most 32 entries; keys up to 64, values up to 500
+   * characters).
+   */
+  size_t n_metadata;
+  Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry **metadata;
+  /*
+   * The first administrator.
+   */
+  char *admin_first_name;
+  char *admin_last_name;
+  char *admin_email;
+  Karokar__Common__V1__StringValue *admin_phone;
+  /*
+   * Subject to the password policy (INVALID_ARGUMENT / `WEAK_PASSWORD`).
+   */
+  char *admin_password;
+};
+#define KAROKAR__IDENTITY__V1__REGISTER_ORGANIZATION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__identity__v1__register_organization_request__descriptor) \
+    , (char *)protobuf_c_empty_string, KAROKAR__IDENTITY__V1__ORGANIZATION_TYPE__ORGANIZATION_TYPE_UNSPECIFIED, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Karokar__Identity__V1__RegisterOrganizationResponse
+{
+  ProtobufCMessage base;
+  /*
+   * `PENDING` until a platform administrator decides.
+   */
+  Karokar__Identity__V1__Organization *organization;
+  Karokar__Identity__V1__User *admin_user;
+  /*
+   * The first administrator's `ACTIVE` membership.
+   */
+  Karokar__Identity__V1__Membership *admin_membership;
+};
+#define KAROKAR__IDENTITY__V1__REGISTER_ORGANIZATION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__identity__v1__register_organization_response__descriptor) \
+    , NULL, NULL, NULL }
+
 
 struct  Karokar__Identity__V1__LoginRequest
 {
@@ -713,6 +776,47 @@ struct  Karokar__Identity__V1__ExchangeServiceAccountTokenResponse
     , (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string }
 
 
+/* Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry methods */
+void   karokar__identity__v1__register_organization_request__metadata_entry__init
+                     (Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry         *message);
+/* Karokar__Identity__V1__RegisterOrganizationRequest methods */
+void   karokar__identity__v1__register_organization_request__init
+                     (Karokar__Identity__V1__RegisterOrganizationRequest         *message);
+size_t karokar__identity__v1__register_organization_request__get_packed_size
+                     (const Karokar__Identity__V1__RegisterOrganizationRequest   *message);
+size_t karokar__identity__v1__register_organization_request__pack
+                     (const Karokar__Identity__V1__RegisterOrganizationRequest   *message,
+                      uint8_t             *out);
+size_t karokar__identity__v1__register_organization_request__pack_to_buffer
+                     (const Karokar__Identity__V1__RegisterOrganizationRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Identity__V1__RegisterOrganizationRequest *
+       karokar__identity__v1__register_organization_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__identity__v1__register_organization_request__free_unpacked
+                     (Karokar__Identity__V1__RegisterOrganizationRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Karokar__Identity__V1__RegisterOrganizationResponse methods */
+void   karokar__identity__v1__register_organization_response__init
+                     (Karokar__Identity__V1__RegisterOrganizationResponse         *message);
+size_t karokar__identity__v1__register_organization_response__get_packed_size
+                     (const Karokar__Identity__V1__RegisterOrganizationResponse   *message);
+size_t karokar__identity__v1__register_organization_response__pack
+                     (const Karokar__Identity__V1__RegisterOrganizationResponse   *message,
+                      uint8_t             *out);
+size_t karokar__identity__v1__register_organization_response__pack_to_buffer
+                     (const Karokar__Identity__V1__RegisterOrganizationResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Identity__V1__RegisterOrganizationResponse *
+       karokar__identity__v1__register_organization_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__identity__v1__register_organization_response__free_unpacked
+                     (Karokar__Identity__V1__RegisterOrganizationResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Karokar__Identity__V1__LoginRequest methods */
 void   karokar__identity__v1__login_request__init
                      (Karokar__Identity__V1__LoginRequest         *message);
@@ -1589,6 +1693,15 @@ void   karokar__identity__v1__exchange_service_account_token_response__free_unpa
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
+typedef void (*Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry_Closure)
+                 (const Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry *message,
+                  void *closure_data);
+typedef void (*Karokar__Identity__V1__RegisterOrganizationRequest_Closure)
+                 (const Karokar__Identity__V1__RegisterOrganizationRequest *message,
+                  void *closure_data);
+typedef void (*Karokar__Identity__V1__RegisterOrganizationResponse_Closure)
+                 (const Karokar__Identity__V1__RegisterOrganizationResponse *message,
+                  void *closure_data);
 typedef void (*Karokar__Identity__V1__LoginRequest_Closure)
                  (const Karokar__Identity__V1__LoginRequest *message,
                   void *closure_data);
@@ -1734,6 +1847,10 @@ typedef struct Karokar__Identity__V1__IdentityService_Service Karokar__Identity_
 struct Karokar__Identity__V1__IdentityService_Service
 {
   ProtobufCService base;
+  void (*register_organization)(Karokar__Identity__V1__IdentityService_Service *service,
+                                const Karokar__Identity__V1__RegisterOrganizationRequest *input,
+                                Karokar__Identity__V1__RegisterOrganizationResponse_Closure closure,
+                                void *closure_data);
   void (*login)(Karokar__Identity__V1__IdentityService_Service *service,
                 const Karokar__Identity__V1__LoginRequest *input,
                 Karokar__Identity__V1__LoginResponse_Closure closure,
@@ -1834,6 +1951,7 @@ void karokar__identity__v1__identity_service__init (Karokar__Identity__V1__Ident
     { &karokar__identity__v1__identity_service__descriptor, protobuf_c_service_invoke_internal, NULL }
 #define KAROKAR__IDENTITY__V1__IDENTITY_SERVICE__INIT(function_prefix__) \
     { KAROKAR__IDENTITY__V1__IDENTITY_SERVICE__BASE_INIT,\
+      function_prefix__ ## register_organization,\
       function_prefix__ ## login,\
       function_prefix__ ## refresh_token,\
       function_prefix__ ## logout,\
@@ -1857,6 +1975,10 @@ void karokar__identity__v1__identity_service__init (Karokar__Identity__V1__Ident
       function_prefix__ ## rotate_service_account_secret,\
       function_prefix__ ## revoke_service_account,\
       function_prefix__ ## exchange_service_account_token  }
+void karokar__identity__v1__identity_service__register_organization(ProtobufCService *service,
+                                                                    const Karokar__Identity__V1__RegisterOrganizationRequest *input,
+                                                                    Karokar__Identity__V1__RegisterOrganizationResponse_Closure closure,
+                                                                    void *closure_data);
 void karokar__identity__v1__identity_service__login(ProtobufCService *service,
                                                     const Karokar__Identity__V1__LoginRequest *input,
                                                     Karokar__Identity__V1__LoginResponse_Closure closure,
@@ -1952,6 +2074,9 @@ void karokar__identity__v1__identity_service__exchange_service_account_token(Pro
 
 /* --- descriptors --- */
 
+extern const ProtobufCMessageDescriptor karokar__identity__v1__register_organization_request__descriptor;
+extern const ProtobufCMessageDescriptor karokar__identity__v1__register_organization_request__metadata_entry__descriptor;
+extern const ProtobufCMessageDescriptor karokar__identity__v1__register_organization_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__identity__v1__login_request__descriptor;
 extern const ProtobufCMessageDescriptor karokar__identity__v1__login_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__identity__v1__refresh_token_request__descriptor;

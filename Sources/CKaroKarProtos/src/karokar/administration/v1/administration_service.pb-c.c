@@ -7,102 +7,6 @@
 #endif
 
 #include "karokar/administration/v1/administration_service.pb-c.h"
-void   karokar__administration__v1__register_organization_request__metadata_entry__init
-                     (Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry         *message)
-{
-  static const Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry init_value = KAROKAR__ADMINISTRATION__V1__REGISTER_ORGANIZATION_REQUEST__METADATA_ENTRY__INIT;
-  *message = init_value;
-}
-void   karokar__administration__v1__register_organization_request__init
-                     (Karokar__Administration__V1__RegisterOrganizationRequest         *message)
-{
-  static const Karokar__Administration__V1__RegisterOrganizationRequest init_value = KAROKAR__ADMINISTRATION__V1__REGISTER_ORGANIZATION_REQUEST__INIT;
-  *message = init_value;
-}
-size_t karokar__administration__v1__register_organization_request__get_packed_size
-                     (const Karokar__Administration__V1__RegisterOrganizationRequest *message)
-{
-  assert(message->base.descriptor == &karokar__administration__v1__register_organization_request__descriptor);
-  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
-}
-size_t karokar__administration__v1__register_organization_request__pack
-                     (const Karokar__Administration__V1__RegisterOrganizationRequest *message,
-                      uint8_t       *out)
-{
-  assert(message->base.descriptor == &karokar__administration__v1__register_organization_request__descriptor);
-  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
-}
-size_t karokar__administration__v1__register_organization_request__pack_to_buffer
-                     (const Karokar__Administration__V1__RegisterOrganizationRequest *message,
-                      ProtobufCBuffer *buffer)
-{
-  assert(message->base.descriptor == &karokar__administration__v1__register_organization_request__descriptor);
-  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
-}
-Karokar__Administration__V1__RegisterOrganizationRequest *
-       karokar__administration__v1__register_organization_request__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data)
-{
-  return (Karokar__Administration__V1__RegisterOrganizationRequest *)
-     protobuf_c_message_unpack (&karokar__administration__v1__register_organization_request__descriptor,
-                                allocator, len, data);
-}
-void   karokar__administration__v1__register_organization_request__free_unpacked
-                     (Karokar__Administration__V1__RegisterOrganizationRequest *message,
-                      ProtobufCAllocator *allocator)
-{
-  if(!message)
-    return;
-  assert(message->base.descriptor == &karokar__administration__v1__register_organization_request__descriptor);
-  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
-}
-void   karokar__administration__v1__register_organization_response__init
-                     (Karokar__Administration__V1__RegisterOrganizationResponse         *message)
-{
-  static const Karokar__Administration__V1__RegisterOrganizationResponse init_value = KAROKAR__ADMINISTRATION__V1__REGISTER_ORGANIZATION_RESPONSE__INIT;
-  *message = init_value;
-}
-size_t karokar__administration__v1__register_organization_response__get_packed_size
-                     (const Karokar__Administration__V1__RegisterOrganizationResponse *message)
-{
-  assert(message->base.descriptor == &karokar__administration__v1__register_organization_response__descriptor);
-  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
-}
-size_t karokar__administration__v1__register_organization_response__pack
-                     (const Karokar__Administration__V1__RegisterOrganizationResponse *message,
-                      uint8_t       *out)
-{
-  assert(message->base.descriptor == &karokar__administration__v1__register_organization_response__descriptor);
-  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
-}
-size_t karokar__administration__v1__register_organization_response__pack_to_buffer
-                     (const Karokar__Administration__V1__RegisterOrganizationResponse *message,
-                      ProtobufCBuffer *buffer)
-{
-  assert(message->base.descriptor == &karokar__administration__v1__register_organization_response__descriptor);
-  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
-}
-Karokar__Administration__V1__RegisterOrganizationResponse *
-       karokar__administration__v1__register_organization_response__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data)
-{
-  return (Karokar__Administration__V1__RegisterOrganizationResponse *)
-     protobuf_c_message_unpack (&karokar__administration__v1__register_organization_response__descriptor,
-                                allocator, len, data);
-}
-void   karokar__administration__v1__register_organization_response__free_unpacked
-                     (Karokar__Administration__V1__RegisterOrganizationResponse *message,
-                      ProtobufCAllocator *allocator)
-{
-  if(!message)
-    return;
-  assert(message->base.descriptor == &karokar__administration__v1__register_organization_response__descriptor);
-  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
-}
 void   karokar__administration__v1__approve_organization_request__init
                      (Karokar__Administration__V1__ApproveOrganizationRequest         *message)
 {
@@ -1183,250 +1087,6 @@ void   karokar__administration__v1__list_moderation_actions_response__free_unpac
   assert(message->base.descriptor == &karokar__administration__v1__list_moderation_actions_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor karokar__administration__v1__register_organization_request__metadata_entry__field_descriptors[2] =
-{
-  {
-    "key",
-    1,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry, key),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "value",
-    2,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry, value),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-};
-static const unsigned karokar__administration__v1__register_organization_request__metadata_entry__field_indices_by_name[] = {
-  0,   /* field[0] = key */
-  1,   /* field[1] = value */
-};
-static const ProtobufCIntRange karokar__administration__v1__register_organization_request__metadata_entry__number_ranges[1 + 1] =
-{
-  { 1, 0 },
-  { 0, 2 }
-};
-const ProtobufCMessageDescriptor karokar__administration__v1__register_organization_request__metadata_entry__descriptor =
-{
-  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-  "karokar.administration.v1.RegisterOrganizationRequest.MetadataEntry",
-  "MetadataEntry",
-  "Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry",
-  "karokar.administration.v1",
-  sizeof(Karokar__Administration__V1__RegisterOrganizationRequest__MetadataEntry),
-  2,
-  karokar__administration__v1__register_organization_request__metadata_entry__field_descriptors,
-  karokar__administration__v1__register_organization_request__metadata_entry__field_indices_by_name,
-  1,  karokar__administration__v1__register_organization_request__metadata_entry__number_ranges,
-  (ProtobufCMessageInit) karokar__administration__v1__register_organization_request__metadata_entry__init,
-  NULL,NULL,NULL    /* reserved[123] */
-};
-static const ProtobufCFieldDescriptor karokar__administration__v1__register_organization_request__field_descriptors[8] =
-{
-  {
-    "organization_name",
-    1,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Karokar__Administration__V1__RegisterOrganizationRequest, organization_name),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "organization_type",
-    2,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_ENUM,
-    0,   /* quantifier_offset */
-    offsetof(Karokar__Administration__V1__RegisterOrganizationRequest, organization_type),
-    &karokar__administration__v1__organization_type__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "metadata",
-    3,
-    PROTOBUF_C_LABEL_REPEATED,
-    PROTOBUF_C_TYPE_MESSAGE,
-    offsetof(Karokar__Administration__V1__RegisterOrganizationRequest, n_metadata),
-    offsetof(Karokar__Administration__V1__RegisterOrganizationRequest, metadata),
-    &karokar__administration__v1__register_organization_request__metadata_entry__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "admin_first_name",
-    4,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Karokar__Administration__V1__RegisterOrganizationRequest, admin_first_name),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "admin_last_name",
-    5,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Karokar__Administration__V1__RegisterOrganizationRequest, admin_last_name),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "admin_email",
-    6,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Karokar__Administration__V1__RegisterOrganizationRequest, admin_email),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "admin_phone",
-    7,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_MESSAGE,
-    0,   /* quantifier_offset */
-    offsetof(Karokar__Administration__V1__RegisterOrganizationRequest, admin_phone),
-    &karokar__common__v1__string_value__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "admin_password",
-    8,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Karokar__Administration__V1__RegisterOrganizationRequest, admin_password),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-};
-static const unsigned karokar__administration__v1__register_organization_request__field_indices_by_name[] = {
-  5,   /* field[5] = admin_email */
-  3,   /* field[3] = admin_first_name */
-  4,   /* field[4] = admin_last_name */
-  7,   /* field[7] = admin_password */
-  6,   /* field[6] = admin_phone */
-  2,   /* field[2] = metadata */
-  0,   /* field[0] = organization_name */
-  1,   /* field[1] = organization_type */
-};
-static const ProtobufCIntRange karokar__administration__v1__register_organization_request__number_ranges[1 + 1] =
-{
-  { 1, 0 },
-  { 0, 8 }
-};
-const ProtobufCMessageDescriptor karokar__administration__v1__register_organization_request__descriptor =
-{
-  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-  "karokar.administration.v1.RegisterOrganizationRequest",
-  "RegisterOrganizationRequest",
-  "Karokar__Administration__V1__RegisterOrganizationRequest",
-  "karokar.administration.v1",
-  sizeof(Karokar__Administration__V1__RegisterOrganizationRequest),
-  8,
-  karokar__administration__v1__register_organization_request__field_descriptors,
-  karokar__administration__v1__register_organization_request__field_indices_by_name,
-  1,  karokar__administration__v1__register_organization_request__number_ranges,
-  (ProtobufCMessageInit) karokar__administration__v1__register_organization_request__init,
-  NULL,NULL,NULL    /* reserved[123] */
-};
-static const ProtobufCFieldDescriptor karokar__administration__v1__register_organization_response__field_descriptors[3] =
-{
-  {
-    "organization",
-    1,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_MESSAGE,
-    0,   /* quantifier_offset */
-    offsetof(Karokar__Administration__V1__RegisterOrganizationResponse, organization),
-    &karokar__administration__v1__organization_summary__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "admin_user_id",
-    2,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Karokar__Administration__V1__RegisterOrganizationResponse, admin_user_id),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "approval",
-    3,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_MESSAGE,
-    0,   /* quantifier_offset */
-    offsetof(Karokar__Administration__V1__RegisterOrganizationResponse, approval),
-    &karokar__administration__v1__organization_approval__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-};
-static const unsigned karokar__administration__v1__register_organization_response__field_indices_by_name[] = {
-  1,   /* field[1] = admin_user_id */
-  2,   /* field[2] = approval */
-  0,   /* field[0] = organization */
-};
-static const ProtobufCIntRange karokar__administration__v1__register_organization_response__number_ranges[1 + 1] =
-{
-  { 1, 0 },
-  { 0, 3 }
-};
-const ProtobufCMessageDescriptor karokar__administration__v1__register_organization_response__descriptor =
-{
-  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-  "karokar.administration.v1.RegisterOrganizationResponse",
-  "RegisterOrganizationResponse",
-  "Karokar__Administration__V1__RegisterOrganizationResponse",
-  "karokar.administration.v1",
-  sizeof(Karokar__Administration__V1__RegisterOrganizationResponse),
-  3,
-  karokar__administration__v1__register_organization_response__field_descriptors,
-  karokar__administration__v1__register_organization_response__field_indices_by_name,
-  1,  karokar__administration__v1__register_organization_response__number_ranges,
-  (ProtobufCMessageInit) karokar__administration__v1__register_organization_response__init,
-  NULL,NULL,NULL    /* reserved[123] */
-};
 static const ProtobufCFieldDescriptor karokar__administration__v1__approve_organization_request__field_descriptors[3] =
 {
   {
@@ -2735,9 +2395,8 @@ const ProtobufCMessageDescriptor karokar__administration__v1__list_moderation_ac
   (ProtobufCMessageInit) karokar__administration__v1__list_moderation_actions_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor karokar__administration__v1__administration_service__method_descriptors[13] =
+static const ProtobufCMethodDescriptor karokar__administration__v1__administration_service__method_descriptors[12] =
 {
-  { "RegisterOrganization", &karokar__administration__v1__register_organization_request__descriptor, &karokar__administration__v1__register_organization_response__descriptor },
   { "ApproveOrganization", &karokar__administration__v1__approve_organization_request__descriptor, &karokar__administration__v1__approve_organization_response__descriptor },
   { "RejectOrganization", &karokar__administration__v1__reject_organization_request__descriptor, &karokar__administration__v1__reject_organization_response__descriptor },
   { "SuspendOrganization", &karokar__administration__v1__suspend_organization_request__descriptor, &karokar__administration__v1__suspend_organization_response__descriptor },
@@ -2752,19 +2411,18 @@ static const ProtobufCMethodDescriptor karokar__administration__v1__administrati
   { "ListModerationActions", &karokar__administration__v1__list_moderation_actions_request__descriptor, &karokar__administration__v1__list_moderation_actions_response__descriptor },
 };
 const unsigned karokar__administration__v1__administration_service__method_indices_by_name[] = {
-  1,        /* ApproveOrganization */
-  9,        /* BlockVehicle */
-  11,        /* DisableUser */
-  6,        /* GetApprovalHistory */
-  7,        /* GetDashboardCounts */
-  12,        /* ListModerationActions */
-  5,        /* ListPendingApprovals */
-  0,        /* RegisterOrganization */
-  4,        /* ReinstateOrganization */
-  2,        /* RejectOrganization */
-  3,        /* SuspendOrganization */
-  8,        /* SuspendVehicle */
-  10         /* TerminateBooking */
+  0,        /* ApproveOrganization */
+  8,        /* BlockVehicle */
+  10,        /* DisableUser */
+  5,        /* GetApprovalHistory */
+  6,        /* GetDashboardCounts */
+  11,        /* ListModerationActions */
+  4,        /* ListPendingApprovals */
+  3,        /* ReinstateOrganization */
+  1,        /* RejectOrganization */
+  2,        /* SuspendOrganization */
+  7,        /* SuspendVehicle */
+  9         /* TerminateBooking */
 };
 const ProtobufCServiceDescriptor karokar__administration__v1__administration_service__descriptor =
 {
@@ -2773,25 +2431,17 @@ const ProtobufCServiceDescriptor karokar__administration__v1__administration_ser
   "AdministrationService",
   "Karokar__Administration__V1__AdministrationService",
   "karokar.administration.v1",
-  13,
+  12,
   karokar__administration__v1__administration_service__method_descriptors,
   karokar__administration__v1__administration_service__method_indices_by_name
 };
-void karokar__administration__v1__administration_service__register_organization(ProtobufCService *service,
-                                                                                const Karokar__Administration__V1__RegisterOrganizationRequest *input,
-                                                                                Karokar__Administration__V1__RegisterOrganizationResponse_Closure closure,
-                                                                                void *closure_data)
-{
-  assert(service->descriptor == &karokar__administration__v1__administration_service__descriptor);
-  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
-}
 void karokar__administration__v1__administration_service__approve_organization(ProtobufCService *service,
                                                                                const Karokar__Administration__V1__ApproveOrganizationRequest *input,
                                                                                Karokar__Administration__V1__ApproveOrganizationResponse_Closure closure,
                                                                                void *closure_data)
 {
   assert(service->descriptor == &karokar__administration__v1__administration_service__descriptor);
-  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__administration__v1__administration_service__reject_organization(ProtobufCService *service,
                                                                               const Karokar__Administration__V1__RejectOrganizationRequest *input,
@@ -2799,7 +2449,7 @@ void karokar__administration__v1__administration_service__reject_organization(Pr
                                                                               void *closure_data)
 {
   assert(service->descriptor == &karokar__administration__v1__administration_service__descriptor);
-  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__administration__v1__administration_service__suspend_organization(ProtobufCService *service,
                                                                                const Karokar__Administration__V1__SuspendOrganizationRequest *input,
@@ -2807,7 +2457,7 @@ void karokar__administration__v1__administration_service__suspend_organization(P
                                                                                void *closure_data)
 {
   assert(service->descriptor == &karokar__administration__v1__administration_service__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__administration__v1__administration_service__reinstate_organization(ProtobufCService *service,
                                                                                  const Karokar__Administration__V1__ReinstateOrganizationRequest *input,
@@ -2815,7 +2465,7 @@ void karokar__administration__v1__administration_service__reinstate_organization
                                                                                  void *closure_data)
 {
   assert(service->descriptor == &karokar__administration__v1__administration_service__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__administration__v1__administration_service__list_pending_approvals(ProtobufCService *service,
                                                                                  const Karokar__Administration__V1__ListPendingApprovalsRequest *input,
@@ -2823,7 +2473,7 @@ void karokar__administration__v1__administration_service__list_pending_approvals
                                                                                  void *closure_data)
 {
   assert(service->descriptor == &karokar__administration__v1__administration_service__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__administration__v1__administration_service__get_approval_history(ProtobufCService *service,
                                                                                const Karokar__Administration__V1__GetApprovalHistoryRequest *input,
@@ -2831,7 +2481,7 @@ void karokar__administration__v1__administration_service__get_approval_history(P
                                                                                void *closure_data)
 {
   assert(service->descriptor == &karokar__administration__v1__administration_service__descriptor);
-  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__administration__v1__administration_service__get_dashboard_counts(ProtobufCService *service,
                                                                                const Karokar__Administration__V1__GetDashboardCountsRequest *input,
@@ -2839,7 +2489,7 @@ void karokar__administration__v1__administration_service__get_dashboard_counts(P
                                                                                void *closure_data)
 {
   assert(service->descriptor == &karokar__administration__v1__administration_service__descriptor);
-  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__administration__v1__administration_service__suspend_vehicle(ProtobufCService *service,
                                                                           const Karokar__Administration__V1__SuspendVehicleRequest *input,
@@ -2847,7 +2497,7 @@ void karokar__administration__v1__administration_service__suspend_vehicle(Protob
                                                                           void *closure_data)
 {
   assert(service->descriptor == &karokar__administration__v1__administration_service__descriptor);
-  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__administration__v1__administration_service__block_vehicle(ProtobufCService *service,
                                                                         const Karokar__Administration__V1__BlockVehicleRequest *input,
@@ -2855,7 +2505,7 @@ void karokar__administration__v1__administration_service__block_vehicle(Protobuf
                                                                         void *closure_data)
 {
   assert(service->descriptor == &karokar__administration__v1__administration_service__descriptor);
-  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__administration__v1__administration_service__terminate_booking(ProtobufCService *service,
                                                                             const Karokar__Administration__V1__TerminateBookingRequest *input,
@@ -2863,7 +2513,7 @@ void karokar__administration__v1__administration_service__terminate_booking(Prot
                                                                             void *closure_data)
 {
   assert(service->descriptor == &karokar__administration__v1__administration_service__descriptor);
-  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__administration__v1__administration_service__disable_user(ProtobufCService *service,
                                                                        const Karokar__Administration__V1__DisableUserRequest *input,
@@ -2871,7 +2521,7 @@ void karokar__administration__v1__administration_service__disable_user(ProtobufC
                                                                        void *closure_data)
 {
   assert(service->descriptor == &karokar__administration__v1__administration_service__descriptor);
-  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__administration__v1__administration_service__list_moderation_actions(ProtobufCService *service,
                                                                                   const Karokar__Administration__V1__ListModerationActionsRequest *input,
@@ -2879,7 +2529,7 @@ void karokar__administration__v1__administration_service__list_moderation_action
                                                                                   void *closure_data)
 {
   assert(service->descriptor == &karokar__administration__v1__administration_service__descriptor);
-  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__administration__v1__administration_service__init (Karokar__Administration__V1__AdministrationService_Service *service,
                                                                 Karokar__Administration__V1__AdministrationService_ServiceDestroy destroy)

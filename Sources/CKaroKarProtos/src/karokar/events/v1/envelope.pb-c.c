@@ -148,7 +148,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__actor__descriptor =
   (ProtobufCMessageInit) karokar__events__v1__actor__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__events__v1__event_envelope__field_descriptors[64] =
+static const ProtobufCFieldDescriptor karokar__events__v1__event_envelope__field_descriptors[65] =
 {
   {
     "event_id",
@@ -386,6 +386,18 @@ static const ProtobufCFieldDescriptor karokar__events__v1__event_envelope__field
     offsetof(Karokar__Events__V1__EventEnvelope, payload_case),
     offsetof(Karokar__Events__V1__EventEnvelope, service_account_revoked),
     &karokar__events__v1__service_account_revoked__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "member_activated",
+    110,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Karokar__Events__V1__EventEnvelope, payload_case),
+    offsetof(Karokar__Events__V1__EventEnvelope, member_activated),
+    &karokar__events__v1__member_activated__descriptor,
     NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
@@ -924,80 +936,81 @@ static const unsigned karokar__events__v1__event_envelope__field_indices_by_name
   3,   /* field[3] = aggregate_id */
   2,   /* field[2] = aggregate_type */
   9,   /* field[9] = aggregate_version */
-  54,   /* field[54] = assignment_accepted */
-  56,   /* field[56] = assignment_activated */
-  58,   /* field[58] = assignment_closed */
-  57,   /* field[57] = assignment_completed */
-  53,   /* field[53] = assignment_created */
-  55,   /* field[55] = assignment_rejected */
-  41,   /* field[41] = availability_created */
-  42,   /* field[42] = availability_released */
-  43,   /* field[43] = availability_status_changed */
-  49,   /* field[49] = booking_activated */
-  46,   /* field[46] = booking_approved */
-  48,   /* field[48] = booking_assigned */
-  52,   /* field[52] = booking_cancelled */
-  50,   /* field[50] = booking_completed */
-  44,   /* field[44] = booking_created */
-  47,   /* field[47] = booking_rejected */
-  45,   /* field[45] = booking_requested */
-  51,   /* field[51] = booking_terminated */
-  26,   /* field[26] = booking_termination_requested */
+  55,   /* field[55] = assignment_accepted */
+  57,   /* field[57] = assignment_activated */
+  59,   /* field[59] = assignment_closed */
+  58,   /* field[58] = assignment_completed */
+  54,   /* field[54] = assignment_created */
+  56,   /* field[56] = assignment_rejected */
+  42,   /* field[42] = availability_created */
+  43,   /* field[43] = availability_released */
+  44,   /* field[44] = availability_status_changed */
+  50,   /* field[50] = booking_activated */
+  47,   /* field[47] = booking_approved */
+  49,   /* field[49] = booking_assigned */
+  53,   /* field[53] = booking_cancelled */
+  51,   /* field[51] = booking_completed */
+  45,   /* field[45] = booking_created */
+  48,   /* field[48] = booking_rejected */
+  46,   /* field[46] = booking_requested */
+  52,   /* field[52] = booking_terminated */
+  27,   /* field[27] = booking_termination_requested */
   8,   /* field[8] = correlation_id */
   0,   /* field[0] = event_id */
   1,   /* field[1] = event_type */
-  40,   /* field[40] = maintenance_cancelled */
-  39,   /* field[39] = maintenance_completed */
-  37,   /* field[37] = maintenance_scheduled */
-  38,   /* field[38] = maintenance_started */
+  41,   /* field[41] = maintenance_cancelled */
+  40,   /* field[40] = maintenance_completed */
+  38,   /* field[38] = maintenance_scheduled */
+  39,   /* field[39] = maintenance_started */
+  20,   /* field[20] = member_activated */
   12,   /* field[12] = member_added */
   14,   /* field[14] = member_removed */
   13,   /* field[13] = member_role_changed */
   4,   /* field[4] = occurred_at */
-  20,   /* field[20] = organization_approved */
+  21,   /* field[21] = organization_approved */
   7,   /* field[7] = organization_id */
   10,   /* field[10] = organization_registered */
-  23,   /* field[23] = organization_reinstated */
-  21,   /* field[21] = organization_rejected */
-  22,   /* field[22] = organization_suspended */
+  24,   /* field[24] = organization_reinstated */
+  22,   /* field[22] = organization_rejected */
+  23,   /* field[23] = organization_suspended */
   17,   /* field[17] = service_account_created */
   19,   /* field[19] = service_account_revoked */
   18,   /* field[18] = service_account_secret_rotated */
   11,   /* field[11] = user_created */
-  27,   /* field[27] = user_disable_requested */
+  28,   /* field[28] = user_disable_requested */
   15,   /* field[15] = user_disabled */
   16,   /* field[16] = user_password_changed */
-  29,   /* field[29] = vehicle_activated */
-  35,   /* field[35] = vehicle_block_placed */
-  36,   /* field[36] = vehicle_block_removed */
-  25,   /* field[25] = vehicle_block_requested */
-  33,   /* field[33] = vehicle_details_updated */
-  34,   /* field[34] = vehicle_document_added */
-  28,   /* field[28] = vehicle_registered */
-  32,   /* field[32] = vehicle_retired */
-  30,   /* field[30] = vehicle_suspended */
-  31,   /* field[31] = vehicle_suspension_lifted */
-  24,   /* field[24] = vehicle_suspension_requested */
-  60,   /* field[60] = verification_approved */
-  62,   /* field[62] = verification_expired */
-  61,   /* field[61] = verification_rejected */
-  63,   /* field[63] = verification_revoked */
-  59,   /* field[59] = verification_submitted */
+  30,   /* field[30] = vehicle_activated */
+  36,   /* field[36] = vehicle_block_placed */
+  37,   /* field[37] = vehicle_block_removed */
+  26,   /* field[26] = vehicle_block_requested */
+  34,   /* field[34] = vehicle_details_updated */
+  35,   /* field[35] = vehicle_document_added */
+  29,   /* field[29] = vehicle_registered */
+  33,   /* field[33] = vehicle_retired */
+  31,   /* field[31] = vehicle_suspended */
+  32,   /* field[32] = vehicle_suspension_lifted */
+  25,   /* field[25] = vehicle_suspension_requested */
+  61,   /* field[61] = verification_approved */
+  63,   /* field[63] = verification_expired */
+  62,   /* field[62] = verification_rejected */
+  64,   /* field[64] = verification_revoked */
+  60,   /* field[60] = verification_submitted */
   5,   /* field[5] = version */
 };
 static const ProtobufCIntRange karokar__events__v1__event_envelope__number_ranges[10 + 1] =
 {
   { 1, 0 },
   { 100, 10 },
-  { 150, 20 },
-  { 160, 24 },
-  { 200, 28 },
-  { 220, 37 },
-  { 240, 41 },
-  { 250, 44 },
-  { 300, 53 },
-  { 350, 59 },
-  { 0, 64 }
+  { 150, 21 },
+  { 160, 25 },
+  { 200, 29 },
+  { 220, 38 },
+  { 240, 42 },
+  { 250, 45 },
+  { 300, 54 },
+  { 350, 60 },
+  { 0, 65 }
 };
 const ProtobufCMessageDescriptor karokar__events__v1__event_envelope__descriptor =
 {
@@ -1007,7 +1020,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__event_envelope__descriptor
   "Karokar__Events__V1__EventEnvelope",
   "karokar.events.v1",
   sizeof(Karokar__Events__V1__EventEnvelope),
-  64,
+  65,
   karokar__events__v1__event_envelope__field_descriptors,
   karokar__events__v1__event_envelope__field_indices_by_name,
   10,  karokar__events__v1__event_envelope__number_ranges,

@@ -148,6 +148,51 @@ void   karokar__events__v1__member_added__free_unpacked
   assert(message->base.descriptor == &karokar__events__v1__member_added__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   karokar__events__v1__member_activated__init
+                     (Karokar__Events__V1__MemberActivated         *message)
+{
+  static const Karokar__Events__V1__MemberActivated init_value = KAROKAR__EVENTS__V1__MEMBER_ACTIVATED__INIT;
+  *message = init_value;
+}
+size_t karokar__events__v1__member_activated__get_packed_size
+                     (const Karokar__Events__V1__MemberActivated *message)
+{
+  assert(message->base.descriptor == &karokar__events__v1__member_activated__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__events__v1__member_activated__pack
+                     (const Karokar__Events__V1__MemberActivated *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__events__v1__member_activated__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__events__v1__member_activated__pack_to_buffer
+                     (const Karokar__Events__V1__MemberActivated *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__events__v1__member_activated__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Events__V1__MemberActivated *
+       karokar__events__v1__member_activated__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Events__V1__MemberActivated *)
+     protobuf_c_message_unpack (&karokar__events__v1__member_activated__descriptor,
+                                allocator, len, data);
+}
+void   karokar__events__v1__member_activated__free_unpacked
+                     (Karokar__Events__V1__MemberActivated *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__events__v1__member_activated__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   karokar__events__v1__member_role_changed__init
                      (Karokar__Events__V1__MemberRoleChanged         *message)
 {
@@ -514,7 +559,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__organization_registered__m
   (ProtobufCMessageInit) karokar__events__v1__organization_registered__metadata_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__events__v1__organization_registered__field_descriptors[7] =
+static const ProtobufCFieldDescriptor karokar__events__v1__organization_registered__field_descriptors[6] =
 {
   {
     "organization_id",
@@ -588,22 +633,9 @@ static const ProtobufCFieldDescriptor karokar__events__v1__organization_register
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
-  {
-    "approval_id",
-    7,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Karokar__Events__V1__OrganizationRegistered, approval_id),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
 };
 static const unsigned karokar__events__v1__organization_registered__field_indices_by_name[] = {
   5,   /* field[5] = admin_user_id */
-  6,   /* field[6] = approval_id */
   4,   /* field[4] = metadata */
   1,   /* field[1] = name */
   0,   /* field[0] = organization_id */
@@ -613,7 +645,7 @@ static const unsigned karokar__events__v1__organization_registered__field_indice
 static const ProtobufCIntRange karokar__events__v1__organization_registered__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor karokar__events__v1__organization_registered__descriptor =
 {
@@ -623,7 +655,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__organization_registered__d
   "Karokar__Events__V1__OrganizationRegistered",
   "karokar.events.v1",
   sizeof(Karokar__Events__V1__OrganizationRegistered),
-  7,
+  6,
   karokar__events__v1__organization_registered__field_descriptors,
   karokar__events__v1__organization_registered__field_indices_by_name,
   1,  karokar__events__v1__organization_registered__number_ranges,
@@ -834,6 +866,96 @@ const ProtobufCMessageDescriptor karokar__events__v1__member_added__descriptor =
   karokar__events__v1__member_added__field_indices_by_name,
   1,  karokar__events__v1__member_added__number_ranges,
   (ProtobufCMessageInit) karokar__events__v1__member_added__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__events__v1__member_activated__field_descriptors[5] =
+{
+  {
+    "membership_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__MemberActivated, membership_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__MemberActivated, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "organization_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__MemberActivated, organization_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "role_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__MemberActivated, role_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "role_name",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__MemberActivated, role_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__events__v1__member_activated__field_indices_by_name[] = {
+  0,   /* field[0] = membership_id */
+  2,   /* field[2] = organization_id */
+  3,   /* field[3] = role_id */
+  4,   /* field[4] = role_name */
+  1,   /* field[1] = user_id */
+};
+static const ProtobufCIntRange karokar__events__v1__member_activated__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor karokar__events__v1__member_activated__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.events.v1.MemberActivated",
+  "MemberActivated",
+  "Karokar__Events__V1__MemberActivated",
+  "karokar.events.v1",
+  sizeof(Karokar__Events__V1__MemberActivated),
+  5,
+  karokar__events__v1__member_activated__field_descriptors,
+  karokar__events__v1__member_activated__field_indices_by_name,
+  1,  karokar__events__v1__member_activated__number_ranges,
+  (ProtobufCMessageInit) karokar__events__v1__member_activated__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor karokar__events__v1__member_role_changed__field_descriptors[7] =

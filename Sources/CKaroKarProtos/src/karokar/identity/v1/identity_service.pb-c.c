@@ -7,6 +7,102 @@
 #endif
 
 #include "karokar/identity/v1/identity_service.pb-c.h"
+void   karokar__identity__v1__register_organization_request__metadata_entry__init
+                     (Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry         *message)
+{
+  static const Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry init_value = KAROKAR__IDENTITY__V1__REGISTER_ORGANIZATION_REQUEST__METADATA_ENTRY__INIT;
+  *message = init_value;
+}
+void   karokar__identity__v1__register_organization_request__init
+                     (Karokar__Identity__V1__RegisterOrganizationRequest         *message)
+{
+  static const Karokar__Identity__V1__RegisterOrganizationRequest init_value = KAROKAR__IDENTITY__V1__REGISTER_ORGANIZATION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t karokar__identity__v1__register_organization_request__get_packed_size
+                     (const Karokar__Identity__V1__RegisterOrganizationRequest *message)
+{
+  assert(message->base.descriptor == &karokar__identity__v1__register_organization_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__identity__v1__register_organization_request__pack
+                     (const Karokar__Identity__V1__RegisterOrganizationRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__identity__v1__register_organization_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__identity__v1__register_organization_request__pack_to_buffer
+                     (const Karokar__Identity__V1__RegisterOrganizationRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__identity__v1__register_organization_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Identity__V1__RegisterOrganizationRequest *
+       karokar__identity__v1__register_organization_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Identity__V1__RegisterOrganizationRequest *)
+     protobuf_c_message_unpack (&karokar__identity__v1__register_organization_request__descriptor,
+                                allocator, len, data);
+}
+void   karokar__identity__v1__register_organization_request__free_unpacked
+                     (Karokar__Identity__V1__RegisterOrganizationRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__identity__v1__register_organization_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   karokar__identity__v1__register_organization_response__init
+                     (Karokar__Identity__V1__RegisterOrganizationResponse         *message)
+{
+  static const Karokar__Identity__V1__RegisterOrganizationResponse init_value = KAROKAR__IDENTITY__V1__REGISTER_ORGANIZATION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t karokar__identity__v1__register_organization_response__get_packed_size
+                     (const Karokar__Identity__V1__RegisterOrganizationResponse *message)
+{
+  assert(message->base.descriptor == &karokar__identity__v1__register_organization_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__identity__v1__register_organization_response__pack
+                     (const Karokar__Identity__V1__RegisterOrganizationResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__identity__v1__register_organization_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__identity__v1__register_organization_response__pack_to_buffer
+                     (const Karokar__Identity__V1__RegisterOrganizationResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__identity__v1__register_organization_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Identity__V1__RegisterOrganizationResponse *
+       karokar__identity__v1__register_organization_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Identity__V1__RegisterOrganizationResponse *)
+     protobuf_c_message_unpack (&karokar__identity__v1__register_organization_response__descriptor,
+                                allocator, len, data);
+}
+void   karokar__identity__v1__register_organization_response__free_unpacked
+                     (Karokar__Identity__V1__RegisterOrganizationResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__identity__v1__register_organization_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   karokar__identity__v1__login_request__init
                      (Karokar__Identity__V1__LoginRequest         *message)
 {
@@ -2077,6 +2173,250 @@ void   karokar__identity__v1__exchange_service_account_token_response__free_unpa
   assert(message->base.descriptor == &karokar__identity__v1__exchange_service_account_token_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+static const ProtobufCFieldDescriptor karokar__identity__v1__register_organization_request__metadata_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__identity__v1__register_organization_request__metadata_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange karokar__identity__v1__register_organization_request__metadata_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor karokar__identity__v1__register_organization_request__metadata_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.identity.v1.RegisterOrganizationRequest.MetadataEntry",
+  "MetadataEntry",
+  "Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry",
+  "karokar.identity.v1",
+  sizeof(Karokar__Identity__V1__RegisterOrganizationRequest__MetadataEntry),
+  2,
+  karokar__identity__v1__register_organization_request__metadata_entry__field_descriptors,
+  karokar__identity__v1__register_organization_request__metadata_entry__field_indices_by_name,
+  1,  karokar__identity__v1__register_organization_request__metadata_entry__number_ranges,
+  (ProtobufCMessageInit) karokar__identity__v1__register_organization_request__metadata_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__identity__v1__register_organization_request__field_descriptors[8] =
+{
+  {
+    "organization_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Identity__V1__RegisterOrganizationRequest, organization_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "organization_type",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Identity__V1__RegisterOrganizationRequest, organization_type),
+    &karokar__identity__v1__organization_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "metadata",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Karokar__Identity__V1__RegisterOrganizationRequest, n_metadata),
+    offsetof(Karokar__Identity__V1__RegisterOrganizationRequest, metadata),
+    &karokar__identity__v1__register_organization_request__metadata_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "admin_first_name",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Identity__V1__RegisterOrganizationRequest, admin_first_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "admin_last_name",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Identity__V1__RegisterOrganizationRequest, admin_last_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "admin_email",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Identity__V1__RegisterOrganizationRequest, admin_email),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "admin_phone",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Identity__V1__RegisterOrganizationRequest, admin_phone),
+    &karokar__common__v1__string_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "admin_password",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Identity__V1__RegisterOrganizationRequest, admin_password),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__identity__v1__register_organization_request__field_indices_by_name[] = {
+  5,   /* field[5] = admin_email */
+  3,   /* field[3] = admin_first_name */
+  4,   /* field[4] = admin_last_name */
+  7,   /* field[7] = admin_password */
+  6,   /* field[6] = admin_phone */
+  2,   /* field[2] = metadata */
+  0,   /* field[0] = organization_name */
+  1,   /* field[1] = organization_type */
+};
+static const ProtobufCIntRange karokar__identity__v1__register_organization_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor karokar__identity__v1__register_organization_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.identity.v1.RegisterOrganizationRequest",
+  "RegisterOrganizationRequest",
+  "Karokar__Identity__V1__RegisterOrganizationRequest",
+  "karokar.identity.v1",
+  sizeof(Karokar__Identity__V1__RegisterOrganizationRequest),
+  8,
+  karokar__identity__v1__register_organization_request__field_descriptors,
+  karokar__identity__v1__register_organization_request__field_indices_by_name,
+  1,  karokar__identity__v1__register_organization_request__number_ranges,
+  (ProtobufCMessageInit) karokar__identity__v1__register_organization_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__identity__v1__register_organization_response__field_descriptors[3] =
+{
+  {
+    "organization",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Identity__V1__RegisterOrganizationResponse, organization),
+    &karokar__identity__v1__organization__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "admin_user",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Identity__V1__RegisterOrganizationResponse, admin_user),
+    &karokar__identity__v1__user__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "admin_membership",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Identity__V1__RegisterOrganizationResponse, admin_membership),
+    &karokar__identity__v1__membership__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__identity__v1__register_organization_response__field_indices_by_name[] = {
+  2,   /* field[2] = admin_membership */
+  1,   /* field[1] = admin_user */
+  0,   /* field[0] = organization */
+};
+static const ProtobufCIntRange karokar__identity__v1__register_organization_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor karokar__identity__v1__register_organization_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.identity.v1.RegisterOrganizationResponse",
+  "RegisterOrganizationResponse",
+  "Karokar__Identity__V1__RegisterOrganizationResponse",
+  "karokar.identity.v1",
+  sizeof(Karokar__Identity__V1__RegisterOrganizationResponse),
+  3,
+  karokar__identity__v1__register_organization_response__field_descriptors,
+  karokar__identity__v1__register_organization_response__field_indices_by_name,
+  1,  karokar__identity__v1__register_organization_response__number_ranges,
+  (ProtobufCMessageInit) karokar__identity__v1__register_organization_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor karokar__identity__v1__login_request__field_descriptors[3] =
 {
   {
@@ -4539,8 +4879,9 @@ const ProtobufCMessageDescriptor karokar__identity__v1__exchange_service_account
   (ProtobufCMessageInit) karokar__identity__v1__exchange_service_account_token_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor karokar__identity__v1__identity_service__method_descriptors[23] =
+static const ProtobufCMethodDescriptor karokar__identity__v1__identity_service__method_descriptors[24] =
 {
+  { "RegisterOrganization", &karokar__identity__v1__register_organization_request__descriptor, &karokar__identity__v1__register_organization_response__descriptor },
   { "Login", &karokar__identity__v1__login_request__descriptor, &karokar__identity__v1__login_response__descriptor },
   { "RefreshToken", &karokar__identity__v1__refresh_token_request__descriptor, &karokar__identity__v1__refresh_token_response__descriptor },
   { "Logout", &karokar__identity__v1__logout_request__descriptor, &karokar__identity__v1__logout_response__descriptor },
@@ -4566,29 +4907,30 @@ static const ProtobufCMethodDescriptor karokar__identity__v1__identity_service__
   { "ExchangeServiceAccountToken", &karokar__identity__v1__exchange_service_account_token_request__descriptor, &karokar__identity__v1__exchange_service_account_token_response__descriptor },
 };
 const unsigned karokar__identity__v1__identity_service__method_indices_by_name[] = {
-  11,        /* AddMember */
-  12,        /* ChangeMemberRole */
-  5,        /* ChangePassword */
-  17,        /* CreateServiceAccount */
-  6,        /* CreateUser */
-  9,        /* DisableUser */
-  22,        /* ExchangeServiceAccountToken */
-  15,        /* GetOrganization */
-  18,        /* GetServiceAccount */
-  7,        /* GetUser */
-  10,        /* ListMembers */
-  4,        /* ListMyMemberships */
-  16,        /* ListOrganizations */
-  14,        /* ListRoles */
-  19,        /* ListServiceAccounts */
-  8,        /* ListUsers */
-  0,        /* Login */
-  2,        /* Logout */
-  1,        /* RefreshToken */
-  13,        /* RemoveMember */
-  21,        /* RevokeServiceAccount */
-  20,        /* RotateServiceAccountSecret */
-  3         /* WhoAmI */
+  12,        /* AddMember */
+  13,        /* ChangeMemberRole */
+  6,        /* ChangePassword */
+  18,        /* CreateServiceAccount */
+  7,        /* CreateUser */
+  10,        /* DisableUser */
+  23,        /* ExchangeServiceAccountToken */
+  16,        /* GetOrganization */
+  19,        /* GetServiceAccount */
+  8,        /* GetUser */
+  11,        /* ListMembers */
+  5,        /* ListMyMemberships */
+  17,        /* ListOrganizations */
+  15,        /* ListRoles */
+  20,        /* ListServiceAccounts */
+  9,        /* ListUsers */
+  1,        /* Login */
+  3,        /* Logout */
+  2,        /* RefreshToken */
+  0,        /* RegisterOrganization */
+  14,        /* RemoveMember */
+  22,        /* RevokeServiceAccount */
+  21,        /* RotateServiceAccountSecret */
+  4         /* WhoAmI */
 };
 const ProtobufCServiceDescriptor karokar__identity__v1__identity_service__descriptor =
 {
@@ -4597,17 +4939,25 @@ const ProtobufCServiceDescriptor karokar__identity__v1__identity_service__descri
   "IdentityService",
   "Karokar__Identity__V1__IdentityService",
   "karokar.identity.v1",
-  23,
+  24,
   karokar__identity__v1__identity_service__method_descriptors,
   karokar__identity__v1__identity_service__method_indices_by_name
 };
+void karokar__identity__v1__identity_service__register_organization(ProtobufCService *service,
+                                                                    const Karokar__Identity__V1__RegisterOrganizationRequest *input,
+                                                                    Karokar__Identity__V1__RegisterOrganizationResponse_Closure closure,
+                                                                    void *closure_data)
+{
+  assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void karokar__identity__v1__identity_service__login(ProtobufCService *service,
                                                     const Karokar__Identity__V1__LoginRequest *input,
                                                     Karokar__Identity__V1__LoginResponse_Closure closure,
                                                     void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__refresh_token(ProtobufCService *service,
                                                             const Karokar__Identity__V1__RefreshTokenRequest *input,
@@ -4615,7 +4965,7 @@ void karokar__identity__v1__identity_service__refresh_token(ProtobufCService *se
                                                             void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__logout(ProtobufCService *service,
                                                      const Karokar__Identity__V1__LogoutRequest *input,
@@ -4623,7 +4973,7 @@ void karokar__identity__v1__identity_service__logout(ProtobufCService *service,
                                                      void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__who_am_i(ProtobufCService *service,
                                                        const Karokar__Identity__V1__WhoAmIRequest *input,
@@ -4631,7 +4981,7 @@ void karokar__identity__v1__identity_service__who_am_i(ProtobufCService *service
                                                        void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__list_my_memberships(ProtobufCService *service,
                                                                   const Karokar__Identity__V1__ListMyMembershipsRequest *input,
@@ -4639,7 +4989,7 @@ void karokar__identity__v1__identity_service__list_my_memberships(ProtobufCServi
                                                                   void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__change_password(ProtobufCService *service,
                                                               const Karokar__Identity__V1__ChangePasswordRequest *input,
@@ -4647,7 +4997,7 @@ void karokar__identity__v1__identity_service__change_password(ProtobufCService *
                                                               void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__create_user(ProtobufCService *service,
                                                           const Karokar__Identity__V1__CreateUserRequest *input,
@@ -4655,7 +5005,7 @@ void karokar__identity__v1__identity_service__create_user(ProtobufCService *serv
                                                           void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__get_user(ProtobufCService *service,
                                                        const Karokar__Identity__V1__GetUserRequest *input,
@@ -4663,7 +5013,7 @@ void karokar__identity__v1__identity_service__get_user(ProtobufCService *service
                                                        void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__list_users(ProtobufCService *service,
                                                          const Karokar__Identity__V1__ListUsersRequest *input,
@@ -4671,7 +5021,7 @@ void karokar__identity__v1__identity_service__list_users(ProtobufCService *servi
                                                          void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__disable_user(ProtobufCService *service,
                                                            const Karokar__Identity__V1__DisableUserRequest *input,
@@ -4679,7 +5029,7 @@ void karokar__identity__v1__identity_service__disable_user(ProtobufCService *ser
                                                            void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__list_members(ProtobufCService *service,
                                                            const Karokar__Identity__V1__ListMembersRequest *input,
@@ -4687,7 +5037,7 @@ void karokar__identity__v1__identity_service__list_members(ProtobufCService *ser
                                                            void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__add_member(ProtobufCService *service,
                                                          const Karokar__Identity__V1__AddMemberRequest *input,
@@ -4695,7 +5045,7 @@ void karokar__identity__v1__identity_service__add_member(ProtobufCService *servi
                                                          void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__change_member_role(ProtobufCService *service,
                                                                  const Karokar__Identity__V1__ChangeMemberRoleRequest *input,
@@ -4703,7 +5053,7 @@ void karokar__identity__v1__identity_service__change_member_role(ProtobufCServic
                                                                  void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__remove_member(ProtobufCService *service,
                                                             const Karokar__Identity__V1__RemoveMemberRequest *input,
@@ -4711,7 +5061,7 @@ void karokar__identity__v1__identity_service__remove_member(ProtobufCService *se
                                                             void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__list_roles(ProtobufCService *service,
                                                          const Karokar__Identity__V1__ListRolesRequest *input,
@@ -4719,7 +5069,7 @@ void karokar__identity__v1__identity_service__list_roles(ProtobufCService *servi
                                                          void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__get_organization(ProtobufCService *service,
                                                                const Karokar__Identity__V1__GetOrganizationRequest *input,
@@ -4727,7 +5077,7 @@ void karokar__identity__v1__identity_service__get_organization(ProtobufCService 
                                                                void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__list_organizations(ProtobufCService *service,
                                                                  const Karokar__Identity__V1__ListOrganizationsRequest *input,
@@ -4735,7 +5085,7 @@ void karokar__identity__v1__identity_service__list_organizations(ProtobufCServic
                                                                  void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__create_service_account(ProtobufCService *service,
                                                                      const Karokar__Identity__V1__CreateServiceAccountRequest *input,
@@ -4743,7 +5093,7 @@ void karokar__identity__v1__identity_service__create_service_account(ProtobufCSe
                                                                      void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__get_service_account(ProtobufCService *service,
                                                                   const Karokar__Identity__V1__GetServiceAccountRequest *input,
@@ -4751,7 +5101,7 @@ void karokar__identity__v1__identity_service__get_service_account(ProtobufCServi
                                                                   void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__list_service_accounts(ProtobufCService *service,
                                                                     const Karokar__Identity__V1__ListServiceAccountsRequest *input,
@@ -4759,7 +5109,7 @@ void karokar__identity__v1__identity_service__list_service_accounts(ProtobufCSer
                                                                     void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__rotate_service_account_secret(ProtobufCService *service,
                                                                             const Karokar__Identity__V1__RotateServiceAccountSecretRequest *input,
@@ -4767,7 +5117,7 @@ void karokar__identity__v1__identity_service__rotate_service_account_secret(Prot
                                                                             void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__revoke_service_account(ProtobufCService *service,
                                                                      const Karokar__Identity__V1__RevokeServiceAccountRequest *input,
@@ -4775,7 +5125,7 @@ void karokar__identity__v1__identity_service__revoke_service_account(ProtobufCSe
                                                                      void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__exchange_service_account_token(ProtobufCService *service,
                                                                              const Karokar__Identity__V1__ExchangeServiceAccountTokenRequest *input,
@@ -4783,7 +5133,7 @@ void karokar__identity__v1__identity_service__exchange_service_account_token(Pro
                                                                              void *closure_data)
 {
   assert(service->descriptor == &karokar__identity__v1__identity_service__descriptor);
-  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__identity__v1__identity_service__init (Karokar__Identity__V1__IdentityService_Service *service,
                                                     Karokar__Identity__V1__IdentityService_ServiceDestroy destroy)

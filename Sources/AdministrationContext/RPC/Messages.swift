@@ -1,0 +1,63 @@
+import Foundation
+import KaroKarKernel
+import KaroKarMessages
+import KaroKarPostgres
+
+extension OrganizationSummaryRecord {
+    var message: AdministrationV1.OrganizationSummary {
+        AdministrationV1.OrganizationSummary(
+            organizationId: organizationID.uuidString.lowercased(), name: name,
+            organizationType: AdministrationV1.OrganizationType(rawValue: kind.protoNumber),
+            status: AdministrationV1.OrganizationStatus(rawValue: status.protoNumber),
+            applicantUserId: applicantUserID.uuidString.lowercased(), registeredAt: registeredAt.timestamp, version: version
+        )
+    }
+}
+
+extension ApprovalStatus {
+    var proto: AdministrationV1.ApprovalStatus {
+        switch self {
+        case .pending: .pending
+        case .approved: .approved
+        case .rejected: .rejected
+        case .revoked: .revoked
+        case .reinstated: .reinstated
+        }
+    }
+}
+
+extension ApprovalRecord {
+    var message: AdministrationV1.OrganizationApproval {
+        AdministrationV1.OrganizationApproval(
+            id: id.uuidString.lowercased(), organizationId: organizationID.uuidString.lowercased(), status: status.proto,
+            reviewedBy: reviewedBy.map { CommonV1.StringValue(value: $0.uuidString.lowercased()) },
+            reviewerOrganizationId: reviewerOrganizationID.map { CommonV1.StringValue(value: $0.uuidString.lowercased()) },
+            reviewedAt: reviewedAt?.timestamp, notes: notes.map { CommonV1.StringValue(value: $0) }, createdAt: createdAt.timestamp
+        )
+    }
+}
+
+extension ModerationActionType {
+    var proto: AdministrationV1.ModerationActionType {
+        switch self {
+        case .suspendVehicle: .suspendVehicle
+        case .blockVehicle: .blockVehicle
+        case .terminateBooking: .terminateBooking
+        case .disableUser: .disableUser
+        }
+    }
+
+    init?(_ proto: AdministrationV1.ModerationActionType) {
+        guard let match = Self.allCases.first(where: { $0.proto == proto }) else { return nil }
+        self = match
+    }
+}
+
+extension ModerationActionRecord {
+    var message: AdministrationV1.ModerationAction {
+        AdministrationV1.ModerationAction(
+            id: id.uuidString.lowercased(), actionType: actionType.proto, targetType: targetType, targetId: targetID.uuidString.lowercased(),
+            notes: notes, performedBy: performedBy.uuidString.lowercased(), performedAt: performedAt.timestamp
+        )
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import KaroKarRPC
+import Synchronization
+
+/// Issues and verifies access tokens. The key is installed at start (configured, or the
+/// development key from the database); verifications are remembered per token string until the
+/// token expires, so a call costs one dictionary lookup, not a signature check (EdDSA's is tens
+/// of microseconds). The time checks run on every use.
+final class TokenAuthority: Sendable {
+    private struct State {
+        var codec: TokenCodec?
+        var verified: [String: TokenClaims] = [:]
+    }
+
+    let accessTokenLifetime: Duration
+    private let state = Mutex(State())
+    private let maximumRemembered = 50_000
+    /// Seconds since the Unix epoch.
+    let now: @Sendable () -> Int64
+
+    init(accessTokenLifetime: Duration, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
+        self.accessTokenLifetime = accessTokenLifetime
+        self.now = now
+    }
+
+    func install(_ codec: TokenCodec) {
+        state.withLock { $0 = State(codec: codec) }
+    }
+
+    private static let starting = RPCError(.unavailable, "the server is starting; try again", domainCode: "STARTING")
+
+    /// A signed access token for `kind`, and when it expires (seconds since the epoch).
+    func issue(
+        kind: TokenClaims.Kind, subject: UUID, organization: UUID, membership: UUID? = nil, secretGeneration: Int64? = nil
+    ) throws -> (token: String, expiresAt: Int64) {
+        guard let codec = state.withLock({ $0.codec }) else { throw Self.starting }
+        let issued = now()
+        let expires = issued + accessTokenLifetime.components.seconds
+        let claims = TokenClaims(
+            issuer: codec.issuer, audience: codec.audience, subject: subject, organization: organization, kind: kind,
+            membership: membership, secretGeneration: secretGeneration, issuedAt: issued, notBefore: issued, expiresAt: expires,
+            tokenID: UUID().lowercased
+        )
+        return (try codec.encode(claims), expires)
+    }
+
+    private enum Remembered {
+        case valid(TokenClaims)
+        case refused(TokenRejection)
+        case unknown(TokenCodec)
+    }
+
+    /// The token's claims, or UNAUTHENTICATED.
+    func verify(_ token: String) throws(RPCError) -> TokenClaims {
+        let instant = now()
+        let remembered = state.withLock { state -> Remembered? in
+            guard let codec = state.codec else { return nil }
+            guard let claims = state.verified[token] else { return .unknown(codec) }
+            do throws(TokenRejection) {
+                try codec.check(claims, now: instant)
+                return .valid(claims)
+            } catch {
+                return .refused(error)
+            }
+        }
+        switch remembered {
+        case nil: throw Self.starting
+        case .valid(let claims): return claims
+        case .refused(let rejection): throw Self.answer(rejection)
+        case .unknown(let codec):
+            do throws(TokenRejection) {
+                let claims = try codec.verify(token, now: instant)
+                remember(token, claims, now: instant)
+                return claims
+            } catch {
+                throw Self.answer(error)
+            }
+        }
+    }
+
+    private static func answer(_ rejection: TokenRejection) -> RPCError {
+        rejection == .expired ? IdentityErrors.expiredToken : IdentityErrors.invalidToken
+    }
+
+    private func remember(_ token: String, _ claims: TokenClaims, now instant: Int64) {
+        state.withLock { state in
+            if state.verified.count >= maximumRemembered {
+                state.verified = state.verified.filter { $0.value.expiresAt > instant }
+                if state.verified.count >= maximumRemembered { state.verified.removeAll() }
+            }
+            state.verified[token] = claims
+        }
+    }
+}

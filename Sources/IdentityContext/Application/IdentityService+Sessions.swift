@@ -1,0 +1,136 @@
+import Foundation
+import KaroKarKernel
+import KaroKarMessages
+import KaroKarPostgres
+import KaroKarRPC
+
+/// Tokens handed out by Login and RefreshToken.
+struct IssuedGrant: Sendable {
+    var accessToken: String
+    var accessTokenExpiresAt: Int64
+    var refreshToken: String
+    var refreshTokenExpiresAt: PostgresTimestamp
+    var userID: UUID
+    var organizationID: UUID
+}
+
+extension IdentityService {
+    /// Authenticates a user for one membership. Every failure is the same UNAUTHENTICATED
+    /// answer and costs one password verification, whether the e-mail exists or not.
+    nonisolated func login(email: String, password: String, organization: UUID?, correlationID: String) async throws -> IssuedGrant {
+        guard let (user, hash) = try await UserStore.credential(email: email, on: pool) else {
+            _ = try await hasher.verifyDecoy(password)
+            throw IdentityErrors.invalidCredentials
+        }
+        let locked = try await CredentialStore.isLocked(user.id, on: pool)
+        let matches = try await hasher.verify(password, against: hash)
+        guard !locked else { throw IdentityErrors.invalidCredentials }
+        guard matches else {
+            let lock = try await bus.transaction(.system()) { work in
+                try await CredentialStore.recordFailure(user.id, throttle: configuration.loginThrottle, on: work)
+            }
+            if lock > .zero {
+                logger.notice("account locked after repeated failed logins", metadata: ["user.id": "\(user.id.lowercased)", "lock.seconds": "\(lock.components.seconds)"])
+            }
+            throw IdentityErrors.invalidCredentials
+        }
+        guard user.status == .active else { throw IdentityErrors.invalidCredentials }
+        let membership = try await loginMembership(user, organization: organization)
+        let origin = EventOrigin(
+            actor: EventsV1.Actor(id: user.id.lowercased, type: .user), organizationID: membership.organizationID.lowercased,
+            correlationID: correlationID
+        )
+        let grant = try await bus.transaction(origin) { work in
+            if membership.status == .invited { try await acceptInvitation(membership, on: work) }
+            try await CredentialStore.clearFailures(user.id, on: work)
+            return try await grantTokens(
+                CredentialStore.RefreshGrant(membershipID: membership.id, userID: user.id, familyID: UUID()),
+                organization: membership.organizationID, on: work
+            )
+        }
+        try await upgradeHash(of: user.id, from: hash, password: password)
+        return grant
+    }
+
+    /// With an organization named: that live membership (an invitation is accepted by this
+    /// login). Without: the user's only ACTIVE membership.
+    private nonisolated func loginMembership(_ user: UserRecord, organization: UUID?) async throws -> MembershipRecord {
+        if let organization {
+            guard let membership = try await MembershipStore.live(user: user.id, organization: organization, on: pool),
+                  membership.status == .active || membership.status == .invited
+            else { throw IdentityErrors.invalidCredentials }
+            return membership
+        }
+        let active = try await MembershipStore.ofUser(
+            user.id, statuses: [.active], page: Keyset(limit: 1, afterTime: nil, afterID: nil), on: pool
+        )
+        guard let only = active.first else { throw IdentityErrors.invalidCredentials }
+        guard active.count == 1 else { throw IdentityErrors.organizationRequired }
+        return only
+    }
+
+    private nonisolated func acceptInvitation(_ membership: MembershipRecord, on work: UnitOfWork) async throws {
+        guard let locked = try await MembershipStore.lock(membership.id, on: work), locked.status == .invited else { return }
+        let active = try await MembershipStore.update(locked.id, role: locked.roleID, status: .active, on: work)
+        try await work.publish(EventDraft(
+            "member.activated", aggregateType: "membership", aggregateID: active.id.lowercased, aggregateVersion: active.version,
+            payload: .memberActivated(EventsV1.MemberActivated(
+                membershipId: active.id.lowercased, userId: active.userID.lowercased, organizationId: active.organizationID.lowercased,
+                roleId: active.roleID.lowercased, roleName: active.roleName
+            ))
+        ))
+        try await AccessChangeSignal.send(on: work)
+        uncommitted(.membership(active.id))
+    }
+
+    private nonisolated func grantTokens(
+        _ refresh: CredentialStore.RefreshGrant, organization: UUID, on work: UnitOfWork
+    ) async throws -> IssuedGrant {
+        let (refreshToken, refreshExpires) = try await CredentialStore.issueRefreshToken(
+            refresh, lifetime: configuration.refreshTokenLifetime, on: work
+        )
+        let access = try authority.issue(kind: .user, subject: refresh.userID, organization: organization, membership: refresh.membershipID)
+        return IssuedGrant(
+            accessToken: access.token, accessTokenExpiresAt: access.expiresAt, refreshToken: refreshToken,
+            refreshTokenExpiresAt: refreshExpires, userID: refresh.userID, organizationID: organization
+        )
+    }
+
+    /// A hash made with weaker parameters than today's is replaced after a successful login.
+    private nonisolated func upgradeHash(of user: UUID, from hash: PasswordHash, password: String) async throws {
+        guard hash.parameters.logN < hasher.parameters.logN else { return }
+        let stronger = try await hasher.hash(password)
+        try await UserStore.setPasswordHash(user, stronger, bumpVersion: false, on: pool)
+    }
+
+    /// Exchanges a refresh token (consumed) for new tokens for the same membership, if the
+    /// membership and its user are still active.
+    nonisolated func refresh(_ secret: String) async throws -> IssuedGrant {
+        guard OpaqueSecret.isWellFormed(secret) else { throw IdentityErrors.invalidRefreshToken }
+        let grant: IssuedGrant? = try await bus.transaction(.system()) { work in
+            guard let refresh = try await CredentialStore.consumeRefreshToken(secret, on: work),
+                  let principal = try await PrincipalStore.membership(refresh.membershipID, on: work), principal.isActive
+            else { return nil }
+            return try await grantTokens(refresh, organization: principal.organization.id, on: work)
+        }
+        guard let grant else { throw IdentityErrors.invalidRefreshToken }
+        return grant
+    }
+
+    nonisolated func logout(_ secret: String, caller: Caller) async throws {
+        guard caller.kind == .user else { throw IdentityErrors.usersOnly }
+        guard OpaqueSecret.isWellFormed(secret) else { return }
+        try await CredentialStore.revokeRefreshToken(secret, user: caller.principalID, on: pool)
+    }
+
+    /// A service account's id and secret for an access token carrying its generation.
+    nonisolated func exchange(serviceAccount id: UUID, secret: String) async throws -> (token: String, expiresAt: Int64, organization: UUID) {
+        guard OpaqueSecret.isWellFormed(secret), let (account, matches) = try await ServiceAccountStore.credential(id, secret: secret, on: pool),
+              matches, account.status == .active
+        else { throw IdentityErrors.invalidServiceAccountSecret }
+        let issued = try authority.issue(
+            kind: .serviceAccount, subject: account.id, organization: account.organizationID, secretGeneration: account.secretGeneration
+        )
+        return (issued.token, issued.expiresAt, account.organizationID)
+    }
+}

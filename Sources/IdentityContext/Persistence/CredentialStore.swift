@@ -1,0 +1,114 @@
+import Foundation
+import KaroKarKernel
+import KaroKarPostgres
+
+/// Refresh tokens, failed-login counts and the development signing key.
+enum CredentialStore {
+    // MARK: - Refresh tokens
+
+    struct RefreshGrant: Sendable {
+        var membershipID: UUID
+        var userID: UUID
+        var familyID: UUID
+    }
+
+    /// A new refresh token (its secret, returned once) and its expiry.
+    static func issueRefreshToken(
+        _ grant: RefreshGrant, lifetime: Duration, on database: some Queryable
+    ) async throws -> (String, PostgresTimestamp) {
+        let secret = OpaqueSecret.generate()
+        let expires = try await database.query("""
+            INSERT INTO identity.refresh_tokens (token_hash, family_id, membership_id, user_id, expires_at)
+            VALUES (\(PostgresBytes(OpaqueSecret.digest(secret)))::bytea, \(grant.familyID), \(grant.membershipID), \(grant.userID),
+                    clock_timestamp() + make_interval(secs => \(lifetime.components.seconds)))
+            RETURNING expires_at
+            """).single().decode(PostgresTimestamp.self, "expires_at")
+        return (secret, expires)
+    }
+
+    /// Uses a refresh token up. A token that was already used revokes its whole family (someone
+    /// replayed it: the thief or the owner, and we cannot tell which). nil when not usable.
+    static func consumeRefreshToken(_ secret: String, on work: UnitOfWork) async throws -> RefreshGrant? {
+        let digest = PostgresBytes(OpaqueSecret.digest(secret))
+        let used = try await work.query("""
+            UPDATE identity.refresh_tokens SET used_at = clock_timestamp()
+            WHERE token_hash = \(digest)::bytea AND used_at IS NULL AND revoked_at IS NULL AND expires_at > clock_timestamp()
+            RETURNING membership_id, user_id, family_id
+            """)
+        if let row = used.first(where: { _ in true }) {
+            return RefreshGrant(
+                membershipID: try row.decode(UUID.self, "membership_id"), userID: try row.decode(UUID.self, "user_id"),
+                familyID: try row.decode(UUID.self, "family_id")
+            )
+        }
+        try await work.query("""
+            UPDATE identity.refresh_tokens SET revoked_at = clock_timestamp()
+            WHERE revoked_at IS NULL
+              AND family_id = (SELECT family_id FROM identity.refresh_tokens WHERE token_hash = \(digest)::bytea AND used_at IS NOT NULL)
+            """)
+        return nil
+    }
+
+    /// Logout: revokes the token if it is the user's.
+    static func revokeRefreshToken(_ secret: String, user: UUID, on database: some Queryable) async throws {
+        try await database.query("""
+            UPDATE identity.refresh_tokens SET revoked_at = clock_timestamp()
+            WHERE token_hash = \(PostgresBytes(OpaqueSecret.digest(secret)))::bytea AND user_id = \(user) AND revoked_at IS NULL
+            """)
+    }
+
+    static func revokeRefreshTokens(user: UUID, on database: some Queryable) async throws {
+        try await database.query("""
+            UPDATE identity.refresh_tokens SET revoked_at = clock_timestamp()
+            WHERE user_id = \(user) AND used_at IS NULL AND revoked_at IS NULL
+            """)
+    }
+
+    static func revokeRefreshTokens(membership: UUID, on database: some Queryable) async throws {
+        try await database.query("""
+            UPDATE identity.refresh_tokens SET revoked_at = clock_timestamp()
+            WHERE membership_id = \(membership) AND used_at IS NULL AND revoked_at IS NULL
+            """)
+    }
+
+    // MARK: - Failed logins
+
+    static func isLocked(_ user: UUID, on database: some Queryable) async throws -> Bool {
+        try await database.query("""
+            SELECT 1 FROM identity.login_failures WHERE user_id = \(user) AND locked_until > clock_timestamp()
+            """).count == 1
+    }
+
+    /// Counts a failure and locks the account as `throttle` says; returns the lock (zero: none).
+    @discardableResult
+    static func recordFailure(_ user: UUID, throttle: LoginThrottle, on work: UnitOfWork) async throws -> Duration {
+        let failures = try await work.query("""
+            INSERT INTO identity.login_failures (user_id, failures) VALUES (\(user), 1)
+            ON CONFLICT (user_id) DO UPDATE SET failures = identity.login_failures.failures + 1, last_failure_at = clock_timestamp()
+            RETURNING failures
+            """).single().decode(Int.self, "failures")
+        let lock = throttle.lock(afterFailures: failures)
+        guard lock > .zero else { return .zero }
+        try await work.query("""
+            UPDATE identity.login_failures SET locked_until = clock_timestamp() + make_interval(secs => \(lock.components.seconds))
+            WHERE user_id = \(user)
+            """)
+        return lock
+    }
+
+    static func clearFailures(_ user: UUID, on database: some Queryable) async throws {
+        try await database.query("DELETE FROM identity.login_failures WHERE user_id = \(user)")
+    }
+
+    // MARK: - Development signing key
+
+    /// The key generated for `algorithm` by the first instance that needed one.
+    static func developmentKey(_ algorithm: TokenAlgorithm, generated: [UInt8], on database: some Queryable) async throws -> [UInt8] {
+        try await database.query("""
+            INSERT INTO identity.signing_keys (algorithm, key_material) VALUES (\(algorithm.rawValue), \(PostgresBytes(generated))::bytea)
+            ON CONFLICT (algorithm) DO NOTHING
+            """)
+        return try await database.query("SELECT key_material FROM identity.signing_keys WHERE algorithm = \(algorithm.rawValue)")
+            .single().decode(PostgresBytes.self, "key_material").bytes
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import KaroKarKernel
+import KaroKarPostgres
+
+/// `identity.memberships` (read through `identity.membership_details`, which adds the role name).
+enum MembershipStore {
+    static func insert(
+        id: UUID, user: UUID, organization: UUID, role: UUID, status: MembershipStatus, on work: UnitOfWork
+    ) async throws -> MembershipRecord {
+        do {
+            try await work.query("""
+                INSERT INTO identity.memberships (id, user_id, organization_id, role_id, status)
+                VALUES (\(id), \(user), \(organization), \(role), \(status.rawValue))
+                """)
+        } catch let error as PostgresError {
+            throw mapped(error)
+        }
+        return try await find(id, on: work)!
+    }
+
+    static func find(_ id: UUID, on database: some Queryable) async throws -> MembershipRecord? {
+        try await database.query("SELECT * FROM identity.membership_details WHERE id = \(id)").first { _ in true }?.membership
+    }
+
+    static func lock(_ id: UUID, on work: UnitOfWork) async throws -> MembershipRecord? {
+        try await work.query("SELECT id FROM identity.memberships WHERE id = \(id) FOR UPDATE")
+        return try await find(id, on: work)
+    }
+
+    /// The user's live membership in the organization.
+    static func live(user: UUID, organization: UUID, on database: some Queryable) async throws -> MembershipRecord? {
+        try await database.query("""
+            SELECT * FROM identity.membership_details WHERE user_id = \(user) AND organization_id = \(organization) AND status <> 'REMOVED'
+            """).first { _ in true }?.membership
+    }
+
+    static func ofUser(_ user: UUID, statuses: [MembershipStatus], page: Keyset, on database: some Queryable) async throws -> [MembershipRecord] {
+        try await database.query("""
+            SELECT * FROM identity.membership_details
+            WHERE user_id = \(user) AND status = ANY(\(statuses.map(\.rawValue))::text[])
+              AND (\(page.afterTime)::timestamptz IS NULL OR (created_at, id) > (\(page.afterTime)::timestamptz, \(page.afterID)::uuid))
+            ORDER BY created_at, id
+            LIMIT \(page.fetchLimit)
+            """).map { try $0.membership }
+    }
+
+    /// The user's live memberships (invitations included) with their organizations.
+    static func ofUserWithOrganizations(
+        _ user: UUID, page: Keyset, on database: some Queryable
+    ) async throws -> [(MembershipRecord, OrganizationRecord)] {
+        try await database.query("""
+            SELECT m.id AS m_id, m.user_id AS m_user_id, m.organization_id AS m_organization_id, m.role_id AS m_role_id,
+                   m.role_name AS m_role_name, m.status AS m_status, m.version AS m_version, m.created_at AS m_created_at,
+                   m.updated_at AS m_updated_at, o.*
+            FROM identity.membership_details m JOIN identity.organizations o ON o.id = m.organization_id
+            WHERE m.user_id = \(user) AND m.status <> 'REMOVED'
+              AND (\(page.afterTime)::timestamptz IS NULL OR (m.created_at, m.id) > (\(page.afterTime)::timestamptz, \(page.afterID)::uuid))
+            ORDER BY m.created_at, m.id
+            LIMIT \(page.fetchLimit)
+            """).map { row in (try row.prefixedMembership, try row.organization) }
+    }
+
+    struct Filter: Sendable {
+        var organization: UUID
+        var statuses: [MembershipStatus]
+        var role: UUID?
+    }
+
+    static func list(_ filter: Filter, page: Keyset, on database: some Queryable) async throws -> [(MembershipRecord, UserRecord)] {
+        try await database.query("""
+            SELECT m.id AS m_id, m.user_id AS m_user_id, m.organization_id AS m_organization_id, m.role_id AS m_role_id,
+                   m.role_name AS m_role_name, m.status AS m_status, m.version AS m_version, m.created_at AS m_created_at,
+                   m.updated_at AS m_updated_at, u.*
+            FROM identity.membership_details m JOIN identity.users u ON u.id = m.user_id
+            WHERE m.organization_id = \(filter.organization) AND m.status = ANY(\(filter.statuses.map(\.rawValue))::text[])
+              AND (\(filter.role)::uuid IS NULL OR m.role_id = \(filter.role)::uuid)
+              AND (\(page.afterTime)::timestamptz IS NULL OR (m.created_at, m.id) > (\(page.afterTime)::timestamptz, \(page.afterID)::uuid))
+            ORDER BY m.created_at, m.id
+            LIMIT \(page.fetchLimit)
+            """).map { row in (try row.prefixedMembership, try row.user) }
+    }
+
+    /// Changes role and/or status; bumps the version.
+    static func update(_ id: UUID, role: UUID, status: MembershipStatus, on work: UnitOfWork) async throws -> MembershipRecord {
+        do {
+            try await work.query("""
+                UPDATE identity.memberships SET role_id = \(role), status = \(status.rawValue), version = version + 1,
+                    updated_at = clock_timestamp()
+                WHERE id = \(id)
+                """)
+        } catch let error as PostgresError {
+            throw mapped(error)
+        }
+        return try await find(id, on: work)!
+    }
+
+    /// ACTIVE members holding an administrator role, other than `excluding`.
+    static func otherActiveAdministrators(in organization: UUID, excluding: UUID, on work: UnitOfWork) async throws -> Int {
+        try await work.query("""
+            SELECT count(*) AS n FROM identity.membership_details
+            WHERE organization_id = \(organization) AND id <> \(excluding) AND status = 'ACTIVE'
+              AND role_name = ANY(\(Array(SystemRole.administratorNames))::text[])
+            """).single().decode(Int.self, "n")
+    }
+
+    private static func mapped(_ error: PostgresError) -> any Error {
+        switch (error.code, error.constraint) {
+        case (.uniqueViolation, "memberships_one_per_user_and_org"): IdentityErrors.duplicateMembership
+        case (.checkViolation, "memberships_role_fits_organization"): IdentityErrors.roleMismatch
+        default: error
+        }
+    }
+}
+
+extension PostgresRow {
+    /// A membership read with `m_`-prefixed columns (joined with its user).
+    var prefixedMembership: MembershipRecord {
+        get throws {
+            MembershipRecord(
+                id: try decode(UUID.self, "m_id"), userID: try decode(UUID.self, "m_user_id"),
+                organizationID: try decode(UUID.self, "m_organization_id"), roleID: try decode(UUID.self, "m_role_id"),
+                roleName: try decode(String.self, "m_role_name"), status: try enumeration(MembershipStatus.self, "m_status"),
+                version: try decode(Int64.self, "m_version"),
+                createdAt: try decode(PostgresTimestamp.self, "m_created_at"), updatedAt: try decode(PostgresTimestamp.self, "m_updated_at")
+            )
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import KaroKarKernel
+import KaroKarPostgres
+import KaroKarProto
+
+/// A stored value that is not one this code writes (a hand-edited row).
+struct CorruptRow: Error, CustomStringConvertible {
+    let description: String
+}
+
+extension PostgresRow {
+    func enumeration<E: RawRepresentable>(_ type: E.Type, _ column: String) throws -> E where E.RawValue == String {
+        let text = try decode(String.self, column)
+        guard let value = E(rawValue: text) else { throw CorruptRow(description: "\(column) holds an unknown value") }
+        return value
+    }
+
+    var organization: OrganizationRecord {
+        get throws {
+            OrganizationRecord(
+                id: try decode(UUID.self, "id"), name: try decode(String.self, "name"), kind: try enumeration(TenantKind.self, "type"),
+                status: try enumeration(TenantStatus.self, "status"), parentID: try decode(UUID?.self, "parent_organization_id"),
+                metadata: try MetadataJSON.decode(try decode(PostgresJSON.self, "metadata").text), version: try decode(Int64.self, "version"),
+                createdAt: try decode(PostgresTimestamp.self, "created_at"), updatedAt: try decode(PostgresTimestamp.self, "updated_at")
+            )
+        }
+    }
+
+    var user: UserRecord {
+        get throws {
+            UserRecord(
+                id: try decode(UUID.self, "id"), firstName: try decode(String.self, "first_name"), lastName: try decode(String.self, "last_name"),
+                email: try decode(String.self, "email"), phone: try decode(String?.self, "phone"),
+                status: try enumeration(UserStatus.self, "status"), version: try decode(Int64.self, "version"),
+                createdAt: try decode(PostgresTimestamp.self, "created_at"), updatedAt: try decode(PostgresTimestamp.self, "updated_at")
+            )
+        }
+    }
+
+    /// A row of `identity.membership_details`.
+    var membership: MembershipRecord {
+        get throws {
+            MembershipRecord(
+                id: try decode(UUID.self, "id"), userID: try decode(UUID.self, "user_id"),
+                organizationID: try decode(UUID.self, "organization_id"), roleID: try decode(UUID.self, "role_id"),
+                roleName: try decode(String.self, "role_name"), status: try enumeration(MembershipStatus.self, "status"),
+                version: try decode(Int64.self, "version"),
+                createdAt: try decode(PostgresTimestamp.self, "created_at"), updatedAt: try decode(PostgresTimestamp.self, "updated_at")
+            )
+        }
+    }
+
+    var role: RoleRecord {
+        get throws {
+            RoleRecord(
+                id: try decode(UUID.self, "id"), name: try decode(String.self, "name"),
+                organizationKind: try enumeration(TenantKind.self, "organization_type"), description: try decode(String.self, "description"),
+                isSystemRole: try decode(Bool.self, "is_system_role"), permissions: try decode([String].self, "permissions")
+            )
+        }
+    }
+
+    var serviceAccount: ServiceAccountRecord {
+        get throws {
+            ServiceAccountRecord(
+                id: try decode(UUID.self, "id"), organizationID: try decode(UUID.self, "organization_id"), name: try decode(String.self, "name"),
+                description: try decode(String?.self, "description"), permissions: try decode([String].self, "permissions"),
+                status: try enumeration(ServiceAccountStatus.self, "status"), createdBy: try decode(UUID.self, "created_by"),
+                secretGeneration: try decode(Int64.self, "secret_generation"),
+                secretRotatedAt: try decode(PostgresTimestamp.self, "secret_rotated_at"),
+                revokedAt: try decode(PostgresTimestamp?.self, "revoked_at"), version: try decode(Int64.self, "version"),
+                createdAt: try decode(PostgresTimestamp.self, "created_at"), updatedAt: try decode(PostgresTimestamp.self, "updated_at")
+            )
+        }
+    }
+}
+
+/// Organization metadata as `jsonb`: a flat object of strings.
+enum MetadataJSON {
+    static func encode(_ metadata: [String: String]) -> PostgresJSON {
+        PostgresJSON(JSONValue.object(metadata.sorted { $0.key < $1.key }.map { JSONMember($0.key, .string($0.value)) }).jsonText)
+    }
+
+    static func decode(_ text: String) throws -> [String: String] {
+        guard let members = try JSONParser.parse(text).objectMembers else { throw CorruptRow(description: "metadata is not an object") }
+        var metadata: [String: String] = [:]
+        for member in members {
+            guard case .string(let value) = member.value else { throw CorruptRow(description: "metadata values must be strings") }
+            metadata[member.key] = value
+        }
+        return metadata
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import KaroKarMessages
+import KaroKarRPC
+import KaroKarServices
+import KaroKarTestSupport
+import Testing
+
+/// Login, throttling, refresh tokens, logout and password changes.
+@Suite("Identity: login and sessions", .serialized)
+struct LoginTests {
+    @Test func everyFailedLoginGetsTheSameAnswer() async throws {
+        try await TestMarketplace.run { market in
+            let vendor = try await market.onboard(.vendor)
+            let staff = try await market.member(of: vendor, role: "VENDOR_STAFF")
+            let staffEmail = try await ForgedTokenTests.email(of: staff, market)
+            let platform = try await market.platformAdmin()
+            _ = try await market.identity.disableUser(IdentityV1.DisableUserRequest(userId: staff.userID, reason: "left"), options: platform.callOptions)
+            let attempts: [(String, IdentityV1.LoginRequest)] = [
+                ("unknown e-mail", IdentityV1.LoginRequest(email: "nobody@example.com", password: TestMarketplace.password)),
+                ("wrong password", IdentityV1.LoginRequest(email: vendor.adminEmail, password: "not the password at all")),
+                ("disabled user", IdentityV1.LoginRequest(email: staffEmail, password: TestMarketplace.password)),
+                ("not a member there", IdentityV1.LoginRequest(email: vendor.adminEmail, password: TestMarketplace.password, organizationId: platform.organizationID)),
+                ("no such organization", IdentityV1.LoginRequest(email: vendor.adminEmail, password: TestMarketplace.password, organizationId: UUID().uuidString.lowercased())),
+            ]
+            var answers = Set<String>()
+            for (name, request) in attempts {
+                do {
+                    _ = try await market.identity.login(request)
+                    Issue.record("\(name) must fail")
+                } catch let error as RPCError {
+                    #expect(error.code == .unauthenticated, "\(name)")
+                    answers.insert("\(error.code) \(error.message) \(error.domainCode ?? "")")
+                }
+            }
+            #expect(answers.count == 1, "\(answers)")
+        }
+    }
+
+    @Test func repeatedFailuresLockTheAccountInTheDatabase() async throws {
+        try await TestMarketplace.run({ $0.identity.loginThrottle.freeFailures = 3 }) { market in
+            let vendor = try await market.onboard(.vendor)
+            for _ in 0..<3 {
+                await expectCode(.unauthenticated) { _ = try await market.login(vendor.adminEmail, "wrong wrong wrong wrong") }
+            }
+            await expectCode(.unauthenticated, domainCode: "INVALID_CREDENTIALS") { _ = try await market.login(vendor.adminEmail) }
+            let row = try await market.pool.query("""
+                SELECT failures, locked_until > clock_timestamp() + interval '20 seconds' AS locked
+                FROM identity.login_failures WHERE user_id = \(vendor.admin.userID)::uuid
+                """).single()
+            #expect(try row.decode(Int.self, "failures") == 3, "attempts while locked are not counted")
+            #expect(try row.decode(Bool.self, "locked"))
+            try await market.pool.query("""
+                UPDATE identity.login_failures SET locked_until = clock_timestamp() - interval '1 second' WHERE user_id = \(vendor.admin.userID)::uuid
+                """)
+            _ = try await market.login(vendor.adminEmail)
+            let left = try await market.pool.query("SELECT count(*) AS n FROM identity.login_failures").single()
+            #expect(try left.decode(Int.self, "n") == 0, "a successful login clears the count")
+        }
+    }
+
+    @Test func refreshTokensAreSingleUseAndAReplayEndsTheirFamily() async throws {
+        try await TestMarketplace.run { market in
+            let vendor = try await market.onboard(.vendor)
+            let first = vendor.admin.refreshToken
+            let rotated = try await market.identity.refreshToken(IdentityV1.RefreshTokenRequest(refreshToken: first)).grant!
+            #expect(rotated.refreshToken != first)
+            let me = try await market.identity.whoAmI(IdentityV1.WhoAmIRequest(), options: TestSession(
+                accessToken: rotated.accessToken, userID: "", organizationID: ""
+            ).callOptions)
+            #expect(me.user?.id == vendor.admin.userID)
+            await expectCode(.unauthenticated) { _ = try await market.identity.refreshToken(IdentityV1.RefreshTokenRequest(refreshToken: first)) }
+            await expectCode(.unauthenticated) {
+                _ = try await market.identity.refreshToken(IdentityV1.RefreshTokenRequest(refreshToken: rotated.refreshToken))
+            }
+        }
+    }
+
+    @Test func logoutRevokesTheRefreshToken() async throws {
+        try await TestMarketplace.run { market in
+            let vendor = try await market.onboard(.vendor)
+            _ = try await market.identity.logout(IdentityV1.LogoutRequest(refreshToken: vendor.admin.refreshToken), options: vendor.admin.callOptions)
+            await expectCode(.unauthenticated) {
+                _ = try await market.identity.refreshToken(IdentityV1.RefreshTokenRequest(refreshToken: vendor.admin.refreshToken))
+            }
+        }
+    }
+
+    @Test func changingThePasswordChecksTheOldOneAndEndsRefreshTokens() async throws {
+        try await TestMarketplace.run { market in
+            let vendor = try await market.onboard(.vendor)
+            let id = market.identity
+            await expectCode(.invalidArgument) {
+                _ = try await id.changePassword(IdentityV1.ChangePasswordRequest(currentPassword: "guess guess guess", newPassword: "a brand new passphrase"), options: vendor.admin.callOptions)
+            }
+            let failures = try await market.pool.query("SELECT failures FROM identity.login_failures WHERE user_id = \(vendor.admin.userID)::uuid")
+            #expect(try failures.single().decode(Int.self, "failures") == 1, "a wrong current password counts as a failed login")
+            await expectCode(.invalidArgument) {
+                _ = try await id.changePassword(IdentityV1.ChangePasswordRequest(currentPassword: TestMarketplace.password, newPassword: "tiny"), options: vendor.admin.callOptions)
+            }
+            let request = IdentityV1.ChangePasswordRequest(currentPassword: TestMarketplace.password, newPassword: "a brand new passphrase")
+            let options = vendor.admin.options(idempotencyKey: "pw-1")
+            let changed = try await id.changePassword(request, options: options)
+            #expect(changed.user?.version == 2)
+            #expect(try await id.changePassword(request, options: options) == changed, "a retry answers the first result")
+            await expectCode(.unauthenticated) { _ = try await market.login(vendor.adminEmail) }
+            _ = try await market.login(vendor.adminEmail, "a brand new passphrase")
+            await expectCode(.unauthenticated) {
+                _ = try await id.refreshToken(IdentityV1.RefreshTokenRequest(refreshToken: vendor.admin.refreshToken))
+            }
+            let events = try await market.pool.query("SELECT count(*) AS n FROM karokar_events.outbox WHERE event_type = 'user.password_changed'")
+            #expect(try events.single().decode(Int.self, "n") == 1)
+        }
+    }
+
+    @Test func aHashMadeWithWeakerParametersIsReplacedAtTheNextLogin() async throws {
+        try await TestMarketplace.run { market in
+            let vendor = try await market.onboard(.vendor)
+            let stronger = try await TestServer.start(pool: market.pool) { $0.identity.passwordHashLogN = 13 }
+            let client = stronger.client()
+            _ = try await IdentityV1.IdentityService.Client(client).login(IdentityV1.LoginRequest(email: vendor.adminEmail, password: TestMarketplace.password))
+            let hash = try await market.pool.query("SELECT password_hash FROM identity.users WHERE id = \(vendor.admin.userID)::uuid").single()
+            #expect(try hash.decode(String.self, "password_hash").hasPrefix("$scrypt$ln=13,r=8,p=1$"))
+            _ = try await market.login(vendor.adminEmail)
+            await client.close()
+            await stronger.stop()
+        }
+    }
+}
