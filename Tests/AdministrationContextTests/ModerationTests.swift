@@ -65,17 +65,12 @@ struct ModerationTests {
         }
     }
 
-    @Test func vehicleAndBookingModerationWaitForTheirContexts() async throws {
+    /// Vehicle moderation is applied by Fleet (FleetContextTests); booking moderation waits for Booking.
+    @Test func bookingModerationWaitsForItsContext() async throws {
         try await TestMarketplace.run { market in
             let platform = try await market.platformAdmin()
             let admin = market.administration
             let vehicle = UUID().uuidString.lowercased()
-            await expectCode(.unimplemented, domainCode: "CONTEXT_NOT_AVAILABLE") {
-                _ = try await admin.suspendVehicle(AdministrationV1.SuspendVehicleRequest(vehicleId: vehicle, notes: "x"), options: platform.callOptions)
-            }
-            await expectCode(.unimplemented, domainCode: "CONTEXT_NOT_AVAILABLE") {
-                _ = try await admin.blockVehicle(AdministrationV1.BlockVehicleRequest(vehicleId: vehicle, reason: "x"), options: platform.callOptions)
-            }
             await expectCode(.unimplemented, domainCode: "CONTEXT_NOT_AVAILABLE") {
                 _ = try await admin.terminateBooking(AdministrationV1.TerminateBookingRequest(bookingId: vehicle, notes: "x"), options: platform.callOptions)
             }

@@ -42,6 +42,18 @@ actor AdministrationService {
 
     /// Moderation: logs the action, then asks Identity (in this transaction) to disable the user;
     /// Identity's refusal (no such user, stale version, already disabled) fails the whole verb.
+    /// Logs a vehicle moderation and publishes its request; Fleet applies it in this transaction.
+    func moderateVehicle(
+        _ type: ModerationActionType, _ vehicle: UUID, notes: String, caller: Caller, on work: UnitOfWork,
+        payload: (String) -> EventsV1.EventEnvelope.PayloadOneof
+    ) async throws -> ModerationActionRecord {
+        let action = try await ModerationStore.append(type, targetType: "vehicle", target: vehicle, notes: notes, caller: caller, on: work)
+        let id = action.id.uuidString.lowercased()
+        let name = type == .suspendVehicle ? "moderation.vehicle_suspension_requested" : "moderation.vehicle_block_requested"
+        try await work.publish(EventDraft(name, aggregateType: "moderation_action", aggregateID: id, payload: payload(id)))
+        return action
+    }
+
     func disableUser(
         _ user: UUID, reason: String, expectedVersion: Int64?, caller: Caller, on work: UnitOfWork
     ) async throws -> ModerationActionRecord {

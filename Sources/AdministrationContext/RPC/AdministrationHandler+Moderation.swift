@@ -6,20 +6,48 @@ import KaroKarRPC
 
 /// Moderation verbs and their log.
 extension AdministrationHandler {
-    /// Fleet applies vehicle moderation in the publishing transaction; without Fleet on this
-    /// server nothing could apply it, so the verb is refused rather than logged and lost.
+    /// Fleet applies vehicle moderation in the publishing transaction: if it cannot (unknown
+    /// vehicle, stale version, a conflicting record), the verb fails and nothing is logged.
     func suspendVehicle(
         _ request: AdministrationV1.SuspendVehicleRequest, context: ServerCallContext
     ) async throws -> AdministrationV1.SuspendVehicleResponse {
-        _ = try platformCaller(context)
-        throw Self.missing("Fleet", verb: "SuspendVehicle")
+        let caller = try platformCaller(context)
+        var check = Validation()
+        let vehicle = check.uuid(request.vehicleId, "vehicleId")
+        // No period: from now on, until lifted.
+        let period = request.period ?? CommonV1.OpenPeriod(start: CommonV1.Timestamp(seconds: Int64(Date().timeIntervalSince1970)))
+        _ = check.openPeriod(period, "period")
+        let notes = check.text(request.notes, "notes", maximumLength: 2000)
+        try check.finish()
+        return try await Idempotency.mutation(context, request: request, bus: service.bus, origin: EventOrigin(call: context)) { work in
+            let action = try await service.moderateVehicle(.suspendVehicle, vehicle, notes: notes, caller: caller, on: work) { id in
+                .vehicleSuspensionRequested(EventsV1.VehicleSuspensionRequested(
+                    moderationActionId: id, vehicleId: request.vehicleId, period: period, notes: notes,
+                    expectedVersion: request.expectedVersion
+                ))
+            }
+            return AdministrationV1.SuspendVehicleResponse(action: action.message)
+        }
     }
 
     func blockVehicle(
         _ request: AdministrationV1.BlockVehicleRequest, context: ServerCallContext
     ) async throws -> AdministrationV1.BlockVehicleResponse {
-        _ = try platformCaller(context)
-        throw Self.missing("Fleet", verb: "BlockVehicle")
+        let caller = try platformCaller(context)
+        var check = Validation()
+        let vehicle = check.uuid(request.vehicleId, "vehicleId")
+        _ = check.period(request.period, "period")
+        let reason = check.text(request.reason, "reason", maximumLength: 500)
+        try check.finish()
+        return try await Idempotency.mutation(context, request: request, bus: service.bus, origin: EventOrigin(call: context)) { work in
+            let action = try await service.moderateVehicle(.blockVehicle, vehicle, notes: reason, caller: caller, on: work) { id in
+                .vehicleBlockRequested(EventsV1.VehicleBlockRequested(
+                    moderationActionId: id, vehicleId: request.vehicleId, period: request.period, reason: reason,
+                    expectedVersion: request.expectedVersion
+                ))
+            }
+            return AdministrationV1.BlockVehicleResponse(action: action.message)
+        }
     }
 
     func terminateBooking(

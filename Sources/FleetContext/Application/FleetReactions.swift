@@ -44,6 +44,7 @@ enum FleetReactions {
             let period = check.openPeriod(request.period, "period")
             try check.finish()
             let vehicle = try await FleetAccess.ownedVehicle(vehicleID, nil, work)
+            try ExpectedVersion.check(request.expectedVersion, vehicle.version, "vehicle")
             _ = try await SuspensionOperations.open(vehicle, .init(
                 reason: .adminAction, period: period, notes: request.notes.isEmpty ? nil : request.notes,
                 moderationAction: request.moderationActionId
@@ -55,6 +56,7 @@ enum FleetReactions {
             let reason = check.text(request.reason, "reason", maximumLength: 500)
             try check.finish()
             let vehicle = try await FleetAccess.ownedVehicle(vehicleID, nil, work)
+            try ExpectedVersion.check(request.expectedVersion, vehicle.version, "vehicle")
             _ = try await HoldOperations.placeBlock(vehicle, period: period, reason: reason, moderationAction: request.moderationActionId, work)
         default:
             return

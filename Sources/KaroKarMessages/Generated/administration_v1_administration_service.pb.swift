@@ -238,7 +238,7 @@ extension AdministrationV1 {
     /// `karokar.administration.v1.SuspendVehicleRequest`
     public struct SuspendVehicleRequest: Sendable, Hashable {
         public var vehicleId: String = ""
-        /// Absent end: indefinite, until lifted (FleetService.LiftSuspension).
+        /// Absent: from now on. Absent end: indefinite, until lifted (FleetService.LiftSuspension).
         public var period: CommonV1.OpenPeriod? = nil
         /// Required: why.
         public var notes: String = ""

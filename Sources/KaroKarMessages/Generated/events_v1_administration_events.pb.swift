@@ -145,6 +145,8 @@ extension EventsV1 {
         /// Absent end: indefinite suspension.
         public var period: CommonV1.OpenPeriod? = nil
         public var notes: String = ""
+        /// The vehicle's version the administrator read; Fleet refuses a stale one (STALE_VERSION).
+        public var expectedVersion: CommonV1.Int64Value? = nil
 
         public init() {}
 
@@ -152,12 +154,14 @@ extension EventsV1 {
             moderationActionId: String = "",
             vehicleId: String = "",
             period: CommonV1.OpenPeriod? = nil,
-            notes: String = ""
+            notes: String = "",
+            expectedVersion: CommonV1.Int64Value? = nil
         ) {
             self.moderationActionId = moderationActionId
             self.vehicleId = vehicleId
             self.period = period
             self.notes = notes
+            self.expectedVersion = expectedVersion
         }
     }
 
@@ -168,6 +172,8 @@ extension EventsV1 {
         public var vehicleId: String = ""
         public var period: CommonV1.Period? = nil
         public var reason: String = ""
+        /// The vehicle's version the administrator read; Fleet refuses a stale one (STALE_VERSION).
+        public var expectedVersion: CommonV1.Int64Value? = nil
 
         public init() {}
 
@@ -175,12 +181,14 @@ extension EventsV1 {
             moderationActionId: String = "",
             vehicleId: String = "",
             period: CommonV1.Period? = nil,
-            reason: String = ""
+            reason: String = "",
+            expectedVersion: CommonV1.Int64Value? = nil
         ) {
             self.moderationActionId = moderationActionId
             self.vehicleId = vehicleId
             self.period = period
             self.reason = reason
+            self.expectedVersion = expectedVersion
         }
     }
 
@@ -510,6 +518,7 @@ extension EventsV1.VehicleSuspensionRequested: ProtoMessage {
         ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "period", jsonName: "period", number: 3, type: "message", typeName: "karokar.common.v1.OpenPeriod", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "notes", jsonName: "notes", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 5, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -518,6 +527,7 @@ extension EventsV1.VehicleSuspensionRequested: ProtoMessage {
         self.vehicleId = try ProtoC.string(c.vehicle_id)
         self.period = try c.period.map { try CommonV1.OpenPeriod(cMessage: $0) }
         self.notes = try ProtoC.string(c.notes)
+        self.expectedVersion = try c.expected_version.map { try CommonV1.Int64Value(cMessage: $0) }
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -527,6 +537,7 @@ extension EventsV1.VehicleSuspensionRequested: ProtoMessage {
         c.pointee.vehicle_id = arena.cString(self.vehicleId)
         if let value = self.period { c.pointee.period = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__OpenPeriod.self) }
         c.pointee.notes = arena.cString(self.notes)
+        if let value = self.expectedVersion { c.pointee.expected_version = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Int64Value.self) }
         return UnsafeMutableRawPointer(c)
     }
 
@@ -536,6 +547,7 @@ extension EventsV1.VehicleSuspensionRequested: ProtoMessage {
         writer.field("vehicleId", self.vehicleId)
         writer.optional("period", self.period)
         writer.field("notes", self.notes)
+        writer.optional("expectedVersion", self.expectedVersion)
         return writer.value
     }
 
@@ -548,6 +560,7 @@ extension EventsV1.VehicleSuspensionRequested: ProtoMessage {
             case "vehicleId", "vehicle_id": self.vehicleId = try ProtoJSON.decode(value, field: key)
             case "period": self.period = try ProtoJSON.decode(value, field: key)
             case "notes": self.notes = try ProtoJSON.decode(value, field: key)
+            case "expectedVersion", "expected_version": self.expectedVersion = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }
@@ -563,6 +576,7 @@ extension EventsV1.VehicleBlockRequested: ProtoMessage {
         ProtoFieldSchema(name: "vehicle_id", jsonName: "vehicleId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "period", jsonName: "period", number: 3, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "reason", jsonName: "reason", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 5, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -571,6 +585,7 @@ extension EventsV1.VehicleBlockRequested: ProtoMessage {
         self.vehicleId = try ProtoC.string(c.vehicle_id)
         self.period = try c.period.map { try CommonV1.Period(cMessage: $0) }
         self.reason = try ProtoC.string(c.reason)
+        self.expectedVersion = try c.expected_version.map { try CommonV1.Int64Value(cMessage: $0) }
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -580,6 +595,7 @@ extension EventsV1.VehicleBlockRequested: ProtoMessage {
         c.pointee.vehicle_id = arena.cString(self.vehicleId)
         if let value = self.period { c.pointee.period = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Period.self) }
         c.pointee.reason = arena.cString(self.reason)
+        if let value = self.expectedVersion { c.pointee.expected_version = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Int64Value.self) }
         return UnsafeMutableRawPointer(c)
     }
 
@@ -589,6 +605,7 @@ extension EventsV1.VehicleBlockRequested: ProtoMessage {
         writer.field("vehicleId", self.vehicleId)
         writer.optional("period", self.period)
         writer.field("reason", self.reason)
+        writer.optional("expectedVersion", self.expectedVersion)
         return writer.value
     }
 
@@ -601,6 +618,7 @@ extension EventsV1.VehicleBlockRequested: ProtoMessage {
             case "vehicleId", "vehicle_id": self.vehicleId = try ProtoJSON.decode(value, field: key)
             case "period": self.period = try ProtoJSON.decode(value, field: key)
             case "reason": self.reason = try ProtoJSON.decode(value, field: key)
+            case "expectedVersion", "expected_version": self.expectedVersion = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

@@ -225,7 +225,7 @@ struct  Karokar__Administration__V1__SuspendVehicleRequest
   ProtobufCMessage base;
   char *vehicle_id;
   /*
-   * Absent end: indefinite, until lifted (FleetService.LiftSuspension).
+   * Absent: from now on. Absent end: indefinite, until lifted (FleetService.LiftSuspension).
    */
   Karokar__Common__V1__OpenPeriod *period;
   /*

@@ -143,10 +143,14 @@ struct  Karokar__Events__V1__VehicleSuspensionRequested
    */
   Karokar__Common__V1__OpenPeriod *period;
   char *notes;
+  /*
+   * The vehicle's version the administrator read; Fleet refuses a stale one (STALE_VERSION).
+   */
+  Karokar__Common__V1__Int64Value *expected_version;
 };
 #define KAROKAR__EVENTS__V1__VEHICLE_SUSPENSION_REQUESTED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__vehicle_suspension_requested__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, NULL }
 
 
 /*
@@ -160,10 +164,14 @@ struct  Karokar__Events__V1__VehicleBlockRequested
   char *vehicle_id;
   Karokar__Common__V1__Period *period;
   char *reason;
+  /*
+   * The vehicle's version the administrator read; Fleet refuses a stale one (STALE_VERSION).
+   */
+  Karokar__Common__V1__Int64Value *expected_version;
 };
 #define KAROKAR__EVENTS__V1__VEHICLE_BLOCK_REQUESTED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__vehicle_block_requested__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, NULL }
 
 
 /*

@@ -831,7 +831,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__organization_reinstated__d
   (ProtobufCMessageInit) karokar__events__v1__organization_reinstated__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__events__v1__vehicle_suspension_requested__field_descriptors[4] =
+static const ProtobufCFieldDescriptor karokar__events__v1__vehicle_suspension_requested__field_descriptors[5] =
 {
   {
     "moderation_action_id",
@@ -881,8 +881,21 @@ static const ProtobufCFieldDescriptor karokar__events__v1__vehicle_suspension_re
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "expected_version",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__VehicleSuspensionRequested, expected_version),
+    &karokar__common__v1__int64_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__events__v1__vehicle_suspension_requested__field_indices_by_name[] = {
+  4,   /* field[4] = expected_version */
   0,   /* field[0] = moderation_action_id */
   3,   /* field[3] = notes */
   2,   /* field[2] = period */
@@ -891,7 +904,7 @@ static const unsigned karokar__events__v1__vehicle_suspension_requested__field_i
 static const ProtobufCIntRange karokar__events__v1__vehicle_suspension_requested__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor karokar__events__v1__vehicle_suspension_requested__descriptor =
 {
@@ -901,14 +914,14 @@ const ProtobufCMessageDescriptor karokar__events__v1__vehicle_suspension_request
   "Karokar__Events__V1__VehicleSuspensionRequested",
   "karokar.events.v1",
   sizeof(Karokar__Events__V1__VehicleSuspensionRequested),
-  4,
+  5,
   karokar__events__v1__vehicle_suspension_requested__field_descriptors,
   karokar__events__v1__vehicle_suspension_requested__field_indices_by_name,
   1,  karokar__events__v1__vehicle_suspension_requested__number_ranges,
   (ProtobufCMessageInit) karokar__events__v1__vehicle_suspension_requested__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__events__v1__vehicle_block_requested__field_descriptors[4] =
+static const ProtobufCFieldDescriptor karokar__events__v1__vehicle_block_requested__field_descriptors[5] =
 {
   {
     "moderation_action_id",
@@ -958,8 +971,21 @@ static const ProtobufCFieldDescriptor karokar__events__v1__vehicle_block_request
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "expected_version",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__VehicleBlockRequested, expected_version),
+    &karokar__common__v1__int64_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__events__v1__vehicle_block_requested__field_indices_by_name[] = {
+  4,   /* field[4] = expected_version */
   0,   /* field[0] = moderation_action_id */
   2,   /* field[2] = period */
   3,   /* field[3] = reason */
@@ -968,7 +994,7 @@ static const unsigned karokar__events__v1__vehicle_block_requested__field_indice
 static const ProtobufCIntRange karokar__events__v1__vehicle_block_requested__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor karokar__events__v1__vehicle_block_requested__descriptor =
 {
@@ -978,7 +1004,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__vehicle_block_requested__d
   "Karokar__Events__V1__VehicleBlockRequested",
   "karokar.events.v1",
   sizeof(Karokar__Events__V1__VehicleBlockRequested),
-  4,
+  5,
   karokar__events__v1__vehicle_block_requested__field_descriptors,
   karokar__events__v1__vehicle_block_requested__field_indices_by_name,
   1,  karokar__events__v1__vehicle_block_requested__number_ranges,

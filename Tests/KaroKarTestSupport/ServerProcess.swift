@@ -1,0 +1,92 @@
+public import Foundation
+public import KaroKarRPC
+import NIOPosix
+
+/// A real `karokar-server` process (the binary the build puts next to the test bundle) on a test
+/// database, with the test identity settings: for tests about several server processes sharing
+/// one database. Stopped with SIGTERM (graceful drain) by ``stop()``.
+public final class ServerProcess: @unchecked Sendable {
+    private let process: Process
+    private let output = LockedStrings()
+    public private(set) var port = 0
+
+    /// Starts one and waits (at most 60 s) until it listens.
+    public static func start(databaseURL: String) async throws -> ServerProcess {
+        let server = ServerProcess()
+        try server.launch(databaseURL: databaseURL)
+        try await server.waitUntilListening()
+        return server
+    }
+
+    private init() {
+        process = Process()
+    }
+
+    public static var executable: URL {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("karokar-server")
+    }
+
+    private func launch(databaseURL: String) throws {
+        process.executableURL = Self.executable
+        process.arguments = ["--port", "0", "--database-url", databaseURL]
+        var environment = ProcessInfo.processInfo.environment
+        environment["KAROKAR_TOKEN_SIGNING_KEY"] = Data(TestIdentity.signingKey).base64EncodedString()
+        environment["KAROKAR_BOOTSTRAP_ADMIN_EMAIL"] = TestIdentity.adminEmail
+        environment["KAROKAR_BOOTSTRAP_ADMIN_PASSWORD"] = TestIdentity.adminPassword
+        environment["KAROKAR_PASSWORD_HASH_COST"] = "12"
+        environment["KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S"] = "0"
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let output = self.output
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if !data.isEmpty { output.append(String(decoding: data, as: UTF8.self)) }
+        }
+        try process.run()
+    }
+
+    private func waitUntilListening() async throws {
+        let started = ContinuousClock.now
+        while ContinuousClock.now - started < .seconds(60) {
+            let text = output.all.joined()
+            if let line = text.split(separator: "\n").first(where: { $0.contains("listening") }), let port = Self.port(in: String(line)) {
+                self.port = port
+                return
+            }
+            guard process.isRunning else { throw Failure(description: "karokar-server exited: \(text.suffix(3000))") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw Failure(description: "karokar-server did not listen within 60 s: \(output.all.joined().suffix(3000))")
+    }
+
+    /// The port of `address=[IPv4]127.0.0.1/127.0.0.1:7420` in a log line.
+    static func port(in line: String) -> Int? {
+        guard let address = line.range(of: "address=") else { return nil }
+        let rest = line[address.upperBound...].prefix { !$0.isWhitespace }
+        guard let colon = rest.lastIndex(of: ":") else { return nil }
+        return Int(rest[rest.index(after: colon)...].prefix { $0.isNumber })
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public func client() -> RPCClient {
+        RPCClient(configuration: .init(host: "127.0.0.1", port: port), group: MultiThreadedEventLoopGroup.singleton)
+    }
+
+    /// SIGTERM, then waits for the exit (the server drains first).
+    public func stop() async {
+        guard process.isRunning else { return }
+        process.terminate()
+        let started = ContinuousClock.now
+        while process.isRunning, ContinuousClock.now - started < .seconds(30) {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    public var log: String { output.all.joined() }
+}
