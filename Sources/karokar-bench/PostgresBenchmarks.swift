@@ -17,7 +17,7 @@ struct PoolBenchmark: AsyncParsableCommand {
     @Option(help: "Concurrent tasks (and pool connections), like pgbench -c.") var concurrency = 16
     @Option(help: "Measured seconds.") var duration = 10.0
     @Option(help: "Warm-up seconds, not measured.") var warmup = 2.0
-    @Option(help: "Report format: text or json.") var format = "text"
+    @Option(help: "Report: text or json.") var report = "text"
     @Flag(help: "Run the tasks on the pool's I/O thread (PostgresPool.executor) instead of the cooperative pool.")
     var onPoolExecutor = false
 
@@ -33,7 +33,7 @@ struct PoolBenchmark: AsyncParsableCommand {
         await pool.close()
         let rate = Double(result.count) / duration
         print(DatabaseReport(
-            name: "pool", format: format, figures: [
+            name: "pool", format: report, figures: [
                 ("queries_per_second", rate), ("p50_ms", result.ms(0.5)), ("p99_ms", result.ms(0.99)),
                 ("client_cpu_us_per_query", cpu * 1e6 / Double(max(result.count, 1))),
             ]
@@ -77,7 +77,7 @@ struct OutboxBenchmark: AsyncParsableCommand {
     @Option(help: "Publishing seconds, measured.") var duration = 10.0
     @Option(help: "Publishing seconds before measuring (connections, prepared statements), not measured.") var warmup = 2.0
     @Option(help: "Target events per second over all publishers (0: as fast as they go).") var rate = 0.0
-    @Option(help: "Report format: text or json.") var format = "text"
+    @Option(help: "Report: text or json.") var report = "text"
 
     func run() async throws {
         var configuration = PostgresPool.Configuration(connectionString: databaseURL)
@@ -108,7 +108,7 @@ struct OutboxBenchmark: AsyncParsableCommand {
         let window = lag.window
         await pool.close()
         let delivered = lag.histogram.count
-        print(DatabaseReport(name: "outbox", format: format, figures: [
+        print(DatabaseReport(name: "outbox", format: report, figures: [
             ("events_published", Double(published)), ("deliveries", Double(delivered)),
             ("published_per_second", Double(published) / duration),
             ("delivered_events_per_second", Double(delivered) / Double(consumers) / max(window, 0.001)),

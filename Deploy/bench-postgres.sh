@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The PostgreSQL layer's benchmarks (issue 3), on a scratch cluster of their own:
+#   1. a trivial query through the pool from 16 concurrent Swift tasks vs `pgbench -S` with 16
+#      clients, same statement, same database (target: at least 70% of pgbench's rate);
+#   2. the outbox end to end, commit to consumer, at 2,000 events/s and flat out (target: at
+#      least 2,000 events/s with a lag p99 under 100 ms).
+# Usage: bash Deploy/bench-postgres.sh [SECONDS]   (default 15 s per run; release build)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+seconds="${1:-15}"
+swift build -c release --product karokar-bench >/dev/null
+bench="$(swift build -c release --show-bin-path)/karokar-bench"
+source Deploy/bench/cluster.sh
+
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}')"
+"$PGBIN/createdb" pgb && "$PGBIN/pgbench" -i -s 10 -q pgb >/dev/null 2>&1
+echo "== pool: pgbench -S -M prepared -c 16 -j 2 vs karokar-bench pool --concurrency 16 (${seconds}s each, twice, alternating)"
+for run in 1 2; do
+  pg=$("$PGBIN/pgbench" -S -M prepared -c 16 -j 2 -T "$seconds" pgb 2>/dev/null | awk '/^tps/ {print $3}')
+  ours=$("$bench" pool --database-url "$(conninfo pgb)" --concurrency 16 --duration "$seconds" --report json)
+  pooled=$("$bench" pool --database-url "$(conninfo pgb)" --concurrency 16 --duration "$seconds" --on-pool-executor --report json)
+  python3 - "$pg" "$ours" "$pooled" <<'PY'
+import json, sys
+pg = float(sys.argv[1]); ours = json.loads(sys.argv[2]); pooled = json.loads(sys.argv[3])
+for name, r in (("cooperative pool", ours), ("pool executor", pooled)):
+    q = r["queries_per_second"]
+    print(f"  pgbench {pg:9.0f} tps | ours ({name}) {q:9.0f} q/s = {100*q/pg:5.1f}%  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  client CPU {r['client_cpu_us_per_query']:.1f} us/query")
+PY
+done
+
+echo "== outbox: 16 publishers (one event per transaction, durable commits), 2 consumers, relay in process (${seconds}s)"
+for rate in 2000 0; do
+  "$PGBIN/createdb" "outbox_$rate"
+  result=$("$bench" outbox --database-url "$(conninfo "outbox_$rate")" --publishers 16 --consumers 2 --duration "$seconds" --rate "$rate" --report json)
+  python3 - "$rate" "$result" <<'PY'
+import json, sys
+rate = sys.argv[1]; r = json.loads(sys.argv[2])
+label = "flat out" if rate == "0" else f"at {rate}/s"
+print(f"  {label:9}: published {r['published_per_second']:7.0f}/s, delivered {r['delivered_events_per_second']:7.0f} events/s per consumer, lag p50 {r['lag_p50_ms']:6.1f} ms, p99 {r['lag_p99_ms']:6.1f} ms, max {r['lag_max_ms']:6.1f} ms")
+PY
+done

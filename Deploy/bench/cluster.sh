@@ -1,0 +1,17 @@
+# Sourced by the benchmark scripts: a scratch PostgreSQL cluster under a temporary directory,
+# run as the `postgres` user when we are root (PostgreSQL refuses root), on a Unix socket, stopped
+# and removed on exit. Defines $PGBIN, $PGHOST, $PGPORT, $PGUSER and `conninfo DATABASE`.
+# Durable (fsync on) like the server's embedded default, unless BENCH_DURABLE=0.
+PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+bench_dir="$(mktemp -d /tmp/karokar-bench.XXXXXX)"
+chmod 755 "$bench_dir"
+as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[ "$(id -u)" = 0 ] && chown postgres "$bench_dir"
+export PGHOST="$bench_dir" PGPORT="${BENCH_PGPORT:-$((20000 + RANDOM % 30000))}" PGUSER=karokar
+stop_cluster() { as_owner "$PGBIN/pg_ctl" -D "$bench_dir/data" -m fast -w stop >/dev/null 2>&1 || true; rm -rf "$bench_dir"; }
+trap stop_cluster EXIT
+as_owner "$PGBIN/initdb" -D "$bench_dir/data" -U karokar --auth=trust --no-locale -E UTF8 >/dev/null
+settings="-p $PGPORT -k $bench_dir -c listen_addresses='' -c max_connections=200 -c shared_buffers=512MB"
+[ "${BENCH_DURABLE:-1}" = 0 ] && settings="$settings -c fsync=off -c synchronous_commit=off"
+as_owner "$PGBIN/pg_ctl" -D "$bench_dir/data" -l "$bench_dir/postgres.log" -w -o "$settings" start >/dev/null
+conninfo() { echo "host=$PGHOST port=$PGPORT user=$PGUSER dbname=$1"; }
