@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "KaroKarClient", targets: ["KaroKarRPC", "KaroKarServices", "KaroKarMessages"]),
         .executable(name: "karokar-server", targets: ["karokar-server"]),
         .executable(name: "karokar-bench", targets: ["karokar-bench"]),
+        .executable(name: "karokar", targets: ["karokar"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -69,10 +70,24 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: - Tools: the CLI and the load generator
+        .target(
+            name: "KaroKarToolSupport",
+            dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "karokar",
+            dependencies: [
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ] + nio,
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "karokar-bench",
             dependencies: [
-                "KaroKarProto", "KaroKarMessages", "KaroKarRPC",
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio,
             swiftSettings: strictSettings
