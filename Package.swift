@@ -114,6 +114,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "KaroKarCLITests",
+            dependencies: [
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", "KaroKarToolSupport",
+                "KaroKarTestSupport", "karokar", "karokar-bench", logging,
+            ] + nio,
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "KaroKarRPCTests",
             dependencies: [
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", "KaroKarTestSupport",
