@@ -118,9 +118,11 @@ struct CallEnvelope {
 
         /// A string field: UTF-8, cut at the first NUL as protobuf-c does.
         private func string(_ body: ByteBuffer, _ range: Range<Int>) throws(RPCError) -> String {
-            let bytes = body.getBytes(at: body.readerIndex + range.lowerBound, length: range.count)!
-            let visible = bytes.prefix { $0 != 0 }
-            guard let text = String(validating: visible, as: UTF8.self) else {
+            let text = body.withUnsafeReadableBytes { bytes in
+                let field = UnsafeRawBufferPointer(rebasing: bytes[range])
+                return String(validating: UnsafeRawBufferPointer(rebasing: field.prefix { $0 != 0 }), as: UTF8.self)
+            }
+            guard let text else {
                 throw RPCError(.invalidArgument, "CALL body is not a valid karokar.rpc.v1.Call", domainCode: TransportDomainCode.malformedPayload)
             }
             return text
@@ -140,6 +142,32 @@ extension ByteBuffer {
                 }
             }
         }
+    }
+
+    /// The successful REPLY frame for `payload`: written into the payload's headroom when it has
+    /// enough (``init(encoding:headroom:)``), so the payload is not copied; appended to a new
+    /// buffer otherwise.
+    static func okReplyFrame(callID: UInt32, payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let length = payload.readableBytes
+        let prefixBytes = FrameLayout.lengthFieldSize + FrameLayout.headerSize + 3 + ProtoWire.varintSize(UInt64(length))
+        guard payload.readerIndex >= prefixBytes else {
+            var frame = allocator.buffer(capacity: prefixBytes + length)
+            frame.writeOKReply(callID: callID, payload: payload)
+            return frame
+        }
+        var frame = payload
+        let start = payload.readerIndex - prefixBytes
+        var at = start
+        at += frame.setInteger(UInt32(prefixBytes - FrameLayout.lengthFieldSize + length), at: at)
+        at += frame.setInteger(FrameType.reply.rawValue, at: at)
+        at += frame.setInteger(UInt8(0), at: at)  // flags
+        at += frame.setInteger(UInt16(0), at: at)  // reserved
+        at += frame.setInteger(callID, at: at)
+        at += frame.setInteger(UInt16(0x0A00), at: at)  // status: present and empty (OK)
+        at += frame.setInteger(UInt8(0x12), at: at)  // payload, length-delimited
+        ProtoWire.writeVarint(UInt64(length)) { at += frame.setInteger($0, at: at) }
+        frame.moveReaderIndex(to: start)
+        return frame
     }
 
     /// Appends a successful REPLY: `Reply { status: {} (present, OK), payload }`, canonically

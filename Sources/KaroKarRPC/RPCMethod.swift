@@ -47,16 +47,22 @@ public struct RPCRoute: Sendable {
                     domainCode: TransportDomainCode.malformedPayload
                 )
             }
-            return ByteBuffer(encoding: try await handler(request, context))
+            return ByteBuffer(encoding: try await handler(request, context), headroom: FrameLayout.okReplyHeadroom)
         }
     }
 }
 
 extension ByteBuffer {
-    /// `message`, encoded by protobuf-c into a buffer of exactly its size.
-    public init<M: ProtoMessage>(encoding message: M) {
+    /// `message`, encoded by protobuf-c into a buffer of exactly its size, plus `headroom` unused
+    /// bytes before it (the readable bytes start after them) so a header can be put in front
+    /// without a copy.
+    public init<M: ProtoMessage>(encoding message: M, headroom: Int = 0) {
         self = ProtoCodec.encode(message) { size, pack in
-            var buffer = ByteBufferAllocator().buffer(capacity: size)
+            var buffer = ByteBufferAllocator().buffer(capacity: headroom + size)
+            if headroom > 0 {
+                buffer.moveWriterIndex(forwardBy: headroom)
+                buffer.moveReaderIndex(forwardBy: headroom)
+            }
             if size > 0 {
                 buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
                     pack(out.baseAddress!)
