@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side comparison of a ping-class unary call on this machine, one run each:
 #   karokar   karokar-server, /karokar.rpc.v1.DiagnosticsService/Echo, driven by karokar-bench
+#             (once without deadlines, as the others, and once with a 10 s deadline on every call)
 #   grpc      grpc-swift 2 (HTTP/2 defaults, plaintext), a raw-bytes unary echo (Deploy/baselines)
 #   raw echo  a SwiftNIO length-prefixed echo, the ceiling (Deploy/baselines)
 # Same 64-byte payload, concurrency (calls in flight), connections and duration for all three;
@@ -81,12 +82,16 @@ run() {
   stop_server
 }
 
+cut -d' ' -f1-3 /proc/loadavg >"$workdir/loadavg"  # the machine may be shared: say how busy it was
 payload64="$(python3 -c 'import base64; print(base64.b64encode(bytes(64)).decode())')"
 load=(--concurrency "$concurrency" --connections "$connections")
 
 run karokar "$main_bin/karokar-server" --port @PORT@ --set "data-dir=$workdir/data" --set log-level=warning -- \
   "$main_bin/karokar-bench" --address 127.0.0.1:@PORT@ "${load[@]}" --duration "${duration}s" --warmup "${warmup}s" \
   --data "{\"payload\":\"$payload64\"}" --timeout 0 --format json --no-progress
+run karokar-deadline "$main_bin/karokar-server" --port @PORT@ --set "data-dir=$workdir/data" --set log-level=warning -- \
+  "$main_bin/karokar-bench" --address 127.0.0.1:@PORT@ "${load[@]}" --duration "${duration}s" --warmup "${warmup}s" \
+  --data "{\"payload\":\"$payload64\"}" --timeout 10s --format json --no-progress
 run grpc "$base_bin/grpc-baseline" serve --port @PORT@ -- \
   "$base_bin/grpc-baseline" bench --address 127.0.0.1:@PORT@ "${load[@]}" --duration "$duration" --warmup "$warmup" --payload-bytes 64
 run raw "$base_bin/raw-echo-baseline" serve --port @PORT@ -- \
@@ -95,14 +100,18 @@ run raw "$base_bin/raw-echo-baseline" serve --port @PORT@ -- \
 python3 - "$workdir" "$concurrency" "$connections" "$duration" <<'PY'
 import json, os, platform, subprocess, sys
 workdir, concurrency, connections, duration = sys.argv[1:5]
-rows = [("karokar (DiagnosticsService/Echo)", "karokar"), ("grpc-swift 2 (HTTP/2)", "grpc"), ("raw NIO echo (ceiling)", "raw")]
+rows = [("karokar (DiagnosticsService/Echo)", "karokar"), ("karokar, 10 s deadline on every call", "karokar-deadline"),
+        ("grpc-swift 2 (HTTP/2)", "grpc"), ("raw NIO echo (ceiling)", "raw")]
 reports = {key: json.load(open(os.path.join(workdir, key + ".json"))) for _, key in rows}
 def cpu(report, key):
     value = report["cpu"][key]
     return "n/a" if value is None else "%.2f" % value
+import datetime
 cpu_model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+print("%s UTC; " % datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), end="")
 print("%s, %d cores, %s; 64-byte payload, %s in flight, %s connection(s), %s s measured, one run each"
       % (cpu_model, os.cpu_count(), platform.platform(terse=True), concurrency, connections, duration))
+print("load average before the runs: %s" % open(os.path.join(workdir, "loadavg")).read().strip())
 print()
 print("| server | calls/s | p50 µs | p99 µs | p99.9 µs | server CPU µs/call | load generator CPU µs/call | failures |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")

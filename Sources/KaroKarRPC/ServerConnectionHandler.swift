@@ -10,9 +10,10 @@ public struct ServerDrainEvent: Sendable {
 
 /// One server connection: framing, handshake, call admission, deadlines, cancel, ping, idle and
 /// slow-drip timeouts, drain. Runs on the channel's event loop; every call runs in its own task
-/// (decode, interceptors, handler, encode) and hands its REPLY frame back through a
-/// ``ReplyMailbox``, in batches. Replies are flushed once per batch or read, not once per reply,
-/// and one timer per connection, armed for the earliest deadline, serves every call's deadline.
+/// (decode, interceptors, handler, encode), which by default starts on this loop and stays until
+/// its first suspension (`RPCServer.Configuration.startsCallsOnEventLoop`), and hands its REPLY
+/// frame back through a ``ReplyMailbox``, in batches. Replies are flushed once per batch or read,
+/// not once per reply, and one timer, armed for the earliest deadline, serves every call's deadline.
 final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -32,6 +33,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private let dispatcher: CallDispatcher
     private let limits: ServerLimits
     private let serverName: String
+    private let startsCallsOnEventLoop: Bool
     private var logger: Logger
     private var phase = Phase.awaitingHello
     private var parser: FrameParser
@@ -49,8 +51,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private var context: ChannelHandlerContext?
     private var peer = "?"
 
-    init(dispatcher: CallDispatcher, serverName: String) {
+    init(dispatcher: CallDispatcher, serverName: String, startsCallsOnEventLoop: Bool = true) {
         self.dispatcher = dispatcher
+        self.startsCallsOnEventLoop = startsCallsOnEventLoop
         self.limits = dispatcher.limits
         self.serverName = serverName
         self.logger = dispatcher.logger
@@ -229,8 +232,15 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         let dispatcher = self.dispatcher
         let payload = envelope.payload
         let mailbox = self.mailbox!
-        let task = Task {
+        let run: @Sendable () async -> Void = {
             mailbox.post(callID: callID, frame: await dispatcher.execute(target, payload: payload, context: callContext))
+        }
+        // The reply is posted, never written from here: `calls[callID]` is set before it arrives.
+        let task: Task<Void, Never>
+        if #available(macOS 26.0, *), startsCallsOnEventLoop {
+            task = Task.immediate(operation: run)
+        } else {
+            task = Task(operation: run)
         }
         calls[callID] = InFlightCall(task: task, deadline: deadline)
         if let deadline { armDeadlineTimer(at: deadline) }

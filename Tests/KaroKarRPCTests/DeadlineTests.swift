@@ -7,12 +7,14 @@ import NIOCore
 import Testing
 
 /// One timer per connection serves every call's deadline (CallDeadlineTimer): each deadline must
-/// still fire at its own time, whatever order the calls arrive in.
-@Suite("Deadlines of many calls on one connection")
+/// still fire at its own time, whatever order the calls arrive in. Both ways of starting call
+/// tasks (on the event loop until the first suspension, or on the global executor) are covered.
+@Suite("Deadlines and many calls on one connection")
 struct DeadlineTests {
-    @Test func eachDeadlineFiresOnItsOwn() async throws {
+    @Test(arguments: [true, false])
+    func eachDeadlineFiresOnItsOwn(startsCallsOnEventLoop: Bool) async throws {
         let service = SlowEchoService()
-        let (server, address) = try await service.startServer(limits: ServerLimits())
+        let (server, address) = try await service.startServer(limits: ServerLimits(), startsCallsOnEventLoop: startsCallsOnEventLoop)
         let client = RPCClient(configuration: .init(host: "127.0.0.1", port: address.port!), group: TestServer.group)
         let echo = RPCV1.DiagnosticsService.Client(client)
         let order = LockedStrings()
@@ -37,6 +39,29 @@ struct DeadlineTests {
         }
         #expect(order.all == ["none: OK", "300ms: DEADLINE_EXCEEDED", "600ms: DEADLINE_EXCEEDED", "2000ms: DEADLINE_EXCEEDED"])
         try await eventually { service.cancelledCalls == 3 }
+        await client.close()
+        await server.close()
+    }
+
+    @Test(arguments: [true, false])
+    func manyCallsAnsweredInAnyOrder(startsCallsOnEventLoop: Bool) async throws {
+        let service = SlowEchoService()
+        let (server, address) = try await service.startServer(limits: ServerLimits(), startsCallsOnEventLoop: startsCallsOnEventLoop)
+        let client = RPCClient(configuration: .init(host: "127.0.0.1", port: address.port!), group: TestServer.group)
+        let echo = RPCV1.DiagnosticsService.Client(client)
+        let results = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    let request = index % 5 == 0 ? RPCV1.EchoRequest.sleep(index % 30) : RPCV1.EchoRequest(payload: [UInt8(index % 256), 7])
+                    return (index, try await echo.echo(request).payload)
+                }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(results.count == 200)
+        for (index, payload) in results {
+            #expect(payload == (index % 5 == 0 ? Array("sleep:\(index % 30)".utf8) : [UInt8(index % 256), 7]))
+        }
         await client.close()
         await server.close()
     }

@@ -34,8 +34,9 @@ public final class SlowEchoService: RPCV1.DiagnosticsService.Handler {
     }
 
     /// A bare RPC server hosting only this service and health, with the given limits.
-    public func startServer(limits: ServerLimits) async throws -> (RPCServer, SocketAddress) {
+    public func startServer(limits: ServerLimits, startsCallsOnEventLoop: Bool = true) async throws -> (RPCServer, SocketAddress) {
         var configuration = RPCServer.Configuration()
+        configuration.startsCallsOnEventLoop = startsCallsOnEventLoop
         configuration.port = 0
         configuration.limits = limits
         configuration.services = [serviceDefinition()]
