@@ -46,7 +46,7 @@ public struct CallDispatcher: Sendable {
     func execute(_ target: Target, payload: ByteBuffer, context: ServerCallContext) async -> ByteBuffer {
         do {
             let response = try await run(0, target: target, payload: payload, context: context)
-            return ByteBuffer.okReplyFrame(callID: context.callID, payload: response, allocator: allocator)
+            return ByteBuffer.okReplyFrame(callID: context.callID, payload: consume response, allocator: allocator)
         } catch {
             return replyFrame(callID: context.callID, error: rpcError(from: error, context: context))
         }

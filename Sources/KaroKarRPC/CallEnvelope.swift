@@ -147,7 +147,8 @@ extension ByteBuffer {
     /// The successful REPLY frame for `payload`: written into the payload's headroom when it has
     /// enough (``init(encoding:headroom:)``), so the payload is not copied; appended to a new
     /// buffer otherwise.
-    static func okReplyFrame(callID: UInt32, payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// `payload` is consumed: the caller's must be the last reference, or writing the header copies it.
+    static func okReplyFrame(callID: UInt32, payload: consuming ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         let length = payload.readableBytes
         let prefixBytes = FrameLayout.lengthFieldSize + FrameLayout.headerSize + 3 + ProtoWire.varintSize(UInt64(length))
         guard payload.readerIndex >= prefixBytes else {
@@ -155,8 +156,8 @@ extension ByteBuffer {
             frame.writeOKReply(callID: callID, payload: payload)
             return frame
         }
-        var frame = payload
         let start = payload.readerIndex - prefixBytes
+        var frame = consume payload
         var at = start
         at += frame.setInteger(UInt32(prefixBytes - FrameLayout.lengthFieldSize + length), at: at)
         at += frame.setInteger(FrameType.reply.rawValue, at: at)

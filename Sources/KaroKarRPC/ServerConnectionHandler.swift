@@ -232,15 +232,17 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         let dispatcher = self.dispatcher
         let payload = envelope.payload
         let mailbox = self.mailbox!
-        let run: @Sendable () async -> Void = {
-            mailbox.post(callID: callID, frame: await dispatcher.execute(target, payload: payload, context: callContext))
-        }
         // The reply is posted, never written from here: `calls[callID]` is set before it arrives.
+        // (The closures are written out twice: one shared closure value costs an allocation.)
         let task: Task<Void, Never>
         if #available(macOS 26.0, *), startsCallsOnEventLoop {
-            task = Task.immediate(operation: run)
+            task = Task.immediate {
+                mailbox.post(callID: callID, frame: await dispatcher.execute(target, payload: payload, context: callContext))
+            }
         } else {
-            task = Task(operation: run)
+            task = Task {
+                mailbox.post(callID: callID, frame: await dispatcher.execute(target, payload: payload, context: callContext))
+            }
         }
         calls[callID] = InFlightCall(task: task, deadline: deadline)
         if let deadline { armDeadlineTimer(at: deadline) }
@@ -248,15 +250,16 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
 
     private func deliver(_ replies: [ReplyMailbox.Reply]) {
         batching = true
-        for reply in replies { finish(reply.callID, with: reply.frame) }
+        // The task posted its own reply as its last step: nothing left to cancel.
+        for reply in replies { finish(reply.callID, with: reply.frame, cancellingTask: false) }
         batching = false
         flushIfPending()
     }
 
     /// Writes the call's single REPLY, unless it already has one (cancelled, deadline passed).
-    private func finish(_ callID: UInt32, with reply: ByteBuffer) {
+    private func finish(_ callID: UInt32, with reply: ByteBuffer, cancellingTask: Bool = true) {
         guard let call = calls.removeValue(forKey: callID) else { return }
-        call.task?.cancel()
+        if cancellingTask { call.task?.cancel() }
         lastActivity = .now()  // the idle clock counts from the last call too, not only the last byte in
         write(reply)
         if phase == .draining && calls.isEmpty { closeAfterFlush() }
