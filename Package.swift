@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "karokar-bench",
             dependencies: [
-                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarToolSupport",
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio,
             swiftSettings: strictSettings

@@ -3,13 +3,24 @@ import KaroKarRPC
 import KaroKarToolSupport
 import NIOPosix
 
-/// `karokar-bench`: load on one method of a KaroKar server, in the manner of ghz, and a report of
-/// throughput, latency percentiles and histogram, status and domain-code counts, and CPU per call.
+/// `karokar-bench`: load on a KaroKar server, in the manner of ghz: one method (`call`, the
+/// default) or a scenario of several (`scenario`).
 @main
-struct BenchCommand: AsyncParsableCommand {
+struct KarokarBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "karokar-bench",
         abstract: "Load generator for KaroKar RPC servers.",
+        subcommands: [BenchCommand.self, ScenarioCommand.self],
+        defaultSubcommand: BenchCommand.self
+    )
+}
+
+/// `karokar-bench [call]`: load on one method, and a report of throughput, latency percentiles and
+/// histogram, status and domain-code counts, and CPU time per call.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "call",
+        abstract: "Load on one method (the default).",
         discussion: """
             Closed loop by default (--concurrency calls always in flight); --rps makes it open loop, with
             latency counted from each call's intended start. Placeholders in --data strings: {{seq}} {{uuid}}

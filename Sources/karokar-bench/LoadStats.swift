@@ -17,6 +17,8 @@ struct LoadStats: Sendable {
     private(set) var domainCodes: [String: Int] = [:]
     /// Uptime nanoseconds of the last measured completion.
     private(set) var lastCompletion: UInt64 = 0
+    /// The message of the first failed call, to explain a failing scenario step.
+    var firstFailure: String?
 
     var requests: Int { Int(histogram.count) }
     var failures: Int { requests - codeCounts[0] }
@@ -48,6 +50,7 @@ struct LoadStats: Sendable {
         localCounts.merge(other.localCounts, uniquingKeysWith: +)
         domainCodes.merge(other.domainCodes, uniquingKeysWith: +)
         lastCompletion = max(lastCompletion, other.lastCompletion)
+        firstFailure = firstFailure ?? other.firstFailure
     }
 
     /// Status name to count, for reports; names from `name(code)`.

@@ -1,4 +1,5 @@
 import KaroKarProto
+import KaroKarRPC
 import KaroKarTestSupport
 import Testing
 
@@ -94,6 +95,44 @@ extension ToolProcesses {
             #expect(header.count == row.count)
             #expect(row[header.firstIndex(of: "requests")!] == "100" && row[header.firstIndex(of: "statuses")!] == "OK=100")
             await server.stop()
+        }
+
+        @Test func builtinScenarioReportsEveryStep() async throws {
+            let server = try await TestServer.start()
+            let outcome = try await ToolProcess.run("karokar-bench", [
+                "scenario", "builtin", "--address", "127.0.0.1:\(server.port)", "--duration", "300ms", "--size", "7",
+                "-c", "4", "--mix", "health=2,describe-type=1,echo=1", "--format", "json",
+            ])
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            let report = try JSONParser.parse(outcome.stdout)
+            let setup = report["setup"]?.arrayElements ?? []
+            #expect(setup.map { $0["phase"] } == [.string("discover"), .string("learn-types")])
+            #expect(Self.steps(setup.last)["describe-type"]?.integer("requests") == 7, "setup runs each step its number of times")
+            let load = Self.steps(report["load"])
+            #expect(Set(load.keys) == ["health", "describe-type", "echo"])
+            #expect(load.values.compactMap { $0.integer("requests") }.reduce(0, +) == Report(json: report["load"]!).integer("requests"))
+            for (step, stats) in load {
+                #expect(stats.counts("statuses") == ["OK": stats.integer("requests") ?? -1], "\(step)")
+            }
+            await server.stop()
+        }
+
+        /// A scenario needs all its methods: against a server without reflection it refuses to start.
+        @Test func scenarioRefusesAServerMissingItsMethods() async throws {
+            let service = SlowEchoService()
+            let (server, address) = try await service.startServer(limits: ServerLimits())
+            let outcome = try await ToolProcess.run("karokar-bench", ["scenario", "builtin", "--address", "127.0.0.1:\(address.port!)", "--duration", "1s"])
+            #expect(outcome.status != 0)
+            #expect(outcome.stderr.contains("UNIMPLEMENTED") && outcome.stderr.contains("ReflectionService/ListServices"))
+            await server.close()
+        }
+
+        private static func steps(_ json: JSONValue?) -> [String: Report] {
+            var result: [String: Report] = [:]
+            for step in json?["steps"]?.arrayElements ?? [] {
+                if case .string(let name)? = step["step"] { result[name] = Report(json: step) }
+            }
+            return result
         }
 
         @Test func badInputIsRefusedBeforeAnyLoad() async throws {
