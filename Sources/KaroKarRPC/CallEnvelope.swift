@@ -17,6 +17,14 @@ struct CallEnvelope {
     /// Throws the REPLY status for this call; the connection stays open.
     /// `truncatingTags` mimics protobuf-c's reading of oversized tags, for differential tests.
     static func decode(_ body: ByteBuffer, limits: ServerLimits, truncatingTags: Bool = false) throws(RPCError) -> CallEnvelope {
+        var cache: MethodCache?
+        return try decode(body, limits: limits, truncatingTags: truncatingTags, cache: &cache)
+    }
+
+    /// As above, reusing (and updating) the connection's ``MethodCache``.
+    static func decode(
+        _ body: ByteBuffer, limits: ServerLimits, truncatingTags: Bool = false, cache: inout MethodCache?
+    ) throws(RPCError) -> CallEnvelope {
         var fields = Fields(truncatingTags: truncatingTags)
         let wellFormed = body.withUnsafeReadableBytes { bytes in
             ProtoWire.scan(bytes, truncatingTags: truncatingTags) { field, value in fields.visit(field, value) }
@@ -25,7 +33,7 @@ struct CallEnvelope {
             throw RPCError(.invalidArgument, "CALL body is not a valid karokar.rpc.v1.Call", domainCode: TransportDomainCode.malformedPayload)
         }
         try fields.checkBounds(limits: limits, body: body)
-        return try fields.envelope(body: body, limits: limits)
+        return try fields.envelope(body: body, limits: limits, cache: &cache)
     }
 
     /// Where each field lies in the body; later occurrences of singular fields win, as in protobuf.
@@ -68,13 +76,18 @@ struct CallEnvelope {
             }
         }
 
-        func envelope(body: ByteBuffer, limits: ServerLimits) throws(RPCError) -> CallEnvelope {
+        func envelope(body: ByteBuffer, limits: ServerLimits, cache: inout MethodCache?) throws(RPCError) -> CallEnvelope {
             var envelope = CallEnvelope()
             envelope.timeoutMicros = timeoutMicros
-            if let path {
-                envelope.path = try string(body, path)
+            let cap: Int
+            if let path, let hit = cache?.lookup(body, path) {
+                envelope.path = hit.path
+                cap = hit.requestCap
+            } else {
+                if let path { envelope.path = try string(body, path) }
+                cap = limits.requestBytes(forPath: envelope.path)
+                if let path { cache?.store(body, path, path: envelope.path, requestCap: cap) }
             }
-            let cap = limits.requestBytes(forPath: envelope.path)
             let payloadBytes = payload?.count ?? 0
             guard payloadBytes <= cap else {
                 throw RPCError(.resourceExhausted, "request payload of \(payloadBytes) bytes exceeds \(cap)", domainCode: TransportDomainCode.requestTooLarge)

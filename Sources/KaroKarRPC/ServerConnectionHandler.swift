@@ -48,6 +48,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private var batching = false
     private var deadlineTimer = CallDeadlineTimer()
     private var mailbox: ReplyMailbox?
+    private var methodCache: MethodCache? = MethodCache()
     private var context: ChannelHandlerContext?
     private var peer = "?"
 
@@ -212,16 +213,17 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             return
         }
         do {
-            try startCall(callID, envelope: CallEnvelope.decode(frame.body, limits: limits))
+            try startCall(callID, envelope: CallEnvelope.decode(frame.body, limits: limits, cache: &methodCache))
         } catch {
             write(dispatcher.replyFrame(callID: callID, error: error))
         }
     }
 
     private func startCall(_ callID: UInt32, envelope: CallEnvelope) throws(RPCError) {
-        guard let target = dispatcher.target(for: envelope.path) else {
+        guard let target = methodCache?.target(for: envelope.path) ?? dispatcher.target(for: envelope.path) else {
             throw RPCError(.unimplemented, "unknown method \(envelope.path.prefix(CallEnvelope.maximumPathBytes))", domainCode: TransportDomainCode.unknownMethod)
         }
+        methodCache?.remember(target, for: envelope.path)
         let micros = min(envelope.timeoutMicros, ServerLimits.maximumTimeoutMicros)
         let timeout = micros == 0 ? nil : Duration.microseconds(Int64(micros))
         let callContext = ServerCallContext(
