@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "KaroKarClient", targets: ["KaroKarRPC", "KaroKarServices", "KaroKarMessages"]),
         .executable(name: "karokar-server", targets: ["karokar-server"]),
         .executable(name: "karokar-bench", targets: ["karokar-bench"]),
+        .executable(name: "karokar", targets: ["karokar"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -98,10 +99,25 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: - Tools: the CLI and the load generator
+        .target(
+            name: "KaroKarToolSupport",
+            dependencies: ["KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "karokar",
+            dependencies: [
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ] + nio,
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "karokar-bench",
             dependencies: [
-                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarPostgres", "KaroKarKernel", logging,
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarToolSupport", "KaroKarPostgres",
+                "KaroKarKernel", logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio,
             swiftSettings: strictSettings
@@ -163,6 +179,14 @@ let package = Package(
             name: "karokar-auth-bench",
             dependencies: ["KaroKarMessages", "KaroKarRPC", "KaroKarServices"] + nio,
             path: "Tests/KaroKarAuthBench", swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "KaroKarCLITests",
+            dependencies: [
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", "KaroKarToolSupport",
+                "KaroKarTestSupport", "karokar", "karokar-bench", logging,
+            ] + nio,
+            swiftSettings: strictSettings
         ),
         .testTarget(
             name: "KaroKarRPCTests",

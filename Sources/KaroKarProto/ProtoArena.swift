@@ -7,12 +7,15 @@ public import CProtoArena
 public struct ProtoArena {
     @usableFromInline let raw: UnsafeMutablePointer<kk_arena>
 
+    @usableFromInline
     init(_ raw: UnsafeMutablePointer<kk_arena>) {
         self.raw = raw
     }
 
     /// Runs `body` with an arena whose first `firstBlock` bytes come from the stack (Swift keeps
     /// temporary allocations on the stack only when they are small: keep it at 1 KiB or less).
+    /// Inlinable, like the codec's entry points, so that callers get it specialized for their types.
+    @inlinable
     public static func with<R>(
         budget: Int = Int.max, firstBlock: Int = 1024, _ body: (ProtoArena) throws -> R
     ) rethrows -> R {

@@ -23,6 +23,7 @@ public enum ProtoCodec {
     /// Decode-memory budget for a payload of `length` bytes: protobuf-c may allocate many times the
     /// wire size (an empty sub-message costs two wire bytes and a whole C struct), so the budget is
     /// proportional, with a floor for tiny messages and a hard ceiling.
+    @inlinable
     public static func decodeBudget(forPayloadLength length: Int) -> Int {
         min(max(64 * 1024, length * 16), 64 * 1024 * 1024)
     }
@@ -31,40 +32,60 @@ public enum ProtoCodec {
     ///
     /// protobuf-c recurses once per nesting level; message types are never recursive
     /// (`M.protoMaxDepth` is small), so this is safe on any thread with an ordinary stack.
+    ///
+    /// The generic entry points are inlinable so that they are specialized where the message type
+    /// is known (a server's hot path); the calls into protobuf-c stay behind non-generic functions.
+    @inlinable
     public static func decode<M: ProtoMessage>(
         _ type: M.Type, from bytes: UnsafeRawBufferPointer, budget: Int? = nil
     ) throws -> M {
         let budget = budget ?? decodeBudget(forPayloadLength: bytes.count)
         return try ProtoArena.with(budget: budget) { arena in
-            let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            guard let message = protobuf_c_message_unpack(
-                M.protoDescriptor.c, arena.allocator, bytes.count, base
-            ) else {
-                throw arena.isExhausted ? ProtoDecodingError.budgetExceeded(budget: budget) : .malformed
-            }
-            return try M(cMessage: UnsafeRawPointer(message))
+            try M(cMessage: unpack(M.protoDescriptor, bytes, in: arena, budget: budget))
         }
     }
 
+    @usableFromInline
+    static func unpack(
+        _ descriptor: ProtoMessageDescriptor, _ bytes: UnsafeRawBufferPointer, in arena: ProtoArena, budget: Int
+    ) throws -> UnsafeRawPointer {
+        let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(descriptor.c, arena.allocator, bytes.count, base) else {
+            throw arena.isExhausted ? ProtoDecodingError.budgetExceeded(budget: budget) : .malformed
+        }
+        return UnsafeRawPointer(message)
+    }
+
+    @inlinable
     public static func decode<M: ProtoMessage>(_ type: M.Type, from bytes: [UInt8]) throws -> M {
         try bytes.withUnsafeBytes { try decode(type, from: $0) }
     }
 
     /// Encodes `message` without an intermediate copy: `write` receives the encoded size and a
     /// function that packs into memory of at least that size.
+    @inlinable
     public static func encode<M: ProtoMessage, R>(
         _ message: M, _ write: (_ size: Int, _ pack: (UnsafeMutableRawPointer) -> Void) throws -> R
     ) rethrows -> R {
         try ProtoArena.with { arena in
-            let c = message.makeCMessage(in: arena).assumingMemoryBound(to: ProtobufCMessage.self)
-            let size = protobuf_c_message_get_packed_size(c)
-            return try write(size) { out in
-                let written = protobuf_c_message_pack(c, out.assumingMemoryBound(to: UInt8.self))
-                precondition(written == size, "protobuf-c packed \(written) bytes, announced \(size)")
-            }
+            let c = message.makeCMessage(in: arena)
+            let size = packedSize(c)
+            return try write(size) { out in pack(c, size: size, into: out) }
         }
     }
 
+    @usableFromInline
+    static func packedSize(_ message: UnsafeMutableRawPointer) -> Int {
+        protobuf_c_message_get_packed_size(message.assumingMemoryBound(to: ProtobufCMessage.self))
+    }
+
+    @usableFromInline
+    static func pack(_ message: UnsafeMutableRawPointer, size: Int, into out: UnsafeMutableRawPointer) {
+        let written = protobuf_c_message_pack(message.assumingMemoryBound(to: ProtobufCMessage.self), out.assumingMemoryBound(to: UInt8.self))
+        precondition(written == size, "protobuf-c packed \(written) bytes, announced \(size)")
+    }
+
+    @inlinable
     public static func encode<M: ProtoMessage>(_ message: M) -> [UInt8] {
         encode(message) { size, pack in
             [UInt8](unsafeUninitializedCapacity: size) { buffer, count in

@@ -6,9 +6,15 @@ import KaroKarProto
 /// Routes calls to handlers through the interceptor chain, and turns their outcome into a REPLY
 /// frame. Shared by every connection of a server; holds no mutable state.
 public struct CallDispatcher: Sendable {
-    struct Target: Sendable {
+    /// A class, so that handing it to a call task costs one retain rather than one per field.
+    final class Target: Sendable {
         let service: String
         let route: RPCRoute
+
+        init(service: String, route: RPCRoute) {
+            self.service = service
+            self.route = route
+        }
     }
 
     let targets: [String: Target]
@@ -40,9 +46,7 @@ public struct CallDispatcher: Sendable {
     func execute(_ target: Target, payload: ByteBuffer, context: ServerCallContext) async -> ByteBuffer {
         do {
             let response = try await run(0, target: target, payload: payload, context: context)
-            var frame = allocator.buffer(capacity: FrameLayout.lengthFieldSize + FrameLayout.headerSize + 16 + response.readableBytes)
-            frame.writeOKReply(callID: context.callID, payload: response)
-            return frame
+            return ByteBuffer.okReplyFrame(callID: context.callID, payload: consume response, allocator: allocator)
         } catch {
             return replyFrame(callID: context.callID, error: rpcError(from: error, context: context))
         }

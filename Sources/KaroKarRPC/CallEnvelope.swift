@@ -17,6 +17,14 @@ struct CallEnvelope {
     /// Throws the REPLY status for this call; the connection stays open.
     /// `truncatingTags` mimics protobuf-c's reading of oversized tags, for differential tests.
     static func decode(_ body: ByteBuffer, limits: ServerLimits, truncatingTags: Bool = false) throws(RPCError) -> CallEnvelope {
+        var cache: MethodCache?
+        return try decode(body, limits: limits, truncatingTags: truncatingTags, cache: &cache)
+    }
+
+    /// As above, reusing (and updating) the connection's ``MethodCache``.
+    static func decode(
+        _ body: ByteBuffer, limits: ServerLimits, truncatingTags: Bool = false, cache: inout MethodCache?
+    ) throws(RPCError) -> CallEnvelope {
         var fields = Fields(truncatingTags: truncatingTags)
         let wellFormed = body.withUnsafeReadableBytes { bytes in
             ProtoWire.scan(bytes, truncatingTags: truncatingTags) { field, value in fields.visit(field, value) }
@@ -25,7 +33,7 @@ struct CallEnvelope {
             throw RPCError(.invalidArgument, "CALL body is not a valid karokar.rpc.v1.Call", domainCode: TransportDomainCode.malformedPayload)
         }
         try fields.checkBounds(limits: limits, body: body)
-        return try fields.envelope(body: body, limits: limits)
+        return try fields.envelope(body: body, limits: limits, cache: &cache)
     }
 
     /// Where each field lies in the body; later occurrences of singular fields win, as in protobuf.
@@ -68,13 +76,18 @@ struct CallEnvelope {
             }
         }
 
-        func envelope(body: ByteBuffer, limits: ServerLimits) throws(RPCError) -> CallEnvelope {
+        func envelope(body: ByteBuffer, limits: ServerLimits, cache: inout MethodCache?) throws(RPCError) -> CallEnvelope {
             var envelope = CallEnvelope()
             envelope.timeoutMicros = timeoutMicros
-            if let path {
-                envelope.path = try string(body, path)
+            let cap: Int
+            if let path, let hit = cache?.lookup(body, path) {
+                envelope.path = hit.path
+                cap = hit.requestCap
+            } else {
+                if let path { envelope.path = try string(body, path) }
+                cap = limits.requestBytes(forPath: envelope.path)
+                if let path { cache?.store(body, path, path: envelope.path, requestCap: cap) }
             }
-            let cap = limits.requestBytes(forPath: envelope.path)
             let payloadBytes = payload?.count ?? 0
             guard payloadBytes <= cap else {
                 throw RPCError(.resourceExhausted, "request payload of \(payloadBytes) bytes exceeds \(cap)", domainCode: TransportDomainCode.requestTooLarge)
@@ -118,9 +131,11 @@ struct CallEnvelope {
 
         /// A string field: UTF-8, cut at the first NUL as protobuf-c does.
         private func string(_ body: ByteBuffer, _ range: Range<Int>) throws(RPCError) -> String {
-            let bytes = body.getBytes(at: body.readerIndex + range.lowerBound, length: range.count)!
-            let visible = bytes.prefix { $0 != 0 }
-            guard let text = String(validating: visible, as: UTF8.self) else {
+            let text = body.withUnsafeReadableBytes { bytes in
+                let field = UnsafeRawBufferPointer(rebasing: bytes[range])
+                return String(validating: UnsafeRawBufferPointer(rebasing: field.prefix { $0 != 0 }), as: UTF8.self)
+            }
+            guard let text else {
                 throw RPCError(.invalidArgument, "CALL body is not a valid karokar.rpc.v1.Call", domainCode: TransportDomainCode.malformedPayload)
             }
             return text
@@ -140,6 +155,33 @@ extension ByteBuffer {
                 }
             }
         }
+    }
+
+    /// The successful REPLY frame for `payload`: written into the payload's headroom when it has
+    /// enough (``init(encoding:headroom:)``), so the payload is not copied; appended to a new
+    /// buffer otherwise.
+    /// `payload` is consumed: the caller's must be the last reference, or writing the header copies it.
+    static func okReplyFrame(callID: UInt32, payload: consuming ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let length = payload.readableBytes
+        let prefixBytes = FrameLayout.lengthFieldSize + FrameLayout.headerSize + 3 + ProtoWire.varintSize(UInt64(length))
+        guard payload.readerIndex >= prefixBytes else {
+            var frame = allocator.buffer(capacity: prefixBytes + length)
+            frame.writeOKReply(callID: callID, payload: payload)
+            return frame
+        }
+        let start = payload.readerIndex - prefixBytes
+        var frame = consume payload
+        var at = start
+        at += frame.setInteger(UInt32(prefixBytes - FrameLayout.lengthFieldSize + length), at: at)
+        at += frame.setInteger(FrameType.reply.rawValue, at: at)
+        at += frame.setInteger(UInt8(0), at: at)  // flags
+        at += frame.setInteger(UInt16(0), at: at)  // reserved
+        at += frame.setInteger(callID, at: at)
+        at += frame.setInteger(UInt16(0x0A00), at: at)  // status: present and empty (OK)
+        at += frame.setInteger(UInt8(0x12), at: at)  // payload, length-delimited
+        ProtoWire.writeVarint(UInt64(length)) { at += frame.setInteger($0, at: at) }
+        frame.moveReaderIndex(to: start)
+        return frame
     }
 
     /// Appends a successful REPLY: `Reply { status: {} (present, OK), payload }`, canonically

@@ -52,6 +52,8 @@ public enum FrameLayout {
     public static let headerSize = 8
     /// Never negotiable above this (16 MiB).
     public static let absoluteMaximumFrameBytes = 16 * 1024 * 1024
+    /// Bytes in front of an OK REPLY's payload: frame header, `0a 00 12` and the payload length.
+    @usableFromInline static let okReplyHeadroom = lengthFieldSize + headerSize + 3 + 5
 }
 
 extension ByteBuffer {

@@ -84,7 +84,8 @@ public struct Metadata: Sendable, Hashable, Sequence {
         return metadata
     }
 
-    static func isValidKey(_ key: String) -> Bool {
+    /// True when `key` is 1...64 bytes of `[a-z0-9._-]`, as the protocol requires.
+    public static func isValidKey(_ key: String) -> Bool {
         let utf8 = key.utf8
         return (1...64).contains(utf8.count) && utf8.allSatisfy { byte in
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)

@@ -25,8 +25,10 @@ public struct RPCRoute: Sendable {
     public let requestTypeName: String
     public let responseTypeName: String
     /// Decodes the request, runs the handler, encodes the response.
-    let invoke: @Sendable (_ payload: ByteBuffer, _ context: ServerCallContext) async throws -> ByteBuffer
+    @usableFromInline let invoke: @Sendable (_ payload: ByteBuffer, _ context: ServerCallContext) async throws -> ByteBuffer
 
+    /// Inlinable so that decoding and encoding are specialized for the method's message types.
+    @inlinable
     public init<Request, Response>(
         _ method: RPCMethod<Request, Response>,
         handler: @escaping @Sendable (Request, ServerCallContext) async throws -> Response
@@ -41,22 +43,25 @@ public struct RPCRoute: Sendable {
             do {
                 request = try payload.withUnsafeReadableBytes { try ProtoCodec.decode(Request.self, from: $0) }
             } catch let error as ProtoDecodingError {
-                throw RPCError(
-                    error.isBudget ? .resourceExhausted : .invalidArgument,
-                    "cannot decode \(Request.protoName): \(error)",
-                    domainCode: TransportDomainCode.malformedPayload
-                )
+                throw RPCError.undecodable(Request.protoName, error)
             }
-            return ByteBuffer(encoding: try await handler(request, context))
+            return ByteBuffer(encoding: try await handler(request, context), headroom: FrameLayout.okReplyHeadroom)
         }
     }
 }
 
 extension ByteBuffer {
-    /// `message`, encoded by protobuf-c into a buffer of exactly its size.
-    public init<M: ProtoMessage>(encoding message: M) {
+    /// `message`, encoded by protobuf-c into a buffer of exactly its size, plus `headroom` unused
+    /// bytes before it (the readable bytes start after them) so a header can be put in front
+    /// without a copy.
+    @inlinable
+    public init<M: ProtoMessage>(encoding message: M, headroom: Int = 0) {
         self = ProtoCodec.encode(message) { size, pack in
-            var buffer = ByteBufferAllocator().buffer(capacity: size)
+            var buffer = ByteBufferAllocator().buffer(capacity: headroom + size)
+            if headroom > 0 {
+                buffer.moveWriterIndex(forwardBy: headroom)
+                buffer.moveReaderIndex(forwardBy: headroom)
+            }
             if size > 0 {
                 buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
                     pack(out.baseAddress!)
@@ -65,6 +70,17 @@ extension ByteBuffer {
             }
             return buffer
         }
+    }
+}
+
+extension RPCError {
+    /// The status for a request payload that does not decode as `typeName`.
+    @usableFromInline
+    static func undecodable(_ typeName: String, _ error: ProtoDecodingError) -> RPCError {
+        RPCError(
+            error.isBudget ? .resourceExhausted : .invalidArgument, "cannot decode \(typeName): \(error)",
+            domainCode: TransportDomainCode.malformedPayload
+        )
     }
 }
 

@@ -15,6 +15,13 @@ public final class RPCServer: Sendable {
         public var limits = ServerLimits()
         public var services: [RPCServiceDefinition] = []
         public var interceptors: [any ServerInterceptor] = []
+        /// Start each call's task on its connection's event loop (`Task.immediate`): decoding,
+        /// interceptors and a handler run there until their first suspension, so a call that never
+        /// suspends (Echo, a refused request) costs no thread hop; a handler that calls an actor
+        /// or does I/O continues on the global executor from that `await` on. Turn it off for
+        /// handlers that compute for long before their first suspension: that would hold up the
+        /// other connections of the loop.
+        public var startsCallsOnEventLoop = true
 
         public init() {}
     }
@@ -80,7 +87,10 @@ public final class RPCServer: Sendable {
         }
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(
-                ServerConnectionHandler(dispatcher: dispatcher, serverName: configuration.serverName)
+                ServerConnectionHandler(
+                    dispatcher: dispatcher, serverName: configuration.serverName,
+                    startsCallsOnEventLoop: configuration.startsCallsOnEventLoop
+                )
             )
         }
     }

@@ -10,8 +10,10 @@ public struct ServerDrainEvent: Sendable {
 
 /// One server connection: framing, handshake, call admission, deadlines, cancel, ping, idle and
 /// slow-drip timeouts, drain. Runs on the channel's event loop; every call runs in its own task
-/// (decode, interceptors, handler, encode) and hands its REPLY frame back here to be written.
-/// Replies are flushed once per event-loop tick, not once per reply.
+/// (decode, interceptors, handler, encode), which by default starts on this loop and stays until
+/// its first suspension (`RPCServer.Configuration.startsCallsOnEventLoop`), and hands its REPLY
+/// frame back through a ``ReplyMailbox``, in batches. Replies are flushed once per batch or read,
+/// not once per reply, and one timer, armed for the earliest deadline, serves every call's deadline.
 final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -25,12 +27,13 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
 
     struct InFlightCall {
         var task: Task<Void, Never>?
-        var deadline: Scheduled<Void>?
+        var deadline: NIODeadline?
     }
 
     private let dispatcher: CallDispatcher
     private let limits: ServerLimits
     private let serverName: String
+    private let startsCallsOnEventLoop: Bool
     private var logger: Logger
     private var phase = Phase.awaitingHello
     private var parser: FrameParser
@@ -41,11 +44,17 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private var housekeeping: RepeatedTask?
     private var handshakeTimer: Scheduled<Void>?
     private var flushPending = false
+    /// Inside a read or a batch of replies, which flush when they end.
+    private var batching = false
+    private var deadlineTimer = CallDeadlineTimer()
+    private var mailbox: ReplyMailbox?
+    private var methodCache: MethodCache? = MethodCache()
     private var context: ChannelHandlerContext?
     private var peer = "?"
 
-    init(dispatcher: CallDispatcher, serverName: String) {
+    init(dispatcher: CallDispatcher, serverName: String, startsCallsOnEventLoop: Bool = true) {
         self.dispatcher = dispatcher
+        self.startsCallsOnEventLoop = startsCallsOnEventLoop
         self.limits = dispatcher.limits
         self.serverName = serverName
         self.logger = dispatcher.logger
@@ -56,6 +65,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        mailbox = ReplyMailbox(loop: context.eventLoop) { [weak self] replies in self?.deliver(replies) }
         peer = context.channel.remoteAddress?.description ?? "?"
         logger[metadataKey: "rpc.peer"] = "\(peer)"
         if context.channel.isActive { start(context: context) }
@@ -85,9 +95,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         phase = .closed
         handshakeTimer?.cancel()
         housekeeping?.cancel()
+        deadlineTimer.cancel()
         for call in calls.values {
             call.task?.cancel()
-            call.deadline?.cancel()
         }
         calls.removeAll()
         context.fireChannelInactive()
@@ -97,6 +107,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         guard phase != .closed else { return }
         parser.append(unwrapInboundIn(data))
         lastActivity = .now()
+        batching = true
+        defer { batching = false }
         var completedFrame = false
         do {
             while phase != .closed, let frame = try parser.next() {
@@ -201,44 +213,55 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             return
         }
         do {
-            try startCall(callID, envelope: CallEnvelope.decode(frame.body, limits: limits))
+            try startCall(callID, envelope: CallEnvelope.decode(frame.body, limits: limits, cache: &methodCache))
         } catch {
             write(dispatcher.replyFrame(callID: callID, error: error))
         }
     }
 
     private func startCall(_ callID: UInt32, envelope: CallEnvelope) throws(RPCError) {
-        guard let target = dispatcher.target(for: envelope.path) else {
+        guard let target = methodCache?.target(for: envelope.path) ?? dispatcher.target(for: envelope.path) else {
             throw RPCError(.unimplemented, "unknown method \(envelope.path.prefix(CallEnvelope.maximumPathBytes))", domainCode: TransportDomainCode.unknownMethod)
         }
+        methodCache?.remember(target, for: envelope.path)
         let micros = min(envelope.timeoutMicros, ServerLimits.maximumTimeoutMicros)
         let timeout = micros == 0 ? nil : Duration.microseconds(Int64(micros))
         let callContext = ServerCallContext(
             path: envelope.path, service: target.service, method: target.route.name, callID: callID,
             metadata: envelope.metadata, deadline: timeout.map { ContinuousClock.now + $0 }, peer: peer, logger: logger
         )
-        var call = InFlightCall()
-        if let timeout {
-            call.deadline = context!.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [self] in
-                finish(callID, with: self.dispatcher.replyFrame(callID: callID, error: RPCError(.deadlineExceeded, "deadline exceeded")))
-            }
-        }
-        calls[callID] = call
-        let loop = context!.eventLoop
-        let handler = NIOLoopBound(self, eventLoop: loop)
+        let deadline = timeout.map { NIODeadline.now() + .nanoseconds($0.nanoseconds) }
         let dispatcher = self.dispatcher
         let payload = envelope.payload
-        calls[callID]?.task = Task {
-            let reply = await dispatcher.execute(target, payload: payload, context: callContext)
-            loop.execute { handler.value.finish(callID, with: reply) }
+        let mailbox = self.mailbox!
+        // The reply is posted, never written from here: `calls[callID]` is set before it arrives.
+        // (The closures are written out twice: one shared closure value costs an allocation.)
+        let task: Task<Void, Never>
+        if #available(macOS 26.0, *), startsCallsOnEventLoop {
+            task = Task.immediate {
+                mailbox.post(callID: callID, frame: await dispatcher.execute(target, payload: payload, context: callContext))
+            }
+        } else {
+            task = Task {
+                mailbox.post(callID: callID, frame: await dispatcher.execute(target, payload: payload, context: callContext))
+            }
         }
+        calls[callID] = InFlightCall(task: task, deadline: deadline)
+        if let deadline { armDeadlineTimer(at: deadline) }
+    }
+
+    private func deliver(_ replies: [ReplyMailbox.Reply]) {
+        batching = true
+        // The task posted its own reply as its last step: nothing left to cancel.
+        for reply in replies { finish(reply.callID, with: reply.frame, cancellingTask: false) }
+        batching = false
+        flushIfPending()
     }
 
     /// Writes the call's single REPLY, unless it already has one (cancelled, deadline passed).
-    private func finish(_ callID: UInt32, with reply: ByteBuffer) {
+    private func finish(_ callID: UInt32, with reply: ByteBuffer, cancellingTask: Bool = true) {
         guard let call = calls.removeValue(forKey: callID) else { return }
-        call.deadline?.cancel()
-        call.task?.cancel()
+        if cancellingTask { call.task?.cancel() }
         lastActivity = .now()  // the idle clock counts from the last call too, not only the last byte in
         write(reply)
         if phase == .draining && calls.isEmpty { closeAfterFlush() }
@@ -283,6 +306,22 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         }
     }
 
+    private func armDeadlineTimer(at deadline: NIODeadline) {
+        deadlineTimer.arm(at: deadline, on: context!.eventLoop) { [self] in
+            deadlineTimer.fired()
+            expireDeadlines()
+        }
+    }
+
+    /// Answers DEADLINE_EXCEEDED for every call whose deadline has passed; re-arms for the rest.
+    private func expireDeadlines() {
+        let (expired, next) = CallDeadlineTimer.due(calls.lazy.map { ($0.key, $0.value.deadline) }, now: .now())
+        for callID in expired {
+            finish(callID, with: dispatcher.replyFrame(callID: callID, error: RPCError(.deadlineExceeded, "deadline exceeded")))
+        }
+        if let next { armDeadlineTimer(at: next) }
+    }
+
     func checkTimeouts() {
         let now = NIODeadline.now()
         if let since = partialFrameSince, now - since > .nanoseconds(limits.frameTimeout.nanoseconds) {
@@ -305,7 +344,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         context.write(NIOAny(buffer), promise: nil)
         guard !flushPending else { return }
         flushPending = true
-        context.eventLoop.assumeIsolated().execute { [self] in flushIfPending() }
+        if !batching {
+            context.eventLoop.assumeIsolated().execute { [self] in flushIfPending() }
+        }
     }
 
     private func flushIfPending() {

@@ -1,157 +1,91 @@
 import ArgumentParser
-import Foundation
-import KaroKarMessages
-import KaroKarProto
 import KaroKarRPC
-import NIOCore
+import KaroKarToolSupport
 import NIOPosix
 
-/// `karokar-bench`: drives any method of a KaroKar server and reports throughput, latency
-/// percentiles, status counts and CPU time per call.
+/// `karokar-bench`: load on a KaroKar server, in the manner of ghz: one method (`call`, the
+/// default) or a scenario of several (`scenario`).
 @main
-struct BenchCommand: AsyncParsableCommand {
+struct KarokarBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "karokar-bench",
         abstract: "Load generator for KaroKar RPC servers.",
-        subcommands: [PoolBenchmark.self, OutboxBenchmark.self]
+        subcommands: [BenchCommand.self, ScenarioCommand.self, PoolBenchmark.self, OutboxBenchmark.self],
+        defaultSubcommand: BenchCommand.self
+    )
+}
+
+/// `karokar-bench [call]`: load on one method, and a report of throughput, latency percentiles and
+/// histogram, status and domain-code counts, and CPU time per call.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "call",
+        abstract: "Load on one method (the default).",
+        discussion: """
+            Closed loop by default (--concurrency calls always in flight); --rps makes it open loop, with
+            latency counted from each call's intended start. Placeholders in --data strings: {{seq}} {{uuid}}
+            {{now}} {{randomInt MIN MAX}} {{randomString N}} {{randomDate YYYY-MM-DD YYYY-MM-DD}}.
+            """
     )
 
-    @Option(help: "Server address HOST:PORT.") var address = "127.0.0.1:7420"
-    @Option(help: "Method as SERVICE/METHOD, e.g. karokar.rpc.v1.DiagnosticsService/Echo.")
-    var call = "karokar.rpc.v1.DiagnosticsService/Echo"
-    @Option(help: "Request as protobuf JSON.") var data = #"{"payload":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#
-    @Option(help: "Calls in flight at once (closed loop).") var concurrency = 64
+    @Option(help: "Server address, HOST:PORT.") var address = ServerAddress.default.description
+    @Option(help: "The method, SERVICE/METHOD.") var call = "karokar.rpc.v1.DiagnosticsService/Echo"
+    @Option(help: "The request as JSON, or @FILE.") var data = #"{"payload":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#
+    @Option(name: [.customShort("H"), .customLong("metadata")], help: "Metadata entry \"key: value\" (repeatable).")
+    var metadata: [String] = []
+    @Option(name: [.short, .long], help: "Calls in flight at once, over all connections.") var concurrency = 64
     @Option(help: "TCP connections the calls are spread over.") var connections = 1
-    @Option(help: "Measured duration in seconds.") var duration = 10.0
-    @Option(help: "Warm-up seconds before measuring (results discarded).") var warmup = 2.0
+    @Option(help: "Target calls per second over all connections (open loop); 0 for closed loop.") var rps = 0.0
+    @Option(help: "How long to measure, e.g. 10s (ignored with --total).") var duration = "10s"
+    @Option(help: "Measure this many calls instead of a duration.") var total: Int?
+    @Option(help: "Load before measuring, not recorded, e.g. 2s.") var warmup = "1s"
+    @Option(help: "Deadline sent with each call.") var timeout = "10s"
     @Option(help: "Event-loop threads of the load generator.") var threads = 1
-    @Option(help: "Also report the CPU time of this server process id.") var serverPid: Int32?
-    @Option(help: "Output: text or json.") var format = "text"
+    @Option(help: "Seed of the placeholders' random values.") var seed: UInt64 = 1
+    @Option(help: "Also report the CPU time of this server process.") var serverPid: Int32?
+    @Option(help: "Report format: text, json or csv.") var format = "text"
+    @Flag(inversion: .prefixedNo, help: "Show a live progress line (only on a terminal).") var progress = true
+
+    func validate() throws {
+        guard concurrency >= 1, connections >= 1, threads >= 1 else { throw ValidationError("--concurrency, --connections and --threads must be at least 1") }
+        guard connections <= concurrency else { throw ValidationError("--connections (\(connections)) must not exceed --concurrency (\(concurrency))") }
+        guard rps >= 0, rps.isFinite else { throw ValidationError("--rps must be 0 (closed loop) or a positive rate") }
+        guard total.map({ $0 >= 1 }) ?? true else { throw ValidationError("--total must be at least 1") }
+        guard ReportFormat(rawValue: format) != nil else { throw ValidationError("--format must be text, json or csv") }
+    }
 
     func run() async throws {
-        let (host, port) = try parseAddress(address)
-        let method = try resolveMethod(call)
-        let payload = try encodeRequest(data, typeName: method.requestType)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        var configuration = RPCClient.Configuration(host: host, port: port)
-        configuration.connections = connections
-        configuration.clientName = "karokar-bench"
-        let client = RPCClient(configuration: configuration, group: group)
-        let path = "/\(method.service)/\(method.name)"
-
-        _ = try await runPhase(client: client, path: path, payload: payload, seconds: warmup)
-        let cpuBefore = (client: processCPUSeconds(), server: serverPid.flatMap(cpuSeconds(pid:)))
-        let started = ContinuousClock.now
-        let result = try await runPhase(client: client, path: path, payload: payload, seconds: duration)
-        let elapsed = ContinuousClock.now - started
-        let cpuAfter = (client: processCPUSeconds(), server: serverPid.flatMap(cpuSeconds(pid:)))
-        await client.close()
-        try await group.shutdownGracefully()
-
-        let report = BenchReport(
-            call: call, concurrency: concurrency, connections: connections, elapsed: elapsed, result: result,
-            clientCPUSeconds: cpuAfter.client - cpuBefore.client,
-            serverCPUSeconds: cpuAfter.server.flatMap { after in cpuBefore.server.map { after - $0 } }
-        )
-        print(format == "json" ? report.json.prettyJSONText : report.text)
-    }
-
-    private func runPhase(client: RPCClient, path: String, payload: [UInt8], seconds: Double) async throws -> PhaseResult {
-        guard seconds > 0 else { return PhaseResult() }
-        let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        return await withTaskGroup(of: PhaseResult.self) { group in
-            for _ in 0..<concurrency {
-                group.addTask {
-                    var result = PhaseResult()
-                    let clock = ContinuousClock()
-                    while clock.now < end {
-                        let start = clock.now
-                        do {
-                            _ = try await client.call(path: path, payload: payload, options: CallOptions())
-                            result.statuses["OK", default: 0] += 1
-                        } catch let error as RPCError {
-                            result.statuses[error.code.protoValueName ?? "\(error.code.rawValue)", default: 0] += 1
-                            if let domain = error.domainCode { result.domainCodes[domain, default: 0] += 1 }
-                        } catch {
-                            result.statuses["CLIENT_ERROR", default: 0] += 1
-                        }
-                        let (seconds, attoseconds) = (clock.now - start).components
-                        result.histogram.record(nanoseconds: UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000))
-                    }
-                    return result
-                }
+        do {
+            let plan = try makePlan()
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+            let result: BenchResult
+            do {
+                result = try await BenchRun(plan: plan, group: group).run(showProgress: progress)
+                try? await group.shutdownGracefully()
+            } catch {
+                try? await group.shutdownGracefully()
+                throw error
             }
-            var total = PhaseResult()
-            for await partial in group { total.merge(partial) }
-            return total
+            print(BenchReport(plan: plan, result: result).render(ReportFormat(rawValue: format)!))
+        } catch let error as ToolError {
+            StandardError.line("error: \(error.message)")
+            throw ExitCode(ExitStatus.localFailure)
+        } catch let error as RPCError {
+            StandardError.line("error: " + StatusText.describe(error))
+            throw ExitCode(ExitStatus.forCode(error.code))
         }
     }
-}
 
-struct PhaseResult: Sendable {
-    var histogram = LatencyHistogram()
-    var statuses: [String: Int] = [:]
-    var domainCodes: [String: Int] = [:]
-
-    mutating func merge(_ other: PhaseResult) {
-        histogram.merge(other.histogram)
-        statuses.merge(other.statuses, uniquingKeysWith: +)
-        domainCodes.merge(other.domainCodes, uniquingKeysWith: +)
+    private func makePlan() throws(ToolError) -> BenchPlan {
+        let method = try MethodCatalog.resolve(MethodReference(parsing: call))
+        let length: BenchPlan.Length = if let total { .total(total) } else { .duration(try DurationText.parse(duration)) }
+        let timeout = try DurationText.parse(self.timeout)
+        return BenchPlan(
+            address: try ServerAddress(parsing: address), method: method,
+            requests: try RequestTemplate(jsonText: TextInput.resolve(data), typeName: method.requestType),
+            metadata: try MetadataText.parse(metadata), timeout: timeout == .zero ? nil : timeout,
+            concurrency: concurrency, connections: connections, rate: rps > 0 ? rps : nil, length: length,
+            warmup: try DurationText.parse(warmup), seed: seed, serverPID: serverPid
+        )
     }
-}
-
-struct ResolvedMethod {
-    let service: String
-    let name: String
-    let requestType: String
-}
-
-func parseAddress(_ address: String) throws -> (String, Int) {
-    let parts = address.split(separator: ":")
-    guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
-        throw ValidationError("--address must be HOST:PORT, got \(address)")
-    }
-    return (String(parts[0]), port)
-}
-
-/// Finds the method in protobuf-c's service descriptors (no server round trip needed).
-func resolveMethod(_ call: String) throws -> ResolvedMethod {
-    let parts = call.split(separator: "/").map(String.init)
-    guard parts.count == 2 else { throw ValidationError("--call must be SERVICE/METHOD, got \(call)") }
-    guard let service = ProtoServices.all.first(where: { $0.name == parts[0] }) else {
-        throw ValidationError("unknown service \(parts[0]); known: \(ProtoServices.all.map(\.name).joined(separator: ", "))")
-    }
-    guard let method = service.methods.first(where: { $0.name == parts[1] }) else {
-        throw ValidationError("\(parts[0]) has no method \(parts[1]); it has \(service.methods.map(\.name).joined(separator: ", "))")
-    }
-    return ResolvedMethod(service: service.name, name: method.name, requestType: method.input.name)
-}
-
-func encodeRequest(_ json: String, typeName: String) throws -> [UInt8] {
-    guard let type = ProtoRegistry.messages[typeName] else { throw ValidationError("no generated type \(typeName)") }
-    return try encode(type, json)
-}
-
-private func encode<M: ProtoMessage>(_ type: M.Type, _ json: String) throws -> [UInt8] {
-    do {
-        return ProtoCodec.encode(try M(protoJSON: JSONParser.parse(json)))
-    } catch {
-        throw ValidationError("--data is not a valid \(M.protoName): \(error)")
-    }
-}
-
-/// User + system CPU seconds of this process.
-func processCPUSeconds() -> Double {
-    var usage = rusage()
-    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-}
-
-/// User + system CPU seconds of another process, from /proc/PID/stat.
-func cpuSeconds(pid: Int32) -> Double? {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return nil }
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
-    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }

@@ -1,67 +1,77 @@
+import KaroKarMessages
 import KaroKarProto
+import KaroKarRPC
+import KaroKarToolSupport
 
-/// The final report, as text for people or JSON for machines.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+enum ReportFormat: String {
+    case text, json, csv
+}
+
+/// The final report: as text for people, JSON or CSV for machines. Latencies in microseconds.
 struct BenchReport {
-    let call: String
-    let concurrency: Int
-    let connections: Int
-    let elapsed: Duration
-    let result: PhaseResult
-    let clientCPUSeconds: Double
-    let serverCPUSeconds: Double?
+    let plan: BenchPlan
+    let result: BenchResult
 
-    var seconds: Double {
-        let (whole, attoseconds) = elapsed.components
-        return Double(whole) + Double(attoseconds) / 1e18
+    static let quantiles: [(String, Double)] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)]
+
+    var histogram: LatencyHistogram { result.stats.histogram }
+
+    /// min, mean, p50 ... p99.9, max.
+    var latencies: [(String, Double)] {
+        guard histogram.count > 0 else { return [] }
+        let percentiles = Self.quantiles.map { ($0.0, Double(histogram.value(atQuantile: $0.1)) / 1000) }
+        return [("min", Double(histogram.minimum) / 1000), ("mean", histogram.mean / 1000)] + percentiles
+            + [("max", Double(histogram.maximum) / 1000)]
     }
 
-    var total: UInt64 { result.histogram.count }
-    var rate: Double { Double(total) / seconds }
-
-    var percentiles: [(String, Double)] {
-        [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)].map { label, quantile in
-            (label, Double(result.histogram.value(atQuantile: quantile)) / 1000)
-        } + [("max", Double(result.histogram.maximum) / 1000)]
+    var statuses: [(String, Int)] {
+        result.stats.statuses { StatusText.name(of: RPCCode(rawValue: $0)) }
     }
 
-    func microsecondsPerCall(_ cpu: Double) -> Double {
-        total == 0 ? 0 : cpu / Double(total) * 1e6
+    var domainCodes: [(String, Int)] {
+        result.stats.domainCodes.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
-    var text: String {
-        var lines = [
-            "call:         \(call)",
-            "concurrency:  \(concurrency) in flight on \(connections) connection(s)",
-            "requests:     \(total) in \(String(format: "%.2f", seconds)) s = \(String(format: "%.0f", rate)) calls/s",
-            "latency (µs): " + percentiles.map { "\($0.0) \(String(format: "%.1f", $0.1))" }.joined(separator: "  "),
-            "statuses:     " + result.statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "),
-            "client CPU:   \(String(format: "%.2f", microsecondsPerCall(clientCPUSeconds))) µs/call",
-        ]
-        if !result.domainCodes.isEmpty {
-            lines.append("domain codes: " + result.domainCodes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+    var mode: String {
+        plan.rate.map { "open loop at \(Self.number($0, 0)) calls/s" } ?? "closed loop"
+    }
+
+    func microsecondsPerCall(_ seconds: Double?) -> Double? {
+        guard let seconds, result.stats.requests > 0 else { return nil }
+        return seconds / Double(result.stats.requests) * 1e6
+    }
+
+    /// Log-spaced buckets from the fastest to the slowest call: (upper edge in µs, count).
+    var chart: [(Double, UInt64)] {
+        guard histogram.count > 0 else { return [] }
+        let low = max(Double(histogram.minimum), 1), high = max(Double(histogram.maximum), low + 1)
+        let steps = 10
+        let edges = (1...steps).map { step in UInt64((low * pow(high / low, Double(step) / Double(steps))).rounded(.up)) }
+        return zip(edges, histogram.counts(upTo: edges)).map { (Double($0.0) / 1000, $0.1) }
+    }
+
+    func render(_ format: ReportFormat) -> String {
+        switch format {
+        case .text: text
+        case .json: json.prettyJSONText
+        case .csv: csv
         }
-        if let serverCPUSeconds {
-            lines.append("server CPU:   \(String(format: "%.2f", microsecondsPerCall(serverCPUSeconds))) µs/call")
-        }
-        return lines.joined(separator: "\n")
     }
 
-    var json: JSONValue {
-        var members = [
-            JSONMember("call", .string(call)),
-            JSONMember("concurrency", .number("\(concurrency)")),
-            JSONMember("connections", .number("\(connections)")),
-            JSONMember("seconds", .number(String(format: "%.3f", seconds))),
-            JSONMember("requests", .number("\(total)")),
-            JSONMember("rate", .number(String(format: "%.1f", rate))),
-            JSONMember("latencyMicros", .object(percentiles.map { JSONMember($0.0, .number(String(format: "%.1f", $0.1))) })),
-            JSONMember("statuses", .object(result.statuses.sorted { $0.key < $1.key }.map { JSONMember($0.key, .number("\($0.value)")) })),
-            JSONMember("domainCodes", .object(result.domainCodes.sorted { $0.key < $1.key }.map { JSONMember($0.key, .number("\($0.value)")) })),
-            JSONMember("clientCPUMicrosPerCall", .number(String(format: "%.2f", microsecondsPerCall(clientCPUSeconds)))),
-        ]
-        if let serverCPUSeconds {
-            members.append(JSONMember("serverCPUMicrosPerCall", .number(String(format: "%.2f", microsecondsPerCall(serverCPUSeconds)))))
-        }
-        return .object(members)
+    static func number(_ value: Double, _ decimals: Int) -> String {
+        let scale = pow(10, Double(decimals))
+        let rounded = (value * scale).rounded() / scale
+        guard decimals > 0 else { return String(Int64(rounded)) }
+        let whole = Int64(rounded.magnitude)
+        let fraction = Int64(((rounded.magnitude - Double(whole)) * scale).rounded())
+        let digits = String(fraction)
+        return (rounded < 0 ? "-" : "") + "\(whole)." + String(repeating: "0", count: max(0, decimals - digits.count)) + digits
     }
 }
+

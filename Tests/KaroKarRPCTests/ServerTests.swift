@@ -92,7 +92,7 @@ struct ServerTests {
         let client = RPCClient(configuration: .init(host: "127.0.0.1", port: address.port!), group: TestServer.group)
         let echo = RPCV1.DiagnosticsService.Client(client)
         let task = Task { try await echo.echo(.sleep(5_000)) }
-        try await Task.sleep(for: .milliseconds(100))
+        try await eventually { service.startedCalls == 1 }  // a fixed sleep loses the race on a busy machine
         task.cancel()
         await #expect(throws: RPCError(.cancelled, "the call was cancelled")) { try await task.value }
         try await eventually { service.cancelledCalls == 1 }

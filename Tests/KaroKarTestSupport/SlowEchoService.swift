@@ -8,15 +8,18 @@ import NIOConcurrencyHelpers
 /// A `DiagnosticsService` for tests: a payload `sleep:<ms>` makes the handler wait that long
 /// (cancellably); it counts the calls that saw their task cancelled.
 public final class SlowEchoService: RPCV1.DiagnosticsService.Handler {
+    private let started = NIOLockedValueBox(0)
     private let cancelled = NIOLockedValueBox(0)
     private let completed = NIOLockedValueBox(0)
 
     public init() {}
 
+    public var startedCalls: Int { started.withLockedValue { $0 } }
     public var cancelledCalls: Int { cancelled.withLockedValue { $0 } }
     public var completedCalls: Int { completed.withLockedValue { $0 } }
 
     public func echo(_ request: RPCV1.EchoRequest, context: ServerCallContext) async throws -> RPCV1.EchoResponse {
+        started.withLockedValue { $0 += 1 }
         let text = String(decoding: request.payload, as: UTF8.self)
         if text.hasPrefix("sleep:"), let milliseconds = Int(text.dropFirst(6)) {
             do {
@@ -31,8 +34,9 @@ public final class SlowEchoService: RPCV1.DiagnosticsService.Handler {
     }
 
     /// A bare RPC server hosting only this service and health, with the given limits.
-    public func startServer(limits: ServerLimits) async throws -> (RPCServer, SocketAddress) {
+    public func startServer(limits: ServerLimits, startsCallsOnEventLoop: Bool = true) async throws -> (RPCServer, SocketAddress) {
         var configuration = RPCServer.Configuration()
+        configuration.startsCallsOnEventLoop = startsCallsOnEventLoop
         configuration.port = 0
         configuration.limits = limits
         configuration.services = [serviceDefinition()]

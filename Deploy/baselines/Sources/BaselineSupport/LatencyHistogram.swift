@@ -1,0 +1,1 @@
+../../../../Sources/karokar-bench/LatencyHistogram.swift

@@ -1,0 +1,39 @@
+import NIOCore
+
+/// The method of a connection's previous CALL: clients mostly call the same method again, so a
+/// CALL whose path bytes equal the previous one's reuses its path text, request cap and route
+/// instead of validating, allocating and hashing the path anew. Same bytes, same outcome: the
+/// cache changes no answer.
+struct MethodCache {
+    private var bytes: [UInt8] = []
+    private(set) var path = ""
+    private(set) var requestCap = 0
+    private(set) var target: CallDispatcher.Target?
+
+    /// The cached path and cap if the field at `range` of `body` holds the cached path's bytes.
+    func lookup(_ body: ByteBuffer, _ range: Range<Int>) -> (path: String, requestCap: Int)? {
+        guard !bytes.isEmpty, range.count == bytes.count else { return nil }
+        let equal = body.withUnsafeReadableBytes { readable in
+            bytes.withUnsafeBytes { cached in
+                UnsafeRawBufferPointer(rebasing: readable[range]).elementsEqual(cached)
+            }
+        }
+        return equal ? (path, requestCap) : nil
+    }
+
+    mutating func store(_ body: ByteBuffer, _ range: Range<Int>, path: String, requestCap: Int) {
+        bytes = body.getBytes(at: body.readerIndex + range.lowerBound, length: range.count) ?? []
+        self.path = path
+        self.requestCap = requestCap
+        target = nil
+    }
+
+    /// The route for `path` when it is the cached one (an identical string compares in O(1)).
+    func target(for path: String) -> CallDispatcher.Target? {
+        path == self.path ? target : nil
+    }
+
+    mutating func remember(_ target: CallDispatcher.Target, for path: String) {
+        if path == self.path { self.target = target }
+    }
+}

@@ -1,0 +1,67 @@
+import KaroKarMessages
+import KaroKarRPC
+import KaroKarToolSupport
+
+/// A validated load run: what to call, how hard, for how long.
+struct BenchPlan: Sendable {
+    enum Length: Sendable {
+        case duration(Duration)
+        case total(Int)
+    }
+
+    var address: ServerAddress
+    var method: ResolvedMethod
+    var requests: RequestTemplate
+    var metadata: Metadata
+    var timeout: Duration?
+    var concurrency: Int
+    var connections: Int
+    /// Calls per second over all connections; nil: closed loop.
+    var rate: Double?
+    var length: Length
+    var warmup: Duration
+    var seed: UInt64
+    var serverPID: Int32?
+
+    var frames: CallFrameWriter {
+        CallFrameWriter(path: method.path, timeout: timeout, metadata: metadata)
+    }
+
+    /// In-flight calls allowed on connection `index`: the concurrency split as evenly as possible.
+    func limit(connection index: Int) -> Int {
+        concurrency / connections + (index < concurrency % connections ? 1 : 0)
+    }
+
+    func schedule(start: UInt64) -> LoadSchedule {
+        let measureFrom = start + UInt64(warmup.inNanoseconds)
+        let stop: LoadSchedule.Stop
+        switch length {
+        case .duration(let duration): stop = .at(measureFrom + UInt64(duration.inNanoseconds))
+        case .total: stop = .afterCalls(0)  // per connection, see work(connection:schedule:)
+        }
+        let interval = rate.map { UInt64((Double(connections) * 1e9 / $0).rounded()) }
+        let grace = UInt64((timeout ?? .seconds(10)).inNanoseconds) + 1_000_000_000
+        return LoadSchedule(measureFrom: measureFrom, stop: stop, interval: interval, grace: grace)
+    }
+
+    func work(connection index: Int, schedule: LoadSchedule) -> LoadConnectionHandler.Work {
+        var schedule = schedule
+        if case .total(let total) = length {
+            let share = total / connections + (index < total % connections ? 1 : 0)
+            schedule = LoadSchedule(measureFrom: schedule.measureFrom, stop: .afterCalls(share), interval: schedule.interval, grace: schedule.grace)
+        }
+        return LoadConnectionHandler.Work(
+            limit: limit(connection: index), schedule: schedule, frames: frames, requests: requests,
+            firstSequence: UInt64(index), sequenceStride: UInt64(connections),
+            random: BenchRandom(seed: seed &+ UInt64(index) &* 0x9E37_79B9)
+        )
+    }
+
+    /// Refuses a run the server would answer with TOO_MANY_CALLS rather than measure.
+    func check(_ ack: RPCV1.HelloAck) throws(ToolError) {
+        let perConnection = limit(connection: 0)
+        if ack.maxCallsInFlight > 0 && perConnection > Int(ack.maxCallsInFlight) {
+            throw ToolError("\(perConnection) calls in flight per connection exceed the server's limit of \(ack.maxCallsInFlight); use more --connections")
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import KaroKarProto
+import KaroKarToolSupport
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `--data` with placeholders in string values, filled in per request:
+///
+/// - `{{seq}}`: the request's sequence number (0, 1, 2, ... across all connections)
+/// - `{{uuid}}`: a random UUID
+/// - `{{randomInt MIN MAX}}`: an integer in MIN...MAX
+/// - `{{randomString N}}`: N random letters and digits
+/// - `{{now}}`: the current Unix time in seconds
+/// - `{{randomDate FROM TO}}`: Unix seconds of a random instant from day FROM to the start of day TO (`2026-01-01`)
+///
+/// Integer fields accept the text (`{"seconds": "{{randomDate 2026-01-01 2027-01-01}}"}`), as
+/// protobuf's JSON mapping reads integers from strings. Without placeholders the request is
+/// encoded once.
+struct RequestTemplate: Sendable {
+    fileprivate enum Piece: Sendable {
+        case text(String)
+        case sequence, uuid, now
+        case randomInt(Int64, Int64)
+        case randomString(Int)
+        case randomSeconds(Int64, Int64)
+    }
+
+    fileprivate enum Node: Sendable {
+        case fixed(JSONValue)
+        case string([Piece])
+        case array([Node])
+        case object([(String, Node)])
+    }
+
+    let typeName: String
+    private let root: Node
+    /// The encoded request when there are no placeholders.
+    let fixedPayload: [UInt8]?
+
+    init(jsonText: String, typeName: String) throws(ToolError) {
+        self.typeName = typeName
+        root = try Self.compile(MessageCodec.parse(jsonText))
+        if case .fixed(let json) = root {
+            fixedPayload = try MessageCodec.encode(json: json, typeName: typeName)
+        } else {
+            fixedPayload = nil
+            var random = BenchRandom(seed: 1)
+            _ = try render(sequence: 0, random: &random)  // a bad placeholder or field type fails here, not mid-run
+        }
+    }
+
+    /// The request for call number `sequence`.
+    func render(sequence: UInt64, random: inout BenchRandom) throws(ToolError) -> [UInt8] {
+        if let fixedPayload { return fixedPayload }
+        return try MessageCodec.encode(json: Self.fill(root, sequence, &random), typeName: typeName)
+    }
+
+    // MARK: - Compiling
+
+    private static func compile(_ json: JSONValue) throws(ToolError) -> Node {
+        switch json {
+        case .string(let text) where text.contains("{{"):
+            return .string(try pieces(text))
+        case .array(let elements):
+            let nodes = try elements.map { (element) throws(ToolError) in try compile(element) }
+            return nodes.allSatisfy(\.isFixed) ? .fixed(json) : .array(nodes)
+        case .object(let members):
+            let nodes = try members.map { (member) throws(ToolError) in (member.key, try compile(member.value)) }
+            return nodes.allSatisfy(\.1.isFixed) ? .fixed(json) : .object(nodes)
+        default:
+            return .fixed(json)
+        }
+    }
+
+    private static func pieces(_ text: String) throws(ToolError) -> [Piece] {
+        var result: [Piece] = []
+        var rest = Substring(text)
+        while let open = rest.firstRange(of: "{{") {
+            guard let close = rest[open.upperBound...].firstRange(of: "}}") else { throw ToolError("unclosed {{ in \"\(text)\"") }
+            if open.lowerBound > rest.startIndex { result.append(.text(String(rest[..<open.lowerBound]))) }
+            result.append(try placeholder(rest[open.upperBound..<close.lowerBound]))
+            rest = rest[close.upperBound...]
+        }
+        if !rest.isEmpty { result.append(.text(String(rest))) }
+        return result
+    }
+
+    private static func placeholder(_ text: Substring) throws(ToolError) -> Piece {
+        let words = text.split(separator: " ").map(String.init)
+        switch (words.first ?? "", words.count) {
+        case ("seq", 1): return .sequence
+        case ("uuid", 1): return .uuid
+        case ("now", 1): return .now
+        case ("randomInt", 3):
+            guard let low = Int64(words[1]), let high = Int64(words[2]), low <= high else { break }
+            return .randomInt(low, high)
+        case ("randomString", 2):
+            guard let length = Int(words[1]), (1...4096).contains(length) else { break }
+            return .randomString(length)
+        case ("randomDate", 3):
+            guard let from = CivilDate.unixSeconds(words[1]), let to = CivilDate.unixSeconds(words[2]), from < to else { break }
+            return .randomSeconds(from, to - 1)
+        default: break
+        }
+        throw ToolError("unknown or malformed placeholder {{\(text)}}; known: {{seq}} {{uuid}} {{now}} {{randomInt MIN MAX}} {{randomString N}} {{randomDate YYYY-MM-DD YYYY-MM-DD}}")
+    }
+}
+
+// MARK: - Filling in
+
+extension RequestTemplate {
+    private static let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+    private static func fill(_ node: Node, _ sequence: UInt64, _ random: inout BenchRandom) -> JSONValue {
+        switch node {
+        case .fixed(let json): json
+        case .string(let pieces): .string(pieces.map { text(of: $0, sequence, &random) }.joined())
+        case .array(let nodes): .array(nodes.map { fill($0, sequence, &random) })
+        case .object(let members): .object(members.map { JSONMember($0.0, fill($0.1, sequence, &random)) })
+        }
+    }
+
+    private static func text(of piece: Piece, _ sequence: UInt64, _ random: inout BenchRandom) -> String {
+        switch piece {
+        case .text(let text): text
+        case .sequence: String(sequence)
+        case .uuid: random.uuid()
+        case .now: String(time(nil))
+        case .randomInt(let low, let high): String(Int64.random(in: low...high, using: &random))
+        case .randomString(let length): String((0..<length).map { _ in alphabet.randomElement(using: &random)! })
+        case .randomSeconds(let low, let high): String(Int64.random(in: low...high, using: &random))
+        }
+    }
+}
+
+extension RequestTemplate.Node {
+    fileprivate var isFixed: Bool {
+        if case .fixed = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,79 @@
+import KaroKarMessages
+@testable import KaroKarRPC
+import KaroKarServices
+import KaroKarTestSupport
+import NIOConcurrencyHelpers
+import NIOCore
+import Testing
+
+/// One timer per connection serves every call's deadline (CallDeadlineTimer): each deadline must
+/// still fire at its own time, whatever order the calls arrive in. Both ways of starting call
+/// tasks (on the event loop until the first suspension, or on the global executor) are covered.
+@Suite("Deadlines and many calls on one connection")
+struct DeadlineTests {
+    @Test(arguments: [true, false])
+    func eachDeadlineFiresOnItsOwn(startsCallsOnEventLoop: Bool) async throws {
+        let service = SlowEchoService()
+        let (server, address) = try await service.startServer(limits: ServerLimits(), startsCallsOnEventLoop: startsCallsOnEventLoop)
+        let client = RPCClient(configuration: .init(host: "127.0.0.1", port: address.port!), group: TestServer.group)
+        let echo = RPCV1.DiagnosticsService.Client(client)
+        let order = LockedStrings()
+        // Arrival order 2000, 300, none, 600 ms: the second call must pull the timer earlier.
+        let calls: [(String, Duration?, Int)] = [("2000ms", .milliseconds(2000), 5_000), ("300ms", .milliseconds(300), 5_000),
+                                                 ("none", nil, 50), ("600ms", .milliseconds(600), 5_000)]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (name, timeout, sleep) in calls {
+                group.addTask {
+                    do {
+                        _ = try await echo.echo(.sleep(sleep), options: CallOptions(timeout: timeout))
+                        order.append(name + ": OK")
+                    } catch let error as RPCError {
+                        // The server's answer, not the client's own fallback timer.
+                        #expect(error == RPCError(.deadlineExceeded, "deadline exceeded"), "\(name)")
+                        order.append(name + ": DEADLINE_EXCEEDED")
+                    }
+                }
+                try await eventually { service.startedCalls == calls.firstIndex { $0.0 == name }! + 1 }
+            }
+            try await group.waitForAll()
+        }
+        #expect(order.all == ["none: OK", "300ms: DEADLINE_EXCEEDED", "600ms: DEADLINE_EXCEEDED", "2000ms: DEADLINE_EXCEEDED"])
+        try await eventually { service.cancelledCalls == 3 }
+        await client.close()
+        await server.close()
+    }
+
+    @Test(arguments: [true, false])
+    func manyCallsAnsweredInAnyOrder(startsCallsOnEventLoop: Bool) async throws {
+        let service = SlowEchoService()
+        let (server, address) = try await service.startServer(limits: ServerLimits(), startsCallsOnEventLoop: startsCallsOnEventLoop)
+        let client = RPCClient(configuration: .init(host: "127.0.0.1", port: address.port!), group: TestServer.group)
+        let echo = RPCV1.DiagnosticsService.Client(client)
+        let results = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    let request = index % 5 == 0 ? RPCV1.EchoRequest.sleep(index % 30) : RPCV1.EchoRequest(payload: [UInt8(index % 256), 7])
+                    return (index, try await echo.echo(request).payload)
+                }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(results.count == 200)
+        for (index, payload) in results {
+            #expect(payload == (index % 5 == 0 ? Array("sleep:\(index % 30)".utf8) : [UInt8(index % 256), 7]))
+        }
+        await client.close()
+        await server.close()
+    }
+
+    @Test func dueCallsAndTheNextDeadline() {
+        let now = NIODeadline.uptimeNanoseconds(1_000_000)
+        let calls: [(key: UInt32, value: NIODeadline?)] = [
+            (7, now + .milliseconds(5)), (3, now), (9, nil), (4, now - .milliseconds(1)), (8, now + .milliseconds(2)),
+        ]
+        let (expired, next) = CallDeadlineTimer.due(calls, now: now)
+        #expect(expired == [3, 4])
+        #expect(next == now + .milliseconds(2))
+        #expect(CallDeadlineTimer.due([(key: UInt32, value: NIODeadline?)](), now: now).next == nil)
+    }
+}
