@@ -109,7 +109,9 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     private func startDue(now: UInt64) {
         guard var work, !stopped else { return }
         while pending.count < work.limit && !stopped {
-            let intended = work.schedule.interval == nil ? now : nextIntended
+            // Closed loop: as soon as a slot is free, but not before the run's start (calls before
+            // it would be warm-up: sent and never counted).
+            let intended = work.schedule.interval == nil ? max(now, nextIntended) : nextIntended
             guard intended <= now else { break }
             guard work.schedule.allows(intended, measuredStarted: measuredStarted) else {
                 stop(after: work.schedule.grace)
@@ -142,7 +144,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
 
     /// Open loop: wake up at the next intended start unless a reply will (all slots busy).
     private func armTimer() {
-        guard let context, let work, work.schedule.interval != nil, !stopped, !timerArmed,
+        guard let context, let work, work.schedule.interval != nil || nextIntended > Self.now(), !stopped, !timerArmed,
               pending.count < work.limit else { return }
         timerArmed = true
         context.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(nextIntended)) { [self] in

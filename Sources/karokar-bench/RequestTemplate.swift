@@ -9,12 +9,16 @@ import Darwin
 
 /// `--data` with placeholders in string values, filled in per request:
 ///
-/// - `{{seq}}`: the request's sequence number (0, 1, 2, ... across all connections)
+/// - `{{seq}}`: the request's sequence number (0, 1, 2, ... across all connections); `{{seq * N}}`
+///   that times N
 /// - `{{uuid}}`: a random UUID
 /// - `{{randomInt MIN MAX}}`: an integer in MIN...MAX
 /// - `{{randomString N}}`: N random letters and digits
 /// - `{{now}}`: the current Unix time in seconds
 /// - `{{randomDate FROM TO}}`: Unix seconds of a random instant from day FROM to the start of day TO (`2026-01-01`)
+/// - `{{prev + N}}`: the number the previous numeric placeholder of this request produced, plus N
+///   (a period's end after its random start: `"start": {"seconds": "{{randomInt A B}}"}, "end":
+///   {"seconds": "{{prev + 3600}}"}`)
 ///
 /// Integer fields accept the text (`{"seconds": "{{randomDate 2026-01-01 2027-01-01}}"}`), as
 /// protobuf's JSON mapping reads integers from strings. Without placeholders the request is
@@ -22,10 +26,12 @@ import Darwin
 struct RequestTemplate: Sendable {
     fileprivate enum Piece: Sendable {
         case text(String)
-        case sequence, uuid, now
+        case sequence(Int64)
+        case uuid, now
         case randomInt(Int64, Int64)
         case randomString(Int)
         case randomSeconds(Int64, Int64)
+        case previousPlus(Int64)
     }
 
     fileprivate enum Node: Sendable {
@@ -91,7 +97,10 @@ struct RequestTemplate: Sendable {
     private static func placeholder(_ text: Substring) throws(ToolError) -> Piece {
         let words = text.split(separator: " ").map(String.init)
         switch (words.first ?? "", words.count) {
-        case ("seq", 1): return .sequence
+        case ("seq", 1): return .sequence(1)
+        case ("seq", 3) where words[1] == "*":
+            guard let factor = Int64(words[2]) else { break }
+            return .sequence(factor)
         case ("uuid", 1): return .uuid
         case ("now", 1): return .now
         case ("randomInt", 3):
@@ -100,12 +109,15 @@ struct RequestTemplate: Sendable {
         case ("randomString", 2):
             guard let length = Int(words[1]), (1...4096).contains(length) else { break }
             return .randomString(length)
+        case ("prev", 3) where words[1] == "+" || words[1] == "-":
+            guard let amount = Int64(words[2]) else { break }
+            return .previousPlus(words[1] == "+" ? amount : -amount)
         case ("randomDate", 3):
             guard let from = CivilDate.unixSeconds(words[1]), let to = CivilDate.unixSeconds(words[2]), from < to else { break }
             return .randomSeconds(from, to - 1)
         default: break
         }
-        throw ToolError("unknown or malformed placeholder {{\(text)}}; known: {{seq}} {{uuid}} {{now}} {{randomInt MIN MAX}} {{randomString N}} {{randomDate YYYY-MM-DD YYYY-MM-DD}}")
+        throw ToolError("unknown or malformed placeholder {{\(text)}}; known: {{seq}} {{seq * N}} {{uuid}} {{now}} {{randomInt MIN MAX}} {{randomString N}} {{randomDate YYYY-MM-DD YYYY-MM-DD}} {{prev + N}}")
     }
 }
 
@@ -115,23 +127,33 @@ extension RequestTemplate {
     private static let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
     private static func fill(_ node: Node, _ sequence: UInt64, _ random: inout BenchRandom) -> JSONValue {
+        var previous: Int64 = 0
+        return fill(node, sequence, &random, &previous)
+    }
+
+    private static func fill(_ node: Node, _ sequence: UInt64, _ random: inout BenchRandom, _ previous: inout Int64) -> JSONValue {
         switch node {
-        case .fixed(let json): json
-        case .string(let pieces): .string(pieces.map { text(of: $0, sequence, &random) }.joined())
-        case .array(let nodes): .array(nodes.map { fill($0, sequence, &random) })
-        case .object(let members): .object(members.map { JSONMember($0.0, fill($0.1, sequence, &random)) })
+        case .fixed(let json): return json
+        case .string(let pieces): return .string(pieces.map { text(of: $0, sequence, &random, &previous) }.joined())
+        case .array(let nodes): return .array(nodes.map { fill($0, sequence, &random, &previous) })
+        case .object(let members): return .object(members.map { JSONMember($0.0, fill($0.1, sequence, &random, &previous)) })
         }
     }
 
-    private static func text(of piece: Piece, _ sequence: UInt64, _ random: inout BenchRandom) -> String {
+    private static func text(of piece: Piece, _ sequence: UInt64, _ random: inout BenchRandom, _ previous: inout Int64) -> String {
+        func number(_ value: Int64) -> String {
+            previous = value
+            return String(value)
+        }
         switch piece {
-        case .text(let text): text
-        case .sequence: String(sequence)
-        case .uuid: random.uuid()
-        case .now: String(time(nil))
-        case .randomInt(let low, let high): String(Int64.random(in: low...high, using: &random))
-        case .randomString(let length): String((0..<length).map { _ in alphabet.randomElement(using: &random)! })
-        case .randomSeconds(let low, let high): String(Int64.random(in: low...high, using: &random))
+        case .text(let text): return text
+        case .sequence(let factor): return number(Int64(truncatingIfNeeded: sequence) &* factor)
+        case .uuid: return random.uuid()
+        case .now: return number(Int64(time(nil)))
+        case .randomInt(let low, let high): return number(Int64.random(in: low...high, using: &random))
+        case .randomString(let length): return String((0..<length).map { _ in alphabet.randomElement(using: &random)! })
+        case .randomSeconds(let low, let high): return number(Int64.random(in: low...high, using: &random))
+        case .previousPlus(let amount): return String(previous &+ amount)
         }
     }
 }

@@ -1,5 +1,7 @@
+import KaroKarMessages
 import KaroKarProto
 import KaroKarRPC
+import KaroKarServices
 import KaroKarTestSupport
 import Testing
 
@@ -61,6 +63,31 @@ extension ToolProcesses {
             #expect(report.counts("statuses") == ["OK": 3000])
             #expect(report.json["mode"] == .string("closed"))
             await server.stop()
+        }
+
+        @Test("templated authenticated calls on a live marketplace: random starts, ends from {{prev + N}}, all accepted")
+        func templatedReservations() async throws {
+            try await TestMarketplace.run { market in
+                let vendor = try await market.onboard(.vendor)
+                let fleet = FleetV1.FleetService.Client(market.client)
+                let registered = try await fleet.registerVehicle(.init(
+                    ownershipType: .vendorOwned, make: "Tata", model: "Nexon", year: 2024, licensePlate: "BENCH1"
+                ), options: vendor.admin.callOptions).vehicle!
+                _ = try await fleet.activateVehicle(.init(vehicleId: registered.id), options: vendor.admin.callOptions)
+                // One-hour reservations at distinct hours ({{seq * 3600}}), back to back, so every one must fit.
+                let data = """
+                    {"vehicleId": "\(registered.id)", "status": "AVAILABILITY_STATUS_RESERVED", "sourceType": "AVAILABILITY_SOURCE_TYPE_BOOKING",
+                     "sourceId": "{{uuid}}", "period": {"start": {"seconds": "{{seq * 3600}}"}, "end": {"seconds": "{{prev + 3600}}"}}}
+                    """
+                let report = try await bench([
+                    "--call", "karokar.fleet.v1.AvailabilityService/CreateAvailabilityRecord", "--data", data,
+                    "-H", "authorization: Bearer \(vendor.admin.accessToken)", "--total", "200", "--warmup", "0", "--concurrency", "4",
+                ], port: market.server.port)
+                expectConsistent(report)
+                #expect(report.counts("statuses") == ["OK": 200])
+                let open = try await market.pool.query("SELECT count(*)::int AS n FROM fleet.availability WHERE released_at IS NULL").single().decode(Int.self, "n")
+                #expect(open == 200)
+            }
         }
 
         @Test func openLoopDurationWithWarmup() async throws {
