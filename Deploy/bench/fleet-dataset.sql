@@ -19,7 +19,8 @@ SELECT md5('vehicle' || g)::uuid, md5('vendor' || (1 + g % 500))::uuid, 'VENDOR_
        (ARRAY['Tata', 'Mahindra', 'Maruti', 'Hyundai', 'Kia', 'Toyota', 'Honda', 'Skoda'])[1 + g % 8],
        (ARRAY['Alpha', 'Beta', 'Gamma', 'Delta', 'Sigma'])[1 + (g / 8) % 5],
        2010 + g % 16, 'BENCH' || g,
-       CASE get_byte(decode(md5('status' || g), 'hex'), 0) % 100 WHEN 0, 1, 2, 3, 4 THEN 'PENDING' WHEN 5, 6, 7 THEN 'RETIRED' ELSE 'ACTIVE' END
+       CASE WHEN get_byte(decode(md5('status' || g), 'hex'), 0) % 100 < 5 THEN 'PENDING'
+            WHEN get_byte(decode(md5('status' || g), 'hex'), 0) % 100 < 8 THEN 'RETIRED' ELSE 'ACTIVE' END
 FROM generate_series(1, 100000) AS g;
 INSERT INTO fleet.vehicle (id, organization_id, ownership_type, make, model, year, license_plate, status)
 SELECT md5('corpvehicle' || g)::uuid, md5('corporate' || (1 + g % 20))::uuid, 'CORPORATE_OWNED', 'Tata', 'Alpha', 2020, 'CORP' || g, 'ACTIVE'

@@ -61,11 +61,69 @@ extension Double: PostgresCodable {
 
 extension UUID: PostgresCodable {
     /// Lower case, as the wire protocol and PostgreSQL both write UUIDs.
-    public var postgresText: String { uuidString.lowercased() }
+    public var postgresText: String { lowercasedString }
 
     public init(postgresText: String) throws {
-        guard let value = UUID(uuidString: postgresText) else { throw decodingError(postgresText, UUID.self) }
+        guard let value = UUID(hyphenated: postgresText) else { throw decodingError(postgresText, UUID.self) }
         self = value
+    }
+}
+
+extension UUID {
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The hyphenated lower-case form (`6f1c…-…`), as the wire and PostgreSQL write UUIDs. Written
+    /// by hand: Foundation's `uuidString` formats with `snprintf` and is upper case.
+    public var lowercasedString: String {
+        withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { out in
+                var index = 0
+                for (offset, byte) in bytes.enumerated() {
+                    if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
+                        out[index] = UInt8(ascii: "-")
+                        index += 1
+                    }
+                    out[index] = Self.hexDigits[Int(byte >> 4)]
+                    out[index + 1] = Self.hexDigits[Int(byte & 0x0F)]
+                    index += 2
+                }
+                return index
+            }
+        }
+    }
+
+    /// Parses the 36-character hyphenated form, either case; nil for anything else. (Foundation's
+    /// `UUID(hyphenated:)` goes through `sscanf`.)
+    public init?(hyphenated text: some StringProtocol) {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        var count = 0
+        var high: UInt8?
+        var position = 0
+        for character in text.utf8 {
+            defer { position += 1 }
+            if position == 8 || position == 13 || position == 18 || position == 23 {
+                guard character == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            let nibble: UInt8
+            switch character {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = character - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            guard count < 16 else { return nil }
+            if let first = high {
+                bytes[count] = first << 4 | nibble
+                count += 1
+                high = nil
+            } else {
+                high = nibble
+            }
+        }
+        guard position == 36, count == 16 else { return nil }
+        self.init(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                         bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
     }
 }
 

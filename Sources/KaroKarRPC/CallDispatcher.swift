@@ -10,10 +10,12 @@ public struct CallDispatcher: Sendable {
     final class Target: Sendable {
         let service: String
         let route: RPCRoute
+        let executor: (any TaskExecutor)?
 
-        init(service: String, route: RPCRoute) {
+        init(service: String, route: RPCRoute, executor: (any TaskExecutor)? = nil) {
             self.service = service
             self.route = route
+            self.executor = executor
         }
     }
 
@@ -29,7 +31,7 @@ public struct CallDispatcher: Sendable {
             for route in service.routes {
                 let path = "/\(service.descriptor.name)/\(route.name)"
                 precondition(targets[path] == nil, "\(path) is registered twice")
-                targets[path] = Target(service: service.descriptor.name, route: route)
+                targets[path] = Target(service: service.descriptor.name, route: route, executor: service.executor)
             }
         }
         self.targets = targets

@@ -99,6 +99,10 @@ public struct RPCServiceDefinition: Sendable {
     public let descriptor: ProtoServiceDescriptor
     /// Routes in descriptor order.
     public let routes: [RPCRoute]
+    /// Where the service's call tasks run after their first suspension; nil: Swift's global
+    /// concurrent executor. A database-bound service gives its database pool's I/O executor, so a
+    /// call resumes where its replies arrive instead of on another thread.
+    public var executor: (any TaskExecutor)?
 
     public init(descriptor: ProtoServiceDescriptor, routes: [RPCRoute]) {
         precondition(routes.count == descriptor.methods.count, "\(descriptor.name): a handler per method is required")

@@ -238,11 +238,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         // (The closures are written out twice: one shared closure value costs an allocation.)
         let task: Task<Void, Never>
         if #available(macOS 26.0, *), startsCallsOnEventLoop {
-            task = Task.immediate {
+            task = Task.immediate(executorPreference: target.executor) {
                 mailbox.post(callID: callID, frame: await dispatcher.execute(target, payload: payload, context: callContext))
             }
         } else {
-            task = Task {
+            task = Task(executorPreference: target.executor) {
                 mailbox.post(callID: callID, frame: await dispatcher.execute(target, payload: payload, context: callContext))
             }
         }

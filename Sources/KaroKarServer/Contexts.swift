@@ -26,8 +26,15 @@ struct ComposedContexts: Sendable {
         let identity = IdentityContext(bus: bus, configuration: settings.identity, logger: logger)
         let administration = AdministrationContext(bus: bus, logger: logger)
         let fleet = Fleet(bus: bus, options: settings.fleet, logger: logger)
+        // Context calls are database-bound: they run on the pool's I/O executor after their first
+        // suspension (see RPCServiceDefinition.executor); the built-in services stay on the global one.
+        let services = (identity.services + administration.services + fleet.services).map { service in
+            var service = service
+            service.executor = bus.pool.executor
+            return service
+        }
         return ComposedContexts(
-            services: identity.services + administration.services + fleet.services,
+            services: services,
             interceptors: [identity.interceptor],
             startup: [identity.start],
             background: [identity.runBackgroundWork, { await fleet.runBackgroundJobs() }]

@@ -23,8 +23,9 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Load on one method (the default).",
         discussion: """
             Closed loop by default (--concurrency calls always in flight); --rps makes it open loop, with
-            latency counted from each call's intended start. Placeholders in --data strings: {{seq}} {{uuid}}
-            {{now}} {{randomInt MIN MAX}} {{randomString N}} {{randomDate YYYY-MM-DD YYYY-MM-DD}}.
+            latency counted from each call's intended start. Placeholders in --data strings: {{seq}}
+            {{seq * N}} {{seq * N + M}} {{uuid}} {{now}} {{randomInt MIN MAX}} {{randomString N}}
+            {{randomDate YYYY-MM-DD YYYY-MM-DD}} {{prev + N}} (the previous number of the request, plus N).
             """
     )
 

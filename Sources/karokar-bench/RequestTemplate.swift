@@ -10,7 +10,7 @@ import Darwin
 /// `--data` with placeholders in string values, filled in per request:
 ///
 /// - `{{seq}}`: the request's sequence number (0, 1, 2, ... across all connections); `{{seq * N}}`
-///   that times N
+///   that times N, `{{seq * N + M}}` plus M
 /// - `{{uuid}}`: a random UUID
 /// - `{{randomInt MIN MAX}}`: an integer in MIN...MAX
 /// - `{{randomString N}}`: N random letters and digits
@@ -26,7 +26,7 @@ import Darwin
 struct RequestTemplate: Sendable {
     fileprivate enum Piece: Sendable {
         case text(String)
-        case sequence(Int64)
+        case sequence(Int64, Int64)
         case uuid, now
         case randomInt(Int64, Int64)
         case randomString(Int)
@@ -97,10 +97,13 @@ struct RequestTemplate: Sendable {
     private static func placeholder(_ text: Substring) throws(ToolError) -> Piece {
         let words = text.split(separator: " ").map(String.init)
         switch (words.first ?? "", words.count) {
-        case ("seq", 1): return .sequence(1)
+        case ("seq", 1): return .sequence(1, 0)
         case ("seq", 3) where words[1] == "*":
             guard let factor = Int64(words[2]) else { break }
-            return .sequence(factor)
+            return .sequence(factor, 0)
+        case ("seq", 5) where words[1] == "*" && words[3] == "+":
+            guard let factor = Int64(words[2]), let offset = Int64(words[4]) else { break }
+            return .sequence(factor, offset)
         case ("uuid", 1): return .uuid
         case ("now", 1): return .now
         case ("randomInt", 3):
@@ -117,7 +120,7 @@ struct RequestTemplate: Sendable {
             return .randomSeconds(from, to - 1)
         default: break
         }
-        throw ToolError("unknown or malformed placeholder {{\(text)}}; known: {{seq}} {{seq * N}} {{uuid}} {{now}} {{randomInt MIN MAX}} {{randomString N}} {{randomDate YYYY-MM-DD YYYY-MM-DD}} {{prev + N}}")
+        throw ToolError("unknown or malformed placeholder {{\(text)}}; known: {{seq}} {{seq * N}} {{seq * N + M}} {{uuid}} {{now}} {{randomInt MIN MAX}} {{randomString N}} {{randomDate YYYY-MM-DD YYYY-MM-DD}} {{prev + N}}")
     }
 }
 
@@ -147,7 +150,7 @@ extension RequestTemplate {
         }
         switch piece {
         case .text(let text): return text
-        case .sequence(let factor): return number(Int64(truncatingIfNeeded: sequence) &* factor)
+        case .sequence(let factor, let offset): return number(Int64(truncatingIfNeeded: sequence) &* factor &+ offset)
         case .uuid: return random.uuid()
         case .now: return number(Int64(time(nil)))
         case .randomInt(let low, let high): return number(Int64.random(in: low...high, using: &random))

@@ -7,12 +7,12 @@ import KaroKarRPC
 /// The events of organization decisions.
 enum DecisionEvents {
     static func draft(_ decision: Decision, summary: OrganizationSummaryRecord, approval: ApprovalRecord) -> EventDraft {
-        let organization = summary.organizationID.uuidString.lowercased()
+        let organization = summary.organizationID.lowercasedString
         let type = EventsV1.OrganizationType(rawValue: summary.kind.protoNumber)
-        let reviewer = approval.reviewedBy?.uuidString.lowercased() ?? ""
-        let reviewerOrganization = approval.reviewerOrganizationID?.uuidString.lowercased() ?? ""
-        let approvalID = approval.id.uuidString.lowercased()
-        let applicant = summary.applicantUserID.uuidString.lowercased()
+        let reviewer = approval.reviewedBy?.lowercasedString ?? ""
+        let reviewerOrganization = approval.reviewerOrganizationID?.lowercasedString ?? ""
+        let approvalID = approval.id.lowercasedString
+        let applicant = summary.applicantUserID.lowercasedString
         let notes = approval.notes.map { CommonV1.StringValue(value: $0) }
         let payload: EventsV1.EventEnvelope.PayloadOneof = switch decision {
         case .approve:
@@ -49,7 +49,7 @@ enum AdministrationReactions {
     static func subscribe(to bus: EventBus) {
         bus.react(to: "organization.registered", as: "administration.open_approval") { event, work in
             guard case .organizationRegistered(let registered) = event.payload,
-                  let id = UUID(uuidString: registered.organizationId), let applicant = UUID(uuidString: registered.adminUserId),
+                  let id = UUID(hyphenated: registered.organizationId), let applicant = UUID(hyphenated: registered.adminUserId),
                   let kind = TenantKind(protoNumber: registered.organizationType.rawValue)
             else { throw RPCError(.internal, "organization.registered without its payload") }
             let occurred = event.occurredAt.map { PostgresTimestamp(seconds: $0.seconds, nanos: $0.nanos) } ?? PostgresTimestamp(microseconds: 0)

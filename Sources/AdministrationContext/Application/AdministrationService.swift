@@ -48,7 +48,7 @@ actor AdministrationService {
         payload: (String) -> EventsV1.EventEnvelope.PayloadOneof
     ) async throws -> ModerationActionRecord {
         let action = try await ModerationStore.append(type, targetType: "vehicle", target: vehicle, notes: notes, caller: caller, on: work)
-        let id = action.id.uuidString.lowercased()
+        let id = action.id.lowercasedString
         let name = type == .suspendVehicle ? "moderation.vehicle_suspension_requested" : "moderation.vehicle_block_requested"
         try await work.publish(EventDraft(name, aggregateType: "moderation_action", aggregateID: id, payload: payload(id)))
         return action
@@ -59,9 +59,9 @@ actor AdministrationService {
     ) async throws -> ModerationActionRecord {
         let action = try await ModerationStore.append(.disableUser, targetType: "user", target: user, notes: reason, caller: caller, on: work)
         try await work.publish(EventDraft(
-            "moderation.user_disable_requested", aggregateType: "moderation_action", aggregateID: action.id.uuidString.lowercased(),
+            "moderation.user_disable_requested", aggregateType: "moderation_action", aggregateID: action.id.lowercasedString,
             payload: .userDisableRequested(EventsV1.UserDisableRequested(
-                moderationActionId: action.id.uuidString.lowercased(), userId: user.uuidString.lowercased(), reason: reason,
+                moderationActionId: action.id.lowercasedString, userId: user.lowercasedString, reason: reason,
                 expectedVersion: expectedVersion.map { CommonV1.Int64Value(value: $0) }
             ))
         ))

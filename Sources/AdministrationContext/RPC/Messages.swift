@@ -6,10 +6,10 @@ import KaroKarPostgres
 extension OrganizationSummaryRecord {
     var message: AdministrationV1.OrganizationSummary {
         AdministrationV1.OrganizationSummary(
-            organizationId: organizationID.uuidString.lowercased(), name: name,
+            organizationId: organizationID.lowercasedString, name: name,
             organizationType: AdministrationV1.OrganizationType(rawValue: kind.protoNumber),
             status: AdministrationV1.OrganizationStatus(rawValue: status.protoNumber),
-            applicantUserId: applicantUserID.uuidString.lowercased(), registeredAt: registeredAt.timestamp, version: version
+            applicantUserId: applicantUserID.lowercasedString, registeredAt: registeredAt.timestamp, version: version
         )
     }
 }
@@ -29,9 +29,9 @@ extension ApprovalStatus {
 extension ApprovalRecord {
     var message: AdministrationV1.OrganizationApproval {
         AdministrationV1.OrganizationApproval(
-            id: id.uuidString.lowercased(), organizationId: organizationID.uuidString.lowercased(), status: status.proto,
-            reviewedBy: reviewedBy.map { CommonV1.StringValue(value: $0.uuidString.lowercased()) },
-            reviewerOrganizationId: reviewerOrganizationID.map { CommonV1.StringValue(value: $0.uuidString.lowercased()) },
+            id: id.lowercasedString, organizationId: organizationID.lowercasedString, status: status.proto,
+            reviewedBy: reviewedBy.map { CommonV1.StringValue(value: $0.lowercasedString) },
+            reviewerOrganizationId: reviewerOrganizationID.map { CommonV1.StringValue(value: $0.lowercasedString) },
             reviewedAt: reviewedAt?.timestamp, notes: notes.map { CommonV1.StringValue(value: $0) }, createdAt: createdAt.timestamp
         )
     }
@@ -56,8 +56,8 @@ extension ModerationActionType {
 extension ModerationActionRecord {
     var message: AdministrationV1.ModerationAction {
         AdministrationV1.ModerationAction(
-            id: id.uuidString.lowercased(), actionType: actionType.proto, targetType: targetType, targetId: targetID.uuidString.lowercased(),
-            notes: notes, performedBy: performedBy.uuidString.lowercased(), performedAt: performedAt.timestamp
+            id: id.lowercasedString, actionType: actionType.proto, targetType: targetType, targetId: targetID.lowercasedString,
+            notes: notes, performedBy: performedBy.lowercasedString, performedAt: performedAt.timestamp
         )
     }
 }

@@ -44,7 +44,7 @@ enum AvailabilityEngine {
         else {
             throw DomainError.failedPrecondition("INVALID_AVAILABILITY_TRANSITION", "only an open RESERVED record can become ALLOCATED")
         }
-        let changed = try await AvailabilityStore.setStatus(UUID(uuidString: record.id)!, status, work)
+        let changed = try await AvailabilityStore.setStatus(UUID(hyphenated: record.id)!, status, work)
         try await work.publish(EventDraft(
             "availability.status_changed", aggregateType: "vehicle", aggregateID: changed.vehicleId,
             payload: .availabilityStatusChanged(EventsV1.AvailabilityStatusChanged(

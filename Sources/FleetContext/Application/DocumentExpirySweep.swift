@@ -39,7 +39,7 @@ enum DocumentExpirySweep {
             guard state == .active || state == .suspended, !open.contains(where: { $0.reason == reason }) else { return nil }
             let start = item.document.expiresAt.map { PostgresTimestamp(seconds: $0.seconds, nanos: $0.nanos) } ?? PostgresTimestamp(seconds: 0)
             return try await SuspensionOperations.open(vehicle, .init(
-                reason: reason, period: PostgresTimestampRange(lower: start, upper: nil), document: UUID(uuidString: item.document.id)
+                reason: reason, period: PostgresTimestampRange(lower: start, upper: nil), document: UUID(hyphenated: item.document.id)
             ), work).0
         }
     }

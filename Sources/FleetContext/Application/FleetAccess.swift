@@ -22,7 +22,7 @@ enum FleetAccess {
         guard let vehicle = try await VehicleStore.get(id, work) else { throw DomainError.notFound("vehicle") }
         if reaches(caller, vehicle.organizationId) { return vehicle }
         guard let caller, caller.organizationKind == .corporate, vehicle.status == .active, vehicle.ownershipType == .vendorOwned,
-              let owner = try await VehicleStore.owner(UUID(uuidString: vehicle.organizationId)!, work), owner.isActive
+              let owner = try await VehicleStore.owner(UUID(hyphenated: vehicle.organizationId)!, work), owner.isActive
         else { throw DomainError.notFound("vehicle") }
         return vehicle
     }

@@ -30,7 +30,7 @@ enum FleetReactions {
         case .organizationRejected(let p): fact = (p.organizationId, p.organizationType, "REJECTED")
         default: fact = nil
         }
-        guard let (id, type, status) = fact, let organization = UUID(uuidString: id),
+        guard let (id, type, status) = fact, let organization = UUID(hyphenated: id),
               let kind = type.storedName.flatMap(TenantKind.init(rawValue:))
         else { return }
         try await VehicleStore.upsertOwner(organization, kind: kind, status: status, work)
@@ -73,7 +73,7 @@ enum FleetReactions {
         case .verificationRevoked(let p): fact = (p.verificationId, p.subjectType, p.subjectId, p.verificationType, "REVOKED", nil)
         default: return
         }
-        guard let type = fact.type.storedName, VerificationStore.gatedTypes.contains(type), let id = UUID(uuidString: fact.id),
+        guard let type = fact.type.storedName, VerificationStore.gatedTypes.contains(type), let id = UUID(hyphenated: fact.id),
               let vehicleID = try await VerificationStore.vehicle(subject: fact.subject, id: fact.subjectID, work)
         else { return }
         let expires = fact.expires.map { PostgresTimestamp(seconds: $0.seconds, nanos: $0.nanos) }

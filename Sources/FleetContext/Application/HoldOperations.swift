@@ -15,7 +15,7 @@ enum HoldOperations {
         let id = UUID()
         let hold = try await AvailabilityEngine.hold(newHold(vehicle, period, .maintenance, .maintenance, id), work)
         let record = try await MaintenanceStore.insert(
-            id: id, vehicle: vehicle, period: period, reason: reason, hold: UUID(uuidString: hold.id)!, booking: booking, by: work.actorID, work
+            id: id, vehicle: vehicle, period: period, reason: reason, hold: UUID(hyphenated: hold.id)!, booking: booking, by: work.actorID, work
         )
         try await work.publish(EventDraft(
             "maintenance.scheduled", aggregateType: "maintenance", aggregateID: record.id, aggregateVersion: record.version,
@@ -41,7 +41,7 @@ enum HoldOperations {
             next = try current.cancelled()
             cancellation = reason
         }
-        let id = UUID(uuidString: record.id)!
+        let id = UUID(hyphenated: record.id)!
         let moved = try await MaintenanceStore.move(id, to: next, cancellationReason: cancellation, work)
         if !next.holdsTheVehicle { try await AvailabilityEngine.release(.maintenance, id, work) }
         try await work.publish(maintenanceEvent(moved, next, cancellation))
@@ -87,7 +87,7 @@ enum HoldOperations {
         try VehicleOperations.state(vehicle).checkEditable()
         let id = UUID()
         let hold = try await AvailabilityEngine.hold(newHold(vehicle, period, .blocked, .manualBlock, id), work)
-        let block = try await BlockStore.insert(id: id, vehicle: vehicle, period: period, reason: reason, hold: UUID(uuidString: hold.id)!, by: work.actorID, work)
+        let block = try await BlockStore.insert(id: id, vehicle: vehicle, period: period, reason: reason, hold: UUID(hyphenated: hold.id)!, by: work.actorID, work)
         try await work.publish(EventDraft(
             "vehicle.block_placed", aggregateType: "vehicle", aggregateID: vehicle.id,
             payload: .vehicleBlockPlaced(EventsV1.VehicleBlockPlaced(
@@ -103,7 +103,7 @@ enum HoldOperations {
         guard block.removedAt == nil else {
             throw DomainError.failedPrecondition("BLOCK_ALREADY_REMOVED", "the block was already removed")
         }
-        let id = UUID(uuidString: block.id)!
+        let id = UUID(hyphenated: block.id)!
         let removed = try await BlockStore.remove(id, by: work.actorID, work)
         try await AvailabilityEngine.release(.manualBlock, id, work)
         try await work.publish(EventDraft(
@@ -120,7 +120,7 @@ enum HoldOperations {
 
     /// Cancels open maintenance, removes blocks in force and lifts open suspensions.
     static func closeEverything(on vehicle: FleetV1.Vehicle, _ work: UnitOfWork) async throws {
-        let id = UUID(uuidString: vehicle.id)!
+        let id = UUID(hyphenated: vehicle.id)!
         let open = try await MaintenanceStore.list(
             scope: ListScope(vehicle: id), statuses: ["SCHEDULED", "IN_PROGRESS"], overlapping: nil, after: nil, limit: 10_000, work
         )
@@ -139,7 +139,7 @@ enum HoldOperations {
         _ vehicle: FleetV1.Vehicle, _ period: PostgresTimestampRange, _ status: HoldStatus, _ source: HoldSource, _ sourceID: UUID
     ) -> AvailabilityStore.NewHold {
         AvailabilityStore.NewHold(
-            vehicle: UUID(uuidString: vehicle.id)!, owner: UUID(uuidString: vehicle.organizationId)!, period: period, status: status,
+            vehicle: UUID(hyphenated: vehicle.id)!, owner: UUID(hyphenated: vehicle.organizationId)!, period: period, status: status,
             source: source, sourceID: sourceID
         )
     }

@@ -21,10 +21,10 @@ enum SuspensionOperations {
         let current = VehicleOperations.state(vehicle)
         let next = try current.suspended()
         let id = UUID()
-        let vehicleID = UUID(uuidString: vehicle.id)!
+        let vehicleID = UUID(hyphenated: vehicle.id)!
         let hold = try await AvailabilityEngine.hold(HoldOperations.newHold(vehicle, opening.period, .suspended, .suspension, id), work)
         let suspension = try await SuspensionStore.insert(SuspensionStore.NewSuspension(
-            id: id, vehicle: vehicle, reason: opening.reason, period: opening.period, notes: opening.notes, hold: UUID(uuidString: hold.id)!,
+            id: id, vehicle: vehicle, reason: opening.reason, period: opening.period, notes: opening.notes, hold: UUID(hyphenated: hold.id)!,
             document: opening.document, actor: work.actorID
         ), work)
         let updated = next == current ? vehicle : try await VehicleStore.setStatus(vehicleID, next, work)
@@ -55,7 +55,7 @@ enum SuspensionOperations {
         }
         if let document = expiryDocumentType(suspension.reason) {
             let now = PostgresTimestamp(seconds: Int64(Date().timeIntervalSince1970))
-            guard try await DocumentStore.hasValid(vehicle: UUID(uuidString: suspension.vehicleId)!, type: document, at: now, work) else {
+            guard try await DocumentStore.hasValid(vehicle: UUID(hyphenated: suspension.vehicleId)!, type: document, at: now, work) else {
                 throw DomainError.failedPrecondition("DOCUMENT_EXPIRED", "add a valid \(document.lowercased()) document before lifting this suspension")
             }
         }
@@ -74,8 +74,8 @@ enum SuspensionOperations {
     static func lift(
         _ suspension: FleetV1.VehicleSuspension, vehicle: FleetV1.Vehicle, notes: String?, retiring: Bool = false, _ work: UnitOfWork
     ) async throws -> (FleetV1.VehicleSuspension, FleetV1.Vehicle) {
-        let id = UUID(uuidString: suspension.id)!
-        let vehicleID = UUID(uuidString: vehicle.id)!
+        let id = UUID(hyphenated: suspension.id)!
+        let vehicleID = UUID(hyphenated: vehicle.id)!
         let lifted = try await SuspensionStore.lift(id, notes: notes, by: work.actorID, work)
         try await AvailabilityEngine.release(.suspension, id, work)
         var updated = vehicle

@@ -30,7 +30,7 @@ enum VehicleOperations {
     static func updateDetails(_ vehicle: FleetV1.Vehicle, _ change: DetailsChange, _ work: UnitOfWork) async throws -> FleetV1.Vehicle {
         try state(vehicle).checkEditable()
         let updated = try await VehicleStore.updateDetails(
-            UUID(uuidString: vehicle.id)!, make: change.make ?? vehicle.make, model: change.model ?? vehicle.model,
+            UUID(hyphenated: vehicle.id)!, make: change.make ?? vehicle.make, model: change.model ?? vehicle.model,
             year: change.year ?? vehicle.year, plate: change.plate ?? vehicle.licensePlate, work
         )
         try await work.publish(EventDraft(
@@ -46,16 +46,16 @@ enum VehicleOperations {
     /// `PENDING -> ACTIVE`, with an ACTIVE owner (and, when configured, verified documents).
     static func activate(_ vehicle: FleetV1.Vehicle, options: FleetOptions, _ work: UnitOfWork) async throws -> FleetV1.Vehicle {
         let next = try state(vehicle).activated()
-        guard let owner = try await VehicleStore.owner(UUID(uuidString: vehicle.organizationId)!, work), owner.isActive else {
+        guard let owner = try await VehicleStore.owner(UUID(hyphenated: vehicle.organizationId)!, work), owner.isActive else {
             throw FleetError.ownerNotActive()
         }
         if options.activationRequiresVerification {
             let now = PostgresTimestamp(seconds: Int64(Date().timeIntervalSince1970))
-            guard try await VerificationStore.gateOpen(vehicle: UUID(uuidString: vehicle.id)!, at: now, work) else {
+            guard try await VerificationStore.gateOpen(vehicle: UUID(hyphenated: vehicle.id)!, at: now, work) else {
                 throw FleetError.verificationRequired()
             }
         }
-        let activated = try await VehicleStore.setStatus(UUID(uuidString: vehicle.id)!, next, work)
+        let activated = try await VehicleStore.setStatus(UUID(hyphenated: vehicle.id)!, next, work)
         try await work.publish(EventDraft(
             "vehicle.activated", aggregateType: "vehicle", aggregateID: activated.id, aggregateVersion: activated.version,
             payload: .vehicleActivated(EventsV1.VehicleActivated(vehicleId: activated.id, organizationId: activated.organizationId))
@@ -67,7 +67,7 @@ enum VehicleOperations {
     /// maintenance is cancelled, blocks removed and suspensions lifted on the way out.
     static func retire(_ vehicle: FleetV1.Vehicle, reason: String?, _ work: UnitOfWork) async throws -> FleetV1.Vehicle {
         let next = try state(vehicle).retired()
-        let id = UUID(uuidString: vehicle.id)!
+        let id = UUID(hyphenated: vehicle.id)!
         let everything = PostgresTimestampRange(lower: PostgresTimestamp(seconds: -2_208_988_800), upper: nil)
         for source in [HoldSource.booking, .assignment] where try await !AvailabilityStore.overlappingSources(id, everything, source, work).isEmpty {
             throw FleetError.vehicleInUse()

@@ -9,7 +9,7 @@ enum VerificationStore {
 
     /// The vehicle a verification subject stands for: the vehicle itself, or a document's vehicle.
     static func vehicle(subject: EventsV1.VerificationSubjectType, id: String, _ work: UnitOfWork) async throws -> UUID? {
-        guard let subjectID = UUID(uuidString: id) else { return nil }
+        guard let subjectID = UUID(hyphenated: id) else { return nil }
         switch subject {
         case .vehicle:
             return try await VehicleStore.get(subjectID, work).map { _ in subjectID }

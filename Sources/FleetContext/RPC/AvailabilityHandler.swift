@@ -64,7 +64,7 @@ struct AvailabilityHandler: FleetV1.AvailabilityService.Handler {
         return try await fleet.mutation(context, request) { work in
             // Lock each vehicle the source holds, and only touch records the caller reaches.
             for record in try await AvailabilityStore.open(source, sourceID, work) {
-                _ = try await FleetAccess.ownedVehicle(UUID(uuidString: record.vehicleId)!, caller, work)
+                _ = try await FleetAccess.ownedVehicle(UUID(hyphenated: record.vehicleId)!, caller, work)
             }
             return FleetV1.ReleaseAvailabilityResponse(records: try await AvailabilityEngine.release(source, sourceID, work))
         }
@@ -80,7 +80,7 @@ struct AvailabilityHandler: FleetV1.AvailabilityService.Handler {
             guard let found = try await AvailabilityStore.lock(id, work), FleetAccess.reaches(caller, found.organizationId) else {
                 throw DomainError.notFound("availability record")
             }
-            _ = try await FleetAccess.ownedVehicle(UUID(uuidString: found.vehicleId)!, caller, work)
+            _ = try await FleetAccess.ownedVehicle(UUID(hyphenated: found.vehicleId)!, caller, work)
             try ExpectedVersion.check(request.expectedVersion, found.version, "availability record")
             return FleetV1.ChangeAvailabilityStatusResponse(record: try await AvailabilityEngine.change(found, to: status ?? .allocated, work))
         }

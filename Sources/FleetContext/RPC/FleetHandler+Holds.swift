@@ -35,7 +35,7 @@ extension FleetHandler {
             guard let found = try await SuspensionStore.lock(id, work), FleetAccess.reaches(caller, found.organizationId) else {
                 throw DomainError.notFound("suspension")
             }
-            let vehicle = try await FleetAccess.ownedVehicle(UUID(uuidString: found.vehicleId)!, caller, work)
+            let vehicle = try await FleetAccess.ownedVehicle(UUID(hyphenated: found.vehicleId)!, caller, work)
             try ExpectedVersion.check(request.expectedVersion, found.version, "suspension")
             try await SuspensionOperations.checkLift(found, caller: caller, work)
             let (suspension, updated) = try await SuspensionOperations.lift(found, vehicle: vehicle, notes: notes, work)
@@ -77,7 +77,7 @@ extension FleetHandler {
             guard let block = try await BlockStore.lock(id, work), FleetAccess.reaches(caller, block.organizationId) else {
                 throw DomainError.notFound("block")
             }
-            _ = try await FleetAccess.ownedVehicle(UUID(uuidString: block.vehicleId)!, caller, work)
+            _ = try await FleetAccess.ownedVehicle(UUID(hyphenated: block.vehicleId)!, caller, work)
             try ExpectedVersion.check(request.expectedVersion, block.version, "block")
             return FleetV1.RemoveBlockResponse(block: try await HoldOperations.removeBlock(block, work))
         }

@@ -48,7 +48,7 @@ extension FleetHandler {
         try check.finish()
         return try await fleet.mutation(context, request) { work in
             guard let found = try await MaintenanceStore.get(id, work) else { throw DomainError.notFound("maintenance record") }
-            _ = try await FleetAccess.ownedVehicle(UUID(uuidString: found.vehicleId)!, caller, work)
+            _ = try await FleetAccess.ownedVehicle(UUID(hyphenated: found.vehicleId)!, caller, work)
             guard let record = try await MaintenanceStore.lock(id, work) else { throw DomainError.notFound("maintenance record") }
             try ExpectedVersion.check(expected, record.version, "maintenance record")
             return try await HoldOperations.moveMaintenance(record, to: action, work)

@@ -21,14 +21,14 @@ struct Page: Sendable {
     /// The id a by-id page continues after.
     func idCursor() throws(RPCError) -> UUID? {
         guard let parts = try PageToken.decode(token, components: 1) else { return nil }
-        guard let id = UUID(uuidString: parts[0]) else { throw malformed }
+        guard let id = UUID(hyphenated: parts[0]) else { throw malformed }
         return id
     }
 
     /// The (instant, id) a by-time page continues after.
     func timeCursor() throws(RPCError) -> (PostgresTimestamp, UUID)? {
         guard let parts = try PageToken.decode(token, components: 2) else { return nil }
-        guard let micros = Int64(parts[0]), let id = UUID(uuidString: parts[1]) else { throw malformed }
+        guard let micros = Int64(parts[0]), let id = UUID(hyphenated: parts[1]) else { throw malformed }
         return (PostgresTimestamp(microseconds: micros), id)
     }
 

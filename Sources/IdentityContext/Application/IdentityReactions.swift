@@ -14,7 +14,7 @@ enum IdentityReactions {
             }
         }
         bus.react(to: "moderation.user_disable_requested", as: "identity.user_disable") { event, work in
-            guard case .userDisableRequested(let request) = event.payload, let id = UUID(uuidString: request.userId) else {
+            guard case .userDisableRequested(let request) = event.payload, let id = UUID(hyphenated: request.userId) else {
                 throw RPCError(.internal, "moderation.user_disable_requested without its payload")
             }
             guard event.actor?.type == .user || event.actor?.type == .serviceAccount, try await isPlatform(event, on: work) else {
@@ -28,7 +28,7 @@ enum IdentityReactions {
     }
 
     private static func applyDecision(_ event: EventsV1.EventEnvelope, service: IdentityService, on work: UnitOfWork) async throws {
-        guard let (to, from) = OrganizationTransition.target(of: event.eventType), let id = UUID(uuidString: event.aggregateId) else {
+        guard let (to, from) = OrganizationTransition.target(of: event.eventType), let id = UUID(hyphenated: event.aggregateId) else {
             throw RPCError(.internal, "\(event.eventType) names no organization")
         }
         _ = try await OrganizationStore.applyDecision(id, to: to, from: from, version: event.aggregateVersion, on: work)
@@ -39,7 +39,7 @@ enum IdentityReactions {
     /// Moderation comes from the platform organization (Administration checks the caller too;
     /// this keeps Identity's own rule in Identity).
     private static func isPlatform(_ event: EventsV1.EventEnvelope, on work: UnitOfWork) async throws -> Bool {
-        guard let id = UUID(uuidString: event.organizationId) else { return false }
+        guard let id = UUID(hyphenated: event.organizationId) else { return false }
         return try await OrganizationStore.find(id, on: work)?.kind == .platform
     }
 }

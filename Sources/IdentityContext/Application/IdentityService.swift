@@ -84,24 +84,6 @@ actor IdentityService {
 }
 
 extension UUID {
-    /// The wire form (DOMAIN.md: lower-case strings). Written here rather than through
-    /// `uuidString` (which formats with `snprintf`, then needs lowercasing): responses carry many.
-    var lowercased: String {
-        let digits = Array("0123456789abcdef".utf8)
-        return withUnsafeBytes(of: uuid) { bytes in
-            String(unsafeUninitializedCapacity: 36) { out in
-                var index = 0
-                for (offset, byte) in bytes.enumerated() {
-                    if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
-                        out[index] = UInt8(ascii: "-")
-                        index += 1
-                    }
-                    out[index] = digits[Int(byte >> 4)]
-                    out[index + 1] = digits[Int(byte & 0x0F)]
-                    index += 2
-                }
-                return index
-            }
-        }
-    }
+    /// The wire form (DOMAIN.md: lower-case strings).
+    var lowercased: String { lowercasedString }
 }

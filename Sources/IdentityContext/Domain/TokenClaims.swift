@@ -29,12 +29,12 @@ struct TokenClaims: Sendable, Hashable {
     var json: JSONValue {
         var members: [JSONMember] = [
             JSONMember("iss", .string(issuer)), JSONMember("aud", .string(audience)),
-            JSONMember("sub", .string(subject.uuidString.lowercased())), JSONMember("exp", .number(String(expiresAt))),
+            JSONMember("sub", .string(subject.lowercasedString)), JSONMember("exp", .number(String(expiresAt))),
             JSONMember("nbf", .number(String(notBefore))), JSONMember("iat", .number(String(issuedAt))),
-            JSONMember("jti", .string(tokenID)), JSONMember("org", .string(organization.uuidString.lowercased())),
+            JSONMember("jti", .string(tokenID)), JSONMember("org", .string(organization.lowercasedString)),
             JSONMember("knd", .string(kind.rawValue)),
         ]
-        if let membership { members.append(JSONMember("mid", .string(membership.uuidString.lowercased()))) }
+        if let membership { members.append(JSONMember("mid", .string(membership.lowercasedString))) }
         if let secretGeneration { members.append(JSONMember("sgen", .number(String(secretGeneration)))) }
         return .object(members)
     }
@@ -51,7 +51,7 @@ struct TokenClaims: Sendable, Hashable {
             return nil
         }
         func uuid(_ key: String) -> UUID? {
-            string(key).flatMap { text in UUID(uuidString: text).flatMap { $0.uuidString.lowercased() == text ? $0 : nil } }
+            string(key).flatMap { text in UUID(hyphenated: text).flatMap { $0.lowercasedString == text ? $0 : nil } }
         }
         guard let issuer = string("iss"), let audience = Self.audience(json["aud"]), let subject = uuid("sub"),
               let organization = uuid("org"), let kind = string("knd").flatMap(Kind.init(rawValue:)),

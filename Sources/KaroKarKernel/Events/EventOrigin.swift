@@ -1,6 +1,7 @@
 public import Foundation
 public import KaroKarMessages
 public import KaroKarRPC
+public import KaroKarPostgres
 
 /// Who and what caused the events of one unit of work: copied into every envelope it publishes.
 public struct EventOrigin: Sendable, Hashable {
@@ -17,7 +18,7 @@ public struct EventOrigin: Sendable, Hashable {
     }
 
     /// The server itself (a sweep, a timer), with a fresh correlation id per run.
-    public static func system(organizationID: String = "", correlationID: String = UUID().uuidString.lowercased()) -> EventOrigin {
+    public static func system(organizationID: String = "", correlationID: String = UUID().lowercasedString) -> EventOrigin {
         EventOrigin(actor: EventsV1.Actor(type: .system), organizationID: organizationID, correlationID: correlationID)
     }
 
@@ -54,7 +55,7 @@ public struct EventDraft: Sendable, Hashable {
         let micros = Int64((instant.timeIntervalSince1970 * 1_000_000).rounded(.down))
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         return EventsV1.EventEnvelope(
-            eventId: UUID().uuidString.lowercased(), eventType: eventType, aggregateType: aggregateType,
+            eventId: UUID().lowercasedString, eventType: eventType, aggregateType: aggregateType,
             aggregateId: aggregateID,
             occurredAt: CommonV1.Timestamp(seconds: seconds, nanos: Int32((micros - seconds * 1_000_000) * 1000)),
             version: schemaVersion, actor: origin.actor, organizationId: origin.organizationID,
@@ -68,10 +69,10 @@ extension EventOrigin {
     /// correlation id taken from `request-id`, else the trace id of `traceparent`, else fresh.
     public init(call context: ServerCallContext) {
         let actor = context.caller.map { caller in
-            EventsV1.Actor(id: caller.principalID.uuidString.lowercased(), type: caller.kind == .user ? .user : .serviceAccount)
+            EventsV1.Actor(id: caller.principalID.lowercasedString, type: caller.kind == .user ? .user : .serviceAccount)
         } ?? EventsV1.Actor(type: .system)
         self.init(
-            actor: actor, organizationID: context.caller?.organizationID.uuidString.lowercased() ?? "",
+            actor: actor, organizationID: context.caller?.organizationID.lowercasedString ?? "",
             correlationID: Self.correlationID(context.metadata)
         )
     }
@@ -85,6 +86,6 @@ extension EventOrigin {
             let parts = text.split(separator: "-")
             if parts.count == 4, parts[1].utf8.count == 32, parts[1].allSatisfy(\.isHexDigit) { return String(parts[1]) }
         }
-        return UUID().uuidString.lowercased()
+        return UUID().lowercasedString
     }
 }

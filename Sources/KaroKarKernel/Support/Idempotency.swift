@@ -24,7 +24,7 @@ public enum Idempotency {
         guard let key = try idempotencyKey(context) else {
             return try await bus.transaction(origin, isolation: isolation, body)
         }
-        let scope = context.caller.map { "\($0.kind.rawValue):\($0.principalID.uuidString.lowercased())" } ?? "anonymous"
+        let scope = context.caller.map { "\($0.kind.rawValue):\($0.principalID.lowercasedString)" } ?? "anonymous"
         let requestBytes = PostgresBytes(ProtoCodec.encode(request))
         return try await bus.transaction(origin, isolation: isolation) { work in
             let claimed = try await work.query("""

@@ -26,7 +26,7 @@ public struct Keyset: Sendable, Hashable {
     public static func parse(_ page: CommonV1.PageRequest?, defaultSize: Int = 50, maximum: Int = 500) throws(RPCError) -> Keyset {
         let limit = try PageSize.resolve(page?.pageSize ?? 0, default: defaultSize, maximum: maximum)
         guard let parts = try PageToken.decode(page?.pageToken ?? "", components: 2) else { return Keyset(limit: limit) }
-        guard let micros = Int64(parts[0]), let id = UUID(uuidString: parts[1]) else {
+        guard let micros = Int64(parts[0]), let id = UUID(hyphenated: parts[1]) else {
             throw RPCError.invalidArgument([.init(field: "page.pageToken", code: "MALFORMED", description: "not a page token from this service")])
         }
         return Keyset(limit: limit, afterTime: PostgresTimestamp(microseconds: micros), afterID: id)
@@ -40,6 +40,6 @@ public struct Keyset: Sendable, Hashable {
         guard rows.count > limit else { return (rows, CommonV1.PageResponse()) }
         let kept = Array(rows.prefix(limit))
         let (time, id) = key(kept[kept.count - 1])
-        return (kept, CommonV1.PageResponse(nextPageToken: PageToken.encode([String(time.microseconds), id.uuidString.lowercased()])))
+        return (kept, CommonV1.PageResponse(nextPageToken: PageToken.encode([String(time.microseconds), id.lowercasedString])))
     }
 }

@@ -4,15 +4,18 @@ public import KaroKarProto
 /// (`AvailabilityStatus.reserved` <-> `'RESERVED'`), so SQL, logs and the wire agree and no
 /// context hand-writes a mapping per value.
 extension ProtoEnum {
-    /// `AVAILABILITY_STATUS_` for `karokar.fleet.v1.AvailabilityStatus`.
+    /// `AVAILABILITY_STATUS_` for `karokar.fleet.v1.AvailabilityStatus` (ASCII only: generated names).
     static var storedPrefix: String {
-        let name = protoName.split(separator: ".").last.map(String.init) ?? protoName
-        var snake = ""
-        for character in name {
-            if character.isUppercase, !snake.isEmpty { snake += "_" }
-            snake += character.uppercased()
+        let name = protoName.utf8.split(separator: UInt8(ascii: ".")).last ?? protoName.utf8[...]
+        var snake: [UInt8] = []
+        snake.reserveCapacity(name.count + 8)
+        for byte in name {
+            let upper = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            if upper, !snake.isEmpty { snake.append(UInt8(ascii: "_")) }
+            snake.append(upper || !(UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) ? byte : byte - 32)
         }
-        return snake + "_"
+        snake.append(UInt8(ascii: "_"))
+        return String(decoding: snake, as: UTF8.self)
     }
 
     /// The stored spelling; nil for the zero value and unrecognized values.

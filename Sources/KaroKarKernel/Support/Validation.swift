@@ -40,7 +40,7 @@ public struct Validation: Sendable {
     }
 
     private mutating func parsedUUID(_ text: String, _ field: String) -> UUID {
-        guard text.utf8.count == 36, let id = UUID(uuidString: text), id.uuidString.lowercased() == text else {
+        guard text.utf8.count == 36, let id = UUID(hyphenated: text), !text.utf8.contains(where: { (65...70).contains($0) }) else {
             add(field, "MALFORMED", "\(field) must be a UUID in lower case")
             return UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
         }

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Fleet's benchmarks (issue 5), one command, on a scratch cluster and a release karokar-server:
+#   1. SearchAvailableVehicles over 100,000 vehicles of 500 vendors and 1,000,000 availability
+#      records (Deploy/bench/fleet-dataset.sql): random 7-day windows, first page of 50, 8 concurrent
+#      searchers as a corporate (target: p99 under 20 ms), with EXPLAIN ANALYZE of the query;
+#   2. reservations through the engine (AvailabilityService/CreateAvailabilityRecord, the whole
+#      RPC path) vs pgbench running the same SQL (Deploy/bench/reservation.pgbench) against the same
+#      database at the same concurrency (target: at least 70% of pgbench's rate).
+# Usage: bash Deploy/bench-fleet.sh [SECONDS]   (default 20 s per run)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+seconds="${1:-20}"
+clients=16
+swift build -c release --product karokar-server >/dev/null
+swift build -c release --product karokar-bench >/dev/null
+swift build -c release --product karokar >/dev/null
+bin="$(swift build -c release --show-bin-path)"
+source Deploy/bench/cluster.sh
+"$PGBIN/createdb" karokar
+database="$(conninfo karokar)"
+
+port=$((20000 + RANDOM % 20000))
+password="bench passphrase $RANDOM$RANDOM"
+KAROKAR_BOOTSTRAP_ADMIN_PASSWORD="$password" KAROKAR_BOOTSTRAP_ADMIN_EMAIL=admin@bench.local \
+  KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S=0 KAROKAR_DATABASE_POOL_SIZE=20 KAROKAR_LOG_LEVEL=warning \
+  "$bin/karokar-server" --port "$port" --database-url "$database" --set data-dir="$bench_dir/server" >"$bench_dir/server.log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; stop_cluster' EXIT
+address="127.0.0.1:$port"
+for _ in $(seq 1 100); do "$bin/karokar" call --address "$address" karokar.rpc.v1.HealthService/Check >/dev/null 2>&1 && break; sleep 0.2; done
+kill -0 $server_pid 2>/dev/null || { echo "karokar-server did not start:" >&2; cat "$bench_dir/server.log" >&2; exit 1; }
+
+call() { "$bin/karokar" call --address "$address" --compact "$@"; }
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$1"; }
+token() { call karokar.identity.v1.IdentityService/Login "{\"email\": \"$1\", \"password\": \"$2\"}" | field "['grant']['accessToken']"; }
+admin=$(token admin@bench.local "$password")
+onboard() {  # $1 type, $2 e-mail: registers, approves, prints the organization id
+  local id
+  id=$(call karokar.identity.v1.IdentityService/RegisterOrganization "{\"organizationName\": \"Bench $1\", \"organizationType\": \"ORGANIZATION_TYPE_$1\",
+    \"adminFirstName\": \"Bench\", \"adminLastName\": \"Admin\", \"adminEmail\": \"$2\", \"adminPassword\": \"$password\"}" | field "['organization']['id']")
+  call karokar.administration.v1.AdministrationService/ApproveOrganization "{\"organizationId\": \"$id\"}" -H "authorization: Bearer $admin" >/dev/null
+  echo "$id"
+}
+vendor=$(onboard VENDOR vendor@bench.local)
+corporate=$(onboard CORPORATE corporate@bench.local)
+vendor_token=$(token vendor@bench.local "$password")
+corporate_token=$(token corporate@bench.local "$password")
+
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "== data set: loading 100,000 vehicles and 1,000,000 availability records"
+psql -q -v ON_ERROR_STOP=1 -f Deploy/bench/fleet-dataset.sql "$database" >/dev/null
+# The onboarded vendor's own 10,000 active vehicles, with ids the reservation load can name.
+psql -q -v ON_ERROR_STOP=1 "$database" -c "
+  INSERT INTO fleet.vehicle (id, organization_id, ownership_type, make, model, year, license_plate, status)
+  SELECT ('00000000-0000-4000-8000-' || (100000000000 + g))::uuid, '$vendor', 'VENDOR_OWNED', 'Tata', 'Alpha', 2022, 'RES' || g, 'ACTIVE'
+  FROM generate_series(1, 10000) AS g; ANALYZE fleet.vehicle;"
+psql -Atq "$database" -c "SELECT 'vehicles ' || count(*) FROM fleet.vehicle" -c "SELECT 'records ' || count(*) FROM fleet.availability"
+
+if [ -z "${BENCH_SKIP_SEARCH:-}" ]; then
+echo "== search: 8 concurrent searchers (a corporate), random 7-day windows of 2027, page of 50, ${seconds}s"
+search='{"period": {"start": {"seconds": "{{randomInt 1798761600 1829692800}}"}, "end": {"seconds": "{{prev + 604800}}"}}, "page": {"pageSize": 50}}'
+"$bin/karokar-bench" --address "$address" --call karokar.fleet.v1.FleetService/SearchAvailableVehicles --data "$search" \
+  -H "authorization: Bearer $corporate_token" --concurrency 8 --connections 8 --duration "${seconds}s" --warmup 3s \
+  --server-pid "$server_pid" --no-progress | sed 's/^/  /'
+echo "== EXPLAIN ANALYZE of the search (the server's statement, a corporate caller, 2027-06-01 + 7 days)"
+psql -q "$database" <<SQL | sed 's/^/  /'
+PREPARE search(tstzrange, bool, uuid, text, uuid, text, text, int, int, uuid, int) AS
+SELECT v.id, v.organization_id, v.ownership_type, v.make, v.model, v.year, v.license_plate, v.status, v.version, v.created_at, v.updated_at
+FROM fleet.vehicle AS v JOIN fleet.owner AS o ON o.organization_id = v.organization_id AND o.status = 'ACTIVE'
+WHERE v.status = 'ACTIVE' AND (\$2 OR v.ownership_type = 'VENDOR_OWNED' OR v.organization_id = \$3)
+  AND (\$4::text IS NULL OR v.ownership_type = \$4::text) AND (\$5::uuid IS NULL OR v.organization_id = \$5::uuid)
+  AND (\$6::text IS NULL OR lower(v.make) = lower(\$6::text)) AND (\$7::text IS NULL OR lower(v.model) = lower(\$7::text))
+  AND (\$8::int IS NULL OR v.year >= \$8::int) AND (\$9::int IS NULL OR v.year <= \$9::int)
+  AND (\$10::uuid IS NULL OR v.id > \$10::uuid)
+  AND (SELECT NOT EXISTS (SELECT 1 FROM fleet.availability AS a
+       WHERE a.vehicle_id = v.id AND a.released_at IS NULL AND a.period && \$1::tstzrange))
+ORDER BY v.id LIMIT \$11;
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE search('[2027-06-01,2027-06-08)', false, '$corporate', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 51);
+SQL
+
+fi
+echo "== reservations: $clients clients, ${seconds}s each, durable commits"
+reserve='{"vehicleId": "00000000-0000-4000-8000-{{randomInt 100000000001 100000010000}}", "status": "AVAILABILITY_STATUS_RESERVED",
+  "sourceType": "AVAILABILITY_SOURCE_TYPE_BOOKING", "sourceId": "{{uuid}}",
+  "period": {"start": {"seconds": "{{seq * 3600 + 2000000000}}"}, "end": {"seconds": "{{prev + 3600}}"}}}'
+ours=$("$bin/karokar-bench" --address "$address" --call karokar.fleet.v1.AvailabilityService/CreateAvailabilityRecord --data "$reserve" \
+  -H "authorization: Bearer $vendor_token" --concurrency "$clients" --connections 4 --duration "${seconds}s" --warmup 3s \
+  --server-pid "$server_pid" --no-progress --format json) || { echo "karokar-bench failed: $ours" >&2; exit 1; }
+pg=$("$PGBIN/pgbench" -n -f Deploy/bench/reservation.pgbench -D vendor="$vendor" -D vehicles=10000 -c "$clients" -j 2 -T "$seconds" -M prepared "$database" 2>&1) || { echo "pgbench failed: $pg" >&2; exit 1; }
+python3 - "$ours" "$pg" <<'PY'
+import json, re, sys
+ours = json.loads(sys.argv[1]); pg = sys.argv[2]
+tps = float(re.search(r"tps = ([0-9.]+)", pg).group(1))
+rate = ours["rate"]
+statuses = ours.get("statuses")
+lat = ours.get("latencyMicros", {})
+print(f"  engine (RPC CreateAvailabilityRecord): {rate:8.0f}/s  p50 {lat.get('p50', 0)/1000:.2f} ms  p99 {lat.get('p99', 0)/1000:.2f} ms  statuses {statuses}")
+print(f"  CPU per call: {ours.get('cpu')}")
+print(f"  pgbench, the same SQL:                 {tps:8.0f}/s  latency average {re.search(r'latency average = ([0-9.]+ ms)', pg).group(1)}")
+print(f"  ratio: {100 * rate / tps:.1f}% (target 70%)")
+PY

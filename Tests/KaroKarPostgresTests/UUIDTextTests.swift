@@ -1,0 +1,26 @@
+import Foundation
+import KaroKarPostgres
+import Testing
+
+@Suite("UUID text without Foundation's formatter")
+struct UUIDTextTests {
+    @Test("lower-case form and parsing agree with Foundation, either case")
+    func roundTrip() {
+        for _ in 0..<1000 {
+            let id = UUID()
+            #expect(id.lowercasedString == id.uuidString.lowercased())
+            #expect(UUID(hyphenated: id.lowercasedString) == id)
+            #expect(UUID(hyphenated: id.uuidString) == id)
+        }
+    }
+
+    @Test("anything but the 36-character hyphenated form is refused", arguments: [
+        "", "6f1c0a3e", "6f1c0a3e-9b2d-4c1e-8f3a-2b4c6d8e0f1", "6f1c0a3e-9b2d-4c1e-8f3a-2b4c6d8e0f1a0",
+        "6f1c0a3e9b2d-4c1e-8f3a-2b4c6d8e0f1a-", "6f1c0a3e-9b2d-4c1e-8f3a-2b4c6d8e0f1g", "{6f1c0a3e-9b2d-4c1e-8f3a-2b4c6d8e0f1}",
+        "6f1c0a3e-9b2d-4c1e-8f3a-2b4c6d8e0f1é",
+    ])
+    func malformed(text: String) {
+        #expect(UUID(hyphenated: text) == nil)
+        #expect(UUID(uuidString: text) == nil, "Foundation agrees")
+    }
+}
