@@ -117,7 +117,7 @@ let package = Package(
             name: "karokar-bench",
             dependencies: [
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarToolSupport", "KaroKarPostgres",
-                "KaroKarKernel", logging,
+                "KaroKarKernel", "FleetContext", logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio,
             swiftSettings: strictSettings

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KaroKarKernel
 import KaroKarMessages
+import FleetContext
 import KaroKarPostgres
 import Logging
 
@@ -233,5 +234,128 @@ struct FastRandom: RandomNumberGenerator {
         state ^= state << 25
         state ^= state >> 27
         return state &* 2_685_821_657_736_338_717
+    }
+}
+
+/// `karokar-bench reservations`: reservations through the availability engine, the way the
+/// Booking context makes them: a transaction publishing `booking.approved`, to which Fleet reacts
+/// in the same transaction (lock the vehicle, check it, place the RESERVED record, publish
+/// `availability.created`). Compare with `pgbench` running the same statements
+/// (Deploy/bench/engine-reservation.pgbench); Deploy/bench-fleet.sh runs both.
+struct ReservationBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reservations", abstract: "Reservations through the Fleet engine (booking.approved), from concurrent tasks."
+    )
+
+    @Option(help: "libpq connection string or URI of an empty database (Fleet's schema is migrated into it).") var databaseURL: String
+    @Option(help: "Concurrent tasks (and pool connections), like pgbench -c.") var concurrency = 16
+    @Option(help: "Vehicles the reservations are spread over.") var vehicles = 10_000
+    @Option(help: "Measured seconds.") var duration = 10.0
+    @Option(help: "Warm-up seconds, not measured.") var warmup = 2.0
+    @Option(help: "Report: text or json.") var report = "text"
+    @Flag(help: "Run the tasks on the pool's I/O thread (PostgresPool.executor).") var onPoolExecutor = false
+
+    func run() async throws {
+        var configuration = PostgresPool.Configuration(connectionString: databaseURL)
+        configuration.maximumConnections = concurrency
+        let pool = PostgresPool(configuration: configuration)
+        try await MigrationRunner.migrate(KernelMigrations.platform + FleetMigrations.all, pool: pool)
+        let bus = EventBus(pool: pool)
+        var logger = Logger(label: "reservation-bench")
+        logger.logLevel = .warning
+        _ = Fleet(bus: bus, logger: logger)
+        let vendor = try await ReservationFixture.seed(bus: bus, vehicles: vehicles)
+        let slots = SlotCounter()
+        _ = try await measure(bus, vendor: vendor, slots: slots, seconds: warmup)
+        let cpuBefore = ProcessCPU.seconds()
+        let result = try await measure(bus, vendor: vendor, slots: slots, seconds: duration)
+        let cpu = ProcessCPU.seconds() - cpuBefore
+        await pool.close()
+        print(DatabaseReport(name: "reservations", format: report, figures: [
+            ("reservations_per_second", Double(result.count) / duration), ("p50_ms", result.ms(0.5)), ("p99_ms", result.ms(0.99)),
+            ("client_cpu_us_per_reservation", cpu * 1e6 / Double(max(result.count, 1))),
+        ]).render())
+    }
+
+    private func measure(_ bus: EventBus, vendor: UUID, slots: SlotCounter, seconds: Double) async throws -> LatencyHistogram {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        let vehicles = self.vehicles
+        return try await withThrowingTaskGroup(of: LatencyHistogram.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask(executorPreference: onPoolExecutor ? bus.pool.executor : nil) {
+                    var histogram = LatencyHistogram()
+                    var random = FastRandom(seed: UInt64.random(in: 1...UInt64.max))
+                    while ContinuousClock.now < deadline {
+                        let started = ContinuousClock.now
+                        let vehicle = ReservationFixture.vehicleID(Int.random(in: 1...vehicles, using: &random))
+                        let start = 2_000_000_000 + Int64(slots.next()) * 3600
+                        let booking = UUID().lowercasedString
+                        try await bus.transaction(.system()) { work in
+                            try await work.publish(EventDraft(
+                                "booking.approved", aggregateType: "booking", aggregateID: booking,
+                                payload: .bookingApproved(EventsV1.BookingApproved(
+                                    bookingId: booking, vehicleId: vehicle, vendorOrganizationId: vendor.lowercasedString,
+                                    period: CommonV1.Period(start: .init(seconds: start), end: .init(seconds: start + 3600))
+                                ))
+                            ))
+                        }
+                        histogram.record(nanoseconds: (ContinuousClock.now - started).nanoseconds)
+                    }
+                    return histogram
+                }
+            }
+            var total = LatencyHistogram()
+            for try await partial in group { total.merge(partial) }
+            return total
+        }
+    }
+}
+
+/// The engine benchmark's data: one active vendor (as Fleet learns of it, from its events) and
+/// `vehicles` active vehicles with ids pgbench can compute (…-1000000000NN).
+enum ReservationFixture {
+    static func vehicleID(_ number: Int) -> String {
+        "00000000-0000-4000-8000-\(100_000_000_000 + number)"
+    }
+
+    /// Seeds an empty database; a database seeded before (with as many vehicles) is reused as it is.
+    static func seed(bus: EventBus, vehicles: Int) async throws -> UUID {
+        let existing = try await bus.pool.query("SELECT organization_id, count(*) AS n FROM fleet.vehicle GROUP BY organization_id")
+        if let row = existing.first(where: { _ in true }) {
+            guard existing.count == 1, try row.decode(Int.self, "n") == vehicles else {
+                throw ValidationError("the database holds other vehicles than this benchmark's \(vehicles); give it an empty database")
+            }
+            return try row.decode(UUID.self, "organization_id")
+        }
+        let vendor = UUID()
+        let id = vendor.lowercasedString
+        try await bus.transaction(.system()) { work in
+            for (name, payload): (String, EventsV1.EventEnvelope.PayloadOneof) in [
+                ("organization.registered", .organizationRegistered(EventsV1.OrganizationRegistered(organizationId: id, name: "Bench", organizationType: .vendor))),
+                ("organization.approved", .organizationApproved(EventsV1.OrganizationApproved(organizationId: id, organizationType: .vendor))),
+            ] {
+                try await work.publish(EventDraft(name, aggregateType: "organization", aggregateID: id, payload: payload))
+            }
+            try await work.query("""
+                INSERT INTO fleet.vehicle (id, organization_id, ownership_type, make, model, year, license_plate, status)
+                SELECT ('00000000-0000-4000-8000-' || (100000000000 + g))::uuid, \(vendor), 'VENDOR_OWNED', 'Tata', 'Alpha', 2022, 'RES' || g, 'ACTIVE'
+                FROM generate_series(1, \(vehicles)) AS g
+                """)
+        }
+        try await bus.pool.query("ANALYZE fleet.vehicle")
+        return vendor
+    }
+}
+
+/// Distinct one-hour slots, shared by all tasks, so no reservation ever conflicts.
+final class SlotCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func next() -> Int {
+        lock.withLock {
+            value += 1
+            return value
+        }
     }
 }

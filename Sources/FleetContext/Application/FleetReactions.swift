@@ -17,6 +17,7 @@ enum FleetReactions {
         bus.react(to: "verification.*", as: "fleet.verifications") { event, work in
             try await recordVerification(event, work)
         }
+        installBookingReactions(on: bus)
     }
 
     /// Every organization event carries the organization's type; the event says its new status.
