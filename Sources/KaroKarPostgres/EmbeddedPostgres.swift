@@ -161,7 +161,7 @@ public final class EmbeddedPostgres: Sendable {
         let (path, argv) = asOwner && runsAsRoot
             ? ("/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments)
             : (executable, arguments)
-        let outputPath = options.directory + "/tool-\(UUID().uuidString.prefix(8)).out"
+        let outputPath = options.directory + "/tool-\(UUID.random().uuidString.prefix(8)).out"
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let status = Subprocess.wait(try Subprocess.spawn(path, argv, outputPath: outputPath))
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""

@@ -11,6 +11,9 @@ final class PostgresConnection: @unchecked Sendable {
     private let poller: SocketPoller
     private let socket: Int32
     private var statements: [String: String] = [:]
+    /// A transaction's `BEGIN`, held back until its first statement so that both go out in one
+    /// pipeline (one round trip instead of two); nil outside such a transaction or once sent.
+    private var deferredBegin: String?
     let id: Int
     /// When the pool last handed this connection back; used to decide on a health check.
     var lastUsed = ContinuousClock.now
@@ -50,7 +53,8 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// Open, and not inside a transaction: fit to go back to the pool.
     var isReusable: Bool {
-        PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
+        deferredBegin == nil && PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
+            && PQpipelineStatus(handle) == PQ_PIPELINE_OFF
     }
 
     /// Asks the server to cancel the statement running on this connection (thread-safe).
@@ -62,8 +66,20 @@ final class PostgresConnection: @unchecked Sendable {
 
     // MARK: - Statements
 
+    /// Starts a transaction with `begin` (one statement, no parameters) lazily: it is sent with
+    /// the first statement (``execute(_:)`` or ``executeSimple(_:)``), and a transaction that
+    /// ends before any statement never reaches the server.
+    func deferBegin(_ begin: String) {
+        precondition(deferredBegin == nil && PQtransactionStatus(handle) == PQTRANS_IDLE, "a transaction is already open")
+        deferredBegin = begin
+    }
+
     /// Runs `sql` as a prepared statement (prepared once per connection and text).
     func execute(_ sql: SQL) async throws -> PostgresRows {
+        if let begin = deferredBegin {
+            deferredBegin = nil
+            return try await executeAfter(begin: begin, sql)
+        }
         let name = try await preparedName(for: sql.text)
         let pointers = sql.binds.map { $0.map { strdup($0)! } }
         // libpq copies the values into its output buffer before returning.
@@ -80,7 +96,71 @@ final class PostgresConnection: @unchecked Sendable {
     /// Runs parameterless statements (`BEGIN`, `COMMIT`, `ROLLBACK`, DDL scripts) with the simple
     /// protocol.
     func executeSimple(_ text: String) async throws {
+        if let begin = deferredBegin {
+            deferredBegin = nil
+            // COMMIT or ROLLBACK of a transaction that ran nothing: nothing to send.
+            if text == "COMMIT" || text == "ROLLBACK" { return }
+            _ = try consume(try await finish(sent: PQsendQuery(handle, begin + "; " + text)))
+            return
+        }
         _ = try consume(try await finish(sent: PQsendQuery(handle, text)))
+    }
+
+    /// `BEGIN …` and the transaction's first statement in one pipeline (libpq's pipeline mode),
+    /// both prepared: one flush and one wait for the two results. A failed BEGIN aborts the
+    /// pipeline and is the error reported; a failed statement leaves the transaction aborted, as
+    /// it would have one round trip later.
+    private func executeAfter(begin: String, _ sql: SQL) async throws -> PostgresRows {
+        guard let beginName = try await preparedName(for: begin), let name = try await preparedName(for: sql.text) else {
+            // The statement cache is full: the two round trips.
+            _ = try consume(try await finish(sent: PQsendQuery(handle, begin)))
+            return try await execute(sql)
+        }
+        guard PQenterPipelineMode(handle) == 1 else { throw connectionError() }
+        let pointers = sql.binds.map { $0.map { strdup($0)! } }
+        let sent = pointers.map { $0.map { UnsafePointer($0) } }.withUnsafeBufferPointer { values in
+            PQsendQueryPrepared(handle, beginName, 0, nil, nil, nil, 0) == 1
+                && PQsendQueryPrepared(handle, name, Int32(values.count), values.baseAddress, nil, nil, 0) == 1
+                && PQpipelineSync(handle) == 1
+        }
+        pointers.forEach { free($0) }
+        guard sent else { throw connectionError() }
+        let results = try await pipelineResults()
+        defer { results.forEach { PQclear($0) } }
+        guard results.count == 2 else { throw connectionError() }
+        if Self.failed(results[0]) { throw error(from: results[0]) }
+        return try consume(copying: results[1])
+    }
+
+    /// Flushes the pipeline, then collects the first result of each command up to the sync point
+    /// and leaves pipeline mode. The caller owns the results.
+    private func pipelineResults() async throws -> [OpaquePointer] {
+        var results: [OpaquePointer] = []
+        do {
+            try await flush()
+            var commandHasResult = false
+            while true {
+                while PQisBusy(handle) == 1 {
+                    await poller.wait(socket, for: .readable)
+                    guard PQconsumeInput(handle) == 1 else { throw connectionError() }
+                }
+                guard let result = PQgetResult(handle) else {
+                    commandHasResult = false  // the end of one command's results
+                    continue
+                }
+                if PQresultStatus(result) == PGRES_PIPELINE_SYNC {
+                    PQclear(result)
+                    break
+                }
+                if commandHasResult { PQclear(result) } else { results.append(result) }
+                commandHasResult = true
+            }
+            guard PQexitPipelineMode(handle) == 1 else { throw connectionError() }
+            return results
+        } catch {
+            results.forEach { PQclear($0) }
+            throw error
+        }
     }
 
     private func preparedName(for text: String) async throws -> String? {
@@ -96,13 +176,7 @@ final class PostgresConnection: @unchecked Sendable {
     /// failed one, or else the last one (the caller owns it).
     private func finish(sent: Int32) async throws -> OpaquePointer {
         guard sent == 1 else { throw connectionError() }
-        while true {
-            let flushed = PQflush(handle)
-            if flushed == 0 { break }
-            guard flushed > 0 else { throw connectionError() }
-            await poller.wait(socket, for: .writableOrReadable)
-            guard PQconsumeInput(handle) == 1 else { throw connectionError() }
-        }
+        try await flush()
         var kept: OpaquePointer?
         while true {
             while PQisBusy(handle) == 1 {
@@ -124,6 +198,17 @@ final class PostgresConnection: @unchecked Sendable {
         return kept
     }
 
+    /// Sends what libpq has buffered, waiting for the socket when it is full.
+    private func flush() async throws {
+        while true {
+            let flushed = PQflush(handle)
+            if flushed == 0 { return }
+            guard flushed > 0 else { throw connectionError() }
+            await poller.wait(socket, for: .writableOrReadable)
+            guard PQconsumeInput(handle) == 1 else { throw connectionError() }
+        }
+    }
+
     private static func failed(_ result: OpaquePointer) -> Bool {
         let status = PQresultStatus(result)
         return status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK
@@ -137,6 +222,11 @@ final class PostgresConnection: @unchecked Sendable {
 
     private func consume(_ result: OpaquePointer) throws -> PostgresRows {
         defer { PQclear(result) }
+        return try consume(copying: result)
+    }
+
+    /// The rows of `result`, copied out; the caller still owns (and clears) it.
+    private func consume(copying result: OpaquePointer) throws -> PostgresRows {
         let status = PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
             throw error(from: result)

@@ -58,7 +58,11 @@ extension PostgresPool {
         while true {
             do {
                 return try await withConnection { session in
-                    try await session.simple(begin)
+                    if durable {
+                        session.connection.deferBegin(begin)  // goes out with the first statement
+                    } else {
+                        try await session.simple(begin)
+                    }
                     do {
                         let result = try await body(session)
                         try await session.simple("COMMIT")

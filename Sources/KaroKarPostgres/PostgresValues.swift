@@ -70,6 +70,20 @@ extension UUID: PostgresCodable {
 }
 
 extension UUID {
+    /// A random (version 4) UUID from the system's CSPRNG (`arc4random_buf`: one `getrandom`
+    /// call at most). Foundation's `UUID()` opens, reads and closes `/dev/urandom` for each one:
+    /// three system calls and a file descriptor on every write path.
+    public static func random() -> UUID {
+        var bytes = (UInt64(0), UInt64(0))
+        return withUnsafeMutableBytes(of: &bytes) { buffer in
+            arc4random_buf(buffer.baseAddress!, 16)
+            buffer[6] = buffer[6] & 0x0F | 0x40  // version 4
+            buffer[8] = buffer[8] & 0x3F | 0x80  // RFC 4122 variant
+            return UUID(uuid: (buffer[0], buffer[1], buffer[2], buffer[3], buffer[4], buffer[5], buffer[6], buffer[7],
+                               buffer[8], buffer[9], buffer[10], buffer[11], buffer[12], buffer[13], buffer[14], buffer[15]))
+        }
+    }
+
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// The hyphenated lower-case form (`6f1c…-…`), as the wire and PostgreSQL write UUIDs. Written

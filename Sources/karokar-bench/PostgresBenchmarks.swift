@@ -289,7 +289,7 @@ struct ReservationBenchmark: AsyncParsableCommand {
                         let started = ContinuousClock.now
                         let vehicle = ReservationFixture.vehicleID(Int.random(in: 1...vehicles, using: &random))
                         let start = 2_000_000_000 + Int64(slots.next()) * 3600
-                        let booking = UUID().lowercasedString
+                        let booking = UUID.random().lowercasedString
                         try await bus.transaction(.system()) { work in
                             try await work.publish(EventDraft(
                                 "booking.approved", aggregateType: "booking", aggregateID: booking,
@@ -327,7 +327,7 @@ enum ReservationFixture {
             }
             return try row.decode(UUID.self, "organization_id")
         }
-        let vendor = UUID()
+        let vendor = UUID.random()
         let id = vendor.lowercasedString
         try await bus.transaction(.system()) { work in
             for (name, payload): (String, EventsV1.EventEnvelope.PayloadOneof) in [

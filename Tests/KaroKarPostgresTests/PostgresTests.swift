@@ -1,5 +1,5 @@
 import Foundation
-import KaroKarPostgres
+@testable import KaroKarPostgres
 import KaroKarTestSupport
 import Testing
 
@@ -130,6 +130,45 @@ struct PostgresTests {
             try await group.waitForAll()
         }
         #expect(try await pool.query("SELECT value FROM counter").single().decode(Int.self, "value") == 20)
+        await pool.close()
+    }
+
+    @Test("BEGIN travels with the first statement: isolation holds, a failing first statement aborts the transaction, an empty one sends nothing")
+    func pipelinedBegin() async throws {
+        let (pool, _) = try await TestDatabase.fresh()
+        try await pool.query("CREATE TABLE note (id int PRIMARY KEY)")
+        // The first statement already runs inside the transaction, at the requested level.
+        let level = try await pool.transaction(isolation: .serializable) { session in
+            try await session.query("SELECT current_setting('transaction_isolation') AS level, now() = statement_timestamp() AS first")
+                .single().decode(String.self, "level")
+        }
+        #expect(level == "serializable")
+        // A first statement that fails: the error is the statement's, nothing is kept, the
+        // connection goes back to the pool.
+        try await pool.query("INSERT INTO note VALUES (1)")
+        await expectCode(.uniqueViolation) {
+            try await pool.transaction { session in
+                _ = try await session.query("INSERT INTO note VALUES (1)")
+            }
+        }
+        await expectCode(.uniqueViolation) {
+            try await pool.transaction { session in
+                try await session.query("INSERT INTO note VALUES (2)")
+                _ = try await session.query("INSERT INTO note VALUES (1)")
+            }
+        }
+        #expect(try await pool.query("SELECT count(*) AS n FROM note").single().decode(Int.self, "n") == 1)
+        // Parameters of the first statement arrive intact; later statements see its effect.
+        let seen = try await pool.transaction { session in
+            try await session.query("INSERT INTO note VALUES (\(Int32(7)))")
+            return try await session.query("SELECT count(*) AS n FROM note WHERE id = \(Int32(7))").single().decode(Int.self, "n")
+        }
+        #expect(seen == 1)
+        // A transaction that runs nothing, and one whose first command is a simple one.
+        try await pool.transaction { _ in }
+        try await pool.transaction { session in try await session.simple("SET LOCAL statement_timeout = 1000") }
+        #expect(pool.metrics.inUse == 0)
+        #expect(pool.metrics.connectionsClosed == 0, "every connection was left idle, out of pipeline mode")
         await pool.close()
     }
 

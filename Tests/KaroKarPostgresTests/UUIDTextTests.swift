@@ -14,6 +14,19 @@ struct UUIDTextTests {
         }
     }
 
+    @Test("random UUIDs are version 4, RFC 4122 variant, and distinct")
+    func random() {
+        var seen = Set<UUID>()
+        for _ in 0..<10_000 {
+            let id = UUID.random()
+            let text = id.lowercasedString
+            #expect(text[text.index(text.startIndex, offsetBy: 14)] == "4")
+            #expect("89ab".contains(text[text.index(text.startIndex, offsetBy: 19)]))
+            seen.insert(id)
+        }
+        #expect(seen.count == 10_000)
+    }
+
     @Test("anything but the 36-character hyphenated form is refused", arguments: [
         "", "6f1c0a3e", "6f1c0a3e-9b2d-4c1e-8f3a-2b4c6d8e0f1", "6f1c0a3e-9b2d-4c1e-8f3a-2b4c6d8e0f1a0",
         "6f1c0a3e9b2d-4c1e-8f3a-2b4c6d8e0f1a-", "6f1c0a3e-9b2d-4c1e-8f3a-2b4c6d8e0f1g", "{6f1c0a3e-9b2d-4c1e-8f3a-2b4c6d8e0f1}",

@@ -44,7 +44,7 @@ enum ApprovalStore {
     static func append(_ status: ApprovalStatus, organization: UUID, review: Review?, on work: UnitOfWork) async throws -> ApprovalRecord {
         try await work.query("""
             INSERT INTO administration.approvals (id, organization_id, status, reviewed_by, reviewer_organization_id, reviewed_at, notes)
-            VALUES (\(UUID()), \(organization), \(status.rawValue), \(review?.reviewer), \(review?.reviewerOrganization),
+            VALUES (\(UUID.random()), \(organization), \(status.rawValue), \(review?.reviewer), \(review?.reviewerOrganization),
                     CASE WHEN \(review != nil) THEN clock_timestamp() END, \(review?.notes))
             RETURNING *
             """).single().approval

@@ -9,7 +9,7 @@ enum ModerationStore {
     ) async throws -> ModerationActionRecord {
         try await work.query("""
             INSERT INTO administration.moderation_actions (id, action_type, target_type, target_id, notes, performed_by, performer_organization_id)
-            VALUES (\(UUID()), \(type.rawValue), \(targetType), \(target), \(notes), \(caller.principalID), \(caller.organizationID))
+            VALUES (\(UUID.random()), \(type.rawValue), \(targetType), \(target), \(notes), \(caller.principalID), \(caller.organizationID))
             RETURNING *
             """).single().moderationAction
     }

@@ -12,7 +12,7 @@ enum HoldOperations {
         _ vehicle: FleetV1.Vehicle, period: PostgresTimestampRange, reason: String, booking: UUID? = nil, _ work: UnitOfWork
     ) async throws -> FleetV1.MaintenanceRecord {
         try VehicleOperations.state(vehicle).checkEditable()
-        let id = UUID()
+        let id = UUID.random()
         let hold = try await AvailabilityEngine.hold(newHold(vehicle, period, .maintenance, .maintenance, id), work)
         let record = try await MaintenanceStore.insert(
             id: id, vehicle: vehicle, period: period, reason: reason, hold: UUID(hyphenated: hold.id)!, booking: booking, by: work.actorID, work
@@ -85,7 +85,7 @@ enum HoldOperations {
         _ vehicle: FleetV1.Vehicle, period: PostgresTimestampRange, reason: String, moderationAction: String? = nil, _ work: UnitOfWork
     ) async throws -> FleetV1.VehicleBlock {
         try VehicleOperations.state(vehicle).checkEditable()
-        let id = UUID()
+        let id = UUID.random()
         let hold = try await AvailabilityEngine.hold(newHold(vehicle, period, .blocked, .manualBlock, id), work)
         let block = try await BlockStore.insert(id: id, vehicle: vehicle, period: period, reason: reason, hold: UUID(hyphenated: hold.id)!, by: work.actorID, work)
         try await work.publish(EventDraft(

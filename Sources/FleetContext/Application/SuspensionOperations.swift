@@ -20,7 +20,7 @@ enum SuspensionOperations {
     static func open(_ vehicle: FleetV1.Vehicle, _ opening: Opening, _ work: UnitOfWork) async throws -> (FleetV1.VehicleSuspension, FleetV1.Vehicle) {
         let current = VehicleOperations.state(vehicle)
         let next = try current.suspended()
-        let id = UUID()
+        let id = UUID.random()
         let vehicleID = UUID(hyphenated: vehicle.id)!
         let hold = try await AvailabilityEngine.hold(HoldOperations.newHold(vehicle, opening.period, .suspended, .suspension, id), work)
         let suspension = try await SuspensionStore.insert(SuspensionStore.NewSuspension(

@@ -33,7 +33,7 @@ enum AvailabilityStore {
         try await FleetSQL.mapping {
             try await work.query("""
                 INSERT INTO fleet.availability AS a (id, vehicle_id, organization_id, period, status, source_type, source_id)
-                VALUES (\(UUID()), \(hold.vehicle), \(hold.owner), \(hold.period)::tstzrange, \(hold.status.rawValue),
+                VALUES (\(UUID.random()), \(hold.vehicle), \(hold.owner), \(hold.period)::tstzrange, \(hold.status.rawValue),
                         \(hold.source.rawValue), \(hold.sourceID))
                 RETURNING \(columns)
                 """).single().availabilityRecord()

@@ -20,7 +20,7 @@ enum DocumentStore {
     static func insert(_ new: NewDocument, _ work: UnitOfWork) async throws -> FleetV1.VehicleDocument {
         try await work.query("""
             INSERT INTO fleet.document AS d (id, vehicle_id, organization_id, type, number, issued_at, expires_at, file_ref, created_by)
-            VALUES (\(UUID()), \(new.vehicle.id)::uuid, \(new.vehicle.organizationId)::uuid, \(new.type.storedName ?? ""), \(new.number),
+            VALUES (\(UUID.random()), \(new.vehicle.id)::uuid, \(new.vehicle.organizationId)::uuid, \(new.type.storedName ?? ""), \(new.number),
                     \(new.issuedAt)::timestamptz, \(new.expiresAt)::timestamptz, \(new.fileRef), \(new.actor))
             RETURNING \(columns)
             """).single().document()

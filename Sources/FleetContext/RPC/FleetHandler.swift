@@ -18,7 +18,7 @@ struct FleetHandler: FleetV1.FleetService.Handler {
         let details = VehicleDetails.validate(make: request.make, model: request.model, year: request.year, plate: request.licensePlate, &check)
         try check.finish()
         let vehicle = VehicleStore.NewVehicle(
-            id: UUID(), owner: caller.organizationID, ownership: ownership == .vendorOwned ? .vendorOwned : .corporateOwned,
+            id: UUID.random(), owner: caller.organizationID, ownership: ownership == .vendorOwned ? .vendorOwned : .corporateOwned,
             make: details.make!, model: details.model!, year: details.year!, plate: details.plate!
         )
         return try await fleet.mutation(context, request) { work in

@@ -26,7 +26,7 @@ final class Principal: Sendable {
         self.membership = membership
         self.serviceAccount = serviceAccount
         caller = Caller(
-            kind: serviceAccount == nil ? .user : .serviceAccount, principalID: serviceAccount?.id ?? user?.id ?? UUID(),
+            kind: serviceAccount == nil ? .user : .serviceAccount, principalID: serviceAccount?.id ?? user?.id ?? UUID.random(),
             organizationID: organization.id, organizationKind: organization.kind, organizationStatus: organization.status,
             membershipID: membership?.id,
             permissions: EffectivePermissions.resolve(granted, organizationStatus: organization.status)

@@ -39,7 +39,7 @@ final class TokenAuthority: Sendable {
         let claims = TokenClaims(
             issuer: codec.issuer, audience: codec.audience, subject: subject, organization: organization, kind: kind,
             membership: membership, secretGeneration: secretGeneration, issuedAt: issued, notBefore: issued, expiresAt: expires,
-            tokenID: UUID().lowercased
+            tokenID: UUID.random().lowercased
         )
         return (try codec.encode(claims), expires)
     }

@@ -56,7 +56,7 @@ extension IdentityService {
         }
         let account = try await ServiceAccountStore.insert(
             ServiceAccountRecord(
-                id: UUID(), organizationID: organization.id, name: name, description: description,
+                id: UUID.random(), organizationID: organization.id, name: name, description: description,
                 permissions: permissions.sorted().map(\.rawValue), status: .active, createdBy: caller.principalID, secretGeneration: 1,
                 secretRotatedAt: .init(microseconds: 0), revokedAt: nil, version: 1, createdAt: .init(microseconds: 0), updatedAt: .init(microseconds: 0)
             ),

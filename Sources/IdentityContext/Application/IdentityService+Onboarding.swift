@@ -5,7 +5,7 @@ import KaroKarPostgres
 
 /// A validated new user (the password already hashed, off the event loops).
 struct NewUser: Sendable {
-    var id = UUID()
+    var id = UUID.random()
     var firstName: String
     var lastName: String
     var email: String
@@ -22,7 +22,7 @@ struct NewUser: Sendable {
 
 /// A validated new organization.
 struct NewOrganization: Sendable {
-    var id = UUID()
+    var id = UUID.random()
     var name: String
     var kind: TenantKind
     var status: TenantStatus = .pending
@@ -54,7 +54,7 @@ extension IdentityService {
             throw CorruptRow(description: "the administrator role is not seeded")
         }
         let membership = try await MembershipStore.insert(
-            id: UUID(), user: user.id, organization: created.id, role: role.id, status: .active, on: work
+            id: UUID.random(), user: user.id, organization: created.id, role: role.id, status: .active, on: work
         )
         try await work.publish(EventDraft(
             "organization.registered", aggregateType: "organization", aggregateID: created.id.lowercased, aggregateVersion: created.version,
@@ -76,7 +76,7 @@ extension IdentityService {
         let role = try await grantableRole(roleID, in: organization, on: work)
         let created = try await UserStore.insert(user.record, passwordHash: user.passwordHash, on: work)
         let membership = try await MembershipStore.insert(
-            id: UUID(), user: created.id, organization: organization.id, role: role.id, status: .active, on: work
+            id: UUID.random(), user: created.id, organization: organization.id, role: role.id, status: .active, on: work
         )
         try await publishUserCreated(created, organization: organization.id, on: work)
         try await publishMemberAdded(membership, on: work)
@@ -93,7 +93,7 @@ extension IdentityService {
         let role = try await grantableRole(roleID, in: organization, on: work)
         let user = try await memberCandidate(reference, organization: organization.id, caller: caller, on: work)
         let membership = try await MembershipStore.insert(
-            id: UUID(), user: user.id, organization: organization.id, role: role.id,
+            id: UUID.random(), user: user.id, organization: organization.id, role: role.id,
             status: caller.actsAcrossTenants ? .active : .invited, on: work
         )
         try await publishMemberAdded(membership, on: work)

@@ -44,7 +44,7 @@ extension IdentityService {
             if membership.status == .invited { try await acceptInvitation(membership, on: work) }
             try await CredentialStore.clearFailures(user.id, on: work)
             return try await grantTokens(
-                CredentialStore.RefreshGrant(membershipID: membership.id, userID: user.id, familyID: UUID()),
+                CredentialStore.RefreshGrant(membershipID: membership.id, userID: user.id, familyID: UUID.random()),
                 organization: membership.organizationID, on: work
             )
         }

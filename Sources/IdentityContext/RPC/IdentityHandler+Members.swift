@@ -29,7 +29,7 @@ extension IdentityHandler {
         var check = Validation()
         let organization = check.optionalUUID(request.organizationId, "organizationId")
         let role = check.uuid(request.roleId, "roleId")
-        var reference = MemberReference.id(UUID())
+        var reference = MemberReference.id(UUID.random())
         switch request.user {
         case .userId(let id)?: reference = .id(check.uuid(id, "userId"))
         case .email(let email)?: reference = .email(check.email(email, "email"))

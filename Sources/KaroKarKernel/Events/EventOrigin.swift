@@ -18,7 +18,7 @@ public struct EventOrigin: Sendable, Hashable {
     }
 
     /// The server itself (a sweep, a timer), with a fresh correlation id per run.
-    public static func system(organizationID: String = "", correlationID: String = UUID().lowercasedString) -> EventOrigin {
+    public static func system(organizationID: String = "", correlationID: String = UUID.random().lowercasedString) -> EventOrigin {
         EventOrigin(actor: EventsV1.Actor(type: .system), organizationID: organizationID, correlationID: correlationID)
     }
 
@@ -55,7 +55,7 @@ public struct EventDraft: Sendable, Hashable {
         let micros = Int64((instant.timeIntervalSince1970 * 1_000_000).rounded(.down))
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         return EventsV1.EventEnvelope(
-            eventId: UUID().lowercasedString, eventType: eventType, aggregateType: aggregateType,
+            eventId: UUID.random().lowercasedString, eventType: eventType, aggregateType: aggregateType,
             aggregateId: aggregateID,
             occurredAt: CommonV1.Timestamp(seconds: seconds, nanos: Int32((micros - seconds * 1_000_000) * 1000)),
             version: schemaVersion, actor: origin.actor, organizationId: origin.organizationID,
@@ -86,6 +86,6 @@ extension EventOrigin {
             let parts = text.split(separator: "-")
             if parts.count == 4, parts[1].utf8.count == 32, parts[1].allSatisfy(\.isHexDigit) { return String(parts[1]) }
         }
-        return UUID().lowercasedString
+        return UUID.random().lowercasedString
     }
 }

@@ -44,7 +44,7 @@ public final class EventRelay: Sendable {
         self.bus = bus
         self.options = options
         self.logger = logger
-        self.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+        self.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID.random().uuidString.prefix(8).lowercased())"
     }
 
     /// Runs until the task is cancelled.
