@@ -1,11 +1,9 @@
 import KaroKarMessages
-import KaroKarRPC
 
 /// What the marketplace scenario keeps in its world: signed-in organizations and their vehicles.
-/// Each principal carries its call options, bearer token included, built once at sign-in.
 struct MarketplaceActor: Sendable {
     let organizationID: String
-    let options: CallOptions
+    let accessToken: String
 }
 
 /// A registered organization waiting for the platform's decision, then for its admin's sign-in.

@@ -14,7 +14,7 @@ extension MarketplaceScenario {
                 period: data.randomPeriod(maximumHours: 7 * 24, using: &random), filters: try searchFilters(context, &random),
                 page: CommonV1.PageRequest(pageSize: 20)
             )
-            let found = try await Fleet.Client(context.client).searchAvailableVehicles(request, options: corporate.options).vehicles.count
+            let found = try await Fleet.Client(context.client).searchAvailableVehicles(request, options: context.options(as: corporate)).vehicles.count
             context.world.tally("search.vehicles-found", found)
             if found == 0 { context.world.tally("search.empty") }
         }
@@ -41,7 +41,7 @@ extension MarketplaceScenario {
             let period = data.randomPeriod(maximumHours: 7 * 24, using: &random)
             let response = try await FleetV1.AvailabilityService.Client(context.client).checkAvailability(
                 FleetV1.CheckAvailabilityRequest(vehicleId: vehicle.id, period: CommonV1.OpenPeriod(start: period.start, end: period.end)),
-                options: corporate.options
+                options: context.options(as: corporate)
             )
             context.world.tally(response.available ? "check-availability.free" : "check-availability.taken")
         }
@@ -51,7 +51,7 @@ extension MarketplaceScenario {
     static let getVehicle = ScenarioStep(name: "get-vehicle", path: Fleet.Method.getVehicle.path) { context, random in
         let vehicle: MarketplaceVehicle = try pick("vehicles", context, &random)
         let reader: MarketplaceActor = Bool.random(using: &random) ? vehicle.owner : try pick("corporates", context, &random)
-        let response = try await Fleet.Client(context.client).getVehicle(FleetV1.GetVehicleRequest(vehicleId: vehicle.id), options: reader.options)
+        let response = try await Fleet.Client(context.client).getVehicle(FleetV1.GetVehicleRequest(vehicleId: vehicle.id), options: context.options(as: reader))
         guard response.vehicle?.id == vehicle.id else { throw RPCError(.dataLoss, "GetVehicle answered another vehicle") }
     }
 
@@ -61,7 +61,7 @@ extension MarketplaceScenario {
             let vehicle: MarketplaceVehicle = try pick("vehicles", context, &random)
             let window = data.period(startHour: Int64.random(in: 0...(MarketplaceData.horizonDays - 14), using: &random) * 24, hours: 14 * 24)
             let response = try await FleetV1.AvailabilityService.Client(context.client).getVehicleTimeline(
-                FleetV1.GetVehicleTimelineRequest(vehicleId: vehicle.id, period: window), options: vehicle.owner.options
+                FleetV1.GetVehicleTimelineRequest(vehicleId: vehicle.id, period: window), options: context.options(as: vehicle.owner)
             )
             context.world.tally("vehicle-timeline.records", response.records.count)
         }
@@ -70,7 +70,7 @@ extension MarketplaceScenario {
     /// A vendor's first page of its own fleet.
     static let listFleet = ScenarioStep(name: "list-fleet", path: Fleet.Method.listFleet.path) { context, random in
         let vendor: MarketplaceActor = try pick("vendors", context, &random)
-        let response = try await Fleet.Client(context.client).listFleet(FleetV1.ListFleetRequest(page: CommonV1.PageRequest(pageSize: 50)), options: vendor.options)
+        let response = try await Fleet.Client(context.client).listFleet(FleetV1.ListFleetRequest(page: CommonV1.PageRequest(pageSize: 50)), options: context.options(as: vendor))
         guard response.vehicles.allSatisfy({ $0.organizationId == vendor.organizationID }) else {
             throw RPCError(.dataLoss, "ListFleet answered another organization's vehicle")
         }
@@ -79,7 +79,7 @@ extension MarketplaceScenario {
     /// What every client does first with a token: any vendor or corporate.
     static let whoAmI = ScenarioStep(name: "who-am-i", path: Identity.Method.whoAmI.path) { context, random in
         let actor: MarketplaceActor = try pick(Bool.random(using: &random) ? "vendors" : "corporates", context, &random)
-        let response = try await Identity.Client(context.client).whoAmI(IdentityV1.WhoAmIRequest(), options: actor.options)
+        let response = try await Identity.Client(context.client).whoAmI(IdentityV1.WhoAmIRequest(), options: context.options(as: actor))
         guard response.membership?.organizationId == actor.organizationID else { throw RPCError(.dataLoss, "WhoAmI answered another organization") }
     }
 
@@ -95,7 +95,7 @@ extension MarketplaceScenario {
             let vehicle: MarketplaceVehicle = try pick("vehicles", context, &random)
             let response = try await Fleet.Client(context.client).scheduleMaintenance(
                 FleetV1.ScheduleMaintenanceRequest(vehicleId: vehicle.id, period: data.randomPeriod(maximumHours: 72, using: &random), reason: "inspection"),
-                options: vehicle.owner.options
+                options: context.options(as: vehicle.owner)
             )
             guard let id = response.maintenance?.id else { throw RPCError(.internal, "ScheduleMaintenance answered without the record") }
             return cancelMaintenance(id, vehicle.owner)
@@ -105,7 +105,7 @@ extension MarketplaceScenario {
     static func cancelMaintenance(_ id: String, _ owner: MarketplaceActor) -> ScenarioStep {
         ScenarioStep(name: "cancel-maintenance", path: Fleet.Method.cancelMaintenance.path) { context, _ in
             _ = try await Fleet.Client(context.client).cancelMaintenance(
-                FleetV1.CancelMaintenanceRequest(maintenanceId: id, reason: CommonV1.StringValue(value: "no longer needed")), options: owner.options
+                FleetV1.CancelMaintenanceRequest(maintenanceId: id, reason: CommonV1.StringValue(value: "no longer needed")), options: context.options(as: owner)
             )
         }
     }
@@ -118,7 +118,7 @@ extension MarketplaceScenario {
             let vehicle: MarketplaceVehicle = try pick("vehicles", context, &random)
             let response = try await Fleet.Client(context.client).placeBlock(
                 FleetV1.PlaceBlockRequest(vehicleId: vehicle.id, period: data.randomPeriod(maximumHours: 7 * 24, using: &random), reason: "owner's own use"),
-                options: vehicle.owner.options
+                options: context.options(as: vehicle.owner)
             )
             guard let id = response.block?.id else { throw RPCError(.internal, "PlaceBlock answered without the block") }
             return removeBlock(id, vehicle.owner)
@@ -127,7 +127,7 @@ extension MarketplaceScenario {
 
     static func removeBlock(_ id: String, _ owner: MarketplaceActor) -> ScenarioStep {
         ScenarioStep(name: "remove-block", path: Fleet.Method.removeBlock.path) { context, _ in
-            _ = try await Fleet.Client(context.client).removeBlock(FleetV1.RemoveBlockRequest(blockId: id), options: owner.options)
+            _ = try await Fleet.Client(context.client).removeBlock(FleetV1.RemoveBlockRequest(blockId: id), options: context.options(as: owner))
         }
     }
 }

@@ -30,7 +30,7 @@ extension MarketplaceScenario {
     static let approveOrganization = ScenarioStep(name: "approve-organization", path: Administration.Method.approveOrganization.path) { context, _ in
         let organization: MarketplaceOrganization = try take("pending", context)
         _ = try await Administration.Client(context.client).approveOrganization(
-            AdministrationV1.ApproveOrganizationRequest(organizationId: organization.id), options: try platform(context).options
+            AdministrationV1.ApproveOrganizationRequest(organizationId: organization.id), options: context.options(as: try platform(context))
         )
         context.world.add([organization], to: "approved")
     }
@@ -53,7 +53,7 @@ extension MarketplaceScenario {
                 throw RPCError(.failedPrecondition, "no vendor signed in")
             }
             let request = data.vehicle(index)
-            let response = try await Fleet.Client(context.client).registerVehicle(request, options: owner.options)
+            let response = try await Fleet.Client(context.client).registerVehicle(request, options: context.options(as: owner))
             guard let vehicle = response.vehicle else { throw RPCError(.internal, "RegisterVehicle answered without the vehicle") }
             context.world.add([MarketplaceVehicle(id: vehicle.id, owner: owner, make: request.make, model: request.model, year: request.year)], to: "registered")
         }
@@ -62,7 +62,7 @@ extension MarketplaceScenario {
     /// `PENDING -> ACTIVE`: only active vehicles are searched and held.
     static let activateVehicle = ScenarioStep(name: "activate-vehicle", path: Fleet.Method.activateVehicle.path) { context, _ in
         let vehicle: MarketplaceVehicle = try take("registered", context)
-        _ = try await Fleet.Client(context.client).activateVehicle(FleetV1.ActivateVehicleRequest(vehicleId: vehicle.id), options: vehicle.owner.options)
+        _ = try await Fleet.Client(context.client).activateVehicle(FleetV1.ActivateVehicleRequest(vehicleId: vehicle.id), options: context.options(as: vehicle.owner))
         context.world.add([vehicle], to: "vehicles")
     }
 
@@ -74,7 +74,7 @@ extension MarketplaceScenario {
             let vehicle = try setupVehicle(3 * index, context)
             let period = data.period(startHour: Int64.random(in: 0..<40, using: &random) * 24 + 8, hours: Int64.random(in: 1...3, using: &random) * 24)
             _ = try await Fleet.Client(context.client).scheduleMaintenance(
-                FleetV1.ScheduleMaintenanceRequest(vehicleId: vehicle.id, period: period, reason: "periodic service"), options: vehicle.owner.options
+                FleetV1.ScheduleMaintenanceRequest(vehicleId: vehicle.id, period: period, reason: "periodic service"), options: context.options(as: vehicle.owner)
             )
         }
     }
@@ -87,7 +87,7 @@ extension MarketplaceScenario {
             let vehicle = try setupVehicle(3 * index + 1, context)
             let period = data.period(startHour: (45 + Int64.random(in: 0..<38, using: &random)) * 24, hours: Int64.random(in: 1...7, using: &random) * 24)
             _ = try await Fleet.Client(context.client).placeBlock(
-                FleetV1.PlaceBlockRequest(vehicleId: vehicle.id, period: period, reason: "reserved for the owner's own use"), options: vehicle.owner.options
+                FleetV1.PlaceBlockRequest(vehicleId: vehicle.id, period: period, reason: "reserved for the owner's own use"), options: context.options(as: vehicle.owner)
             )
         }
     }

@@ -53,13 +53,13 @@ enum MarketplaceScenario {
 
     // MARK: - Principals
 
-    /// Signs in and keeps the principal's call options (the command's, plus its bearer token).
+    /// Signs in, for the principal's token.
     static func signIn(_ email: String, _ password: String, _ context: ScenarioContext) async throws -> MarketplaceActor {
         let response = try await IdentityV1.IdentityService.Client(context.client).login(
             IdentityV1.LoginRequest(email: email, password: password), options: context.options
         )
         guard let token = response.grant?.accessToken else { throw RPCError(.internal, "Login answered without a grant") }
-        return MarketplaceActor(organizationID: response.organizationId, options: context.options(bearer: token))
+        return MarketplaceActor(organizationID: response.organizationId, accessToken: token)
     }
 
     static func platform(_ context: ScenarioContext) throws -> MarketplaceActor {
@@ -74,5 +74,12 @@ enum MarketplaceScenario {
             throw RPCError(.failedPrecondition, "setup left no \(collection)")
         }
         return value
+    }
+}
+
+extension ScenarioContext {
+    /// This context's options (setup's or the mix's deadline, the command's metadata) with the actor's token.
+    func options(as actor: MarketplaceActor) -> CallOptions {
+        options(bearer: actor.accessToken)
     }
 }

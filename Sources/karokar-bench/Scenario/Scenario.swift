@@ -87,6 +87,13 @@ struct ScenarioContext: Sendable {
     let options: CallOptions
     let world: ScenarioWorld
 
+    /// The same context with another deadline per call (nil: none).
+    func withTimeout(_ timeout: Duration?) -> ScenarioContext {
+        var options = self.options
+        options.timeout = timeout
+        return ScenarioContext(client: client, options: options, world: world)
+    }
+
     /// The command's options with `authorization: Bearer <token>`, for a step acting as a principal.
     func options(bearer token: String) -> CallOptions {
         var options = self.options

@@ -15,21 +15,21 @@ struct ScenarioCommand: AsyncParsableCommand {
         commandName: "scenario",
         abstract: "Run a scenario: setup phases that build their own data, then a weighted mix of steps.",
         discussion: """
-            Scenarios:
-              builtin       health, reflection and echo; runs on any server. --size: types described.
-              marketplace   the platform administrator approves --size vendors and --corporates corporates,
-                            each vendor registers and activates --vehicles-per-vendor vehicles, a third get
-                            maintenance and a third a block; then corporates search and check availability,
-                            vendors read fleets and timelines and schedule and withdraw maintenance and
-                            blocks. Needs the platform administrator's credentials (--admin-email,
-                            --admin-password-file, by default the file a development server writes).
-                            Names and plates come from --seed plus a tag new every run, so it can run
-                            again on the same server. Refusals by design (VEHICLE_NOT_AVAILABLE when a
-                            random hold collides) are outcomes; other failures are reported as unexpected.
-                            Access tokens live 15 minutes by default: keep --duration below that.
+            builtin: health, reflection and echo; runs on any server (--size: types described).
+
+            marketplace: the platform administrator approves --size vendors and --corporates \
+            corporates; each vendor registers and activates --vehicles-per-vendor vehicles, a third get \
+            maintenance and a third a block. Then corporates search and check availability, and vendors \
+            read fleets and timelines and place and withdraw maintenance and blocks. It signs in with \
+            --admin-email and --admin-password-file (by default the file a development server writes) \
+            or --admin-password. Names and plates come from --seed plus a tag new every run, so it runs \
+            again on the same server. VEHICLE_NOT_AVAILABLE on a random hold is an outcome by design; \
+            other failures are reported as unexpected. Setup waits for the server's password hashing \
+            (--setup-timeout); access tokens live 15 minutes by default, so keep --duration below that. \
+            Example, next to a server started with its defaults (karokar-server):
+            karokar-bench scenario marketplace --size 20 --duration 10s
+
             A scenario refuses to start when the server does not host every method it needs.
-            Example, on a server started with its defaults (karokar-server):
-              karokar-bench scenario marketplace --size 20 --duration 10s
             """
     )
 
@@ -46,7 +46,8 @@ struct ScenarioCommand: AsyncParsableCommand {
     @Option(help: "marketplace: file holding their password.") var adminPasswordFile = ".karokar/bootstrap-admin-password"
     @Option(help: "Step weights, e.g. health=5,echo=1 (0 leaves a step out).") var mix: String?
     @Option(help: "Seed of the generated data.") var seed: UInt64 = 1
-    @Option(help: "Deadline of each call.") var timeout = "10s"
+    @Option(help: "Deadline of each call of the mix.") var timeout = "10s"
+    @Option(help: "Deadline of each setup call (they queue behind the server's password hashing).") var setupTimeout = "5m"
     @Option(name: [.customShort("H"), .customLong("metadata")], help: "Metadata entry \"key: value\" (repeatable).")
     var metadata: [String] = []
     @Option(help: "Report format: text or json.") var format = "text"
@@ -66,7 +67,11 @@ struct ScenarioCommand: AsyncParsableCommand {
                 client: client, options: CallOptions(timeout: timeout == .zero ? nil : timeout, metadata: try MetadataText.parse(metadata)),
                 world: ScenarioWorld()
             )
-            let runner = ScenarioRunner(scenario: scenario, context: context, concurrency: concurrency, duration: try DurationText.parse(duration), seed: seed)
+            let setupTimeout = try DurationText.parse(self.setupTimeout)
+            let runner = ScenarioRunner(
+                scenario: scenario, context: context, setupContext: context.withTimeout(setupTimeout == .zero ? nil : setupTimeout),
+                concurrency: concurrency, duration: try DurationText.parse(duration), seed: seed
+            )
             let result: ScenarioResult
             do {
                 result = try await runner.run()

@@ -10,6 +10,9 @@ import Synchronization
 struct ScenarioRunner {
     let scenario: Scenario
     let context: ScenarioContext
+    /// The context of setup's calls: the same world, its own deadline. Setup waits for the
+    /// server's slow work (password hashing queues registrations and logins on a few threads).
+    let setupContext: ScenarioContext
     let concurrency: Int
     let duration: Duration
     let seed: UInt64
@@ -46,7 +49,7 @@ struct ScenarioRunner {
                     var random = BenchRandom(seed: seed &+ UInt64(worker))
                     var stats: [String: StepStats] = [:]
                     while let step = work.take() {
-                        await run(step, into: &stats, &random)
+                        await run(step, in: setupContext, into: &stats, &random)
                     }
                     return stats
                 }
@@ -70,7 +73,7 @@ struct ScenarioRunner {
                     var stats: [String: StepStats] = [:]
                     while LoadConnectionHandler.now() < end {
                         let draw = Int.random(in: 0..<cumulative.last!, using: &random)
-                        await run(steps[cumulative.firstIndex { draw < $0 }!].step, into: &stats, &random)
+                        await run(steps[cumulative.firstIndex { draw < $0 }!].step, in: context, into: &stats, &random)
                     }
                     return stats
                 }
@@ -83,17 +86,17 @@ struct ScenarioRunner {
 
     /// `step` and the follow-ups it hands back, each measured under its own name. A follow-up
     /// runs even when the duration is over, so what a step placed is withdrawn.
-    private func run(_ step: ScenarioStep, into stats: inout [String: StepStats], _ random: inout BenchRandom) async {
+    private func run(_ step: ScenarioStep, in context: ScenarioContext, into stats: inout [String: StepStats], _ random: inout BenchRandom) async {
         var next: ScenarioStep? = step
         while let current = next {
-            let (outcome, followUp) = await measure(current, &random)
+            let (outcome, followUp) = await measure(current, in: context, &random)
             stats[current.name, default: StepStats()].record(outcome, expecting: current.expectedRefusals)
             next = followUp
         }
     }
 
     /// One call of `step`: its latency and outcome, and its follow-up.
-    private func measure(_ step: ScenarioStep, _ random: inout BenchRandom) async -> (StepOutcome, ScenarioStep?) {
+    private func measure(_ step: ScenarioStep, in context: ScenarioContext, _ random: inout BenchRandom) async -> (StepOutcome, ScenarioStep?) {
         let start = LoadConnectionHandler.now()
         var outcome = StepOutcome(code: 0, domainCode: nil, latency: 0, at: 0)
         var followUp: ScenarioStep?
