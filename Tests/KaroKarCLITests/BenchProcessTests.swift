@@ -154,7 +154,7 @@ extension ToolProcesses {
             await server.close()
         }
 
-        private static func steps(_ json: JSONValue?) -> [String: Report] {
+        static func steps(_ json: JSONValue?) -> [String: Report] {
             var result: [String: Report] = [:]
             for step in json?["steps"]?.arrayElements ?? [] {
                 if case .string(let name)? = step["step"] { result[name] = Report(json: step) }

@@ -1,6 +1,5 @@
 import KaroKarRPC
 import KaroKarToolSupport
-import Synchronization
 
 /// A workload of several kinds of call: setup phases that build the data it needs, run once in
 /// order, then a steady mix of steps drawn by weight. Each step gets its own line in the report.
@@ -10,9 +9,11 @@ struct Scenario: Sendable {
     let setup: [ScenarioPhase]
     let mix: [WeightedStep]
 
-    /// Every method the scenario calls; the runner refuses to start unless the server hosts all.
+    /// Every method the scenario calls, follow-ups included; the runner refuses to start unless
+    /// the server hosts all.
     var requiredPaths: Set<String> {
-        Set(setup.flatMap { $0.steps.map(\.step.path) } + mix.map(\.step.path))
+        let steps = setup.flatMap { $0.steps.map(\.step) } + mix.map(\.step)
+        return Set(steps.flatMap { [$0.path] + $0.followUpPaths })
     }
 
     /// The same scenario with some weights replaced (`--mix echo=5,health=1`); 0 leaves a step out.
@@ -27,11 +28,40 @@ struct Scenario: Sendable {
 }
 
 /// One kind of call. `run` makes it through the typed client stubs; it throws the call's RPCError.
+/// It may hand back a follow-up step, run next by the same worker and reported on its own line:
+/// `schedule-maintenance` hands back the `cancel-maintenance` of what it scheduled, so the
+/// marketplace's data stays the same size however long the mix runs.
 struct ScenarioStep: Sendable {
     let name: String
     /// The method's wire path.
     let path: String
-    let run: @Sendable (ScenarioContext, inout BenchRandom) async throws -> Void
+    /// The paths of the follow-ups `run` may hand back.
+    let followUpPaths: [String]
+    /// Domain codes that are outcomes by design (a random block that collides with another is
+    /// refused `VEHICLE_NOT_AVAILABLE`); any other failure counts as unexpected in the report.
+    let expectedRefusals: Set<String>
+    let run: @Sendable (ScenarioContext, inout BenchRandom) async throws -> ScenarioStep?
+
+    init(
+        name: String, path: String, expecting expectedRefusals: Set<String> = [],
+        run: @escaping @Sendable (ScenarioContext, inout BenchRandom) async throws -> Void
+    ) {
+        self.init(name: name, path: path, followedBy: [], expecting: expectedRefusals) { context, random in
+            try await run(context, &random)
+            return nil
+        }
+    }
+
+    init(
+        name: String, path: String, followedBy followUpPaths: [String], expecting expectedRefusals: Set<String> = [],
+        run: @escaping @Sendable (ScenarioContext, inout BenchRandom) async throws -> ScenarioStep?
+    ) {
+        self.name = name
+        self.path = path
+        self.followUpPaths = followUpPaths
+        self.expectedRefusals = expectedRefusals
+        self.run = run
+    }
 }
 
 /// Setup: every step runs `repetitions` times, shared out among the workers; phases run in order,
@@ -56,23 +86,18 @@ struct ScenarioContext: Sendable {
     let client: RPCClient
     let options: CallOptions
     let world: ScenarioWorld
-}
 
-/// The data a scenario builds as it runs (ids, names), by collection, shared by all workers.
-final class ScenarioWorld: Sendable {
-    private let collections = Mutex<[String: [String]]>([:])
-
-    func add(_ values: [String], to collection: String) {
-        collections.withLock { $0[collection, default: []].append(contentsOf: values) }
+    /// The same context with another deadline per call (nil: none).
+    func withTimeout(_ timeout: Duration?) -> ScenarioContext {
+        var options = self.options
+        options.timeout = timeout
+        return ScenarioContext(client: client, options: options, world: world)
     }
 
-    func count(of collection: String) -> Int {
-        collections.withLock { $0[collection]?.count ?? 0 }
-    }
-
-    /// A random member of the collection, or nil while it is empty.
-    func pick(from collection: String, using random: inout BenchRandom) -> String? {
-        let values = collections.withLock { $0[collection] ?? [] }
-        return values.randomElement(using: &random)
+    /// The command's options with `authorization: Bearer <token>`, for a step acting as a principal.
+    func options(bearer token: String) -> CallOptions {
+        var options = self.options
+        options.metadata[Metadata.Key.authorization] = "Bearer \(token)"
+        return options
     }
 }

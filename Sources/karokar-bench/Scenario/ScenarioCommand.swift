@@ -3,34 +3,58 @@ import KaroKarRPC
 import KaroKarToolSupport
 import NIOPosix
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// `karokar-bench scenario NAME`: a workload of several steps, with a report per step.
 struct ScenarioCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scenario",
         abstract: "Run a scenario: setup phases that build their own data, then a weighted mix of steps.",
         discussion: """
-            Scenarios: builtin (health, reflection and echo; runs on any server). The marketplace scenario
-            (vendors, vehicles, maintenance, blocks, corporate searches) is added as the Identity,
-            Administration and Fleet contexts are served. A scenario refuses to start when the server
-            does not host every method it needs.
+            builtin: health, reflection and echo; runs on any server (--size: types described).
+
+            marketplace: the platform administrator approves --size vendors and --corporates \
+            corporates; each vendor registers and activates --vehicles-per-vendor vehicles, a third get \
+            maintenance and a third a block. Then corporates search and check availability, and vendors \
+            read fleets and timelines and place and withdraw maintenance and blocks. It signs in with \
+            --admin-email and --admin-password-file (by default the file a development server writes) \
+            or --admin-password. Names and plates come from --seed plus a tag new every run, so it runs \
+            again on the same server. VEHICLE_NOT_AVAILABLE on a random hold is an outcome by design; \
+            other failures are reported as unexpected. Setup waits for the server's password hashing \
+            (--setup-timeout); access tokens live 15 minutes by default, so keep --duration below that. \
+            Example, next to a server started with its defaults (karokar-server):
+            karokar-bench scenario marketplace --size 20 --duration 10s
+
+            A scenario refuses to start when the server does not host every method it needs.
             """
     )
 
-    @Argument(help: "The scenario: builtin.") var name: String
+    @Argument(help: "The scenario: builtin or marketplace.") var name: String
     @Option(help: "Server address, HOST:PORT.") var address = ServerAddress.default.description
     @Option(name: [.short, .long], help: "Workers (calls in flight).") var concurrency = 16
     @Option(help: "TCP connections the workers share.") var connections = 1
     @Option(help: "How long the mix runs, e.g. 10s.") var duration = "10s"
-    @Option(help: "How much data setup builds (scenario-specific; builtin: types described).") var size = 20
+    @Option(help: "How much data setup builds (builtin: types described; marketplace: vendors).") var size = 20
+    @Option(help: "marketplace: vehicles each vendor registers.") var vehiclesPerVendor = 5
+    @Option(help: "marketplace: corporates (default: a quarter of --size, at least 1).") var corporates: Int?
+    @Option(help: "marketplace: the platform administrator's e-mail.") var adminEmail = "admin@karokar.local"
+    @Option(help: "marketplace: their password (visible to other users of the machine; prefer the file).") var adminPassword: String?
+    @Option(help: "marketplace: file holding their password.") var adminPasswordFile = ".karokar/bootstrap-admin-password"
     @Option(help: "Step weights, e.g. health=5,echo=1 (0 leaves a step out).") var mix: String?
     @Option(help: "Seed of the generated data.") var seed: UInt64 = 1
-    @Option(help: "Deadline of each call.") var timeout = "10s"
+    @Option(help: "Deadline of each call of the mix.") var timeout = "10s"
+    @Option(help: "Deadline of each setup call (they queue behind the server's password hashing).") var setupTimeout = "5m"
     @Option(name: [.customShort("H"), .customLong("metadata")], help: "Metadata entry \"key: value\" (repeatable).")
     var metadata: [String] = []
     @Option(help: "Report format: text or json.") var format = "text"
 
     func validate() throws {
         guard concurrency >= 1, connections >= 1, size >= 1 else { throw ValidationError("--concurrency, --connections and --size must be at least 1") }
+        guard vehiclesPerVendor >= 1, (corporates ?? 1) >= 1 else { throw ValidationError("--vehicles-per-vendor and --corporates must be at least 1") }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
     }
 
@@ -43,7 +67,11 @@ struct ScenarioCommand: AsyncParsableCommand {
                 client: client, options: CallOptions(timeout: timeout == .zero ? nil : timeout, metadata: try MetadataText.parse(metadata)),
                 world: ScenarioWorld()
             )
-            let runner = ScenarioRunner(scenario: scenario, context: context, concurrency: concurrency, duration: try DurationText.parse(duration), seed: seed)
+            let setupTimeout = try DurationText.parse(self.setupTimeout)
+            let runner = ScenarioRunner(
+                scenario: scenario, context: context, setupContext: context.withTimeout(setupTimeout == .zero ? nil : setupTimeout),
+                concurrency: concurrency, duration: try DurationText.parse(duration), seed: seed
+            )
             let result: ScenarioResult
             do {
                 result = try await runner.run()
@@ -63,9 +91,35 @@ struct ScenarioCommand: AsyncParsableCommand {
     }
 
     private func makeScenario() throws(ToolError) -> Scenario {
-        guard name == "builtin" else { throw ToolError("unknown scenario \(name); known: builtin") }
-        let scenario = BuiltinScenario.make(size: size)
+        let scenario: Scenario
+        switch name {
+        case "builtin": scenario = BuiltinScenario.make(size: size)
+        case "marketplace": scenario = MarketplaceScenario.make(try marketplaceConfiguration())
+        default: throw ToolError("unknown scenario \(name); known: builtin, marketplace")
+        }
         return try mix.map { text throws(ToolError) in try scenario.withWeights(Self.weights(text)) } ?? scenario
+    }
+
+    private func marketplaceConfiguration() throws(ToolError) -> MarketplaceScenario.Configuration {
+        let password: String
+        if let adminPassword {
+            password = adminPassword
+        } else {
+            do {
+                password = try TextInput.file(adminPasswordFile).trimmingTrailingNewlines
+            } catch {
+                throw ToolError("""
+                    marketplace signs in as the platform administrator: \(error.message) (a development server writes the \
+                    password it generated to <data-dir>/bootstrap-admin-password); give --admin-password-file or --admin-password
+                    """)
+            }
+        }
+        let now = Int64(time(nil))
+        return MarketplaceScenario.Configuration(
+            vendors: size, vehiclesPerVendor: vehiclesPerVendor, corporates: corporates ?? max(1, size / 4),
+            adminEmail: adminEmail, adminPassword: password,
+            data: MarketplaceData(seed: seed, runTag: MarketplaceData.makeRunTag(), horizonStart: (now / 86_400 + 1) * 86_400)
+        )
     }
 
     static func weights(_ text: String) throws(ToolError) -> [String: Int] {
@@ -86,5 +140,13 @@ struct ScenarioCommand: AsyncParsableCommand {
         configuration.connections = connections
         configuration.clientName = "karokar-bench-scenario"
         return RPCClient(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton)
+    }
+}
+
+extension String {
+    fileprivate var trimmingTrailingNewlines: String {
+        var text = Substring(self)
+        while text.last?.isNewline == true { text = text.dropLast() }
+        return String(text)
     }
 }

@@ -6,28 +6,33 @@ import KaroKarToolSupport
 struct ScenarioResult: Sendable {
     struct Phase: Sendable {
         let name: String
-        let steps: [String: LoadStats]
+        let steps: [String: StepStats]
         let seconds: Double
 
         /// Setup must fully succeed: later phases and the mix build on it.
         func requireSuccess() throws(ToolError) {
-            for (step, stats) in steps.sorted(by: { $0.key < $1.key }) where stats.failures > 0 {
-                throw ToolError("setup phase \(name): \(stats.failures) of \(stats.requests) calls of \(step) failed (first: \(stats.firstFailure ?? "?"))")
+            for (step, stats) in steps.sorted(by: { $0.key < $1.key }) where stats.load.failures > 0 {
+                let load = stats.load
+                throw ToolError("setup phase \(name): \(load.failures) of \(load.requests) calls of \(step) failed (first: \(load.firstFailure ?? "?"))")
             }
         }
     }
 
     struct Load: Sendable {
-        let steps: [String: LoadStats]
+        let steps: [String: StepStats]
         let seconds: Double
         let weights: [String: Int]
 
-        var requests: Int { steps.values.reduce(0) { $0 + $1.requests } }
+        var requests: Int { steps.values.reduce(0) { $0 + $1.load.requests } }
+        /// Failures no step expected: 0 in a healthy run.
+        var unexpected: Int { steps.values.reduce(0) { $0 + $1.unexpected } }
     }
 
     let scenario: Scenario
     let setup: [Phase]
     let load: Load
+    /// What the steps counted besides calls (vehicles found by searches, ...).
+    let tallies: [String: Int]
 }
 
 extension ScenarioResult {
@@ -47,16 +52,24 @@ extension ScenarioResult {
         }
         lines.append("load:       \(load.requests) calls in \(BenchReport.number(load.seconds, 3)) s = \(BenchReport.number(Double(load.requests) / max(load.seconds, 1e-9), 0)) calls/s")
         lines += Self.rows(load.steps, seconds: load.seconds)
+        lines.append("unexpected: \(load.unexpected) failures" + (load.unexpected == 0 ? "" : " (" + load.steps.sorted { $0.key < $1.key }
+            .compactMap { name, stats in stats.firstUnexpected.map { "\(name): \($0)" } }.joined(separator: "; ") + ")"))
+        if !tallies.isEmpty {
+            lines.append("tallies:    " + tallies.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
         return lines.joined(separator: "\n")
     }
 
-    private static func rows(_ steps: [String: LoadStats], seconds: Double) -> [String] {
-        steps.sorted { $0.key < $1.key }.map { name, stats in
+    private static func rows(_ steps: [String: StepStats], seconds: Double) -> [String] {
+        steps.sorted { $0.key < $1.key }.map { name, step in
+            let stats = step.load
             let rate = Double(stats.requests) / max(seconds, 1e-9)
+            let codes = stats.domainCodes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             let cells = ["\(stats.requests) calls", "\(BenchReport.number(rate, 0))/s",
                          "p50 \(BenchReport.number(latency(stats, 0.5), 1)) µs", "p99 \(BenchReport.number(latency(stats, 0.99), 1)) µs",
-                         statuses(stats).map { "\($0.0) \($0.1)" }.joined(separator: ", ")]
-            return "    " + name.padding(20) + cells.joined(separator: "  ")
+                         (statuses(stats).map { "\($0.0) \($0.1)" } + codes).joined(separator: ", ")]
+                + (step.unexpected > 0 ? ["unexpected \(step.unexpected)"] : [])
+            return "    " + name.padding(22) + cells.joined(separator: "  ")
         }
     }
 
@@ -69,13 +82,15 @@ extension ScenarioResult {
             })),
             JSONMember("load", .object([
                 JSONMember("requests", .number(String(load.requests))), JSONMember("seconds", .number(BenchReport.number(load.seconds, 6))),
-                JSONMember("steps", Self.json(load.steps)),
+                JSONMember("unexpected", .number(String(load.unexpected))), JSONMember("steps", Self.json(load.steps)),
             ])),
+            JSONMember("tallies", .object(tallies.sorted { $0.key < $1.key }.map { JSONMember($0.key, .number(String($0.value))) })),
         ])
     }
 
-    private static func json(_ steps: [String: LoadStats]) -> JSONValue {
-        .array(steps.sorted { $0.key < $1.key }.map { name, stats in
+    private static func json(_ steps: [String: StepStats]) -> JSONValue {
+        .array(steps.sorted { $0.key < $1.key }.map { name, step in
+            let stats = step.load
             let percentiles = BenchReport.quantiles.map { JSONMember($0.0, .number(BenchReport.number(latency(stats, $0.1), 3))) }
                 + [JSONMember("max", .number(BenchReport.number(Double(stats.histogram.maximum) / 1000, 3)))]
             return .object([
@@ -83,7 +98,8 @@ extension ScenarioResult {
                 JSONMember("latencyMicros", .object(percentiles)),
                 JSONMember("statuses", .object(statuses(stats).map { JSONMember($0.0, .number(String($0.1))) })),
                 JSONMember("domainCodes", .object(stats.domainCodes.sorted { $0.key < $1.key }.map { JSONMember($0.key, .number(String($0.value))) })),
-            ])
+                JSONMember("unexpected", .number(String(step.unexpected))),
+            ] + (step.firstUnexpected.map { [JSONMember("firstUnexpected", .string($0))] } ?? []))
         })
     }
 }

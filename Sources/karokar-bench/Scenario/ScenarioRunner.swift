@@ -10,6 +10,9 @@ import Synchronization
 struct ScenarioRunner {
     let scenario: Scenario
     let context: ScenarioContext
+    /// The context of setup's calls: the same world, its own deadline. Setup waits for the
+    /// server's slow work (password hashing queues registrations and logins on a few threads).
+    let setupContext: ScenarioContext
     let concurrency: Int
     let duration: Duration
     let seed: UInt64
@@ -22,7 +25,8 @@ struct ScenarioRunner {
             phases.append(result)
             try result.requireSuccess()
         }
-        return ScenarioResult(scenario: scenario, setup: phases, load: await runMix())
+        let load = await runMix()
+        return ScenarioResult(scenario: scenario, setup: phases, load: load, tallies: context.world.tallies)
     }
 
     private func checkHosted() async throws {
@@ -39,13 +43,13 @@ struct ScenarioRunner {
     private func run(_ phase: ScenarioPhase, seed: UInt64) async -> ScenarioResult.Phase {
         let work = WorkQueue(phase.steps.flatMap { entry in Array(repeating: entry.step, count: entry.repetitions) })
         let started = LoadConnectionHandler.now()
-        let stats = await withTaskGroup(of: [String: LoadStats].self) { group in
+        let stats = await withTaskGroup(of: [String: StepStats].self) { group in
             for worker in 0..<max(1, min(concurrency, work.steps.count)) {
                 group.addTask {
                     var random = BenchRandom(seed: seed &+ UInt64(worker))
-                    var stats: [String: LoadStats] = [:]
+                    var stats: [String: StepStats] = [:]
                     while let step = work.take() {
-                        stats[step.name, default: LoadStats()].record(await measure(step, &random))
+                        await run(step, in: setupContext, into: &stats, &random)
                     }
                     return stats
                 }
@@ -62,15 +66,14 @@ struct ScenarioRunner {
         let cumulative = steps.reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1.weight) }
         let started = LoadConnectionHandler.now()
         let end = started + UInt64(duration.inNanoseconds)
-        let stats = await withTaskGroup(of: [String: LoadStats].self) { group in
+        let stats = await withTaskGroup(of: [String: StepStats].self) { group in
             for worker in 0..<concurrency {
                 group.addTask {
                     var random = BenchRandom(seed: seed &+ 0x5EED &+ UInt64(worker) &* 31)
-                    var stats: [String: LoadStats] = [:]
+                    var stats: [String: StepStats] = [:]
                     while LoadConnectionHandler.now() < end {
                         let draw = Int.random(in: 0..<cumulative.last!, using: &random)
-                        let step = steps[cumulative.firstIndex { draw < $0 }!].step
-                        stats[step.name, default: LoadStats()].record(await measure(step, &random))
+                        await run(steps[cumulative.firstIndex { draw < $0 }!].step, in: context, into: &stats, &random)
                     }
                     return stats
                 }
@@ -81,12 +84,24 @@ struct ScenarioRunner {
         return ScenarioResult.Load(steps: stats, seconds: seconds, weights: Dictionary(uniqueKeysWithValues: steps.map { ($0.step.name, $0.weight) }))
     }
 
-    /// One call of `step`: its latency and outcome.
-    private func measure(_ step: ScenarioStep, _ random: inout BenchRandom) async -> StepOutcome {
+    /// `step` and the follow-ups it hands back, each measured under its own name. A follow-up
+    /// runs even when the duration is over, so what a step placed is withdrawn.
+    private func run(_ step: ScenarioStep, in context: ScenarioContext, into stats: inout [String: StepStats], _ random: inout BenchRandom) async {
+        var next: ScenarioStep? = step
+        while let current = next {
+            let (outcome, followUp) = await measure(current, in: context, &random)
+            stats[current.name, default: StepStats()].record(outcome, expecting: current.expectedRefusals)
+            next = followUp
+        }
+    }
+
+    /// One call of `step`: its latency and outcome, and its follow-up.
+    private func measure(_ step: ScenarioStep, in context: ScenarioContext, _ random: inout BenchRandom) async -> (StepOutcome, ScenarioStep?) {
         let start = LoadConnectionHandler.now()
         var outcome = StepOutcome(code: 0, domainCode: nil, latency: 0, at: 0)
+        var followUp: ScenarioStep?
         do {
-            try await step.run(context, &random)
+            followUp = try await step.run(context, &random)
         } catch let error as RPCError {
             outcome.code = error.code.rawValue
             outcome.domainCode = error.domainCode
@@ -97,7 +112,7 @@ struct ScenarioRunner {
         }
         outcome.at = LoadConnectionHandler.now()
         outcome.latency = outcome.at - start
-        return outcome
+        return (outcome, followUp)
     }
 }
 
@@ -110,10 +125,28 @@ struct StepOutcome: Sendable {
     var message: String?
 }
 
-extension LoadStats {
-    mutating func record(_ outcome: StepOutcome) {
-        record(code: outcome.code, domainCode: outcome.domainCode, latency: outcome.latency, at: outcome.at)
-        if let message = outcome.message, firstFailure == nil { firstFailure = message }
+/// One step's measurements, and how many of its failures the scenario did not expect.
+struct StepStats: Sendable {
+    var load = LoadStats()
+    var unexpected = 0
+    /// The message of the first unexpected failure, to explain it in the report.
+    var firstUnexpected: String?
+
+    mutating func record(_ outcome: StepOutcome, expecting expectedRefusals: Set<String>) {
+        load.record(code: outcome.code, domainCode: outcome.domainCode, latency: outcome.latency, at: outcome.at)
+        guard outcome.code != 0 else { return }
+        let message = outcome.message ?? "status \(outcome.code)"
+        if load.firstFailure == nil { load.firstFailure = message }
+        if !expectedRefusals.contains(outcome.domainCode ?? "") {
+            unexpected += 1
+            if firstUnexpected == nil { firstUnexpected = message }
+        }
+    }
+
+    mutating func merge(_ other: StepStats) {
+        load.merge(other.load)
+        unexpected += other.unexpected
+        firstUnexpected = firstUnexpected ?? other.firstUnexpected
     }
 }
 
