@@ -14,6 +14,9 @@ final class PostgresConnection: @unchecked Sendable {
     /// A transaction's `BEGIN`, held back until its first statement so that both go out in one
     /// pipeline (one round trip instead of two); nil outside such a transaction or once sent.
     private var deferredBegin: String?
+    /// Statements whose rows nobody reads (outbox appends), held back until the transaction's next
+    /// statement or its COMMIT and sent in the same pipeline, in order.
+    private var queued: [SQL] = []
     let id: Int
     /// When the pool last handed this connection back; used to decide on a health check.
     var lastUsed = ContinuousClock.now
@@ -53,7 +56,7 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// Open, and not inside a transaction: fit to go back to the pool.
     var isReusable: Bool {
-        deferredBegin == nil && PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
+        deferredBegin == nil && queued.isEmpty && PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
             && PQpipelineStatus(handle) == PQ_PIPELINE_OFF
     }
 
@@ -76,60 +79,100 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// Runs `sql` as a prepared statement (prepared once per connection and text).
     func execute(_ sql: SQL) async throws -> PostgresRows {
-        if let begin = deferredBegin {
-            deferredBegin = nil
-            return try await executeAfter(begin: begin, sql)
+        if deferredBegin != nil || !queued.isEmpty {
+            return try consume(try await pipeline(pendingCommands() + [sql]))
         }
         let name = try await preparedName(for: sql.text)
-        let pointers = sql.binds.map { $0.map { strdup($0)! } }
-        // libpq copies the values into its output buffer before returning.
-        let sent = pointers.map { $0.map { UnsafePointer($0) } }.withUnsafeBufferPointer { values in
-            if let name {
-                return PQsendQueryPrepared(handle, name, Int32(values.count), values.baseAddress, nil, nil, 0)
-            }
-            return PQsendQueryParams(handle, sql.text, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
-        }
-        pointers.forEach { free($0) }
-        return try consume(try await finish(sent: sent))
+        return try consume(try await finish(sent: send(sql, name: name)))
     }
 
     /// Runs parameterless statements (`BEGIN`, `COMMIT`, `ROLLBACK`, DDL scripts) with the simple
     /// protocol.
     func executeSimple(_ text: String) async throws {
-        if let begin = deferredBegin {
-            deferredBegin = nil
-            // COMMIT or ROLLBACK of a transaction that ran nothing: nothing to send.
-            if text == "COMMIT" || text == "ROLLBACK" { return }
-            _ = try consume(try await finish(sent: PQsendQuery(handle, begin + "; " + text)))
-            return
+        if text == "ROLLBACK" {
+            queued = []
+            if deferredBegin != nil {
+                deferredBegin = nil  // the transaction never reached the server
+                return
+            }
+        } else if deferredBegin != nil || !queued.isEmpty {
+            if text == "COMMIT" {
+                let commands = pendingCommands()
+                if commands.isEmpty { return }  // nothing ran: nothing to commit
+                _ = try consume(try await pipeline(commands + [SQL(stringLiteral: "COMMIT")]))
+                return
+            }
+            _ = try consume(try await pipeline(pendingCommands()))
         }
         _ = try consume(try await finish(sent: PQsendQuery(handle, text)))
     }
 
-    /// `BEGIN …` and the transaction's first statement in one pipeline (libpq's pipeline mode),
-    /// both prepared: one flush and one wait for the two results. A failed BEGIN aborts the
-    /// pipeline and is the error reported; a failed statement leaves the transaction aborted, as
-    /// it would have one round trip later.
-    private func executeAfter(begin: String, _ sql: SQL) async throws -> PostgresRows {
-        guard let beginName = try await preparedName(for: begin), let name = try await preparedName(for: sql.text) else {
-            // The statement cache is full: the two round trips.
-            _ = try consume(try await finish(sent: PQsendQuery(handle, begin)))
-            return try await execute(sql)
+    /// Queues `sql` to run with the transaction's next statement or its COMMIT (see ``queued``).
+    /// Its failure is reported there and aborts the transaction as it would have at once.
+    func enqueue(_ sql: SQL) {
+        queued.append(sql)
+    }
+
+    /// The held-back BEGIN and queued statements, taken out for a pipeline.
+    private func pendingCommands() -> [SQL] {
+        var commands = deferredBegin.map { [SQL(stringLiteral: $0)] } ?? []
+        deferredBegin = nil
+        commands += queued
+        queued = []
+        return commands
+    }
+
+
+    /// Runs `commands` (prepared statements) in one pipeline (libpq's pipeline mode): one flush
+    /// and one wait for all their results. Returns the last command's result (the caller owns
+    /// it), or throws the first failure; a failure aborts the commands after it, and inside a
+    /// transaction leaves it aborted, as running them one by one would have.
+    private func pipeline(_ commands: [SQL]) async throws -> OpaquePointer {
+        var names: [String] = []
+        for command in commands {
+            guard let name = try await preparedName(for: command.text) else {
+                // The statement cache is full: one round trip each.
+                var last: OpaquePointer?
+                for command in commands {
+                    if let last { PQclear(last) }
+                    last = try await finish(sent: send(command, name: nil))
+                    if Self.failed(last!) { break }
+                }
+                return last!
+            }
+            names.append(name)
         }
         guard PQenterPipelineMode(handle) == 1 else { throw connectionError() }
-        let pointers = sql.binds.map { $0.map { strdup($0)! } }
-        let sent = pointers.map { $0.map { UnsafePointer($0) } }.withUnsafeBufferPointer { values in
-            PQsendQueryPrepared(handle, beginName, 0, nil, nil, nil, 0) == 1
-                && PQsendQueryPrepared(handle, name, Int32(values.count), values.baseAddress, nil, nil, 0) == 1
-                && PQpipelineSync(handle) == 1
+        for (command, name) in zip(commands, names) {
+            guard send(command, name: name) == 1 else { throw connectionError() }
         }
-        pointers.forEach { free($0) }
-        guard sent else { throw connectionError() }
-        let results = try await pipelineResults()
-        defer { results.forEach { PQclear($0) } }
-        guard results.count == 2 else { throw connectionError() }
-        if Self.failed(results[0]) { throw error(from: results[0]) }
-        return try consume(copying: results[1])
+        guard PQpipelineSync(handle) == 1 else { throw connectionError() }
+        var results = try await pipelineResults()
+        guard results.count == commands.count else {
+            results.forEach { PQclear($0) }
+            throw connectionError()
+        }
+        if let failure = results.firstIndex(where: { PQresultStatus($0) != PGRES_PIPELINE_ABORTED && Self.failed($0) }) {
+            let failed = results.remove(at: failure)
+            results.forEach { PQclear($0) }
+            return failed
+        }
+        let last = results.removeLast()
+        results.forEach { PQclear($0) }
+        return last
+    }
+
+    /// Sends one statement, prepared (`name`) or not.
+    private func send(_ sql: SQL, name: String?) -> Int32 {
+        let pointers = sql.binds.map { $0.map { strdup($0)! } }
+        defer { pointers.forEach { free($0) } }
+        // libpq copies the values into its output buffer before returning.
+        return pointers.map { $0.map { UnsafePointer($0) } }.withUnsafeBufferPointer { values in
+            if let name {
+                return PQsendQueryPrepared(handle, name, Int32(values.count), values.baseAddress, nil, nil, 0)
+            }
+            return PQsendQueryParams(handle, sql.text, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
+        }
     }
 
     /// Flushes the pipeline, then collects the first result of each command up to the sync point

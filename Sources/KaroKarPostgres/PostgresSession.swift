@@ -16,6 +16,13 @@ public struct PostgresSession: Sendable {
         }
     }
 
+    /// Queues a statement whose rows nobody reads (an outbox append) to go out with the
+    /// transaction's next statement or its COMMIT, in the same round trip and in order. Its
+    /// failure surfaces there and fails the transaction. Only inside ``PostgresPool/transaction(isolation:durable:maximumAttempts:_:)``.
+    public func enqueue(_ sql: SQL) {
+        connection.enqueue(sql)
+    }
+
     /// Parameterless commands through the simple protocol (transaction control, multi-statement
     /// migration scripts). Never give it text built from input.
     func simple(_ text: String) async throws {

@@ -14,19 +14,30 @@ struct BenchRandom: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
-    /// A random (version 4) UUID in its lower-case text form.
+    /// A version 4 UUID in its lower-case text form, written straight into the string's storage
+    /// (a request template asks for one per call).
     mutating func uuid() -> String {
-        var bytes = [UInt8](repeating: 0, count: 16)
-        let high = next(), low = next()
-        for index in 0..<8 {
-            bytes[index] = UInt8(truncatingIfNeeded: high >> (8 * UInt64(index)))
-            bytes[8 + index] = UInt8(truncatingIfNeeded: low >> (8 * UInt64(index)))
+        var words = (next(), next())
+        return withUnsafeMutableBytes(of: &words) { bytes in
+            bytes[6] = bytes[6] & 0x0F | 0x40
+            bytes[8] = bytes[8] & 0x3F | 0x80
+            return String(unsafeUninitializedCapacity: 36) { out in
+                var index = 0
+                for offset in 0..<16 {
+                    if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
+                        out[index] = UInt8(ascii: "-")
+                        index += 1
+                    }
+                    out[index] = Self.hexDigits[Int(bytes[offset] >> 4)]
+                    out[index + 1] = Self.hexDigits[Int(bytes[offset] & 0x0F)]
+                    index += 2
+                }
+                return index
+            }
         }
-        bytes[6] = bytes[6] & 0x0F | 0x40
-        bytes[8] = bytes[8] & 0x3F | 0x80
-        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
-        return [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }.joined(separator: "-")
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }
 
 /// Calendar dates (`2026-05-14`) as Unix seconds at midnight UTC (proleptic Gregorian).

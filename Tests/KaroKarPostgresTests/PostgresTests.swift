@@ -172,6 +172,47 @@ struct PostgresTests {
         await pool.close()
     }
 
+    @Test("queued statements run in order with the next statement or the commit; a failing one fails the transaction")
+    func queuedStatements() async throws {
+        let (pool, _) = try await TestDatabase.fresh()
+        try await pool.query("CREATE TABLE note (id int PRIMARY KEY)")
+        // Seen by the next statement, in order, in the same transaction.
+        let seen = try await pool.transaction { session in
+            session.enqueue("INSERT INTO note VALUES (\(Int32(1)))")
+            session.enqueue("INSERT INTO note VALUES (\(Int32(2)))")
+            return try await session.query("SELECT array_agg(id ORDER BY id)::text AS ids FROM note").single().decode(String.self, "ids")
+        }
+        #expect(seen == "{1,2}")
+        // Only queued statements: they go out with the COMMIT.
+        try await pool.transaction { session in session.enqueue("INSERT INTO note VALUES (\(Int32(3)))") }
+        // A queued statement that fails: reported at the commit, nothing of the transaction kept.
+        await expectCode(.uniqueViolation) {
+            try await pool.transaction { session in
+                try await session.query("INSERT INTO note VALUES (4)")
+                session.enqueue("INSERT INTO note VALUES (\(Int32(1)))")
+            }
+        }
+        // …or at the next statement, which does not run.
+        await expectCode(.uniqueViolation) {
+            try await pool.transaction { session in
+                session.enqueue("INSERT INTO note VALUES (\(Int32(1)))")
+                _ = try await session.query("INSERT INTO note VALUES (5)")
+            }
+        }
+        // Queued, then the unit of work throws: nothing reaches the table.
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await pool.transaction { session in
+                session.enqueue("INSERT INTO note VALUES (\(Int32(6)))")
+                throw Boom()
+            }
+        }
+        #expect(try await pool.query("SELECT array_agg(id ORDER BY id)::text AS ids FROM note").single().decode(String.self, "ids") == "{1,2,3}")
+        #expect(pool.metrics.inUse == 0)
+        #expect(pool.metrics.connectionsClosed == 0)
+        await pool.close()
+    }
+
     private func expectCode(_ code: PostgresError.Code, _ body: () async throws -> Void) async {
         do {
             try await body()

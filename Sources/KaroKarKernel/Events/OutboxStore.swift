@@ -6,14 +6,16 @@ import KaroKarProto
 /// The outbox's SQL, in one place: appending events with their deliveries, claiming deliveries
 /// for a consumer, settling them.
 enum OutboxStore {
-    /// One round trip: the event and a delivery per consumer. No NOTIFY here: a transaction that
-    /// notifies holds PostgreSQL's notification lock through its commit, which serializes every
-    /// publishing commit (and defeats group commit); relays are woken after commit instead
+    /// One statement, the event and a delivery per consumer, sent with the transaction's next
+    /// statement or its commit (``PostgresSession/enqueue(_:)``): nothing in the transaction
+    /// reads them back, and a failure still fails the transaction. No NOTIFY here: a transaction
+    /// that notifies holds PostgreSQL's notification lock through its commit, which serializes
+    /// every publishing commit (and defeats group commit); relays are woken after commit instead
     /// (``EventBus/committed()``).
-    static func append(_ envelope: EventsV1.EventEnvelope, consumers: [String], session: PostgresSession) async throws {
+    static func append(_ envelope: EventsV1.EventEnvelope, consumers: [String], session: PostgresSession) {
         let occurred = envelope.occurredAt.map { PostgresTimestamp(seconds: $0.seconds, nanos: $0.nanos) } ?? PostgresTimestamp(seconds: 0)
         let organization = envelope.organizationId.isEmpty ? nil : envelope.organizationId
-        try await session.query("""
+        session.enqueue("""
             WITH event AS (
                 INSERT INTO karokar_events.outbox
                     (event_id, event_type, aggregate_type, aggregate_id, organization_id, occurred_at, envelope)

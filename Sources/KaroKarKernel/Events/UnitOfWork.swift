@@ -32,7 +32,8 @@ public struct UnitOfWork: Sendable {
         UnitOfWork(session: session, origin: origin, bus: bus, depth: depth, journal: journal)
     }
 
-    /// Publishes an event: writes it and its deliveries to the outbox, then runs the in-transaction
+    /// Publishes an event: writes it and its deliveries to the outbox (with the transaction's next
+    /// statement or its commit, in one round trip), then runs the in-transaction
     /// reactions (in subscription order), any of which can veto the whole unit of work by throwing.
     @discardableResult
     public func publish(_ draft: EventDraft) async throws -> EventsV1.EventEnvelope {
@@ -44,7 +45,7 @@ public struct UnitOfWork: Sendable {
         }
         let envelope = draft.envelope(origin: origin, at: bus.now())
         let consumers = bus.consumerNames(for: envelope.eventType)
-        try await OutboxStore.append(envelope, consumers: consumers, session: session)
+        OutboxStore.append(envelope, consumers: consumers, session: session)
         if !consumers.isEmpty { journal.markDelivering() }
         let reacting = UnitOfWork(session: session, origin: origin, bus: bus, depth: depth + 1, journal: journal)
         for reaction in bus.reactions(for: envelope.eventType) {

@@ -1,4 +1,5 @@
 public import KaroKarProto
+import Synchronization
 
 /// Enums are stored as text, spelled as their protobuf value name without the enum's prefix
 /// (`AvailabilityStatus.reserved` <-> `'RESERVED'`), so SQL, logs and the wire agree and no
@@ -20,20 +21,45 @@ extension ProtoEnum {
 
     /// The stored spelling; nil for the zero value and unrecognized values.
     public var storedName: String? {
-        guard rawValue != 0, let name = protoValueName, name.hasPrefix(Self.storedPrefix) else { return nil }
-        return String(name.dropFirst(Self.storedPrefix.count))
+        guard rawValue != 0 else { return nil }
+        return StoredNames.table(of: Self.self).names[rawValue]
     }
 
     /// The value a stored spelling names; nil when the schema does not know it.
     public init?(storedName: String) {
-        let full = Self.storedPrefix + storedName
-        guard let value = Self.protoValues.first(where: { $0.name == full }) else { return nil }
-        self.init(rawValue: value.number)
+        guard let number = StoredNames.table(of: Self.self).numbers[storedName] else { return nil }
+        self.init(rawValue: number)
     }
 
     /// The same value in another generated enum with the same numbering (events copy the
     /// contexts' enums so consumers need not know the context's package).
     public func converted<Other: ProtoEnum>(to type: Other.Type = Other.self) -> Other {
         Other(rawValue: rawValue)
+    }
+}
+
+/// Each enum type's stored spellings, computed once per type (rows and requests convert enums
+/// on every call).
+enum StoredNames {
+    struct Table: Sendable {
+        var names: [Int32: String] = [:]
+        var numbers: [String: Int32] = [:]
+    }
+
+    private static let tables = Mutex<[ObjectIdentifier: Table]>([:])
+
+    static func table<E: ProtoEnum>(of type: E.Type) -> Table {
+        tables.withLock { tables in
+            if let table = tables[ObjectIdentifier(type)] { return table }
+            let prefix = E.storedPrefix
+            var table = Table()
+            for value in E.protoValues where value.number != 0 && value.name.hasPrefix(prefix) {
+                let stored = String(value.name.dropFirst(prefix.count))
+                table.names[value.number] = stored
+                table.numbers[stored] = value.number
+            }
+            tables[ObjectIdentifier(type)] = table
+            return table
+        }
     }
 }
