@@ -174,12 +174,6 @@ let package = Package(
             dependencies: ["KaroKarKernel", "KaroKarPostgres", "KaroKarMessages", logging],
             path: "Tests/KaroKarEventsProbe", swiftSettings: strictSettings
         ),
-        // Measures what authentication and authorization add to a call (run by hand, release build).
-        .executableTarget(
-            name: "karokar-auth-bench",
-            dependencies: ["KaroKarMessages", "KaroKarRPC", "KaroKarServices"] + nio,
-            path: "Tests/KaroKarAuthBench", swiftSettings: strictSettings
-        ),
         .testTarget(
             name: "KaroKarCLITests",
             dependencies: [

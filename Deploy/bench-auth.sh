@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# What authentication and authorization add to a call (issue 4's target: an authenticated,
+# authorized read costs at most 15% more than an unauthenticated ping at 64 calls in flight),
+# measured with karokar-bench against a release karokar-server on a scratch cluster. Alternating
+# rounds of three calls, 64 in flight on one connection:
+#   echo        DiagnosticsService/Echo, 64-byte payload, no token (the ping);
+#   echo+token  the same Echo with a bearer token: the interceptor's whole work (token check,
+#               principal, access rule) on the same handler;
+#   whoami      IdentityService/WhoAmI with the token: the authorized read.
+# Reports calls/s, p99 and the server's CPU per call (from /proc), and each one's extra over echo.
+# Usage: bash Deploy/bench-auth.sh [SECONDS]   (default 10 s per run; BENCH_ROUNDS, default 3)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+seconds="${1:-10}"
+rounds="${BENCH_ROUNDS:-3}"
+swift build -c release --product karokar-server >/dev/null
+swift build -c release --product karokar-bench >/dev/null
+swift build -c release --product karokar >/dev/null
+bin="$(swift build -c release --show-bin-path)"
+source Deploy/bench/cluster.sh
+"$PGBIN/createdb" karokar
+port=$((20000 + RANDOM % 20000))
+password="bench passphrase $RANDOM$RANDOM"
+KAROKAR_BOOTSTRAP_ADMIN_PASSWORD="$password" KAROKAR_BOOTSTRAP_ADMIN_EMAIL=admin@bench.local KAROKAR_LOG_LEVEL=warning \
+  KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S=0 \
+  "$bin/karokar-server" --port "$port" --database-url "$(conninfo karokar)" --set data-dir="$bench_dir/server" >"$bench_dir/server.log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; stop_cluster' EXIT
+address="127.0.0.1:$port"
+for _ in $(seq 1 100); do "$bin/karokar" call --address "$address" karokar.rpc.v1.HealthService/Check >/dev/null 2>&1 && break; sleep 0.2; done
+kill -0 $server_pid 2>/dev/null || { echo "karokar-server did not start:" >&2; cat "$bench_dir/server.log" >&2; exit 1; }
+token=$("$bin/karokar" call --address "$address" --compact karokar.identity.v1.IdentityService/Login \
+  "{\"email\": \"admin@bench.local\", \"password\": \"$password\"}" | python3 -c "import json,sys; print(json.load(sys.stdin)['grant']['accessToken'])")
+payload=$(python3 -c "import base64; print(base64.b64encode(bytes(range(64))).decode())")
+
+echo "== machine: $(nproc) cores, $(uname -sr), $(date -u '+%Y-%m-%d %H:%M UTC'); $rounds rounds of ${seconds}s, 64 in flight, 1 connection"
+run() {  # $1 name, $2 method, $3 request, then extra flags
+  local name=$1 method=$2 data=$3; shift 3
+  "$bin/karokar-bench" --address "$address" --call "$method" --data "$data" --concurrency 64 --connections 1 \
+    --duration "${seconds}s" --warmup 2s --server-pid "$server_pid" --no-progress --format json "$@" >"$bench_dir/report.json"
+  echo "$name $(tr -d '\n' <"$bench_dir/report.json")"
+}
+results=$(for round in $(seq 1 "$rounds"); do
+  run echo karokar.rpc.v1.DiagnosticsService/Echo "{\"payload\": \"$payload\"}"
+  run echo+token karokar.rpc.v1.DiagnosticsService/Echo "{\"payload\": \"$payload\"}" -H "authorization: Bearer $token"
+  run whoami karokar.identity.v1.IdentityService/WhoAmI '{}' -H "authorization: Bearer $token"
+done)
+python3 - "$results" <<'PY'
+import json, sys, statistics
+runs = {}
+for line in sys.argv[1].splitlines():
+    name, _, text = line.partition(" ")
+    report = json.loads(text)
+    failures = sum(count for status, count in (report.get("statuses") or {}).items() if status != "OK")
+    if failures:
+        sys.exit(f"{name}: {failures} calls failed: {report.get('statuses')}")
+    runs.setdefault(name, []).append(report)
+def server_cpu(report):
+    return (report.get("cpu") or {}).get("serverMicrosPerCall") or 0.0
+for name, reports in runs.items():
+    for number, report in enumerate(reports, 1):
+        print(f"  round {number} {name:<10} {report['rate']:9.0f} calls/s  p99 {report['latencyMicros']['p99']:7.0f} µs  server CPU {server_cpu(report):5.2f} µs/call")
+base_rate = statistics.median(r["rate"] for r in runs["echo"])
+base_cpu = statistics.median(server_cpu(r) for r in runs["echo"])
+for name in ("echo+token", "whoami"):
+    rate = statistics.median(r["rate"] for r in runs[name])
+    cpu = statistics.median(server_cpu(r) for r in runs[name])
+    print(f"  {name}: median {rate:.0f} calls/s vs echo {base_rate:.0f} ({100 * (base_rate / rate - 1):+.1f}% time per call); "
+          f"server CPU {cpu:.2f} vs {base_cpu:.2f} µs/call ({100 * (cpu / base_cpu - 1):+.1f}%); target: at most +15%")
+PY
