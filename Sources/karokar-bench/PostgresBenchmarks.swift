@@ -42,24 +42,9 @@ struct PoolBenchmark: AsyncParsableCommand {
     }
 
     private func measure(_ pool: PostgresPool, accounts: Int64, seconds: Double) async throws -> LatencyHistogram {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        return try await withThrowingTaskGroup(of: LatencyHistogram.self) { group in
-            for _ in 0..<concurrency {
-                group.addTask(executorPreference: onPoolExecutor ? pool.executor : nil) {
-                    var histogram = LatencyHistogram()
-                    var random = FastRandom(seed: UInt64.random(in: 1...UInt64.max))  // like pgbench's own PRNG, no syscall per key
-                    while ContinuousClock.now < deadline {
-                        let started = ContinuousClock.now
-                        let aid = Int64.random(in: 1...accounts, using: &random)
-                        _ = try await pool.query("SELECT abalance FROM pgbench_accounts WHERE aid = \(aid)")
-                        histogram.record(nanoseconds: (ContinuousClock.now - started).nanoseconds)
-                    }
-                    return histogram
-                }
-            }
-            var total = LatencyHistogram()
-            for try await partial in group { total.merge(partial) }
-            return total
+        try await ClosedLoop.run(tasks: concurrency, seconds: seconds, on: onPoolExecutor ? pool.executor : nil) { random in
+            let aid = Int64.random(in: 1...accounts, using: &random)
+            _ = try await pool.query("SELECT abalance FROM pgbench_accounts WHERE aid = \(aid)")
         }
     }
 }
@@ -265,40 +250,56 @@ struct ReservationBenchmark: AsyncParsableCommand {
         logger.logLevel = .warning
         _ = Fleet(bus: bus, logger: logger)
         let vendor = try await ReservationFixture.seed(bus: bus, vehicles: vehicles)
-        let slots = SlotCounter()
+        // After every slot an earlier run on this database booked, so none conflicts.
+        let slots = SlotCounter(after: try await ReservationFixture.lastBookedSlot(bus.pool))
         _ = try await measure(bus, vendor: vendor, slots: slots, seconds: warmup)
         let cpuBefore = ProcessCPU.seconds()
         let result = try await measure(bus, vendor: vendor, slots: slots, seconds: duration)
         let cpu = ProcessCPU.seconds() - cpuBefore
         await pool.close()
         print(DatabaseReport(name: "reservations", format: report, figures: [
-            ("reservations_per_second", Double(result.count) / duration), ("p50_ms", result.ms(0.5)), ("p99_ms", result.ms(0.99)),
+            ("reservations", Double(result.count)), ("reservations_per_second", Double(result.count) / duration),
+            ("p50_ms", result.ms(0.5)), ("p99_ms", result.ms(0.99)),
             ("client_cpu_us_per_reservation", cpu * 1e6 / Double(max(result.count, 1))),
         ]).render())
     }
 
     private func measure(_ bus: EventBus, vendor: UUID, slots: SlotCounter, seconds: Double) async throws -> LatencyHistogram {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         let vehicles = self.vehicles
+        return try await ClosedLoop.run(tasks: concurrency, seconds: seconds, on: onPoolExecutor ? bus.pool.executor : nil) { random in
+            let vehicle = ReservationFixture.vehicleID(Int.random(in: 1...vehicles, using: &random))
+            let start = ReservationFixture.firstSlot + Int64(slots.next()) * 3600
+            let booking = UUID.random().lowercasedString
+            try await bus.transaction(.system()) { work in
+                try await work.publish(EventDraft(
+                    "booking.approved", aggregateType: "booking", aggregateID: booking,
+                    payload: .bookingApproved(EventsV1.BookingApproved(
+                        bookingId: booking, vehicleId: vehicle, vendorOrganizationId: vendor.lowercasedString,
+                        period: CommonV1.Period(start: .init(seconds: start), end: .init(seconds: start + 3600))
+                    ))
+                ))
+            }
+        }
+    }
+}
+
+/// `tasks` concurrent tasks repeating `operation` until `seconds` have passed, each timing its
+/// own calls; the latencies merged. Each task has its own fast generator (like pgbench's PRNG, no
+/// system call per key).
+enum ClosedLoop {
+    static func run(
+        tasks: Int, seconds: Double, on executor: (any TaskExecutor)?,
+        _ operation: @escaping @Sendable (inout FastRandom) async throws -> Void
+    ) async throws -> LatencyHistogram {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         return try await withThrowingTaskGroup(of: LatencyHistogram.self) { group in
-            for _ in 0..<concurrency {
-                group.addTask(executorPreference: onPoolExecutor ? bus.pool.executor : nil) {
+            for _ in 0..<tasks {
+                group.addTask(executorPreference: executor) {
                     var histogram = LatencyHistogram()
                     var random = FastRandom(seed: UInt64.random(in: 1...UInt64.max))
                     while ContinuousClock.now < deadline {
                         let started = ContinuousClock.now
-                        let vehicle = ReservationFixture.vehicleID(Int.random(in: 1...vehicles, using: &random))
-                        let start = 2_000_000_000 + Int64(slots.next()) * 3600
-                        let booking = UUID.random().lowercasedString
-                        try await bus.transaction(.system()) { work in
-                            try await work.publish(EventDraft(
-                                "booking.approved", aggregateType: "booking", aggregateID: booking,
-                                payload: .bookingApproved(EventsV1.BookingApproved(
-                                    bookingId: booking, vehicleId: vehicle, vendorOrganizationId: vendor.lowercasedString,
-                                    period: CommonV1.Period(start: .init(seconds: start), end: .init(seconds: start + 3600))
-                                ))
-                            ))
-                        }
+                        try await operation(&random)
                         histogram.record(nanoseconds: (ContinuousClock.now - started).nanoseconds)
                     }
                     return histogram
@@ -319,6 +320,18 @@ enum ReservationFixture {
     }
 
     /// Seeds an empty database; a database seeded before (with as many vehicles) is reused as it is.
+    /// Unix seconds of slot 0; slot n is the hour n hours later.
+    static let firstSlot: Int64 = 2_000_000_000
+
+    /// The last slot a reservation on this database holds (-1 when none does).
+    static func lastBookedSlot(_ pool: PostgresPool) async throws -> Int {
+        let row = try await pool.query("""
+            SELECT coalesce(max(extract(epoch FROM upper(period)))::bigint, 0) AS last FROM fleet.availability WHERE source_type = 'BOOKING'
+            """).single()
+        let last = try row.decode(Int64.self, "last")
+        return last < firstSlot ? -1 : Int((last - firstSlot) / 3600)
+    }
+
     static func seed(bus: EventBus, vehicles: Int) async throws -> UUID {
         let existing = try await bus.pool.query("SELECT organization_id, count(*) AS n FROM fleet.vehicle GROUP BY organization_id")
         if let row = existing.first(where: { _ in true }) {
@@ -350,7 +363,11 @@ enum ReservationFixture {
 /// Distinct one-hour slots, shared by all tasks, so no reservation ever conflicts.
 final class SlotCounter: @unchecked Sendable {
     private let lock = NSLock()
-    private var value = 0
+    private var value: Int
+
+    init(after last: Int) {
+        value = last
+    }
 
     func next() -> Int {
         lock.withLock {
