@@ -80,31 +80,42 @@ final class PostgresConnection: @unchecked Sendable {
     /// Runs `sql` as a prepared statement (prepared once per connection and text).
     func execute(_ sql: SQL) async throws -> PostgresRows {
         if deferredBegin != nil || !queued.isEmpty {
-            return try consume(try await pipeline(pendingCommands() + [sql]))
+            return try consume(try await pipeline(after: [sql]))
         }
         let name = try await preparedName(for: sql.text)
         return try consume(try await finish(sent: send(sql, name: name)))
     }
 
-    /// Runs parameterless statements (`BEGIN`, `COMMIT`, `ROLLBACK`, DDL scripts) with the simple
-    /// protocol.
+    /// Runs parameterless statements (DDL scripts, `SET LOCAL`, a migration's own `BEGIN`) with
+    /// the simple protocol, after anything held back.
     func executeSimple(_ text: String) async throws {
-        if text == "ROLLBACK" {
-            queued = []
-            if deferredBegin != nil {
-                deferredBegin = nil  // the transaction never reached the server
-                return
-            }
-        } else if deferredBegin != nil || !queued.isEmpty {
-            if text == "COMMIT" {
-                let commands = pendingCommands()
-                if commands.isEmpty { return }  // nothing ran: nothing to commit
-                _ = try consume(try await pipeline(commands + [SQL(stringLiteral: "COMMIT")]))
-                return
-            }
-            _ = try consume(try await pipeline(pendingCommands()))
+        if deferredBegin != nil || !queued.isEmpty {
+            _ = try consume(try await pipeline(after: []))
         }
         _ = try consume(try await finish(sent: PQsendQuery(handle, text)))
+    }
+
+    /// Commits the transaction, sending anything queued in the same round trip; a transaction
+    /// that ran nothing never reached the server and sends nothing.
+    func commit() async throws {
+        if queued.isEmpty, deferredBegin != nil {
+            deferredBegin = nil
+        } else if !queued.isEmpty {
+            _ = try consume(try await pipeline(after: [SQL(stringLiteral: "COMMIT")]))
+        } else {
+            _ = try consume(try await finish(sent: PQsendQuery(handle, "COMMIT")))
+        }
+    }
+
+    /// Rolls back, dropping anything held back (a transaction whose BEGIN was never sent has
+    /// nothing to roll back on the server).
+    func rollback() async throws {
+        queued = []
+        if deferredBegin != nil {
+            deferredBegin = nil
+            return
+        }
+        _ = try consume(try await finish(sent: PQsendQuery(handle, "ROLLBACK")))
     }
 
     /// Queues `sql` to run with the transaction's next statement or its COMMIT (see ``queued``).
@@ -113,34 +124,30 @@ final class PostgresConnection: @unchecked Sendable {
         queued.append(sql)
     }
 
-    /// The held-back BEGIN and queued statements, taken out for a pipeline.
-    private func pendingCommands() -> [SQL] {
-        var commands = deferredBegin.map { [SQL(stringLiteral: $0)] } ?? []
-        deferredBegin = nil
-        commands += queued
-        queued = []
-        return commands
-    }
-
-
-    /// Runs `commands` (prepared statements) in one pipeline (libpq's pipeline mode): one flush
-    /// and one wait for all their results. Returns the last command's result (the caller owns
-    /// it), or throws the first failure; a failure aborts the commands after it, and inside a
-    /// transaction leaves it aborted, as running them one by one would have.
-    private func pipeline(_ commands: [SQL]) async throws -> OpaquePointer {
+    /// Runs the held-back BEGIN, the queued statements and then `tail` in one pipeline (libpq's
+    /// pipeline mode): one flush and one wait for all their results. Returns the last command's
+    /// result (the caller owns it), or the first failure; a failure aborts the commands after it,
+    /// and leaves the transaction aborted, as running them one by one would have. Every statement
+    /// is prepared before anything is taken out of the pending state, so a statement that fails to
+    /// prepare leaves the BEGIN and the queue as they were.
+    private func pipeline(after tail: [SQL]) async throws -> OpaquePointer {
+        let commands = (deferredBegin.map { [SQL(stringLiteral: $0)] } ?? []) + queued + tail
         var names: [String] = []
         for command in commands {
-            guard let name = try await preparedName(for: command.text) else {
-                // The statement cache is full: one round trip each.
-                var last: OpaquePointer?
-                for command in commands {
-                    if let last { PQclear(last) }
-                    last = try await finish(sent: send(command, name: nil))
-                    if Self.failed(last!) { break }
-                }
-                return last!
-            }
+            guard let name = try await preparedName(for: command.text) else { break }
             names.append(name)
+        }
+        deferredBegin = nil
+        queued = []
+        guard names.count == commands.count else {
+            // The statement cache is full: one round trip each.
+            var last: OpaquePointer?
+            for command in commands {
+                if let last { PQclear(last) }
+                last = try await finish(sent: send(command, name: nil))
+                if Self.failed(last!) { break }
+            }
+            return last!
         }
         guard PQenterPipelineMode(handle) == 1 else { throw connectionError() }
         for (command, name) in zip(commands, names) {

@@ -37,7 +37,17 @@ public struct PostgresSession: Sendable {
     /// ROLLBACK, even from a cancelled task (nothing on this path checks for cancellation); a
     /// failure here leaves the connection unusable, and the pool closes it.
     func rollback() async {
-        _ = try? await connection.executeSimple("ROLLBACK")
+        _ = try? await connection.rollback()
+    }
+
+    /// COMMIT, with anything queued in the same round trip.
+    func commit() async throws {
+        let connection = self.connection
+        try await withTaskCancellationHandler {
+            try await connection.commit()
+        } onCancel: {
+            connection.cancelCurrentQuery()
+        }
     }
 }
 
@@ -72,7 +82,7 @@ extension PostgresPool {
                     }
                     do {
                         let result = try await body(session)
-                        try await session.simple("COMMIT")
+                        try await session.commit()
                         return result
                     } catch {
                         await session.rollback()

@@ -164,6 +164,17 @@ struct PostgresTests {
             return try await session.query("SELECT count(*) AS n FROM note WHERE id = \(Int32(7))").single().decode(Int.self, "n")
         }
         #expect(seen == 1)
+        // A first statement that fails to prepare, caught: the BEGIN is still held back, so what
+        // follows still runs inside the transaction (and rolls back with it).
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await pool.transaction { session in
+                _ = try? await session.query("SELEC 1")
+                try await session.query("INSERT INTO note VALUES (\(Int32(8)))")
+                throw Boom()
+            }
+        }
+        #expect(try await pool.query("SELECT count(*) AS n FROM note WHERE id = 8").single().decode(Int.self, "n") == 0)
         // A transaction that runs nothing, and one whose first command is a simple one.
         try await pool.transaction { _ in }
         try await pool.transaction { session in try await session.simple("SET LOCAL statement_timeout = 1000") }
