@@ -14,24 +14,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 seconds="${1:-10}"
 rounds="${BENCH_ROUNDS:-3}"
-swift build -c release --product karokar-server >/dev/null
-swift build -c release --product karokar-bench >/dev/null
-swift build -c release --product karokar >/dev/null
-bin="$(swift build -c release --show-bin-path)"
-source Deploy/bench/cluster.sh
-"$PGBIN/createdb" karokar
-port=$((20000 + RANDOM % 20000))
-password="bench passphrase $RANDOM$RANDOM"
-KAROKAR_BOOTSTRAP_ADMIN_PASSWORD="$password" KAROKAR_BOOTSTRAP_ADMIN_EMAIL=admin@bench.local KAROKAR_LOG_LEVEL=warning \
-  KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S=0 \
-  "$bin/karokar-server" --port "$port" --database-url "$(conninfo karokar)" --set data-dir="$bench_dir/server" >"$bench_dir/server.log" 2>&1 &
-server_pid=$!
-trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; stop_cluster' EXIT
-address="127.0.0.1:$port"
-for _ in $(seq 1 100); do "$bin/karokar" call --address "$address" karokar.rpc.v1.HealthService/Check >/dev/null 2>&1 && break; sleep 0.2; done
-kill -0 $server_pid 2>/dev/null || { echo "karokar-server did not start:" >&2; cat "$bench_dir/server.log" >&2; exit 1; }
-token=$("$bin/karokar" call --address "$address" --compact karokar.identity.v1.IdentityService/Login \
-  "{\"email\": \"admin@bench.local\", \"password\": \"$password\"}" | python3 -c "import json,sys; print(json.load(sys.stdin)['grant']['accessToken'])")
+source Deploy/bench/server.sh
+token=$(token admin@bench.local "$password")
 payload=$(python3 -c "import base64; print(base64.b64encode(bytes(range(64))).decode())")
 
 echo "== machine: $(nproc) cores, $(uname -sr), $(date -u '+%Y-%m-%d %H:%M UTC'); $rounds rounds of ${seconds}s, 64 in flight, 1 connection"

@@ -13,28 +13,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 seconds="${1:-20}"
 clients=16
-swift build -c release --product karokar-server >/dev/null
-swift build -c release --product karokar-bench >/dev/null
-swift build -c release --product karokar >/dev/null
-bin="$(swift build -c release --show-bin-path)"
-source Deploy/bench/cluster.sh
-"$PGBIN/createdb" karokar
-database="$(conninfo karokar)"
-
-port=$((20000 + RANDOM % 20000))
-password="bench passphrase $RANDOM$RANDOM"
-KAROKAR_BOOTSTRAP_ADMIN_PASSWORD="$password" KAROKAR_BOOTSTRAP_ADMIN_EMAIL=admin@bench.local \
-  KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S=0 KAROKAR_DATABASE_POOL_SIZE=20 KAROKAR_LOG_LEVEL=warning \
-  "$bin/karokar-server" --port "$port" --database-url "$database" --set data-dir="$bench_dir/server" >"$bench_dir/server.log" 2>&1 &
-server_pid=$!
-trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; stop_cluster' EXIT
-address="127.0.0.1:$port"
-for _ in $(seq 1 100); do "$bin/karokar" call --address "$address" karokar.rpc.v1.HealthService/Check >/dev/null 2>&1 && break; sleep 0.2; done
-kill -0 $server_pid 2>/dev/null || { echo "karokar-server did not start:" >&2; cat "$bench_dir/server.log" >&2; exit 1; }
-
-call() { "$bin/karokar" call --address "$address" --compact "$@"; }
-field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$1"; }
-token() { call karokar.identity.v1.IdentityService/Login "{\"email\": \"$1\", \"password\": \"$2\"}" | field "['grant']['accessToken']"; }
+BENCH_SERVER_ENV="KAROKAR_DATABASE_POOL_SIZE=20"
+source Deploy/bench/server.sh
 admin=$(token admin@bench.local "$password")
 onboard() {  # $1 type, $2 e-mail: registers, approves, prints the organization id
   local id
