@@ -44,6 +44,7 @@ public struct ProtoArena {
     }
 
     /// Uninitialized storage for `count` values of `type`.
+    @inlinable
     public func allocate<T>(_ type: T.Type, count: Int = 1) -> UnsafeMutablePointer<T> {
         let bytes = MemoryLayout<T>.stride * max(count, 1)
         guard let memory = kk_arena_alloc(raw, bytes) else {
@@ -53,6 +54,7 @@ public struct ProtoArena {
     }
 
     /// A NUL-terminated copy of `string`. protobuf-c strings end at the first NUL.
+    @inlinable
     public func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
         var string = string
         return string.withUTF8 { utf8 in
@@ -66,6 +68,7 @@ public struct ProtoArena {
     }
 
     /// A copy of `bytes` as protobuf-c binary data.
+    @inlinable
     public func binary(_ bytes: [UInt8]) -> ProtobufCBinaryData {
         guard !bytes.isEmpty else {
             return ProtobufCBinaryData(len: 0, data: nil)
@@ -75,22 +78,27 @@ public struct ProtoArena {
         return ProtobufCBinaryData(len: bytes.count, data: out)
     }
 
-    /// A C array holding `transform` of each element.
+    /// A C array holding `transform` of each element. (These helpers are inlinable so that each
+    /// generated message gets them specialized: unspecialized, a repeated field cost a generic
+    /// metadata lookup per element.)
+    @inlinable
     public func array<S, C>(_ elements: [S], _ transform: (S) -> C) -> UnsafeMutablePointer<C> {
         let out = allocate(C.self, count: elements.count)
-        for (index, element) in elements.enumerated() {
-            (out + index).initialize(to: transform(element))
+        for index in elements.indices {
+            (out + index).initialize(to: transform(elements[index]))
         }
         return out
     }
 
     /// A C array of map entry messages, in key order so encoding is deterministic.
+    @inlinable
     public func mapEntries<K: Comparable, V, E>(
         _ map: [K: V], as entryType: E.Type, _ fill: (K, V, UnsafeMutablePointer<E>) -> Void
     ) -> UnsafeMutablePointer<UnsafeMutablePointer<E>?> {
         let keys = map.keys.sorted()
         let out = allocate(UnsafeMutablePointer<E>?.self, count: keys.count)
-        for (index, key) in keys.enumerated() {
+        for index in keys.indices {
+            let key = keys[index]
             let entry = allocate(E.self)
             fill(key, map[key]!, entry)
             (out + index).initialize(to: entry)

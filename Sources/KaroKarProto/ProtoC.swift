@@ -3,6 +3,7 @@ public import CProtoArena
 /// Helpers the generated `init(cMessage:)` uses to read protobuf-c's C values.
 public enum ProtoC {
     /// A string field; protobuf-c does not check UTF-8, so this does.
+    @inlinable
     public static func string(_ pointer: UnsafeMutablePointer<CChar>?) throws -> String {
         guard let pointer else {
             return ""
@@ -13,6 +14,7 @@ public enum ProtoC {
         return string
     }
 
+    @inlinable
     public static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
         guard data.len > 0, let base = data.data else {
             return []
@@ -21,6 +23,7 @@ public enum ProtoC {
     }
 
     /// A non-null sub-message pointer; protobuf-c never leaves array slots empty.
+    @inlinable
     public static func required<T>(_ pointer: UnsafeMutablePointer<T>?) throws -> UnsafeRawPointer {
         guard let pointer else {
             throw ProtoDecodingError.malformed
@@ -28,6 +31,7 @@ public enum ProtoC {
         return UnsafeRawPointer(pointer)
     }
 
+    @inlinable
     public static func array<C, S>(
         _ base: UnsafeMutablePointer<C>?, count: Int, _ transform: (C) throws -> S
     ) rethrows -> [S] {
@@ -43,6 +47,7 @@ public enum ProtoC {
     }
 
     /// A map field; like protobuf, the last entry for a repeated key wins.
+    @inlinable
     public static func map<E, K: Hashable, V>(
         _ base: UnsafeMutablePointer<UnsafeMutablePointer<E>?>?, count: Int, _ transform: (E) throws -> (K, V)
     ) throws -> [K: V] {

@@ -69,11 +69,13 @@ public enum ProtoWire {
 
 extension ProtoWire {
     /// Bytes of `value` as a base-128 varint.
+    @inlinable
     public static func varintSize(_ value: UInt64) -> Int {
         max(1, (64 - value.leadingZeroBitCount + 6) / 7)
     }
 
     /// Emits `value` as a base-128 varint, one byte at a time.
+    @inlinable
     public static func writeVarint(_ value: UInt64, _ emit: (UInt8) -> Void) {
         var rest = value
         while rest >= 0x80 {
