@@ -95,16 +95,19 @@ struct CallEnvelope {
             if let payload {
                 envelope.payload = body.getSlice(at: body.readerIndex + payload.lowerBound, length: payload.count)!
             }
-            var entries: [RPCV1.MetadataEntry] = []
-            entries.reserveCapacity(metadata.count)
-            for range in metadata {
-                entries.append(try entry(body, range))
+            // The entry count was checked with the bounds; entries go straight into the metadata.
+            if !metadata.isEmpty {
+                envelope.metadata.reserveCapacity(metadata.count)
+                var total = 0
+                for range in metadata {
+                    let (key, value) = try entry(body, range)
+                    try envelope.metadata.appendFromWire(key, value, total: &total, maximumBytes: limits.maximumMetadataBytes)
+                }
             }
-            envelope.metadata = try Metadata.validated(entries, maximumBytes: limits.maximumMetadataBytes, maximumEntries: limits.maximumMetadataEntries)
             return envelope
         }
 
-        private func entry(_ body: ByteBuffer, _ range: Range<Int>) throws(RPCError) -> RPCV1.MetadataEntry {
+        private func entry(_ body: ByteBuffer, _ range: Range<Int>) throws(RPCError) -> (key: String, value: [UInt8]) {
             var key: Range<Int>?
             var value: Range<Int>?
             var wellTyped = true
@@ -122,11 +125,25 @@ struct CallEnvelope {
                 throw RPCError(.invalidArgument, "CALL body is not a valid karokar.rpc.v1.Call", domainCode: TransportDomainCode.malformedPayload)
             }
             let base = range.lowerBound
-            let keyText = try key.map { inner throws(RPCError) in try string(body, (base + inner.lowerBound)..<(base + inner.upperBound)) } ?? ""
+            let keyText = try key.map { inner throws(RPCError) in try keyString(body, (base + inner.lowerBound)..<(base + inner.upperBound)) } ?? ""
             let valueBytes = value.map { inner in
                 body.getBytes(at: body.readerIndex + base + inner.lowerBound, length: inner.count)!
             } ?? []
-            return RPCV1.MetadataEntry(key: keyText, value: valueBytes)
+            return (keyText, valueBytes)
+        }
+
+        /// A metadata key: a well-known one's string when the bytes are exactly it (no allocation
+        /// or validation on the common path), else as ``string(_:_:)`` reads it.
+        private func keyString(_ body: ByteBuffer, _ range: Range<Int>) throws(RPCError) -> String {
+            let known = body.withUnsafeReadableBytes { bytes -> String? in
+                let field = UnsafeRawBufferPointer(rebasing: bytes[range])
+                for entry in Metadata.wellKnownKeys where entry.bytes.count == field.count {
+                    if entry.bytes.withUnsafeBytes({ $0.elementsEqual(field) }) { return entry.key }
+                }
+                return nil
+            }
+            if let known { return known }
+            return try string(body, range)
         }
 
         /// A string field: UTF-8, cut at the first NUL as protobuf-c does.

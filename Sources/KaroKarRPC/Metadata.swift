@@ -64,25 +64,26 @@ public struct Metadata: Sendable, Hashable, Sequence {
         entries.map { RPCV1.MetadataEntry(key: $0.key, value: $0.value) }
     }
 
-    /// Validates wire entries against the protocol's rules and the connection's byte cap.
-    static func validated(_ wire: [RPCV1.MetadataEntry], maximumBytes: Int, maximumEntries: Int) throws(RPCError) -> Metadata {
-        guard wire.count <= maximumEntries else {
-            throw RPCError(.resourceExhausted, "metadata has more than \(maximumEntries) entries", domainCode: TransportDomainCode.metadataTooLarge)
+    /// Appends an entry read off the wire after checking it against the protocol's rules (a
+    /// valid key, not repeated) and the connection's byte cap, counted in `total`.
+    mutating func appendFromWire(_ key: String, _ value: [UInt8], total: inout Int, maximumBytes: Int) throws(RPCError) {
+        total += key.utf8.count + value.count
+        guard total <= maximumBytes else {
+            throw RPCError(.resourceExhausted, "metadata exceeds \(maximumBytes) bytes", domainCode: TransportDomainCode.metadataTooLarge)
         }
-        var metadata = Metadata()
-        var total = 0
-        for entry in wire {
-            total += entry.key.utf8.count + entry.value.count
-            guard total <= maximumBytes else {
-                throw RPCError(.resourceExhausted, "metadata exceeds \(maximumBytes) bytes", domainCode: TransportDomainCode.metadataTooLarge)
-            }
-            guard isValidKey(entry.key), metadata.bytes(for: entry.key) == nil else {
-                throw RPCError(.invalidArgument, "invalid or repeated metadata key", domainCode: TransportDomainCode.malformedMetadata)
-            }
-            metadata.entries.append((entry.key, entry.value))
+        guard Self.isValidKey(key), bytes(for: key) == nil else {
+            throw RPCError(.invalidArgument, "invalid or repeated metadata key", domainCode: TransportDomainCode.malformedMetadata)
         }
-        return metadata
+        entries.append((key, value))
     }
+
+    mutating func reserveCapacity(_ count: Int) {
+        entries.reserveCapacity(count)
+    }
+
+    /// The well-known keys as bytes, so that decoding reuses their strings.
+    static let wellKnownKeys: [(bytes: [UInt8], key: String)] =
+        [Key.authorization, Key.idempotencyKey, Key.traceparent, Key.requestID].map { (Array($0.utf8), $0) }
 
     /// True when `key` is 1...64 bytes of `[a-z0-9._-]`, as the protocol requires.
     public static func isValidKey(_ key: String) -> Bool {

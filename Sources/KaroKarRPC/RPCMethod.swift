@@ -48,6 +48,34 @@ public struct RPCRoute: Sendable {
             return ByteBuffer(encoding: try await handler(request, context), headroom: FrameLayout.okReplyHeadroom)
         }
     }
+
+    /// A handler that answers with the response already encoded, for answers kept in encoded
+    /// form (Identity's WhoAmI). The bytes must be a valid `Response`; start them at least
+    /// ``responseHeadroom`` bytes into the buffer (``ByteBuffer/init(encoding:headroom:)`` does)
+    /// and the REPLY header is written in front of them without a copy.
+    @inlinable
+    public init<Request, Response>(
+        _ method: RPCMethod<Request, Response>,
+        encodedHandler handler: @escaping @Sendable (Request, ServerCallContext) async throws -> ByteBuffer
+    ) {
+        self.name = method.name
+        self.requestDescriptor = Request.protoDescriptor
+        self.responseDescriptor = Response.protoDescriptor
+        self.requestTypeName = Request.protoName
+        self.responseTypeName = Response.protoName
+        self.invoke = { payload, context in
+            let request: Request
+            do {
+                request = try payload.withUnsafeReadableBytes { try ProtoCodec.decode(Request.self, from: $0) }
+            } catch let error as ProtoDecodingError {
+                throw RPCError.undecodable(Request.protoName, error)
+            }
+            return try await handler(request, context)
+        }
+    }
+
+    /// The bytes to leave free in front of an encoded response for the REPLY header.
+    public static var responseHeadroom: Int { FrameLayout.okReplyHeadroom }
 }
 
 extension ByteBuffer {
@@ -117,5 +145,22 @@ public struct RPCServiceDefinition: Sendable {
             )
             return route
         }
+    }
+
+    /// This definition with the route of the same name replaced by `route` (one answered from
+    /// encoded bytes, say); the method must exist and take the same messages.
+    public func replacing(_ route: RPCRoute) -> RPCServiceDefinition {
+        guard let index = routes.firstIndex(where: { $0.name == route.name }) else {
+            preconditionFailure("\(descriptor.name) has no method \(route.name)")
+        }
+        precondition(
+            routes[index].requestDescriptor == route.requestDescriptor && routes[index].responseDescriptor == route.responseDescriptor,
+            "\(descriptor.name)/\(route.name): the replacement takes other messages"
+        )
+        var routes = routes
+        routes[index] = route
+        var definition = RPCServiceDefinition(descriptor: descriptor, routes: routes)
+        definition.executor = executor
+        return definition
     }
 }

@@ -1,6 +1,7 @@
 public import Logging
 public import NIOCore
 import KaroKarMessages
+import Synchronization
 
 /// What a handler knows about the call it serves.
 public struct ServerCallContext: Sendable {
@@ -16,11 +17,14 @@ public struct ServerCallContext: Sendable {
     public let peer: String
     /// Values interceptors attach for handlers (the authenticated caller, for example).
     public var attributes: CallAttributes
+    /// What lives as long as the call's connection, shared by its calls.
+    public let connection: ConnectionAttributes
     private var baseLogger: Logger
 
     public init(
         path: String, service: String, method: String, callID: UInt32, metadata: Metadata,
-        deadline: ContinuousClock.Instant?, peer: String, logger: Logger, attributes: CallAttributes = CallAttributes()
+        deadline: ContinuousClock.Instant?, peer: String, logger: Logger, attributes: CallAttributes = CallAttributes(),
+        connection: ConnectionAttributes = ConnectionAttributes()
     ) {
         self.path = path
         self.service = service
@@ -31,6 +35,7 @@ public struct ServerCallContext: Sendable {
         self.peer = peer
         self.baseLogger = logger
         self.attributes = attributes
+        self.connection = connection
     }
 
     /// The connection's logger with `rpc.method` and `rpc.call_id` added. Built on access: setting
@@ -59,9 +64,43 @@ public struct CallAttributes: Sendable {
 
     public init() {}
 
+    public var isEmpty: Bool { storage.isEmpty }
+
     public subscript<Key: CallAttributeKey>(key: Key.Type) -> Key.Value? {
         get { storage[ObjectIdentifier(key)] as? Key.Value }
         set { storage[ObjectIdentifier(key)] = newValue }
+    }
+}
+
+/// A key for ``ConnectionAttributes``; the key type names the value type, an immutable class
+/// (values are replaced whole, never changed in place).
+public protocol ConnectionAttributeKey: Sendable {
+    associatedtype Value: AnyObject & Sendable
+}
+
+/// Typed storage that lives as long as one client connection, for interceptors that reuse work
+/// between a connection's calls (the authorization interceptor keeps the last credential it
+/// verified here, so the next call that presents the same bytes skips the token and cache
+/// lookups). A connection's calls run concurrently, so values are replaced whole under a lock.
+/// It holds a handful of entries at most: a list, read in a few nanoseconds on every call.
+public final class ConnectionAttributes: Sendable {
+    private let storage = Mutex<[(key: ObjectIdentifier, value: any AnyObject & Sendable)]>([])
+
+    public init() {}
+
+    public subscript<Key: ConnectionAttributeKey>(key: Key.Type) -> Key.Value? {
+        get {
+            let id = ObjectIdentifier(key)
+            guard let value = storage.withLock({ entries in entries.first { $0.key == id }?.value }) else { return nil }
+            return unsafeDowncast(value, to: Key.Value.self)  // only the setter below stores under this key
+        }
+        set {
+            let id = ObjectIdentifier(key)
+            storage.withLock { entries in
+                entries.removeAll { $0.key == id }
+                if let newValue { entries.append((id, newValue)) }
+            }
+        }
     }
 }
 

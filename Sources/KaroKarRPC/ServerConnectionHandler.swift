@@ -51,6 +51,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private var methodCache: MethodCache? = MethodCache()
     private var context: ChannelHandlerContext?
     private var peer = "?"
+    private let connectionAttributes = ConnectionAttributes()
 
     init(dispatcher: CallDispatcher, serverName: String, startsCallsOnEventLoop: Bool = true) {
         self.dispatcher = dispatcher
@@ -228,7 +229,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         let timeout = micros == 0 ? nil : Duration.microseconds(Int64(micros))
         let callContext = ServerCallContext(
             path: envelope.path, service: target.service, method: target.route.name, callID: callID,
-            metadata: envelope.metadata, deadline: timeout.map { ContinuousClock.now + $0 }, peer: peer, logger: logger
+            metadata: envelope.metadata, deadline: timeout.map { ContinuousClock.now + $0 }, peer: peer, logger: logger,
+            connection: connectionAttributes
         )
         let deadline = timeout.map { NIODeadline.now() + .nanoseconds($0.nanoseconds) }
         let dispatcher = self.dispatcher
