@@ -1,6 +1,7 @@
 public import KaroKarKernel
 public import KaroKarPostgres
 public import KaroKarRPC
+import KaroKarMessages
 import KaroKarServices
 public import Logging
 
@@ -24,7 +25,10 @@ public struct IdentityContext: Sendable {
         logger[metadataKey: "context"] = "identity"
         let service = IdentityService(bus: bus, configuration: configuration, logger: logger)
         self.service = service
-        services = [IdentityHandler(service: service).serviceDefinition()]
+        let handler = IdentityHandler(service: service)
+        services = [
+            handler.serviceDefinition().replacing(RPCRoute(IdentityV1.IdentityService.Method.whoAmI, encodedHandler: handler.encodedWhoAmI))
+        ]
         interceptor = AuthorizationInterceptor(authority: service.authority, cache: service.cache, pool: bus.pool)
         changes = AccessChangeListener(connectionString: bus.pool.configuration.connectionString, cache: service.cache, logger: logger)
         IdentityReactions.subscribe(service, to: bus)

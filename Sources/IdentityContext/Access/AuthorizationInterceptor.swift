@@ -18,6 +18,53 @@ enum AuthenticatedKey: CallAttributeKey {
     typealias Value = Authenticated
 }
 
+/// A credential verified on a connection, and what the calls that present it get: its caller
+/// and, for Identity's handlers, its principal. Immutable (the connection's calls share it).
+final class VerifiedCredential: Sendable {
+    /// The `authorization` value, byte for byte.
+    let credential: [UInt8]
+    let principal: Principal
+    let attributes: CallAttributes
+    /// The key installation the token was verified under, and the principal cache's generation
+    /// when the principal was read.
+    let installation: UInt64
+    let generation: UInt64
+    /// When this stops serving: the token's expiry (with leeway) or the principal's cache entry's,
+    /// whichever comes first; one monotonic clock reading per call checks both.
+    let expires: ContinuousClock.Instant
+
+    init(
+        credential: [UInt8], claims: TokenClaims, principal: Principal, installation: UInt64, generation: UInt64,
+        expires: ContinuousClock.Instant
+    ) {
+        self.credential = credential
+        self.principal = principal
+        var attributes = CallAttributes()
+        attributes.caller = principal.caller
+        attributes[AuthenticatedKey.self] = Authenticated(principal: principal, expiresAt: claims.expiresAt)
+        self.attributes = attributes
+        self.installation = installation
+        self.generation = generation
+        self.expires = expires
+    }
+
+    /// True when `credential` is this one and nothing it rests on has changed: the same signing
+    /// key, the token not expired, and the principal's cache entry neither invalidated (which any
+    /// change to a membership, user, account or organization does) nor expired.
+    func isCurrent(for credential: [UInt8], authority: TokenAuthority, cache: PrincipalCache) -> Bool {
+        guard credential.count == self.credential.count, cache.generation == generation, authority.installation == installation,
+              cache.now() < expires
+        else { return false }
+        return credential.withUnsafeBytes { presented in
+            self.credential.withUnsafeBytes { memcmp(presented.baseAddress!, $0.baseAddress!, presented.count) == 0 }
+        }
+    }
+}
+
+enum VerifiedCredentialKey: ConnectionAttributeKey {
+    typealias Value = VerifiedCredential
+}
+
 /// Authentication and authorization for every call (issue 4), before the request is decoded:
 ///
 /// 1. the method must be in ``AccessPolicy/table`` (else PERMISSION_DENIED: nothing is served by
@@ -34,7 +81,6 @@ public struct AuthorizationInterceptor: ServerInterceptor {
     let authority: TokenAuthority
     let cache: PrincipalCache
     let pool: PostgresPool
-    static let identityService = IdentityV1.IdentityService.descriptor.name
 
     public func intercept(
         context: ServerCallContext, next: (ServerCallContext) async throws -> ByteBuffer
@@ -42,27 +88,54 @@ public struct AuthorizationInterceptor: ServerInterceptor {
         guard let requirement = AccessPolicy.requirement(for: context.path) else {
             throw RPCError(.permissionDenied, "this method has no access rule", domainCode: "PERMISSION_DENIED")
         }
-        guard let token = try BearerToken.parse(context.metadata) else {
+        guard let credential = context.metadata.bytes(for: Metadata.Key.authorization) else {
             guard requirement == .public else { throw IdentityErrors.missingToken }
             return try await next(context)
         }
-        let claims = try authority.verify(token)
-        let principal: Principal
-        if let cached = try cached(claims) {
-            principal = cached
+        let verified: VerifiedCredential
+        if let memo = context.connection[VerifiedCredentialKey.self], memo.isCurrent(for: credential, authority: authority, cache: cache) {
+            verified = memo
         } else {
-            principal = try await resolve(claims)
+            verified = try await verify(credential, on: context.connection)
         }
-        let caller = principal.caller
-        guard requirement.admits(caller) else {
+        guard requirement.admits(verified.principal.caller) else {
             throw RPCError(.permissionDenied, "the caller's permissions do not allow this method", domainCode: "PERMISSION_DENIED")
         }
         var context = context
-        context.caller = caller
-        if context.service == Self.identityService {  // only Identity's handlers read it (WhoAmI)
-            context.attributes[AuthenticatedKey.self] = Authenticated(principal: principal, expiresAt: claims.expiresAt)
+        if context.attributes.isEmpty {
+            context.attributes = verified.attributes  // the usual case: this interceptor runs first
+        } else {
+            context.caller = verified.principal.caller
+            context.attributes[AuthenticatedKey.self] = verified.attributes[AuthenticatedKey.self]
         }
         return try await next(context)
+    }
+
+    /// The full check of a credential the connection has not just verified: parse, signature
+    /// (or the authority's memory of it), principal from the cache or the database. Remembered
+    /// on the connection when the principal came from the cache.
+    private func verify(_ credential: [UInt8], on connection: ConnectionAttributes) async throws -> VerifiedCredential {
+        guard let token = try BearerToken.parse(credential) else { throw IdentityErrors.invalidToken }
+        let installation = authority.installation  // read first: a key installed meanwhile ends the memory
+        let claims = try authority.verify(token)
+        let principal: Principal
+        if let snapshot = cache.snapshot(Self.key(claims)) {
+            principal = try Self.checked(snapshot.principal, claims)
+            let seconds = authority.now()
+            if let window = authority.window(of: claims), window.contains(seconds) {
+                // The token's remaining seconds, on the cache's monotonic clock (tokens live minutes).
+                let tokenExpires = cache.now() + .seconds(min(window.upperBound - seconds, 86_400))
+                let verified = VerifiedCredential(
+                    credential: credential, claims: claims, principal: principal, installation: installation,
+                    generation: snapshot.generation, expires: min(tokenExpires, snapshot.expires)
+                )
+                connection[VerifiedCredentialKey.self] = verified
+                return verified
+            }
+        } else {
+            principal = try await resolve(claims)
+        }
+        return VerifiedCredential(credential: credential, claims: claims, principal: principal, installation: 0, generation: 0, expires: cache.now())
     }
 
     /// The token's principal, from the cache or the database; UNAUTHENTICATED when it is gone or
@@ -77,12 +150,6 @@ public struct AuthorizationInterceptor: ServerInterceptor {
             cache.store(key, loaded, loadedAt: generation)
             return try Self.checked(loaded, claims)
         }
-    }
-
-    /// The cached principal without a suspension (the common case), nil when not cached.
-    func cached(_ claims: TokenClaims) throws(RPCError) -> Principal? {
-        guard case .hit(let cached) = cache.lookup(Self.key(claims)) else { return nil }
-        return try Self.checked(cached, claims)
     }
 
     static func key(_ claims: TokenClaims) -> PrincipalKey {
@@ -120,6 +187,11 @@ enum BearerToken {
     /// nil when there is no `authorization` entry; UNAUTHENTICATED when it is not a bearer token.
     static func parse(_ metadata: Metadata) throws(RPCError) -> String? {
         guard let bytes = metadata.bytes(for: Metadata.Key.authorization) else { return nil }
+        return try parse(bytes)
+    }
+
+    /// The token in an `authorization` value; UNAUTHENTICATED when it is not a bearer token.
+    static func parse(_ bytes: [UInt8]) throws(RPCError) -> String? {
         guard bytes.count > scheme.count, bytes.count <= TokenCodec.maximumTokenBytes + scheme.count else { throw IdentityErrors.invalidToken }
         for (byte, expected) in zip(bytes, scheme) where ((0x41...0x5A).contains(byte) ? byte | 0x20 : byte) != expected {
             throw IdentityErrors.invalidToken

@@ -1,6 +1,8 @@
 import Foundation
 import KaroKarKernel
 import KaroKarMessages
+import KaroKarProto
+import NIOCore
 
 /// Who a token's principal is right now, as the database says: what the authorization cache
 /// holds. Token-independent (many tokens share one). Immutable, and a class so that handing it
@@ -18,6 +20,8 @@ final class Principal: Sendable {
     /// WhoAmI's answer but for the token's expiry: built once per load, since WhoAmI is the
     /// cheapest authenticated read and must stay cheap.
     let whoAmI: IdentityV1.WhoAmIResponse
+    /// `whoAmI`, encoded.
+    let whoAmIBytes: [UInt8]
 
     init(organization: OrganizationRecord, granted: Set<Permission>, user: UserRecord?, membership: MembershipRecord?, serviceAccount: ServiceAccountRecord?) {
         self.organization = organization
@@ -36,6 +40,35 @@ final class Principal: Sendable {
             serviceAccount: serviceAccount?.message, organization: organization.message,
             permissions: caller.permissions.sorted().map(\.rawValue)
         )
+        whoAmIBytes = ProtoCodec.encode(whoAmI)
+    }
+
+    /// The encoded WhoAmI answer with `tokenExpiresAt` set (`token_expires_at = 7`, a
+    /// `Timestamp` of whole seconds), starting `headroom` bytes into the buffer.
+    func encodedWhoAmI(tokenExpiresAt seconds: Int64, headroom: Int) -> ByteBuffer {
+        let secondsValue = UInt64(bitPattern: seconds)
+        let timestampBytes = seconds == 0 ? 0 : 1 + ProtoWire.varintSize(secondsValue)
+        let size = whoAmIBytes.count + 2 + timestampBytes
+        var buffer = ByteBufferAllocator().buffer(capacity: headroom + size)
+        buffer.moveWriterIndex(forwardBy: headroom)
+        buffer.moveReaderIndex(forwardBy: headroom)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+            whoAmIBytes.withUnsafeBytes { out.copyMemory(from: $0) }
+            var at = whoAmIBytes.count
+            out[at] = 7 << 3 | 2  // token_expires_at, length-delimited
+            out[at + 1] = UInt8(timestampBytes)
+            at += 2
+            if seconds != 0 {
+                out[at] = 1 << 3  // seconds, varint
+                at += 1
+                ProtoWire.writeVarint(secondsValue) { byte in
+                    out[at] = byte
+                    at += 1
+                }
+            }
+            return at
+        }
+        return buffer
     }
 
     /// Active principals only: an ACTIVE membership of an ACTIVE user, or an ACTIVE account.

@@ -44,8 +44,11 @@ final class PrincipalCache: Sendable {
 
     let timeToLive: Duration
     let maximumEntries: Int
-    private let now: @Sendable () -> ContinuousClock.Instant
+    let now: @Sendable () -> ContinuousClock.Instant
     private let state = Mutex(State())
+    /// `state.generation`, readable without the lock: a connection's memo of its last credential
+    /// (``AuthorizationInterceptor``) is good only while it is unchanged.
+    private let publishedGeneration = Atomic<UInt64>(0)
 
     init(timeToLive: Duration, maximumEntries: Int = 100_000, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.timeToLive = timeToLive
@@ -60,6 +63,19 @@ final class PrincipalCache: Sendable {
             return .miss(generation: state.generation)
         }
     }
+
+    /// An active principal's entry with the generation it was read under and when it expires;
+    /// nil when there is none (missing, expired, or known inactive).
+    func snapshot(_ key: PrincipalKey) -> (principal: Principal, generation: UInt64, expires: ContinuousClock.Instant)? {
+        let instant = now()
+        return state.withLock { state in
+            guard let entry = state.entries[key], let principal = entry.principal, instant - entry.storedAt < timeToLive else { return nil }
+            return (principal, state.generation, entry.storedAt + timeToLive)
+        }
+    }
+
+    /// Changes with every invalidation.
+    var generation: UInt64 { publishedGeneration.load(ordering: .acquiring) }
 
     /// Stores a load that began at `generation`, unless something was invalidated since or a
     /// hold-off covers it.
@@ -79,6 +95,7 @@ final class PrincipalCache: Sendable {
         let instant = now()
         state.withLock { state in
             state.generation &+= 1
+            publishedGeneration.store(state.generation, ordering: .releasing)
             state.entries = state.entries.filter { !Self.scopes(of: $0.key, $0.value.principal).contains(scope) }
             state.holds = state.holds.filter { instant < $0.value }
             if holdOff > .zero { state.holds[scope] = instant + holdOff }
@@ -89,6 +106,7 @@ final class PrincipalCache: Sendable {
     func invalidateAll() {
         state.withLock { state in
             state.generation &+= 1
+            publishedGeneration.store(state.generation, ordering: .releasing)
             state.entries.removeAll()
         }
     }

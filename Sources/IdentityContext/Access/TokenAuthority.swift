@@ -14,6 +14,8 @@ final class TokenAuthority: Sendable {
 
     let accessTokenLifetime: Duration
     private let state = Mutex(State())
+    /// Changes whenever a key is installed (what was verified before may no longer be).
+    private let installed = Atomic<UInt64>(0)
     private let maximumRemembered = 50_000
     /// Seconds since the Unix epoch.
     let now: @Sendable () -> Int64
@@ -24,8 +26,26 @@ final class TokenAuthority: Sendable {
     }
 
     func install(_ codec: TokenCodec) {
-        state.withLock { $0 = State(codec: codec) }
+        state.withLock { state in
+            state = State(codec: codec)
+            installed.add(1, ordering: .releasing)
+        }
     }
+
+    /// When verified `claims` stay acceptable: the time checks of ``TokenCodec/check(_:now:)`` as
+    /// a range of seconds; nil before a key is installed. For callers that remember a
+    /// verification: it holds while ``installation`` is unchanged and the time is in the range.
+    func window(of claims: TokenClaims) -> Range<Int64>? {
+        state.withLock { state in
+            guard let codec = state.codec else { return nil }
+            let from = max(claims.notBefore, claims.issuedAt) - codec.leewaySeconds
+            let until = min(claims.expiresAt, Int64.max - codec.leewaySeconds) + codec.leewaySeconds
+            guard from < until else { return nil }
+            return from..<until
+        }
+    }
+
+    var installation: UInt64 { installed.load(ordering: .acquiring) }
 
     private static let starting = RPCError(.unavailable, "the server is starting; try again", domainCode: "STARTING")
 

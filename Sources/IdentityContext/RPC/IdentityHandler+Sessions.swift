@@ -2,6 +2,7 @@ import Foundation
 import KaroKarKernel
 import KaroKarMessages
 import KaroKarRPC
+import NIOCore
 
 /// Login, tokens, the caller's own account.
 extension IdentityHandler {
@@ -38,6 +39,15 @@ extension IdentityHandler {
         var response = authenticated.principal.whoAmI
         response.tokenExpiresAt = CommonV1.Timestamp(seconds: authenticated.expiresAt, nanos: 0)
         return response
+    }
+
+    /// WhoAmI as served: the principal's answer, encoded once per load, with the token's expiry
+    /// appended (its field is the message's last, so the bytes are what encoding the whole
+    /// response gives; `WhoAmIEncodingTests` checks that). The cheapest authenticated read stays
+    /// cheap: no message is built or encoded per call.
+    func encodedWhoAmI(_ request: IdentityV1.WhoAmIRequest, context: ServerCallContext) async throws -> ByteBuffer {
+        guard let authenticated = context.attributes[AuthenticatedKey.self] else { throw IdentityErrors.missingToken }
+        return authenticated.principal.encodedWhoAmI(tokenExpiresAt: authenticated.expiresAt, headroom: RPCRoute.responseHeadroom)
     }
 
     func listMyMemberships(

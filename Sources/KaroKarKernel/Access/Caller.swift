@@ -67,6 +67,14 @@ public struct Caller: Sendable, Hashable {
     }
 }
 
+extension CallAttributes {
+    /// The authenticated caller (what ``ServerCallContext/caller`` reads).
+    public var caller: Caller? {
+        get { self[CallerKey.self] }
+        set { self[CallerKey.self] = newValue }
+    }
+}
+
 enum CallerKey: CallAttributeKey {
     typealias Value = Caller
 }
@@ -74,8 +82,8 @@ enum CallerKey: CallAttributeKey {
 extension ServerCallContext {
     /// The authenticated caller; nil only for public methods called without credentials.
     public var caller: Caller? {
-        get { attributes[CallerKey.self] }
-        set { attributes[CallerKey.self] = newValue }
+        get { attributes.caller }
+        set { attributes.caller = newValue }
     }
 
     /// The caller, or UNAUTHENTICATED (for handlers of methods that are never public).

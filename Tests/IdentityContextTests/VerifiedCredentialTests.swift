@@ -1,0 +1,193 @@
+import Foundation
+@testable import IdentityContext
+import KaroKarKernel
+import KaroKarMessages
+import KaroKarPostgres
+import KaroKarProto
+import KaroKarRPC
+import KaroKarTestSupport
+import Logging
+import NIOCore
+import Synchronization
+import Testing
+
+/// What a connection remembers of the credential it last presented (the interceptor's fast
+/// path), and WhoAmI's answer from encoded bytes. The memory must never outlive what it rests
+/// on: the token's expiry, the signing key, and the principal's cache entry.
+@Suite("Identity: a connection's verified credential")
+struct VerifiedCredentialTests {
+    final class Clock: Sendable {
+        let state = Mutex((seconds: Int64(1_900_000_000), instant: ContinuousClock.now))
+        var seconds: Int64 { state.withLock { $0.seconds } }
+        var instant: ContinuousClock.Instant { state.withLock { $0.instant } }
+        func advance(_ seconds: Int64) {
+            state.withLock {
+                $0.seconds += seconds
+                $0.instant += .seconds(seconds)
+            }
+        }
+    }
+
+    static let whoAmIPath = IdentityV1.IdentityService.Method.whoAmI.path
+
+    let clock = Clock()
+    let authority: TokenAuthority
+    let cache: PrincipalCache
+    let interceptor: AuthorizationInterceptor
+    let connection = ConnectionAttributes()
+    let organization = UUID()
+    let user = UUID()
+    let membership = UUID()
+
+    init() throws {
+        let clock = clock
+        authority = TokenAuthority(accessTokenLifetime: .seconds(600), now: { clock.seconds })
+        authority.install(try Self.codec())
+        cache = PrincipalCache(timeToLive: .seconds(30), now: { clock.instant })
+        // Nothing here may reach the database: a load would fail against this address.
+        interceptor = AuthorizationInterceptor(
+            authority: authority, cache: cache, pool: PostgresPool(configuration: .init(connectionString: "host=/nonexistent dbname=unused"))
+        )
+    }
+
+    static func codec() throws -> TokenCodec {
+        TokenCodec(key: try TokenKey(algorithm: .hs256, material: TokenKey.generateMaterial(for: .hs256)), issuer: "karokar", audience: "karokar-rpc")
+    }
+
+    func principal(membership: UUID, granted: Set<Permission> = [.organizationRead], status: MembershipStatus = .active) -> Principal {
+        let now = PostgresTimestamp(microseconds: 0)
+        return Principal(
+            organization: OrganizationRecord(id: organization, name: "o", kind: .vendor, status: .active, parentID: nil, metadata: [:], version: 1, createdAt: now, updatedAt: now),
+            granted: granted,
+            user: UserRecord(id: user, firstName: "a", lastName: "b", email: "a@b.c", phone: nil, status: .active, version: 1, createdAt: now, updatedAt: now),
+            membership: MembershipRecord(id: membership, userID: user, organizationID: organization, roleID: UUID(), roleName: "VENDOR_STAFF", status: status, version: 1, createdAt: now, updatedAt: now),
+            serviceAccount: nil
+        )
+    }
+
+    /// Caches `principal` (nil: known inactive) as a load would.
+    func cache(_ principal: Principal?, for membership: UUID) {
+        guard case .miss(let generation) = cache.lookup(.membership(membership)) else {
+            Issue.record("expected a cache miss")
+            return
+        }
+        cache.store(.membership(membership), principal, loadedAt: generation)
+    }
+
+    func token(for membership: UUID) throws -> String {
+        try authority.issue(kind: .user, subject: user, organization: organization, membership: membership).token
+    }
+
+    /// The caller the handler saw, or the error that refused the call.
+    func call(_ token: String, path: String = whoAmIPath) async -> Result<Caller, RPCError> {
+        let context = ServerCallContext(
+            path: path, service: "", method: "", callID: 1, metadata: Metadata([("authorization", "Bearer \(token)")]), deadline: nil,
+            peer: "test", logger: Logger(label: "test"), connection: connection
+        )
+        let seen = Mutex<Caller?>(nil)
+        do {
+            _ = try await interceptor.intercept(context: context) { context in
+                seen.withLock { $0 = context.caller }
+                return ByteBuffer()
+            }
+        } catch let error as RPCError {
+            return .failure(error)
+        } catch {
+            return .failure(RPCError(.unknown, "\(error)"))
+        }
+        guard let caller = seen.withLock({ $0 }) else { return .failure(RPCError(.internal, "the handler saw no caller")) }
+        return .success(caller)
+    }
+
+    var remembered: VerifiedCredential? { connection[VerifiedCredentialKey.self] }
+
+    @Test func theNextCallWithTheSameBytesReusesTheVerification() async throws {
+        cache(principal(membership: membership), for: membership)
+        let token = try token(for: membership)
+        #expect(try await call(token).get().membershipID == membership)
+        let first = try #require(remembered)
+        #expect(try await call(token).get().membershipID == membership)
+        #expect(remembered === first, "nothing changed: the same memory serves")
+    }
+
+    @Test func anExpiredTokenIsRefusedEvenWhenRemembered() async throws {
+        cache(principal(membership: membership), for: membership)
+        let token = try token(for: membership)
+        _ = try await call(token).get()
+        clock.advance(600 + 5)  // lifetime and leeway
+        #expect(await call(token).failure?.domainCode == IdentityErrors.expiredToken.domainCode)
+    }
+
+    @Test func aChangedPrincipalIsSeenAtOnce() async throws {
+        cache(principal(membership: membership), for: membership)
+        let token = try token(for: membership)
+        _ = try await call(token).get()
+        cache.invalidate(.membership(membership))
+        cache(nil, for: membership)  // removed: known not to be an active principal
+        #expect(await call(token).failure?.code == .unauthenticated)
+
+        cache.invalidate(.membership(membership))
+        cache(principal(membership: membership, granted: [.organizationRead, .memberRead]), for: membership)
+        #expect(try await call(token).get().permissions.contains(.memberRead), "a new role's permissions apply at the next call")
+    }
+
+    @Test func theCacheEntryExpiringEndsTheMemory() async throws {
+        cache(principal(membership: membership), for: membership)
+        let token = try token(for: membership)
+        _ = try await call(token).get()
+        clock.advance(31)
+        cache(principal(membership: membership, granted: [.organizationRead, .vehicleRead]), for: membership)
+        #expect(try await call(token).get().permissions.contains(.vehicleRead), "reloaded after the time to live, not remembered")
+    }
+
+    @Test func aNewSigningKeyEndsTheMemory() async throws {
+        cache(principal(membership: membership), for: membership)
+        let token = try token(for: membership)
+        _ = try await call(token).get()
+        authority.install(try Self.codec())
+        #expect(await call(token).failure?.code == .unauthenticated, "signed with the previous key")
+    }
+
+    @Test func otherBytesAreVerifiedInFull() async throws {
+        let other = UUID()
+        cache(principal(membership: membership), for: membership)
+        cache(principal(membership: other), for: other)
+        let token = try token(for: membership)
+        _ = try await call(token).get()
+        #expect(try await call(try self.token(for: other)).get().membershipID == other)
+
+        var tampered = Array(token.utf8)
+        let index = tampered.count - 3  // in the signature, same length as the remembered one
+        tampered[index] = tampered[index] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        #expect(await call(String(decoding: tampered, as: UTF8.self)).failure?.code == .unauthenticated)
+        #expect(await call(token + "x").failure?.code == .unauthenticated)
+    }
+
+    @Test func theRememberedCallerIsStillCheckedAgainstEachMethod() async throws {
+        cache(principal(membership: membership), for: membership)
+        let token = try token(for: membership)
+        _ = try await call(token).get()
+        let refused = await call(token, path: IdentityV1.IdentityService.Method.createUser.path)
+        #expect(refused.failure?.code == .permissionDenied, "organization.read does not create users")
+        #expect(try await call(token).get().membershipID == membership)
+    }
+
+    @Test(arguments: [Int64(0), 1, 1_900_000_000, Int64.max, -1])
+    func whoAmIFromEncodedBytesIsWhatEncodingTheWholeAnswerGives(_ expiresAt: Int64) throws {
+        let principal = principal(membership: membership, granted: [.organizationRead, .memberRead, .vehicleRead])
+        var whole = principal.whoAmI
+        whole.tokenExpiresAt = CommonV1.Timestamp(seconds: expiresAt, nanos: 0)
+        var encoded = principal.encodedWhoAmI(tokenExpiresAt: expiresAt, headroom: 24)
+        #expect(encoded.readerIndex == 24)
+        let bytes = encoded.readBytes(length: encoded.readableBytes)!
+        #expect(bytes == ProtoCodec.encode(whole))
+        #expect(try ProtoCodec.decode(IdentityV1.WhoAmIResponse.self, from: bytes) == whole)
+    }
+}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}
