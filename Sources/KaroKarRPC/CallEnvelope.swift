@@ -41,7 +41,11 @@ struct CallEnvelope {
         var path: Range<Int>?
         var timeoutMicros: UInt64 = 0
         var payload: Range<Int>?
-        var metadata: [Range<Int>] = []
+        /// Metadata entries in order: the first inline (most calls carry one, the credential),
+        /// the rest in a list.
+        var firstMetadata: Range<Int>?
+        var moreMetadata: [Range<Int>] = []
+        var metadataCount = 0
         var metadataBytes = 0
         var wellTyped = true
         var truncatingTags = false
@@ -55,7 +59,8 @@ struct CallEnvelope {
             case (1, .bytes(let range)): path = range
             case (2, .varint(let number)): timeoutMicros = number
             case (3, .bytes(let range)):
-                metadata.append(range)
+                if firstMetadata == nil { firstMetadata = range } else { moreMetadata.append(range) }
+                metadataCount += 1
                 metadataBytes += range.count
             case (4, .bytes(let range)): payload = range
             case (1...4, _): wellTyped = false
@@ -69,8 +74,8 @@ struct CallEnvelope {
             }
             // Inside an entry, tags and lengths add at most 6 bytes to its key and value (values
             // under 2 MiB); the exact count is checked again below.
-            guard metadata.count <= limits.maximumMetadataEntries,
-                  metadataBytes <= limits.maximumMetadataBytes + 6 * metadata.count
+            guard metadataCount <= limits.maximumMetadataEntries,
+                  metadataBytes <= limits.maximumMetadataBytes + 6 * metadataCount
             else {
                 throw RPCError(.resourceExhausted, "metadata exceeds \(limits.maximumMetadataBytes) bytes or \(limits.maximumMetadataEntries) entries", domainCode: TransportDomainCode.metadataTooLarge)
             }
@@ -96,10 +101,12 @@ struct CallEnvelope {
                 envelope.payload = body.getSlice(at: body.readerIndex + payload.lowerBound, length: payload.count)!
             }
             // The entry count was checked with the bounds; entries go straight into the metadata.
-            if !metadata.isEmpty {
-                envelope.metadata.reserveCapacity(metadata.count)
+            if let firstMetadata {
+                envelope.metadata.reserveCapacity(metadataCount)
                 var total = 0
-                for range in metadata {
+                let (key, value) = try entry(body, firstMetadata)
+                try envelope.metadata.appendFromWire(key, value, total: &total, maximumBytes: limits.maximumMetadataBytes)
+                for range in moreMetadata {
                     let (key, value) = try entry(body, range)
                     try envelope.metadata.appendFromWire(key, value, total: &total, maximumBytes: limits.maximumMetadataBytes)
                 }

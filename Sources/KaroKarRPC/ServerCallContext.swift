@@ -58,17 +58,29 @@ public protocol CallAttributeKey: Sendable {
     associatedtype Value: Sendable
 }
 
-/// Typed, per-call storage that interceptors fill and handlers read.
+/// Typed, per-call storage that interceptors fill and handlers read. A call carries a few
+/// attributes at most, so they are a list (read on every call: no hashing).
 public struct CallAttributes: Sendable {
-    private var storage: [ObjectIdentifier: any Sendable] = [:]
+    private var storage: [(key: ObjectIdentifier, value: any Sendable)] = []
 
     public init() {}
 
     public var isEmpty: Bool { storage.isEmpty }
 
     public subscript<Key: CallAttributeKey>(key: Key.Type) -> Key.Value? {
-        get { storage[ObjectIdentifier(key)] as? Key.Value }
-        set { storage[ObjectIdentifier(key)] = newValue }
+        get {
+            let id = ObjectIdentifier(key)
+            for entry in storage where entry.key == id { return entry.value as? Key.Value }
+            return nil
+        }
+        set {
+            let id = ObjectIdentifier(key)
+            if let index = storage.firstIndex(where: { $0.key == id }) {
+                if let newValue { storage[index].value = newValue } else { storage.remove(at: index) }
+            } else if let newValue {
+                storage.append((id, newValue))
+            }
+        }
     }
 }
 
