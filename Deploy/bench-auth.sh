@@ -8,7 +8,8 @@
 #               principal, access rule) on the same handler;
 #   whoami      IdentityService/WhoAmI with the token: the authorized read.
 # Reports calls/s, p99 and the server's CPU per call (from /proc), and each one's extra over echo.
-# Usage: bash Deploy/bench-auth.sh [SECONDS]   (default 10 s per run; BENCH_ROUNDS, default 3)
+# Usage: bash Deploy/bench-auth.sh [SECONDS]   (default 10 s per run; BENCH_ROUNDS, default 3;
+# BENCH_PIN=1 gives the server and the load generator a core each, see Deploy/bench/server.sh)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -18,10 +19,10 @@ source Deploy/bench/server.sh
 token=$(token admin@bench.local "$password")
 payload=$(python3 -c "import base64; print(base64.b64encode(bytes(range(64))).decode())")
 
-echo "== machine: $(nproc) cores, $(uname -sr), $(date -u '+%Y-%m-%d %H:%M UTC'); $rounds rounds of ${seconds}s, 64 in flight, 1 connection"
+echo "== machine: $(nproc) cores, $(uname -sr), $(date -u '+%Y-%m-%d %H:%M UTC'); $rounds rounds of ${seconds}s, 64 in flight, 1 connection$([ "${BENCH_PIN:-0}" = 1 ] && echo '; server on CPU 0, load generator on CPU 1')"
 run() {  # $1 name, $2 method, $3 request, then extra flags
   local name=$1 method=$2 data=$3; shift 3
-  "$bin/karokar-bench" --address "$address" --call "$method" --data "$data" --concurrency 64 --connections 1 \
+  ${pin_load[@]+"${pin_load[@]}"} "$bin/karokar-bench" --address "$address" --call "$method" --data "$data" --concurrency 64 --connections 1 \
     --duration "${seconds}s" --warmup 2s --server-pid "$server_pid" --no-progress --format json "$@" >"$bench_dir/report.json"
   echo "$name $(tr -d '\n' <"$bench_dir/report.json")"
 }

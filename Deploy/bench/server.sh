@@ -3,6 +3,8 @@
 # loopback port serving it, with a known platform administrator; stopped on exit. Defines $bin,
 # $database, $address, $server_pid, $password, and `call` (karokar call), `field` (a JSON path of
 # stdin) and `token EMAIL PASSWORD` (an access token). Extra server environment: $BENCH_SERVER_ENV.
+# BENCH_PIN=1 runs the server on CPU 0 only and defines $pin_load (`taskset -c 1`) for the load
+# generator, so the two never share a core (less run-to-run noise on a 2-core machine).
 swift build -c release --product karokar-server >/dev/null
 swift build -c release --product karokar-bench >/dev/null
 swift build -c release --product karokar >/dev/null
@@ -11,10 +13,12 @@ source Deploy/bench/cluster.sh
 "$PGBIN/createdb" karokar
 database="$(conninfo karokar)"
 port=$((20000 + RANDOM % 20000))
+server_pin=() pin_load=()
+if [ "${BENCH_PIN:-0}" = 1 ]; then server_pin=(taskset -c 0) pin_load=(taskset -c 1); fi
 password="bench passphrase $RANDOM$RANDOM"
 env KAROKAR_BOOTSTRAP_ADMIN_PASSWORD="$password" KAROKAR_BOOTSTRAP_ADMIN_EMAIL=admin@bench.local KAROKAR_LOG_LEVEL=warning \
   KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S=0 ${BENCH_SERVER_ENV:-} \
-  "$bin/karokar-server" --port "$port" --database-url "$database" --set data-dir="$bench_dir/server" >"$bench_dir/server.log" 2>&1 &
+  ${server_pin[@]+"${server_pin[@]}"} "$bin/karokar-server" --port "$port" --database-url "$database" --set data-dir="$bench_dir/server" >"$bench_dir/server.log" 2>&1 &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; stop_cluster' EXIT
 address="127.0.0.1:$port"
