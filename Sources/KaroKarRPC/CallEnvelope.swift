@@ -102,19 +102,23 @@ struct CallEnvelope {
             }
             // The entry count was checked with the bounds; entries go straight into the metadata.
             if let firstMetadata {
+                var noCache: MethodCache?
                 envelope.metadata.reserveCapacity(metadataCount)
                 var total = 0
-                let (key, value) = try entry(body, firstMetadata)
-                try envelope.metadata.appendFromWire(key, value, total: &total, maximumBytes: limits.maximumMetadataBytes)
-                for range in moreMetadata {
-                    let (key, value) = try entry(body, range)
-                    try envelope.metadata.appendFromWire(key, value, total: &total, maximumBytes: limits.maximumMetadataBytes)
+                for index in 0..<metadataCount {
+                    let (key, known, value) = index == 0
+                        ? try entry(body, firstMetadata, cache: &cache) : try entry(body, moreMetadata[index - 1], cache: &noCache)
+                    try envelope.metadata.appendFromWire(key, knownValid: known, value, total: &total, maximumBytes: limits.maximumMetadataBytes)
                 }
             }
             return envelope
         }
 
-        private func entry(_ body: ByteBuffer, _ range: Range<Int>) throws(RPCError) -> (key: String, value: [UInt8]) {
+        /// The entry's key (and whether it is a well-known one) and value.
+        /// `cache` (the connection's, for the first entry) may hand out the previous call's value.
+        private func entry(
+            _ body: ByteBuffer, _ range: Range<Int>, cache: inout MethodCache?
+        ) throws(RPCError) -> (key: String, known: Bool, value: [UInt8]) {
             var key: Range<Int>?
             var value: Range<Int>?
             var wellTyped = true
@@ -132,16 +136,22 @@ struct CallEnvelope {
                 throw RPCError(.invalidArgument, "CALL body is not a valid karokar.rpc.v1.Call", domainCode: TransportDomainCode.malformedPayload)
             }
             let base = range.lowerBound
-            let keyText = try key.map { inner throws(RPCError) in try keyString(body, (base + inner.lowerBound)..<(base + inner.upperBound)) } ?? ""
-            let valueBytes = value.map { inner in
-                body.getBytes(at: body.readerIndex + base + inner.lowerBound, length: inner.count)!
-            } ?? []
-            return (keyText, valueBytes)
+            let keyText = try key.map { inner throws(RPCError) in try keyString(body, (base + inner.lowerBound)..<(base + inner.upperBound)) }
+            var valueBytes: [UInt8] = []
+            if let inner = value {
+                let absolute = (base + inner.lowerBound)..<(base + inner.upperBound)
+                if cache != nil {
+                    valueBytes = cache!.metadataValue(body, absolute)
+                } else {
+                    valueBytes = body.getBytes(at: body.readerIndex + absolute.lowerBound, length: absolute.count)!
+                }
+            }
+            return (keyText?.key ?? "", keyText?.known ?? false, valueBytes)
         }
 
         /// A metadata key: a well-known one's string when the bytes are exactly it (no allocation
         /// or validation on the common path), else as ``string(_:_:)`` reads it.
-        private func keyString(_ body: ByteBuffer, _ range: Range<Int>) throws(RPCError) -> String {
+        private func keyString(_ body: ByteBuffer, _ range: Range<Int>) throws(RPCError) -> (key: String, known: Bool) {
             let known = body.withUnsafeReadableBytes { bytes -> String? in
                 let field = UnsafeRawBufferPointer(rebasing: bytes[range])
                 for entry in Metadata.wellKnownKeys where entry.bytes.count == field.count {
@@ -149,8 +159,8 @@ struct CallEnvelope {
                 }
                 return nil
             }
-            if let known { return known }
-            return try string(body, range)
+            if let known { return (known, true) }
+            return (try string(body, range), false)
         }
 
         /// A string field: UTF-8, cut at the first NUL as protobuf-c does.

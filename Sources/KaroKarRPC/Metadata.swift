@@ -66,12 +66,13 @@ public struct Metadata: Sendable, Hashable, Sequence {
 
     /// Appends an entry read off the wire after checking it against the protocol's rules (a
     /// valid key, not repeated) and the connection's byte cap, counted in `total`.
-    mutating func appendFromWire(_ key: String, _ value: [UInt8], total: inout Int, maximumBytes: Int) throws(RPCError) {
+    /// `knownValid`: the key is one of ``wellKnownKeys`` (valid by construction).
+    mutating func appendFromWire(_ key: String, knownValid: Bool = false, _ value: [UInt8], total: inout Int, maximumBytes: Int) throws(RPCError) {
         total += key.utf8.count + value.count
         guard total <= maximumBytes else {
             throw RPCError(.resourceExhausted, "metadata exceeds \(maximumBytes) bytes", domainCode: TransportDomainCode.metadataTooLarge)
         }
-        guard Self.isValidKey(key), bytes(for: key) == nil else {
+        guard knownValid || Self.isValidKey(key), entries.isEmpty || bytes(for: key) == nil else {
             throw RPCError(.invalidArgument, "invalid or repeated metadata key", domainCode: TransportDomainCode.malformedMetadata)
         }
         entries.append((key, value))

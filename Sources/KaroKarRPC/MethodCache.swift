@@ -1,4 +1,9 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The method of a connection's previous CALL: clients mostly call the same method again, so a
 /// CALL whose path bytes equal the previous one's reuses its path text, request cap and route
@@ -9,6 +14,9 @@ struct MethodCache {
     private(set) var path = ""
     private(set) var requestCap = 0
     private(set) var target: CallDispatcher.Target?
+    /// The previous CALL's first metadata value (its credential, usually: the same bytes on
+    /// every call of a connection), handed out again instead of a fresh copy.
+    private var metadataValue: [UInt8] = []
 
     /// The cached path and cap if the field at `range` of `body` holds the cached path's bytes.
     func lookup(_ body: ByteBuffer, _ range: Range<Int>) -> (path: String, requestCap: Int)? {
@@ -26,6 +34,20 @@ struct MethodCache {
         self.path = path
         self.requestCap = requestCap
         target = nil
+    }
+
+    /// The bytes at `range` of `body`, as the previous call's array when they are equal to it.
+    mutating func metadataValue(_ body: ByteBuffer, _ range: Range<Int>) -> [UInt8] {
+        if range.count == metadataValue.count, range.count > 0 {
+            let equal = body.withUnsafeReadableBytes { readable in
+                metadataValue.withUnsafeBytes { cached in
+                    memcmp(readable.baseAddress! + range.lowerBound, cached.baseAddress!, range.count) == 0
+                }
+            }
+            if equal { return metadataValue }
+        }
+        metadataValue = body.getBytes(at: body.readerIndex + range.lowerBound, length: range.count) ?? []
+        return metadataValue
     }
 
     /// The route for `path` when it is the cached one (an identical string compares in O(1)).

@@ -70,7 +70,7 @@ public struct CallAttributes: Sendable {
     public subscript<Key: CallAttributeKey>(key: Key.Type) -> Key.Value? {
         get {
             let id = ObjectIdentifier(key)
-            for entry in storage where entry.key == id { return entry.value as? Key.Value }
+            for index in storage.indices where storage[index].key == id { return storage[index].value as? Key.Value }
             return nil
         }
         set {

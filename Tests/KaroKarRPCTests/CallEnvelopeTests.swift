@@ -62,6 +62,34 @@ struct CallEnvelopeTests {
         agree([])
     }
 
+    /// A connection's cache hands the previous call's first metadata value out again when the
+    /// bytes are equal; every decoded envelope must be what decoding without it gives.
+    @Test func aConnectionsCacheChangesNoOutcome() throws {
+        let first = Array("Bearer aaaa.bbbb.cccc".utf8)
+        var same = first
+        same[same.count - 1] = UInt8(ascii: "d")  // same length, other bytes
+        let values: [[UInt8]] = [first, first, same, first, [], Array("x".utf8), first]
+        var cache: MethodCache? = MethodCache()
+        var previous: [UInt8]?
+        for value in values {
+            let call = RPCV1.Call(
+                method: Self.valid.method,
+                metadata: [RPCV1.MetadataEntry(key: "authorization", value: value), RPCV1.MetadataEntry(key: "request-id", value: value)]
+            )
+            let bytes = ByteBuffer(bytes: ProtoCodec.encode(call))
+            let cached = try CallEnvelope.decode(bytes, limits: Self.generous, cache: &cache)
+            let plain = try CallEnvelope.decode(bytes, limits: Self.generous)
+            #expect(cached.metadata == plain.metadata)
+            #expect(cached.metadata.bytes(for: "authorization") == value)
+            let presented = cached.metadata.bytes(for: "authorization")!
+            if let previous, previous == value, !value.isEmpty {
+                let shared = presented.withUnsafeBufferPointer { a in previous.withUnsafeBufferPointer { a.baseAddress == $0.baseAddress } }
+                #expect(shared, "equal bytes: the remembered array")
+            }
+            previous = presented
+        }
+    }
+
     @Test("random mutations of a valid envelope", arguments: 0..<8)
     func mutations(seed: UInt64) {
         var generator = SeededGenerator(seed: seed)

@@ -7,11 +7,17 @@ public import KaroKarRPC
 public import NIOCore
 
 /// What the interceptor learned about an authenticated call, for Identity's own handlers
-/// (WhoAmI answers from it without a database round trip).
-struct Authenticated: Sendable {
+/// (WhoAmI answers from it without a database round trip). A class: made once per remembered
+/// credential, and attached to each call as one reference.
+final class Authenticated: Sendable {
     let principal: Principal
     /// The token's `exp`.
     let expiresAt: Int64
+
+    init(principal: Principal, expiresAt: Int64) {
+        self.principal = principal
+        self.expiresAt = expiresAt
+    }
 }
 
 enum AuthenticatedKey: CallAttributeKey {
@@ -56,7 +62,10 @@ final class VerifiedCredential: Sendable {
               cache.now() < expires
         else { return false }
         return credential.withUnsafeBytes { presented in
-            self.credential.withUnsafeBytes { memcmp(presented.baseAddress!, $0.baseAddress!, presented.count) == 0 }
+            self.credential.withUnsafeBytes { remembered in
+                // The connection usually hands out the very array it remembered (MethodCache).
+                presented.baseAddress == remembered.baseAddress || memcmp(presented.baseAddress!, remembered.baseAddress!, presented.count) == 0
+            }
         }
     }
 }
