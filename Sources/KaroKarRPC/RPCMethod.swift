@@ -33,18 +33,8 @@ public struct RPCRoute: Sendable {
         _ method: RPCMethod<Request, Response>,
         handler: @escaping @Sendable (Request, ServerCallContext) async throws -> Response
     ) {
-        self.name = method.name
-        self.requestDescriptor = Request.protoDescriptor
-        self.responseDescriptor = Response.protoDescriptor
-        self.requestTypeName = Request.protoName
-        self.responseTypeName = Response.protoName
-        self.invoke = { payload, context in
-            let request: Request
-            do {
-                request = try payload.withUnsafeReadableBytes { try ProtoCodec.decode(Request.self, from: $0) }
-            } catch let error as ProtoDecodingError {
-                throw RPCError.undecodable(Request.protoName, error)
-            }
+        self.init(method) { payload, context in
+            let request: Request = try RPCRoute.decodeRequest(payload)
             return ByteBuffer(encoding: try await handler(request, context), headroom: FrameLayout.okReplyHeadroom)
         }
     }
@@ -58,19 +48,32 @@ public struct RPCRoute: Sendable {
         _ method: RPCMethod<Request, Response>,
         encodedHandler handler: @escaping @Sendable (Request, ServerCallContext) async throws -> ByteBuffer
     ) {
+        self.init(method) { payload, context in
+            try await handler(RPCRoute.decodeRequest(payload) as Request, context)
+        }
+    }
+
+    @usableFromInline
+    init<Request, Response>(
+        _ method: RPCMethod<Request, Response>,
+        invoke: @escaping @Sendable (_ payload: ByteBuffer, _ context: ServerCallContext) async throws -> ByteBuffer
+    ) {
         self.name = method.name
         self.requestDescriptor = Request.protoDescriptor
         self.responseDescriptor = Response.protoDescriptor
         self.requestTypeName = Request.protoName
         self.responseTypeName = Response.protoName
-        self.invoke = { payload, context in
-            let request: Request
-            do {
-                request = try payload.withUnsafeReadableBytes { try ProtoCodec.decode(Request.self, from: $0) }
-            } catch let error as ProtoDecodingError {
-                throw RPCError.undecodable(Request.protoName, error)
-            }
-            return try await handler(request, context)
+        self.invoke = invoke
+    }
+
+    /// The request payload decoded as `Request`; INVALID_ARGUMENT (or RESOURCE_EXHAUSTED past the
+    /// decoding budget) when it is not one. Shared by both kinds of handler.
+    @inlinable
+    static func decodeRequest<Request: ProtoMessage>(_ payload: ByteBuffer) throws -> Request {
+        do {
+            return try payload.withUnsafeReadableBytes { try ProtoCodec.decode(Request.self, from: $0) }
+        } catch let error as ProtoDecodingError {
+            throw RPCError.undecodable(Request.protoName, error)
         }
     }
 
