@@ -20,13 +20,7 @@ struct MethodCache {
 
     /// The cached path and cap if the field at `range` of `body` holds the cached path's bytes.
     func lookup(_ body: ByteBuffer, _ range: Range<Int>) -> (path: String, requestCap: Int)? {
-        guard !bytes.isEmpty, range.count == bytes.count else { return nil }
-        let equal = body.withUnsafeReadableBytes { readable in
-            bytes.withUnsafeBytes { cached in
-                UnsafeRawBufferPointer(rebasing: readable[range]).elementsEqual(cached)
-            }
-        }
-        return equal ? (path, requestCap) : nil
+        Self.holds(body, range, bytes) ? (path, requestCap) : nil
     }
 
     mutating func store(_ body: ByteBuffer, _ range: Range<Int>, path: String, requestCap: Int) {
@@ -38,16 +32,17 @@ struct MethodCache {
 
     /// The bytes at `range` of `body`, as the previous call's array when they are equal to it.
     mutating func metadataValue(_ body: ByteBuffer, _ range: Range<Int>) -> [UInt8] {
-        if range.count == metadataValue.count, range.count > 0 {
-            let equal = body.withUnsafeReadableBytes { readable in
-                metadataValue.withUnsafeBytes { cached in
-                    memcmp(readable.baseAddress! + range.lowerBound, cached.baseAddress!, range.count) == 0
-                }
-            }
-            if equal { return metadataValue }
-        }
+        if Self.holds(body, range, metadataValue) { return metadataValue }
         metadataValue = body.getBytes(at: body.readerIndex + range.lowerBound, length: range.count) ?? []
         return metadataValue
+    }
+
+    /// True when the field at `range` of `body` holds exactly `cached` (never for empty bytes).
+    private static func holds(_ body: ByteBuffer, _ range: Range<Int>, _ cached: [UInt8]) -> Bool {
+        guard !cached.isEmpty, range.count == cached.count else { return false }
+        return body.withUnsafeReadableBytes { readable in
+            cached.withUnsafeBytes { memcmp(readable.baseAddress! + range.lowerBound, $0.baseAddress!, range.count) == 0 }
+        }
     }
 
     /// The route for `path` when it is the cached one (an identical string compares in O(1)).
