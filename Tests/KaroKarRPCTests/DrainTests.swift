@@ -17,7 +17,9 @@ struct DrainTests {
         _ = await raw.next()
         let echo = RPCV1.DiagnosticsService.Method.echo.path
         try await raw.send(Frames.call(1, path: echo, RPCV1.EchoRequest.sleep(300)))
-        try await Task.sleep(for: .milliseconds(50))
+        // The drain must come after the server accepted call 1 (a fixed 50 ms sleep lost that
+        // race on a loaded CI machine): wait until its handler runs.
+        try await eventually { service.startedCalls == 1 }
         let draining = Task { await server.drain() }
 
         guard case .frame(let drainFrame)? = await raw.next(), drainFrame.type == .drain else {
@@ -51,7 +53,7 @@ struct DrainTests {
         _ = try await echo.echo(RPCV1.EchoRequest())  // connect first: the pool connects lazily
         let inFlight = Task { try await echo.echo(.sleep(300)) }
         try await eventually { service.completedCalls == 1 && server.connectionCount == 1 }
-        try await Task.sleep(for: .milliseconds(50))
+        try await eventually { service.startedCalls == 2 }  // the slow call is in flight on the server
         await server.drain()
         #expect(try await inFlight.value.payload == Array("sleep:300".utf8))
         do {
