@@ -10,7 +10,9 @@ final class PostgresConnection: @unchecked Sendable {
     private let canceller: OpaquePointer?
     private let poller: SocketPoller
     private let socket: Int32
-    private var statements: [String: String] = [:]
+    /// Prepared statements by SQL text: the name, and the column names of the last result (a
+    /// prepared statement's result columns cannot change: PostgreSQL refuses to run it then).
+    private var statements: [String: Prepared] = [:]
     /// A transaction's `BEGIN`, held back until its first statement so that both go out in one
     /// pipeline (one round trip instead of two); nil outside such a transaction or once sent.
     private var deferredBegin: String?
@@ -22,6 +24,11 @@ final class PostgresConnection: @unchecked Sendable {
     var lastUsed = ContinuousClock.now
 
     static let maximumPreparedStatements = 512
+
+    private struct Prepared {
+        let name: String
+        var columns: [String] = []
+    }
 
     /// Connects (blocking). `conninfo` is a libpq connection string or URI.
     static func connect(_ conninfo: String, id: Int, poller: SocketPoller) throws -> PostgresConnection {
@@ -82,8 +89,15 @@ final class PostgresConnection: @unchecked Sendable {
         if deferredBegin != nil || !queued.isEmpty {
             return try consume(try await pipeline(after: [sql]))
         }
-        let name = try await preparedName(for: sql.text)
-        return try consume(try await finish(sent: send(sql, name: name)))
+        let prepared = statements[sql.text]
+        let name = if let prepared { prepared.name } else { try await preparedName(for: sql.text) }
+        let result = try await finish(sent: send(sql, name: name))
+        defer { PQclear(result) }
+        let rows = try consume(copying: result, knownColumns: prepared?.columns ?? [])
+        if prepared != nil || name != nil, prepared?.columns.count != rows.columns.count {
+            statements[sql.text]?.columns = rows.columns
+        }
+        return rows
     }
 
     /// Runs parameterless statements (DDL scripts, `SET LOCAL`, a migration's own `BEGIN`) with
@@ -169,16 +183,31 @@ final class PostgresConnection: @unchecked Sendable {
         return last
     }
 
-    /// Sends one statement, prepared (`name`) or not.
+    /// Sends one statement, prepared (`name`) or not. The bind values are copied, NUL-terminated,
+    /// into one temporary buffer (libpq copies them into its output buffer before returning).
     private func send(_ sql: SQL, name: String?) -> Int32 {
-        let pointers = sql.binds.map { $0.map { strdup($0)! } }
-        defer { pointers.forEach { free($0) } }
-        // libpq copies the values into its output buffer before returning.
-        return pointers.map { $0.map { UnsafePointer($0) } }.withUnsafeBufferPointer { values in
-            if let name {
-                return PQsendQueryPrepared(handle, name, Int32(values.count), values.baseAddress, nil, nil, 0)
+        let binds = sql.binds
+        let bytes = binds.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 1 }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(bytes, 1)) { storage in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: max(binds.count, 1)) { values in
+                var offset = 0
+                for (index, bind) in binds.enumerated() {
+                    guard let bind else {
+                        values[index] = nil
+                        continue
+                    }
+                    let start = storage.baseAddress! + offset
+                    let copied = UnsafeMutableBufferPointer(rebasing: storage[offset...]).initialize(fromContentsOf: bind.utf8)
+                    storage[offset + copied] = 0
+                    values[index] = UnsafeRawPointer(start).assumingMemoryBound(to: CChar.self)
+                    offset += copied + 1
+                }
+                let count = Int32(binds.count)
+                if let name {
+                    return PQsendQueryPrepared(handle, name, count, values.baseAddress, nil, nil, 0)
+                }
+                return PQsendQueryParams(handle, sql.text, count, nil, values.baseAddress, nil, nil, 0)
             }
-            return PQsendQueryParams(handle, sql.text, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
         }
     }
 
@@ -190,10 +219,7 @@ final class PostgresConnection: @unchecked Sendable {
             try await flush()
             var commandHasResult = false
             while true {
-                while PQisBusy(handle) == 1 {
-                    await poller.wait(socket, for: .readable)
-                    guard PQconsumeInput(handle) == 1 else { throw connectionError() }
-                }
+                try await readWhileBusy()
                 guard let result = PQgetResult(handle) else {
                     commandHasResult = false  // the end of one command's results
                     continue
@@ -214,11 +240,11 @@ final class PostgresConnection: @unchecked Sendable {
     }
 
     private func preparedName(for text: String) async throws -> String? {
-        if let name = statements[text] { return name }
+        if let prepared = statements[text] { return prepared.name }
         guard statements.count < Self.maximumPreparedStatements else { return nil }
         let name = "kk\(statements.count)"
         _ = try consume(try await finish(sent: PQsendPrepare(handle, name, text, 0, nil)))
-        statements[text] = name
+        statements[text] = Prepared(name: name)
         return name
     }
 
@@ -229,12 +255,11 @@ final class PostgresConnection: @unchecked Sendable {
         try await flush()
         var kept: OpaquePointer?
         while true {
-            while PQisBusy(handle) == 1 {
-                await poller.wait(socket, for: .readable)
-                guard PQconsumeInput(handle) == 1 else {
-                    if let kept { PQclear(kept) }
-                    throw connectionError()
-                }
+            do {
+                try await readWhileBusy()
+            } catch {
+                if let kept { PQclear(kept) }
+                throw error
             }
             guard let result = PQgetResult(handle) else { break }
             if let previous = kept, Self.failed(previous) {
@@ -248,8 +273,23 @@ final class PostgresConnection: @unchecked Sendable {
         return kept
     }
 
+    /// Reads from the socket until libpq holds a whole result (`PQisBusy` is false).
+    private func readWhileBusy() async throws {
+        while PQisBusy(handle) == 1 {
+            await poller.wait(socket, for: .readable)
+            guard PQconsumeInput(handle) == 1 else { throw connectionError() }
+        }
+    }
+
     /// Sends what libpq has buffered, waiting for the socket when it is full.
     private func flush() async throws {
+        switch PQflush(handle) {
+        case 0: return  // all sent: the usual case, with no suspension
+        case 1: break
+        default: throw connectionError()
+        }
+        await poller.wait(socket, for: .writableOrReadable)
+        guard PQconsumeInput(handle) == 1 else { throw connectionError() }
         while true {
             let flushed = PQflush(handle)
             if flushed == 0 { return }
@@ -275,15 +315,18 @@ final class PostgresConnection: @unchecked Sendable {
         return try consume(copying: result)
     }
 
-    /// The rows of `result`, copied out; the caller still owns (and clears) it.
-    private func consume(copying result: OpaquePointer) throws -> PostgresRows {
+    /// The rows of `result`, copied out; the caller still owns (and clears) it. `knownColumns`,
+    /// when it has as many names as the result has columns, are the result's column names (a
+    /// prepared statement's, from its previous run) and are not read again.
+    private func consume(copying result: OpaquePointer, knownColumns: [String] = []) throws -> PostgresRows {
         let status = PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
             throw error(from: result)
         }
         let rowCount = Int(PQntuples(result))
         let columnCount = Int(PQnfields(result))
-        let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+        let columns = knownColumns.count == columnCount
+            ? knownColumns : (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
         var rows: [[String?]] = []
         rows.reserveCapacity(rowCount)
         for row in 0..<rowCount {
@@ -291,8 +334,19 @@ final class PostgresConnection: @unchecked Sendable {
                 PQgetisnull(result, Int32(row), Int32(column)) == 1 ? nil : String(cString: PQgetvalue(result, Int32(row), Int32(column)))
             })
         }
-        let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+        let affected = Self.affectedRows(of: result)
         return PostgresRows(columns: columns, values: rows, affectedRows: affected)
+    }
+
+    /// `PQcmdTuples` as a number (it is empty for commands that affect no rows).
+    private static func affectedRows(of result: OpaquePointer) -> Int {
+        var count = 0
+        var digit = PQcmdTuples(result)!
+        while digit.pointee >= 0x30, digit.pointee <= 0x39, count < Int.max / 10 - 9 {
+            count = count * 10 + Int(digit.pointee - 0x30)
+            digit += 1
+        }
+        return count
     }
 
     private func error(from result: OpaquePointer) -> PostgresError {

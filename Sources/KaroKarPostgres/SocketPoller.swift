@@ -1,17 +1,21 @@
 import CLibPQ
 import Glibc
 import NIOConcurrencyHelpers
+import Synchronization
 
-/// One thread that waits, with epoll, for libpq sockets to become readable or writable, and
-/// resumes the task waiting on each. With it, queries use libpq's non-blocking API from the task
-/// itself: no thread is parked in a blocking call per query, and a query costs one wake-up (the
-/// reply arriving) instead of a hand-off to a blocking thread and back.
+/// A few threads (``Loop``s) that wait, with epoll, for libpq sockets to become readable or
+/// writable, and resume the task waiting on each. With them, queries use libpq's non-blocking API
+/// from the task itself: no thread is parked in a blocking call per query, and a query costs one
+/// wake-up (the reply arriving) instead of a hand-off to a blocking thread and back.
 ///
 /// Each socket has at most one waiter (a pooled connection serves one task at a time).
 ///
-/// The poller's thread is also a `TaskExecutor`: a task that prefers it
-/// (`withTaskExecutorPreference(pool.executor)`) runs on the thread that sees its replies arrive,
-/// so a query costs that one wake-up and no hand-off to another thread at all.
+/// The loops' threads together are also a `TaskExecutor`: a task that prefers it
+/// (`withTaskExecutorPreference(pool.executor)`) runs on the loop that sees its replies arrive,
+/// so a query costs that one wake-up and no hand-off to another thread at all. A task stays on
+/// one loop: it arms its socket with the loop it runs on, and the reply resumes it there.
+/// Several loops (like `pgbench -j`) keep one thread's scheduling from serializing every
+/// connection: while the kernel runs a woken backend on one core, the other loop goes on.
 final class SocketPoller: TaskExecutor, Sendable {
     enum Interest: Sendable {
         case readable
@@ -20,91 +24,148 @@ final class SocketPoller: TaskExecutor, Sendable {
     }
 
     private struct State {
-        var waiters: [Int32: CheckedContinuation<Void, Never>] = [:]
-        var registered: Set<Int32> = []
+        var waiters: [Int32: UnsafeContinuation<Void, Never>] = [:]
+        /// The loop whose epoll holds each socket (a socket is in at most one).
+        var registeredOn: [Int32: Int] = [:]
         var stopping = false
     }
 
-    private struct Jobs {
-        var queue: [UnownedJob] = []
-        /// The thread is (about to be) blocked in epoll_wait: an enqueue must wake it.
-        var sleeping = false
+    private enum Registration {
+        case stopping, new, same
+        case moved(from: Int)
     }
 
-    private let epoll: Int32
-    /// Written to stop the thread.
-    private let wakeup: Int32
+    private let loops: [Loop]
     private let state = NIOLockedValueBox(State())
-    private let jobs = NIOLockedValueBox(Jobs())
+    /// Spreads jobs enqueued from outside the loops (new tasks, hand-overs) round robin.
+    private let nextLoop = Atomic<Int>(0)
 
-    init() {
-        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
-        wakeup = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
-        precondition(epoll >= 0 && wakeup >= 0, "epoll or eventfd unavailable")
-        var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: wakeup))
-        epoll_ctl(epoll, EPOLL_CTL_ADD, wakeup, &event)
-        let thread = PollerThread(poller: self)
-        var handle = pthread_t()
-        let started = pthread_create(&handle, nil, { argument in
-            Unmanaged<PollerThread>.fromOpaque(argument!).takeRetainedValue().run()
-            return nil
-        }, Unmanaged.passRetained(thread).toOpaque())
-        precondition(started == 0, "cannot start the PostgreSQL socket poller thread")
-        pthread_detach(handle)
+    /// `threads`: how many loops (each one thread), at least one.
+    init(threads: Int) {
+        loops = (0..<max(1, threads)).map { Loop(index: $0) }
+        for loop in loops { loop.start(self) }
     }
+
+    var threadCount: Int { loops.count }
 
     /// Suspends until `socket` is ready for `interest` (or has failed: the caller's next libpq
-    /// call reports how).
+    /// call reports how). The socket is armed one-shot for this one wait, with the loop the
+    /// caller runs on (any loop for a caller off them), so the reply resumes it there.
     func wait(_ socket: Int32, for interest: Interest) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let isNew = state.withLockedValue { state -> Bool? in
-                guard !state.stopping else { return nil }
+        let loop = Loop.current(in: loops) ?? loops[Int(socket) % loops.count]
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let registration = state.withLockedValue { state -> Registration in
+                guard !state.stopping else { return .stopping }
                 state.waiters[socket] = continuation
-                return state.registered.insert(socket).inserted
+                guard let previous = state.registeredOn.updateValue(loop.index, forKey: socket) else { return .new }
+                return previous == loop.index ? .same : .moved(from: previous)
             }
-            guard let isNew else {
+            let operation: Int32
+            switch registration {
+            case .stopping:
                 continuation.resume()  // shutting down: the caller's libpq call fails on its own
                 return
+            case .new: operation = EPOLL_CTL_ADD
+            case .same: operation = EPOLL_CTL_MOD
+            case .moved(let previous):
+                // Disarmed there (one-shot, and its last event was taken), so nothing fires twice.
+                epoll_ctl(loops[previous].epoll, EPOLL_CTL_DEL, socket, nil)
+                operation = EPOLL_CTL_ADD
             }
             let wanted = interest == .readable ? EPOLLIN.rawValue : EPOLLIN.rawValue | EPOLLOUT.rawValue
-            let flags = wanted | EPOLLONESHOT.rawValue | EPOLLRDHUP.rawValue
-            var event = epoll_event(events: flags, data: epoll_data_t(fd: socket))
-            if epoll_ctl(epoll, isNew ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, socket, &event) != 0 {
-                take(socket)?.resume()  // not pollable (closed): let libpq say what happened
+            var event = epoll_event(events: wanted | EPOLLONESHOT.rawValue | EPOLLRDHUP.rawValue, data: epoll_data_t(fd: socket))
+            if epoll_ctl(loop.epoll, operation, socket, &event) != 0 {
+                take([socket]).forEach { $0.resume() }  // not pollable (closed): let libpq say what happened
             }
         }
     }
 
     /// Forgets a socket before its connection closes it (the number may be reused at once).
     func forget(_ socket: Int32) {
-        let wasRegistered = state.withLockedValue { $0.registered.remove(socket) != nil }
-        if wasRegistered { epoll_ctl(epoll, EPOLL_CTL_DEL, socket, nil) }
-        take(socket)?.resume()
+        let registeredOn = state.withLockedValue { $0.registeredOn.removeValue(forKey: socket) }
+        if let registeredOn { epoll_ctl(loops[registeredOn].epoll, EPOLL_CTL_DEL, socket, nil) }
+        take([socket]).forEach { $0.resume() }
     }
 
-    private func take(_ socket: Int32) -> CheckedContinuation<Void, Never>? {
-        state.withLockedValue { $0.waiters.removeValue(forKey: socket) }
+    /// The waiters of `sockets` (those that have one), removed, under one lock.
+    fileprivate func take(_ sockets: some Sequence<Int32>) -> [UnsafeContinuation<Void, Never>] {
+        state.withLockedValue { state in sockets.compactMap { state.waiters.removeValue(forKey: $0) } }
     }
+
+    fileprivate var isStopping: Bool { state.withLockedValue { $0.stopping } }
 
     func shutdown() {
-        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLockedValue { state -> [UnsafeContinuation<Void, Never>] in
             state.stopping = true
             defer { state.waiters.removeAll() }
             return Array(state.waiters.values)
         }
         waiters.forEach { $0.resume() }
-        wake()
-    }
-
-    private func wake() {
-        var one: UInt64 = 1
-        _ = write(wakeup, &one, 8)
+        loops.forEach { $0.wake() }
     }
 
     // MARK: - TaskExecutor
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
+        // A job resumed on a loop (its reply arrived there) stays on that loop's thread.
+        let loop = Loop.current(in: loops)
+            ?? loops[nextLoop.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count]
+        loop.push(job)
+    }
+}
+
+/// One thread of a ``SocketPoller``: its own epoll set, its own job queue, and an eventfd that
+/// wakes it for a job or for stopping.
+private final class Loop: @unchecked Sendable {
+    private struct Jobs {
+        var queue: [UnownedJob] = []
+        /// The thread is (about to be) blocked in epoll_wait: a push must wake it.
+        var sleeping = false
+    }
+
+    let index: Int
+    let epoll: Int32
+    private let wakeup: Int32
+    private let jobs = NIOLockedValueBox(Jobs())
+
+    /// The thread-specific slot that tells a loop's thread which loop it runs.
+    private static let currentKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "no thread-specific key for the socket poller")
+        return key
+    }()
+
+    init(index: Int) {
+        self.index = index
+        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        wakeup = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        precondition(epoll >= 0 && wakeup >= 0, "epoll or eventfd unavailable")
+        var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: wakeup))
+        epoll_ctl(epoll, EPOLL_CTL_ADD, wakeup, &event)
+    }
+
+    /// The loop among `loops` whose thread is the current one, if any.
+    static func current(in loops: [Loop]) -> Loop? {
+        guard let pointer = pthread_getspecific(currentKey) else { return nil }
+        let loop = Unmanaged<Loop>.fromOpaque(pointer).takeUnretainedValue()
+        return loops.contains { $0 === loop } ? loop : nil
+    }
+
+    func start(_ poller: SocketPoller) {
+        let context = Unmanaged.passRetained(Context(loop: self, poller: poller)).toOpaque()
+        var handle = pthread_t()
+        let started = pthread_create(&handle, nil, { argument in
+            let context = Unmanaged<Context>.fromOpaque(argument!).takeRetainedValue()
+            pthread_setspecific(Loop.currentKey, Unmanaged.passUnretained(context.loop).toOpaque())
+            context.loop.run(context.poller)
+            return nil
+        }, context)
+        precondition(started == 0, "cannot start a PostgreSQL socket poller thread")
+        pthread_detach(handle)
+    }
+
+    func push(_ job: UnownedJob) {
         let mustWake = jobs.withLockedValue { jobs -> Bool in
             jobs.queue.append(job)
             defer { jobs.sleeping = false }
@@ -113,52 +174,56 @@ final class SocketPoller: TaskExecutor, Sendable {
         if mustWake { wake() }
     }
 
-    // MARK: - The thread
+    func wake() {
+        var one: UInt64 = 1
+        _ = write(wakeup, &one, 8)
+    }
 
-    fileprivate func loop() {
+    private func run(_ poller: SocketPoller) {
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         var batch: [UnownedJob] = []
+        var ready: [Int32] = []
         batch.reserveCapacity(64)
+        ready.reserveCapacity(64)
         while true {
-            batch = jobs.withLockedValue { jobs -> [UnownedJob] in
-                let taken = jobs.queue
-                jobs.queue.removeAll(keepingCapacity: true)
-                jobs.sleeping = taken.isEmpty
-                return taken
+            jobs.withLockedValue { jobs in
+                swap(&batch, &jobs.queue)  // the emptied batch's storage becomes the next queue
+                jobs.sleeping = batch.isEmpty
             }
-            for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
+            for job in batch { job.runSynchronously(on: poller.asUnownedTaskExecutor()) }
             let count = epoll_wait(epoll, &events, Int32(events.count), batch.isEmpty ? -1 : 0)
+            batch.removeAll(keepingCapacity: true)
             if count < 0 {
                 if errno == EINTR { continue }
                 break
             }
+            ready.removeAll(keepingCapacity: true)
             for index in 0..<Int(count) {
                 let socket = events[index].data.fd
-                if socket == wakeup {
-                    var value: UInt64 = 0
-                    _ = read(wakeup, &value, 8)
-                    if state.withLockedValue({ $0.stopping }) {
-                        close(epoll)
-                        close(wakeup)
-                        return
-                    }
+                guard socket == wakeup else {
+                    ready.append(socket)
                     continue
                 }
-                take(socket)?.resume()
+                var value: UInt64 = 0
+                _ = read(wakeup, &value, 8)
+                if poller.isStopping {
+                    close(epoll)
+                    close(wakeup)
+                    return
+                }
             }
+            if !ready.isEmpty { poller.take(ready).forEach { $0.resume() } }
         }
     }
-}
 
-/// Carries the poller into its thread.
-private final class PollerThread: @unchecked Sendable {
-    let poller: SocketPoller
+    /// Carries the loop and its poller into the thread.
+    private final class Context: @unchecked Sendable {
+        let loop: Loop
+        let poller: SocketPoller
 
-    init(poller: SocketPoller) {
-        self.poller = poller
-    }
-
-    func run() {
-        poller.loop()
+        init(loop: Loop, poller: SocketPoller) {
+            self.loop = loop
+            self.poller = poller
+        }
     }
 }

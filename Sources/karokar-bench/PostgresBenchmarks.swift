@@ -19,12 +19,14 @@ struct PoolBenchmark: AsyncParsableCommand {
     @Option(help: "Measured seconds.") var duration = 10.0
     @Option(help: "Warm-up seconds, not measured.") var warmup = 2.0
     @Option(help: "Report: text or json.") var report = "text"
-    @Flag(help: "Run the tasks on the pool's I/O thread (PostgresPool.executor) instead of the cooperative pool.")
+    @Flag(help: "Run the tasks on the pool's I/O threads (PostgresPool.executor) instead of the cooperative pool.")
     var onPoolExecutor = false
+    @Option(help: "The pool's I/O threads (default: one per core, up to four).") var ioThreads: Int?
 
     func run() async throws {
         var configuration = PostgresPool.Configuration(connectionString: databaseURL)
         configuration.maximumConnections = concurrency
+        if let ioThreads { configuration.ioThreads = ioThreads }
         let pool = PostgresPool(configuration: configuration)
         let accounts = try await pool.query("SELECT count(*)::int8 AS n FROM pgbench_accounts").single().decode(Int64.self, "n")
         _ = try await measure(pool, accounts: accounts, seconds: warmup)

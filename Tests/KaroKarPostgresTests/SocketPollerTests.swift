@@ -1,0 +1,86 @@
+import Foundation
+@testable import KaroKarPostgres
+import KaroKarTestSupport
+import Testing
+
+/// The poller's loops resume each query where its socket was armed (``SocketPoller``). These
+/// statements make libpq wait many times per result, and from tasks that move between threads:
+/// results far larger than libpq's buffer, pipelines whose later results arrive with the earlier
+/// ones, notices in the stream, and a request larger than the socket buffer (the output wait).
+@Suite("socket poller: every byte read, no wake-up lost", .timeLimit(.minutes(2)))
+struct SocketPollerTests {
+    /// About 3 MB of rows: many reads per result, most of them leaving bytes in the socket.
+    static let bigSelect: SQL = "SELECT i, repeat('x', 100) AS filler FROM generate_series(1, \(Int32(30_000))) AS i"
+
+    @Test("large results, pipelined results, notices and a large request, from tasks on the pool's threads and off them")
+    func everyByteArrives() async throws {
+        let (pool, _) = try await TestDatabase.fresh(maximumConnections: 4)
+        try await pool.query("""
+            CREATE FUNCTION noisy(n int) RETURNS int LANGUAGE plpgsql AS $$
+            BEGIN FOR i IN 1..n LOOP RAISE NOTICE '%', repeat('n', 200); END LOOP; RETURN n; END $$
+            """)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<8 {
+                group.addTask(executorPreference: task.isMultiple(of: 2) ? pool.executor : nil) {
+                    for round in 0..<3 {
+                        try await Self.exercise(pool, seed: task * 10 + round)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(pool.metrics.inUse == 0)
+        #expect(pool.metrics.connectionsClosed == 0, "no connection broke")
+        await pool.close()
+    }
+
+    private static func exercise(_ pool: PostgresPool, seed: Int) async throws {
+        let rows = try await pool.query(bigSelect)
+        #expect(rows.count == 30_000)
+        #expect(try rows[29_999].decode(Int32.self, "i") == 30_000)
+
+        // BEGIN, two large queued results and the last statement travel in one pipeline: the last
+        // results are in the socket before the first ones are read.
+        let last = try await pool.transaction { session in
+            session.enqueue(bigSelect)
+            session.enqueue(bigSelect)
+            return try await session.query("SELECT \(Int64(seed)) + 1 AS n").single().decode(Int64.self, "n")
+        }
+        #expect(last == Int64(seed) + 1)
+
+        // Two thousand notices ahead of the result.
+        let noisy = try await pool.query("SELECT noisy(\(Int32(2_000))) AS n").single().decode(Int32.self, "n")
+        #expect(noisy == 2_000)
+
+        // A 4 MB parameter: more than the socket takes at once, so the send waits for room.
+        let big = String(repeating: "abcdefgh", count: 512 * 1024)
+        let length = try await pool.query("SELECT length(\(big)::text) AS n").single().decode(Int32.self, "n")
+        #expect(length == Int32(big.utf8.count))
+    }
+
+    @Test("one loop or several: every query answered, from tasks on the pool's threads and off them", arguments: [1, 3])
+    func loops(threads: Int) async throws {
+        let (template, _) = try await TestDatabase.fresh(maximumConnections: 1)
+        var configuration = template.configuration
+        await template.close()
+        configuration.maximumConnections = 6
+        configuration.ioThreads = threads
+        let pool = PostgresPool(configuration: configuration)
+        #expect(pool.poller.threadCount == threads)
+        let sums = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for task in 0..<12 {
+                group.addTask(executorPreference: task.isMultiple(of: 3) ? nil : pool.executor) {
+                    var sum: Int64 = 0
+                    for value in 0..<200 {
+                        sum += try await pool.query("SELECT \(Int64(value)) * 2 AS n").single().decode(Int64.self, "n")
+                    }
+                    return sum
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(sums == Array(repeating: 39_800, count: 12))
+        #expect(pool.metrics.connectionsClosed == 0)
+        await pool.close()
+    }
+}
