@@ -94,8 +94,8 @@ final class PostgresConnection: @unchecked Sendable {
         let result = try await finish(sent: send(sql, name: name))
         defer { PQclear(result) }
         let rows = try consume(copying: result, knownColumns: prepared?.columns ?? [])
-        if prepared != nil || name != nil, prepared?.columns.count != rows.columns.count {
-            statements[sql.text]?.columns = rows.columns
+        if prepared?.columns.count != rows.columns.count {
+            statements[sql.text]?.columns = rows.columns  // a no-op for a statement not prepared
         }
         return rows
     }
@@ -283,13 +283,6 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// Sends what libpq has buffered, waiting for the socket when it is full.
     private func flush() async throws {
-        switch PQflush(handle) {
-        case 0: return  // all sent: the usual case, with no suspension
-        case 1: break
-        default: throw connectionError()
-        }
-        await poller.wait(socket, for: .writableOrReadable)
-        guard PQconsumeInput(handle) == 1 else { throw connectionError() }
         while true {
             let flushed = PQflush(handle)
             if flushed == 0 { return }

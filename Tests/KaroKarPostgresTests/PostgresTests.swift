@@ -224,6 +224,23 @@ struct PostgresTests {
         await pool.close()
     }
 
+    @Test("affected rows are counted per command; column names stay right when a prepared statement runs again")
+    func affectedRowsAndColumns() async throws {
+        let (pool, _) = try await TestDatabase.fresh()
+        #expect(try await pool.query("CREATE TABLE counted (id int PRIMARY KEY, note text)").affectedRows == 0)
+        #expect(try await pool.query("INSERT INTO counted SELECT i, NULL FROM generate_series(1, 12) AS i").affectedRows == 12)
+        #expect(try await pool.query("UPDATE counted SET note = \("x") WHERE id > \(Int32(100))").affectedRows == 0)
+        #expect(try await pool.query("UPDATE counted SET note = \("x") WHERE id <= \(Int32(3))").affectedRows == 3)
+        for limit in [Int32(2), 5, 0] {  // the same prepared statement, its column names remembered
+            let rows = try await pool.query("SELECT id AS first, note AS second FROM counted ORDER BY id LIMIT \(limit)")
+            #expect(rows.columns == ["first", "second"])
+            #expect(rows.count == Int(limit))
+            #expect(try rows.map { try $0.decode(Int32.self, "first") } == Array((1...max(limit, 1)).prefix(Int(limit))))
+        }
+        #expect(try await pool.query("DELETE FROM counted").affectedRows == 12)
+        await pool.close()
+    }
+
     private func expectCode(_ code: PostgresError.Code, _ body: () async throws -> Void) async {
         do {
             try await body()
