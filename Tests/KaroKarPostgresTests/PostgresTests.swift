@@ -102,7 +102,17 @@ struct PostgresTests {
                 try await session.query("SELECT pg_sleep(30)")
             }
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // Cancel once the statement runs on the server (a fixed sleep lost that race on a loaded
+        // machine: a cancel request that lands between two statements is ignored by the server).
+        let running: SQL = """
+            SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE state = 'active' AND query = 'SELECT pg_sleep(30)' AND pid <> pg_backend_pid()
+            """
+        var polls = 0
+        while polls < 200, try await pool.query(running).single().decode(Int.self, "n") == 0 {
+            polls += 1
+            try await Task.sleep(for: .milliseconds(50))
+        }
         let started = ContinuousClock.now
         work.cancel()
         await #expect(throws: (any Error).self) { try await work.value }
