@@ -1,15 +1,19 @@
 import CLibPQ
 import Glibc
+import Synchronization
 
 /// One libpq connection, owned: freed exactly once, in `deinit`. Connecting blocks (callers run
 /// it on ``BlockingExecutor`` threads); queries use libpq's non-blocking API and wait for the
 /// socket on the pool's ``SocketPoller``, so no thread blocks per query. Not thread-safe: the pool
-/// leases it to one task at a time; only ``cancelCurrentQuery()`` may be called from elsewhere.
+/// leases it to one task at a time; only ``requestCancel()`` may be called from elsewhere.
 final class PostgresConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private let canceller: OpaquePointer?
     private let poller: SocketPoller
+    /// Where `PQcancel`, which blocks, runs.
+    private let blocking: BlockingExecutor
     private let socket: Int32
+    private let cancelState = Mutex(CancelState())
     /// Prepared statements by SQL text: the name, and the column names of the last result (a
     /// prepared statement's result columns cannot change: PostgreSQL refuses to run it then).
     private var statements: [String: Prepared] = [:]
@@ -25,13 +29,25 @@ final class PostgresConnection: @unchecked Sendable {
 
     static let maximumPreparedStatements = 512
 
+    /// Which statement a cancel request is for, so that it reaches that statement and no later one.
+    private struct CancelState {
+        /// Counts the statements (or pipelines) sent.
+        var sent: UInt64 = 0
+        /// `sent` as of the last statement whose results were all read.
+        var completed: UInt64 = 0
+        /// A `PQcancel` is on its way: the next statement waits until it has been delivered, so
+        /// that it cannot cancel that statement instead.
+        var cancelling = false
+        var waiting: [UnsafeContinuation<Void, Never>] = []
+    }
+
     private struct Prepared {
         let name: String
         var columns: [String] = []
     }
 
     /// Connects (blocking). `conninfo` is a libpq connection string or URI.
-    static func connect(_ conninfo: String, id: Int, poller: SocketPoller) throws -> PostgresConnection {
+    static func connect(_ conninfo: String, id: Int, poller: SocketPoller, blocking: BlockingExecutor) throws -> PostgresConnection {
         // UTC and ISO dates make the text formats of PostgresTimestamp exact.
         let options = conninfo.contains("://")
             ? conninfo + (conninfo.contains("?") ? "&" : "?") + "options=-c%20TimeZone%3DUTC%20-c%20DateStyle%3DISO&application_name=karokar"
@@ -44,14 +60,15 @@ final class PostgresConnection: @unchecked Sendable {
             PQfinish(handle)
             throw PostgresError(code: .connectionFailure, serverMessage: message)
         }
-        return PostgresConnection(handle: handle, id: id, poller: poller)
+        return PostgresConnection(handle: handle, id: id, poller: poller, blocking: blocking)
     }
 
-    private init(handle: OpaquePointer, id: Int, poller: SocketPoller) {
+    private init(handle: OpaquePointer, id: Int, poller: SocketPoller, blocking: BlockingExecutor) {
         self.handle = handle
         self.canceller = PQgetCancel(handle)
         self.id = id
         self.poller = poller
+        self.blocking = blocking
         self.socket = PQsocket(handle)
     }
 
@@ -67,11 +84,69 @@ final class PostgresConnection: @unchecked Sendable {
             && PQpipelineStatus(handle) == PQ_PIPELINE_OFF
     }
 
-    /// Asks the server to cancel the statement running on this connection (thread-safe).
-    func cancelCurrentQuery() {
-        guard let canceller else { return }
+    // MARK: - Cancelling
+
+    /// Asks the server to cancel the statement on its way or running on this connection; returns
+    /// at once (thread-safe, never blocks: `PQcancel` runs on the blocking threads). The server
+    /// ignores a cancel that reaches it before it has read the statement, so the request repeats,
+    /// 10 ms after the first and doubling, until that statement ends (about 2.5 s at most). A
+    /// statement that was not yet sent is cancelled as it goes out (``finish(cancellable:sending:)``).
+    func requestCancel() {
+        let target = cancelState.withLock { $0.sent }
+        Task.detached { [self] in
+            var delay = Duration.milliseconds(10)
+            for _ in 0..<8 {
+                guard (try? await blocking.run { self.sendCancel(for: target) }) == true else { return }
+                try? await Task.sleep(for: delay)
+                delay *= 2
+            }
+        }
+    }
+
+    /// Sends one cancel request if statement `target` is still the one in progress (blocks for
+    /// the server's reply); false when there is nothing (more) to cancel.
+    private func sendCancel(for target: UInt64) -> Bool {
+        guard let canceller else { return false }
+        let due = cancelState.withLock { state -> Bool in
+            guard state.sent == target, state.completed != target, !state.cancelling else { return false }
+            state.cancelling = true
+            return true
+        }
+        guard due else { return false }
         var buffer = [CChar](repeating: 0, count: 256)
-        _ = PQcancel(canceller, &buffer, Int32(buffer.count))
+        _ = PQcancel(canceller, &buffer, Int32(buffer.count))  // returns once the server has acted on it
+        let waiting = cancelState.withLock { state -> [UnsafeContinuation<Void, Never>] in
+            state.cancelling = false
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        waiting.forEach { $0.resume() }
+        return true
+    }
+
+    /// Marks the start of a statement; waits while a cancel request for the previous one is on
+    /// its way (rare: only after a cancellation).
+    private func startStatement() async {
+        while true {
+            let started = cancelState.withLock { state -> Bool in
+                guard !state.cancelling else { return false }
+                state.sent &+= 1
+                return true
+            }
+            if started { return }
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                let queued = cancelState.withLock { state -> Bool in
+                    guard state.cancelling else { return false }
+                    state.waiting.append(continuation)
+                    return true
+                }
+                if !queued { continuation.resume() }
+            }
+        }
+    }
+
+    private func statementCompleted() {
+        cancelState.withLock { $0.completed = $0.sent }
     }
 
     // MARK: - Statements
@@ -91,7 +166,7 @@ final class PostgresConnection: @unchecked Sendable {
         }
         let prepared = statements[sql.text]
         let name = if let prepared { prepared.name } else { try await preparedName(for: sql.text) }
-        let result = try await finish(sent: send(sql, name: name))
+        let result = try await finish(sending: { send(sql, name: name) })
         defer { PQclear(result) }
         let rows = try consume(copying: result, knownColumns: prepared?.columns ?? [])
         if prepared?.columns.count != rows.columns.count {
@@ -106,7 +181,7 @@ final class PostgresConnection: @unchecked Sendable {
         if deferredBegin != nil || !queued.isEmpty {
             _ = try consume(try await pipeline(after: []))
         }
-        _ = try consume(try await finish(sent: PQsendQuery(handle, text)))
+        _ = try consume(try await finish(sending: { PQsendQuery(handle, text) }))
     }
 
     /// Commits the transaction, sending anything queued in the same round trip; a transaction
@@ -117,7 +192,7 @@ final class PostgresConnection: @unchecked Sendable {
         } else if !queued.isEmpty {
             _ = try consume(try await pipeline(after: [SQL(stringLiteral: "COMMIT")]))
         } else {
-            _ = try consume(try await finish(sent: PQsendQuery(handle, "COMMIT")))
+            _ = try consume(try await finish(sending: { PQsendQuery(handle, "COMMIT") }))
         }
     }
 
@@ -129,7 +204,7 @@ final class PostgresConnection: @unchecked Sendable {
             deferredBegin = nil
             return
         }
-        _ = try consume(try await finish(sent: PQsendQuery(handle, "ROLLBACK")))
+        _ = try consume(try await finish(cancellable: false, sending: { PQsendQuery(handle, "ROLLBACK") }))
     }
 
     /// Queues `sql` to run with the transaction's next statement or its COMMIT (see ``queued``).
@@ -158,16 +233,19 @@ final class PostgresConnection: @unchecked Sendable {
             var last: OpaquePointer?
             for command in commands {
                 if let last { PQclear(last) }
-                last = try await finish(sent: send(command, name: nil))
+                last = try await finish(sending: { send(command, name: nil) })
                 if Self.failed(last!) { break }
             }
             return last!
         }
+        await startStatement()
+        defer { statementCompleted() }
         guard PQenterPipelineMode(handle) == 1 else { throw connectionError() }
         for (command, name) in zip(commands, names) {
             guard send(command, name: name) == 1 else { throw connectionError() }
         }
         guard PQpipelineSync(handle) == 1 else { throw connectionError() }
+        if Task.isCancelled { requestCancel() }
         var results = try await pipelineResults()
         guard results.count == commands.count else {
             results.forEach { PQclear($0) }
@@ -243,15 +321,20 @@ final class PostgresConnection: @unchecked Sendable {
         if let prepared = statements[text] { return prepared.name }
         guard statements.count < Self.maximumPreparedStatements else { return nil }
         let name = "kk\(statements.count)"
-        _ = try consume(try await finish(sent: PQsendPrepare(handle, name, text, 0, nil)))
+        _ = try consume(try await finish(sending: { PQsendPrepare(handle, name, text, 0, nil) }))
         statements[text] = Prepared(name: name)
         return name
     }
 
-    /// Flushes what was sent, then waits for every result of the command: returns the first
-    /// failed one, or else the last one (the caller owns it).
-    private func finish(sent: Int32) async throws -> OpaquePointer {
-        guard sent == 1 else { throw connectionError() }
+    /// Sends a command with `send` (a libpq `PQsend…` call), flushes it, then waits for every
+    /// result: returns the first failed one, or else the last one (the caller owns it). A
+    /// `cancellable` command sent by a task already cancelled is cancelled on the server (the task
+    /// may have been cancelled after its last check but before this).
+    private func finish(cancellable: Bool = true, sending send: () -> Int32) async throws -> OpaquePointer {
+        await startStatement()
+        defer { statementCompleted() }
+        guard send() == 1 else { throw connectionError() }
+        if cancellable, Task.isCancelled { requestCancel() }
         try await flush()
         var kept: OpaquePointer?
         while true {

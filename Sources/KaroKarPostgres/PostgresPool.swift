@@ -196,7 +196,7 @@ public final class PostgresPool: Sendable {
         timers.scheduleTask(in: .milliseconds(Int64(delay))) { [self] in
             // One attempt, on the blocking threads; the outcome goes back through the state machine.
             let attempt: EventLoopFuture<PostgresConnection> = timers.makeFutureWithTask {
-                try await connector.run { try PostgresConnection.connect(conninfo, id: id, poller: poller) }
+                try await connector.run { try PostgresConnection.connect(conninfo, id: id, poller: poller, blocking: connector) }
             }
             attempt.whenComplete { [self] result in
                 switch result {

@@ -12,7 +12,7 @@ public struct PostgresSession: Sendable {
         return try await withTaskCancellationHandler {
             try await connection.execute(sql)
         } onCancel: {
-            connection.cancelCurrentQuery()
+            connection.requestCancel()
         }
     }
 
@@ -30,7 +30,7 @@ public struct PostgresSession: Sendable {
         try await withTaskCancellationHandler {
             try await connection.executeSimple(text)
         } onCancel: {
-            connection.cancelCurrentQuery()
+            connection.requestCancel()
         }
     }
 
@@ -46,7 +46,7 @@ public struct PostgresSession: Sendable {
         try await withTaskCancellationHandler {
             try await connection.commit()
         } onCancel: {
-            connection.cancelCurrentQuery()
+            connection.requestCancel()
         }
     }
 }

@@ -123,6 +123,50 @@ struct PostgresTests {
         await pool.close()
     }
 
+    @Test("a cancel at any moment around a statement's start cancels that statement and no later one")
+    func cancelRaces() async throws {
+        let (pool, _) = try await TestDatabase.fresh()
+        try await pool.query("CREATE TABLE note (id int PRIMARY KEY)")
+        // An 8 MB parameter takes milliseconds to send: a cancel in that time reaches the server
+        // while it is still reading the statement, which is when PostgreSQL ignores one.
+        let large = String(repeating: "x", count: 8 << 20)
+        let started = ContinuousClock.now
+        for round in 0..<36 {
+            // Each kind of statement, with a cancel from before it is sent (0 µs) to well after the
+            // server runs it.
+            let delay = Duration.microseconds([0, 50, 200, 500, 1_000, 2_000, 4_000, 8_000, 15_000, 30_000, 60_000, 100_000][round % 12])
+            let work = Task {
+                switch round / 12 {
+                case 0:
+                    try await pool.query("SELECT pg_sleep(30)")
+                case 1:
+                    try await pool.query("SELECT pg_sleep(30), length(\(large)::text) AS n")
+                default:
+                    try await pool.transaction { session in
+                        try await session.query("INSERT INTO note VALUES (\(round))")
+                        try await session.query("SELECT pg_sleep(30)")
+                    }
+                }
+            }
+            try await Task.sleep(for: delay)
+            let cancelled = ContinuousClock.now
+            work.cancel()
+            await #expect(throws: (any Error).self, "round \(round)") { try await work.value }
+            #expect(ContinuousClock.now - cancelled < .seconds(5), "round \(round): the statement was cancelled")
+            // A cancel request still on its way must not hit the connection's next statements.
+            for _ in 0..<3 {
+                #expect(try await pool.query("SELECT 1 AS one").single().decode(Int.self, "one") == 1, "round \(round)")
+            }
+        }
+        #expect(ContinuousClock.now - started < .seconds(60))
+        #expect(try await pool.query("SELECT count(*)::int AS n FROM note").single().decode(Int.self, "n") == 0)
+        #expect(try await pool.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND state = 'active' AND pid <> pg_backend_pid()"
+        ).single().decode(Int.self, "n") == 0)
+        #expect(pool.metrics.inUse == 0)
+        await pool.close()
+    }
+
     @Test("serialization failures are retried until the unit of work commits")
     func serializationRetry() async throws {
         let (pool, _) = try await TestDatabase.fresh()
