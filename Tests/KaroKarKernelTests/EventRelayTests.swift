@@ -37,6 +37,45 @@ struct EventRelayTests {
         await pool.close()
     }
 
+    @Test("several delivery loops per consumer, running while publishers commit, keep each aggregate in order and deliver once")
+    func concurrentWorkersKeepOrder() async throws {
+        let (pool, _) = try await kernelDatabase()
+        let bus = EventBus(pool: pool)
+        recordingConsumer(bus, "first", "vehicle.*")
+        recordingConsumer(bus, "second", "*")
+        var options = fastOptions
+        options.workersPerConsumer = 4
+        options.batchSize = 7  // many small batches: the loops interleave on every aggregate
+        let publishing = Task {
+            // 6 aggregates x 40 versions from 6 writers, while the relay delivers.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for aggregate in 0..<6 {
+                    group.addTask {
+                        for version in 1...40 {
+                            try await bus.transaction(.system()) { try await $0.publish(vehicleEvent("w\(aggregate)", version: Int64(version))) }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        let done = try await relayUntil(bus, options: options) {
+            let seen = try await count(pool, "SELECT count(*)::int FROM demo.seen")
+            guard seen == 480 else { return false }
+            return try await count(pool, "SELECT count(*)::int FROM karokar_events.delivery") == 0
+        }
+        try await publishing.value
+        #expect(done)
+        #expect(try await count(pool, "SELECT count(*)::int FROM (SELECT DISTINCT consumer, event_id FROM demo.seen) AS d") == 480, "no duplicates")
+        let disorder = try await count(pool, """
+            SELECT count(*)::int FROM (
+                SELECT aggregate_version <> lag(aggregate_version) OVER (PARTITION BY consumer, aggregate_id ORDER BY id) + 1 AS skipped
+                FROM demo.seen) AS s WHERE skipped
+            """)
+        #expect(disorder == 0, "each consumer saw each aggregate's versions one after another, in order")
+        await pool.close()
+    }
+
     @Test("a failing handler is retried with backoff, then dead; its aggregate waits; replay delivers it")
     func retriesThenDeadLetter() async throws {
         let (pool, _) = try await kernelDatabase()

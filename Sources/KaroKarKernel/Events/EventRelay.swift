@@ -2,7 +2,7 @@ import Foundation
 import KaroKarPostgres
 public import Logging
 
-/// Delivers outbox events to the bus's after-commit consumers: one loop per consumer, woken by
+/// Delivers outbox events to the bus's after-commit consumers: loops per consumer, woken by
 /// PostgreSQL's NOTIFY at commit (with a slow poll as a safety net), leasing deliveries with
 /// `FOR UPDATE SKIP LOCKED` so any number of relays in any number of processes share the work.
 ///
@@ -17,6 +17,11 @@ public import Logging
 public final class EventRelay: Sendable {
     public struct Options: Sendable {
         public var batchSize = 100
+        /// Delivery loops per consumer in this relay. They share the consumer's deliveries through
+        /// the same leases as relays in other processes, so an aggregate's events still go one at
+        /// a time and in order; two keep a consumer up with many publishers whose backends compete
+        /// with its own for the database's CPU.
+        public var workersPerConsumer = 2
         /// A leased delivery no one settles within this is due again (its relay died).
         public var lease: Duration = .seconds(30)
         /// Fallback poll when no NOTIFY arrives (a lost connection, retries coming due).
@@ -51,13 +56,14 @@ public final class EventRelay: Sendable {
     public func run() async {
         let consumers = bus.consumers
         guard !consumers.isEmpty else { return }
-        let doorbells = consumers.map { _ in Doorbell() }
+        let workers = consumers.flatMap { consumer in (0..<max(1, options.workersPerConsumer)).map { _ in (consumer, Doorbell()) } }
+        let doorbells = workers.map(\.1)
         let listening = bus.addCommitListener { doorbells.forEach { $0.ring() } }
         let listener = PostgresListener(connectionString: bus.pool.configuration.connectionString, channels: [EventBus.channel])
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.listen(listener, waking: doorbells) }
             group.addTask { await self.bus.runNotifier() }
-            for (consumer, doorbell) in zip(consumers, doorbells) {
+            for (consumer, doorbell) in workers {
                 group.addTask { await self.deliver(to: consumer, doorbell: doorbell) }
             }
             await group.waitForAll()
