@@ -50,6 +50,24 @@ struct EventBusTests {
         await pool.close()
     }
 
+    @Test("the outbox is append-only: UPDATE, DELETE and TRUNCATE are refused and change nothing")
+    func outboxIsAppendOnly() async throws {
+        let (pool, _) = try await kernelDatabase()
+        let bus = EventBus(pool: pool)
+        try await bus.transaction(.system()) { try await $0.publish(vehicleEvent("kept")) }
+        let attempts: [SQL] = [
+            "DELETE FROM karokar_events.outbox", "UPDATE karokar_events.outbox SET seq = seq + 1000",
+            "TRUNCATE karokar_events.outbox CASCADE",
+        ]
+        for statement in attempts {
+            await #expect(throws: PostgresError.self, "\(statement.text)") { try await pool.query(statement) }
+        }
+        let rows = try await pool.query("SELECT seq, aggregate_id FROM karokar_events.outbox")
+        #expect(rows.count == 1)
+        #expect(try rows.single().decode(String.self, "aggregate_id") == "kept")
+        await pool.close()
+    }
+
     @Test("reactions publish in turn, inside the same transaction; a reaction loop is cut off")
     func nestedReactions() async throws {
         let (pool, _) = try await kernelDatabase()
