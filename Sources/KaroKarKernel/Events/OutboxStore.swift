@@ -41,23 +41,12 @@ enum OutboxStore {
 
     /// Leases up to `limit` due deliveries of `consumer`, oldest first, skipping any whose aggregate
     /// has an earlier delivery still outstanding (pending, leased elsewhere, or dead): that keeps
-    /// each consumer's order per aggregate across any number of relays.
+    /// each consumer's order per aggregate across any number of relays. The statement is the
+    /// database function `karokar_events.claim` (events migration 3), which pins its plan.
     static func claim(consumer: String, limit: Int, lease: Duration, owner: String, pool: PostgresPool) async throws -> [Claimed] {
         let rows = try await pool.query("""
-            UPDATE karokar_events.delivery AS d
-            SET available_at = clock_timestamp() + \(lease.postgresInterval)::interval, attempts = d.attempts + 1, leased_by = \(owner)
-            FROM (
-                SELECT c.consumer, c.seq FROM karokar_events.delivery AS c
-                WHERE c.consumer = \(consumer) AND c.state = 'pending' AND c.available_at <= clock_timestamp()
-                  AND NOT EXISTS (
-                      SELECT 1 FROM karokar_events.delivery AS e
-                      WHERE e.consumer = c.consumer AND e.aggregate_key = c.aggregate_key AND e.seq < c.seq)
-                ORDER BY c.seq
-                LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED
-            ) AS picked, karokar_events.outbox AS o
-            WHERE d.consumer = picked.consumer AND d.seq = picked.seq AND o.seq = d.seq
-            RETURNING d.seq, d.attempts, d.aggregate_key, o.envelope
+            SELECT seq, attempts, aggregate_key, envelope
+            FROM karokar_events.claim(\(consumer), \(limit)::int, \(lease.postgresInterval)::interval, \(owner))
             """)
         return try rows.map { row in
             let bytes = try row.decode(PostgresBytes.self, "envelope").bytes
