@@ -29,13 +29,20 @@ struct PoolTests {
         #expect(codes.isSubset(of: [.connectionFailure, .poolTimeout]), "\(codes)")
         #expect(during.failures.count == 200)
 
-        // Recovery: the pool reconnects by itself.
+        // Recovery: the pool reconnects by itself. Connections broken by the outage are replaced
+        // on first use, and reconnection starts from the outage's backoff (up to 2 s, the acquire
+        // timeout), so the first runs may still see those two errors; on a loaded machine, for
+        // more than one run. Within five runs, one must serve every task.
         try await cluster.resume()
         var recovered = await run(pool, tasks: 200)
-        if recovered.successes < 200 {  // connections broken by the outage are replaced on first use
+        var runs = 1
+        while recovered.successes < 200, runs < 5 {
+            let codes = Set(recovered.failures.compactMap { ($0 as? PostgresError)?.code })
+            #expect(codes.isSubset(of: [.connectionFailure, .poolTimeout]), "\(codes)")
             recovered = await run(pool, tasks: 200)
+            runs += 1
         }
-        #expect(recovered.successes == 200)
+        #expect(recovered.successes == 200, "after \(runs) runs: \(recovered.failures.prefix(3))")
         #expect(pool.metrics.inUse == 0, "no connection leaked")
         #expect(pool.metrics.waiting == 0)
         #expect(try await backends(pool) <= 10)
