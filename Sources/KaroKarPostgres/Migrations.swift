@@ -116,6 +116,9 @@ public enum MigrationRunner {
             }
             try await session.simple("BEGIN")
             do {
+                // Without it, libpq prints "schema ... already exists, skipping" on standard error
+                // for every migration after a context's first; warnings still come through.
+                try await session.simple("SET LOCAL client_min_messages = warning")
                 try await session.simple("CREATE SCHEMA IF NOT EXISTS \"\(migration.context)\"")
                 try await session.simple(migration.sql)
                 try await session.query("""

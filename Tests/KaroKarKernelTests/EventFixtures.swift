@@ -40,6 +40,21 @@ func recordingConsumer(_ bus: EventBus, _ name: String, _ patterns: EventPattern
     }
 }
 
+/// Publishes versions 1...`versions` of `aggregates` vehicle aggregates (`prefix0`, `prefix1`, ...),
+/// one event per transaction, one concurrent writer per aggregate.
+func publishVersions(_ bus: EventBus, aggregates: Int, versions: Int, prefix: String) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for aggregate in 0..<aggregates {
+            group.addTask {
+                for version in 1...versions {
+                    try await bus.transaction(.system()) { try await $0.publish(vehicleEvent("\(prefix)\(aggregate)", version: Int64(version))) }
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
+
 /// Runs a relay until `done` holds (checked every 50 ms) or 30 s pass.
 func relayUntil(_ bus: EventBus, options: EventRelay.Options = fastOptions, _ done: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
     var logger = Logger(label: "relay-test")

@@ -13,17 +13,7 @@ struct EventRelayTests {
         let bus = EventBus(pool: pool)
         recordingConsumer(bus, "first", "vehicle.*")
         recordingConsumer(bus, "second", "*")
-        // 4 aggregates x 25 versions, published from 4 concurrent writers.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for aggregate in 0..<4 {
-                group.addTask {
-                    for version in 1...25 {
-                        try await bus.transaction(.system()) { try await $0.publish(vehicleEvent("v\(aggregate)", version: Int64(version))) }
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await publishVersions(bus, aggregates: 4, versions: 25, prefix: "v")
         let done = try await relayUntil(bus) { try await count(pool, "SELECT count(*)::int FROM karokar_events.delivery") == 0 }
         #expect(done)
         #expect(try await count(pool, "SELECT count(*)::int FROM demo.seen") == 200)
@@ -46,19 +36,8 @@ struct EventRelayTests {
         var options = fastOptions
         options.workersPerConsumer = 4
         options.batchSize = 7  // many small batches: the loops interleave on every aggregate
-        let publishing = Task {
-            // 6 aggregates x 40 versions from 6 writers, while the relay delivers.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for aggregate in 0..<6 {
-                    group.addTask {
-                        for version in 1...40 {
-                            try await bus.transaction(.system()) { try await $0.publish(vehicleEvent("w\(aggregate)", version: Int64(version))) }
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-        }
+        // Published while the relay delivers.
+        let publishing = Task { try await publishVersions(bus, aggregates: 6, versions: 40, prefix: "w") }
         let done = try await relayUntil(bus, options: options) {
             let seen = try await count(pool, "SELECT count(*)::int FROM demo.seen")
             guard seen == 480 else { return false }
