@@ -38,24 +38,32 @@ struct RawEcho: AsyncParsableCommand {
     }
 }
 
-/// Echoes every complete frame back as it is; one flush per read batch.
+/// Echoes every complete frame back as it is. Each frame is read as a message and its answer is
+/// copied into one outgoing buffer, written and flushed once per read batch: the way
+/// karokar-server writes its replies, so the two differ by what they do per call, not by how
+/// they use the socket.
 final class EchoServerHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private var buffered: ByteBuffer?
+    private var outbound = ByteBuffer()
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         if buffered == nil { buffered = incoming } else { buffered!.writeBuffer(&incoming) }
         while let frame = buffered!.readLengthPrefixedFrame() {
-            context.write(wrapOutboundOut(frame), promise: nil)
+            outbound.writeImmutableBuffer(frame)
         }
         if buffered!.readableBytes == 0 { buffered = nil }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()
+        if outbound.readableBytes > 0 {
+            context.write(wrapOutboundOut(outbound), promise: nil)
+            context.flush()
+            outbound.clear()  // written out by the flush: the storage is this buffer's alone again
+        }
     }
 }
 
@@ -64,5 +72,12 @@ extension ByteBuffer {
     mutating func readLengthPrefixedFrame() -> ByteBuffer? {
         guard let length = getInteger(at: readerIndex, as: UInt32.self), readableBytes >= 4 + Int(length) else { return nil }
         return readSlice(length: 4 + Int(length))
+    }
+
+    /// Moves past the next whole frame; false when it is incomplete.
+    mutating func skipLengthPrefixedFrame() -> Bool {
+        guard let length = getInteger(at: readerIndex, as: UInt32.self), readableBytes >= 4 + Int(length) else { return false }
+        moveReaderIndex(forwardBy: 4 + Int(length))
+        return true
     }
 }
