@@ -16,18 +16,33 @@ struct CallFrameWriter: Sendable {
         prefix = ProtoCodec.encode(RPCV1.Call(method: path, timeoutMicros: timeoutMicros, metadata: entries))
     }
 
-    /// Bytes of the frame for a payload of `payloadCount` bytes.
-    func frameSize(payloadCount: Int) -> Int {
-        FrameLayout.lengthFieldSize + FrameLayout.headerSize + bodySize(payloadCount)
-    }
-
+    /// Appends the frame in one write to the buffer (not one per field: this runs for every call).
     func write(callID: UInt32, payload: [UInt8], into buffer: inout ByteBuffer) {
-        buffer.writeFrameHeader(type: FrameType.call.rawValue, callID: callID, bodyLength: bodySize(payload.count))
-        buffer.writeBytes(prefix)
-        guard !payload.isEmpty else { return }
-        buffer.writeInteger(UInt8(0x22))  // field 4, length-delimited
-        ProtoWire.writeVarint(UInt64(payload.count)) { buffer.writeInteger($0) }
-        buffer.writeBytes(payload)
+        let bodyLength = bodySize(payload.count)
+        let frameLength = FrameLayout.lengthFieldSize + FrameLayout.headerSize + bodyLength
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: frameLength) { out in
+            let base = out.baseAddress!
+            base.storeBytes(of: UInt32(FrameLayout.headerSize + bodyLength).bigEndian, as: UInt32.self)
+            base.storeBytes(of: FrameType.call.rawValue, toByteOffset: 4, as: UInt8.self)
+            base.storeBytes(of: 0, toByteOffset: 5, as: UInt8.self)  // flags
+            base.storeBytes(of: 0, toByteOffset: 6, as: UInt16.self)  // reserved
+            base.storeBytes(of: callID.bigEndian, toByteOffset: 8, as: UInt32.self)
+            var at = FrameLayout.lengthFieldSize + FrameLayout.headerSize
+            if !prefix.isEmpty {
+                prefix.withUnsafeBytes { (base + at).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                at += prefix.count
+            }
+            if !payload.isEmpty {
+                base.storeBytes(of: 0x22, toByteOffset: at, as: UInt8.self)  // field 4, length-delimited
+                at += 1
+                ProtoWire.writeVarint(UInt64(payload.count)) { byte in
+                    base.storeBytes(of: byte, toByteOffset: at, as: UInt8.self)
+                    at += 1
+                }
+                payload.withUnsafeBytes { (base + at).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            }
+            return frameLength
+        }
     }
 
     private func bodySize(_ payloadCount: Int) -> Int {

@@ -31,8 +31,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     private var parser = FrameParser(maximumFrameBytes: FrameLayout.absoluteMaximumFrameBytes)
     private var work: Work?
     private var stats = LoadStats()
-    /// Call id to intended start (uptime nanoseconds).
-    private var pending: [UInt32: UInt64] = [:]
+    private var pending = PendingCalls(limit: 64)
     private var nextCallID: UInt32 = 1
     private var nextIntended: UInt64 = 0
     private var sequence: UInt64 = 0
@@ -100,6 +99,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     /// Begins sending; called on the event loop once the handshake is done.
     func begin(_ work: Work, at start: UInt64) {
         self.work = work
+        pending = PendingCalls(limit: work.limit)
         sequence = work.firstSequence
         nextIntended = start
         startDue(now: Self.now())
@@ -137,8 +137,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
         if let interval = work.schedule.interval { nextIntended &+= interval }
         let callID = nextCallID
         nextCallID &+= 1
-        pending[callID] = intended
-        out.reserveCapacity(minimumWritableBytes: work.frames.frameSize(payloadCount: payload.count))
+        pending.insert(callID, intended: intended)
         work.frames.write(callID: callID, payload: payload, into: &out)
     }
 
@@ -201,7 +200,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     }
 
     private func handleReply(_ frame: Frame, now: UInt64) {
-        guard let intended = pending.removeValue(forKey: frame.callID) else { return }
+        guard let intended = pending.remove(frame.callID) else { return }
         if work?.schedule.isMeasured(intended) == true {
             if let status = ReplyStatus(replyBody: frame.body) {
                 stats.record(code: status.code, domainCode: status.domainCode, latency: now &- intended, at: now)
