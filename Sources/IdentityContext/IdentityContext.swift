@@ -27,7 +27,7 @@ public struct IdentityContext: Sendable {
         self.service = service
         let handler = IdentityHandler(service: service)
         services = [
-            handler.serviceDefinition().replacing(RPCRoute(IdentityV1.IdentityService.Method.whoAmI, encodedHandler: handler.encodedWhoAmI))
+            handler.serviceDefinition().replacing(RPCRoute(IdentityV1.IdentityService.Method.whoAmI, immediateEncodedHandler: handler.encodedWhoAmI))
         ]
         interceptor = AuthorizationInterceptor(authority: service.authority, cache: service.cache, pool: bus.pool)
         changes = AccessChangeListener(connectionString: bus.pool.configuration.connectionString, cache: service.cache, logger: logger)

@@ -4,16 +4,17 @@ import KaroKarMessages
 import KaroKarProto
 
 /// Routes calls to handlers through the interceptor chain, and turns their outcome into a REPLY
-/// frame. Shared by every connection of a server; holds no mutable state.
-public struct CallDispatcher: Sendable {
+/// frame. Shared by every connection of a server; holds no mutable state. A class, so that a call
+/// task captures one reference, not every table.
+public final class CallDispatcher: Sendable {
     /// A class, so that handing it to a call task costs one retain rather than one per field.
     final class Target: Sendable {
-        let service: String
+        let methodInfo: CallMethod
         let route: RPCRoute
         let executor: (any TaskExecutor)?
 
-        init(service: String, route: RPCRoute, executor: (any TaskExecutor)? = nil) {
-            self.service = service
+        init(service: String, route: RPCRoute, executor: (any TaskExecutor)? = nil, interceptors: [any ServerInterceptor] = []) {
+            self.methodInfo = CallMethod(path: "/\(service)/\(route.name)", service: service, name: route.name, interceptors: interceptors)
             self.route = route
             self.executor = executor
         }
@@ -31,7 +32,7 @@ public struct CallDispatcher: Sendable {
             for route in service.routes {
                 let path = "/\(service.descriptor.name)/\(route.name)"
                 precondition(targets[path] == nil, "\(path) is registered twice")
-                targets[path] = Target(service: service.descriptor.name, route: route, executor: service.executor)
+                targets[path] = Target(service: service.descriptor.name, route: route, executor: service.executor, interceptors: interceptors)
             }
         }
         self.targets = targets
@@ -52,6 +53,32 @@ public struct CallDispatcher: Sendable {
         } catch {
             return replyFrame(callID: context.callID, error: rpcError(from: error, context: context))
         }
+    }
+
+    /// Answers a call to an immediate route (``RPCRoute/invokeNow``) without suspending, when every
+    /// interceptor admits or refuses it on the spot, and appends its REPLY frame to `out`. False
+    /// when one cannot: the call must then run in a task through ``execute(_:payload:context:)``
+    /// (nothing has happened: admission has no effects).
+    /// `context` is left as it was when it returns false, and is not copied on the usual path
+    /// (one interceptor, or none).
+    func executeNow(
+        _ invoke: RPCRoute.ImmediateInvocation, payload: ByteBuffer, context: inout ServerCallContext, into out: inout ByteBuffer
+    ) -> Bool {
+        do {
+            if interceptors.count == 1 {
+                guard try interceptors[0].admitNow(context: &context) else { return false }
+            } else if !interceptors.isEmpty {
+                var admitted = context  // a later interceptor may decline after an earlier one changed it
+                for interceptor in interceptors {
+                    guard try interceptor.admitNow(context: &admitted) else { return false }
+                }
+                context = admitted
+            }
+            try invoke(payload, context, &out)
+        } catch {
+            out.writeFrame(type: .reply, callID: context.callID, message: RPCV1.Reply(status: rpcError(from: error, context: context).status))
+        }
+        return true
     }
 
     private func run(_ index: Int, target: Target, payload: ByteBuffer, context: ServerCallContext) async throws -> ByteBuffer {

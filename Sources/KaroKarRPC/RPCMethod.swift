@@ -26,6 +26,13 @@ public struct RPCRoute: Sendable {
     public let responseTypeName: String
     /// Decodes the request, runs the handler, encodes the response.
     @usableFromInline let invoke: @Sendable (_ payload: ByteBuffer, _ context: ServerCallContext) async throws -> ByteBuffer
+    /// For a method with an immediate handler (nil for the others): decodes the request, runs the
+    /// handler and appends the call's successful REPLY frame to the buffer (the connection's
+    /// outgoing bytes), without suspending. Appends nothing when it throws.
+    @usableFromInline let invokeNow: ImmediateInvocation?
+
+    /// The signature of ``invokeNow``: payload, context, the buffer to append the REPLY to.
+    @usableFromInline typealias ImmediateInvocation = @Sendable (ByteBuffer, ServerCallContext, inout ByteBuffer) throws -> Void
 
     /// Inlinable so that decoding and encoding are specialized for the method's message types.
     @inlinable
@@ -53,10 +60,50 @@ public struct RPCRoute: Sendable {
         }
     }
 
+    /// A handler that answers without suspending and in a few microseconds at most (no I/O, no
+    /// actor, no lock held for long): Echo, health checks, answers computed from what the
+    /// interceptors attached. When every interceptor also decides without suspending
+    /// (``ServerInterceptor/admitNow(context:)``), the call is answered on its connection's event
+    /// loop as the CALL frame is read: no task, no hop back to the loop, and the response is
+    /// encoded straight into the connection's outgoing bytes. Otherwise it runs in a task, as any
+    /// handler does.
+    @inlinable
+    public init<Request, Response>(
+        _ method: RPCMethod<Request, Response>,
+        immediateHandler handler: @escaping @Sendable (Request, ServerCallContext) throws -> Response
+    ) {
+        self.init(
+            method,
+            invoke: { payload, context in
+                ByteBuffer(encoding: try handler(RPCRoute.decodeRequest(payload) as Request, context), headroom: FrameLayout.okReplyHeadroom)
+            },
+            invokeNow: { payload, context, out in
+                out.writeOKReply(callID: context.callID, encoding: try handler(RPCRoute.decodeRequest(payload) as Request, context))
+            }
+        )
+    }
+
+    /// An immediate handler (``init(_:immediateHandler:)``) that answers with the response
+    /// already encoded, as ``init(_:encodedHandler:)`` does.
+    @inlinable
+    public init<Request, Response>(
+        _ method: RPCMethod<Request, Response>,
+        immediateEncodedHandler handler: @escaping @Sendable (Request, ServerCallContext) throws -> ByteBuffer
+    ) {
+        self.init(
+            method,
+            invoke: { payload, context in try handler(RPCRoute.decodeRequest(payload) as Request, context) },
+            invokeNow: { payload, context, out in
+                out.writeOKReply(callID: context.callID, payload: try handler(RPCRoute.decodeRequest(payload) as Request, context))
+            }
+        )
+    }
+
     @usableFromInline
     init<Request, Response>(
         _ method: RPCMethod<Request, Response>,
-        invoke: @escaping @Sendable (_ payload: ByteBuffer, _ context: ServerCallContext) async throws -> ByteBuffer
+        invoke: @escaping @Sendable (_ payload: ByteBuffer, _ context: ServerCallContext) async throws -> ByteBuffer,
+        invokeNow: ImmediateInvocation? = nil
     ) {
         self.name = method.name
         self.requestDescriptor = Request.protoDescriptor
@@ -64,7 +111,11 @@ public struct RPCRoute: Sendable {
         self.requestTypeName = Request.protoName
         self.responseTypeName = Response.protoName
         self.invoke = invoke
+        self.invokeNow = invokeNow
     }
+
+    /// True for a method with an immediate handler.
+    public var isImmediate: Bool { invokeNow != nil }
 
     /// The request payload decoded as `Request`; INVALID_ARGUMENT (or RESOURCE_EXHAUSTED past the
     /// decoding budget) when it is not one. Shared by both kinds of handler.

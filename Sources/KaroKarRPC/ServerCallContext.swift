@@ -4,52 +4,124 @@ import KaroKarMessages
 import Synchronization
 
 /// What a handler knows about the call it serves.
+///
+/// Built for every call and copied along the interceptor chain, so it is small: what all calls
+/// of a method share (``CallMethod``) and what all calls of a connection share
+/// (``CallConnection``) are one reference each, made once.
 public struct ServerCallContext: Sendable {
-    /// `/service/method`.
-    public let path: String
-    public let service: String
-    public let method: String
+    /// The method's path and names.
+    public let methodInfo: CallMethod
+    /// The call's connection: peer, logger, attributes.
+    public let connectionInfo: CallConnection
     public let callID: UInt32
     public let metadata: Metadata
     /// When the client stops waiting; the handler's task is cancelled then.
     public let deadline: ContinuousClock.Instant?
-    /// The remote address, for logs.
-    public let peer: String
     /// Values interceptors attach for handlers (the authenticated caller, for example).
     public var attributes: CallAttributes
-    /// What lives as long as the call's connection, shared by its calls.
-    public let connection: ConnectionAttributes
-    private var baseLogger: Logger
+    /// A logger set for this call, if one was.
+    private var loggerOverride: LoggerBox?
 
     public init(
         path: String, service: String, method: String, callID: UInt32, metadata: Metadata,
         deadline: ContinuousClock.Instant?, peer: String, logger: Logger, attributes: CallAttributes = CallAttributes(),
         connection: ConnectionAttributes = ConnectionAttributes()
     ) {
-        self.path = path
-        self.service = service
-        self.method = method
+        self.init(
+            methodInfo: CallMethod(path: path, service: service, name: method), callID: callID, metadata: metadata,
+            deadline: deadline, connectionInfo: CallConnection(peer: peer, logger: logger, attributes: connection),
+            attributes: attributes
+        )
+    }
+
+    public init(
+        methodInfo: CallMethod, callID: UInt32, metadata: Metadata, deadline: ContinuousClock.Instant?,
+        connectionInfo: CallConnection, attributes: CallAttributes = CallAttributes()
+    ) {
+        self.methodInfo = methodInfo
         self.callID = callID
         self.metadata = metadata
         self.deadline = deadline
-        self.peer = peer
-        self.baseLogger = logger
+        self.connectionInfo = connectionInfo
         self.attributes = attributes
-        self.connection = connection
     }
+
+    /// `/service/method`.
+    public var path: String { methodInfo.path }
+    /// The fully qualified service name.
+    public var service: String { methodInfo.service }
+    /// The short method name.
+    public var method: String { methodInfo.name }
+    /// The remote address, for logs.
+    public var peer: String { connectionInfo.peer }
+    /// What lives as long as the call's connection, shared by its calls.
+    public var connection: ConnectionAttributes { connectionInfo.attributes }
 
     /// The connection's logger with `rpc.method` and `rpc.call_id` added. Built on access: setting
     /// metadata costs a dictionary copy (and some log handlers re-render it), too much for every call.
     public var logger: Logger {
         get {
-            var logger = baseLogger
+            var logger = loggerOverride?.logger ?? connectionInfo.logger
             logger[metadataKey: "rpc.method"] = "\(path)"
             logger[metadataKey: "rpc.call_id"] = "\(callID)"
             return logger
         }
         set {
-            baseLogger = newValue
+            loggerOverride = LoggerBox(newValue)
         }
+    }
+}
+
+/// What every call of one method shares: made once per method when the server starts, with what
+/// each interceptor prepared for it (``ServerInterceptor/prepare(forPath:)``).
+public final class CallMethod: Sendable {
+    /// `/service/method`.
+    public let path: String
+    /// Fully qualified service name: `karokar.fleet.v1.FleetService`.
+    public let service: String
+    /// Short method name: `RegisterVehicle`.
+    public let name: String
+    /// By interceptor type; a handful at most, so a list.
+    private let preparations: [(interceptor: ObjectIdentifier, value: any AnyObject & Sendable)]
+
+    public init(path: String, service: String, name: String, interceptors: [any ServerInterceptor] = []) {
+        self.path = path
+        self.service = service
+        self.name = name
+        preparations = interceptors.compactMap { interceptor in
+            interceptor.prepare(forPath: path).map { (ObjectIdentifier(type(of: interceptor)), $0) }
+        }
+    }
+
+    /// What an interceptor of type `interceptor` prepared for this method, if it is a `Value`.
+    public func prepared<Value: AnyObject & Sendable>(by interceptor: (some ServerInterceptor).Type, as _: Value.Type) -> Value? {
+        let id = ObjectIdentifier(interceptor)
+        for entry in preparations where entry.interceptor == id { return entry.value as? Value }
+        return nil
+    }
+}
+
+/// What every call of one connection shares: made once per connection (again after its HELLO,
+/// which names the client in the logger).
+public final class CallConnection: Sendable {
+    /// The remote address, for logs.
+    public let peer: String
+    /// The connection's logger (`rpc.peer`, `rpc.client`).
+    public let logger: Logger
+    public let attributes: ConnectionAttributes
+
+    public init(peer: String, logger: Logger, attributes: ConnectionAttributes = ConnectionAttributes()) {
+        self.peer = peer
+        self.logger = logger
+        self.attributes = attributes
+    }
+}
+
+private final class LoggerBox: Sendable {
+    let logger: Logger
+
+    init(_ logger: Logger) {
+        self.logger = logger
     }
 }
 
@@ -119,9 +191,36 @@ public final class ConnectionAttributes: Sendable {
 /// Runs around every call, before the request is decoded: authentication and authorization hook in
 /// here. Throw an ``RPCError`` to refuse the call; call `next` (once) to continue. `next` returns the
 /// encoded response payload.
+///
+/// A call to a method with an immediate handler (``RPCRoute/init(_:immediateHandler:)``) first
+/// asks every interceptor for ``admitNow(context:)``; only when all of them decide on the spot is
+/// it answered on the connection's event loop, with no task. Otherwise it runs in a task through
+/// ``intercept(context:next:)`` like any other call.
 public protocol ServerInterceptor: Sendable {
     func intercept(
         context: ServerCallContext,
         next: (ServerCallContext) async throws -> ByteBuffer
     ) async throws -> ByteBuffer
+
+    /// The decision ``intercept(context:next:)`` would take before calling `next`, taken without
+    /// suspending: true to continue with `context` (updated as `intercept` would update it), or
+    /// the error that refuses the call. False, with `context` unchanged, when the decision cannot
+    /// be taken without suspending (a database lookup, say), or when the interceptor does more
+    /// than admit (works on the response, times the call): the call then takes the task path,
+    /// where ``intercept(context:next:)`` runs. It must decide exactly as `intercept` would, and
+    /// may only have the effects `intercept` has before `next`. The default returns false.
+    func admitNow(context: inout ServerCallContext) throws(RPCError) -> Bool
+
+    /// What this interceptor wants to know about a method before its calls arrive (an access
+    /// rule found by path, say), worked out once per method when the server starts rather than
+    /// on every call; each call finds it in `context.methodInfo.prepared(by:as:)`, keyed by the
+    /// interceptor's type. Nil (the default): nothing. A context built by hand has none, so
+    /// read it with a fallback.
+    func prepare(forPath path: String) -> (any AnyObject & Sendable)?
+}
+
+extension ServerInterceptor {
+    public func admitNow(context: inout ServerCallContext) throws(RPCError) -> Bool { false }
+
+    public func prepare(forPath path: String) -> (any AnyObject & Sendable)? { nil }
 }

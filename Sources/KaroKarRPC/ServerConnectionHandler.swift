@@ -9,10 +9,12 @@ public struct ServerDrainEvent: Sendable {
 }
 
 /// One server connection: framing, handshake, call admission, deadlines, cancel, ping, idle and
-/// slow-drip timeouts, drain. Runs on the channel's event loop; every call runs in its own task
-/// (decode, interceptors, handler, encode), which by default starts on this loop and stays until
-/// its first suspension (`RPCServer.Configuration.startsCallsOnEventLoop`), and hands its REPLY
-/// frame back through a ``ReplyMailbox``, in batches. Replies are flushed once per batch or read,
+/// slow-drip timeouts, drain. Runs on the channel's event loop. A call to an immediate route
+/// (``RPCRoute/init(_:immediateHandler:)``) that every interceptor admits on the spot is answered
+/// right here, as its frame is read. Every other call runs in its own task (decode, interceptors,
+/// handler, encode), which by default starts on this loop and stays until its first suspension
+/// (`RPCServer.Configuration.startsCallsOnEventLoop`), and hands its REPLY frame back through a
+/// ``ReplyMailbox``, in batches. Replies are flushed once per batch or read,
 /// not once per reply, and one timer, armed for the earliest deadline, serves every call's deadline.
 final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
@@ -44,6 +46,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private var housekeeping: RepeatedTask?
     private var handshakeTimer: Scheduled<Void>?
     private var flushPending = false
+    /// Frames written since the last flush, in one buffer: one pipeline write and one iovec per
+    /// flush instead of one per frame. Immediate calls encode their replies straight into it.
+    private var outbound = ByteBuffer()
     /// Inside a read or a batch of replies, which flush when they end.
     private var batching = false
     private var deadlineTimer = CallDeadlineTimer()
@@ -51,7 +56,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private var methodCache: MethodCache? = MethodCache()
     private var context: ChannelHandlerContext?
     private var peer = "?"
-    private let connectionAttributes = ConnectionAttributes()
+    /// What the connection's calls share; made again when the logger changes.
+    private var callConnection: CallConnection
 
     init(dispatcher: CallDispatcher, serverName: String, startsCallsOnEventLoop: Bool = true) {
         self.dispatcher = dispatcher
@@ -60,6 +66,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         self.serverName = serverName
         self.logger = dispatcher.logger
         self.parser = FrameParser(maximumFrameBytes: dispatcher.limits.maximumFrameBytes)
+        self.callConnection = CallConnection(peer: peer, logger: logger)
     }
 
     // MARK: - Channel events
@@ -69,6 +76,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         mailbox = ReplyMailbox(loop: context.eventLoop) { [weak self] replies in self?.deliver(replies) }
         peer = context.channel.remoteAddress?.description ?? "?"
         logger[metadataKey: "rpc.peer"] = "\(peer)"
+        callConnection = CallConnection(peer: peer, logger: logger, attributes: callConnection.attributes)
         if context.channel.isActive { start(context: context) }
     }
 
@@ -186,7 +194,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             return
         }
         phase = .open
-        if !hello.clientName.isEmpty { logger[metadataKey: "rpc.client"] = "\(hello.clientName.prefix(64))" }
+        if !hello.clientName.isEmpty {
+            logger[metadataKey: "rpc.client"] = "\(hello.clientName.prefix(64))"
+            callConnection = CallConnection(peer: peer, logger: logger, attributes: callConnection.attributes)
+        }
         let ack = RPCV1.HelloAck(
             protocolVersion: 1, serverName: serverName, maxFrameBytes: UInt32(limits.maximumFrameBytes),
             maxCallsInFlight: UInt32(limits.maximumCallsInFlight), maxMetadataBytes: UInt32(limits.maximumMetadataBytes),
@@ -227,25 +238,33 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         methodCache?.remember(target, for: envelope.path)
         let micros = min(envelope.timeoutMicros, ServerLimits.maximumTimeoutMicros)
         let timeout = micros == 0 ? nil : Duration.microseconds(Int64(micros))
-        let callContext = ServerCallContext(
-            path: envelope.path, service: target.service, method: target.route.name, callID: callID,
-            metadata: envelope.metadata, deadline: timeout.map { ContinuousClock.now + $0 }, peer: peer, logger: logger,
-            connection: connectionAttributes
+        var callContext = ServerCallContext(
+            methodInfo: target.methodInfo, callID: callID, metadata: envelope.metadata,
+            deadline: timeout.map { ContinuousClock.now + $0 }, connectionInfo: callConnection
         )
-        let deadline = timeout.map { NIODeadline.now() + .nanoseconds($0.nanoseconds) }
-        let dispatcher = self.dispatcher
         let payload = envelope.payload
+        // An immediate route is answered here and now when the interceptors allow it: the reply
+        // is encoded into the outgoing bytes and goes out with this read's flush, and the call
+        // never enters `calls`.
+        if let invokeNow = target.route.invokeNow,
+           dispatcher.executeNow(invokeNow, payload: payload, context: &callContext, into: &outbound) {
+            flushLater()
+            return
+        }
+        let deadline = timeout.map { NIODeadline.now() + .nanoseconds($0.nanoseconds) }
+        let taskContext = callContext
+        let dispatcher = self.dispatcher
         let mailbox = self.mailbox!
         // The reply is posted, never written from here: `calls[callID]` is set before it arrives.
         // (The closures are written out twice: one shared closure value costs an allocation.)
         let task: Task<Void, Never>
         if #available(macOS 26.0, *), startsCallsOnEventLoop {
             task = Task.immediate(executorPreference: target.executor) {
-                mailbox.post(callID: callID, frame: await dispatcher.execute(target, payload: payload, context: callContext))
+                mailbox.post(callID: callID, frame: await dispatcher.execute(target, payload: payload, context: taskContext))
             }
         } else {
             task = Task(executorPreference: target.executor) {
-                mailbox.post(callID: callID, frame: await dispatcher.execute(target, payload: payload, context: callContext))
+                mailbox.post(callID: callID, frame: await dispatcher.execute(target, payload: payload, context: taskContext))
             }
         }
         calls[callID] = InFlightCall(task: task, deadline: deadline)
@@ -303,6 +322,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private func closeAfterFlush() {
         guard phase != .closed, let context else { return }
         phase = .closed
+        writeOutbound(context)
         context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
@@ -341,20 +361,54 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         write(buffer)
     }
 
+    /// Frames at least this large are handed to the channel as they are, not copied into
+    /// ``outbound``; and ``outbound`` is given back after a flush once it has grown past it.
+    static let directWriteBytes = 16 * 1024
+
     private func write(_ buffer: ByteBuffer) {
         guard let context else { return }
-        context.write(NIOAny(buffer), promise: nil)
-        guard !flushPending else { return }
+        if buffer.readableBytes >= Self.directWriteBytes {
+            writeOutbound(context)
+            context.write(NIOAny(buffer), promise: nil)
+        } else {
+            outbound.writeImmutableBuffer(buffer)
+        }
+        flushLater()
+    }
+
+    /// Flushes when the read or batch of replies ends, or else on the loop's next turn.
+    private func flushLater() {
+        guard !flushPending, let context else { return }
         flushPending = true
         if !batching {
             context.eventLoop.assumeIsolated().execute { [self] in flushIfPending() }
         }
     }
 
+    /// Hands ``outbound`` to the channel, unflushed, and starts a new one (new storage: the
+    /// channel holds the old until the flush).
+    private func writeOutbound(_ context: ChannelHandlerContext) {
+        guard outbound.readableBytes > 0 else { return }
+        context.write(NIOAny(outbound), promise: nil)
+        outbound.clear()
+    }
+
     private func flushIfPending() {
         guard flushPending, let context else { return }
         flushPending = false
-        context.flush()
+        if outbound.readableBytes > 0 {
+            context.write(NIOAny(outbound), promise: nil)
+            context.flush()
+            // Usually written out by now, so the storage is this buffer's alone again and
+            // clearing it costs no allocation; a grown one is given back.
+            if outbound.capacity > Self.directWriteBytes {
+                outbound = context.channel.allocator.buffer(capacity: 4096)
+            } else {
+                outbound.clear()
+            }
+        } else {
+            context.flush()
+        }
     }
 }
 

@@ -2,29 +2,44 @@ public import KaroKarMessages
 import KaroKarProto
 public import KaroKarRPC
 public import KaroKarServices
+import Synchronization
 
-/// `karokar.rpc.v1.HealthService`: overall and per-service serving status.
-public actor HealthService: RPCV1.HealthService.Handler {
-    private var statuses: [String: RPCV1.ServingStatus]
-    private var overall = RPCV1.ServingStatus.serving
-
-    public init(services: [String]) {
-        statuses = Dictionary(uniqueKeysWithValues: services.map { ($0, .serving) })
+/// `karokar.rpc.v1.HealthService`: overall and per-service serving status. Checks are answered
+/// on the connection's event loop (immediate handlers); the statuses sit behind a lock.
+public final class HealthService: RPCV1.HealthService.Handler {
+    private struct State {
+        var statuses: [String: RPCV1.ServingStatus]
+        var overall = RPCV1.ServingStatus.serving
     }
 
-    public func check(_ request: RPCV1.CheckRequest, context: ServerCallContext) async throws -> RPCV1.CheckResponse {
-        if request.service.isEmpty {
-            return RPCV1.CheckResponse(status: overall)
+    private let state: Mutex<State>
+
+    public init(services: [String]) {
+        state = Mutex(State(statuses: Dictionary(uniqueKeysWithValues: services.map { ($0, .serving) })))
+    }
+
+    /// The method table, every method immediate.
+    public var definition: RPCServiceDefinition {
+        serviceDefinition().replacing(RPCRoute(RPCV1.HealthService.Method.check, immediateHandler: check))
+    }
+
+    public func check(_ request: RPCV1.CheckRequest, context: ServerCallContext) throws -> RPCV1.CheckResponse {
+        state.withLock { state in
+            if request.service.isEmpty {
+                return RPCV1.CheckResponse(status: state.overall)
+            }
+            guard let status = state.statuses[request.service] else {
+                return RPCV1.CheckResponse(status: .serviceUnknown)
+            }
+            return RPCV1.CheckResponse(status: state.overall == .serving ? status : state.overall)
         }
-        guard let status = statuses[request.service] else {
-            return RPCV1.CheckResponse(status: .serviceUnknown)
-        }
-        return RPCV1.CheckResponse(status: overall == .serving ? status : overall)
     }
 
     /// Marks the whole server, or one service, serving or not.
     public func set(_ status: RPCV1.ServingStatus, service: String? = nil) {
-        if let service { statuses[service] = status } else { overall = status }
+        state.withLock { state in
+            if let service { state.statuses[service] = status } else { state.overall = status }
+        }
     }
 }
 
@@ -44,11 +59,18 @@ public struct ReflectionService: RPCV1.ReflectionService.Handler {
         }.sorted { $0.name < $1.name }
     }
 
-    public func listServices(_ request: RPCV1.ListServicesRequest, context: ServerCallContext) async throws -> RPCV1.ListServicesResponse {
+    /// The method table, every method immediate.
+    public var definition: RPCServiceDefinition {
+        serviceDefinition()
+            .replacing(RPCRoute(RPCV1.ReflectionService.Method.listServices, immediateHandler: listServices))
+            .replacing(RPCRoute(RPCV1.ReflectionService.Method.describeType, immediateHandler: describeType))
+    }
+
+    public func listServices(_ request: RPCV1.ListServicesRequest, context: ServerCallContext) throws -> RPCV1.ListServicesResponse {
         RPCV1.ListServicesResponse(services: services)
     }
 
-    public func describeType(_ request: RPCV1.DescribeTypeRequest, context: ServerCallContext) async throws -> RPCV1.DescribeTypeResponse {
+    public func describeType(_ request: RPCV1.DescribeTypeRequest, context: ServerCallContext) throws -> RPCV1.DescribeTypeResponse {
         if let message = ProtoRegistry.messages[request.name] {
             let fields = message.protoSchema.fields.map { field in
                 RPCV1.FieldInfo(
@@ -70,7 +92,12 @@ public struct ReflectionService: RPCV1.ReflectionService.Handler {
 public struct DiagnosticsService: RPCV1.DiagnosticsService.Handler {
     public init() {}
 
-    public func echo(_ request: RPCV1.EchoRequest, context: ServerCallContext) async throws -> RPCV1.EchoResponse {
+    /// The method table, Echo immediate: answered on the connection's event loop, with no task.
+    public var definition: RPCServiceDefinition {
+        serviceDefinition().replacing(RPCRoute(RPCV1.DiagnosticsService.Method.echo, immediateHandler: echo))
+    }
+
+    public func echo(_ request: RPCV1.EchoRequest, context: ServerCallContext) throws -> RPCV1.EchoResponse {
         RPCV1.EchoResponse(payload: request.payload)
     }
 }

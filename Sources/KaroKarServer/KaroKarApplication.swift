@@ -34,13 +34,13 @@ public struct KaroKarApplication: Sendable {
             self.bus = nil
             self.relay = nil
         }
-        var definitions = [DiagnosticsService().serviceDefinition()] + contexts.services
+        var definitions = [DiagnosticsService().definition] + contexts.services
         let serviceNames = [RPCV1.HealthService.descriptor.name, RPCV1.ReflectionService.descriptor.name] + definitions.map(\.descriptor.name)
         let health = HealthService(services: serviceNames)
-        definitions.append(health.serviceDefinition())
+        definitions.append(health.definition)
         let reflectionPlaceholder = ReflectionService(definitions: [], limits: settings.limits, publicPaths: [])
         let listed = definitions + [reflectionPlaceholder.serviceDefinition()]
-        definitions.append(ReflectionService(definitions: listed, limits: settings.limits, publicPaths: Self.publicPaths).serviceDefinition())
+        definitions.append(ReflectionService(definitions: listed, limits: settings.limits, publicPaths: Self.publicPaths).definition)
 
         var configuration = RPCServer.Configuration()
         configuration.host = settings.host

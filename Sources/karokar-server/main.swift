@@ -78,7 +78,7 @@ struct Serve: AsyncParsableCommand {
                 tasks.addTask { await application.runBackgroundWork() }
                 await waitForTerminationSignal()
                 logger.info("signal received, draining")
-                await application.health.markNotServing()
+                application.health.markNotServing()
                 await application.server.drain()
                 tasks.cancelAll()  // the relay stops between batches; undelivered events wait in the outbox
             }

@@ -70,6 +70,16 @@ final class VerifiedCredential: Sendable {
     }
 }
 
+/// A method's entry in ``AccessPolicy/table`` (nil: none, so nobody may call it), prepared once
+/// per method.
+final class AccessRule: Sendable {
+    let requirement: MethodAccess?
+
+    init(_ requirement: MethodAccess?) {
+        self.requirement = requirement
+    }
+}
+
 enum VerifiedCredentialKey: ConnectionAttributeKey {
     typealias Value = VerifiedCredential
 }
@@ -94,30 +104,58 @@ public struct AuthorizationInterceptor: ServerInterceptor {
     public func intercept(
         context: ServerCallContext, next: (ServerCallContext) async throws -> ByteBuffer
     ) async throws -> ByteBuffer {
-        guard let requirement = AccessPolicy.requirement(for: context.path) else {
+        var context = context
+        if let (credential, requirement) = try admission(&context) {
+            try Self.admit(&context, verified: try await verify(credential, on: context.connection), requirement)
+        }
+        return try await next(context)
+    }
+
+    /// The method's rule, looked up once when the server starts instead of by path on every call.
+    public func prepare(forPath path: String) -> (any AnyObject & Sendable)? {
+        AccessRule(AccessPolicy.requirement(for: path))
+    }
+
+    /// The usual call, decided on the spot: a public method without credentials, or the
+    /// credential the connection verified last, still current. False when the credential must be
+    /// verified (the connection's first call, a new token, a principal cache entry gone stale).
+    public func admitNow(context: inout ServerCallContext) throws(RPCError) -> Bool {
+        try admission(&context) == nil
+    }
+
+    /// Everything decided without suspending: the method's rule, the credential's presence, and
+    /// the connection's memory of the last credential it verified (whose caller it attaches).
+    /// Nil when the call is admitted; else the credential still to verify, and the method's rule.
+    private func admission(_ context: inout ServerCallContext) throws(RPCError) -> (credential: [UInt8], requirement: MethodAccess)? {
+        let rule = context.methodInfo.prepared(by: Self.self, as: AccessRule.self)
+        guard let requirement = rule == nil ? AccessPolicy.requirement(for: context.path) : rule!.requirement else {
             throw RPCError(.permissionDenied, "this method has no access rule", domainCode: "PERMISSION_DENIED")
         }
         guard let credential = context.metadata.bytes(for: Metadata.Key.authorization) else {
             guard requirement == .public else { throw IdentityErrors.missingToken }
-            return try await next(context)
+            return nil
         }
-        let verified: VerifiedCredential
-        if let memo = context.connection[VerifiedCredentialKey.self], memo.isCurrent(for: credential, authority: authority, cache: cache) {
-            verified = memo
-        } else {
-            verified = try await verify(credential, on: context.connection)
+        guard let memo = context.connection[VerifiedCredentialKey.self], memo.isCurrent(for: credential, authority: authority, cache: cache) else {
+            return (credential, requirement)
         }
+        try Self.admit(&context, verified: memo, requirement)
+        return nil
+    }
+
+    /// Attaches the verified caller (and, for Identity's handlers, its principal), if its
+    /// permissions satisfy `requirement`.
+    private static func admit(
+        _ context: inout ServerCallContext, verified: VerifiedCredential, _ requirement: MethodAccess
+    ) throws(RPCError) {
         guard requirement.admits(verified.principal.caller) else {
             throw RPCError(.permissionDenied, "the caller's permissions do not allow this method", domainCode: "PERMISSION_DENIED")
         }
-        var context = context
         if context.attributes.isEmpty {
             context.attributes = verified.attributes  // the usual case: this interceptor runs first
         } else {
             context.caller = verified.principal.caller
             context.attributes[AuthenticatedKey.self] = verified.attributes[AuthenticatedKey.self]
         }
-        return try await next(context)
     }
 
     /// The full check of a credential the connection has not just verified: parse, signature

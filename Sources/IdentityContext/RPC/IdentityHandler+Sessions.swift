@@ -45,7 +45,7 @@ extension IdentityHandler {
     /// appended (its field is the message's last, so the bytes are what encoding the whole
     /// response gives; `WhoAmIEncodingTests` checks that). The cheapest authenticated read stays
     /// cheap: no message is built or encoded per call.
-    func encodedWhoAmI(_ request: IdentityV1.WhoAmIRequest, context: ServerCallContext) async throws -> ByteBuffer {
+    func encodedWhoAmI(_ request: IdentityV1.WhoAmIRequest, context: ServerCallContext) throws -> ByteBuffer {
         guard let authenticated = context.attributes[AuthenticatedKey.self] else { throw IdentityErrors.missingToken }
         return authenticated.principal.encodedWhoAmI(tokenExpiresAt: authenticated.expiresAt, headroom: RPCRoute.responseHeadroom)
     }
