@@ -81,37 +81,37 @@ struct CallEnvelope {
             }
         }
 
+        /// The envelope, built once from its parts (no default values made and then replaced:
+        /// this runs for every call).
         func envelope(body: ByteBuffer, limits: ServerLimits, cache: inout MethodCache?) throws(RPCError) -> CallEnvelope {
-            var envelope = CallEnvelope()
-            envelope.timeoutMicros = timeoutMicros
+            let path: String
             let cap: Int
-            if let path, let hit = cache?.lookup(body, path) {
-                envelope.path = hit.path
+            if let range = self.path, let hit = cache?.lookup(body, range) {
+                path = hit.path
                 cap = hit.requestCap
             } else {
-                if let path { envelope.path = try string(body, path) }
-                cap = limits.requestBytes(forPath: envelope.path)
-                if let path { cache?.store(body, path, path: envelope.path, requestCap: cap) }
+                path = try self.path.map { range throws(RPCError) in try string(body, range) } ?? ""
+                cap = limits.requestBytes(forPath: path)
+                if let range = self.path { cache?.store(body, range, path: path, requestCap: cap) }
             }
             let payloadBytes = payload?.count ?? 0
             guard payloadBytes <= cap else {
                 throw RPCError(.resourceExhausted, "request payload of \(payloadBytes) bytes exceeds \(cap)", domainCode: TransportDomainCode.requestTooLarge)
             }
-            if let payload {
-                envelope.payload = body.getSlice(at: body.readerIndex + payload.lowerBound, length: payload.count)!
-            }
+            let payloadSlice = payload.map { body.getSlice(at: body.readerIndex + $0.lowerBound, length: $0.count)! } ?? ByteBuffer()
             // The entry count was checked with the bounds; entries go straight into the metadata.
+            var metadata = Metadata()
             if let firstMetadata {
                 var noCache: MethodCache?
-                envelope.metadata.reserveCapacity(metadataCount)
+                metadata.reserveCapacity(metadataCount)
                 var total = 0
                 for index in 0..<metadataCount {
                     let (key, known, value) = index == 0
                         ? try entry(body, firstMetadata, cache: &cache) : try entry(body, moreMetadata[index - 1], cache: &noCache)
-                    try envelope.metadata.appendFromWire(key, knownValid: known, value, total: &total, maximumBytes: limits.maximumMetadataBytes)
+                    try metadata.appendFromWire(key, knownValid: known, value, total: &total, maximumBytes: limits.maximumMetadataBytes)
                 }
             }
-            return envelope
+            return CallEnvelope(path: path, timeoutMicros: timeoutMicros, metadata: metadata, payload: payloadSlice)
         }
 
         /// The entry's key (and whether it is a well-known one) and value.

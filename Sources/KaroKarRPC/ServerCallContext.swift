@@ -96,7 +96,10 @@ public final class CallMethod: Sendable {
     /// What an interceptor of type `interceptor` prepared for this method, if it is a `Value`.
     public func prepared<Value: AnyObject & Sendable>(by interceptor: (some ServerInterceptor).Type, as _: Value.Type) -> Value? {
         let id = ObjectIdentifier(interceptor)
-        for entry in preparations where entry.interceptor == id { return entry.value as? Value }
+        for entry in preparations where entry.interceptor == id {
+            // The usual case, exactly `Value`, without a dynamic cast (this runs on every call).
+            return type(of: entry.value) == Value.self ? unsafeDowncast(entry.value, to: Value.self) : entry.value as? Value
+        }
         return nil
     }
 }

@@ -231,7 +231,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         }
     }
 
-    private func startCall(_ callID: UInt32, envelope: CallEnvelope) throws(RPCError) {
+    private func startCall(_ callID: UInt32, envelope: consuming CallEnvelope) throws(RPCError) {
         guard let target = methodCache?.target(for: envelope.path) ?? dispatcher.target(for: envelope.path) else {
             throw RPCError(.unimplemented, "unknown method \(envelope.path.prefix(CallEnvelope.maximumPathBytes))", domainCode: TransportDomainCode.unknownMethod)
         }

@@ -96,10 +96,19 @@ enum VerifiedCredentialKey: ConnectionAttributeKey {
 ///
 /// The caller is attached as ``KaroKarRPC/ServerCallContext/caller``. Tenant scoping is the
 /// handlers' (they answer NOT_FOUND for other tenants' data).
-public struct AuthorizationInterceptor: ServerInterceptor {
+///
+/// A class: the dispatcher holds interceptors as existentials, and a struct of three references
+/// would be copied (three retains and releases) on every call.
+public final class AuthorizationInterceptor: ServerInterceptor {
     let authority: TokenAuthority
     let cache: PrincipalCache
     let pool: PostgresPool
+
+    init(authority: TokenAuthority, cache: PrincipalCache, pool: PostgresPool) {
+        self.authority = authority
+        self.cache = cache
+        self.pool = pool
+    }
 
     public func intercept(
         context: ServerCallContext, next: (ServerCallContext) async throws -> ByteBuffer
@@ -132,7 +141,7 @@ public struct AuthorizationInterceptor: ServerInterceptor {
             throw RPCError(.permissionDenied, "this method has no access rule", domainCode: "PERMISSION_DENIED")
         }
         guard let credential = context.metadata.bytes(for: Metadata.Key.authorization) else {
-            guard requirement == .public else { throw IdentityErrors.missingToken }
+            guard case .public = requirement else { throw IdentityErrors.missingToken }
             return nil
         }
         guard let memo = context.connection[VerifiedCredentialKey.self], memo.isCurrent(for: credential, authority: authority, cache: cache) else {
