@@ -3,7 +3,9 @@
 #   karokar   karokar-server, /karokar.rpc.v1.DiagnosticsService/Echo, driven by karokar-bench
 #             (once without deadlines, as the others, and once with a 10 s deadline on every call)
 #   grpc      grpc-swift 2 (HTTP/2 defaults, plaintext), a raw-bytes unary echo (Deploy/baselines)
-#   raw echo  a SwiftNIO length-prefixed echo, the ceiling (Deploy/baselines)
+#   raw echo  a SwiftNIO length-prefixed echo, the ceiling (Deploy/baselines): it writes its answers
+#             as karokar-server does (copied into one buffer, one write per read batch), so the
+#             two differ by the work per call, not by how they use the socket
 # Same 64-byte payload, concurrency (calls in flight), connections and duration for all three;
 # each server runs alone while it is measured. Prints one table: calls/s, latency percentiles,
 # server and load-generator CPU time per call, and the ratios the project targets.

@@ -17,10 +17,15 @@ public final class RPCServer: Sendable {
         public var interceptors: [any ServerInterceptor] = []
         /// Start each call's task on its connection's event loop (`Task.immediate`): decoding,
         /// interceptors and a handler run there until their first suspension, so a call that never
-        /// suspends (Echo, a refused request) costs no thread hop; a handler that calls an actor
+        /// suspends (a refused request, say) costs no thread hop; a handler that calls an actor
         /// or does I/O continues on the global executor from that `await` on. Turn it off for
         /// handlers that compute for long before their first suspension: that would hold up the
         /// other connections of the loop.
+        ///
+        /// Immediate handlers (``RPCRoute/init(_:immediateHandler:)``: Echo, Health, Reflection,
+        /// WhoAmI) are not affected: they are declared short and synchronous, and are always
+        /// answered on the event loop, without a task, when the interceptors admit the call on
+        /// the spot (``ServerInterceptor/admitNow(context:)``).
         public var startsCallsOnEventLoop = true
 
         public init() {}
