@@ -18,7 +18,7 @@ let kernel: [Target.Dependency] = [
     "KaroKarKernel", "KaroKarPostgres", "KaroKarMessages", "KaroKarServices", "KaroKarRPC", "KaroKarProto", logging,
 ]
 
-/// For the two modules whose code runs per frame: the RPC runtime and the load generator. Release
+/// For the two modules whose code runs per frame: the RPC server and the load generator. Release
 /// builds leave out the run-time exclusivity checks of class properties and of NIO's buffer
 /// storage inlined into them (a tenth of the server's time per call, a fifth of the load
 /// generator's; README, "Performance"). The compile-time checks stay, and debug builds (the tests
@@ -53,6 +53,12 @@ let package = Package(
         ),
         .target(
             name: "KaroKarRPC", dependencies: ["KaroKarProto", "KaroKarMessages", logging] + nio,
+            swiftSettings: strictSettings
+        ),
+        // The server side of the RPC runtime: apart from KaroKarRPC, so that the client product
+        // carries no unsafe flags (SwiftPM refuses a versioned dependency whose product does).
+        .target(
+            name: "KaroKarRPCServer", dependencies: ["KaroKarRPC", "KaroKarProto", "KaroKarMessages", logging] + nio,
             swiftSettings: strictSettings + hotPathSettings
         ),
         .target(
@@ -93,8 +99,8 @@ let package = Package(
         .target(
             name: "KaroKarServer",
             dependencies: [
-                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarPostgres", "KaroKarKernel",
-                "IdentityContext", "AdministrationContext", "FleetContext", logging,
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarPostgres",
+                "KaroKarKernel", "IdentityContext", "AdministrationContext", "FleetContext", logging,
             ] + nio,
             swiftSettings: strictSettings
         ),
@@ -131,15 +137,15 @@ let package = Package(
         ),
         .target(name: "CFuzzSupport"),
         .executableTarget(
-            name: "karokar-fuzz", dependencies: ["KaroKarRPC", "CFuzzSupport"], swiftSettings: strictSettings
+            name: "karokar-fuzz", dependencies: ["KaroKarRPC", "KaroKarRPCServer", "CFuzzSupport"], swiftSettings: strictSettings
         ),
 
         // MARK: - Tests
         .target(
             name: "KaroKarTestSupport",
             dependencies: [
-                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", "KaroKarPostgres", "KaroKarKernel",
-                "IdentityContext", logging,
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarServer",
+                "KaroKarPostgres", "KaroKarKernel", "IdentityContext", logging,
             ] + nio,
             path: "Tests/KaroKarTestSupport", swiftSettings: strictSettings
         ),
@@ -184,16 +190,16 @@ let package = Package(
         .testTarget(
             name: "KaroKarCLITests",
             dependencies: [
-                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", "KaroKarToolSupport",
-                "KaroKarTestSupport", "karokar", "karokar-bench", logging,
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarServer",
+                "KaroKarToolSupport", "KaroKarTestSupport", "karokar", "karokar-bench", logging,
             ] + nio,
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "KaroKarRPCTests",
             dependencies: [
-                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarServer", "KaroKarTestSupport",
-                logging,
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarServer",
+                "KaroKarTestSupport", logging,
             ] + nio,
             exclude: ["Vectors"], swiftSettings: strictSettings
         ),

@@ -23,7 +23,7 @@ public enum FrameError: Error, Hashable, Sendable, CustomStringConvertible {
 /// is buffered: an oversized frame costs the peer nothing but a closed connection.
 public struct FrameParser {
     public let maximumFrameBytes: Int
-    private var buffer: ByteBuffer?
+    @usableFromInline var buffer: ByteBuffer?
 
     public init(maximumFrameBytes: Int) {
         precondition(maximumFrameBytes >= FrameLayout.headerSize)
@@ -40,6 +40,9 @@ public struct FrameParser {
         buffer?.readableBytes ?? 0
     }
 
+    /// Inlinable, like ``next()``: both run for every read and frame, and are compiled into the
+    /// server's and the load generator's modules with their release setting.
+    @inlinable
     public mutating func append(_ bytes: ByteBuffer) {
         if buffer == nil || buffer!.readableBytes == 0 {
             buffer = bytes
@@ -50,6 +53,7 @@ public struct FrameParser {
     }
 
     /// The next complete frame, or nil when more bytes are needed.
+    @inlinable
     public mutating func next() throws(FrameError) -> Frame? {
         guard var current = buffer, current.readableBytes >= FrameLayout.lengthFieldSize else {
             return nil

@@ -67,7 +67,7 @@ public struct Metadata: Sendable, Hashable, Sequence {
     /// Appends an entry read off the wire after checking it against the protocol's rules (a
     /// valid key, not repeated) and the connection's byte cap, counted in `total`.
     /// `knownValid`: the key is one of ``wellKnownKeys`` (valid by construction).
-    mutating func appendFromWire(_ key: String, knownValid: Bool = false, _ value: [UInt8], total: inout Int, maximumBytes: Int) throws(RPCError) {
+    package mutating func appendFromWire(_ key: String, knownValid: Bool = false, _ value: [UInt8], total: inout Int, maximumBytes: Int) throws(RPCError) {
         total += key.utf8.count + value.count
         guard total <= maximumBytes else {
             throw RPCError(.resourceExhausted, "metadata exceeds \(maximumBytes) bytes", domainCode: TransportDomainCode.metadataTooLarge)
@@ -78,12 +78,12 @@ public struct Metadata: Sendable, Hashable, Sequence {
         entries.append((key, value))
     }
 
-    mutating func reserveCapacity(_ count: Int) {
+    package mutating func reserveCapacity(_ count: Int) {
         entries.reserveCapacity(count)
     }
 
     /// The well-known keys as bytes, so that decoding reuses their strings.
-    static let wellKnownKeys: [(bytes: [UInt8], key: String)] =
+    package static let wellKnownKeys: [(bytes: [UInt8], key: String)] =
         [Key.authorization, Key.idempotencyKey, Key.traceparent, Key.requestID].map { (Array($0.utf8), $0) }
 
     /// True when `key` is 1...64 bytes of `[a-z0-9._-]`, as the protocol requires.

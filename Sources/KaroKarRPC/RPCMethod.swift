@@ -25,14 +25,14 @@ public struct RPCRoute: Sendable {
     public let requestTypeName: String
     public let responseTypeName: String
     /// Decodes the request, runs the handler, encodes the response.
-    @usableFromInline let invoke: @Sendable (_ payload: ByteBuffer, _ context: ServerCallContext) async throws -> ByteBuffer
+    @usableFromInline package let invoke: @Sendable (_ payload: ByteBuffer, _ context: ServerCallContext) async throws -> ByteBuffer
     /// For a method with an immediate handler (nil for the others): decodes the request, runs the
     /// handler and appends the call's successful REPLY frame to the buffer (the connection's
     /// outgoing bytes), without suspending. Appends nothing when it throws.
-    @usableFromInline let invokeNow: ImmediateInvocation?
+    @usableFromInline package let invokeNow: ImmediateInvocation?
 
     /// The signature of ``invokeNow``: payload, context, the buffer to append the REPLY to.
-    @usableFromInline typealias ImmediateInvocation = @Sendable (ByteBuffer, ServerCallContext, inout ByteBuffer) throws -> Void
+    @usableFromInline package typealias ImmediateInvocation = @Sendable (ByteBuffer, ServerCallContext, inout ByteBuffer) throws -> Void
 
     /// Inlinable so that decoding and encoding are specialized for the method's message types.
     @inlinable

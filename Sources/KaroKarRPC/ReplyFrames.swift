@@ -7,7 +7,7 @@ public import NIOCore
 /// bytes in one access to the buffer rather than one per field.
 extension ByteBuffer {
     /// Appends a frame whose body is `message`, encoded by protobuf-c straight into the buffer.
-    mutating func writeFrame<M: ProtoMessage>(type: FrameType, callID: UInt32 = 0, message: M) {
+    package mutating func writeFrame<M: ProtoMessage>(type: FrameType, callID: UInt32 = 0, message: M) {
         ProtoCodec.encode(message) { size, pack in
             writeFrameHeader(type: type.rawValue, callID: callID, bodyLength: size)
             if size > 0 {
@@ -29,7 +29,7 @@ extension ByteBuffer {
     }
 
     /// Appends a successful REPLY frame of `callID` whose `length` payload bytes `fill` writes.
-    @usableFromInline
+    @inlinable
     mutating func writeOKReply(callID: UInt32, payloadLength length: Int, fill: (UnsafeMutableRawPointer) -> Void) {
         let prefix = OKReplyPrefix.size(payloadLength: length)
         writeWithUnsafeMutableBytes(minimumWritableBytes: prefix + length) { out in
@@ -40,7 +40,7 @@ extension ByteBuffer {
     }
 
     /// Appends a successful REPLY frame of `callID` with `payload`'s readable bytes.
-    @usableFromInline
+    @inlinable
     mutating func writeOKReply(callID: UInt32, payload: ByteBuffer) {
         payload.withUnsafeReadableBytes { bytes in
             writeOKReply(callID: callID, payloadLength: bytes.count) { out in
@@ -53,7 +53,7 @@ extension ByteBuffer {
     /// enough (``init(encoding:headroom:)``), so the payload is not copied; appended to a new
     /// buffer otherwise.
     /// `payload` is consumed: the caller's must be the last reference, or writing the header copies it.
-    static func okReplyFrame(callID: UInt32, payload: consuming ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+    package static func okReplyFrame(callID: UInt32, payload: consuming ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         let length = payload.readableBytes
         let prefix = OKReplyPrefix.size(payloadLength: length)
         guard payload.readerIndex >= prefix else {
@@ -74,13 +74,13 @@ extension ByteBuffer {
 /// The bytes of a successful REPLY frame in front of its payload.
 @usableFromInline
 enum OKReplyPrefix {
-    @usableFromInline
+    @inlinable
     static func size(payloadLength: Int) -> Int {
         FrameLayout.lengthFieldSize + FrameLayout.headerSize + 3 + ProtoWire.varintSize(UInt64(payloadLength))
     }
 
     /// Stores the length field, the header (REPLY, no flags, `callID`) and `0a 00 12 <length>`.
-    @usableFromInline
+    @inlinable
     static func store(callID: UInt32, payloadLength length: Int, at out: UnsafeMutableRawPointer) {
         let prefix = size(payloadLength: length)
         out.storeBytes(of: UInt32(prefix - FrameLayout.lengthFieldSize + length).bigEndian, toByteOffset: 0, as: UInt32.self)

@@ -32,7 +32,7 @@ public struct ServerLimits: Sendable, Hashable {
 
 extension Duration {
     /// Whole nanoseconds, saturating at Int64's range instead of trapping.
-    var nanoseconds: Int64 {
+    package var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }

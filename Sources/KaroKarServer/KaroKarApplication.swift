@@ -1,7 +1,8 @@
 public import Logging
 public import KaroKarKernel
 public import KaroKarPostgres
-public import KaroKarRPC
+import KaroKarRPC
+public import KaroKarRPCServer
 public import NIOCore
 import KaroKarMessages
 import KaroKarServices

@@ -1,5 +1,6 @@
 import Foundation
 import KaroKarRPC
+import KaroKarRPCServer
 import KaroKarServer
 import KaroKarServices
 import KaroKarTestSupport

@@ -1,5 +1,6 @@
 import KaroKarMessages
 @testable import KaroKarRPC
+@testable import KaroKarRPCServer
 import KaroKarServices
 import KaroKarTestSupport
 import NIOConcurrencyHelpers

@@ -1,6 +1,7 @@
 import KaroKarMessages
 import KaroKarProto
 import KaroKarRPC
+import KaroKarRPCServer
 import KaroKarServices
 import KaroKarTestSupport
 import Logging

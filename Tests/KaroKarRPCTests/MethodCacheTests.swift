@@ -1,6 +1,7 @@
 import KaroKarMessages
 import KaroKarProto
 @testable import KaroKarRPC
+@testable import KaroKarRPCServer
 import NIOCore
 import Testing
 

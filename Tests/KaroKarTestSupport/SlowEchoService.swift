@@ -1,5 +1,6 @@
 public import KaroKarMessages
 public import KaroKarRPC
+public import KaroKarRPCServer
 public import KaroKarServices
 import Logging
 public import NIOCore

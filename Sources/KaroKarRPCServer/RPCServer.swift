@@ -1,3 +1,4 @@
+public import KaroKarRPC
 public import Logging
 public import NIOCore
 import NIOConcurrencyHelpers

@@ -1,3 +1,4 @@
+import KaroKarRPC
 import NIOConcurrencyHelpers
 import NIOCore
 

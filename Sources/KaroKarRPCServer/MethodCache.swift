@@ -1,3 +1,4 @@
+import KaroKarRPC
 import NIOCore
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import KaroKarRPC
 import KaroKarMessages
 import KaroKarProto
 import NIOCore

@@ -1,3 +1,4 @@
+import KaroKarRPC
 import NIOCore
 
 /// One connection's call deadlines served by a single timer, armed for the earliest one: a call

@@ -1,3 +1,4 @@
+public import KaroKarRPC
 public import Logging
 import NIOCore
 import KaroKarMessages
