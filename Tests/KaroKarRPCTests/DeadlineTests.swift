@@ -5,6 +5,7 @@ import KaroKarServices
 import KaroKarTestSupport
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import Testing
 
 /// One timer per connection serves every call's deadline (CallDeadlineTimer): each deadline must
@@ -14,9 +15,14 @@ import Testing
 struct DeadlineTests {
     @Test(arguments: [true, false])
     func eachDeadlineFiresOnItsOwn(startsCallsOnEventLoop: Bool) async throws {
+        // Loops of its own: it times the server's answers against the client's fallback (200 ms
+        // after each deadline), and the shared loops also carry the other suites' heavy frames.
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let service = SlowEchoService()
-        let (server, address) = try await service.startServer(limits: ServerLimits(), startsCallsOnEventLoop: startsCallsOnEventLoop)
-        let client = RPCClient(configuration: .init(host: "127.0.0.1", port: address.port!), group: TestServer.group)
+        let (server, address) = try await service.startServer(
+            limits: ServerLimits(), startsCallsOnEventLoop: startsCallsOnEventLoop, group: loops
+        )
+        let client = RPCClient(configuration: .init(host: "127.0.0.1", port: address.port!), group: loops)
         let echo = RPCV1.DiagnosticsService.Client(client)
         let order = LockedStrings()
         // Arrival order 2000, 300, none, 600 ms: the second call must pull the timer earlier.
@@ -42,6 +48,7 @@ struct DeadlineTests {
         try await eventually { service.cancelledCalls == 3 }
         await client.close()
         await server.close()
+        try await loops.shutdownGracefully()
     }
 
     @Test(arguments: [true, false])

@@ -34,8 +34,11 @@ public final class SlowEchoService: RPCV1.DiagnosticsService.Handler {
         return RPCV1.EchoResponse(payload: request.payload)
     }
 
-    /// A bare RPC server hosting only this service and health, with the given limits.
-    public func startServer(limits: ServerLimits, startsCallsOnEventLoop: Bool = true) async throws -> (RPCServer, SocketAddress) {
+    /// A bare RPC server hosting only this service and health, with the given limits, on `group`
+    /// (the tests' shared loops unless a test that times replies brings its own).
+    public func startServer(
+        limits: ServerLimits, startsCallsOnEventLoop: Bool = true, group: any EventLoopGroup = TestServer.group
+    ) async throws -> (RPCServer, SocketAddress) {
         var configuration = RPCServer.Configuration()
         configuration.startsCallsOnEventLoop = startsCallsOnEventLoop
         configuration.port = 0
@@ -43,7 +46,7 @@ public final class SlowEchoService: RPCV1.DiagnosticsService.Handler {
         configuration.services = [serviceDefinition()]
         var logger = Logger(label: "slow-echo-server")
         logger.logLevel = .critical
-        let server = RPCServer(configuration: configuration, group: TestServer.group, logger: logger)
+        let server = RPCServer(configuration: configuration, group: group, logger: logger)
         return (server, try await server.start())
     }
 }
