@@ -4,6 +4,7 @@ import KaroKarMessages
 import KaroKarPostgres
 import KaroKarTestSupport
 import Logging
+import Testing
 
 /// A fresh database with the kernel's schema and a `demo.item` table for business rows.
 func kernelDatabase() async throws -> (PostgresPool, String) {
@@ -53,6 +54,20 @@ func publishVersions(_ bus: EventBus, aggregates: Int, versions: Int, prefix: St
         }
         try await group.waitForAll()
     }
+}
+
+/// Expects `demo.seen` to hold `total` deliveries, none of them twice, with each consumer having
+/// seen each aggregate's versions one after another (no gap, nothing out of order).
+func expectDeliveredOnceInSequence(_ pool: PostgresPool, total: Int, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    #expect(try await count(pool, "SELECT count(*)::int FROM demo.seen") == total, sourceLocation: sourceLocation)
+    let distinct = try await count(pool, "SELECT count(*)::int FROM (SELECT DISTINCT consumer, event_id FROM demo.seen) AS d")
+    #expect(distinct == total, "no duplicates", sourceLocation: sourceLocation)
+    let disorder = try await count(pool, """
+        SELECT count(*)::int FROM (
+            SELECT aggregate_version <> lag(aggregate_version) OVER (PARTITION BY consumer, aggregate_id ORDER BY id) + 1 AS skipped
+            FROM demo.seen) AS s WHERE skipped
+        """)
+    #expect(disorder == 0, "each consumer saw each aggregate's versions one after another, in order", sourceLocation: sourceLocation)
 }
 
 /// Runs a relay until `done` holds (checked every 50 ms) or 30 s pass.
