@@ -174,7 +174,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         case .hello: handleHello(frame)
         case .call: handleCall(frame)
         case .cancel: finish(frame.callID, with: dispatcher.replyFrame(callID: frame.callID, error: RPCError(.cancelled, "cancelled by the client")))
-        case .ping: write(frame: Frame(type: .pong, callID: frame.callID, body: frame.body))
+        case .ping: write(Frame(type: .pong, callID: frame.callID, body: frame.body))
         case .pong: break
         case .helloAck, .reply, .drain: protocolError("clients do not send \(type) frames")
         }
@@ -205,9 +205,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             idleTimeoutMillis: UInt32(clamping: limits.idleTimeout.nanoseconds / 1_000_000),
             maxRequestBytes: UInt32(limits.maximumRequestBytes)
         )
-        var buffer = context!.channel.allocator.buffer(capacity: 64)
-        buffer.writeFrame(type: .helloAck, message: ack)
-        write(buffer)
+        write(type: .helloAck, message: ack)
     }
 
     private func handleCall(_ frame: Frame) {
@@ -218,17 +216,17 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         }
         lastCallID = callID
         if phase == .draining {
-            write(dispatcher.replyFrame(callID: callID, error: RPCError(.unavailable, "the server is draining; retry elsewhere", domainCode: TransportDomainCode.draining)))
+            write(callID: callID, error: RPCError(.unavailable, "the server is draining; retry elsewhere", domainCode: TransportDomainCode.draining))
             return
         }
         guard calls.count < limits.maximumCallsInFlight else {
-            write(dispatcher.replyFrame(callID: callID, error: RPCError(.resourceExhausted, "more than \(limits.maximumCallsInFlight) calls in flight", domainCode: TransportDomainCode.tooManyCalls)))
+            write(callID: callID, error: RPCError(.resourceExhausted, "more than \(limits.maximumCallsInFlight) calls in flight", domainCode: TransportDomainCode.tooManyCalls))
             return
         }
         do {
             try startCall(callID, envelope: CallEnvelope.decode(frame.body, limits: limits, cache: &methodCache))
         } catch {
-            write(dispatcher.replyFrame(callID: callID, error: error))
+            write(callID: callID, error: error)
         }
     }
 
@@ -297,9 +295,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             closeWithError(status)
         case .open:
             phase = .draining
-            var buffer = context!.channel.allocator.buffer(capacity: 64)
-            buffer.writeFrame(type: .drain, message: RPCV1.Drain(lastCallId: lastCallID, status: status.status))
-            write(buffer)
+            write(type: .drain, message: RPCV1.Drain(lastCallId: lastCallID, status: status.status))
             if calls.isEmpty { closeAfterFlush() }
         case .draining, .closed:
             break
@@ -312,11 +308,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
 
     /// Sends DRAIN with the reason and closes at once; in-flight calls are cancelled.
     private func closeWithError(_ error: RPCError) {
-        guard phase != .closed, let context else { return }
+        guard phase != .closed, context != nil else { return }
         logger.info("closing connection", metadata: ["rpc.code": "\(error.code)", "reason": "\(error.message)"])
-        var buffer = context.channel.allocator.buffer(capacity: 64)
-        buffer.writeFrame(type: .drain, message: RPCV1.Drain(lastCallId: lastCallID, status: error.status))
-        write(buffer)
+        write(type: .drain, message: RPCV1.Drain(lastCallId: lastCallID, status: error.status))
         closeAfterFlush()
     }
 
@@ -356,10 +350,24 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
 
     // MARK: - Writing
 
-    private func write(frame: Frame) {
-        var buffer = context!.channel.allocator.buffer(capacity: FrameLayout.lengthFieldSize + FrameLayout.headerSize + frame.body.readableBytes)
-        buffer.writeFrame(frame)
-        write(buffer)
+    // The frames the connection makes itself (handshake, PONG, DRAIN, refusals) are encoded
+    // straight into the outgoing bytes; `write(_:)` with a buffer takes the frames made elsewhere.
+
+    private func write<M: ProtoMessage>(type: FrameType, callID: UInt32 = 0, message: M) {
+        guard context != nil else { return }
+        outbound.writeFrame(type: type, callID: callID, message: message)
+        flushLater()
+    }
+
+    /// The REPLY that refuses call `callID` with `error`.
+    private func write(callID: UInt32, error: RPCError) {
+        write(type: .reply, callID: callID, message: RPCV1.Reply(status: error.status))
+    }
+
+    private func write(_ frame: Frame) {
+        guard context != nil else { return }
+        outbound.writeFrame(frame)
+        flushLater()
     }
 
     /// Frames at least this large are handed to the channel as they are, not copied into
