@@ -19,7 +19,9 @@ struct FleetWorld {
     let availability: AvailabilityHandler
 
     static func make() async throws -> FleetWorld {
-        let (pool, _) = try await TestDatabase.fresh(maximumConnections: 20)
+        // The invariant tests queue 64 writers on one vehicle's lock; on a loaded CI machine the
+        // queue outlasted the pool's 5 s acquire timeout (KK001 instead of VEHICLE_NOT_AVAILABLE).
+        let (pool, _) = try await TestDatabase.fresh(maximumConnections: 20, acquireTimeout: .seconds(30))
         try await MigrationRunner.migrate(Database.migrations, pool: pool)
         let bus = EventBus(pool: pool)
         var logger = Logger(label: "fleet-test")

@@ -27,12 +27,13 @@ public enum TestDatabase {
     }
 
     /// A new, empty database on the shared cluster, and a pool for it.
-    public static func fresh(maximumConnections: Int = 10) async throws -> (PostgresPool, String) {
+    public static func fresh(maximumConnections: Int = 10, acquireTimeout: Duration? = nil) async throws -> (PostgresPool, String) {
         let cluster = try await cluster.get()
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         try await cluster.createDatabase(name)
         var configuration = PostgresPool.Configuration(connectionString: cluster.connectionString(database: name))
         configuration.maximumConnections = maximumConnections
+        if let acquireTimeout { configuration.acquireTimeout = acquireTimeout }
         return (PostgresPool(configuration: configuration), cluster.connectionString(database: name))
     }
 }
