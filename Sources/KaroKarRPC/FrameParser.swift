@@ -53,28 +53,45 @@ public struct FrameParser {
     }
 
     /// The next complete frame, or nil when more bytes are needed.
-    @inlinable
+    /// The header is read in one access to the buffer and the buffer is advanced in place: this
+    /// runs for every frame, so it makes one slice (the body) and nothing else.
+    @inlinable @inline(__always)
     public mutating func next() throws(FrameError) -> Frame? {
-        guard var current = buffer, current.readableBytes >= FrameLayout.lengthFieldSize else {
+        guard buffer != nil else { return nil }
+        let readable = buffer!.readableBytes
+        guard readable >= FrameLayout.lengthFieldSize + FrameLayout.headerSize else {
+            // Too short for a header, but the length may already be readable (and refused).
+            guard readable >= FrameLayout.lengthFieldSize else { return nil }
+            let length = buffer!.getInteger(at: buffer!.readerIndex, as: UInt32.self)!
+            try check(length)
             return nil
         }
-        let length = current.getInteger(at: current.readerIndex, as: UInt32.self)!
+        let header = buffer!.withUnsafeReadableBytes { bytes in
+            (length: UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self)),
+             type: bytes[4], flags: bytes[5],
+             callID: UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
+        }
+        try check(header.length)
+        let total = FrameLayout.lengthFieldSize + Int(header.length)
+        guard readable >= total else { return nil }
+        let bodyStart = buffer!.readerIndex + FrameLayout.lengthFieldSize + FrameLayout.headerSize
+        let body = buffer!.getSlice(at: bodyStart, length: Int(header.length) - FrameLayout.headerSize)!
+        if readable == total {
+            buffer = nil
+        } else {
+            buffer!.moveReaderIndex(forwardBy: total)
+        }
+        return Frame(typeByte: header.type, flags: header.flags, callID: header.callID, body: body)
+    }
+
+    /// Refuses a length field below the header or above the maximum.
+    @inlinable
+    func check(_ length: UInt32) throws(FrameError) {
         guard length >= FrameLayout.headerSize else {
             throw .lengthTooSmall(length)
         }
         guard length <= maximumFrameBytes else {
             throw .frameTooLarge(length: length, maximum: maximumFrameBytes)
         }
-        guard current.readableBytes >= FrameLayout.lengthFieldSize + Int(length) else {
-            return nil
-        }
-        current.moveReaderIndex(forwardBy: FrameLayout.lengthFieldSize)
-        let type: UInt8 = current.readInteger()!
-        let flags: UInt8 = current.readInteger()!
-        current.moveReaderIndex(forwardBy: 2)  // reserved, ignored by receivers
-        let callID: UInt32 = current.readInteger()!
-        let body = current.readSlice(length: Int(length) - FrameLayout.headerSize)!
-        buffer = current.readableBytes > 0 ? current : nil
-        return Frame(typeByte: type, flags: flags, callID: callID, body: body)
     }
 }
