@@ -15,6 +15,8 @@ public enum ProtoWire {
     /// `truncatingTags` reads tags the way protobuf-c 1.4.1 does, for differential tests only (the
     /// server itself is strict): up to 5 bytes, cut to 32 bits by a shift bug, and field number 0
     /// kept as an unknown field.
+    /// Inlinable: the CALL envelope's decoder runs it for every call, with its visitor inlined.
+    @inlinable
     public static func scan(
         _ bytes: UnsafeRawBufferPointer, truncatingTags: Bool = false, _ visit: (_ field: UInt32, _ value: Value) -> Void
     ) -> Bool {
@@ -53,7 +55,12 @@ public enum ProtoWire {
         return true
     }
 
-    private static func readVarint(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> UInt64? {
+    @inlinable
+    static func readVarint(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> UInt64? {
+        if index < bytes.count, bytes[index] < 0x80 {  // most tags and lengths: one byte
+            index += 1
+            return UInt64(bytes[index - 1])
+        }
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while index < bytes.count, shift < 64 {
