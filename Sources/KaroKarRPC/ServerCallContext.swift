@@ -15,8 +15,10 @@ public struct ServerCallContext: Sendable {
     public let connectionInfo: CallConnection
     public let callID: UInt32
     public let metadata: Metadata
-    /// When the client stops waiting; the handler's task is cancelled then.
-    public let deadline: ContinuousClock.Instant?
+    /// The deadline, as time since ``CallClock/origin``. Not a `ContinuousClock.Instant?`: that
+    /// type's layout is known only at run time (the standard library's `Instant` is not frozen),
+    /// and a field of it made every call build and destroy this struct through its metadata.
+    private let deadlineSinceOrigin: Duration?
     /// Values interceptors attach for handlers (the authenticated caller, for example).
     public var attributes: CallAttributes
     /// A logger set for this call, if one was.
@@ -41,9 +43,26 @@ public struct ServerCallContext: Sendable {
         self.methodInfo = methodInfo
         self.callID = callID
         self.metadata = metadata
-        self.deadline = deadline
+        self.deadlineSinceOrigin = deadline.map { $0 - CallClock.origin }
         self.connectionInfo = connectionInfo
         self.attributes = attributes
+    }
+
+    /// A context whose deadline is `timeout` from now, or none: how the server makes them.
+    package init(
+        methodInfo: CallMethod, callID: UInt32, metadata: Metadata, timeout: Duration?, connectionInfo: CallConnection
+    ) {
+        self.methodInfo = methodInfo
+        self.callID = callID
+        self.metadata = metadata
+        self.deadlineSinceOrigin = timeout.map { CallClock.sinceOrigin() + $0 }
+        self.connectionInfo = connectionInfo
+        self.attributes = CallAttributes()
+    }
+
+    /// When the client stops waiting; the handler's task is cancelled then.
+    public var deadline: ContinuousClock.Instant? {
+        deadlineSinceOrigin.map { CallClock.origin + $0 }
     }
 
     /// `/service/method`.
@@ -69,6 +88,16 @@ public struct ServerCallContext: Sendable {
         set {
             loggerOverride = LoggerBox(newValue)
         }
+    }
+}
+
+/// The reference point of call deadlines: ``ServerCallContext`` keeps its deadline as the time
+/// since this instant, a value of fixed size.
+package enum CallClock {
+    package static let origin = ContinuousClock.now
+
+    package static func sinceOrigin() -> Duration {
+        ContinuousClock.now - origin
     }
 }
 

@@ -238,8 +238,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         let micros = min(envelope.timeoutMicros, ServerLimits.maximumTimeoutMicros)
         let timeout = micros == 0 ? nil : Duration.microseconds(Int64(micros))
         var callContext = ServerCallContext(
-            methodInfo: target.methodInfo, callID: callID, metadata: envelope.metadata,
-            deadline: timeout.map { ContinuousClock.now + $0 }, connectionInfo: callConnection
+            methodInfo: target.methodInfo, callID: callID, metadata: envelope.metadata, timeout: timeout,
+            connectionInfo: callConnection
         )
         let payload = envelope.payload
         // An immediate route is answered here and now when the interceptors allow it: the reply
