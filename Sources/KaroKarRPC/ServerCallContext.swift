@@ -40,24 +40,33 @@ public struct ServerCallContext: Sendable {
         methodInfo: CallMethod, callID: UInt32, metadata: Metadata, deadline: ContinuousClock.Instant?,
         connectionInfo: CallConnection, attributes: CallAttributes = CallAttributes()
     ) {
-        self.methodInfo = methodInfo
-        self.callID = callID
-        self.metadata = metadata
-        self.deadlineSinceOrigin = deadline.map { $0 - CallClock.origin }
-        self.connectionInfo = connectionInfo
-        self.attributes = attributes
+        self.init(
+            methodInfo: methodInfo, callID: callID, metadata: metadata,
+            deadlineSinceOrigin: deadline.map { $0 - CallClock.origin }, connectionInfo: connectionInfo, attributes: attributes
+        )
     }
 
     /// A context whose deadline is `timeout` from now, or none: how the server makes them.
     package init(
         methodInfo: CallMethod, callID: UInt32, metadata: Metadata, timeout: Duration?, connectionInfo: CallConnection
     ) {
+        self.init(
+            methodInfo: methodInfo, callID: callID, metadata: metadata,
+            deadlineSinceOrigin: timeout.map { CallClock.sinceOrigin() + $0 }, connectionInfo: connectionInfo,
+            attributes: CallAttributes()
+        )
+    }
+
+    private init(
+        methodInfo: CallMethod, callID: UInt32, metadata: Metadata, deadlineSinceOrigin: Duration?, connectionInfo: CallConnection,
+        attributes: CallAttributes
+    ) {
         self.methodInfo = methodInfo
         self.callID = callID
         self.metadata = metadata
-        self.deadlineSinceOrigin = timeout.map { CallClock.sinceOrigin() + $0 }
+        self.deadlineSinceOrigin = deadlineSinceOrigin
         self.connectionInfo = connectionInfo
-        self.attributes = CallAttributes()
+        self.attributes = attributes
     }
 
     /// When the client stops waiting; the handler's task is cancelled then.
