@@ -3,6 +3,7 @@ import KaroKarMessages
 @testable import KaroKarRPCServer
 import KaroKarServices
 import KaroKarTestSupport
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -72,6 +73,42 @@ struct DeadlineTests {
         }
         await client.close()
         await server.close()
+    }
+
+    /// The handler sees the deadline the client sent (capped at a day), measured from when the
+    /// server read the call, whichever way its task starts.
+    @Test(arguments: [true, false])
+    func theHandlerSeesItsDeadline(startsCallsOnEventLoop: Bool) async throws {
+        let service = SlowEchoService()
+        let (server, address) = try await service.startServer(limits: ServerLimits(), startsCallsOnEventLoop: startsCallsOnEventLoop)
+        let client = RPCClient(configuration: .init(host: "127.0.0.1", port: address.port!), group: TestServer.group)
+        let echo = RPCV1.DiagnosticsService.Client(client)
+        func millisecondsLeft(_ timeout: Duration?) async throws -> String {
+            String(decoding: try await echo.echo(RPCV1.EchoRequest(payload: Array("deadline".utf8)), options: CallOptions(timeout: timeout)).payload, as: UTF8.self)
+        }
+        // The clock's origin at least 2 s ago: a deadline counted from it instead of from the call
+        // would come out 2 s short.
+        let age = ContinuousClock.now - CallClock.origin
+        if age < .seconds(2) { try await Task.sleep(for: .seconds(2) - age) }
+        #expect(try await millisecondsLeft(nil) == "none")
+        let left = try #require(Double(try await millisecondsLeft(.seconds(30))))
+        #expect(left > 29_000 && left <= 30_000)
+        let capped = try #require(Double(try await millisecondsLeft(.seconds(10 * 86_400))))
+        #expect(capped > 86_399_000 && capped <= 86_400_000)
+        await client.close()
+        await server.close()
+    }
+
+    /// A context made with an instant hands the same instant back, before or after the clock's origin.
+    @Test func aContextKeepsTheDeadlineItWasGiven() {
+        for deadline in [ContinuousClock.now + .seconds(5), CallClock.origin - .seconds(3), CallClock.origin] {
+            let context = ServerCallContext(
+                path: "/t", service: "t", method: "t", callID: 1, metadata: Metadata(), deadline: deadline, peer: "test", logger: Logger(label: "test")
+            )
+            #expect(context.deadline == deadline)
+        }
+        let none = ServerCallContext(path: "/t", service: "t", method: "t", callID: 1, metadata: Metadata(), deadline: nil, peer: "test", logger: Logger(label: "test"))
+        #expect(none.deadline == nil)
     }
 
     @Test func dueCallsAndTheNextDeadline() {

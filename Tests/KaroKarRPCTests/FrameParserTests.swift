@@ -63,6 +63,20 @@ struct FrameParserTests {
         #expect(throws: FrameError.lengthTooSmall(length)) { try parser.next() }
     }
 
+    /// The same refusals when a whole header (and more) is already buffered behind a good frame.
+    @Test(arguments: [(0, FrameError.lengthTooSmall(0)), (7, .lengthTooSmall(7)), (1025, .frameTooLarge(length: 1025, maximum: 1024))]
+          as [(UInt32, FrameError)])
+    func badLengthAfterAGoodFrame(length: UInt32, error: FrameError) throws {
+        var parser = FrameParser(maximumFrameBytes: 1024)
+        var buffer = ByteBuffer()
+        buffer.writeFrame(Self.frames[0])
+        buffer.writeInteger(length)
+        buffer.writeBytes(Array(repeating: 0, count: 40))
+        parser.append(buffer)
+        #expect(try parser.next() == Self.frames[0])
+        #expect(throws: error) { try parser.next() }
+    }
+
     @Test func reservedBytesAreIgnored() throws {
         var parser = FrameParser(maximumFrameBytes: 1024)
         parser.append(ByteBuffer(bytes: [0, 0, 0, 8, 0x20, 0, 0xBE, 0xEF, 0, 0, 0, 9]))

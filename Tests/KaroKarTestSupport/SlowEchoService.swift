@@ -7,7 +7,9 @@ public import NIOCore
 import NIOConcurrencyHelpers
 
 /// A `DiagnosticsService` for tests: a payload `sleep:<ms>` makes the handler wait that long
-/// (cancellably); it counts the calls that saw their task cancelled.
+/// (cancellably); it counts the calls that saw their task cancelled. A payload `deadline` is
+/// answered with the milliseconds left until the call's deadline as the handler sees it
+/// (``ServerCallContext/deadline``), or `none`.
 public final class SlowEchoService: RPCV1.DiagnosticsService.Handler {
     private let started = NIOLockedValueBox(0)
     private let cancelled = NIOLockedValueBox(0)
@@ -22,6 +24,10 @@ public final class SlowEchoService: RPCV1.DiagnosticsService.Handler {
     public func echo(_ request: RPCV1.EchoRequest, context: ServerCallContext) async throws -> RPCV1.EchoResponse {
         started.withLockedValue { $0 += 1 }
         let text = String(decoding: request.payload, as: UTF8.self)
+        if text == "deadline" {
+            let left = context.deadline.map { String(($0 - ContinuousClock.now) / .milliseconds(1)) } ?? "none"
+            return RPCV1.EchoResponse(payload: Array(left.utf8))
+        }
         if text.hasPrefix("sleep:"), let milliseconds = Int(text.dropFirst(6)) {
             do {
                 try await Task.sleep(for: .milliseconds(milliseconds))
