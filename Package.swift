@@ -13,6 +13,8 @@ let nio: [Target.Dependency] = [
     .product(name: "NIOPosix", package: "swift-nio"),
 ]
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+let base64: Target.Dependency = .product(name: "ExtrasBase64", package: "swift-extras-base64")
 /// What a bounded context may depend on: the shared kernel (ARCHITECTURE.md item 8).
 let kernel: [Target.Dependency] = [
     "KaroKarKernel", "KaroKarPostgres", "KaroKarMessages", "KaroKarServices", "KaroKarRPC", "KaroKarProto", logging,
@@ -40,6 +42,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
     ],
     targets: [
         // MARK: - C: protobuf-c runtime, bounded arena, protoc-c output
@@ -48,7 +51,7 @@ let package = Package(
         .target(name: "CKaroKarProtos", dependencies: ["CProtobufC"]),
 
         // MARK: - Shared kernel: messages and RPC
-        .target(name: "KaroKarProto", dependencies: ["CProtobufC", "CProtoArena"], swiftSettings: strictSettings),
+        .target(name: "KaroKarProto", dependencies: ["CProtobufC", "CProtoArena", base64], swiftSettings: strictSettings),
         .target(
             name: "KaroKarMessages", dependencies: ["KaroKarProto", "CKaroKarProtos"], swiftSettings: strictSettings
         ),
@@ -79,7 +82,7 @@ let package = Package(
         .target(
             name: "KaroKarKernel",
             dependencies: [
-                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarPostgres", logging,
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarPostgres", logging, crypto, base64,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ] + nio,
             swiftSettings: strictSettings
@@ -88,9 +91,7 @@ let package = Package(
         // MARK: - Bounded contexts: each depends on the shared kernel only, never on another context
         .target(
             name: "IdentityContext",
-            dependencies: kernel + nio + [
-                .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
-            ],
+            dependencies: kernel + nio + [crypto, base64, .product(name: "CryptoExtras", package: "swift-crypto")],
             exclude: ["README.md"], swiftSettings: strictSettings
         ),
         .target(name: "AdministrationContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
@@ -101,7 +102,7 @@ let package = Package(
             name: "KaroKarServer",
             dependencies: [
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarPostgres",
-                "KaroKarKernel", "IdentityContext", "AdministrationContext", "FleetContext", logging,
+                "KaroKarKernel", "IdentityContext", "AdministrationContext", "FleetContext", logging, base64,
             ] + nio,
             swiftSettings: strictSettings + hotPathSettings
         ),

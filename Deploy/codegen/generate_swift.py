@@ -18,6 +18,7 @@ Nothing here is written by hand per message. Run through ``Deploy/generate.sh``.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -183,7 +184,8 @@ class MessageInfo:
 
 class Model:
     def __init__(self, fds: pb.FileDescriptorSet):
-        self.files = [f for f in fds.file if f.package.startswith("karokar.")]
+        # karokar.options: custom options read here (the access rule), never on the wire.
+        self.files = [f for f in fds.file if f.package.startswith("karokar.") and not f.package.startswith("karokar.options.")]
         self.messages: dict[str, MessageInfo] = {}
         self.enums: dict[str, EnumInfo] = {}
         self.raw_messages: dict[str, pb.DescriptorProto] = {}
@@ -762,6 +764,7 @@ class MethodInfo:
     request_full: str
     response_full: str
     comment: str
+    access: str
 
 
 @dataclass
@@ -787,10 +790,74 @@ def collect_services(model: Model) -> list[ServiceInfo]:
                 methods.append(MethodInfo(m.name, lower_camel(camel_to_lower(m.name)),
                                           model.swift_type_name(m.input_type), model.swift_type_name(m.output_type),
                                           m.input_type.lstrip("."), m.output_type.lstrip("."),
-                                          model.comment(f, (6, si, 2, mi))))
+                                          model.comment(f, (6, si, 2, mi)),
+                                          access_rule(f"{f.package}.{s.name}/{m.name}", m.options)))
             full = f.package + "." + s.name
             out.append(ServiceInfo(full, s.name, ns, full_name_to_lower(full), methods, model.comment(f, (6, si)), f.name))
     return out
+
+
+# The custom option `(karokar.options.v1.access)` on MethodOptions (Protos/karokar/options/v1/access.proto).
+ACCESS_OPTION_FIELD = 50100
+PERMISSION_NAME = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = data[i]
+        value |= (byte & 0x7F) << shift
+        i += 1
+        if byte < 0x80:
+            return value, i
+        shift += 7
+
+
+def _fields(data: bytes):
+    """(field number, wire type, value) of a serialized message: the few wire types options use."""
+    i = 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(data, i)
+        elif wire == 2:
+            length, i = _varint(data, i)
+            value, i = data[i:i + length], i + length
+        elif wire == 1:
+            value, i = data[i:i + 8], i + 8
+        elif wire == 5:
+            value, i = data[i:i + 4], i + 4
+        else:
+            sys.exit(f"unexpected wire type {wire} in method options")
+        yield number, wire, value
+
+
+def access_rule(method: str, options) -> str:
+    """The method's declared access rule as a Swift `MethodAccess` literal; fails generation when
+    the method declares none, or an ambiguous or malformed one."""
+    rules = [value for number, wire, value in _fields(options.SerializeToString()) if number == ACCESS_OPTION_FIELD and wire == 2]
+    if not rules:
+        sys.exit(f"{method}: no access rule; add `option (karokar.options.v1.access) = {{...}};` "
+                 "(public, authenticated or permissions; see Protos/karokar/options/v1/access.proto)")
+    public, authenticated, permissions = False, False, []
+    for number, wire, value in _fields(b"".join(rules)):
+        if number == 1 and wire == 0:
+            public = public or value != 0
+        elif number == 2 and wire == 0:
+            authenticated = authenticated or value != 0
+        elif number == 3 and wire == 2:
+            permissions.append(value.decode("utf-8"))
+    if public + authenticated + bool(permissions) != 1:
+        sys.exit(f"{method}: the access rule must be exactly one of public, authenticated or permissions")
+    for name in permissions:
+        if not PERMISSION_NAME.match(name):
+            sys.exit(f"{method}: {name!r} is not a permission name (resource.action)")
+    if public:
+        return ".public"
+    if authenticated:
+        return ".authenticated"
+    return ".permissions([" + ", ".join(swift_string(p) for p in sorted(set(permissions))) + "])"
 
 
 def service_descriptor_text(services: list[ServiceInfo]) -> str:
@@ -876,7 +943,11 @@ def service_text(s: ServiceInfo) -> str:
     o("public enum Method {")
     o.indent()
     for m in s.methods:
-        o(f"public static let {ident(m.swift)} = RPCMethod<{m.request}, {m.response}>(service: {swift_string(s.full)}, name: {swift_string(m.name)})")
+        o(f"public static let {ident(m.swift)} = RPCMethod<{m.request}, {m.response}>(")
+        o.indent()
+        o(f"service: {swift_string(s.full)}, name: {swift_string(m.name)}, access: {m.access}")
+        o.dedent()
+        o(")")
     o.dedent()
     o("}")
     o()

@@ -1,3 +1,5 @@
+import ExtrasBase64
+
 /// A value with protobuf's canonical JSON mapping (proto3 JSON).
 public protocol ProtoJSONCodable: Sendable {
     var protoJSON: JSONValue { get }
@@ -149,12 +151,18 @@ extension Bool: ProtoJSONCodable, ProtoDefaultable {
     }
 }
 
+/// `bytes` as protobuf's JSON mapping writes them: standard base64 with padding; on input the
+/// standard or the URL-safe alphabet, padded or not.
 extension Array: ProtoJSONCodable, ProtoDefaultable where Element == UInt8 {
-    public var protoJSON: JSONValue { .string(Base64.encode(self)) }
+    public var protoJSON: JSONValue { .string(Base64.encodeToString(bytes: self)) }
     public var isProtoDefault: Bool { isEmpty }
 
     public init(protoJSON json: JSONValue) throws {
-        guard case .string(let text) = json, let bytes = Base64.decode(text) else {
+        guard case .string(let text) = json else { throw ProtoJSONError.invalidValue("expects base64 text") }
+        let urlSafe = text.utf8.contains { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+        var options: Base64.DecodingOptions = urlSafe ? [.base64UrlAlphabet] : []
+        if text.utf8.count % 4 != 0 { options.insert(.omitPaddingCharacter) }
+        guard let bytes = try? Base64.decode(string: text, options: options) else {
             throw ProtoJSONError.invalidValue("expects base64 text")
         }
         self = bytes

@@ -1,6 +1,18 @@
 public import KaroKarProto
 public import NIOCore
 
+/// Who may call a method, as its `.proto` declares it (`option (karokar.options.v1.access)`,
+/// Protos/karokar/options/v1/access.proto): the code generator copies it into the method table,
+/// and fails on a method that declares none. The server's authorization interceptor enforces it.
+public enum MethodAccess: Sendable, Hashable {
+    /// Callable without credentials (credentials that are sent are still verified).
+    case `public`
+    /// Any authenticated principal; the handler scopes what it returns to the caller.
+    case authenticated
+    /// At least one of these permissions (`resource.action`), sorted.
+    case permissions([String])
+}
+
 /// A method, typed by its request and response messages. Generated per RPC.
 public struct RPCMethod<Request: ProtoMessage, Response: ProtoMessage>: Sendable, Hashable {
     /// Fully qualified service name: `karokar.fleet.v1.FleetService`.
@@ -9,17 +21,22 @@ public struct RPCMethod<Request: ProtoMessage, Response: ProtoMessage>: Sendable
     public let name: String
     /// `/service/name`, the value of `Call.method` on the wire.
     public let path: String
+    /// Who may call it, as declared in its `.proto`.
+    public let access: MethodAccess
 
-    public init(service: String, name: String) {
+    public init(service: String, name: String, access: MethodAccess) {
         self.service = service
         self.name = name
         self.path = "/\(service)/\(name)"
+        self.access = access
     }
 }
 
 /// One method bound to its handler, with request decoding and response encoding erased.
 public struct RPCRoute: Sendable {
     public let name: String
+    /// Who may call the method (from its `.proto`).
+    public let access: MethodAccess
     public let requestDescriptor: ProtoMessageDescriptor
     public let responseDescriptor: ProtoMessageDescriptor
     public let requestTypeName: String
@@ -106,6 +123,7 @@ public struct RPCRoute: Sendable {
         invokeNow: ImmediateInvocation? = nil
     ) {
         self.name = method.name
+        self.access = method.access
         self.requestDescriptor = Request.protoDescriptor
         self.responseDescriptor = Response.protoDescriptor
         self.requestTypeName = Request.protoName

@@ -24,13 +24,14 @@ public struct ServerCallContext: Sendable {
     /// A logger set for this call, if one was.
     private var loggerOverride: LoggerBox?
 
+    /// A context built by hand (tests, tools): `access` is the method's declared rule.
     public init(
-        path: String, service: String, method: String, callID: UInt32, metadata: Metadata,
+        path: String, service: String, method: String, access: MethodAccess = .authenticated, callID: UInt32, metadata: Metadata,
         deadline: ContinuousClock.Instant?, peer: String, logger: Logger, attributes: CallAttributes = CallAttributes(),
         connection: ConnectionAttributes = ConnectionAttributes()
     ) {
         self.init(
-            methodInfo: CallMethod(path: path, service: service, name: method), callID: callID, metadata: metadata,
+            methodInfo: CallMethod(path: path, service: service, name: method, access: access), callID: callID, metadata: metadata,
             deadline: deadline, connectionInfo: CallConnection(peer: peer, logger: logger, attributes: connection),
             attributes: attributes
         )
@@ -111,7 +112,7 @@ package enum CallClock {
 }
 
 /// What every call of one method shares: made once per method when the server starts, with what
-/// each interceptor prepared for it (``ServerInterceptor/prepare(forPath:)``).
+/// each interceptor prepared for it (``ServerInterceptor/prepare(forPath:access:)``).
 public final class CallMethod: Sendable {
     /// `/service/method`.
     public let path: String
@@ -119,15 +120,18 @@ public final class CallMethod: Sendable {
     public let service: String
     /// Short method name: `RegisterVehicle`.
     public let name: String
+    /// Who may call it, as its `.proto` declares.
+    public let access: MethodAccess
     /// By interceptor type; a handful at most, so a list.
     private let preparations: [(interceptor: ObjectIdentifier, value: any AnyObject & Sendable)]
 
-    public init(path: String, service: String, name: String, interceptors: [any ServerInterceptor] = []) {
+    public init(path: String, service: String, name: String, access: MethodAccess, interceptors: [any ServerInterceptor] = []) {
         self.path = path
         self.service = service
         self.name = name
+        self.access = access
         preparations = interceptors.compactMap { interceptor in
-            interceptor.prepare(forPath: path).map { (ObjectIdentifier(type(of: interceptor)), $0) }
+            interceptor.prepare(forPath: path, access: access).map { (ObjectIdentifier(type(of: interceptor)), $0) }
         }
     }
 
@@ -252,16 +256,16 @@ public protocol ServerInterceptor: Sendable {
     /// may only have the effects `intercept` has before `next`. The default returns false.
     func admitNow(context: inout ServerCallContext) throws(RPCError) -> Bool
 
-    /// What this interceptor wants to know about a method before its calls arrive (an access
-    /// rule found by path, say), worked out once per method when the server starts rather than
-    /// on every call; each call finds it in `context.methodInfo.prepared(by:as:)`, keyed by the
-    /// interceptor's type. Nil (the default): nothing. A context built by hand has none, so
-    /// read it with a fallback.
-    func prepare(forPath path: String) -> (any AnyObject & Sendable)?
+    /// What this interceptor wants to know about a method before its calls arrive (its access
+    /// rule, say), worked out once per method when the server starts rather than on every call;
+    /// each call finds it in `context.methodInfo.prepared(by:as:)`, keyed by the interceptor's
+    /// type. Nil (the default): nothing. A context built by hand has none, so read it with a
+    /// fallback.
+    func prepare(forPath path: String, access: MethodAccess) -> (any AnyObject & Sendable)?
 }
 
 extension ServerInterceptor {
     public func admitNow(context: inout ServerCallContext) throws(RPCError) -> Bool { false }
 
-    public func prepare(forPath path: String) -> (any AnyObject & Sendable)? { nil }
+    public func prepare(forPath path: String, access: MethodAccess) -> (any AnyObject & Sendable)? { nil }
 }

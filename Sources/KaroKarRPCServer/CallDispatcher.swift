@@ -15,7 +15,9 @@ public final class CallDispatcher: Sendable {
         let executor: (any TaskExecutor)?
 
         init(service: String, route: RPCRoute, executor: (any TaskExecutor)? = nil, interceptors: [any ServerInterceptor] = []) {
-            self.methodInfo = CallMethod(path: "/\(service)/\(route.name)", service: service, name: route.name, interceptors: interceptors)
+            self.methodInfo = CallMethod(
+                path: "/\(service)/\(route.name)", service: service, name: route.name, access: route.access, interceptors: interceptors
+            )
             self.route = route
             self.executor = executor
         }

@@ -1,6 +1,6 @@
 import Foundation
 import IdentityContext
-import KaroKarProto
+import ExtrasBase64
 
 /// The Identity context's settings: tokens, passwords, login throttling and the platform
 /// bootstrap. Secrets come from the environment or a file (`…-file`); error messages never echo them.
@@ -62,8 +62,9 @@ extension ServerSettings {
             guard let algorithm = TokenAlgorithm(rawValue: value) else { throw Invalid(description: "\(source): expected HS256 or EdDSA") }
             identity.tokenAlgorithm = algorithm
         case "token-signing-key":
-            guard value.isEmpty || Base64.decode(value) != nil else { throw Invalid(description: "\(source): the key must be base64") }
-            identity.tokenSigningKey = value.isEmpty ? nil : Base64.decode(value)
+            let key = try? Base64.decode(string: value)
+            guard value.isEmpty || key != nil else { throw Invalid(description: "\(source): the key must be base64") }
+            identity.tokenSigningKey = value.isEmpty ? nil : key
         case "token-issuer": identity.tokenIssuer = try text()
         case "token-audience": identity.tokenAudience = try text()
         case "access-token-ttl-seconds": identity.accessTokenLifetime = .seconds(try integer(60...86_400))

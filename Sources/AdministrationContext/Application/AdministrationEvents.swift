@@ -1,8 +1,6 @@
 import Foundation
 import KaroKarKernel
 import KaroKarMessages
-import KaroKarPostgres
-import KaroKarRPC
 
 /// The events of organization decisions.
 enum DecisionEvents {
@@ -51,8 +49,8 @@ enum AdministrationReactions {
             guard case .organizationRegistered(let registered) = event.payload,
                   let id = UUID(hyphenated: registered.organizationId), let applicant = UUID(hyphenated: registered.adminUserId),
                   let kind = TenantKind(protoNumber: registered.organizationType.rawValue)
-            else { throw RPCError(.internal, "organization.registered without its payload") }
-            let occurred = event.occurredAt.map { PostgresTimestamp(seconds: $0.seconds, nanos: $0.nanos) } ?? PostgresTimestamp(microseconds: 0)
+            else { throw CorruptRow(description: "organization.registered without its payload") }
+            let occurred = event.occurredAt.map(Instant.init) ?? Instant(microseconds: 0)
             let summary = OrganizationSummaryRecord(
                 organizationID: id, name: registered.name, kind: kind, status: kind == .platform ? .active : .pending,
                 applicantUserID: applicant, registeredAt: occurred, version: max(event.aggregateVersion, 1)

@@ -1,9 +1,8 @@
 import Foundation
 import KaroKarKernel
-import KaroKarPostgres
 
 /// The status an OrganizationApproval row records (DOMAIN.md section 11).
-enum ApprovalStatus: String, Sendable, Hashable, CaseIterable {
+enum ApprovalStatus: String, Sendable, Hashable, CaseIterable, Codable {
     case pending = "PENDING"
     case approved = "APPROVED"
     case rejected = "REJECTED"
@@ -70,43 +69,83 @@ enum ApprovalStateMachine {
 }
 
 /// Administration's copy of an organization (fed by `organization.registered` and its own decisions).
-struct OrganizationSummaryRecord: Sendable, Hashable {
+struct OrganizationSummaryRecord: Sendable, Hashable, Codable {
     var organizationID: UUID
     var name: String
     var kind: TenantKind
     var status: TenantStatus
     var applicantUserID: UUID
-    var registeredAt: PostgresTimestamp
+    var registeredAt: Instant
     /// The organization's version (Identity checks it when it applies a decision).
     var version: Int64
 }
 
-struct ApprovalRecord: Sendable, Hashable {
+struct ApprovalRecord: Sendable, Hashable, Codable {
     var id: UUID
     var organizationID: UUID
     var status: ApprovalStatus
     var reviewedBy: UUID?
     var reviewerOrganizationID: UUID?
-    var reviewedAt: PostgresTimestamp?
+    var reviewedAt: Instant?
     var notes: String?
-    var createdAt: PostgresTimestamp
+    var createdAt: Instant
     var sequence: Int64
 }
 
 /// What a moderation verb targeted.
-enum ModerationActionType: String, Sendable, Hashable, CaseIterable {
+enum ModerationActionType: String, Sendable, Hashable, CaseIterable, Codable {
     case suspendVehicle = "SUSPEND_VEHICLE"
     case blockVehicle = "BLOCK_VEHICLE"
     case terminateBooking = "TERMINATE_BOOKING"
     case disableUser = "DISABLE_USER"
 }
 
-struct ModerationActionRecord: Sendable, Hashable {
+struct ModerationActionRecord: Sendable, Hashable, Codable {
     var id: UUID
     var actionType: ModerationActionType
     var targetType: String
     var targetID: UUID
     var notes: String
     var performedBy: UUID
-    var performedAt: PostgresTimestamp
+    var performedAt: Instant
+}
+
+/// A decision and what it recorded: the organization afterwards and the new approval row.
+struct DecisionOutcome: Sendable, Hashable, Codable {
+    var organization: OrganizationSummaryRecord
+    var approval: ApprovalRecord
+}
+
+/// A page of the pending queue: each organization with its open approval.
+struct PendingApproval: Sendable, Hashable {
+    var organization: OrganizationSummaryRecord
+    var approval: ApprovalRecord
+}
+
+/// How many organizations of one type are in one status.
+struct OrganizationCount: Sendable, Hashable {
+    var kind: TenantKind
+    var status: TenantStatus
+    var count: Int64
+}
+
+/// Organizations per type and status, and when they were counted.
+struct DashboardCounts: Sendable, Hashable {
+    var organizations: [OrganizationCount]
+    var computedAt: Instant
+
+    /// Vendors and corporates waiting for a decision.
+    var pendingApprovals: Int64 {
+        organizations.filter { $0.status == .pending && $0.kind != .platform }.reduce(0) { $0 + $1.count }
+    }
+}
+
+/// Who may use Administration's verbs: platform administrators acting for the platform
+/// organization (the access rule asks for organization.approve; this is defence in depth).
+enum PlatformOnly {
+    static func check(_ caller: Caller) throws(DomainError) {
+        guard caller.actsAcrossTenants, caller.has(.organizationApprove) else {
+            throw DomainError.permissionDenied("only platform administrators may do this")
+        }
+    }
 }

@@ -64,41 +64,43 @@ enum ApprovalStore {
             """).map { try $0.approval }
     }
 
-    /// PENDING organizations (of `kinds`) with their open approval, oldest first.
+    /// PENDING organizations (of `kinds`) with their open approval, oldest first, after `after`.
     static func pending(
-        kinds: [TenantKind], page: Keyset, on database: some Queryable
-    ) async throws -> [(OrganizationSummaryRecord, ApprovalRecord)] {
+        kinds: [TenantKind], after: TimeKey?, limit: Int, on database: some Queryable
+    ) async throws -> [PendingApproval] {
         let rows = try await database.query("""
             SELECT o.*, a.id AS a_id, a.sequence AS a_sequence, a.status AS a_status, a.created_at AS a_created_at
             FROM administration.organizations o
             JOIN LATERAL (SELECT * FROM administration.approvals x WHERE x.organization_id = o.organization_id
                           ORDER BY x.sequence DESC LIMIT 1) a ON true
             WHERE o.status = 'PENDING' AND o.organization_type = ANY(\(kinds.map(\.rawValue))::text[])
-              AND (\(page.afterTime)::timestamptz IS NULL
-                   OR (o.registered_at, o.organization_id) > (\(page.afterTime)::timestamptz, \(page.afterID)::uuid))
+              AND (\(after?.time)::timestamptz IS NULL
+                   OR (o.registered_at, o.organization_id) > (\(after?.time)::timestamptz, \(after?.id)::uuid))
             ORDER BY o.registered_at, o.organization_id
-            LIMIT \(page.fetchLimit)
+            LIMIT \(limit)
             """)
         return try rows.map { row in
             let summary = try row.summary
             let approval = ApprovalRecord(
                 id: try row.decode(UUID.self, "a_id"), organizationID: summary.organizationID,
                 status: try row.enumeration(ApprovalStatus.self, "a_status"), reviewedBy: nil, reviewerOrganizationID: nil,
-                reviewedAt: nil, notes: nil, createdAt: try row.decode(PostgresTimestamp.self, "a_created_at"),
+                reviewedAt: nil, notes: nil, createdAt: try row.decode(Instant.self, "a_created_at"),
                 sequence: try row.decode(Int64.self, "a_sequence")
             )
-            return (summary, approval)
+            return PendingApproval(organization: summary, approval: approval)
         }
     }
 
     /// Organizations per (type, status), and how many wait for a decision.
-    static func counts(on database: some Queryable) async throws -> [(TenantKind, TenantStatus, Int64)] {
+    static func counts(on database: some Queryable) async throws -> [OrganizationCount] {
         try await database.query("""
             SELECT organization_type, status, count(*) AS n FROM administration.organizations
             GROUP BY organization_type, status ORDER BY organization_type, status
             """).map { row in
-            (try row.enumeration(TenantKind.self, "organization_type"), try row.enumeration(TenantStatus.self, "status"),
-             try row.decode(Int64.self, "n"))
+            OrganizationCount(
+                kind: try row.enumeration(TenantKind.self, "organization_type"), status: try row.enumeration(TenantStatus.self, "status"),
+                count: try row.decode(Int64.self, "n")
+            )
         }
     }
 }

@@ -17,21 +17,21 @@ enum ModerationStore {
     struct Filter: Sendable {
         var type: ModerationActionType?
         var target: UUID?
-        var after: PostgresTimestamp?
-        var before: PostgresTimestamp?
+        var after: Instant?
+        var before: Instant?
     }
 
-    /// Newest first; the page continues below `page`'s key.
-    static func list(_ filter: Filter, page: Keyset, on database: some Queryable) async throws -> [ModerationActionRecord] {
+    /// Newest first, below `after` (the previous page's last key).
+    static func list(_ filter: Filter, after: TimeKey?, limit: Int, on database: some Queryable) async throws -> [ModerationActionRecord] {
         try await database.query("""
             SELECT * FROM administration.moderation_actions
             WHERE (\(filter.type?.rawValue)::text IS NULL OR action_type = \(filter.type?.rawValue)::text)
               AND (\(filter.target)::uuid IS NULL OR target_id = \(filter.target)::uuid)
               AND (\(filter.after)::timestamptz IS NULL OR performed_at >= \(filter.after)::timestamptz)
               AND (\(filter.before)::timestamptz IS NULL OR performed_at < \(filter.before)::timestamptz)
-              AND (\(page.afterTime)::timestamptz IS NULL OR (performed_at, id) < (\(page.afterTime)::timestamptz, \(page.afterID)::uuid))
+              AND (\(after?.time)::timestamptz IS NULL OR (performed_at, id) < (\(after?.time)::timestamptz, \(after?.id)::uuid))
             ORDER BY performed_at DESC, id DESC
-            LIMIT \(page.fetchLimit)
+            LIMIT \(limit)
             """).map { try $0.moderationAction }
     }
 }
@@ -52,7 +52,7 @@ extension PostgresRow {
             OrganizationSummaryRecord(
                 organizationID: try decode(UUID.self, "organization_id"), name: try decode(String.self, "name"),
                 kind: try enumeration(TenantKind.self, "organization_type"), status: try enumeration(TenantStatus.self, "status"),
-                applicantUserID: try decode(UUID.self, "applicant_user_id"), registeredAt: try decode(PostgresTimestamp.self, "registered_at"),
+                applicantUserID: try decode(UUID.self, "applicant_user_id"), registeredAt: try decode(Instant.self, "registered_at"),
                 version: try decode(Int64.self, "version")
             )
         }
@@ -64,8 +64,8 @@ extension PostgresRow {
                 id: try decode(UUID.self, "id"), organizationID: try decode(UUID.self, "organization_id"),
                 status: try enumeration(ApprovalStatus.self, "status"), reviewedBy: try decode(UUID?.self, "reviewed_by"),
                 reviewerOrganizationID: try decode(UUID?.self, "reviewer_organization_id"),
-                reviewedAt: try decode(PostgresTimestamp?.self, "reviewed_at"), notes: try decode(String?.self, "notes"),
-                createdAt: try decode(PostgresTimestamp.self, "created_at"), sequence: try decode(Int64.self, "sequence")
+                reviewedAt: try decode(Instant?.self, "reviewed_at"), notes: try decode(String?.self, "notes"),
+                createdAt: try decode(Instant.self, "created_at"), sequence: try decode(Int64.self, "sequence")
             )
         }
     }
@@ -76,7 +76,7 @@ extension PostgresRow {
                 id: try decode(UUID.self, "id"), actionType: try enumeration(ModerationActionType.self, "action_type"),
                 targetType: try decode(String.self, "target_type"), targetID: try decode(UUID.self, "target_id"),
                 notes: try decode(String.self, "notes"), performedBy: try decode(UUID.self, "performed_by"),
-                performedAt: try decode(PostgresTimestamp.self, "performed_at")
+                performedAt: try decode(Instant.self, "performed_at")
             )
         }
     }

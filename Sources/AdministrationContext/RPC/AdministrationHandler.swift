@@ -5,39 +5,30 @@ import KaroKarProto
 import KaroKarRPC
 import KaroKarServices
 
-/// `karokar.administration.v1.AdministrationService`: validation, mapping, and the unit of work
-/// (with the call's idempotency key) around each decision. Every method is for platform
-/// administrators acting for the platform organization; the access table asks for
-/// organization.approve, and this checks the organization too.
+/// `karokar.administration.v1.AdministrationService`: validates each request, parses it once into
+/// domain values, calls the ``Administration`` use case, maps the result to the response. Every
+/// method is for platform administrators (the use cases check it). Split by concern into
+/// `AdministrationHandler+*.swift`.
 struct AdministrationHandler: AdministrationV1.AdministrationService.Handler {
-    let service: AdministrationService
+    let administration: Administration
 
-    func platformCaller(_ context: ServerCallContext) throws -> Caller {
-        let caller = try context.requireCaller()
-        guard caller.actsAcrossTenants, caller.has(.organizationApprove) else {
-            throw DomainError.permissionDenied("only platform administrators may do this")
-        }
-        return caller
-    }
+    var pages: PageTokens { administration.environment.pages }
 
     private func decide<Response: ProtoMessage, Request: ProtoMessage>(
         _ decision: Decision, _ request: Request, organization: String, notes: String?, notesRequired: Bool,
         expected: CommonV1.Int64Value?, context: ServerCallContext,
         _ response: (AdministrationV1.OrganizationSummary, AdministrationV1.OrganizationApproval) -> Response
     ) async throws -> Response {
-        let caller = try platformCaller(context)
         var check = Validation()
         let id = check.uuid(organization, "organizationId")
         let text = notes.map { check.text($0, notesRequired ? "notes" : "notes.value", maximumLength: 2000, required: notesRequired) }
-        if let expected, expected.value < 1 { check.add("expectedVersion", "OUT_OF_RANGE", "expectedVersion must be 1 or more") }
+        let version = check.expectedVersion(expected)
         try check.finish()
-        return try await Idempotency.mutation(context, request: request, bus: service.bus, origin: EventOrigin(call: context)) { work in
-            let (summary, approval) = try await service.decide(
-                decision, organization: id, notes: text.flatMap { $0.isEmpty ? nil : $0 }, expectedVersion: expected?.value,
-                caller: caller, on: work
-            )
-            return response(summary.message, approval.message)
-        }
+        let outcome = try await administration.decide(
+            decision, organization: id, notes: text.flatMap { $0.isEmpty ? nil : $0 }, expectedVersion: version,
+            Invocation(context, fingerprint: request)
+        )
+        return response(outcome.organization.message, outcome.approval.message)
     }
 
     func approveOrganization(

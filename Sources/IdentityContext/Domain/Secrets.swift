@@ -1,57 +1,22 @@
 import Crypto
+import ExtrasBase64
 import Foundation
 
 /// Base64url without padding (RFC 7515's encoding for JWS), strict: only the URL-safe alphabet,
 /// no padding, and only the canonical encoding of the bytes (so one token has one spelling).
 enum Base64URL {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-    private static let values: [Int8] = {
-        var table = [Int8](repeating: -1, count: 256)
-        for (index, byte) in alphabet.enumerated() { table[Int(byte)] = Int8(index) }
-        return table
-    }()
+    private static let options: Base64.EncodingOptions = [.base64UrlAlphabet, .omitPaddingCharacter]
 
     static func encode(_ bytes: some Collection<UInt8>) -> String {
-        let input = Array(bytes)
-        var out: [UInt8] = []
-        out.reserveCapacity((input.count * 4 + 2) / 3)
-        var index = 0
-        while index < input.count {
-            let remaining = input.count - index
-            let triple = UInt32(input[index]) << 16 | (remaining > 1 ? UInt32(input[index + 1]) << 8 : 0)
-                | (remaining > 2 ? UInt32(input[index + 2]) : 0)
-            out.append(alphabet[Int(triple >> 18 & 63)])
-            out.append(alphabet[Int(triple >> 12 & 63)])
-            if remaining > 1 { out.append(alphabet[Int(triple >> 6 & 63)]) }
-            if remaining > 2 { out.append(alphabet[Int(triple & 63)]) }
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
+        Base64.encodeToString(bytes: bytes, options: options)
     }
 
     static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 4 != 1 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(utf8.count * 3 / 4)
-        var index = 0
-        while index < utf8.count {
-            let end = min(index + 4, utf8.count)
-            var triple: UInt32 = 0
-            for (offset, byte) in utf8[index..<end].enumerated() {
-                let value = values[Int(byte)]
-                guard value >= 0 else { return nil }
-                triple |= UInt32(value) << (18 - 6 * UInt32(offset))
-            }
-            let count = end - index
-            out.append(UInt8(triple >> 16 & 0xFF))
-            if count > 2 { out.append(UInt8(triple >> 8 & 0xFF)) }
-            if count > 3 { out.append(UInt8(triple & 0xFF)) }
-            index = end
+        guard let bytes = try? Base64.decode(string: String(text), options: [.base64UrlAlphabet, .omitPaddingCharacter]) else {
+            return nil
         }
         // Unused low bits must be zero: otherwise two spellings would decode alike.
-        guard encode(out).utf8.elementsEqual(utf8) else { return nil }
-        return out
+        return encode(bytes).utf8.elementsEqual(text.utf8) ? bytes : nil
     }
 }
 

@@ -45,13 +45,6 @@ extension Validation {
         return value.mapValues { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
     }
 
-    /// A version sent for optimistic concurrency: positive when present.
-    mutating func expectedVersion(_ value: CommonV1.Int64Value?, _ field: String = "expectedVersion") -> Int64? {
-        guard let value else { return nil }
-        if value.value < 1 { add(field, "OUT_OF_RANGE", "\(field) must be a version read from the server (1 or more)") }
-        return value.value
-    }
-
     /// Permission names from the catalogue, without repeats.
     mutating func permissions(_ names: [String], _ field: String) -> Set<Permission> {
         if names.isEmpty { add(field, "REQUIRED", "\(field) needs at least one permission") }

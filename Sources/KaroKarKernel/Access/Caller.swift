@@ -2,7 +2,7 @@ public import Foundation
 public import KaroKarRPC
 
 /// The kind of tenant an organization is (DOMAIN.md section 1).
-public enum TenantKind: String, Sendable, Hashable, CaseIterable {
+public enum TenantKind: String, Sendable, Hashable, CaseIterable, Codable {
     case platform = "PLATFORM"
     case vendor = "VENDOR"
     case corporate = "CORPORATE"
@@ -11,7 +11,7 @@ public enum TenantKind: String, Sendable, Hashable, CaseIterable {
 /// Where an organization stands in onboarding (DOMAIN.md section 4). Only `ACTIVE` organizations
 /// take part in fleet and booking operations; contexts check ``Caller/organizationStatus`` and
 /// answer FAILED_PRECONDITION / `ORGANIZATION_NOT_ACTIVE` for the caller's own organization.
-public enum TenantStatus: String, Sendable, Hashable, CaseIterable {
+public enum TenantStatus: String, Sendable, Hashable, CaseIterable, Codable {
     case pending = "PENDING"
     case active = "ACTIVE"
     case suspended = "SUSPENDED"
@@ -21,10 +21,19 @@ public enum TenantStatus: String, Sendable, Hashable, CaseIterable {
 /// The authenticated principal of a call, acting for one organization, with its effective
 /// permissions resolved on the server (never trusted from the token). The authentication
 /// interceptor attaches it; handlers read it with ``KaroKarRPC/ServerCallContext/caller``.
+///
+/// Who acts is always explicit: a ``Kind/user``, a ``Kind/serviceAccount``, the server itself
+/// (``Caller/system``: reactions, sweeps, jobs), which reaches every tenant, or nobody in
+/// particular (``Caller/anonymous``: a public method called without credentials), who reaches no
+/// tenant and holds no permission. No missing value means "everything".
 public struct Caller: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable {
         case user
         case serviceAccount
+        /// The server itself, acting on no one's request (never attached to an RPC call).
+        case system
+        /// A call without credentials (public methods only).
+        case anonymous
     }
 
     public let kind: Kind
@@ -52,18 +61,39 @@ public struct Caller: Sendable, Hashable {
         self.permissions = permissions
     }
 
+    /// The server itself: every permission, every tenant. For reactions, sweeps and jobs only;
+    /// the authorization interceptor never attaches it to a call.
+    public static let system = Caller(
+        kind: .system, principalID: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+        organizationID: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), organizationKind: .platform,
+        membershipID: nil, permissions: Set(Permission.allCases)
+    )
+
+    /// A public method's caller without credentials: no tenant, no permission.
+    public static let anonymous = Caller(
+        kind: .anonymous, principalID: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+        organizationID: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), organizationKind: .corporate,
+        organizationStatus: .pending, membershipID: nil, permissions: []
+    )
+
+    public var isSystem: Bool { kind == .system }
+
     public func has(_ permission: Permission) -> Bool {
         permissions.contains(permission)
     }
 
-    /// Platform administrators act across tenants (DOMAIN.md section 2).
+    /// Platform administrators (and the system) act across tenants (DOMAIN.md section 2).
     public var actsAcrossTenants: Bool {
-        organizationKind == .platform
+        switch kind {
+        case .system: true
+        case .anonymous: false
+        case .user, .serviceAccount: organizationKind == .platform
+        }
     }
 
     /// True when the caller may see or change what belongs to `organization`.
     public func reaches(_ organization: UUID) -> Bool {
-        actsAcrossTenants || organization == organizationID
+        kind != .anonymous && (actsAcrossTenants || organization == organizationID)
     }
 }
 

@@ -37,7 +37,7 @@ final class Doorbell: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 state.withLockedValue { $0.waiter = (id, continuation) }
-                timers.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
+                timers.scheduleTask(in: TimeAmount(timeout)) {
                     self.resume(rung: false) { _ in id }
                 }
                 if Task.isCancelled { resume(rung: false) { _ in id } }

@@ -45,11 +45,12 @@ public final class EventBus: Sendable {
     private let registry = NIOLockedValueBox(Registry())
     private let notifyBell = Doorbell()
     private let notifierRunning = NIOLockedValueBox(false)
-    let now: @Sendable () -> Date
+    /// The time of day of events' `occurredAt` (and of every context built on this bus).
+    public let clock: any WallClock
 
-    public init(pool: PostgresPool, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(pool: PostgresPool, clock: any WallClock = SystemClock()) {
         self.pool = pool
-        self.now = now
+        self.clock = clock
     }
 
     // MARK: - Subscribing

@@ -51,13 +51,10 @@ public struct EventDraft: Sendable, Hashable {
         self.schemaVersion = schemaVersion
     }
 
-    func envelope(origin: EventOrigin, at instant: Date) -> EventsV1.EventEnvelope {
-        let micros = Int64((instant.timeIntervalSince1970 * 1_000_000).rounded(.down))
-        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
-        return EventsV1.EventEnvelope(
+    func envelope(origin: EventOrigin, at instant: Instant) -> EventsV1.EventEnvelope {
+        EventsV1.EventEnvelope(
             eventId: UUID.random().lowercasedString, eventType: eventType, aggregateType: aggregateType,
-            aggregateId: aggregateID,
-            occurredAt: CommonV1.Timestamp(seconds: seconds, nanos: Int32((micros - seconds * 1_000_000) * 1000)),
+            aggregateId: aggregateID, occurredAt: instant.timestamp,
             version: schemaVersion, actor: origin.actor, organizationId: origin.organizationID,
             correlationId: origin.correlationID, aggregateVersion: aggregateVersion, payload: payload
         )
@@ -68,9 +65,12 @@ extension EventOrigin {
     /// The origin of a call's events: its caller (a user or a service account) and tenant, and a
     /// correlation id taken from `request-id`, else the trace id of `traceparent`, else fresh.
     public init(call context: ServerCallContext) {
-        let actor = context.caller.map { caller in
-            EventsV1.Actor(id: caller.principalID.lowercasedString, type: caller.kind == .user ? .user : .serviceAccount)
-        } ?? EventsV1.Actor(type: .system)
+        let actor: EventsV1.Actor
+        switch context.caller?.kind {
+        case .user?: actor = EventsV1.Actor(id: context.caller!.principalID.lowercasedString, type: .user)
+        case .serviceAccount?: actor = EventsV1.Actor(id: context.caller!.principalID.lowercasedString, type: .serviceAccount)
+        case .system?, .anonymous?, nil: actor = EventsV1.Actor(type: .system)
+        }
         self.init(
             actor: actor, organizationID: context.caller?.organizationID.lowercasedString ?? "",
             correlationID: Self.correlationID(context.metadata)

@@ -117,7 +117,6 @@ enum OutboxStore {
 extension Duration {
     /// `'1.5 seconds'`-style text for an `interval` bind.
     var postgresInterval: String {
-        let micros = components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000
-        return "\(micros) microseconds"
+        "\(wholeMicroseconds) microseconds"
     }
 }

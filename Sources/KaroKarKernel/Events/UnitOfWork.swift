@@ -43,7 +43,7 @@ public struct UnitOfWork: Sendable {
         guard depth < EventBus.maximumReactionDepth else {
             throw EventBusError.reactionsTooDeep(draft.eventType)
         }
-        let envelope = draft.envelope(origin: origin, at: bus.now())
+        let envelope = draft.envelope(origin: origin, at: bus.clock.now())
         let consumers = bus.consumerNames(for: envelope.eventType)
         OutboxStore.append(envelope, consumers: consumers, session: session)
         if !consumers.isEmpty { journal.markDelivering() }

@@ -41,9 +41,9 @@ public struct DomainError: Error, RPCErrorConvertible, Hashable, CustomStringCon
 /// Optimistic concurrency (DOMAIN.md section 2): a request may carry the version it read.
 public enum ExpectedVersion {
     /// Throws ABORTED / `STALE_VERSION` when `expected` is present and differs from `actual`.
-    public static func check(_ expected: CommonV1.Int64Value?, _ actual: Int64, _ what: String) throws(DomainError) {
-        if let expected, expected.value != actual {
-            throw DomainError.staleVersion(what, expected: expected.value, actual: actual)
+    public static func check(_ expected: Int64?, _ actual: Int64, _ what: String) throws(DomainError) {
+        if let expected, expected != actual {
+            throw DomainError.staleVersion(what, expected: expected, actual: actual)
         }
     }
 }

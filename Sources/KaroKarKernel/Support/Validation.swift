@@ -89,48 +89,50 @@ public struct Validation: Sendable {
 
 extension Validation {
     /// A required instant: present, `nanos` in range, between years 1900 and 9999.
-    public mutating func instant(_ value: CommonV1.Timestamp?, _ field: String) -> PostgresTimestamp {
+    public mutating func instant(_ value: CommonV1.Timestamp?, _ field: String) -> Instant {
         guard let value else {
             add(field, "REQUIRED", "\(field) is required")
-            return PostgresTimestamp(microseconds: 0)
+            return Instant(microseconds: 0)
         }
         guard (0...999_999_999).contains(value.nanos), (Self.earliest...Self.latest).contains(value.seconds) else {
             add(field, "OUT_OF_RANGE", "\(field) must be a valid instant between 1900 and 9999")
-            return PostgresTimestamp(microseconds: 0)
+            return Instant(microseconds: 0)
         }
-        return PostgresTimestamp(seconds: value.seconds, nanos: value.nanos)
+        return Instant(microseconds: value.seconds * 1_000_000 + Int64(value.nanos / 1000))
     }
 
     /// A closed half-open period `[start, end)` with `end > start`.
-    public mutating func period(_ value: CommonV1.Period?, _ field: String) -> PostgresTimestampRange {
+    public mutating func period(_ value: CommonV1.Period?, _ field: String) -> Period {
         guard let value else {
             add(field, "REQUIRED", "\(field) is required")
-            return PostgresTimestampRange(lower: PostgresTimestamp(microseconds: 0), upper: PostgresTimestamp(microseconds: 1))
+            return Self.placeholder
         }
         let before = violations.count
         let start = instant(value.start, field + ".start")
-        let end = instant(value.end, field + ".end")
-        if violations.count == before, end <= start {
-            add(field + ".end", "OUT_OF_RANGE", "\(field).end must be later than \(field).start")
-        }
-        return PostgresTimestampRange(lower: start, upper: end)
+        return bounded(start, end: instant(value.end, field + ".end"), field, valid: violations.count == before)
     }
 
     /// A period whose end may be open (absent `end`); a present end must be later than `start`.
-    public mutating func openPeriod(_ value: CommonV1.OpenPeriod?, _ field: String) -> PostgresTimestampRange {
+    public mutating func openPeriod(_ value: CommonV1.OpenPeriod?, _ field: String) -> Period {
         guard let value else {
             add(field, "REQUIRED", "\(field) is required")
-            return PostgresTimestampRange(lower: PostgresTimestamp(microseconds: 0), upper: nil)
+            return Self.placeholder
         }
         let before = violations.count
         let start = instant(value.start, field + ".start")
-        guard let endValue = value.end else { return PostgresTimestampRange(lower: start, upper: nil) }
-        let end = instant(endValue, field + ".end")
-        if violations.count == before, end <= start {
-            add(field + ".end", "OUT_OF_RANGE", "\(field).end must be later than \(field).start")
-        }
-        return PostgresTimestampRange(lower: start, upper: end)
+        guard let end = value.end else { return .from(start) }
+        return bounded(start, end: instant(end, field + ".end"), field, valid: violations.count == before)
     }
+
+    /// `[start, end)`, or a violation on `end` (unless an instant was refused already).
+    private mutating func bounded(_ start: Instant, end: Instant, _ field: String, valid: Bool) -> Period {
+        if let period = Period(start: start, end: end) { return period }
+        if valid { add(field + ".end", "OUT_OF_RANGE", "\(field).end must be later than \(field).start") }
+        return Self.placeholder
+    }
+
+    /// What a refused period reads as (the request is refused as a whole at ``finish()``).
+    private static let placeholder = Period.from(Instant(microseconds: 0))
 
     static let earliest: Int64 = -2_208_988_800  // 1900-01-01T00:00:00Z
     static let latest: Int64 = 253_402_300_799  // 9999-12-31T23:59:59Z

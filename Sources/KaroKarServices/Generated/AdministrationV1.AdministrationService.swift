@@ -16,18 +16,42 @@ extension AdministrationV1 {
 
         /// The methods, typed.
         public enum Method {
-            public static let approveOrganization = RPCMethod<AdministrationV1.ApproveOrganizationRequest, AdministrationV1.ApproveOrganizationResponse>(service: "karokar.administration.v1.AdministrationService", name: "ApproveOrganization")
-            public static let rejectOrganization = RPCMethod<AdministrationV1.RejectOrganizationRequest, AdministrationV1.RejectOrganizationResponse>(service: "karokar.administration.v1.AdministrationService", name: "RejectOrganization")
-            public static let suspendOrganization = RPCMethod<AdministrationV1.SuspendOrganizationRequest, AdministrationV1.SuspendOrganizationResponse>(service: "karokar.administration.v1.AdministrationService", name: "SuspendOrganization")
-            public static let reinstateOrganization = RPCMethod<AdministrationV1.ReinstateOrganizationRequest, AdministrationV1.ReinstateOrganizationResponse>(service: "karokar.administration.v1.AdministrationService", name: "ReinstateOrganization")
-            public static let listPendingApprovals = RPCMethod<AdministrationV1.ListPendingApprovalsRequest, AdministrationV1.ListPendingApprovalsResponse>(service: "karokar.administration.v1.AdministrationService", name: "ListPendingApprovals")
-            public static let getApprovalHistory = RPCMethod<AdministrationV1.GetApprovalHistoryRequest, AdministrationV1.GetApprovalHistoryResponse>(service: "karokar.administration.v1.AdministrationService", name: "GetApprovalHistory")
-            public static let getDashboardCounts = RPCMethod<AdministrationV1.GetDashboardCountsRequest, AdministrationV1.GetDashboardCountsResponse>(service: "karokar.administration.v1.AdministrationService", name: "GetDashboardCounts")
-            public static let suspendVehicle = RPCMethod<AdministrationV1.SuspendVehicleRequest, AdministrationV1.SuspendVehicleResponse>(service: "karokar.administration.v1.AdministrationService", name: "SuspendVehicle")
-            public static let blockVehicle = RPCMethod<AdministrationV1.BlockVehicleRequest, AdministrationV1.BlockVehicleResponse>(service: "karokar.administration.v1.AdministrationService", name: "BlockVehicle")
-            public static let terminateBooking = RPCMethod<AdministrationV1.TerminateBookingRequest, AdministrationV1.TerminateBookingResponse>(service: "karokar.administration.v1.AdministrationService", name: "TerminateBooking")
-            public static let disableUser = RPCMethod<AdministrationV1.DisableUserRequest, AdministrationV1.DisableUserResponse>(service: "karokar.administration.v1.AdministrationService", name: "DisableUser")
-            public static let listModerationActions = RPCMethod<AdministrationV1.ListModerationActionsRequest, AdministrationV1.ListModerationActionsResponse>(service: "karokar.administration.v1.AdministrationService", name: "ListModerationActions")
+            public static let approveOrganization = RPCMethod<AdministrationV1.ApproveOrganizationRequest, AdministrationV1.ApproveOrganizationResponse>(
+                service: "karokar.administration.v1.AdministrationService", name: "ApproveOrganization", access: .permissions(["organization.approve"])
+            )
+            public static let rejectOrganization = RPCMethod<AdministrationV1.RejectOrganizationRequest, AdministrationV1.RejectOrganizationResponse>(
+                service: "karokar.administration.v1.AdministrationService", name: "RejectOrganization", access: .permissions(["organization.approve"])
+            )
+            public static let suspendOrganization = RPCMethod<AdministrationV1.SuspendOrganizationRequest, AdministrationV1.SuspendOrganizationResponse>(
+                service: "karokar.administration.v1.AdministrationService", name: "SuspendOrganization", access: .permissions(["organization.approve"])
+            )
+            public static let reinstateOrganization = RPCMethod<AdministrationV1.ReinstateOrganizationRequest, AdministrationV1.ReinstateOrganizationResponse>(
+                service: "karokar.administration.v1.AdministrationService", name: "ReinstateOrganization", access: .permissions(["organization.approve"])
+            )
+            public static let listPendingApprovals = RPCMethod<AdministrationV1.ListPendingApprovalsRequest, AdministrationV1.ListPendingApprovalsResponse>(
+                service: "karokar.administration.v1.AdministrationService", name: "ListPendingApprovals", access: .permissions(["organization.approve"])
+            )
+            public static let getApprovalHistory = RPCMethod<AdministrationV1.GetApprovalHistoryRequest, AdministrationV1.GetApprovalHistoryResponse>(
+                service: "karokar.administration.v1.AdministrationService", name: "GetApprovalHistory", access: .permissions(["organization.approve"])
+            )
+            public static let getDashboardCounts = RPCMethod<AdministrationV1.GetDashboardCountsRequest, AdministrationV1.GetDashboardCountsResponse>(
+                service: "karokar.administration.v1.AdministrationService", name: "GetDashboardCounts", access: .permissions(["organization.approve"])
+            )
+            public static let suspendVehicle = RPCMethod<AdministrationV1.SuspendVehicleRequest, AdministrationV1.SuspendVehicleResponse>(
+                service: "karokar.administration.v1.AdministrationService", name: "SuspendVehicle", access: .permissions(["organization.approve"])
+            )
+            public static let blockVehicle = RPCMethod<AdministrationV1.BlockVehicleRequest, AdministrationV1.BlockVehicleResponse>(
+                service: "karokar.administration.v1.AdministrationService", name: "BlockVehicle", access: .permissions(["organization.approve"])
+            )
+            public static let terminateBooking = RPCMethod<AdministrationV1.TerminateBookingRequest, AdministrationV1.TerminateBookingResponse>(
+                service: "karokar.administration.v1.AdministrationService", name: "TerminateBooking", access: .permissions(["organization.approve"])
+            )
+            public static let disableUser = RPCMethod<AdministrationV1.DisableUserRequest, AdministrationV1.DisableUserResponse>(
+                service: "karokar.administration.v1.AdministrationService", name: "DisableUser", access: .permissions(["organization.approve"])
+            )
+            public static let listModerationActions = RPCMethod<AdministrationV1.ListModerationActionsRequest, AdministrationV1.ListModerationActionsResponse>(
+                service: "karokar.administration.v1.AdministrationService", name: "ListModerationActions", access: .permissions(["organization.approve"])
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).

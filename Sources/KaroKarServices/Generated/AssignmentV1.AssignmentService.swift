@@ -16,16 +16,36 @@ extension AssignmentV1 {
 
         /// The methods, typed.
         public enum Method {
-            public static let createAssignment = RPCMethod<AssignmentV1.CreateAssignmentRequest, AssignmentV1.CreateAssignmentResponse>(service: "karokar.assignment.v1.AssignmentService", name: "CreateAssignment")
-            public static let acceptAssignment = RPCMethod<AssignmentV1.AcceptAssignmentRequest, AssignmentV1.AcceptAssignmentResponse>(service: "karokar.assignment.v1.AssignmentService", name: "AcceptAssignment")
-            public static let rejectAssignment = RPCMethod<AssignmentV1.RejectAssignmentRequest, AssignmentV1.RejectAssignmentResponse>(service: "karokar.assignment.v1.AssignmentService", name: "RejectAssignment")
-            public static let reassignAssignment = RPCMethod<AssignmentV1.ReassignAssignmentRequest, AssignmentV1.ReassignAssignmentResponse>(service: "karokar.assignment.v1.AssignmentService", name: "ReassignAssignment")
-            public static let activateAssignment = RPCMethod<AssignmentV1.ActivateAssignmentRequest, AssignmentV1.ActivateAssignmentResponse>(service: "karokar.assignment.v1.AssignmentService", name: "ActivateAssignment")
-            public static let completeAssignment = RPCMethod<AssignmentV1.CompleteAssignmentRequest, AssignmentV1.CompleteAssignmentResponse>(service: "karokar.assignment.v1.AssignmentService", name: "CompleteAssignment")
-            public static let closeAssignment = RPCMethod<AssignmentV1.CloseAssignmentRequest, AssignmentV1.CloseAssignmentResponse>(service: "karokar.assignment.v1.AssignmentService", name: "CloseAssignment")
-            public static let getAssignment = RPCMethod<AssignmentV1.GetAssignmentRequest, AssignmentV1.GetAssignmentResponse>(service: "karokar.assignment.v1.AssignmentService", name: "GetAssignment")
-            public static let listAssignments = RPCMethod<AssignmentV1.ListAssignmentsRequest, AssignmentV1.ListAssignmentsResponse>(service: "karokar.assignment.v1.AssignmentService", name: "ListAssignments")
-            public static let listMyAssignments = RPCMethod<AssignmentV1.ListMyAssignmentsRequest, AssignmentV1.ListMyAssignmentsResponse>(service: "karokar.assignment.v1.AssignmentService", name: "ListMyAssignments")
+            public static let createAssignment = RPCMethod<AssignmentV1.CreateAssignmentRequest, AssignmentV1.CreateAssignmentResponse>(
+                service: "karokar.assignment.v1.AssignmentService", name: "CreateAssignment", access: .permissions(["assignment.create"])
+            )
+            public static let acceptAssignment = RPCMethod<AssignmentV1.AcceptAssignmentRequest, AssignmentV1.AcceptAssignmentResponse>(
+                service: "karokar.assignment.v1.AssignmentService", name: "AcceptAssignment", access: .permissions(["assignment.accept"])
+            )
+            public static let rejectAssignment = RPCMethod<AssignmentV1.RejectAssignmentRequest, AssignmentV1.RejectAssignmentResponse>(
+                service: "karokar.assignment.v1.AssignmentService", name: "RejectAssignment", access: .permissions(["assignment.accept"])
+            )
+            public static let reassignAssignment = RPCMethod<AssignmentV1.ReassignAssignmentRequest, AssignmentV1.ReassignAssignmentResponse>(
+                service: "karokar.assignment.v1.AssignmentService", name: "ReassignAssignment", access: .permissions(["assignment.manage"])
+            )
+            public static let activateAssignment = RPCMethod<AssignmentV1.ActivateAssignmentRequest, AssignmentV1.ActivateAssignmentResponse>(
+                service: "karokar.assignment.v1.AssignmentService", name: "ActivateAssignment", access: .permissions(["assignment.manage"])
+            )
+            public static let completeAssignment = RPCMethod<AssignmentV1.CompleteAssignmentRequest, AssignmentV1.CompleteAssignmentResponse>(
+                service: "karokar.assignment.v1.AssignmentService", name: "CompleteAssignment", access: .permissions(["assignment.manage"])
+            )
+            public static let closeAssignment = RPCMethod<AssignmentV1.CloseAssignmentRequest, AssignmentV1.CloseAssignmentResponse>(
+                service: "karokar.assignment.v1.AssignmentService", name: "CloseAssignment", access: .permissions(["assignment.manage"])
+            )
+            public static let getAssignment = RPCMethod<AssignmentV1.GetAssignmentRequest, AssignmentV1.GetAssignmentResponse>(
+                service: "karokar.assignment.v1.AssignmentService", name: "GetAssignment", access: .permissions(["assignment.read", "assignment.read_own"])
+            )
+            public static let listAssignments = RPCMethod<AssignmentV1.ListAssignmentsRequest, AssignmentV1.ListAssignmentsResponse>(
+                service: "karokar.assignment.v1.AssignmentService", name: "ListAssignments", access: .permissions(["assignment.read", "assignment.read_own"])
+            )
+            public static let listMyAssignments = RPCMethod<AssignmentV1.ListMyAssignmentsRequest, AssignmentV1.ListMyAssignmentsResponse>(
+                service: "karokar.assignment.v1.AssignmentService", name: "ListMyAssignments", access: .permissions(["assignment.read", "assignment.read_own"])
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).

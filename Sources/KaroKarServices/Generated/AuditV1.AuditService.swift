@@ -14,9 +14,15 @@ extension AuditV1 {
 
         /// The methods, typed.
         public enum Method {
-            public static let queryAuditRecords = RPCMethod<AuditV1.QueryAuditRecordsRequest, AuditV1.QueryAuditRecordsResponse>(service: "karokar.audit.v1.AuditService", name: "QueryAuditRecords")
-            public static let getAuditRecord = RPCMethod<AuditV1.GetAuditRecordRequest, AuditV1.GetAuditRecordResponse>(service: "karokar.audit.v1.AuditService", name: "GetAuditRecord")
-            public static let verifyChain = RPCMethod<AuditV1.VerifyChainRequest, AuditV1.VerifyChainResponse>(service: "karokar.audit.v1.AuditService", name: "VerifyChain")
+            public static let queryAuditRecords = RPCMethod<AuditV1.QueryAuditRecordsRequest, AuditV1.QueryAuditRecordsResponse>(
+                service: "karokar.audit.v1.AuditService", name: "QueryAuditRecords", access: .permissions(["audit.read"])
+            )
+            public static let getAuditRecord = RPCMethod<AuditV1.GetAuditRecordRequest, AuditV1.GetAuditRecordResponse>(
+                service: "karokar.audit.v1.AuditService", name: "GetAuditRecord", access: .permissions(["audit.read"])
+            )
+            public static let verifyChain = RPCMethod<AuditV1.VerifyChainRequest, AuditV1.VerifyChainResponse>(
+                service: "karokar.audit.v1.AuditService", name: "VerifyChain", access: .permissions(["audit.read"])
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).

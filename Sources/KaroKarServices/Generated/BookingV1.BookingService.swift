@@ -15,18 +15,42 @@ extension BookingV1 {
 
         /// The methods, typed.
         public enum Method {
-            public static let createBooking = RPCMethod<BookingV1.CreateBookingRequest, BookingV1.CreateBookingResponse>(service: "karokar.booking.v1.BookingService", name: "CreateBooking")
-            public static let submitBooking = RPCMethod<BookingV1.SubmitBookingRequest, BookingV1.SubmitBookingResponse>(service: "karokar.booking.v1.BookingService", name: "SubmitBooking")
-            public static let approveBooking = RPCMethod<BookingV1.ApproveBookingRequest, BookingV1.ApproveBookingResponse>(service: "karokar.booking.v1.BookingService", name: "ApproveBooking")
-            public static let rejectBooking = RPCMethod<BookingV1.RejectBookingRequest, BookingV1.RejectBookingResponse>(service: "karokar.booking.v1.BookingService", name: "RejectBooking")
-            public static let assignBooking = RPCMethod<BookingV1.AssignBookingRequest, BookingV1.AssignBookingResponse>(service: "karokar.booking.v1.BookingService", name: "AssignBooking")
-            public static let activateBooking = RPCMethod<BookingV1.ActivateBookingRequest, BookingV1.ActivateBookingResponse>(service: "karokar.booking.v1.BookingService", name: "ActivateBooking")
-            public static let completeBooking = RPCMethod<BookingV1.CompleteBookingRequest, BookingV1.CompleteBookingResponse>(service: "karokar.booking.v1.BookingService", name: "CompleteBooking")
-            public static let terminateBooking = RPCMethod<BookingV1.TerminateBookingRequest, BookingV1.TerminateBookingResponse>(service: "karokar.booking.v1.BookingService", name: "TerminateBooking")
-            public static let cancelBooking = RPCMethod<BookingV1.CancelBookingRequest, BookingV1.CancelBookingResponse>(service: "karokar.booking.v1.BookingService", name: "CancelBooking")
-            public static let getBooking = RPCMethod<BookingV1.GetBookingRequest, BookingV1.GetBookingResponse>(service: "karokar.booking.v1.BookingService", name: "GetBooking")
-            public static let listCorporateBookings = RPCMethod<BookingV1.ListCorporateBookingsRequest, BookingV1.ListCorporateBookingsResponse>(service: "karokar.booking.v1.BookingService", name: "ListCorporateBookings")
-            public static let listVendorBookingRequests = RPCMethod<BookingV1.ListVendorBookingRequestsRequest, BookingV1.ListVendorBookingRequestsResponse>(service: "karokar.booking.v1.BookingService", name: "ListVendorBookingRequests")
+            public static let createBooking = RPCMethod<BookingV1.CreateBookingRequest, BookingV1.CreateBookingResponse>(
+                service: "karokar.booking.v1.BookingService", name: "CreateBooking", access: .permissions(["booking.create"])
+            )
+            public static let submitBooking = RPCMethod<BookingV1.SubmitBookingRequest, BookingV1.SubmitBookingResponse>(
+                service: "karokar.booking.v1.BookingService", name: "SubmitBooking", access: .permissions(["booking.submit"])
+            )
+            public static let approveBooking = RPCMethod<BookingV1.ApproveBookingRequest, BookingV1.ApproveBookingResponse>(
+                service: "karokar.booking.v1.BookingService", name: "ApproveBooking", access: .permissions(["booking.approve"])
+            )
+            public static let rejectBooking = RPCMethod<BookingV1.RejectBookingRequest, BookingV1.RejectBookingResponse>(
+                service: "karokar.booking.v1.BookingService", name: "RejectBooking", access: .permissions(["booking.approve"])
+            )
+            public static let assignBooking = RPCMethod<BookingV1.AssignBookingRequest, BookingV1.AssignBookingResponse>(
+                service: "karokar.booking.v1.BookingService", name: "AssignBooking", access: .permissions(["booking.assign"])
+            )
+            public static let activateBooking = RPCMethod<BookingV1.ActivateBookingRequest, BookingV1.ActivateBookingResponse>(
+                service: "karokar.booking.v1.BookingService", name: "ActivateBooking", access: .permissions(["booking.activate"])
+            )
+            public static let completeBooking = RPCMethod<BookingV1.CompleteBookingRequest, BookingV1.CompleteBookingResponse>(
+                service: "karokar.booking.v1.BookingService", name: "CompleteBooking", access: .permissions(["booking.complete"])
+            )
+            public static let terminateBooking = RPCMethod<BookingV1.TerminateBookingRequest, BookingV1.TerminateBookingResponse>(
+                service: "karokar.booking.v1.BookingService", name: "TerminateBooking", access: .permissions(["booking.terminate"])
+            )
+            public static let cancelBooking = RPCMethod<BookingV1.CancelBookingRequest, BookingV1.CancelBookingResponse>(
+                service: "karokar.booking.v1.BookingService", name: "CancelBooking", access: .permissions(["booking.cancel"])
+            )
+            public static let getBooking = RPCMethod<BookingV1.GetBookingRequest, BookingV1.GetBookingResponse>(
+                service: "karokar.booking.v1.BookingService", name: "GetBooking", access: .permissions(["booking.read"])
+            )
+            public static let listCorporateBookings = RPCMethod<BookingV1.ListCorporateBookingsRequest, BookingV1.ListCorporateBookingsResponse>(
+                service: "karokar.booking.v1.BookingService", name: "ListCorporateBookings", access: .permissions(["booking.read"])
+            )
+            public static let listVendorBookingRequests = RPCMethod<BookingV1.ListVendorBookingRequestsRequest, BookingV1.ListVendorBookingRequestsResponse>(
+                service: "karokar.booking.v1.BookingService", name: "ListVendorBookingRequests", access: .permissions(["booking.read"])
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).

@@ -18,11 +18,21 @@ extension FleetV1 {
 
         /// The methods, typed.
         public enum Method {
-            public static let checkAvailability = RPCMethod<FleetV1.CheckAvailabilityRequest, FleetV1.CheckAvailabilityResponse>(service: "karokar.fleet.v1.AvailabilityService", name: "CheckAvailability")
-            public static let createAvailabilityRecord = RPCMethod<FleetV1.CreateAvailabilityRecordRequest, FleetV1.CreateAvailabilityRecordResponse>(service: "karokar.fleet.v1.AvailabilityService", name: "CreateAvailabilityRecord")
-            public static let releaseAvailability = RPCMethod<FleetV1.ReleaseAvailabilityRequest, FleetV1.ReleaseAvailabilityResponse>(service: "karokar.fleet.v1.AvailabilityService", name: "ReleaseAvailability")
-            public static let changeAvailabilityStatus = RPCMethod<FleetV1.ChangeAvailabilityStatusRequest, FleetV1.ChangeAvailabilityStatusResponse>(service: "karokar.fleet.v1.AvailabilityService", name: "ChangeAvailabilityStatus")
-            public static let getVehicleTimeline = RPCMethod<FleetV1.GetVehicleTimelineRequest, FleetV1.GetVehicleTimelineResponse>(service: "karokar.fleet.v1.AvailabilityService", name: "GetVehicleTimeline")
+            public static let checkAvailability = RPCMethod<FleetV1.CheckAvailabilityRequest, FleetV1.CheckAvailabilityResponse>(
+                service: "karokar.fleet.v1.AvailabilityService", name: "CheckAvailability", access: .permissions(["vehicle.read"])
+            )
+            public static let createAvailabilityRecord = RPCMethod<FleetV1.CreateAvailabilityRecordRequest, FleetV1.CreateAvailabilityRecordResponse>(
+                service: "karokar.fleet.v1.AvailabilityService", name: "CreateAvailabilityRecord", access: .permissions(["vehicle.suspend"])
+            )
+            public static let releaseAvailability = RPCMethod<FleetV1.ReleaseAvailabilityRequest, FleetV1.ReleaseAvailabilityResponse>(
+                service: "karokar.fleet.v1.AvailabilityService", name: "ReleaseAvailability", access: .permissions(["vehicle.suspend"])
+            )
+            public static let changeAvailabilityStatus = RPCMethod<FleetV1.ChangeAvailabilityStatusRequest, FleetV1.ChangeAvailabilityStatusResponse>(
+                service: "karokar.fleet.v1.AvailabilityService", name: "ChangeAvailabilityStatus", access: .permissions(["vehicle.suspend"])
+            )
+            public static let getVehicleTimeline = RPCMethod<FleetV1.GetVehicleTimelineRequest, FleetV1.GetVehicleTimelineResponse>(
+                service: "karokar.fleet.v1.AvailabilityService", name: "GetVehicleTimeline", access: .permissions(["vehicle.read"])
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).

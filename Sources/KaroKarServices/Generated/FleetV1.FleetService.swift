@@ -16,28 +16,72 @@ extension FleetV1 {
 
         /// The methods, typed.
         public enum Method {
-            public static let registerVehicle = RPCMethod<FleetV1.RegisterVehicleRequest, FleetV1.RegisterVehicleResponse>(service: "karokar.fleet.v1.FleetService", name: "RegisterVehicle")
-            public static let getVehicle = RPCMethod<FleetV1.GetVehicleRequest, FleetV1.GetVehicleResponse>(service: "karokar.fleet.v1.FleetService", name: "GetVehicle")
-            public static let listFleet = RPCMethod<FleetV1.ListFleetRequest, FleetV1.ListFleetResponse>(service: "karokar.fleet.v1.FleetService", name: "ListFleet")
-            public static let updateVehicleDetails = RPCMethod<FleetV1.UpdateVehicleDetailsRequest, FleetV1.UpdateVehicleDetailsResponse>(service: "karokar.fleet.v1.FleetService", name: "UpdateVehicleDetails")
-            public static let activateVehicle = RPCMethod<FleetV1.ActivateVehicleRequest, FleetV1.ActivateVehicleResponse>(service: "karokar.fleet.v1.FleetService", name: "ActivateVehicle")
-            public static let retireVehicle = RPCMethod<FleetV1.RetireVehicleRequest, FleetV1.RetireVehicleResponse>(service: "karokar.fleet.v1.FleetService", name: "RetireVehicle")
-            public static let scheduleMaintenance = RPCMethod<FleetV1.ScheduleMaintenanceRequest, FleetV1.ScheduleMaintenanceResponse>(service: "karokar.fleet.v1.FleetService", name: "ScheduleMaintenance")
-            public static let startMaintenance = RPCMethod<FleetV1.StartMaintenanceRequest, FleetV1.StartMaintenanceResponse>(service: "karokar.fleet.v1.FleetService", name: "StartMaintenance")
-            public static let completeMaintenance = RPCMethod<FleetV1.CompleteMaintenanceRequest, FleetV1.CompleteMaintenanceResponse>(service: "karokar.fleet.v1.FleetService", name: "CompleteMaintenance")
-            public static let cancelMaintenance = RPCMethod<FleetV1.CancelMaintenanceRequest, FleetV1.CancelMaintenanceResponse>(service: "karokar.fleet.v1.FleetService", name: "CancelMaintenance")
-            public static let getMaintenance = RPCMethod<FleetV1.GetMaintenanceRequest, FleetV1.GetMaintenanceResponse>(service: "karokar.fleet.v1.FleetService", name: "GetMaintenance")
-            public static let listMaintenance = RPCMethod<FleetV1.ListMaintenanceRequest, FleetV1.ListMaintenanceResponse>(service: "karokar.fleet.v1.FleetService", name: "ListMaintenance")
-            public static let suspendVehicle = RPCMethod<FleetV1.SuspendVehicleRequest, FleetV1.SuspendVehicleResponse>(service: "karokar.fleet.v1.FleetService", name: "SuspendVehicle")
-            public static let liftSuspension = RPCMethod<FleetV1.LiftSuspensionRequest, FleetV1.LiftSuspensionResponse>(service: "karokar.fleet.v1.FleetService", name: "LiftSuspension")
-            public static let listSuspensions = RPCMethod<FleetV1.ListSuspensionsRequest, FleetV1.ListSuspensionsResponse>(service: "karokar.fleet.v1.FleetService", name: "ListSuspensions")
-            public static let placeBlock = RPCMethod<FleetV1.PlaceBlockRequest, FleetV1.PlaceBlockResponse>(service: "karokar.fleet.v1.FleetService", name: "PlaceBlock")
-            public static let removeBlock = RPCMethod<FleetV1.RemoveBlockRequest, FleetV1.RemoveBlockResponse>(service: "karokar.fleet.v1.FleetService", name: "RemoveBlock")
-            public static let listBlocks = RPCMethod<FleetV1.ListBlocksRequest, FleetV1.ListBlocksResponse>(service: "karokar.fleet.v1.FleetService", name: "ListBlocks")
-            public static let addVehicleDocument = RPCMethod<FleetV1.AddVehicleDocumentRequest, FleetV1.AddVehicleDocumentResponse>(service: "karokar.fleet.v1.FleetService", name: "AddVehicleDocument")
-            public static let listVehicleDocuments = RPCMethod<FleetV1.ListVehicleDocumentsRequest, FleetV1.ListVehicleDocumentsResponse>(service: "karokar.fleet.v1.FleetService", name: "ListVehicleDocuments")
-            public static let runDocumentExpirySweep = RPCMethod<FleetV1.RunDocumentExpirySweepRequest, FleetV1.RunDocumentExpirySweepResponse>(service: "karokar.fleet.v1.FleetService", name: "RunDocumentExpirySweep")
-            public static let searchAvailableVehicles = RPCMethod<FleetV1.SearchAvailableVehiclesRequest, FleetV1.SearchAvailableVehiclesResponse>(service: "karokar.fleet.v1.FleetService", name: "SearchAvailableVehicles")
+            public static let registerVehicle = RPCMethod<FleetV1.RegisterVehicleRequest, FleetV1.RegisterVehicleResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "RegisterVehicle", access: .permissions(["vehicle.create"])
+            )
+            public static let getVehicle = RPCMethod<FleetV1.GetVehicleRequest, FleetV1.GetVehicleResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "GetVehicle", access: .permissions(["vehicle.read"])
+            )
+            public static let listFleet = RPCMethod<FleetV1.ListFleetRequest, FleetV1.ListFleetResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "ListFleet", access: .permissions(["vehicle.read"])
+            )
+            public static let updateVehicleDetails = RPCMethod<FleetV1.UpdateVehicleDetailsRequest, FleetV1.UpdateVehicleDetailsResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "UpdateVehicleDetails", access: .permissions(["vehicle.update"])
+            )
+            public static let activateVehicle = RPCMethod<FleetV1.ActivateVehicleRequest, FleetV1.ActivateVehicleResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "ActivateVehicle", access: .permissions(["vehicle.update"])
+            )
+            public static let retireVehicle = RPCMethod<FleetV1.RetireVehicleRequest, FleetV1.RetireVehicleResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "RetireVehicle", access: .permissions(["vehicle.suspend"])
+            )
+            public static let scheduleMaintenance = RPCMethod<FleetV1.ScheduleMaintenanceRequest, FleetV1.ScheduleMaintenanceResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "ScheduleMaintenance", access: .permissions(["vehicle.update"])
+            )
+            public static let startMaintenance = RPCMethod<FleetV1.StartMaintenanceRequest, FleetV1.StartMaintenanceResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "StartMaintenance", access: .permissions(["vehicle.update"])
+            )
+            public static let completeMaintenance = RPCMethod<FleetV1.CompleteMaintenanceRequest, FleetV1.CompleteMaintenanceResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "CompleteMaintenance", access: .permissions(["vehicle.update"])
+            )
+            public static let cancelMaintenance = RPCMethod<FleetV1.CancelMaintenanceRequest, FleetV1.CancelMaintenanceResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "CancelMaintenance", access: .permissions(["vehicle.update"])
+            )
+            public static let getMaintenance = RPCMethod<FleetV1.GetMaintenanceRequest, FleetV1.GetMaintenanceResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "GetMaintenance", access: .permissions(["vehicle.read"])
+            )
+            public static let listMaintenance = RPCMethod<FleetV1.ListMaintenanceRequest, FleetV1.ListMaintenanceResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "ListMaintenance", access: .permissions(["vehicle.read"])
+            )
+            public static let suspendVehicle = RPCMethod<FleetV1.SuspendVehicleRequest, FleetV1.SuspendVehicleResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "SuspendVehicle", access: .permissions(["vehicle.suspend"])
+            )
+            public static let liftSuspension = RPCMethod<FleetV1.LiftSuspensionRequest, FleetV1.LiftSuspensionResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "LiftSuspension", access: .permissions(["vehicle.suspend"])
+            )
+            public static let listSuspensions = RPCMethod<FleetV1.ListSuspensionsRequest, FleetV1.ListSuspensionsResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "ListSuspensions", access: .permissions(["vehicle.read"])
+            )
+            public static let placeBlock = RPCMethod<FleetV1.PlaceBlockRequest, FleetV1.PlaceBlockResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "PlaceBlock", access: .permissions(["vehicle.suspend"])
+            )
+            public static let removeBlock = RPCMethod<FleetV1.RemoveBlockRequest, FleetV1.RemoveBlockResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "RemoveBlock", access: .permissions(["vehicle.suspend"])
+            )
+            public static let listBlocks = RPCMethod<FleetV1.ListBlocksRequest, FleetV1.ListBlocksResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "ListBlocks", access: .permissions(["vehicle.read"])
+            )
+            public static let addVehicleDocument = RPCMethod<FleetV1.AddVehicleDocumentRequest, FleetV1.AddVehicleDocumentResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "AddVehicleDocument", access: .permissions(["vehicle.update"])
+            )
+            public static let listVehicleDocuments = RPCMethod<FleetV1.ListVehicleDocumentsRequest, FleetV1.ListVehicleDocumentsResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "ListVehicleDocuments", access: .permissions(["vehicle.read"])
+            )
+            public static let runDocumentExpirySweep = RPCMethod<FleetV1.RunDocumentExpirySweepRequest, FleetV1.RunDocumentExpirySweepResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "RunDocumentExpirySweep", access: .permissions(["vehicle.suspend"])
+            )
+            public static let searchAvailableVehicles = RPCMethod<FleetV1.SearchAvailableVehiclesRequest, FleetV1.SearchAvailableVehiclesResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "SearchAvailableVehicles", access: .permissions(["vehicle.search"])
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).

@@ -20,30 +20,78 @@ extension IdentityV1 {
 
         /// The methods, typed.
         public enum Method {
-            public static let registerOrganization = RPCMethod<IdentityV1.RegisterOrganizationRequest, IdentityV1.RegisterOrganizationResponse>(service: "karokar.identity.v1.IdentityService", name: "RegisterOrganization")
-            public static let login = RPCMethod<IdentityV1.LoginRequest, IdentityV1.LoginResponse>(service: "karokar.identity.v1.IdentityService", name: "Login")
-            public static let refreshToken = RPCMethod<IdentityV1.RefreshTokenRequest, IdentityV1.RefreshTokenResponse>(service: "karokar.identity.v1.IdentityService", name: "RefreshToken")
-            public static let logout = RPCMethod<IdentityV1.LogoutRequest, IdentityV1.LogoutResponse>(service: "karokar.identity.v1.IdentityService", name: "Logout")
-            public static let whoAmI = RPCMethod<IdentityV1.WhoAmIRequest, IdentityV1.WhoAmIResponse>(service: "karokar.identity.v1.IdentityService", name: "WhoAmI")
-            public static let listMyMemberships = RPCMethod<IdentityV1.ListMyMembershipsRequest, IdentityV1.ListMyMembershipsResponse>(service: "karokar.identity.v1.IdentityService", name: "ListMyMemberships")
-            public static let changePassword = RPCMethod<IdentityV1.ChangePasswordRequest, IdentityV1.ChangePasswordResponse>(service: "karokar.identity.v1.IdentityService", name: "ChangePassword")
-            public static let createUser = RPCMethod<IdentityV1.CreateUserRequest, IdentityV1.CreateUserResponse>(service: "karokar.identity.v1.IdentityService", name: "CreateUser")
-            public static let getUser = RPCMethod<IdentityV1.GetUserRequest, IdentityV1.GetUserResponse>(service: "karokar.identity.v1.IdentityService", name: "GetUser")
-            public static let listUsers = RPCMethod<IdentityV1.ListUsersRequest, IdentityV1.ListUsersResponse>(service: "karokar.identity.v1.IdentityService", name: "ListUsers")
-            public static let disableUser = RPCMethod<IdentityV1.DisableUserRequest, IdentityV1.DisableUserResponse>(service: "karokar.identity.v1.IdentityService", name: "DisableUser")
-            public static let listMembers = RPCMethod<IdentityV1.ListMembersRequest, IdentityV1.ListMembersResponse>(service: "karokar.identity.v1.IdentityService", name: "ListMembers")
-            public static let addMember = RPCMethod<IdentityV1.AddMemberRequest, IdentityV1.AddMemberResponse>(service: "karokar.identity.v1.IdentityService", name: "AddMember")
-            public static let changeMemberRole = RPCMethod<IdentityV1.ChangeMemberRoleRequest, IdentityV1.ChangeMemberRoleResponse>(service: "karokar.identity.v1.IdentityService", name: "ChangeMemberRole")
-            public static let removeMember = RPCMethod<IdentityV1.RemoveMemberRequest, IdentityV1.RemoveMemberResponse>(service: "karokar.identity.v1.IdentityService", name: "RemoveMember")
-            public static let listRoles = RPCMethod<IdentityV1.ListRolesRequest, IdentityV1.ListRolesResponse>(service: "karokar.identity.v1.IdentityService", name: "ListRoles")
-            public static let getOrganization = RPCMethod<IdentityV1.GetOrganizationRequest, IdentityV1.GetOrganizationResponse>(service: "karokar.identity.v1.IdentityService", name: "GetOrganization")
-            public static let listOrganizations = RPCMethod<IdentityV1.ListOrganizationsRequest, IdentityV1.ListOrganizationsResponse>(service: "karokar.identity.v1.IdentityService", name: "ListOrganizations")
-            public static let createServiceAccount = RPCMethod<IdentityV1.CreateServiceAccountRequest, IdentityV1.CreateServiceAccountResponse>(service: "karokar.identity.v1.IdentityService", name: "CreateServiceAccount")
-            public static let getServiceAccount = RPCMethod<IdentityV1.GetServiceAccountRequest, IdentityV1.GetServiceAccountResponse>(service: "karokar.identity.v1.IdentityService", name: "GetServiceAccount")
-            public static let listServiceAccounts = RPCMethod<IdentityV1.ListServiceAccountsRequest, IdentityV1.ListServiceAccountsResponse>(service: "karokar.identity.v1.IdentityService", name: "ListServiceAccounts")
-            public static let rotateServiceAccountSecret = RPCMethod<IdentityV1.RotateServiceAccountSecretRequest, IdentityV1.RotateServiceAccountSecretResponse>(service: "karokar.identity.v1.IdentityService", name: "RotateServiceAccountSecret")
-            public static let revokeServiceAccount = RPCMethod<IdentityV1.RevokeServiceAccountRequest, IdentityV1.RevokeServiceAccountResponse>(service: "karokar.identity.v1.IdentityService", name: "RevokeServiceAccount")
-            public static let exchangeServiceAccountToken = RPCMethod<IdentityV1.ExchangeServiceAccountTokenRequest, IdentityV1.ExchangeServiceAccountTokenResponse>(service: "karokar.identity.v1.IdentityService", name: "ExchangeServiceAccountToken")
+            public static let registerOrganization = RPCMethod<IdentityV1.RegisterOrganizationRequest, IdentityV1.RegisterOrganizationResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "RegisterOrganization", access: .public
+            )
+            public static let login = RPCMethod<IdentityV1.LoginRequest, IdentityV1.LoginResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "Login", access: .public
+            )
+            public static let refreshToken = RPCMethod<IdentityV1.RefreshTokenRequest, IdentityV1.RefreshTokenResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "RefreshToken", access: .public
+            )
+            public static let logout = RPCMethod<IdentityV1.LogoutRequest, IdentityV1.LogoutResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "Logout", access: .authenticated
+            )
+            public static let whoAmI = RPCMethod<IdentityV1.WhoAmIRequest, IdentityV1.WhoAmIResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "WhoAmI", access: .authenticated
+            )
+            public static let listMyMemberships = RPCMethod<IdentityV1.ListMyMembershipsRequest, IdentityV1.ListMyMembershipsResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "ListMyMemberships", access: .authenticated
+            )
+            public static let changePassword = RPCMethod<IdentityV1.ChangePasswordRequest, IdentityV1.ChangePasswordResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "ChangePassword", access: .authenticated
+            )
+            public static let createUser = RPCMethod<IdentityV1.CreateUserRequest, IdentityV1.CreateUserResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "CreateUser", access: .permissions(["member.manage"])
+            )
+            public static let getUser = RPCMethod<IdentityV1.GetUserRequest, IdentityV1.GetUserResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "GetUser", access: .authenticated
+            )
+            public static let listUsers = RPCMethod<IdentityV1.ListUsersRequest, IdentityV1.ListUsersResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "ListUsers", access: .permissions(["member.read"])
+            )
+            public static let disableUser = RPCMethod<IdentityV1.DisableUserRequest, IdentityV1.DisableUserResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "DisableUser", access: .permissions(["member.manage"])
+            )
+            public static let listMembers = RPCMethod<IdentityV1.ListMembersRequest, IdentityV1.ListMembersResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "ListMembers", access: .permissions(["member.read"])
+            )
+            public static let addMember = RPCMethod<IdentityV1.AddMemberRequest, IdentityV1.AddMemberResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "AddMember", access: .permissions(["member.manage"])
+            )
+            public static let changeMemberRole = RPCMethod<IdentityV1.ChangeMemberRoleRequest, IdentityV1.ChangeMemberRoleResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "ChangeMemberRole", access: .permissions(["member.manage"])
+            )
+            public static let removeMember = RPCMethod<IdentityV1.RemoveMemberRequest, IdentityV1.RemoveMemberResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "RemoveMember", access: .permissions(["member.manage"])
+            )
+            public static let listRoles = RPCMethod<IdentityV1.ListRolesRequest, IdentityV1.ListRolesResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "ListRoles", access: .permissions(["organization.read"])
+            )
+            public static let getOrganization = RPCMethod<IdentityV1.GetOrganizationRequest, IdentityV1.GetOrganizationResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "GetOrganization", access: .permissions(["organization.read"])
+            )
+            public static let listOrganizations = RPCMethod<IdentityV1.ListOrganizationsRequest, IdentityV1.ListOrganizationsResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "ListOrganizations", access: .permissions(["organization.read"])
+            )
+            public static let createServiceAccount = RPCMethod<IdentityV1.CreateServiceAccountRequest, IdentityV1.CreateServiceAccountResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "CreateServiceAccount", access: .permissions(["member.manage"])
+            )
+            public static let getServiceAccount = RPCMethod<IdentityV1.GetServiceAccountRequest, IdentityV1.GetServiceAccountResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "GetServiceAccount", access: .permissions(["member.read"])
+            )
+            public static let listServiceAccounts = RPCMethod<IdentityV1.ListServiceAccountsRequest, IdentityV1.ListServiceAccountsResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "ListServiceAccounts", access: .permissions(["member.read"])
+            )
+            public static let rotateServiceAccountSecret = RPCMethod<IdentityV1.RotateServiceAccountSecretRequest, IdentityV1.RotateServiceAccountSecretResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "RotateServiceAccountSecret", access: .permissions(["member.manage"])
+            )
+            public static let revokeServiceAccount = RPCMethod<IdentityV1.RevokeServiceAccountRequest, IdentityV1.RevokeServiceAccountResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "RevokeServiceAccount", access: .permissions(["member.manage"])
+            )
+            public static let exchangeServiceAccountToken = RPCMethod<IdentityV1.ExchangeServiceAccountTokenRequest, IdentityV1.ExchangeServiceAccountTokenResponse>(
+                service: "karokar.identity.v1.IdentityService", name: "ExchangeServiceAccountToken", access: .public
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).

@@ -15,13 +15,27 @@ extension NotificationV1 {
 
         /// The methods, typed.
         public enum Method {
-            public static let listInbox = RPCMethod<NotificationV1.ListInboxRequest, NotificationV1.ListInboxResponse>(service: "karokar.notification.v1.NotificationService", name: "ListInbox")
-            public static let getUnreadCount = RPCMethod<NotificationV1.GetUnreadCountRequest, NotificationV1.GetUnreadCountResponse>(service: "karokar.notification.v1.NotificationService", name: "GetUnreadCount")
-            public static let markRead = RPCMethod<NotificationV1.MarkReadRequest, NotificationV1.MarkReadResponse>(service: "karokar.notification.v1.NotificationService", name: "MarkRead")
-            public static let markAllRead = RPCMethod<NotificationV1.MarkAllReadRequest, NotificationV1.MarkAllReadResponse>(service: "karokar.notification.v1.NotificationService", name: "MarkAllRead")
-            public static let getPreferences = RPCMethod<NotificationV1.GetPreferencesRequest, NotificationV1.GetPreferencesResponse>(service: "karokar.notification.v1.NotificationService", name: "GetPreferences")
-            public static let setPreferences = RPCMethod<NotificationV1.SetPreferencesRequest, NotificationV1.SetPreferencesResponse>(service: "karokar.notification.v1.NotificationService", name: "SetPreferences")
-            public static let listDeliveries = RPCMethod<NotificationV1.ListDeliveriesRequest, NotificationV1.ListDeliveriesResponse>(service: "karokar.notification.v1.NotificationService", name: "ListDeliveries")
+            public static let listInbox = RPCMethod<NotificationV1.ListInboxRequest, NotificationV1.ListInboxResponse>(
+                service: "karokar.notification.v1.NotificationService", name: "ListInbox", access: .permissions(["notification.read"])
+            )
+            public static let getUnreadCount = RPCMethod<NotificationV1.GetUnreadCountRequest, NotificationV1.GetUnreadCountResponse>(
+                service: "karokar.notification.v1.NotificationService", name: "GetUnreadCount", access: .permissions(["notification.read"])
+            )
+            public static let markRead = RPCMethod<NotificationV1.MarkReadRequest, NotificationV1.MarkReadResponse>(
+                service: "karokar.notification.v1.NotificationService", name: "MarkRead", access: .permissions(["notification.read"])
+            )
+            public static let markAllRead = RPCMethod<NotificationV1.MarkAllReadRequest, NotificationV1.MarkAllReadResponse>(
+                service: "karokar.notification.v1.NotificationService", name: "MarkAllRead", access: .permissions(["notification.read"])
+            )
+            public static let getPreferences = RPCMethod<NotificationV1.GetPreferencesRequest, NotificationV1.GetPreferencesResponse>(
+                service: "karokar.notification.v1.NotificationService", name: "GetPreferences", access: .permissions(["notification.read"])
+            )
+            public static let setPreferences = RPCMethod<NotificationV1.SetPreferencesRequest, NotificationV1.SetPreferencesResponse>(
+                service: "karokar.notification.v1.NotificationService", name: "SetPreferences", access: .permissions(["notification.read"])
+            )
+            public static let listDeliveries = RPCMethod<NotificationV1.ListDeliveriesRequest, NotificationV1.ListDeliveriesResponse>(
+                service: "karokar.notification.v1.NotificationService", name: "ListDeliveries", access: .permissions(["notification.read"])
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).

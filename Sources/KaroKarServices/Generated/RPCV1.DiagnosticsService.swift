@@ -14,7 +14,9 @@ extension RPCV1 {
 
         /// The methods, typed.
         public enum Method {
-            public static let echo = RPCMethod<RPCV1.EchoRequest, RPCV1.EchoResponse>(service: "karokar.rpc.v1.DiagnosticsService", name: "Echo")
+            public static let echo = RPCMethod<RPCV1.EchoRequest, RPCV1.EchoResponse>(
+                service: "karokar.rpc.v1.DiagnosticsService", name: "Echo", access: .public
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).

@@ -13,7 +13,9 @@ extension RPCV1 {
 
         /// The methods, typed.
         public enum Method {
-            public static let check = RPCMethod<RPCV1.CheckRequest, RPCV1.CheckResponse>(service: "karokar.rpc.v1.HealthService", name: "Check")
+            public static let check = RPCMethod<RPCV1.CheckRequest, RPCV1.CheckResponse>(
+                service: "karokar.rpc.v1.HealthService", name: "Check", access: .public
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).

@@ -13,8 +13,12 @@ extension RPCV1 {
 
         /// The methods, typed.
         public enum Method {
-            public static let listServices = RPCMethod<RPCV1.ListServicesRequest, RPCV1.ListServicesResponse>(service: "karokar.rpc.v1.ReflectionService", name: "ListServices")
-            public static let describeType = RPCMethod<RPCV1.DescribeTypeRequest, RPCV1.DescribeTypeResponse>(service: "karokar.rpc.v1.ReflectionService", name: "DescribeType")
+            public static let listServices = RPCMethod<RPCV1.ListServicesRequest, RPCV1.ListServicesResponse>(
+                service: "karokar.rpc.v1.ReflectionService", name: "ListServices", access: .public
+            )
+            public static let describeType = RPCMethod<RPCV1.DescribeTypeRequest, RPCV1.DescribeTypeResponse>(
+                service: "karokar.rpc.v1.ReflectionService", name: "DescribeType", access: .public
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).

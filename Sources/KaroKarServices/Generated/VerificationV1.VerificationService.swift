@@ -14,14 +14,30 @@ extension VerificationV1 {
 
         /// The methods, typed.
         public enum Method {
-            public static let submitVerification = RPCMethod<VerificationV1.SubmitVerificationRequest, VerificationV1.SubmitVerificationResponse>(service: "karokar.verification.v1.VerificationService", name: "SubmitVerification")
-            public static let approveVerification = RPCMethod<VerificationV1.ApproveVerificationRequest, VerificationV1.ApproveVerificationResponse>(service: "karokar.verification.v1.VerificationService", name: "ApproveVerification")
-            public static let rejectVerification = RPCMethod<VerificationV1.RejectVerificationRequest, VerificationV1.RejectVerificationResponse>(service: "karokar.verification.v1.VerificationService", name: "RejectVerification")
-            public static let revokeVerification = RPCMethod<VerificationV1.RevokeVerificationRequest, VerificationV1.RevokeVerificationResponse>(service: "karokar.verification.v1.VerificationService", name: "RevokeVerification")
-            public static let runVerificationExpirySweep = RPCMethod<VerificationV1.RunVerificationExpirySweepRequest, VerificationV1.RunVerificationExpirySweepResponse>(service: "karokar.verification.v1.VerificationService", name: "RunVerificationExpirySweep")
-            public static let getVerification = RPCMethod<VerificationV1.GetVerificationRequest, VerificationV1.GetVerificationResponse>(service: "karokar.verification.v1.VerificationService", name: "GetVerification")
-            public static let listVerifications = RPCMethod<VerificationV1.ListVerificationsRequest, VerificationV1.ListVerificationsResponse>(service: "karokar.verification.v1.VerificationService", name: "ListVerifications")
-            public static let listVerificationProviders = RPCMethod<VerificationV1.ListVerificationProvidersRequest, VerificationV1.ListVerificationProvidersResponse>(service: "karokar.verification.v1.VerificationService", name: "ListVerificationProviders")
+            public static let submitVerification = RPCMethod<VerificationV1.SubmitVerificationRequest, VerificationV1.SubmitVerificationResponse>(
+                service: "karokar.verification.v1.VerificationService", name: "SubmitVerification", access: .permissions(["verification.submit"])
+            )
+            public static let approveVerification = RPCMethod<VerificationV1.ApproveVerificationRequest, VerificationV1.ApproveVerificationResponse>(
+                service: "karokar.verification.v1.VerificationService", name: "ApproveVerification", access: .permissions(["verification.review"])
+            )
+            public static let rejectVerification = RPCMethod<VerificationV1.RejectVerificationRequest, VerificationV1.RejectVerificationResponse>(
+                service: "karokar.verification.v1.VerificationService", name: "RejectVerification", access: .permissions(["verification.review"])
+            )
+            public static let revokeVerification = RPCMethod<VerificationV1.RevokeVerificationRequest, VerificationV1.RevokeVerificationResponse>(
+                service: "karokar.verification.v1.VerificationService", name: "RevokeVerification", access: .permissions(["verification.review"])
+            )
+            public static let runVerificationExpirySweep = RPCMethod<VerificationV1.RunVerificationExpirySweepRequest, VerificationV1.RunVerificationExpirySweepResponse>(
+                service: "karokar.verification.v1.VerificationService", name: "RunVerificationExpirySweep", access: .permissions(["verification.review"])
+            )
+            public static let getVerification = RPCMethod<VerificationV1.GetVerificationRequest, VerificationV1.GetVerificationResponse>(
+                service: "karokar.verification.v1.VerificationService", name: "GetVerification", access: .permissions(["verification.read"])
+            )
+            public static let listVerifications = RPCMethod<VerificationV1.ListVerificationsRequest, VerificationV1.ListVerificationsResponse>(
+                service: "karokar.verification.v1.VerificationService", name: "ListVerifications", access: .permissions(["verification.read"])
+            )
+            public static let listVerificationProviders = RPCMethod<VerificationV1.ListVerificationProvidersRequest, VerificationV1.ListVerificationProvidersResponse>(
+                service: "karokar.verification.v1.VerificationService", name: "ListVerificationProviders", access: .permissions(["verification.read"])
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).

@@ -1,7 +1,6 @@
 import Foundation
 import KaroKarKernel
 import KaroKarMessages
-import KaroKarPostgres
 
 extension OrganizationSummaryRecord {
     var message: AdministrationV1.OrganizationSummary {
@@ -58,6 +57,21 @@ extension ModerationActionRecord {
         AdministrationV1.ModerationAction(
             id: id.lowercasedString, actionType: actionType.proto, targetType: targetType, targetId: targetID.lowercasedString,
             notes: notes, performedBy: performedBy.lowercasedString, performedAt: performedAt.timestamp
+        )
+    }
+}
+
+extension DashboardCounts {
+    var message: AdministrationV1.DashboardCounts {
+        AdministrationV1.DashboardCounts(
+            pendingApprovals: pendingApprovals,
+            organizations: organizations.map { entry in
+                AdministrationV1.OrganizationCount(
+                    organizationType: AdministrationV1.OrganizationType(rawValue: entry.kind.protoNumber),
+                    status: AdministrationV1.OrganizationStatus(rawValue: entry.status.protoNumber), count: entry.count
+                )
+            },
+            computedAt: computedAt.timestamp
         )
     }
 }
