@@ -47,13 +47,14 @@ public final class HealthService: RPCV1.HealthService.Handler {
 public struct ReflectionService: RPCV1.ReflectionService.Handler {
     let services: [RPCV1.ServiceInfo]
 
-    public init(definitions: [RPCServiceDefinition], limits: ServerLimits, publicPaths: Set<String>) {
+    /// `public` in the listing is each method's declared access rule (from its `.proto`).
+    public init(definitions: [RPCServiceDefinition], limits: ServerLimits) {
         services = definitions.map { definition in
             RPCV1.ServiceInfo(name: definition.descriptor.name, methods: definition.routes.map { route in
                 let path = "/\(definition.descriptor.name)/\(route.name)"
                 return RPCV1.MethodInfo(
                     name: route.name, path: path, requestType: route.requestTypeName, responseType: route.responseTypeName,
-                    maxRequestBytes: UInt32(limits.requestBytes(forPath: path)), public: publicPaths.contains(path)
+                    maxRequestBytes: UInt32(limits.requestBytes(forPath: path)), public: route.access == .public
                 )
             })
         }.sorted { $0.name < $1.name }

@@ -16,32 +16,33 @@ public struct KaroKarApplication: Sendable {
     public let health: HealthService
     public let bus: EventBus?
     public let relay: EventRelay?
-    private let startup: [@Sendable () async throws -> Void]
-    private let background: [@Sendable () async -> Void]
+    /// The page-token sealer every context shares; its database-wide secret is installed at start.
+    let pages: PageTokens
+    private let contexts: ComposedContexts
 
-    /// Methods callable without credentials.
-    public static var publicPaths: Set<String> {
-        Set(AccessPolicy.table.filter { $0.value == .public }.keys)
-    }
-
-    public init(settings: ServerSettings, pool: PostgresPool? = nil, group: any EventLoopGroup, logger: Logger) {
+    /// With a pool: the bounded contexts on an event bus whose clock is `clock`.
+    public init(
+        settings: ServerSettings, pool: PostgresPool? = nil, clock: any WallClock = SystemClock(), group: any EventLoopGroup, logger: Logger
+    ) {
+        let pages = PageTokens()
         var contexts = ComposedContexts()
+        var definitions = [DiagnosticsService().definition]
         if let pool {
-            let bus = EventBus(pool: pool)
-            contexts = ComposedContexts.compose(bus: bus, settings: settings, logger: logger)
+            let bus = EventBus(pool: pool, clock: clock)
+            contexts = ComposedContexts.compose(ContextEnvironment(bus: bus, pages: pages, logger: logger), settings: settings)
+            definitions += contexts.services(executor: pool.executor)
             self.bus = bus
             self.relay = EventRelay(bus: bus, logger: logger)
         } else {
             self.bus = nil
             self.relay = nil
         }
-        var definitions = [DiagnosticsService().definition] + contexts.services
         let serviceNames = [RPCV1.HealthService.descriptor.name, RPCV1.ReflectionService.descriptor.name] + definitions.map(\.descriptor.name)
         let health = HealthService(services: serviceNames)
         definitions.append(health.definition)
-        let reflectionPlaceholder = ReflectionService(definitions: [], limits: settings.limits, publicPaths: [])
+        let reflectionPlaceholder = ReflectionService(definitions: [], limits: settings.limits)
         let listed = definitions + [reflectionPlaceholder.serviceDefinition()]
-        definitions.append(ReflectionService(definitions: listed, limits: settings.limits, publicPaths: Self.publicPaths).definition)
+        definitions.append(ReflectionService(definitions: listed, limits: settings.limits).definition)
 
         var configuration = RPCServer.Configuration()
         configuration.host = settings.host
@@ -51,15 +52,17 @@ public struct KaroKarApplication: Sendable {
         configuration.interceptors = contexts.interceptors
         self.server = RPCServer(configuration: configuration, group: group, logger: logger)
         self.health = health
-        self.startup = contexts.startup
-        self.background = contexts.background
+        self.pages = pages
+        self.contexts = contexts
     }
 
-    /// Runs the contexts' start-up work (signing keys, the platform bootstrap), then starts
-    /// serving. A failure here means the server must not serve: it is thrown before the listener opens.
+    /// Runs the start-up work (the shared page-token secret, then each context's: signing keys,
+    /// the platform bootstrap), then starts serving. A failure here means the server must not
+    /// serve: it is thrown before the listener opens.
     @discardableResult
     public func start() async throws -> SocketAddress {
-        for step in startup { try await step() }
+        if let bus { try await ServerSecrets.installPageTokenSecret(in: pages, pool: bus.pool) }
+        for context in contexts.contexts { try await context.start() }
         return try await server.start()
     }
 
@@ -67,7 +70,7 @@ public struct KaroKarApplication: Sendable {
     public func runBackgroundWork() async {
         await withTaskGroup(of: Void.self) { group in
             if let relay { group.addTask { await relay.run() } }
-            for work in background { group.addTask { await work() } }
+            for context in contexts.contexts { group.addTask { await context.runBackgroundWork() } }
         }
     }
 }

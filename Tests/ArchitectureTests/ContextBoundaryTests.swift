@@ -16,7 +16,7 @@ struct ContextBoundaryTests {
     /// What one context needs beyond that, and why.
     static let extras: [String: Set<String>] = [
         // Tokens and password hashing; the interceptor's ByteBuffer; a thread pool for hashing.
-        "IdentityContext": ["Crypto", "CryptoExtras", "NIOCore", "NIOPosix"],
+        "IdentityContext": ["Crypto", "CryptoExtras", "ExtrasBase64", "NIOCore", "NIOPosix", "NIOConcurrencyHelpers"],
     ]
 
     static var contexts: [String] {

@@ -66,7 +66,7 @@ struct ImmediateCallTests {
             init(path: String) { self.path = path }
         }
 
-        func prepare(forPath path: String) -> (any AnyObject & Sendable)? {
+        func prepare(forPath path: String, access: MethodAccess) -> (any AnyObject & Sendable)? {
             preparedPaths.withLockedValue { $0.append(path) }
             return Prepared(path: path)
         }

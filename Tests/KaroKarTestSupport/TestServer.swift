@@ -1,3 +1,4 @@
+public import KaroKarKernel
 public import KaroKarPostgres
 public import KaroKarRPC
 public import KaroKarServer
@@ -22,21 +23,25 @@ public struct TestServer: Sendable {
     }
 
     /// Every bounded context on a fresh, migrated database of the test cluster, with the event relay running.
-    public static func startWithDatabase(_ configure: (inout ServerSettings) -> Void = { _ in }) async throws -> TestServer {
+    public static func startWithDatabase(
+        clock: any WallClock = SystemClock(), _ configure: (inout ServerSettings) -> Void = { _ in }
+    ) async throws -> TestServer {
         let (pool, _) = try await TestDatabase.fresh()
         _ = try await MigrationRunner.migrate(Database.migrations, pool: pool)
-        return try await start(pool: pool, configure)
+        return try await start(pool: pool, clock: clock, configure)
     }
 
     /// A server on `pool`, already migrated (e.g. a second server process on the same database).
-    public static func start(pool: PostgresPool?, _ configure: (inout ServerSettings) -> Void = { _ in }) async throws -> TestServer {
+    public static func start(
+        pool: PostgresPool?, clock: any WallClock = SystemClock(), _ configure: (inout ServerSettings) -> Void = { _ in }
+    ) async throws -> TestServer {
         var settings = ServerSettings()
         settings.port = 0
         TestIdentity.configure(&settings)
         configure(&settings)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
-        let application = KaroKarApplication(settings: settings, pool: pool, group: group, logger: logger)
+        let application = KaroKarApplication(settings: settings, pool: pool, clock: clock, group: group, logger: logger)
         let address = try await application.start()
         let background = pool == nil ? nil : Task { await application.runBackgroundWork() }
         return TestServer(application: application, address: address, group: group, pool: pool, background: background)
