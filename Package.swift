@@ -197,6 +197,15 @@ let package = Package(
             ] + nio,
             swiftSettings: strictSettings
         ),
+        // Every served method, as every role, with hostile requests generated from the schemas.
+        .testTarget(
+            name: "HandlerFuzzTests",
+            dependencies: [
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarServices", "KaroKarPostgres", "KaroKarTestSupport",
+                "karokar-server",
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "KaroKarRPCTests",
             dependencies: [

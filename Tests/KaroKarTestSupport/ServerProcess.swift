@@ -89,4 +89,7 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     public var log: String { output.all.joined() }
+
+    /// False once the process has exited (or crashed).
+    public var isRunning: Bool { process.isRunning }
 }

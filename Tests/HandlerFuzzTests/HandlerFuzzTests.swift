@@ -1,0 +1,109 @@
+import Foundation
+import KaroKarMessages
+import KaroKarPostgres
+import KaroKarProto
+import KaroKarRPC
+import KaroKarServices
+import KaroKarTestSupport
+import Testing
+
+/// The handler fuzzer (issue 19), beside the frame fuzzer: every served method, called as every
+/// role and anonymously, with requests generated from the message schemas and hostile values in
+/// every field. It asserts that the server process lives, that no call answers INTERNAL or
+/// UNKNOWN, and that nothing an attacker sends changes the victim tenants' rows.
+///
+/// CI runs a short pass with a fixed seed. A long run: `KAROKAR_HANDLER_FUZZ_ROUNDS=200
+/// KAROKAR_HANDLER_FUZZ_SEED=$RANDOM swift test --filter HandlerFuzzTests` (README, "Testing").
+@Suite("Handler fuzzer", .serialized)
+struct HandlerFuzzTests {
+    static let environment = ProcessInfo.processInfo.environment
+    static let seed = UInt64(environment["KAROKAR_HANDLER_FUZZ_SEED"] ?? "") ?? 0x4B41_524F_4B41_5221
+    static let rounds = Int(environment["KAROKAR_HANDLER_FUZZ_ROUNDS"] ?? "") ?? 2
+
+    @Test func noRequestCrashesTheServerFailsInternallyOrCrossesATenant() async throws {
+        let (pool, url) = try await TestDatabase.fresh()
+        let server = try await ServerProcess.start(databaseURL: url)
+        let client = server.client()
+        do {
+            let cast = try await FuzzCast.make(client)
+            let methods = try await Self.servedMethods(client)
+            #expect(methods.count > 60, "the served methods were found")
+            let before = try await VictimSnapshot.take(pool, ids: cast.victimIDs)
+            var random = SeededGenerator(seed: Self.seed)
+            var failures = try await Self.fuzz(methods, as: cast.attackers, pools: cast.pools, client: client, &random)
+            let after = try await VictimSnapshot.take(pool, ids: cast.victimIDs)
+            for (table, sum) in before where after[table] != sum {
+                failures.append("an attacker changed the victim's rows in \(table)")
+            }
+            failures += try await Self.fuzz(methods, as: cast.insiders, pools: cast.pools, client: client, &random)
+            #expect(server.isRunning, "the server process died: \(server.log.suffix(2000))")
+            let health = try await RPCV1.HealthService.Client(client).check(RPCV1.CheckRequest())
+            #expect(health.status == .serving)
+            #expect(failures.isEmpty, "seed \(Self.seed):\n\(failures.prefix(40).joined(separator: "\n"))")
+        } catch {
+            await client.close()
+            await server.stop()
+            throw error
+        }
+        await client.close()
+        await server.stop()
+    }
+
+    /// Every method of every service the server lists, with its request type.
+    static func servedMethods(_ client: RPCClient) async throws -> [(path: String, request: String)] {
+        let services = try await RPCV1.ReflectionService.Client(client).listServices(RPCV1.ListServicesRequest()).services
+        return services.flatMap { service in service.methods.map { ($0.path, $0.requestType) } }
+    }
+
+    static func fuzz(
+        _ methods: [(path: String, request: String)], as roles: [FuzzCast.Role], pools: FuzzPools, client: RPCClient,
+        _ random: inout SeededGenerator
+    ) async throws -> [String] {
+        let builder = FuzzRequest(pools: pools)
+        var failures: [String] = []
+        for (path, requestType) in methods {
+            for role in roles {
+                for _ in 0..<rounds {
+                    let payload = builder.make(requestType, &random)
+                    if let failure = await call(client, path, payload, role) { failures.append(failure) }
+                }
+            }
+        }
+        return failures
+    }
+
+    /// nil when the server answered as it should: a success or a status that is not a bug.
+    static func call(_ client: RPCClient, _ path: String, _ payload: [UInt8], _ role: FuzzCast.Role) async -> String? {
+        do {
+            _ = try await client.call(path: path, payload: payload, options: role.options)
+            return nil
+        } catch let error as RPCError {
+            guard error.code == .internal || error.code == .unknown || error.code == .deadlineExceeded else { return nil }
+            let hex = payload.prefix(256).map { String(format: "%02x", $0) }.joined()
+            return "\(path) as \(role.name): \(error.code) \(error.message) (request \(hex))"
+        } catch {
+            return "\(path) as \(role.name): the call failed at the transport: \(error)"
+        }
+    }
+}
+
+/// A fingerprint of the victims' rows in every context's schema: rows whose organization,
+/// vehicle or own id is a victim's.
+enum VictimSnapshot {
+    static func take(_ pool: PostgresPool, ids: [String]) async throws -> [String: String] {
+        let rows = try await pool.query("""
+            SELECT c.table_schema || '.' || c.table_name || '.' || c.column_name AS name,
+                   (xpath('/row/sum/text()', query_to_xml(format(
+                       'SELECT md5(coalesce(string_agg(t::text, %L ORDER BY t::text), %L)) AS sum FROM %I.%I t WHERE t.%I::text = ANY(%L::text[])',
+                       ',', '', c.table_schema, c.table_name, c.column_name, \(ids)::text[]), false, true, '')))[1]::text AS sum
+            FROM information_schema.columns c
+            JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE'
+            WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema', 'karokar_events', 'karokar_kernel', 'public')
+              AND (c.column_name IN ('organization_id', 'vehicle_id', 'vendor_organization_id', 'corporate_organization_id')
+                   OR (c.column_name = 'id' AND c.table_name IN ('organizations', 'users', 'vehicle')))
+            """)
+        var snapshot: [String: String] = [:]
+        for row in rows { snapshot[try row.decode(String.self, "name")] = try row.decode(String.self, "sum") }
+        return snapshot
+    }
+}
