@@ -1,53 +1,47 @@
 public import KaroKarKernel
-import KaroKarMessages
-import KaroKarProto
+public import KaroKarPostgres
 public import KaroKarRPC
-public import Logging
-import Foundation
-import KaroKarPostgres
+import KaroKarServices
 
-/// The Fleet context's door (DOMAIN.md section 5): every RPC enters here, one unit of work each.
-/// It holds no business state (the database is the source of truth), so reentrancy at its
-/// `await`s is safe; rules live in ``VehicleLifecycle``-style pure types and the operations.
-public actor Fleet {
-    let bus: EventBus
-    let options: FleetOptions
-    let logger: Logger
+/// The Fleet context's front door (DOMAIN.md section 5): vehicles, their lifecycle and the
+/// availability engine, one use case per verb (`Application/Fleet+*.swift`). It holds no business
+/// state (the database is the source of truth), so its use cases are `nonisolated`. It
+/// subscribes, in-transaction, to organization, moderation, verification and booking events
+/// (`Application/FleetReactions*.swift`). See the README next to this file for its rules.
+public actor Fleet: BoundedContext {
+    public static let migrations: [Migration] = FleetMigrations.all
 
-    public init(bus: EventBus, options: FleetOptions = FleetOptions(), logger: Logger) {
-        self.bus = bus
+    nonisolated let environment: ContextEnvironment
+    nonisolated let options: FleetOptions
+
+    public init(environment: ContextEnvironment, options: FleetOptions = FleetOptions()) {
+        self.environment = environment.named("fleet")
         self.options = options
-        self.logger = logger
-        FleetReactions.install(on: bus)
+        subscribeReactions(to: environment.bus)
     }
 
-    /// A mutating verb: idempotent on the call's `idempotency-key`, one unit of work, its events
-    /// carrying the call's origin.
-    func mutation<Request: ProtoMessage, Response: ProtoMessage>(
-        _ context: ServerCallContext, _ request: Request, _ body: @Sendable (UnitOfWork) async throws -> Response
-    ) async throws -> Response {
-        try await Idempotency.mutation(context, request: request, bus: bus, origin: EventOrigin(call: context), body)
-    }
+    nonisolated var bus: EventBus { environment.bus }
 
-    /// A read: one transaction, so a page is a consistent snapshot.
-    func read<Response: Sendable>(_ context: ServerCallContext, _ body: @Sendable (UnitOfWork) async throws -> Response) async throws -> Response {
-        try await bus.transaction(EventOrigin(call: context), isolation: .repeatableRead, body)
-    }
-
-    func sweep(_ request: FleetV1.RunDocumentExpirySweepRequest, owner: UUID?, asOf: PostgresTimestamp, context: ServerCallContext) async throws
-        -> FleetV1.RunDocumentExpirySweepResponse
-    {
-        try await DocumentExpirySweep.run(asOf: asOf, owner: owner, dryRun: request.dryRun, bus: bus, origin: EventOrigin(call: context))
-    }
-
-    /// Background work: the periodic document expiry sweep.
-    public func runBackgroundJobs() async {
-        guard let interval = options.documentSweepInterval else { return }
-        await DocumentExpirySweep.runPeriodically(every: interval, bus: bus, logger: logger)
-    }
-
-    /// The service definitions this context serves.
+    /// `karokar.fleet.v1.FleetService` and `karokar.fleet.v1.AvailabilityService`.
     public nonisolated var services: [RPCServiceDefinition] {
         [FleetHandler(fleet: self).serviceDefinition(), AvailabilityHandler(fleet: self).serviceDefinition()]
     }
+
+    /// The periodic document expiry sweep (``FleetOptions/documentSweepInterval``), until cancelled.
+    public nonisolated func runBackgroundWork() async {
+        guard let interval = options.documentSweepInterval else { return }
+        await sweepPeriodically(every: interval)
+    }
+}
+
+/// Fleet's settings (from the server's configuration).
+public struct FleetOptions: Sendable {
+    /// DOMAIN.md: activation needs approved, unexpired verifications of the vehicle's registration,
+    /// insurance and fitness certificate (Fleet learns them from `verification.*` events). Off
+    /// until the Verification context ships (issue 5, item 1).
+    public var activationRequiresVerification = false
+    /// How often the document expiry sweep runs; nil: never by itself.
+    public var documentSweepInterval: Duration? = .seconds(24 * 3600)
+
+    public init() {}
 }
