@@ -248,11 +248,11 @@ struct ReservationBenchmark: AsyncParsableCommand {
         var configuration = PostgresPool.Configuration(connectionString: databaseURL)
         configuration.maximumConnections = concurrency
         let pool = PostgresPool(configuration: configuration)
-        try await MigrationRunner.migrate(KernelMigrations.platform + FleetMigrations.all, pool: pool)
+        try await MigrationRunner.migrate(KernelMigrations.platform + Fleet.migrations, pool: pool)
         let bus = EventBus(pool: pool)
         var logger = Logger(label: "reservation-bench")
         logger.logLevel = .warning
-        _ = Fleet(bus: bus, logger: logger)
+        _ = Fleet(environment: ContextEnvironment(bus: bus, pages: PageTokens(), logger: logger))
         let vendor = try await ReservationFixture.seed(bus: bus, vehicles: vehicles)
         // After every slot an earlier run on this database booked, so none conflicts.
         let slots = SlotCounter(after: try await ReservationFixture.lastBookedSlot(bus.pool))

@@ -26,7 +26,7 @@ struct FleetWorld {
         let bus = EventBus(pool: pool)
         var logger = Logger(label: "fleet-test")
         logger.logLevel = .critical
-        let fleet = Fleet(bus: bus, logger: logger)
+        let fleet = Fleet(environment: ContextEnvironment(bus: bus, pages: PageTokens(), logger: logger))
         return FleetWorld(pool: pool, bus: bus, fleet: fleet, handler: FleetHandler(fleet: fleet), availability: AvailabilityHandler(fleet: fleet))
     }
 

@@ -123,7 +123,7 @@ struct SearchOracleTests {
             let range = try row.decode(PostgresTimestampRange.self, "period")
             if range.lower.microseconds < end, range.upper.map({ $0.microseconds > start }) ?? true { busy.insert(try row.decode(UUID.self, "vehicle_id")) }
         }
-        let vehicles = try await world.pool.query("SELECT * FROM fleet.vehicle").map { try $0.vehicle() }
+        let vehicles = try await world.pool.query("SELECT * FROM fleet.vehicle").map { try $0.vehicle().message }
         return vehicles.filter { vehicle in
             let owner = UUID(uuidString: vehicle.organizationId)!
             return vehicle.status == .active && owners[owner] == "ACTIVE" && !busy.contains(UUID(uuidString: vehicle.id)!)

@@ -1,41 +1,56 @@
 import Foundation
 import KaroKarKernel
-import KaroKarMessages
-import KaroKarPostgres
 
-/// Who reaches which vehicle (DOMAIN.md section 2, "Tenancy"): owners and platform
-/// administrators change and fully read a vehicle; corporates may read a vendor's listing that
-/// search would show them. Everything else answers NOT_FOUND, so existence does not leak.
-/// A nil caller is the system itself (reactions, sweeps), which reaches everything.
+/// Tenancy against the stores (the rules are ``FleetTenancy``'s and ``Caller/reaches(_:)``): what
+/// a caller may not reach answers NOT_FOUND, so existence does not leak. Reactions and sweeps
+/// pass ``Caller/system``, which reaches every tenant.
 enum FleetAccess {
-    /// The vehicle, locked for the unit of work, if the caller reaches it as owner.
-    static func ownedVehicle(_ id: UUID, _ caller: Caller?, _ work: UnitOfWork) async throws -> FleetV1.Vehicle {
-        guard let vehicle = try await VehicleStore.lock(id, work), reaches(caller, vehicle.organizationId) else {
+    /// The vehicle, locked for the unit of work, if the caller reaches it as owner (or acts
+    /// across tenants); ABORTED / `STALE_VERSION` when `expectedVersion` is not its version.
+    static func ownedVehicle(_ id: UUID, _ caller: Caller, expectedVersion: Int64? = nil, _ work: UnitOfWork) async throws -> Vehicle {
+        guard let vehicle = try await VehicleStore.lock(id, work), caller.reaches(vehicle.organizationID) else {
             throw DomainError.notFound("vehicle")
         }
+        try ExpectedVersion.check(expectedVersion, vehicle.version, "vehicle")
         return vehicle
     }
 
     /// The vehicle, for reading: owners, platform administrators, and corporates for an ACTIVE
     /// vendor listing of an ACTIVE vendor.
-    static func visibleVehicle(_ id: UUID, _ caller: Caller?, _ work: UnitOfWork) async throws -> FleetV1.Vehicle {
+    static func visibleVehicle(_ id: UUID, _ caller: Caller, _ work: UnitOfWork) async throws -> Vehicle {
         guard let vehicle = try await VehicleStore.get(id, work) else { throw DomainError.notFound("vehicle") }
-        if reaches(caller, vehicle.organizationId) { return vehicle }
-        guard let caller, caller.organizationKind == .corporate, vehicle.status == .active, vehicle.ownershipType == .vendorOwned,
-              let owner = try await VehicleStore.owner(UUID(hyphenated: vehicle.organizationId)!, work), owner.isActive
+        if caller.reaches(vehicle.organizationID) { return vehicle }
+        guard FleetTenancy.mayBrowse(vehicle, as: caller), let owner = try await VehicleStore.owner(vehicle.organizationID, work), owner.isActive
         else { throw DomainError.notFound("vehicle") }
         return vehicle
     }
 
-    static func reaches(_ caller: Caller?, _ organization: String) -> Bool {
-        guard let caller else { return true }
-        return caller.actsAcrossTenants || caller.organizationID.postgresText == organization
+    /// The vehicle, for reading its operational history (timeline, maintenance, suspensions,
+    /// blocks, documents): its owner and platform administrators only.
+    static func historyOf(_ id: UUID, _ caller: Caller, _ work: UnitOfWork) async throws -> Vehicle {
+        guard let vehicle = try await VehicleStore.get(id, work), caller.reaches(vehicle.organizationID) else {
+            throw DomainError.notFound("vehicle")
+        }
+        return vehicle
     }
+}
 
-    /// The organization a list is about: the caller's, or (platform administrators only) any.
-    static func listedOrganization(_ requested: UUID?, _ caller: Caller) throws(DomainError) -> UUID {
-        guard let requested, requested != caller.organizationID else { return caller.organizationID }
-        guard caller.actsAcrossTenants else { throw DomainError.notFound("organization") }
-        return requested
+extension Fleet {
+    /// A use case that changes one vehicle the caller owns: one idempotent transaction, the
+    /// vehicle locked and its `expectedVersion` checked before `body` runs.
+    nonisolated func changing<Result: Codable & Sendable>(
+        vehicle id: UUID, expectedVersion: Int64?, _ invocation: Invocation, _ body: (Vehicle, UnitOfWork) async throws -> Result
+    ) async throws -> Result {
+        try await bus.mutation(invocation) { work in
+            let vehicle = try await FleetAccess.ownedVehicle(id, invocation.caller, expectedVersion: expectedVersion, work)
+            return try await body(vehicle, work)
+        }
+    }
+}
+
+extension UnitOfWork {
+    /// Who acts, for `created_by` columns: the principal's id, or `system`.
+    var actorID: String {
+        origin.actor.id.isEmpty ? "system" : origin.actor.id
     }
 }

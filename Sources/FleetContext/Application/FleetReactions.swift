@@ -1,34 +1,38 @@
 import Foundation
 import KaroKarKernel
 import KaroKarMessages
-import KaroKarPostgres
 
 /// What Fleet does when other contexts' events are published, inside their transactions:
 /// invariants depend on these (a suspended vendor's vehicles leave search at once; a moderation
-/// request fails when Fleet cannot apply it).
-enum FleetReactions {
-    static func install(on bus: EventBus) {
+/// request fails when Fleet cannot apply it). Each runs the use cases' own code on the
+/// publisher's unit of work, as ``Caller/system``; Fleet's events keep the publisher's origin
+/// (an administrator's moderation stays the administrator's).
+extension Fleet {
+    nonisolated func subscribeReactions(to bus: EventBus) {
         bus.react(to: "organization.*", as: "fleet.owners") { event, work in
-            try await recordOwner(event, work)
+            try await Self.recordOwner(event, work)
         }
         bus.react(to: "moderation.vehicle_suspension_requested", "moderation.vehicle_block_requested", as: "fleet.moderation") { event, work in
-            try await moderate(event, work)  // Fleet's events keep the administrator as actor
+            try await self.moderate(event, work)
         }
         bus.react(to: "verification.*", as: "fleet.verifications") { event, work in
-            try await recordVerification(event, work)
+            try await self.recordVerification(event, work)
         }
-        installBookingReactions(on: bus)
+        bus.react(to: "booking.approved", "booking.assigned", "booking.completed", "booking.cancelled", "booking.terminated",
+                  as: "fleet.bookings") { event, work in
+            try await self.applyBooking(event, work)
+        }
     }
 
     /// Every organization event carries the organization's type; the event says its new status.
     static func recordOwner(_ event: EventsV1.EventEnvelope, _ work: UnitOfWork) async throws {
-        let fact: (String, EventsV1.OrganizationType, String)?
+        let fact: (String, EventsV1.OrganizationType, TenantStatus)?
         switch event.payload {
-        case .organizationRegistered(let p): fact = (p.organizationId, p.organizationType, "PENDING")
-        case .organizationApproved(let p): fact = (p.organizationId, p.organizationType, "ACTIVE")
-        case .organizationReinstated(let p): fact = (p.organizationId, p.organizationType, "ACTIVE")
-        case .organizationSuspended(let p): fact = (p.organizationId, p.organizationType, "SUSPENDED")
-        case .organizationRejected(let p): fact = (p.organizationId, p.organizationType, "REJECTED")
+        case .organizationRegistered(let p): fact = (p.organizationId, p.organizationType, .pending)
+        case .organizationApproved(let p): fact = (p.organizationId, p.organizationType, .active)
+        case .organizationReinstated(let p): fact = (p.organizationId, p.organizationType, .active)
+        case .organizationSuspended(let p): fact = (p.organizationId, p.organizationType, .suspended)
+        case .organizationRejected(let p): fact = (p.organizationId, p.organizationType, .rejected)
         default: fact = nil
         }
         guard let (id, type, status) = fact, let organization = UUID(hyphenated: id),
@@ -37,65 +41,75 @@ enum FleetReactions {
         try await VehicleStore.upsertOwner(organization, kind: kind, status: status, work)
     }
 
-    static func moderate(_ event: EventsV1.EventEnvelope, _ work: UnitOfWork) async throws {
+    /// Administration's moderation requests: an ADMIN_ACTION suspension or a block, refused
+    /// (and the moderation with it) when Fleet cannot apply it.
+    nonisolated func moderate(_ event: EventsV1.EventEnvelope, _ work: UnitOfWork) async throws {
+        var check = Validation()
         switch event.payload {
         case .vehicleSuspensionRequested(let request):
-            var check = Validation()
             let vehicleID = check.uuid(request.vehicleId, "vehicleId")
             let period = check.openPeriod(request.period, "period")
+            let action = check.optionalUUID(request.moderationActionId, "moderationActionId")
             try check.finish()
-            let vehicle = try await FleetAccess.ownedVehicle(vehicleID, nil, work)
-            try ExpectedVersion.check(request.expectedVersion, vehicle.version, "vehicle")
-            _ = try await SuspensionOperations.open(vehicle, .init(
-                reason: .adminAction, period: period, notes: request.notes.isEmpty ? nil : request.notes,
-                moderationAction: request.moderationActionId
-            ), work)
+            let vehicle = try await FleetAccess.ownedVehicle(vehicleID, .system, expectedVersion: request.expectedVersion?.value, work)
+            let opening = SuspensionOpening(
+                reason: .adminAction, period: period, notes: request.notes.isEmpty ? nil : request.notes, moderationAction: action
+            )
+            _ = try await openSuspension(on: vehicle, opening, work)
         case .vehicleBlockRequested(let request):
-            var check = Validation()
             let vehicleID = check.uuid(request.vehicleId, "vehicleId")
             let period = check.period(request.period, "period")
             let reason = check.text(request.reason, "reason", maximumLength: 500)
+            let action = check.optionalUUID(request.moderationActionId, "moderationActionId")
             try check.finish()
-            let vehicle = try await FleetAccess.ownedVehicle(vehicleID, nil, work)
-            try ExpectedVersion.check(request.expectedVersion, vehicle.version, "vehicle")
-            _ = try await HoldOperations.placeBlock(vehicle, period: period, reason: reason, moderationAction: request.moderationActionId, work)
+            let vehicle = try await FleetAccess.ownedVehicle(vehicleID, .system, expectedVersion: request.expectedVersion?.value, work)
+            _ = try await placeBlock(on: vehicle, period: period, reason: reason, moderationAction: action, work)
         default:
             return
         }
     }
 
-    /// Keeps the activation gate's view, and suspends a vehicle whose verification expired or was revoked.
-    static func recordVerification(_ event: EventsV1.EventEnvelope, _ work: UnitOfWork) async throws {
-        let fact: (id: String, subject: EventsV1.VerificationSubjectType, subjectID: String, type: EventsV1.VerificationType, status: String, expires: CommonV1.Timestamp?)
-        switch event.payload {
-        case .verificationApproved(let p): fact = (p.verificationId, p.subjectType, p.subjectId, p.verificationType, "APPROVED", p.expiresAt)
-        case .verificationRejected(let p): fact = (p.verificationId, p.subjectType, p.subjectId, p.verificationType, "REJECTED", nil)
-        case .verificationExpired(let p): fact = (p.verificationId, p.subjectType, p.subjectId, p.verificationType, "EXPIRED", nil)
-        case .verificationRevoked(let p): fact = (p.verificationId, p.subjectType, p.subjectId, p.verificationType, "REVOKED", nil)
-        default: return
+    /// Keeps the activation gate's view, and suspends a vehicle whose verification expired or
+    /// was revoked (from now on, open-ended).
+    nonisolated func recordVerification(_ event: EventsV1.EventEnvelope, _ work: UnitOfWork) async throws {
+        guard let fact = VerificationFact(event.payload), let vehicleID = try await fact.vehicle(work) else { return }
+        try await VerificationStore.record(fact.id, vehicle: vehicleID, type: fact.type, status: fact.status, expiresAt: fact.expiresAt, work)
+        guard fact.status.suspends else { return }
+        let opening = SuspensionOpening(reason: fact.type.suspensionReason, period: .from(environment.clock.now()), verification: fact.id)
+        _ = try await suspendForCompliance(vehicleID, opening, work)
+    }
+}
+
+/// A `verification.*` event about one of the verification types a vehicle needs.
+private struct VerificationFact {
+    let id: UUID
+    let subject: EventsV1.VerificationSubjectType
+    let subjectID: String
+    let type: VerificationType
+    let status: VerificationStatus
+    let expiresAt: Instant?
+
+    /// Nil for other events, other verification types and malformed ids.
+    init?(_ payload: EventsV1.EventEnvelope.PayloadOneof?) {
+        let fact: (String, EventsV1.VerificationSubjectType, String, EventsV1.VerificationType, VerificationStatus, CommonV1.Timestamp?)
+        switch payload {
+        case .verificationApproved(let p): fact = (p.verificationId, p.subjectType, p.subjectId, p.verificationType, .approved, p.expiresAt)
+        case .verificationRejected(let p): fact = (p.verificationId, p.subjectType, p.subjectId, p.verificationType, .rejected, nil)
+        case .verificationExpired(let p): fact = (p.verificationId, p.subjectType, p.subjectId, p.verificationType, .expired, nil)
+        case .verificationRevoked(let p): fact = (p.verificationId, p.subjectType, p.subjectId, p.verificationType, .revoked, nil)
+        default: return nil
         }
-        guard let type = fact.type.storedName, VerificationStore.gatedTypes.contains(type), let id = UUID(hyphenated: fact.id),
-              let vehicleID = try await VerificationStore.vehicle(subject: fact.subject, id: fact.subjectID, work)
-        else { return }
-        let expires = fact.expires.map { PostgresTimestamp(seconds: $0.seconds, nanos: $0.nanos) }
-        try await VerificationStore.record(id, vehicle: vehicleID, type: type, status: fact.status, expiresAt: expires, work)
-        guard fact.status == "EXPIRED" || fact.status == "REVOKED", let reason = suspensionReason(forVerification: type) else { return }
-        let vehicle = try await FleetAccess.ownedVehicle(vehicleID, nil, work)
-        let state = VehicleOperations.state(vehicle)
-        let alreadyOpen = try await SuspensionStore.openOnes(vehicle: vehicleID, work).contains { $0.reason == reason }
-        guard state == .active || state == .suspended, !alreadyOpen else { return }
-        let now = PostgresTimestamp(seconds: Int64(Date().timeIntervalSince1970))
-        _ = try await SuspensionOperations.open(vehicle, .init(
-            reason: reason, period: PostgresTimestampRange(lower: now, upper: nil), verification: fact.id
-        ), work)
+        guard let id = UUID(hyphenated: fact.0), let type = fact.3.storedName.flatMap(VerificationType.init(rawValue:)) else { return nil }
+        (self.id, subject, subjectID, self.type, status, expiresAt) = (id, fact.1, fact.2, type, fact.4, fact.5.map(Instant.init))
     }
 
-    static func suspensionReason(forVerification type: String) -> FleetV1.SuspensionReason? {
-        switch type {
-        case "VEHICLE_REGISTRATION": .registrationExpired
-        case "INSURANCE": .insuranceExpired
-        case "FITNESS_CERTIFICATE": .fitnessCertificateExpired
-        default: nil
+    /// The vehicle the subject stands for (the vehicle itself, or a document's), when it is Fleet's.
+    func vehicle(_ work: UnitOfWork) async throws -> UUID? {
+        guard let id = UUID(hyphenated: subjectID) else { return nil }
+        switch subject {
+        case .vehicle: return try await VerificationStore.vehicle(id, work)
+        case .vehicleDocument: return try await VerificationStore.vehicle(ofDocument: id, work)
+        default: return nil
         }
     }
 }

@@ -34,4 +34,8 @@ enum FleetError {
     static func notActive() -> DomainError {
         .failedPrecondition("VEHICLE_NOT_ACTIVE", "only active or suspended vehicles can be suspended")
     }
+
+    static func documentExpired(_ type: DocumentType) -> DomainError {
+        .failedPrecondition("DOCUMENT_EXPIRED", "add a valid \(type.rawValue.lowercased()) document before lifting this suspension")
+    }
 }

@@ -1,8 +1,28 @@
+import Foundation
 import KaroKarKernel
+
+/// A vehicle (DOMAIN.md section 5): its owner, its details and where it stands in its lifecycle.
+struct Vehicle: Sendable, Hashable, Codable {
+    var id: UUID
+    var organizationID: UUID
+    var ownership: Ownership
+    var make: String
+    var model: String
+    var year: Int32
+    var licensePlate: String
+    var status: VehicleState
+    var version: Int64
+    var createdAt: Instant
+    var updatedAt: Instant
+
+    var details: VehicleDetails {
+        VehicleDetails(make: make, model: model, year: year, plate: licensePlate)
+    }
+}
 
 /// A vehicle's lifecycle (DOMAIN.md section 5): `PENDING -> ACTIVE`, `ACTIVE <-> SUSPENDED`,
 /// any -> `RETIRED` (terminal). Pure rules; the database stores the raw values.
-enum VehicleState: String, Sendable, CaseIterable {
+enum VehicleState: String, Sendable, CaseIterable, Codable {
     case pending = "PENDING"
     case active = "ACTIVE"
     case suspended = "SUSPENDED"
@@ -20,23 +40,26 @@ enum VehicleState: String, Sendable, CaseIterable {
 
     /// Opening a suspension: active vehicles become suspended; already suspended ones stay so.
     func suspended() throws(DomainError) -> VehicleState {
-        guard self == .active || self == .suspended else { throw FleetError.notActive() }
+        guard isSuspendable else { throw FleetError.notActive() }
         return .suspended
     }
+
+    /// Only active (or already suspended) vehicles take a suspension.
+    var isSuspendable: Bool { self == .active || self == .suspended }
 
     /// After lifting a suspension: active again only when none is left open.
     func afterLift(openSuspensionsLeft: Bool) -> VehicleState {
         self == .suspended && !openSuspensionsLeft ? .active : self
     }
 
-    /// Details can change until the vehicle retires.
+    /// Details, holds and documents can change until the vehicle retires.
     func checkEditable() throws(DomainError) {
         guard self != .retired else { throw FleetError.invalidTransition("VEHICLE", from: rawValue, action: "change") }
     }
 }
 
 /// Who may own what: vendors list VENDOR_OWNED vehicles, corporates own CORPORATE_OWNED ones.
-enum Ownership: String, Sendable {
+enum Ownership: String, Sendable, CaseIterable, Codable {
     case vendorOwned = "VENDOR_OWNED"
     case corporateOwned = "CORPORATE_OWNED"
 
@@ -45,6 +68,26 @@ enum Ownership: String, Sendable {
         case .vendorOwned: owner == .vendor
         case .corporateOwned: owner == .corporate
         }
+    }
+}
+
+/// Make, model, year and plate (normalized): what registration records and an update replaces.
+struct VehicleDetails: Sendable, Hashable {
+    var make: String
+    var model: String
+    var year: Int32
+    var plate: String
+}
+
+/// An update of a vehicle's details: each field present replaces the vehicle's.
+struct VehicleDetailsChange: Sendable, Hashable {
+    var make: String?
+    var model: String?
+    var year: Int32?
+    var plate: String?
+
+    func applied(to details: VehicleDetails) -> VehicleDetails {
+        VehicleDetails(make: make ?? details.make, model: model ?? details.model, year: year ?? details.year, plate: plate ?? details.plate)
     }
 }
 
@@ -62,31 +105,10 @@ enum LicensePlate {
     }
 }
 
-/// Planned or running maintenance: `SCHEDULED -> IN_PROGRESS -> COMPLETED`, and
-/// `SCHEDULED | IN_PROGRESS -> CANCELLED`.
-enum MaintenanceState: String, Sendable, CaseIterable {
-    case scheduled = "SCHEDULED"
-    case inProgress = "IN_PROGRESS"
-    case completed = "COMPLETED"
-    case cancelled = "CANCELLED"
+/// Fleet's view of an organization that owns vehicles (kept from organization events).
+struct Owner: Sendable, Hashable {
+    var kind: TenantKind
+    var status: TenantStatus
 
-    func started() throws(DomainError) -> MaintenanceState {
-        guard self == .scheduled else { throw FleetError.invalidTransition("MAINTENANCE", from: rawValue, action: "start") }
-        return .inProgress
-    }
-
-    func completed() throws(DomainError) -> MaintenanceState {
-        guard self == .inProgress else { throw FleetError.invalidTransition("MAINTENANCE", from: rawValue, action: "complete") }
-        return .completed
-    }
-
-    func cancelled() throws(DomainError) -> MaintenanceState {
-        guard self == .scheduled || self == .inProgress else {
-            throw FleetError.invalidTransition("MAINTENANCE", from: rawValue, action: "cancel")
-        }
-        return .cancelled
-    }
-
-    /// Completing or cancelling releases the MAINTENANCE record.
-    var holdsTheVehicle: Bool { self == .scheduled || self == .inProgress }
+    var isActive: Bool { status == .active }
 }

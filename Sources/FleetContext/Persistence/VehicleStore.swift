@@ -1,6 +1,5 @@
 import Foundation
 import KaroKarKernel
-import KaroKarMessages
 import KaroKarPostgres
 
 /// SQL of `fleet.vehicle` and `fleet.owner`.
@@ -10,22 +9,15 @@ enum VehicleStore {
         v.created_at, v.updated_at
         """)
 
-    struct NewVehicle: Sendable {
-        let id: UUID
-        let owner: UUID
-        let ownership: Ownership
-        let make: String
-        let model: String
-        let year: Int32
-        let plate: String
-    }
-
-    static func insert(_ vehicle: NewVehicle, _ work: UnitOfWork) async throws -> FleetV1.Vehicle {
+    /// A new `PENDING` vehicle of `owner`.
+    static func insert(
+        _ id: UUID, owner: UUID, ownership: Ownership, _ details: VehicleDetails, _ work: UnitOfWork
+    ) async throws -> Vehicle {
         try await FleetSQL.mapping {
             try await work.query("""
                 INSERT INTO fleet.vehicle AS v (id, organization_id, ownership_type, make, model, year, license_plate, status)
-                VALUES (\(vehicle.id), \(vehicle.owner), \(vehicle.ownership.rawValue), \(vehicle.make), \(vehicle.model),
-                        \(vehicle.year), \(vehicle.plate), 'PENDING')
+                VALUES (\(id), \(owner), \(ownership.rawValue), \(details.make), \(details.model),
+                        \(details.year), \(details.plate), 'PENDING')
                 RETURNING \(columns)
                 """).single().vehicle()
         }
@@ -33,35 +25,36 @@ enum VehicleStore {
 
     /// The vehicle, locked for the rest of the unit of work (every change to a vehicle's status
     /// or timeline goes through this lock, so concurrent verbs on one vehicle take turns).
-    static func lock(_ id: UUID, _ work: UnitOfWork) async throws -> FleetV1.Vehicle? {
+    static func lock(_ id: UUID, _ work: UnitOfWork) async throws -> Vehicle? {
         try await work.query("SELECT \(columns) FROM fleet.vehicle AS v WHERE v.id = \(id) FOR UPDATE").first { _ in true }?.vehicle()
     }
 
-    static func get(_ id: UUID, _ work: UnitOfWork) async throws -> FleetV1.Vehicle? {
+    static func get(_ id: UUID, _ work: UnitOfWork) async throws -> Vehicle? {
         try await work.query("SELECT \(columns) FROM fleet.vehicle AS v WHERE v.id = \(id)").first { _ in true }?.vehicle()
     }
 
     /// Status change with a version bump; returns the new row.
-    static func setStatus(_ id: UUID, _ status: VehicleState, _ work: UnitOfWork) async throws -> FleetV1.Vehicle {
+    static func setStatus(_ id: UUID, _ status: VehicleState, _ work: UnitOfWork) async throws -> Vehicle {
         try await work.query("""
             UPDATE fleet.vehicle AS v SET status = \(status.rawValue), version = v.version + 1, updated_at = now()
             WHERE v.id = \(id) RETURNING \(columns)
             """).single().vehicle()
     }
 
-    static func updateDetails(_ id: UUID, make: String, model: String, year: Int32, plate: String, _ work: UnitOfWork) async throws -> FleetV1.Vehicle {
+    static func updateDetails(_ id: UUID, _ details: VehicleDetails, _ work: UnitOfWork) async throws -> Vehicle {
         try await FleetSQL.mapping {
             try await work.query("""
-                UPDATE fleet.vehicle AS v SET make = \(make), model = \(model), year = \(year), license_plate = \(plate),
-                    version = v.version + 1, updated_at = now()
+                UPDATE fleet.vehicle AS v SET make = \(details.make), model = \(details.model), year = \(details.year),
+                    license_plate = \(details.plate), version = v.version + 1, updated_at = now()
                 WHERE v.id = \(id) RETURNING \(columns)
                 """).single().vehicle()
         }
     }
 
     /// One page of an organization's fleet, by id.
-    static func list(owner: UUID, statuses: [String], after: UUID?, limit: Int, _ work: UnitOfWork) async throws -> [FleetV1.Vehicle] {
-        try await work.query("""
+    static func list(owner: UUID, statuses: [VehicleState], after: UUID?, limit: Int, _ work: UnitOfWork) async throws -> [Vehicle] {
+        let statuses = statuses.map(\.rawValue)
+        return try await work.query("""
             SELECT \(columns) FROM fleet.vehicle AS v
             WHERE v.organization_id = \(owner) AND (cardinality(\(statuses)::text[]) = 0 OR v.status = ANY(\(statuses)::text[]))
               AND (\(after)::uuid IS NULL OR v.id > \(after)::uuid)
@@ -71,40 +64,20 @@ enum VehicleStore {
 
     // MARK: - Owners (Fleet's projection of organizations)
 
-    struct Owner: Sendable {
-        let kind: TenantKind
-        let status: String
-        var isActive: Bool { status == "ACTIVE" }
-    }
-
     static func owner(_ id: UUID, _ work: UnitOfWork) async throws -> Owner? {
         guard let row = try await work.query("SELECT kind, status FROM fleet.owner WHERE organization_id = \(id)").first(where: { _ in true }) else {
             return nil
         }
-        return Owner(kind: TenantKind(rawValue: try row.decode(String.self, "kind")) ?? .platform, status: try row.decode(String.self, "status"))
+        return Owner(kind: try row.enumeration(TenantKind.self, "kind"), status: try row.enumeration(TenantStatus.self, "status"))
     }
 
     /// Records what an organization event says about its owner (idempotent, order-insensitive
     /// for the final status since every event carries the new status).
-    static func upsertOwner(_ id: UUID, kind: TenantKind, status: String, _ work: UnitOfWork) async throws {
+    static func upsertOwner(_ id: UUID, kind: TenantKind, status: TenantStatus, _ work: UnitOfWork) async throws {
         try await work.query("""
-            INSERT INTO fleet.owner (organization_id, kind, status) VALUES (\(id), \(kind.rawValue), \(status))
+            INSERT INTO fleet.owner (organization_id, kind, status) VALUES (\(id), \(kind.rawValue), \(status.rawValue))
             ON CONFLICT (organization_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()
             """)
-    }
-}
-
-extension PostgresRow {
-    func vehicle() throws -> FleetV1.Vehicle {
-        FleetV1.Vehicle(
-            id: try decode(UUID.self, "id").postgresText, organizationId: try decode(UUID.self, "organization_id").postgresText,
-            ownershipType: FleetV1.OwnershipType(storedName: try decode(String.self, "ownership_type")) ?? .unspecified,
-            make: try decode(String.self, "make"), model: try decode(String.self, "model"), year: try decode(Int32.self, "year"),
-            licensePlate: try decode(String.self, "license_plate"),
-            status: FleetV1.VehicleStatus(storedName: try decode(String.self, "status")) ?? .unspecified,
-            version: try decode(Int64.self, "version"), createdAt: try decode(PostgresTimestamp.self, "created_at").timestamp,
-            updatedAt: try decode(PostgresTimestamp.self, "updated_at").timestamp
-        )
     }
 }
 
@@ -118,6 +91,8 @@ enum FleetSQL {
             case (.uniqueViolation, "vehicle_plate_unique"): throw FleetError.duplicatePlate()
             case (.exclusionViolation, _): throw FleetError.vehicleNotAvailable()
             case (.foreignKeyViolation, "vehicle_organization_id_owner_kind_fkey"): throw FleetError.ownershipMismatch()
+            case (.uniqueViolation, "suspension_open_reason"):
+                throw DomainError.alreadyExists("SUSPENSION_ALREADY_OPEN", "the vehicle already has an open suspension for this reason")
             default: throw error
             }
         }

@@ -1,0 +1,77 @@
+import Foundation
+import KaroKarKernel
+
+/// The availability engine's verbs (DOMAIN.md section 5, "Service operations"), for operators,
+/// internal services and calendar views. Here one places and releases BOOKING and ASSIGNMENT
+/// records only (``HoldRules/checkPlacedByEngine(_:_:)``); records of Fleet's own aggregates
+/// go through their verbs.
+extension Fleet {
+    /// Whether no open record overlaps `period` on a vehicle the caller may see.
+    nonisolated func isAvailable(_ vehicle: UUID, period: Period, _ invocation: Invocation) async throws -> Bool {
+        try await bus.read(invocation) { work in
+            _ = try await FleetAccess.visibleVehicle(vehicle, invocation.caller, work)
+            return try await AvailabilityStore.isFree(vehicle, period, work)
+        }
+    }
+
+    /// Places a record on an ACTIVE vehicle the caller owns (`VEHICLE_NOT_AVAILABLE` on a conflict).
+    /// `hold` was checked against ``HoldRules`` at the edge.
+    nonisolated func createAvailabilityRecord(vehicle id: UUID, _ hold: Hold, _ invocation: Invocation) async throws -> AvailabilityRecord {
+        try HoldRules.checkPlacedByEngine(hold.source, "placed")
+        return try await bus.mutation(invocation) { work in
+            let vehicle = try await FleetAccess.ownedVehicle(id, invocation.caller, work)
+            guard vehicle.status == .active else { throw FleetError.vehicleNotAvailable() }
+            return try await AvailabilityEngine.hold(hold, on: vehicle, work)
+        }
+    }
+
+    /// Releases a source's open records (history is kept), each on a vehicle the caller owns.
+    nonisolated func releaseAvailability(
+        _ source: HoldSource, _ sourceID: UUID, _ invocation: Invocation
+    ) async throws -> [AvailabilityRecord] {
+        try HoldRules.checkPlacedByEngine(source, "released")
+        return try await bus.mutation(invocation) { work in
+            // Lock each vehicle the source holds, and only touch records the caller reaches.
+            for record in try await AvailabilityStore.open(source, sourceID, work) {
+                _ = try await FleetAccess.ownedVehicle(record.vehicleID, invocation.caller, work)
+            }
+            return try await AvailabilityEngine.release(source, sourceID, work)
+        }
+    }
+
+    /// RESERVED -> ALLOCATED of an open record on a vehicle the caller owns.
+    nonisolated func changeAvailabilityStatus(
+        _ id: UUID, to status: HoldStatus, expectedVersion: Int64?, _ invocation: Invocation
+    ) async throws -> AvailabilityRecord {
+        try await bus.mutation(invocation) { work in
+            guard let found = try await AvailabilityStore.lock(id, work), invocation.caller.reaches(found.organizationID) else {
+                throw DomainError.notFound("availability record")
+            }
+            _ = try await FleetAccess.ownedVehicle(found.vehicleID, invocation.caller, work)
+            try ExpectedVersion.check(expectedVersion, found.version, "availability record")
+            return try await AvailabilityEngine.change(found, to: status, work)
+        }
+    }
+
+    /// A calendar page of a vehicle's records overlapping `window`, by start (its owner and
+    /// platform administrators).
+    nonisolated func timeline(
+        of vehicle: UUID, window: Period, includeReleased: Bool, page: Page<TimeKey>, _ invocation: Invocation
+    ) async throws -> [AvailabilityRecord] {
+        try await bus.read(invocation) { work in
+            _ = try await FleetAccess.historyOf(vehicle, invocation.caller, work)
+            return try await AvailabilityStore.timeline(
+                vehicle, window, includeReleased: includeReleased, after: page.after, limit: page.fetchLimit, work
+            )
+        }
+    }
+
+    /// `SearchAvailableVehicles`: a page of ACTIVE listings of ACTIVE owners free for the whole
+    /// period, by id (see ``SearchReach`` for whose listings a caller sees).
+    nonisolated func searchAvailableVehicles(_ search: VehicleSearch, page: Page<UUID>, _ invocation: Invocation) async throws -> [Vehicle] {
+        guard let reach = SearchReach(search, caller: invocation.caller) else { return [] }
+        return try await bus.read(invocation) { work in
+            try await SearchStore.search(search, reach: reach, after: page.after, limit: page.fetchLimit, work)
+        }
+    }
+}
