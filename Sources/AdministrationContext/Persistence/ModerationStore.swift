@@ -36,17 +36,7 @@ enum ModerationStore {
     }
 }
 
-/// A stored value this code did not write.
-struct CorruptRow: Error, CustomStringConvertible {
-    let description: String
-}
-
 extension PostgresRow {
-    func enumeration<E: RawRepresentable>(_ type: E.Type, _ column: String) throws -> E where E.RawValue == String {
-        guard let value = E(rawValue: try decode(String.self, column)) else { throw CorruptRow(description: "\(column) holds an unknown value") }
-        return value
-    }
-
     var summary: OrganizationSummaryRecord {
         get throws {
             OrganizationSummaryRecord(

@@ -4,17 +4,7 @@ import KaroKarPostgres
 
 // Rows of Fleet's tables as domain records. Every store selects its table's `columns`.
 
-/// A stored value this code did not write.
-struct CorruptRow: Error, CustomStringConvertible {
-    let description: String
-}
-
 extension PostgresRow {
-    func enumeration<E: RawRepresentable>(_ type: E.Type, _ column: String) throws -> E where E.RawValue == String {
-        guard let value = E(rawValue: try decode(String.self, column)) else { throw CorruptRow(description: "\(column) holds an unknown value") }
-        return value
-    }
-
     func vehicle() throws -> Vehicle {
         Vehicle(
             id: try decode(UUID.self, "id"), organizationID: try decode(UUID.self, "organization_id"),
