@@ -1,8 +1,8 @@
 import Crypto
-public import Foundation
+import Foundation
 public import KaroKarPostgres
 import KaroKarProto
-public import KaroKarRPC
+import KaroKarRPC
 
 /// Idempotent use cases (DOMAIN.md section 2, "Idempotency"): a call that carries the
 /// `idempotency-key` metadata changes things at most once per caller, tenant and key; a retry
