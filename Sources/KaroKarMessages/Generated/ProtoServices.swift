@@ -11,6 +11,8 @@ public enum ProtoServices {
     public static let assignmentV1AssignmentService = ProtoServiceDescriptor(kk_service_descriptor__karokar__assignment__v1__assignment_service())
     /// `karokar.audit.v1.AuditService`
     public static let auditV1AuditService = ProtoServiceDescriptor(kk_service_descriptor__karokar__audit__v1__audit_service())
+    /// `karokar.booking.v1.AllocationService`
+    public static let bookingV1AllocationService = ProtoServiceDescriptor(kk_service_descriptor__karokar__booking__v1__allocation_service())
     /// `karokar.booking.v1.BookingService`
     public static let bookingV1BookingService = ProtoServiceDescriptor(kk_service_descriptor__karokar__booking__v1__booking_service())
     /// `karokar.fleet.v1.FleetService`
@@ -35,6 +37,7 @@ public enum ProtoServices {
         administrationV1AdministrationService,
         assignmentV1AssignmentService,
         auditV1AuditService,
+        bookingV1AllocationService,
         bookingV1BookingService,
         fleetV1FleetService,
         fleetV1AvailabilityService,

@@ -117,6 +117,16 @@ extension BookingV1 {
         public var version: Int64 = 0
         public var createdAt: CommonV1.Timestamp? = nil
         public var updatedAt: CommonV1.Timestamp? = nil
+        /// What was read when the vehicle was handed over (ActivateBooking).
+        public var handoverEvidence: BookingV1.HandoverEvidence? = nil
+        /// What was read when it came back (CompleteBooking).
+        public var returnEvidence: BookingV1.HandoverEvidence? = nil
+        /// An employee's booking for themselves within the corporate's allocation (DOMAIN.md 6.1): the
+        /// approval assigns it to `requested_by` in the same transaction.
+        public var selfBooking: Bool = false
+        /// While `REQUESTED`: when the server cancels it (reason `EXPIRED`) if the vendor has not
+        /// decided: the period's start, or the configured wait after submission if that comes first.
+        public var expiresAt: CommonV1.Timestamp? = nil
 
         public init() {}
 
@@ -141,7 +151,11 @@ extension BookingV1 {
             termination: BookingV1.BookingTermination? = nil,
             version: Int64 = 0,
             createdAt: CommonV1.Timestamp? = nil,
-            updatedAt: CommonV1.Timestamp? = nil
+            updatedAt: CommonV1.Timestamp? = nil,
+            handoverEvidence: BookingV1.HandoverEvidence? = nil,
+            returnEvidence: BookingV1.HandoverEvidence? = nil,
+            selfBooking: Bool = false,
+            expiresAt: CommonV1.Timestamp? = nil
         ) {
             self.id = id
             self.vehicleId = vehicleId
@@ -164,6 +178,105 @@ extension BookingV1 {
             self.version = version
             self.createdAt = createdAt
             self.updatedAt = updatedAt
+            self.handoverEvidence = handoverEvidence
+            self.returnEvidence = returnEvidence
+            self.selfBooking = selfBooking
+            self.expiresAt = expiresAt
+        }
+    }
+
+    /// What was read at a handover or a return.
+    public struct HandoverEvidence: Sendable, Hashable {
+        /// Odometer, whole kilometres. At return, never below the handover's.
+        public var odometerKm: Int64 = 0
+        /// Fuel or charge level, 0 to 100.
+        public var fuelPercent: Int32 = 0
+        /// Free text: scratches, cleanliness, missing items.
+        public var conditionNotes: CommonV1.StringValue? = nil
+        /// Set by the server: who recorded it, and when.
+        public var recordedBy: String = ""
+        public var recordedAt: CommonV1.Timestamp? = nil
+
+        public init() {}
+
+        public init(
+            odometerKm: Int64 = 0,
+            fuelPercent: Int32 = 0,
+            conditionNotes: CommonV1.StringValue? = nil,
+            recordedBy: String = "",
+            recordedAt: CommonV1.Timestamp? = nil
+        ) {
+            self.odometerKm = odometerKm
+            self.fuelPercent = fuelPercent
+            self.conditionNotes = conditionNotes
+            self.recordedBy = recordedBy
+            self.recordedAt = recordedAt
+        }
+    }
+
+    /// How many bookings one employee may hold and book per month (DOMAIN.md 6.1): the corporate's
+    /// default, or an override for one employee.
+    public struct Allocation: Sendable, Hashable {
+        public var corporateOrganizationId: String = ""
+        /// Absent: the corporate's default for every employee; present: the override for this user.
+        public var employeeId: CommonV1.StringValue? = nil
+        /// Non-terminal bookings requested by the employee at once. 0: no self-booking.
+        public var maxActiveBookings: UInt32 = 0
+        /// Days of booked periods per calendar month (UTC). 0: no limit.
+        public var maxDaysPerMonth: UInt32 = 0
+        public var version: Int64 = 0
+        public var updatedAt: CommonV1.Timestamp? = nil
+
+        public init() {}
+
+        public init(
+            corporateOrganizationId: String = "",
+            employeeId: CommonV1.StringValue? = nil,
+            maxActiveBookings: UInt32 = 0,
+            maxDaysPerMonth: UInt32 = 0,
+            version: Int64 = 0,
+            updatedAt: CommonV1.Timestamp? = nil
+        ) {
+            self.corporateOrganizationId = corporateOrganizationId
+            self.employeeId = employeeId
+            self.maxActiveBookings = maxActiveBookings
+            self.maxDaysPerMonth = maxDaysPerMonth
+            self.version = version
+            self.updatedAt = updatedAt
+        }
+    }
+
+    /// An employee's allocation as it applies, and what is left of it.
+    public struct AllocationUsage: Sendable, Hashable {
+        public var employeeId: String = ""
+        /// The override when there is one, else the corporate's default (absent: never set, all 0).
+        public var allocation: BookingV1.Allocation? = nil
+        public var activeBookings: UInt32 = 0
+        public var remainingActiveBookings: UInt32 = 0
+        /// The calendar month (UTC) the day counts are about.
+        public var month: CommonV1.Period? = nil
+        public var daysBooked: UInt32 = 0
+        /// Absent when the allocation sets no day limit.
+        public var remainingDays: CommonV1.Int64Value? = nil
+
+        public init() {}
+
+        public init(
+            employeeId: String = "",
+            allocation: BookingV1.Allocation? = nil,
+            activeBookings: UInt32 = 0,
+            remainingActiveBookings: UInt32 = 0,
+            month: CommonV1.Period? = nil,
+            daysBooked: UInt32 = 0,
+            remainingDays: CommonV1.Int64Value? = nil
+        ) {
+            self.employeeId = employeeId
+            self.allocation = allocation
+            self.activeBookings = activeBookings
+            self.remainingActiveBookings = remainingActiveBookings
+            self.month = month
+            self.daysBooked = daysBooked
+            self.remainingDays = remainingDays
         }
     }
 }
@@ -348,6 +461,10 @@ extension BookingV1.Booking: ProtoMessage {
         ProtoFieldSchema(name: "version", jsonName: "version", number: 19, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "created_at", jsonName: "createdAt", number: 20, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "updated_at", jsonName: "updatedAt", number: 21, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "handover_evidence", jsonName: "handoverEvidence", number: 22, type: "message", typeName: "karokar.booking.v1.HandoverEvidence", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "return_evidence", jsonName: "returnEvidence", number: 23, type: "message", typeName: "karokar.booking.v1.HandoverEvidence", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "self_booking", jsonName: "selfBooking", number: 24, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 25, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -373,6 +490,10 @@ extension BookingV1.Booking: ProtoMessage {
         self.version = c.version
         self.createdAt = try c.created_at.map { try CommonV1.Timestamp(cMessage: $0) }
         self.updatedAt = try c.updated_at.map { try CommonV1.Timestamp(cMessage: $0) }
+        self.handoverEvidence = try c.handover_evidence.map { try BookingV1.HandoverEvidence(cMessage: $0) }
+        self.returnEvidence = try c.return_evidence.map { try BookingV1.HandoverEvidence(cMessage: $0) }
+        self.selfBooking = (c.self_booking != 0)
+        self.expiresAt = try c.expires_at.map { try CommonV1.Timestamp(cMessage: $0) }
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -399,6 +520,10 @@ extension BookingV1.Booking: ProtoMessage {
         c.pointee.version = self.version
         if let value = self.createdAt { c.pointee.created_at = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
         if let value = self.updatedAt { c.pointee.updated_at = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
+        if let value = self.handoverEvidence { c.pointee.handover_evidence = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Booking__V1__HandoverEvidence.self) }
+        if let value = self.returnEvidence { c.pointee.return_evidence = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Booking__V1__HandoverEvidence.self) }
+        c.pointee.self_booking = (self.selfBooking ? 1 : 0)
+        if let value = self.expiresAt { c.pointee.expires_at = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
         return UnsafeMutableRawPointer(c)
     }
 
@@ -425,6 +550,10 @@ extension BookingV1.Booking: ProtoMessage {
         writer.field("version", self.version)
         writer.optional("createdAt", self.createdAt)
         writer.optional("updatedAt", self.updatedAt)
+        writer.optional("handoverEvidence", self.handoverEvidence)
+        writer.optional("returnEvidence", self.returnEvidence)
+        writer.field("selfBooking", self.selfBooking)
+        writer.optional("expiresAt", self.expiresAt)
         return writer.value
     }
 
@@ -454,6 +583,199 @@ extension BookingV1.Booking: ProtoMessage {
             case "version": self.version = try ProtoJSON.decode(value, field: key)
             case "createdAt", "created_at": self.createdAt = try ProtoJSON.decode(value, field: key)
             case "updatedAt", "updated_at": self.updatedAt = try ProtoJSON.decode(value, field: key)
+            case "handoverEvidence", "handover_evidence": self.handoverEvidence = try ProtoJSON.decode(value, field: key)
+            case "returnEvidence", "return_evidence": self.returnEvidence = try ProtoJSON.decode(value, field: key)
+            case "selfBooking", "self_booking": self.selfBooking = try ProtoJSON.decode(value, field: key)
+            case "expiresAt", "expires_at": self.expiresAt = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension BookingV1.HandoverEvidence: ProtoMessage {
+    public static let protoName = "karokar.booking.v1.HandoverEvidence"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__booking__v1__handover_evidence())
+    public static let protoMaxDepth = 2
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "odometer_km", jsonName: "odometerKm", number: 1, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "fuel_percent", jsonName: "fuelPercent", number: 2, type: "int32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "condition_notes", jsonName: "conditionNotes", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "recorded_by", jsonName: "recordedBy", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "recorded_at", jsonName: "recordedAt", number: 5, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Booking__V1__HandoverEvidence.self).pointee
+        self.odometerKm = c.odometer_km
+        self.fuelPercent = c.fuel_percent
+        self.conditionNotes = try c.condition_notes.map { try CommonV1.StringValue(cMessage: $0) }
+        self.recordedBy = try ProtoC.string(c.recorded_by)
+        self.recordedAt = try c.recorded_at.map { try CommonV1.Timestamp(cMessage: $0) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Booking__V1__HandoverEvidence.self)
+        karokar__booking__v1__handover_evidence__init(c)
+        c.pointee.odometer_km = self.odometerKm
+        c.pointee.fuel_percent = self.fuelPercent
+        if let value = self.conditionNotes { c.pointee.condition_notes = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__StringValue.self) }
+        c.pointee.recorded_by = arena.cString(self.recordedBy)
+        if let value = self.recordedAt { c.pointee.recorded_at = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("odometerKm", self.odometerKm)
+        writer.field("fuelPercent", self.fuelPercent)
+        writer.optional("conditionNotes", self.conditionNotes)
+        writer.field("recordedBy", self.recordedBy)
+        writer.optional("recordedAt", self.recordedAt)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "odometerKm", "odometer_km": self.odometerKm = try ProtoJSON.decode(value, field: key)
+            case "fuelPercent", "fuel_percent": self.fuelPercent = try ProtoJSON.decode(value, field: key)
+            case "conditionNotes", "condition_notes": self.conditionNotes = try ProtoJSON.decode(value, field: key)
+            case "recordedBy", "recorded_by": self.recordedBy = try ProtoJSON.decode(value, field: key)
+            case "recordedAt", "recorded_at": self.recordedAt = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension BookingV1.Allocation: ProtoMessage {
+    public static let protoName = "karokar.booking.v1.Allocation"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__booking__v1__allocation())
+    public static let protoMaxDepth = 2
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "max_active_bookings", jsonName: "maxActiveBookings", number: 3, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "max_days_per_month", jsonName: "maxDaysPerMonth", number: 4, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "version", jsonName: "version", number: 5, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "updated_at", jsonName: "updatedAt", number: 6, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Booking__V1__Allocation.self).pointee
+        self.corporateOrganizationId = try ProtoC.string(c.corporate_organization_id)
+        self.employeeId = try c.employee_id.map { try CommonV1.StringValue(cMessage: $0) }
+        self.maxActiveBookings = c.max_active_bookings
+        self.maxDaysPerMonth = c.max_days_per_month
+        self.version = c.version
+        self.updatedAt = try c.updated_at.map { try CommonV1.Timestamp(cMessage: $0) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Booking__V1__Allocation.self)
+        karokar__booking__v1__allocation__init(c)
+        c.pointee.corporate_organization_id = arena.cString(self.corporateOrganizationId)
+        if let value = self.employeeId { c.pointee.employee_id = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__StringValue.self) }
+        c.pointee.max_active_bookings = self.maxActiveBookings
+        c.pointee.max_days_per_month = self.maxDaysPerMonth
+        c.pointee.version = self.version
+        if let value = self.updatedAt { c.pointee.updated_at = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("corporateOrganizationId", self.corporateOrganizationId)
+        writer.optional("employeeId", self.employeeId)
+        writer.field("maxActiveBookings", self.maxActiveBookings)
+        writer.field("maxDaysPerMonth", self.maxDaysPerMonth)
+        writer.field("version", self.version)
+        writer.optional("updatedAt", self.updatedAt)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "corporateOrganizationId", "corporate_organization_id": self.corporateOrganizationId = try ProtoJSON.decode(value, field: key)
+            case "employeeId", "employee_id": self.employeeId = try ProtoJSON.decode(value, field: key)
+            case "maxActiveBookings", "max_active_bookings": self.maxActiveBookings = try ProtoJSON.decode(value, field: key)
+            case "maxDaysPerMonth", "max_days_per_month": self.maxDaysPerMonth = try ProtoJSON.decode(value, field: key)
+            case "version": self.version = try ProtoJSON.decode(value, field: key)
+            case "updatedAt", "updated_at": self.updatedAt = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension BookingV1.AllocationUsage: ProtoMessage {
+    public static let protoName = "karokar.booking.v1.AllocationUsage"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__booking__v1__allocation_usage())
+    public static let protoMaxDepth = 3
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "allocation", jsonName: "allocation", number: 2, type: "message", typeName: "karokar.booking.v1.Allocation", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "active_bookings", jsonName: "activeBookings", number: 3, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "remaining_active_bookings", jsonName: "remainingActiveBookings", number: 4, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "month", jsonName: "month", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "days_booked", jsonName: "daysBooked", number: 6, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "remaining_days", jsonName: "remainingDays", number: 7, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Booking__V1__AllocationUsage.self).pointee
+        self.employeeId = try ProtoC.string(c.employee_id)
+        self.allocation = try c.allocation.map { try BookingV1.Allocation(cMessage: $0) }
+        self.activeBookings = c.active_bookings
+        self.remainingActiveBookings = c.remaining_active_bookings
+        self.month = try c.month.map { try CommonV1.Period(cMessage: $0) }
+        self.daysBooked = c.days_booked
+        self.remainingDays = try c.remaining_days.map { try CommonV1.Int64Value(cMessage: $0) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Booking__V1__AllocationUsage.self)
+        karokar__booking__v1__allocation_usage__init(c)
+        c.pointee.employee_id = arena.cString(self.employeeId)
+        if let value = self.allocation { c.pointee.allocation = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Booking__V1__Allocation.self) }
+        c.pointee.active_bookings = self.activeBookings
+        c.pointee.remaining_active_bookings = self.remainingActiveBookings
+        if let value = self.month { c.pointee.month = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Period.self) }
+        c.pointee.days_booked = self.daysBooked
+        if let value = self.remainingDays { c.pointee.remaining_days = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Int64Value.self) }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("employeeId", self.employeeId)
+        writer.optional("allocation", self.allocation)
+        writer.field("activeBookings", self.activeBookings)
+        writer.field("remainingActiveBookings", self.remainingActiveBookings)
+        writer.optional("month", self.month)
+        writer.field("daysBooked", self.daysBooked)
+        writer.optional("remainingDays", self.remainingDays)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "employeeId", "employee_id": self.employeeId = try ProtoJSON.decode(value, field: key)
+            case "allocation": self.allocation = try ProtoJSON.decode(value, field: key)
+            case "activeBookings", "active_bookings": self.activeBookings = try ProtoJSON.decode(value, field: key)
+            case "remainingActiveBookings", "remaining_active_bookings": self.remainingActiveBookings = try ProtoJSON.decode(value, field: key)
+            case "month": self.month = try ProtoJSON.decode(value, field: key)
+            case "daysBooked", "days_booked": self.daysBooked = try ProtoJSON.decode(value, field: key)
+            case "remainingDays", "remaining_days": self.remainingDays = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

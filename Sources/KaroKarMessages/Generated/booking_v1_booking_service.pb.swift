@@ -172,15 +172,41 @@ extension BookingV1 {
     public struct ActivateBookingRequest: Sendable, Hashable {
         public var bookingId: String = ""
         public var expectedVersion: CommonV1.Int64Value? = nil
+        /// Required: the odometer, fuel level and condition at handover.
+        public var evidence: BookingV1.HandoverReading? = nil
 
         public init() {}
 
         public init(
             bookingId: String = "",
-            expectedVersion: CommonV1.Int64Value? = nil
+            expectedVersion: CommonV1.Int64Value? = nil,
+            evidence: BookingV1.HandoverReading? = nil
         ) {
             self.bookingId = bookingId
             self.expectedVersion = expectedVersion
+            self.evidence = evidence
+        }
+    }
+
+    /// What a caller reads at a handover or return (the server adds who and when).
+    public struct HandoverReading: Sendable, Hashable {
+        /// 0 to 10,000,000.
+        public var odometerKm: Int64 = 0
+        /// 0 to 100.
+        public var fuelPercent: Int32 = 0
+        /// At most 2000 characters.
+        public var conditionNotes: CommonV1.StringValue? = nil
+
+        public init() {}
+
+        public init(
+            odometerKm: Int64 = 0,
+            fuelPercent: Int32 = 0,
+            conditionNotes: CommonV1.StringValue? = nil
+        ) {
+            self.odometerKm = odometerKm
+            self.fuelPercent = fuelPercent
+            self.conditionNotes = conditionNotes
         }
     }
 
@@ -201,15 +227,19 @@ extension BookingV1 {
     public struct CompleteBookingRequest: Sendable, Hashable {
         public var bookingId: String = ""
         public var expectedVersion: CommonV1.Int64Value? = nil
+        /// Required; the odometer may not be below the handover's (`ODOMETER_BELOW_HANDOVER`).
+        public var evidence: BookingV1.HandoverReading? = nil
 
         public init() {}
 
         public init(
             bookingId: String = "",
-            expectedVersion: CommonV1.Int64Value? = nil
+            expectedVersion: CommonV1.Int64Value? = nil,
+            evidence: BookingV1.HandoverReading? = nil
         ) {
             self.bookingId = bookingId
             self.expectedVersion = expectedVersion
+            self.evidence = evidence
         }
     }
 
@@ -405,6 +435,26 @@ extension BookingV1 {
         ) {
             self.bookings = bookings
             self.page = page
+        }
+    }
+
+    /// `karokar.booking.v1.ExpireBookingRequestsRequest`
+    public struct ExpireBookingRequestsRequest: Sendable, Hashable {
+
+        public init() {}
+    }
+
+    /// `karokar.booking.v1.ExpireBookingRequestsResponse`
+    public struct ExpireBookingRequestsResponse: Sendable, Hashable {
+        /// The bookings this run cancelled (another process's run cancels the rest).
+        public var bookingIds: [String] = []
+
+        public init() {}
+
+        public init(
+            bookingIds: [String] = []
+        ) {
+            self.bookingIds = bookingIds
         }
     }
 }
@@ -842,16 +892,18 @@ extension BookingV1.AssignBookingResponse: ProtoMessage {
 extension BookingV1.ActivateBookingRequest: ProtoMessage {
     public static let protoName = "karokar.booking.v1.ActivateBookingRequest"
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__booking__v1__activate_booking_request())
-    public static let protoMaxDepth = 2
+    public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
         ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "evidence", jsonName: "evidence", number: 3, type: "message", typeName: "karokar.booking.v1.HandoverReading", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
         let c = raw.assumingMemoryBound(to: Karokar__Booking__V1__ActivateBookingRequest.self).pointee
         self.bookingId = try ProtoC.string(c.booking_id)
         self.expectedVersion = try c.expected_version.map { try CommonV1.Int64Value(cMessage: $0) }
+        self.evidence = try c.evidence.map { try BookingV1.HandoverReading(cMessage: $0) }
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -859,6 +911,7 @@ extension BookingV1.ActivateBookingRequest: ProtoMessage {
         karokar__booking__v1__activate_booking_request__init(c)
         c.pointee.booking_id = arena.cString(self.bookingId)
         if let value = self.expectedVersion { c.pointee.expected_version = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Int64Value.self) }
+        if let value = self.evidence { c.pointee.evidence = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Booking__V1__HandoverReading.self) }
         return UnsafeMutableRawPointer(c)
     }
 
@@ -866,6 +919,7 @@ extension BookingV1.ActivateBookingRequest: ProtoMessage {
         var writer = JSONObjectWriter()
         writer.field("bookingId", self.bookingId)
         writer.optional("expectedVersion", self.expectedVersion)
+        writer.optional("evidence", self.evidence)
         return writer.value
     }
 
@@ -876,6 +930,55 @@ extension BookingV1.ActivateBookingRequest: ProtoMessage {
             switch key {
             case "bookingId", "booking_id": self.bookingId = try ProtoJSON.decode(value, field: key)
             case "expectedVersion", "expected_version": self.expectedVersion = try ProtoJSON.decode(value, field: key)
+            case "evidence": self.evidence = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension BookingV1.HandoverReading: ProtoMessage {
+    public static let protoName = "karokar.booking.v1.HandoverReading"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__booking__v1__handover_reading())
+    public static let protoMaxDepth = 2
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "odometer_km", jsonName: "odometerKm", number: 1, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "fuel_percent", jsonName: "fuelPercent", number: 2, type: "int32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "condition_notes", jsonName: "conditionNotes", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Booking__V1__HandoverReading.self).pointee
+        self.odometerKm = c.odometer_km
+        self.fuelPercent = c.fuel_percent
+        self.conditionNotes = try c.condition_notes.map { try CommonV1.StringValue(cMessage: $0) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Booking__V1__HandoverReading.self)
+        karokar__booking__v1__handover_reading__init(c)
+        c.pointee.odometer_km = self.odometerKm
+        c.pointee.fuel_percent = self.fuelPercent
+        if let value = self.conditionNotes { c.pointee.condition_notes = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__StringValue.self) }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("odometerKm", self.odometerKm)
+        writer.field("fuelPercent", self.fuelPercent)
+        writer.optional("conditionNotes", self.conditionNotes)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "odometerKm", "odometer_km": self.odometerKm = try ProtoJSON.decode(value, field: key)
+            case "fuelPercent", "fuel_percent": self.fuelPercent = try ProtoJSON.decode(value, field: key)
+            case "conditionNotes", "condition_notes": self.conditionNotes = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }
@@ -923,16 +1026,18 @@ extension BookingV1.ActivateBookingResponse: ProtoMessage {
 extension BookingV1.CompleteBookingRequest: ProtoMessage {
     public static let protoName = "karokar.booking.v1.CompleteBookingRequest"
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__booking__v1__complete_booking_request())
-    public static let protoMaxDepth = 2
+    public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
         ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "evidence", jsonName: "evidence", number: 3, type: "message", typeName: "karokar.booking.v1.HandoverReading", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
         let c = raw.assumingMemoryBound(to: Karokar__Booking__V1__CompleteBookingRequest.self).pointee
         self.bookingId = try ProtoC.string(c.booking_id)
         self.expectedVersion = try c.expected_version.map { try CommonV1.Int64Value(cMessage: $0) }
+        self.evidence = try c.evidence.map { try BookingV1.HandoverReading(cMessage: $0) }
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -940,6 +1045,7 @@ extension BookingV1.CompleteBookingRequest: ProtoMessage {
         karokar__booking__v1__complete_booking_request__init(c)
         c.pointee.booking_id = arena.cString(self.bookingId)
         if let value = self.expectedVersion { c.pointee.expected_version = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Int64Value.self) }
+        if let value = self.evidence { c.pointee.evidence = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Booking__V1__HandoverReading.self) }
         return UnsafeMutableRawPointer(c)
     }
 
@@ -947,6 +1053,7 @@ extension BookingV1.CompleteBookingRequest: ProtoMessage {
         var writer = JSONObjectWriter()
         writer.field("bookingId", self.bookingId)
         writer.optional("expectedVersion", self.expectedVersion)
+        writer.optional("evidence", self.evidence)
         return writer.value
     }
 
@@ -957,6 +1064,7 @@ extension BookingV1.CompleteBookingRequest: ProtoMessage {
             switch key {
             case "bookingId", "booking_id": self.bookingId = try ProtoJSON.decode(value, field: key)
             case "expectedVersion", "expected_version": self.expectedVersion = try ProtoJSON.decode(value, field: key)
+            case "evidence": self.evidence = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }
@@ -1462,6 +1570,80 @@ extension BookingV1.ListVendorBookingRequestsResponse: ProtoMessage {
             switch key {
             case "bookings": self.bookings = try ProtoJSON.decodeArray(value, field: key)
             case "page": self.page = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension BookingV1.ExpireBookingRequestsRequest: ProtoMessage {
+    public static let protoName = "karokar.booking.v1.ExpireBookingRequestsRequest"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__booking__v1__expire_booking_requests_request())
+    public static let protoMaxDepth = 1
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Booking__V1__ExpireBookingRequestsRequest.self).pointee
+        _ = c
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Booking__V1__ExpireBookingRequestsRequest.self)
+        karokar__booking__v1__expire_booking_requests_request__init(c)
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        .object([])
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension BookingV1.ExpireBookingRequestsResponse: ProtoMessage {
+    public static let protoName = "karokar.booking.v1.ExpireBookingRequestsResponse"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__booking__v1__expire_booking_requests_response())
+    public static let protoMaxDepth = 1
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "booking_ids", jsonName: "bookingIds", number: 1, type: "string", typeName: "", repeated: true, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Booking__V1__ExpireBookingRequestsResponse.self).pointee
+        self.bookingIds = try ProtoC.array(c.booking_ids, count: c.n_booking_ids) { element in try ProtoC.string(element) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Booking__V1__ExpireBookingRequestsResponse.self)
+        karokar__booking__v1__expire_booking_requests_response__init(c)
+        if !self.bookingIds.isEmpty {
+            c.pointee.n_booking_ids = self.bookingIds.count
+            c.pointee.booking_ids = arena.array(self.bookingIds) { element in arena.cString(element) }
+        }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.repeated("bookingIds", self.bookingIds)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "bookingIds", "booking_ids": self.bookingIds = try ProtoJSON.decodeArray(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

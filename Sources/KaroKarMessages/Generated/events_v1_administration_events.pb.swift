@@ -198,17 +198,21 @@ extension EventsV1 {
         public var moderationActionId: String = ""
         public var bookingId: String = ""
         public var notes: CommonV1.StringValue? = nil
+        /// The booking's version the administrator read; Booking refuses a stale one (STALE_VERSION).
+        public var expectedVersion: CommonV1.Int64Value? = nil
 
         public init() {}
 
         public init(
             moderationActionId: String = "",
             bookingId: String = "",
-            notes: CommonV1.StringValue? = nil
+            notes: CommonV1.StringValue? = nil,
+            expectedVersion: CommonV1.Int64Value? = nil
         ) {
             self.moderationActionId = moderationActionId
             self.bookingId = bookingId
             self.notes = notes
+            self.expectedVersion = expectedVersion
         }
     }
 
@@ -633,6 +637,7 @@ extension EventsV1.BookingTerminationRequested: ProtoMessage {
         ProtoFieldSchema(name: "moderation_action_id", jsonName: "moderationActionId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "booking_id", jsonName: "bookingId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "notes", jsonName: "notes", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 4, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -640,6 +645,7 @@ extension EventsV1.BookingTerminationRequested: ProtoMessage {
         self.moderationActionId = try ProtoC.string(c.moderation_action_id)
         self.bookingId = try ProtoC.string(c.booking_id)
         self.notes = try c.notes.map { try CommonV1.StringValue(cMessage: $0) }
+        self.expectedVersion = try c.expected_version.map { try CommonV1.Int64Value(cMessage: $0) }
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -648,6 +654,7 @@ extension EventsV1.BookingTerminationRequested: ProtoMessage {
         c.pointee.moderation_action_id = arena.cString(self.moderationActionId)
         c.pointee.booking_id = arena.cString(self.bookingId)
         if let value = self.notes { c.pointee.notes = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__StringValue.self) }
+        if let value = self.expectedVersion { c.pointee.expected_version = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Int64Value.self) }
         return UnsafeMutableRawPointer(c)
     }
 
@@ -656,6 +663,7 @@ extension EventsV1.BookingTerminationRequested: ProtoMessage {
         writer.field("moderationActionId", self.moderationActionId)
         writer.field("bookingId", self.bookingId)
         writer.optional("notes", self.notes)
+        writer.optional("expectedVersion", self.expectedVersion)
         return writer.value
     }
 
@@ -667,6 +675,7 @@ extension EventsV1.BookingTerminationRequested: ProtoMessage {
             case "moderationActionId", "moderation_action_id": self.moderationActionId = try ProtoJSON.decode(value, field: key)
             case "bookingId", "booking_id": self.bookingId = try ProtoJSON.decode(value, field: key)
             case "notes": self.notes = try ProtoJSON.decode(value, field: key)
+            case "expectedVersion", "expected_version": self.expectedVersion = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

@@ -96,6 +96,8 @@ extension EventsV1 {
         public var requestedBy: String = ""
         /// User who submitted it (usually the requester).
         public var submittedBy: String = ""
+        /// An employee's booking for themselves, within the allocation (DOMAIN.md 6.1).
+        public var selfBooking: Bool = false
 
         public init() {}
 
@@ -106,7 +108,8 @@ extension EventsV1 {
             corporateOrganizationId: String = "",
             period: CommonV1.Period? = nil,
             requestedBy: String = "",
-            submittedBy: String = ""
+            submittedBy: String = "",
+            selfBooking: Bool = false
         ) {
             self.bookingId = bookingId
             self.vehicleId = vehicleId
@@ -115,6 +118,7 @@ extension EventsV1 {
             self.period = period
             self.requestedBy = requestedBy
             self.submittedBy = submittedBy
+            self.selfBooking = selfBooking
         }
     }
 
@@ -130,6 +134,8 @@ extension EventsV1 {
         /// Vendor user who approved.
         public var approvedBy: String = ""
         public var notes: CommonV1.StringValue? = nil
+        /// An employee's own booking: `booking.assigned` to the requester follows in this transaction.
+        public var selfBooking: Bool = false
 
         public init() {}
 
@@ -141,7 +147,8 @@ extension EventsV1 {
             period: CommonV1.Period? = nil,
             requestedBy: String = "",
             approvedBy: String = "",
-            notes: CommonV1.StringValue? = nil
+            notes: CommonV1.StringValue? = nil,
+            selfBooking: Bool = false
         ) {
             self.bookingId = bookingId
             self.vehicleId = vehicleId
@@ -151,6 +158,7 @@ extension EventsV1 {
             self.requestedBy = requestedBy
             self.approvedBy = approvedBy
             self.notes = notes
+            self.selfBooking = selfBooking
         }
     }
 
@@ -202,6 +210,8 @@ extension EventsV1 {
         public var employeeId: String = ""
         /// Id chosen by Booking for the Assignment to create, so the creation is idempotent.
         public var assignmentId: String = ""
+        /// An employee's own booking assigned to them at approval: the assignment starts ACCEPTED.
+        public var selfBooking: Bool = false
 
         public init() {}
 
@@ -214,7 +224,8 @@ extension EventsV1 {
             requestedBy: String = "",
             assignedBy: String = "",
             employeeId: String = "",
-            assignmentId: String = ""
+            assignmentId: String = "",
+            selfBooking: Bool = false
         ) {
             self.bookingId = bookingId
             self.vehicleId = vehicleId
@@ -225,6 +236,7 @@ extension EventsV1 {
             self.assignedBy = assignedBy
             self.employeeId = employeeId
             self.assignmentId = assignmentId
+            self.selfBooking = selfBooking
         }
     }
 
@@ -238,6 +250,8 @@ extension EventsV1 {
         public var period: CommonV1.Period? = nil
         public var requestedBy: String = ""
         public var activatedBy: String = ""
+        /// Odometer, fuel level and condition at handover.
+        public var handover: EventsV1.HandoverReading? = nil
 
         public init() {}
 
@@ -248,7 +262,8 @@ extension EventsV1 {
             corporateOrganizationId: String = "",
             period: CommonV1.Period? = nil,
             requestedBy: String = "",
-            activatedBy: String = ""
+            activatedBy: String = "",
+            handover: EventsV1.HandoverReading? = nil
         ) {
             self.bookingId = bookingId
             self.vehicleId = vehicleId
@@ -257,6 +272,26 @@ extension EventsV1 {
             self.period = period
             self.requestedBy = requestedBy
             self.activatedBy = activatedBy
+            self.handover = handover
+        }
+    }
+
+    /// What was read at a handover or a return.
+    public struct HandoverReading: Sendable, Hashable {
+        public var odometerKm: Int64 = 0
+        public var fuelPercent: Int32 = 0
+        public var conditionNotes: CommonV1.StringValue? = nil
+
+        public init() {}
+
+        public init(
+            odometerKm: Int64 = 0,
+            fuelPercent: Int32 = 0,
+            conditionNotes: CommonV1.StringValue? = nil
+        ) {
+            self.odometerKm = odometerKm
+            self.fuelPercent = fuelPercent
+            self.conditionNotes = conditionNotes
         }
     }
 
@@ -270,6 +305,8 @@ extension EventsV1 {
         public var period: CommonV1.Period? = nil
         public var requestedBy: String = ""
         public var completedBy: String = ""
+        /// Odometer, fuel level and condition at return.
+        public var returnReading: EventsV1.HandoverReading? = nil
 
         public init() {}
 
@@ -280,7 +317,8 @@ extension EventsV1 {
             corporateOrganizationId: String = "",
             period: CommonV1.Period? = nil,
             requestedBy: String = "",
-            completedBy: String = ""
+            completedBy: String = "",
+            returnReading: EventsV1.HandoverReading? = nil
         ) {
             self.bookingId = bookingId
             self.vehicleId = vehicleId
@@ -289,6 +327,7 @@ extension EventsV1 {
             self.period = period
             self.requestedBy = requestedBy
             self.completedBy = completedBy
+            self.returnReading = returnReading
         }
     }
 
@@ -549,6 +588,7 @@ extension EventsV1.BookingRequested: ProtoMessage {
         ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "submitted_by", jsonName: "submittedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "self_booking", jsonName: "selfBooking", number: 8, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -560,6 +600,7 @@ extension EventsV1.BookingRequested: ProtoMessage {
         self.period = try c.period.map { try CommonV1.Period(cMessage: $0) }
         self.requestedBy = try ProtoC.string(c.requested_by)
         self.submittedBy = try ProtoC.string(c.submitted_by)
+        self.selfBooking = (c.self_booking != 0)
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -572,6 +613,7 @@ extension EventsV1.BookingRequested: ProtoMessage {
         if let value = self.period { c.pointee.period = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Period.self) }
         c.pointee.requested_by = arena.cString(self.requestedBy)
         c.pointee.submitted_by = arena.cString(self.submittedBy)
+        c.pointee.self_booking = (self.selfBooking ? 1 : 0)
         return UnsafeMutableRawPointer(c)
     }
 
@@ -584,6 +626,7 @@ extension EventsV1.BookingRequested: ProtoMessage {
         writer.optional("period", self.period)
         writer.field("requestedBy", self.requestedBy)
         writer.field("submittedBy", self.submittedBy)
+        writer.field("selfBooking", self.selfBooking)
         return writer.value
     }
 
@@ -599,6 +642,7 @@ extension EventsV1.BookingRequested: ProtoMessage {
             case "period": self.period = try ProtoJSON.decode(value, field: key)
             case "requestedBy", "requested_by": self.requestedBy = try ProtoJSON.decode(value, field: key)
             case "submittedBy", "submitted_by": self.submittedBy = try ProtoJSON.decode(value, field: key)
+            case "selfBooking", "self_booking": self.selfBooking = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }
@@ -618,6 +662,7 @@ extension EventsV1.BookingApproved: ProtoMessage {
         ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "approved_by", jsonName: "approvedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "notes", jsonName: "notes", number: 8, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "self_booking", jsonName: "selfBooking", number: 9, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -630,6 +675,7 @@ extension EventsV1.BookingApproved: ProtoMessage {
         self.requestedBy = try ProtoC.string(c.requested_by)
         self.approvedBy = try ProtoC.string(c.approved_by)
         self.notes = try c.notes.map { try CommonV1.StringValue(cMessage: $0) }
+        self.selfBooking = (c.self_booking != 0)
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -643,6 +689,7 @@ extension EventsV1.BookingApproved: ProtoMessage {
         c.pointee.requested_by = arena.cString(self.requestedBy)
         c.pointee.approved_by = arena.cString(self.approvedBy)
         if let value = self.notes { c.pointee.notes = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__StringValue.self) }
+        c.pointee.self_booking = (self.selfBooking ? 1 : 0)
         return UnsafeMutableRawPointer(c)
     }
 
@@ -656,6 +703,7 @@ extension EventsV1.BookingApproved: ProtoMessage {
         writer.field("requestedBy", self.requestedBy)
         writer.field("approvedBy", self.approvedBy)
         writer.optional("notes", self.notes)
+        writer.field("selfBooking", self.selfBooking)
         return writer.value
     }
 
@@ -672,6 +720,7 @@ extension EventsV1.BookingApproved: ProtoMessage {
             case "requestedBy", "requested_by": self.requestedBy = try ProtoJSON.decode(value, field: key)
             case "approvedBy", "approved_by": self.approvedBy = try ProtoJSON.decode(value, field: key)
             case "notes": self.notes = try ProtoJSON.decode(value, field: key)
+            case "selfBooking", "self_booking": self.selfBooking = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }
@@ -765,6 +814,7 @@ extension EventsV1.BookingAssigned: ProtoMessage {
         ProtoFieldSchema(name: "assigned_by", jsonName: "assignedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 8, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "assignment_id", jsonName: "assignmentId", number: 9, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "self_booking", jsonName: "selfBooking", number: 10, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -778,6 +828,7 @@ extension EventsV1.BookingAssigned: ProtoMessage {
         self.assignedBy = try ProtoC.string(c.assigned_by)
         self.employeeId = try ProtoC.string(c.employee_id)
         self.assignmentId = try ProtoC.string(c.assignment_id)
+        self.selfBooking = (c.self_booking != 0)
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -792,6 +843,7 @@ extension EventsV1.BookingAssigned: ProtoMessage {
         c.pointee.assigned_by = arena.cString(self.assignedBy)
         c.pointee.employee_id = arena.cString(self.employeeId)
         c.pointee.assignment_id = arena.cString(self.assignmentId)
+        c.pointee.self_booking = (self.selfBooking ? 1 : 0)
         return UnsafeMutableRawPointer(c)
     }
 
@@ -806,6 +858,7 @@ extension EventsV1.BookingAssigned: ProtoMessage {
         writer.field("assignedBy", self.assignedBy)
         writer.field("employeeId", self.employeeId)
         writer.field("assignmentId", self.assignmentId)
+        writer.field("selfBooking", self.selfBooking)
         return writer.value
     }
 
@@ -823,6 +876,7 @@ extension EventsV1.BookingAssigned: ProtoMessage {
             case "assignedBy", "assigned_by": self.assignedBy = try ProtoJSON.decode(value, field: key)
             case "employeeId", "employee_id": self.employeeId = try ProtoJSON.decode(value, field: key)
             case "assignmentId", "assignment_id": self.assignmentId = try ProtoJSON.decode(value, field: key)
+            case "selfBooking", "self_booking": self.selfBooking = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }
@@ -841,6 +895,7 @@ extension EventsV1.BookingActivated: ProtoMessage {
         ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "activated_by", jsonName: "activatedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "handover", jsonName: "handover", number: 8, type: "message", typeName: "karokar.events.v1.HandoverReading", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -852,6 +907,7 @@ extension EventsV1.BookingActivated: ProtoMessage {
         self.period = try c.period.map { try CommonV1.Period(cMessage: $0) }
         self.requestedBy = try ProtoC.string(c.requested_by)
         self.activatedBy = try ProtoC.string(c.activated_by)
+        self.handover = try c.handover.map { try EventsV1.HandoverReading(cMessage: $0) }
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -864,6 +920,7 @@ extension EventsV1.BookingActivated: ProtoMessage {
         if let value = self.period { c.pointee.period = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Period.self) }
         c.pointee.requested_by = arena.cString(self.requestedBy)
         c.pointee.activated_by = arena.cString(self.activatedBy)
+        if let value = self.handover { c.pointee.handover = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__HandoverReading.self) }
         return UnsafeMutableRawPointer(c)
     }
 
@@ -876,6 +933,7 @@ extension EventsV1.BookingActivated: ProtoMessage {
         writer.optional("period", self.period)
         writer.field("requestedBy", self.requestedBy)
         writer.field("activatedBy", self.activatedBy)
+        writer.optional("handover", self.handover)
         return writer.value
     }
 
@@ -891,6 +949,55 @@ extension EventsV1.BookingActivated: ProtoMessage {
             case "period": self.period = try ProtoJSON.decode(value, field: key)
             case "requestedBy", "requested_by": self.requestedBy = try ProtoJSON.decode(value, field: key)
             case "activatedBy", "activated_by": self.activatedBy = try ProtoJSON.decode(value, field: key)
+            case "handover": self.handover = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension EventsV1.HandoverReading: ProtoMessage {
+    public static let protoName = "karokar.events.v1.HandoverReading"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__handover_reading())
+    public static let protoMaxDepth = 2
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "odometer_km", jsonName: "odometerKm", number: 1, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "fuel_percent", jsonName: "fuelPercent", number: 2, type: "int32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "condition_notes", jsonName: "conditionNotes", number: 3, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Events__V1__HandoverReading.self).pointee
+        self.odometerKm = c.odometer_km
+        self.fuelPercent = c.fuel_percent
+        self.conditionNotes = try c.condition_notes.map { try CommonV1.StringValue(cMessage: $0) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Events__V1__HandoverReading.self)
+        karokar__events__v1__handover_reading__init(c)
+        c.pointee.odometer_km = self.odometerKm
+        c.pointee.fuel_percent = self.fuelPercent
+        if let value = self.conditionNotes { c.pointee.condition_notes = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__StringValue.self) }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("odometerKm", self.odometerKm)
+        writer.field("fuelPercent", self.fuelPercent)
+        writer.optional("conditionNotes", self.conditionNotes)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "odometerKm", "odometer_km": self.odometerKm = try ProtoJSON.decode(value, field: key)
+            case "fuelPercent", "fuel_percent": self.fuelPercent = try ProtoJSON.decode(value, field: key)
+            case "conditionNotes", "condition_notes": self.conditionNotes = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }
@@ -909,6 +1016,7 @@ extension EventsV1.BookingCompleted: ProtoMessage {
         ProtoFieldSchema(name: "period", jsonName: "period", number: 5, type: "message", typeName: "karokar.common.v1.Period", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "requested_by", jsonName: "requestedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "completed_by", jsonName: "completedBy", number: 7, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "return_reading", jsonName: "returnReading", number: 8, type: "message", typeName: "karokar.events.v1.HandoverReading", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -920,6 +1028,7 @@ extension EventsV1.BookingCompleted: ProtoMessage {
         self.period = try c.period.map { try CommonV1.Period(cMessage: $0) }
         self.requestedBy = try ProtoC.string(c.requested_by)
         self.completedBy = try ProtoC.string(c.completed_by)
+        self.returnReading = try c.return_reading.map { try EventsV1.HandoverReading(cMessage: $0) }
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -932,6 +1041,7 @@ extension EventsV1.BookingCompleted: ProtoMessage {
         if let value = self.period { c.pointee.period = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Period.self) }
         c.pointee.requested_by = arena.cString(self.requestedBy)
         c.pointee.completed_by = arena.cString(self.completedBy)
+        if let value = self.returnReading { c.pointee.return_reading = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__HandoverReading.self) }
         return UnsafeMutableRawPointer(c)
     }
 
@@ -944,6 +1054,7 @@ extension EventsV1.BookingCompleted: ProtoMessage {
         writer.optional("period", self.period)
         writer.field("requestedBy", self.requestedBy)
         writer.field("completedBy", self.completedBy)
+        writer.optional("returnReading", self.returnReading)
         return writer.value
     }
 
@@ -959,6 +1070,7 @@ extension EventsV1.BookingCompleted: ProtoMessage {
             case "period": self.period = try ProtoJSON.decode(value, field: key)
             case "requestedBy", "requested_by": self.requestedBy = try ProtoJSON.decode(value, field: key)
             case "completedBy", "completed_by": self.completedBy = try ProtoJSON.decode(value, field: key)
+            case "returnReading", "return_reading": self.returnReading = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

@@ -16,10 +16,10 @@ extension BookingV1 {
         /// The methods, typed.
         public enum Method {
             public static let createBooking = RPCMethod<BookingV1.CreateBookingRequest, BookingV1.CreateBookingResponse>(
-                service: "karokar.booking.v1.BookingService", name: "CreateBooking", access: .permissions(["booking.create"])
+                service: "karokar.booking.v1.BookingService", name: "CreateBooking", access: .permissions(["booking.create", "booking.create_own"])
             )
             public static let submitBooking = RPCMethod<BookingV1.SubmitBookingRequest, BookingV1.SubmitBookingResponse>(
-                service: "karokar.booking.v1.BookingService", name: "SubmitBooking", access: .permissions(["booking.submit"])
+                service: "karokar.booking.v1.BookingService", name: "SubmitBooking", access: .permissions(["booking.submit", "booking.submit_own"])
             )
             public static let approveBooking = RPCMethod<BookingV1.ApproveBookingRequest, BookingV1.ApproveBookingResponse>(
                 service: "karokar.booking.v1.BookingService", name: "ApproveBooking", access: .permissions(["booking.approve"])
@@ -40,16 +40,19 @@ extension BookingV1 {
                 service: "karokar.booking.v1.BookingService", name: "TerminateBooking", access: .permissions(["booking.terminate"])
             )
             public static let cancelBooking = RPCMethod<BookingV1.CancelBookingRequest, BookingV1.CancelBookingResponse>(
-                service: "karokar.booking.v1.BookingService", name: "CancelBooking", access: .permissions(["booking.cancel"])
+                service: "karokar.booking.v1.BookingService", name: "CancelBooking", access: .permissions(["booking.cancel", "booking.cancel_own"])
             )
             public static let getBooking = RPCMethod<BookingV1.GetBookingRequest, BookingV1.GetBookingResponse>(
-                service: "karokar.booking.v1.BookingService", name: "GetBooking", access: .permissions(["booking.read"])
+                service: "karokar.booking.v1.BookingService", name: "GetBooking", access: .permissions(["booking.read", "booking.read_own"])
             )
             public static let listCorporateBookings = RPCMethod<BookingV1.ListCorporateBookingsRequest, BookingV1.ListCorporateBookingsResponse>(
-                service: "karokar.booking.v1.BookingService", name: "ListCorporateBookings", access: .permissions(["booking.read"])
+                service: "karokar.booking.v1.BookingService", name: "ListCorporateBookings", access: .permissions(["booking.read", "booking.read_own"])
             )
             public static let listVendorBookingRequests = RPCMethod<BookingV1.ListVendorBookingRequestsRequest, BookingV1.ListVendorBookingRequestsResponse>(
                 service: "karokar.booking.v1.BookingService", name: "ListVendorBookingRequests", access: .permissions(["booking.read"])
+            )
+            public static let expireBookingRequests = RPCMethod<BookingV1.ExpireBookingRequestsRequest, BookingV1.ExpireBookingRequestsResponse>(
+                service: "karokar.booking.v1.BookingService", name: "ExpireBookingRequests", access: .permissions(["booking.terminate"])
             )
         }
 
@@ -57,14 +60,19 @@ extension BookingV1 {
         public protocol Handler: Sendable {
             /// Creates a `DRAFT` booking for the caller's corporate. Only `ACTIVE` VENDOR_OWNED vehicles of
             /// `ACTIVE` vendors, by an `ACTIVE` corporate (`VEHICLE_NOT_BOOKABLE`, `ORGANIZATION_NOT_ACTIVE`).
-            /// No availability effect. Emits `booking.created`. Permission: booking.create.
+            /// No availability effect. Emits `booking.created`. Permission: booking.create (an employee's
+            /// booking.create_own: a booking for themselves, within the allocation, see DOMAIN.md 6.1).
             func createBooking(_ request: BookingV1.CreateBookingRequest, context: ServerCallContext) async throws -> BookingV1.CreateBookingResponse
             /// `DRAFT -> REQUESTED`; the vendor is notified, still no availability effect.
-            /// Emits `booking.requested`. Permission: booking.submit.
+            /// An employee's own booking is checked against the allocation, race-free
+            /// (FAILED_PRECONDITION / `ALLOCATION_EXCEEDED`).
+            /// Emits `booking.requested`. Permission: booking.submit (booking.submit_own: own bookings).
             func submitBooking(_ request: BookingV1.SubmitBookingRequest, context: ServerCallContext) async throws -> BookingV1.SubmitBookingResponse
             /// `REQUESTED -> APPROVED` by the vendor; a RESERVED record is placed in the same transaction.
             /// When the vehicle is not free: FAILED_PRECONDITION / `VEHICLE_NOT_AVAILABLE`, and the booking
-            /// stays `REQUESTED`. Emits `booking.approved`. Permission: booking.approve.
+            /// stays `REQUESTED`. An employee's own booking is checked against the allocation again and
+            /// assigned to them in the same transaction (`booking.assigned` follows, the assignment starts
+            /// ACCEPTED). Emits `booking.approved`. Permission: booking.approve.
             func approveBooking(_ request: BookingV1.ApproveBookingRequest, context: ServerCallContext) async throws -> BookingV1.ApproveBookingResponse
             /// `REQUESTED -> REJECTED` by the vendor, with a reason. Emits `booking.rejected`.
             /// Permission: booking.approve.
@@ -85,15 +93,23 @@ extension BookingV1 {
             /// Emits `booking.terminated`. Permission: booking.terminate.
             func terminateBooking(_ request: BookingV1.TerminateBookingRequest, context: ServerCallContext) async throws -> BookingV1.TerminateBookingResponse
             /// `REQUESTED | APPROVED | ASSIGNED -> CANCELLED`, releasing any record and closing any
-            /// assignment. Emits `booking.cancelled`. Permission: booking.cancel.
+            /// assignment. Emits `booking.cancelled`. Permission: booking.cancel (booking.cancel_own: own
+            /// bookings).
             func cancelBooking(_ request: BookingV1.CancelBookingRequest, context: ServerCallContext) async throws -> BookingV1.CancelBookingResponse
-            /// One booking. Permission: booking.read.
+            /// One booking. Permission: booking.read (booking.read_own: the caller's own bookings).
             func getBooking(_ request: BookingV1.GetBookingRequest, context: ServerCallContext) async throws -> BookingV1.GetBookingResponse
-            /// The caller's corporate's bookings, newest first. Permission: booking.read.
+            /// The caller's corporate's bookings, newest first. Permission: booking.read (booking.read_own:
+            /// the caller's own bookings only).
             func listCorporateBookings(_ request: BookingV1.ListCorporateBookingsRequest, context: ServerCallContext) async throws -> BookingV1.ListCorporateBookingsResponse
             /// Bookings for the caller's vendor's vehicles (never DRAFT), newest first.
             /// Permission: booking.read.
             func listVendorBookingRequests(_ request: BookingV1.ListVendorBookingRequestsRequest, context: ServerCallContext) async throws -> BookingV1.ListVendorBookingRequestsResponse
+            /// Runs the request expiry sweep now (a background job runs it too): `REQUESTED` bookings whose
+            /// period has started or that waited longer than the configured time are cancelled with reason
+            /// `EXPIRED`, each once whatever the number of server processes. Platform administrators sweep
+            /// every corporate's requests, others their own corporate's. Emits `booking.cancelled` each.
+            /// Permission: booking.terminate.
+            func expireBookingRequests(_ request: BookingV1.ExpireBookingRequestsRequest, context: ServerCallContext) async throws -> BookingV1.ExpireBookingRequestsResponse
         }
 
         /// Typed client stub over any ``RPCClientTransport`` (normally an ``RPCClient``).
@@ -106,20 +122,25 @@ extension BookingV1 {
 
             /// Creates a `DRAFT` booking for the caller's corporate. Only `ACTIVE` VENDOR_OWNED vehicles of
             /// `ACTIVE` vendors, by an `ACTIVE` corporate (`VEHICLE_NOT_BOOKABLE`, `ORGANIZATION_NOT_ACTIVE`).
-            /// No availability effect. Emits `booking.created`. Permission: booking.create.
+            /// No availability effect. Emits `booking.created`. Permission: booking.create (an employee's
+            /// booking.create_own: a booking for themselves, within the allocation, see DOMAIN.md 6.1).
             public func createBooking(_ request: BookingV1.CreateBookingRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.CreateBookingResponse {
                 try await transport.unary(Method.createBooking, request, options: options)
             }
 
             /// `DRAFT -> REQUESTED`; the vendor is notified, still no availability effect.
-            /// Emits `booking.requested`. Permission: booking.submit.
+            /// An employee's own booking is checked against the allocation, race-free
+            /// (FAILED_PRECONDITION / `ALLOCATION_EXCEEDED`).
+            /// Emits `booking.requested`. Permission: booking.submit (booking.submit_own: own bookings).
             public func submitBooking(_ request: BookingV1.SubmitBookingRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.SubmitBookingResponse {
                 try await transport.unary(Method.submitBooking, request, options: options)
             }
 
             /// `REQUESTED -> APPROVED` by the vendor; a RESERVED record is placed in the same transaction.
             /// When the vehicle is not free: FAILED_PRECONDITION / `VEHICLE_NOT_AVAILABLE`, and the booking
-            /// stays `REQUESTED`. Emits `booking.approved`. Permission: booking.approve.
+            /// stays `REQUESTED`. An employee's own booking is checked against the allocation again and
+            /// assigned to them in the same transaction (`booking.assigned` follows, the assignment starts
+            /// ACCEPTED). Emits `booking.approved`. Permission: booking.approve.
             public func approveBooking(_ request: BookingV1.ApproveBookingRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.ApproveBookingResponse {
                 try await transport.unary(Method.approveBooking, request, options: options)
             }
@@ -158,17 +179,19 @@ extension BookingV1 {
             }
 
             /// `REQUESTED | APPROVED | ASSIGNED -> CANCELLED`, releasing any record and closing any
-            /// assignment. Emits `booking.cancelled`. Permission: booking.cancel.
+            /// assignment. Emits `booking.cancelled`. Permission: booking.cancel (booking.cancel_own: own
+            /// bookings).
             public func cancelBooking(_ request: BookingV1.CancelBookingRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.CancelBookingResponse {
                 try await transport.unary(Method.cancelBooking, request, options: options)
             }
 
-            /// One booking. Permission: booking.read.
+            /// One booking. Permission: booking.read (booking.read_own: the caller's own bookings).
             public func getBooking(_ request: BookingV1.GetBookingRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.GetBookingResponse {
                 try await transport.unary(Method.getBooking, request, options: options)
             }
 
-            /// The caller's corporate's bookings, newest first. Permission: booking.read.
+            /// The caller's corporate's bookings, newest first. Permission: booking.read (booking.read_own:
+            /// the caller's own bookings only).
             public func listCorporateBookings(_ request: BookingV1.ListCorporateBookingsRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.ListCorporateBookingsResponse {
                 try await transport.unary(Method.listCorporateBookings, request, options: options)
             }
@@ -177,6 +200,15 @@ extension BookingV1 {
             /// Permission: booking.read.
             public func listVendorBookingRequests(_ request: BookingV1.ListVendorBookingRequestsRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.ListVendorBookingRequestsResponse {
                 try await transport.unary(Method.listVendorBookingRequests, request, options: options)
+            }
+
+            /// Runs the request expiry sweep now (a background job runs it too): `REQUESTED` bookings whose
+            /// period has started or that waited longer than the configured time are cancelled with reason
+            /// `EXPIRED`, each once whatever the number of server processes. Platform administrators sweep
+            /// every corporate's requests, others their own corporate's. Emits `booking.cancelled` each.
+            /// Permission: booking.terminate.
+            public func expireBookingRequests(_ request: BookingV1.ExpireBookingRequestsRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.ExpireBookingRequestsResponse {
+                try await transport.unary(Method.expireBookingRequests, request, options: options)
             }
         }
     }
@@ -221,6 +253,9 @@ extension BookingV1.BookingService.Handler {
             },
             RPCRoute(BookingV1.BookingService.Method.listVendorBookingRequests) { request, context in
                 try await self.listVendorBookingRequests(request, context: context)
+            },
+            RPCRoute(BookingV1.BookingService.Method.expireBookingRequests) { request, context in
+                try await self.expireBookingRequests(request, context: context)
             },
         ])
     }

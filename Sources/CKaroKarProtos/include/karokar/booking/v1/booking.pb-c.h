@@ -19,6 +19,9 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Karokar__Booking__V1__BookingTermination Karokar__Booking__V1__BookingTermination;
 typedef struct Karokar__Booking__V1__Booking Karokar__Booking__V1__Booking;
+typedef struct Karokar__Booking__V1__HandoverEvidence Karokar__Booking__V1__HandoverEvidence;
+typedef struct Karokar__Booking__V1__Allocation Karokar__Booking__V1__Allocation;
+typedef struct Karokar__Booking__V1__AllocationUsage Karokar__Booking__V1__AllocationUsage;
 
 
 /* --- enums --- */
@@ -160,10 +163,113 @@ struct  Karokar__Booking__V1__Booking
   int64_t version;
   Karokar__Common__V1__Timestamp *created_at;
   Karokar__Common__V1__Timestamp *updated_at;
+  /*
+   * What was read when the vehicle was handed over (ActivateBooking).
+   */
+  Karokar__Booking__V1__HandoverEvidence *handover_evidence;
+  /*
+   * What was read when it came back (CompleteBooking).
+   */
+  Karokar__Booking__V1__HandoverEvidence *return_evidence;
+  /*
+   * An employee's booking for themselves within the corporate's allocation (DOMAIN.md 6.1): the
+   * approval assigns it to `requested_by` in the same transaction.
+   */
+  protobuf_c_boolean self_booking;
+  /*
+   * While `REQUESTED`: when the server cancels it (reason `EXPIRED`) if the vendor has not
+   * decided: the period's start, or the configured wait after submission if that comes first.
+   */
+  Karokar__Common__V1__Timestamp *expires_at;
 };
 #define KAROKAR__BOOKING__V1__BOOKING__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__booking__v1__booking__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, KAROKAR__BOOKING__V1__BOOKING_STATUS__BOOKING_STATUS_UNSPECIFIED, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, KAROKAR__BOOKING__V1__BOOKING_STATUS__BOOKING_STATUS_UNSPECIFIED, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL }
+
+
+/*
+ * What was read at a handover or a return.
+ */
+struct  Karokar__Booking__V1__HandoverEvidence
+{
+  ProtobufCMessage base;
+  /*
+   * Odometer, whole kilometres. At return, never below the handover's.
+   */
+  int64_t odometer_km;
+  /*
+   * Fuel or charge level, 0 to 100.
+   */
+  int32_t fuel_percent;
+  /*
+   * Free text: scratches, cleanliness, missing items.
+   */
+  Karokar__Common__V1__StringValue *condition_notes;
+  /*
+   * Set by the server: who recorded it, and when.
+   */
+  char *recorded_by;
+  Karokar__Common__V1__Timestamp *recorded_at;
+};
+#define KAROKAR__BOOKING__V1__HANDOVER_EVIDENCE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__booking__v1__handover_evidence__descriptor) \
+    , 0, 0, NULL, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * How many bookings one employee may hold and book per month (DOMAIN.md 6.1): the corporate's
+ * default, or an override for one employee.
+ */
+struct  Karokar__Booking__V1__Allocation
+{
+  ProtobufCMessage base;
+  char *corporate_organization_id;
+  /*
+   * Absent: the corporate's default for every employee; present: the override for this user.
+   */
+  Karokar__Common__V1__StringValue *employee_id;
+  /*
+   * Non-terminal bookings requested by the employee at once. 0: no self-booking.
+   */
+  uint32_t max_active_bookings;
+  /*
+   * Days of booked periods per calendar month (UTC). 0: no limit.
+   */
+  uint32_t max_days_per_month;
+  int64_t version;
+  Karokar__Common__V1__Timestamp *updated_at;
+};
+#define KAROKAR__BOOKING__V1__ALLOCATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__booking__v1__allocation__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL, 0, 0, 0, NULL }
+
+
+/*
+ * An employee's allocation as it applies, and what is left of it.
+ */
+struct  Karokar__Booking__V1__AllocationUsage
+{
+  ProtobufCMessage base;
+  char *employee_id;
+  /*
+   * The override when there is one, else the corporate's default (absent: never set, all 0).
+   */
+  Karokar__Booking__V1__Allocation *allocation;
+  uint32_t active_bookings;
+  uint32_t remaining_active_bookings;
+  /*
+   * The calendar month (UTC) the day counts are about.
+   */
+  Karokar__Common__V1__Period *month;
+  uint32_t days_booked;
+  /*
+   * Absent when the allocation sets no day limit.
+   */
+  Karokar__Common__V1__Int64Value *remaining_days;
+};
+#define KAROKAR__BOOKING__V1__ALLOCATION_USAGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__booking__v1__allocation_usage__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL, 0, 0, NULL, 0, NULL }
 
 
 /* Karokar__Booking__V1__BookingTermination methods */
@@ -204,6 +310,63 @@ Karokar__Booking__V1__Booking *
 void   karokar__booking__v1__booking__free_unpacked
                      (Karokar__Booking__V1__Booking *message,
                       ProtobufCAllocator *allocator);
+/* Karokar__Booking__V1__HandoverEvidence methods */
+void   karokar__booking__v1__handover_evidence__init
+                     (Karokar__Booking__V1__HandoverEvidence         *message);
+size_t karokar__booking__v1__handover_evidence__get_packed_size
+                     (const Karokar__Booking__V1__HandoverEvidence   *message);
+size_t karokar__booking__v1__handover_evidence__pack
+                     (const Karokar__Booking__V1__HandoverEvidence   *message,
+                      uint8_t             *out);
+size_t karokar__booking__v1__handover_evidence__pack_to_buffer
+                     (const Karokar__Booking__V1__HandoverEvidence   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Booking__V1__HandoverEvidence *
+       karokar__booking__v1__handover_evidence__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__booking__v1__handover_evidence__free_unpacked
+                     (Karokar__Booking__V1__HandoverEvidence *message,
+                      ProtobufCAllocator *allocator);
+/* Karokar__Booking__V1__Allocation methods */
+void   karokar__booking__v1__allocation__init
+                     (Karokar__Booking__V1__Allocation         *message);
+size_t karokar__booking__v1__allocation__get_packed_size
+                     (const Karokar__Booking__V1__Allocation   *message);
+size_t karokar__booking__v1__allocation__pack
+                     (const Karokar__Booking__V1__Allocation   *message,
+                      uint8_t             *out);
+size_t karokar__booking__v1__allocation__pack_to_buffer
+                     (const Karokar__Booking__V1__Allocation   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Booking__V1__Allocation *
+       karokar__booking__v1__allocation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__booking__v1__allocation__free_unpacked
+                     (Karokar__Booking__V1__Allocation *message,
+                      ProtobufCAllocator *allocator);
+/* Karokar__Booking__V1__AllocationUsage methods */
+void   karokar__booking__v1__allocation_usage__init
+                     (Karokar__Booking__V1__AllocationUsage         *message);
+size_t karokar__booking__v1__allocation_usage__get_packed_size
+                     (const Karokar__Booking__V1__AllocationUsage   *message);
+size_t karokar__booking__v1__allocation_usage__pack
+                     (const Karokar__Booking__V1__AllocationUsage   *message,
+                      uint8_t             *out);
+size_t karokar__booking__v1__allocation_usage__pack_to_buffer
+                     (const Karokar__Booking__V1__AllocationUsage   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Booking__V1__AllocationUsage *
+       karokar__booking__v1__allocation_usage__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__booking__v1__allocation_usage__free_unpacked
+                     (Karokar__Booking__V1__AllocationUsage *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Karokar__Booking__V1__BookingTermination_Closure)
@@ -211,6 +374,15 @@ typedef void (*Karokar__Booking__V1__BookingTermination_Closure)
                   void *closure_data);
 typedef void (*Karokar__Booking__V1__Booking_Closure)
                  (const Karokar__Booking__V1__Booking *message,
+                  void *closure_data);
+typedef void (*Karokar__Booking__V1__HandoverEvidence_Closure)
+                 (const Karokar__Booking__V1__HandoverEvidence *message,
+                  void *closure_data);
+typedef void (*Karokar__Booking__V1__Allocation_Closure)
+                 (const Karokar__Booking__V1__Allocation *message,
+                  void *closure_data);
+typedef void (*Karokar__Booking__V1__AllocationUsage_Closure)
+                 (const Karokar__Booking__V1__AllocationUsage *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -222,6 +394,9 @@ extern const ProtobufCEnumDescriptor    karokar__booking__v1__booking_status__de
 extern const ProtobufCEnumDescriptor    karokar__booking__v1__termination_reason__descriptor;
 extern const ProtobufCMessageDescriptor karokar__booking__v1__booking_termination__descriptor;
 extern const ProtobufCMessageDescriptor karokar__booking__v1__booking__descriptor;
+extern const ProtobufCMessageDescriptor karokar__booking__v1__handover_evidence__descriptor;
+extern const ProtobufCMessageDescriptor karokar__booking__v1__allocation__descriptor;
+extern const ProtobufCMessageDescriptor karokar__booking__v1__allocation_usage__descriptor;
 
 PROTOBUF_C__END_DECLS
 

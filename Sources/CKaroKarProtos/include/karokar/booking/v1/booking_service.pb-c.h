@@ -30,6 +30,7 @@ typedef struct Karokar__Booking__V1__RejectBookingResponse Karokar__Booking__V1_
 typedef struct Karokar__Booking__V1__AssignBookingRequest Karokar__Booking__V1__AssignBookingRequest;
 typedef struct Karokar__Booking__V1__AssignBookingResponse Karokar__Booking__V1__AssignBookingResponse;
 typedef struct Karokar__Booking__V1__ActivateBookingRequest Karokar__Booking__V1__ActivateBookingRequest;
+typedef struct Karokar__Booking__V1__HandoverReading Karokar__Booking__V1__HandoverReading;
 typedef struct Karokar__Booking__V1__ActivateBookingResponse Karokar__Booking__V1__ActivateBookingResponse;
 typedef struct Karokar__Booking__V1__CompleteBookingRequest Karokar__Booking__V1__CompleteBookingRequest;
 typedef struct Karokar__Booking__V1__CompleteBookingResponse Karokar__Booking__V1__CompleteBookingResponse;
@@ -43,6 +44,8 @@ typedef struct Karokar__Booking__V1__ListCorporateBookingsRequest Karokar__Booki
 typedef struct Karokar__Booking__V1__ListCorporateBookingsResponse Karokar__Booking__V1__ListCorporateBookingsResponse;
 typedef struct Karokar__Booking__V1__ListVendorBookingRequestsRequest Karokar__Booking__V1__ListVendorBookingRequestsRequest;
 typedef struct Karokar__Booking__V1__ListVendorBookingRequestsResponse Karokar__Booking__V1__ListVendorBookingRequestsResponse;
+typedef struct Karokar__Booking__V1__ExpireBookingRequestsRequest Karokar__Booking__V1__ExpireBookingRequestsRequest;
+typedef struct Karokar__Booking__V1__ExpireBookingRequestsResponse Karokar__Booking__V1__ExpireBookingRequestsResponse;
 
 
 /* --- enums --- */
@@ -174,10 +177,38 @@ struct  Karokar__Booking__V1__ActivateBookingRequest
   ProtobufCMessage base;
   char *booking_id;
   Karokar__Common__V1__Int64Value *expected_version;
+  /*
+   * Required: the odometer, fuel level and condition at handover.
+   */
+  Karokar__Booking__V1__HandoverReading *evidence;
 };
 #define KAROKAR__BOOKING__V1__ACTIVATE_BOOKING_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__booking__v1__activate_booking_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, NULL, NULL }
+
+
+/*
+ * What a caller reads at a handover or return (the server adds who and when).
+ */
+struct  Karokar__Booking__V1__HandoverReading
+{
+  ProtobufCMessage base;
+  /*
+   * 0 to 10,000,000.
+   */
+  int64_t odometer_km;
+  /*
+   * 0 to 100.
+   */
+  int32_t fuel_percent;
+  /*
+   * At most 2000 characters.
+   */
+  Karokar__Common__V1__StringValue *condition_notes;
+};
+#define KAROKAR__BOOKING__V1__HANDOVER_READING__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__booking__v1__handover_reading__descriptor) \
+    , 0, 0, NULL }
 
 
 struct  Karokar__Booking__V1__ActivateBookingResponse
@@ -195,10 +226,14 @@ struct  Karokar__Booking__V1__CompleteBookingRequest
   ProtobufCMessage base;
   char *booking_id;
   Karokar__Common__V1__Int64Value *expected_version;
+  /*
+   * Required; the odometer may not be below the handover's (`ODOMETER_BELOW_HANDOVER`).
+   */
+  Karokar__Booking__V1__HandoverReading *evidence;
 };
 #define KAROKAR__BOOKING__V1__COMPLETE_BOOKING_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__booking__v1__complete_booking_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, NULL, NULL }
 
 
 struct  Karokar__Booking__V1__CompleteBookingResponse
@@ -349,6 +384,29 @@ struct  Karokar__Booking__V1__ListVendorBookingRequestsResponse
 #define KAROKAR__BOOKING__V1__LIST_VENDOR_BOOKING_REQUESTS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__booking__v1__list_vendor_booking_requests_response__descriptor) \
     , 0,NULL, NULL }
+
+
+struct  Karokar__Booking__V1__ExpireBookingRequestsRequest
+{
+  ProtobufCMessage base;
+};
+#define KAROKAR__BOOKING__V1__EXPIRE_BOOKING_REQUESTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__booking__v1__expire_booking_requests_request__descriptor) \
+     }
+
+
+struct  Karokar__Booking__V1__ExpireBookingRequestsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The bookings this run cancelled (another process's run cancels the rest).
+   */
+  size_t n_booking_ids;
+  char **booking_ids;
+};
+#define KAROKAR__BOOKING__V1__EXPIRE_BOOKING_REQUESTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__booking__v1__expire_booking_requests_response__descriptor) \
+    , 0,NULL }
 
 
 /* Karokar__Booking__V1__CreateBookingRequest methods */
@@ -559,6 +617,25 @@ Karokar__Booking__V1__ActivateBookingRequest *
                       const uint8_t       *data);
 void   karokar__booking__v1__activate_booking_request__free_unpacked
                      (Karokar__Booking__V1__ActivateBookingRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Karokar__Booking__V1__HandoverReading methods */
+void   karokar__booking__v1__handover_reading__init
+                     (Karokar__Booking__V1__HandoverReading         *message);
+size_t karokar__booking__v1__handover_reading__get_packed_size
+                     (const Karokar__Booking__V1__HandoverReading   *message);
+size_t karokar__booking__v1__handover_reading__pack
+                     (const Karokar__Booking__V1__HandoverReading   *message,
+                      uint8_t             *out);
+size_t karokar__booking__v1__handover_reading__pack_to_buffer
+                     (const Karokar__Booking__V1__HandoverReading   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Booking__V1__HandoverReading *
+       karokar__booking__v1__handover_reading__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__booking__v1__handover_reading__free_unpacked
+                     (Karokar__Booking__V1__HandoverReading *message,
                       ProtobufCAllocator *allocator);
 /* Karokar__Booking__V1__ActivateBookingResponse methods */
 void   karokar__booking__v1__activate_booking_response__init
@@ -807,6 +884,44 @@ Karokar__Booking__V1__ListVendorBookingRequestsResponse *
 void   karokar__booking__v1__list_vendor_booking_requests_response__free_unpacked
                      (Karokar__Booking__V1__ListVendorBookingRequestsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Karokar__Booking__V1__ExpireBookingRequestsRequest methods */
+void   karokar__booking__v1__expire_booking_requests_request__init
+                     (Karokar__Booking__V1__ExpireBookingRequestsRequest         *message);
+size_t karokar__booking__v1__expire_booking_requests_request__get_packed_size
+                     (const Karokar__Booking__V1__ExpireBookingRequestsRequest   *message);
+size_t karokar__booking__v1__expire_booking_requests_request__pack
+                     (const Karokar__Booking__V1__ExpireBookingRequestsRequest   *message,
+                      uint8_t             *out);
+size_t karokar__booking__v1__expire_booking_requests_request__pack_to_buffer
+                     (const Karokar__Booking__V1__ExpireBookingRequestsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Booking__V1__ExpireBookingRequestsRequest *
+       karokar__booking__v1__expire_booking_requests_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__booking__v1__expire_booking_requests_request__free_unpacked
+                     (Karokar__Booking__V1__ExpireBookingRequestsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Karokar__Booking__V1__ExpireBookingRequestsResponse methods */
+void   karokar__booking__v1__expire_booking_requests_response__init
+                     (Karokar__Booking__V1__ExpireBookingRequestsResponse         *message);
+size_t karokar__booking__v1__expire_booking_requests_response__get_packed_size
+                     (const Karokar__Booking__V1__ExpireBookingRequestsResponse   *message);
+size_t karokar__booking__v1__expire_booking_requests_response__pack
+                     (const Karokar__Booking__V1__ExpireBookingRequestsResponse   *message,
+                      uint8_t             *out);
+size_t karokar__booking__v1__expire_booking_requests_response__pack_to_buffer
+                     (const Karokar__Booking__V1__ExpireBookingRequestsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Booking__V1__ExpireBookingRequestsResponse *
+       karokar__booking__v1__expire_booking_requests_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__booking__v1__expire_booking_requests_response__free_unpacked
+                     (Karokar__Booking__V1__ExpireBookingRequestsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Karokar__Booking__V1__CreateBookingRequest_Closure)
@@ -841,6 +956,9 @@ typedef void (*Karokar__Booking__V1__AssignBookingResponse_Closure)
                   void *closure_data);
 typedef void (*Karokar__Booking__V1__ActivateBookingRequest_Closure)
                  (const Karokar__Booking__V1__ActivateBookingRequest *message,
+                  void *closure_data);
+typedef void (*Karokar__Booking__V1__HandoverReading_Closure)
+                 (const Karokar__Booking__V1__HandoverReading *message,
                   void *closure_data);
 typedef void (*Karokar__Booking__V1__ActivateBookingResponse_Closure)
                  (const Karokar__Booking__V1__ActivateBookingResponse *message,
@@ -880,6 +998,12 @@ typedef void (*Karokar__Booking__V1__ListVendorBookingRequestsRequest_Closure)
                   void *closure_data);
 typedef void (*Karokar__Booking__V1__ListVendorBookingRequestsResponse_Closure)
                  (const Karokar__Booking__V1__ListVendorBookingRequestsResponse *message,
+                  void *closure_data);
+typedef void (*Karokar__Booking__V1__ExpireBookingRequestsRequest_Closure)
+                 (const Karokar__Booking__V1__ExpireBookingRequestsRequest *message,
+                  void *closure_data);
+typedef void (*Karokar__Booking__V1__ExpireBookingRequestsResponse_Closure)
+                 (const Karokar__Booking__V1__ExpireBookingRequestsResponse *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -936,6 +1060,10 @@ struct Karokar__Booking__V1__BookingService_Service
                                        const Karokar__Booking__V1__ListVendorBookingRequestsRequest *input,
                                        Karokar__Booking__V1__ListVendorBookingRequestsResponse_Closure closure,
                                        void *closure_data);
+  void (*expire_booking_requests)(Karokar__Booking__V1__BookingService_Service *service,
+                                  const Karokar__Booking__V1__ExpireBookingRequestsRequest *input,
+                                  Karokar__Booking__V1__ExpireBookingRequestsResponse_Closure closure,
+                                  void *closure_data);
 };
 typedef void (*Karokar__Booking__V1__BookingService_ServiceDestroy)(Karokar__Booking__V1__BookingService_Service *);
 void karokar__booking__v1__booking_service__init (Karokar__Booking__V1__BookingService_Service *service,
@@ -955,7 +1083,8 @@ void karokar__booking__v1__booking_service__init (Karokar__Booking__V1__BookingS
       function_prefix__ ## cancel_booking,\
       function_prefix__ ## get_booking,\
       function_prefix__ ## list_corporate_bookings,\
-      function_prefix__ ## list_vendor_booking_requests  }
+      function_prefix__ ## list_vendor_booking_requests,\
+      function_prefix__ ## expire_booking_requests  }
 void karokar__booking__v1__booking_service__create_booking(ProtobufCService *service,
                                                            const Karokar__Booking__V1__CreateBookingRequest *input,
                                                            Karokar__Booking__V1__CreateBookingResponse_Closure closure,
@@ -1004,6 +1133,10 @@ void karokar__booking__v1__booking_service__list_vendor_booking_requests(Protobu
                                                                          const Karokar__Booking__V1__ListVendorBookingRequestsRequest *input,
                                                                          Karokar__Booking__V1__ListVendorBookingRequestsResponse_Closure closure,
                                                                          void *closure_data);
+void karokar__booking__v1__booking_service__expire_booking_requests(ProtobufCService *service,
+                                                                    const Karokar__Booking__V1__ExpireBookingRequestsRequest *input,
+                                                                    Karokar__Booking__V1__ExpireBookingRequestsResponse_Closure closure,
+                                                                    void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1018,6 +1151,7 @@ extern const ProtobufCMessageDescriptor karokar__booking__v1__reject_booking_res
 extern const ProtobufCMessageDescriptor karokar__booking__v1__assign_booking_request__descriptor;
 extern const ProtobufCMessageDescriptor karokar__booking__v1__assign_booking_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__booking__v1__activate_booking_request__descriptor;
+extern const ProtobufCMessageDescriptor karokar__booking__v1__handover_reading__descriptor;
 extern const ProtobufCMessageDescriptor karokar__booking__v1__activate_booking_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__booking__v1__complete_booking_request__descriptor;
 extern const ProtobufCMessageDescriptor karokar__booking__v1__complete_booking_response__descriptor;
@@ -1031,6 +1165,8 @@ extern const ProtobufCMessageDescriptor karokar__booking__v1__list_corporate_boo
 extern const ProtobufCMessageDescriptor karokar__booking__v1__list_corporate_bookings_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__booking__v1__list_vendor_booking_requests_request__descriptor;
 extern const ProtobufCMessageDescriptor karokar__booking__v1__list_vendor_booking_requests_response__descriptor;
+extern const ProtobufCMessageDescriptor karokar__booking__v1__expire_booking_requests_request__descriptor;
+extern const ProtobufCMessageDescriptor karokar__booking__v1__expire_booking_requests_response__descriptor;
 extern const ProtobufCServiceDescriptor karokar__booking__v1__booking_service__descriptor;
 
 PROTOBUF_C__END_DECLS

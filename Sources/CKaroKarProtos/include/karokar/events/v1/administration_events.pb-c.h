@@ -184,10 +184,14 @@ struct  Karokar__Events__V1__BookingTerminationRequested
   char *moderation_action_id;
   char *booking_id;
   Karokar__Common__V1__StringValue *notes;
+  /*
+   * The booking's version the administrator read; Booking refuses a stale one (STALE_VERSION).
+   */
+  Karokar__Common__V1__Int64Value *expected_version;
 };
 #define KAROKAR__EVENTS__V1__BOOKING_TERMINATION_REQUESTED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__booking_termination_requested__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, NULL }
 
 
 /*

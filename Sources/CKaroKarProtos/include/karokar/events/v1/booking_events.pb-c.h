@@ -23,6 +23,7 @@ typedef struct Karokar__Events__V1__BookingApproved Karokar__Events__V1__Booking
 typedef struct Karokar__Events__V1__BookingRejected Karokar__Events__V1__BookingRejected;
 typedef struct Karokar__Events__V1__BookingAssigned Karokar__Events__V1__BookingAssigned;
 typedef struct Karokar__Events__V1__BookingActivated Karokar__Events__V1__BookingActivated;
+typedef struct Karokar__Events__V1__HandoverReading Karokar__Events__V1__HandoverReading;
 typedef struct Karokar__Events__V1__BookingCompleted Karokar__Events__V1__BookingCompleted;
 typedef struct Karokar__Events__V1__BookingTerminated Karokar__Events__V1__BookingTerminated;
 typedef struct Karokar__Events__V1__BookingCancelled Karokar__Events__V1__BookingCancelled;
@@ -102,10 +103,14 @@ struct  Karokar__Events__V1__BookingRequested
    * User who submitted it (usually the requester).
    */
   char *submitted_by;
+  /*
+   * An employee's booking for themselves, within the allocation (DOMAIN.md 6.1).
+   */
+  protobuf_c_boolean self_booking;
 };
 #define KAROKAR__EVENTS__V1__BOOKING_REQUESTED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__booking_requested__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -126,10 +131,14 @@ struct  Karokar__Events__V1__BookingApproved
    */
   char *approved_by;
   Karokar__Common__V1__StringValue *notes;
+  /*
+   * An employee's own booking: `booking.assigned` to the requester follows in this transaction.
+   */
+  protobuf_c_boolean self_booking;
 };
 #define KAROKAR__EVENTS__V1__BOOKING_APPROVED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__booking_approved__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0 }
 
 
 /*
@@ -174,10 +183,14 @@ struct  Karokar__Events__V1__BookingAssigned
    * Id chosen by Booking for the Assignment to create, so the creation is idempotent.
    */
   char *assignment_id;
+  /*
+   * An employee's own booking assigned to them at approval: the assignment starts ACCEPTED.
+   */
+  protobuf_c_boolean self_booking;
 };
 #define KAROKAR__EVENTS__V1__BOOKING_ASSIGNED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__booking_assigned__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -194,10 +207,29 @@ struct  Karokar__Events__V1__BookingActivated
   Karokar__Common__V1__Period *period;
   char *requested_by;
   char *activated_by;
+  /*
+   * Odometer, fuel level and condition at handover.
+   */
+  Karokar__Events__V1__HandoverReading *handover;
 };
 #define KAROKAR__EVENTS__V1__BOOKING_ACTIVATED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__booking_activated__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * What was read at a handover or a return.
+ */
+struct  Karokar__Events__V1__HandoverReading
+{
+  ProtobufCMessage base;
+  int64_t odometer_km;
+  int32_t fuel_percent;
+  Karokar__Common__V1__StringValue *condition_notes;
+};
+#define KAROKAR__EVENTS__V1__HANDOVER_READING__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__handover_reading__descriptor) \
+    , 0, 0, NULL }
 
 
 /*
@@ -214,10 +246,14 @@ struct  Karokar__Events__V1__BookingCompleted
   Karokar__Common__V1__Period *period;
   char *requested_by;
   char *completed_by;
+  /*
+   * Odometer, fuel level and condition at return.
+   */
+  Karokar__Events__V1__HandoverReading *return_reading;
 };
 #define KAROKAR__EVENTS__V1__BOOKING_COMPLETED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__booking_completed__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
 
 
 /*
@@ -389,6 +425,25 @@ Karokar__Events__V1__BookingActivated *
 void   karokar__events__v1__booking_activated__free_unpacked
                      (Karokar__Events__V1__BookingActivated *message,
                       ProtobufCAllocator *allocator);
+/* Karokar__Events__V1__HandoverReading methods */
+void   karokar__events__v1__handover_reading__init
+                     (Karokar__Events__V1__HandoverReading         *message);
+size_t karokar__events__v1__handover_reading__get_packed_size
+                     (const Karokar__Events__V1__HandoverReading   *message);
+size_t karokar__events__v1__handover_reading__pack
+                     (const Karokar__Events__V1__HandoverReading   *message,
+                      uint8_t             *out);
+size_t karokar__events__v1__handover_reading__pack_to_buffer
+                     (const Karokar__Events__V1__HandoverReading   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Events__V1__HandoverReading *
+       karokar__events__v1__handover_reading__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__events__v1__handover_reading__free_unpacked
+                     (Karokar__Events__V1__HandoverReading *message,
+                      ProtobufCAllocator *allocator);
 /* Karokar__Events__V1__BookingCompleted methods */
 void   karokar__events__v1__booking_completed__init
                      (Karokar__Events__V1__BookingCompleted         *message);
@@ -466,6 +521,9 @@ typedef void (*Karokar__Events__V1__BookingAssigned_Closure)
 typedef void (*Karokar__Events__V1__BookingActivated_Closure)
                  (const Karokar__Events__V1__BookingActivated *message,
                   void *closure_data);
+typedef void (*Karokar__Events__V1__HandoverReading_Closure)
+                 (const Karokar__Events__V1__HandoverReading *message,
+                  void *closure_data);
 typedef void (*Karokar__Events__V1__BookingCompleted_Closure)
                  (const Karokar__Events__V1__BookingCompleted *message,
                   void *closure_data);
@@ -489,6 +547,7 @@ extern const ProtobufCMessageDescriptor karokar__events__v1__booking_approved__d
 extern const ProtobufCMessageDescriptor karokar__events__v1__booking_rejected__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__booking_assigned__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__booking_activated__descriptor;
+extern const ProtobufCMessageDescriptor karokar__events__v1__handover_reading__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__booking_completed__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__booking_terminated__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__booking_cancelled__descriptor;

@@ -97,6 +97,141 @@ void   karokar__booking__v1__booking__free_unpacked
   assert(message->base.descriptor == &karokar__booking__v1__booking__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   karokar__booking__v1__handover_evidence__init
+                     (Karokar__Booking__V1__HandoverEvidence         *message)
+{
+  static const Karokar__Booking__V1__HandoverEvidence init_value = KAROKAR__BOOKING__V1__HANDOVER_EVIDENCE__INIT;
+  *message = init_value;
+}
+size_t karokar__booking__v1__handover_evidence__get_packed_size
+                     (const Karokar__Booking__V1__HandoverEvidence *message)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__handover_evidence__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__booking__v1__handover_evidence__pack
+                     (const Karokar__Booking__V1__HandoverEvidence *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__handover_evidence__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__booking__v1__handover_evidence__pack_to_buffer
+                     (const Karokar__Booking__V1__HandoverEvidence *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__handover_evidence__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Booking__V1__HandoverEvidence *
+       karokar__booking__v1__handover_evidence__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Booking__V1__HandoverEvidence *)
+     protobuf_c_message_unpack (&karokar__booking__v1__handover_evidence__descriptor,
+                                allocator, len, data);
+}
+void   karokar__booking__v1__handover_evidence__free_unpacked
+                     (Karokar__Booking__V1__HandoverEvidence *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__booking__v1__handover_evidence__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   karokar__booking__v1__allocation__init
+                     (Karokar__Booking__V1__Allocation         *message)
+{
+  static const Karokar__Booking__V1__Allocation init_value = KAROKAR__BOOKING__V1__ALLOCATION__INIT;
+  *message = init_value;
+}
+size_t karokar__booking__v1__allocation__get_packed_size
+                     (const Karokar__Booking__V1__Allocation *message)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__allocation__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__booking__v1__allocation__pack
+                     (const Karokar__Booking__V1__Allocation *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__allocation__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__booking__v1__allocation__pack_to_buffer
+                     (const Karokar__Booking__V1__Allocation *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__allocation__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Booking__V1__Allocation *
+       karokar__booking__v1__allocation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Booking__V1__Allocation *)
+     protobuf_c_message_unpack (&karokar__booking__v1__allocation__descriptor,
+                                allocator, len, data);
+}
+void   karokar__booking__v1__allocation__free_unpacked
+                     (Karokar__Booking__V1__Allocation *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__booking__v1__allocation__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   karokar__booking__v1__allocation_usage__init
+                     (Karokar__Booking__V1__AllocationUsage         *message)
+{
+  static const Karokar__Booking__V1__AllocationUsage init_value = KAROKAR__BOOKING__V1__ALLOCATION_USAGE__INIT;
+  *message = init_value;
+}
+size_t karokar__booking__v1__allocation_usage__get_packed_size
+                     (const Karokar__Booking__V1__AllocationUsage *message)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__allocation_usage__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__booking__v1__allocation_usage__pack
+                     (const Karokar__Booking__V1__AllocationUsage *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__allocation_usage__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__booking__v1__allocation_usage__pack_to_buffer
+                     (const Karokar__Booking__V1__AllocationUsage *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__allocation_usage__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Booking__V1__AllocationUsage *
+       karokar__booking__v1__allocation_usage__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Booking__V1__AllocationUsage *)
+     protobuf_c_message_unpack (&karokar__booking__v1__allocation_usage__descriptor,
+                                allocator, len, data);
+}
+void   karokar__booking__v1__allocation_usage__free_unpacked
+                     (Karokar__Booking__V1__AllocationUsage *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__booking__v1__allocation_usage__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor karokar__booking__v1__booking_termination__field_descriptors[5] =
 {
   {
@@ -187,7 +322,7 @@ const ProtobufCMessageDescriptor karokar__booking__v1__booking_termination__desc
   (ProtobufCMessageInit) karokar__booking__v1__booking_termination__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__booking__v1__booking__field_descriptors[21] =
+static const ProtobufCFieldDescriptor karokar__booking__v1__booking__field_descriptors[25] =
 {
   {
     "id",
@@ -441,6 +576,54 @@ static const ProtobufCFieldDescriptor karokar__booking__v1__booking__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "handover_evidence",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__Booking, handover_evidence),
+    &karokar__booking__v1__handover_evidence__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "return_evidence",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__Booking, return_evidence),
+    &karokar__booking__v1__handover_evidence__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "self_booking",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__Booking, self_booking),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_at",
+    25,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__Booking, expires_at),
+    &karokar__common__v1__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__booking__v1__booking__field_indices_by_name[] = {
   15,   /* field[15] = activated_at */
@@ -452,11 +635,15 @@ static const unsigned karokar__booking__v1__booking__field_indices_by_name[] = {
   19,   /* field[19] = created_at */
   10,   /* field[10] = decided_at */
   9,   /* field[9] = decided_by */
+  24,   /* field[24] = expires_at */
+  21,   /* field[21] = handover_evidence */
   0,   /* field[0] = id */
   7,   /* field[7] = notes */
   5,   /* field[5] = period */
   11,   /* field[11] = rejection_reason */
   4,   /* field[4] = requested_by */
+  22,   /* field[22] = return_evidence */
+  23,   /* field[23] = self_booking */
   6,   /* field[6] = status */
   8,   /* field[8] = submitted_at */
   17,   /* field[17] = termination */
@@ -468,7 +655,7 @@ static const unsigned karokar__booking__v1__booking__field_indices_by_name[] = {
 static const ProtobufCIntRange karokar__booking__v1__booking__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 21 }
+  { 0, 25 }
 };
 const ProtobufCMessageDescriptor karokar__booking__v1__booking__descriptor =
 {
@@ -478,11 +665,320 @@ const ProtobufCMessageDescriptor karokar__booking__v1__booking__descriptor =
   "Karokar__Booking__V1__Booking",
   "karokar.booking.v1",
   sizeof(Karokar__Booking__V1__Booking),
-  21,
+  25,
   karokar__booking__v1__booking__field_descriptors,
   karokar__booking__v1__booking__field_indices_by_name,
   1,  karokar__booking__v1__booking__number_ranges,
   (ProtobufCMessageInit) karokar__booking__v1__booking__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__booking__v1__handover_evidence__field_descriptors[5] =
+{
+  {
+    "odometer_km",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__HandoverEvidence, odometer_km),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fuel_percent",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__HandoverEvidence, fuel_percent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "condition_notes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__HandoverEvidence, condition_notes),
+    &karokar__common__v1__string_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "recorded_by",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__HandoverEvidence, recorded_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "recorded_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__HandoverEvidence, recorded_at),
+    &karokar__common__v1__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__booking__v1__handover_evidence__field_indices_by_name[] = {
+  2,   /* field[2] = condition_notes */
+  1,   /* field[1] = fuel_percent */
+  0,   /* field[0] = odometer_km */
+  4,   /* field[4] = recorded_at */
+  3,   /* field[3] = recorded_by */
+};
+static const ProtobufCIntRange karokar__booking__v1__handover_evidence__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor karokar__booking__v1__handover_evidence__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.booking.v1.HandoverEvidence",
+  "HandoverEvidence",
+  "Karokar__Booking__V1__HandoverEvidence",
+  "karokar.booking.v1",
+  sizeof(Karokar__Booking__V1__HandoverEvidence),
+  5,
+  karokar__booking__v1__handover_evidence__field_descriptors,
+  karokar__booking__v1__handover_evidence__field_indices_by_name,
+  1,  karokar__booking__v1__handover_evidence__number_ranges,
+  (ProtobufCMessageInit) karokar__booking__v1__handover_evidence__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__booking__v1__allocation__field_descriptors[6] =
+{
+  {
+    "corporate_organization_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__Allocation, corporate_organization_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "employee_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__Allocation, employee_id),
+    &karokar__common__v1__string_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_active_bookings",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__Allocation, max_active_bookings),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_days_per_month",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__Allocation, max_days_per_month),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__Allocation, version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "updated_at",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__Allocation, updated_at),
+    &karokar__common__v1__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__booking__v1__allocation__field_indices_by_name[] = {
+  0,   /* field[0] = corporate_organization_id */
+  1,   /* field[1] = employee_id */
+  2,   /* field[2] = max_active_bookings */
+  3,   /* field[3] = max_days_per_month */
+  5,   /* field[5] = updated_at */
+  4,   /* field[4] = version */
+};
+static const ProtobufCIntRange karokar__booking__v1__allocation__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor karokar__booking__v1__allocation__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.booking.v1.Allocation",
+  "Allocation",
+  "Karokar__Booking__V1__Allocation",
+  "karokar.booking.v1",
+  sizeof(Karokar__Booking__V1__Allocation),
+  6,
+  karokar__booking__v1__allocation__field_descriptors,
+  karokar__booking__v1__allocation__field_indices_by_name,
+  1,  karokar__booking__v1__allocation__number_ranges,
+  (ProtobufCMessageInit) karokar__booking__v1__allocation__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__booking__v1__allocation_usage__field_descriptors[7] =
+{
+  {
+    "employee_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__AllocationUsage, employee_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "allocation",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__AllocationUsage, allocation),
+    &karokar__booking__v1__allocation__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "active_bookings",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__AllocationUsage, active_bookings),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "remaining_active_bookings",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__AllocationUsage, remaining_active_bookings),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "month",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__AllocationUsage, month),
+    &karokar__common__v1__period__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "days_booked",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__AllocationUsage, days_booked),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "remaining_days",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__AllocationUsage, remaining_days),
+    &karokar__common__v1__int64_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__booking__v1__allocation_usage__field_indices_by_name[] = {
+  2,   /* field[2] = active_bookings */
+  1,   /* field[1] = allocation */
+  5,   /* field[5] = days_booked */
+  0,   /* field[0] = employee_id */
+  4,   /* field[4] = month */
+  3,   /* field[3] = remaining_active_bookings */
+  6,   /* field[6] = remaining_days */
+};
+static const ProtobufCIntRange karokar__booking__v1__allocation_usage__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor karokar__booking__v1__allocation_usage__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.booking.v1.AllocationUsage",
+  "AllocationUsage",
+  "Karokar__Booking__V1__AllocationUsage",
+  "karokar.booking.v1",
+  sizeof(Karokar__Booking__V1__AllocationUsage),
+  7,
+  karokar__booking__v1__allocation_usage__field_descriptors,
+  karokar__booking__v1__allocation_usage__field_indices_by_name,
+  1,  karokar__booking__v1__allocation_usage__number_ranges,
+  (ProtobufCMessageInit) karokar__booking__v1__allocation_usage__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue karokar__booking__v1__booking_status__enum_values_by_number[10] =

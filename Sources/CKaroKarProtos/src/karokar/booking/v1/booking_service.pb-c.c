@@ -502,6 +502,51 @@ void   karokar__booking__v1__activate_booking_request__free_unpacked
   assert(message->base.descriptor == &karokar__booking__v1__activate_booking_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   karokar__booking__v1__handover_reading__init
+                     (Karokar__Booking__V1__HandoverReading         *message)
+{
+  static const Karokar__Booking__V1__HandoverReading init_value = KAROKAR__BOOKING__V1__HANDOVER_READING__INIT;
+  *message = init_value;
+}
+size_t karokar__booking__v1__handover_reading__get_packed_size
+                     (const Karokar__Booking__V1__HandoverReading *message)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__handover_reading__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__booking__v1__handover_reading__pack
+                     (const Karokar__Booking__V1__HandoverReading *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__handover_reading__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__booking__v1__handover_reading__pack_to_buffer
+                     (const Karokar__Booking__V1__HandoverReading *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__handover_reading__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Booking__V1__HandoverReading *
+       karokar__booking__v1__handover_reading__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Booking__V1__HandoverReading *)
+     protobuf_c_message_unpack (&karokar__booking__v1__handover_reading__descriptor,
+                                allocator, len, data);
+}
+void   karokar__booking__v1__handover_reading__free_unpacked
+                     (Karokar__Booking__V1__HandoverReading *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__booking__v1__handover_reading__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   karokar__booking__v1__activate_booking_response__init
                      (Karokar__Booking__V1__ActivateBookingResponse         *message)
 {
@@ -1087,6 +1132,96 @@ void   karokar__booking__v1__list_vendor_booking_requests_response__free_unpacke
   assert(message->base.descriptor == &karokar__booking__v1__list_vendor_booking_requests_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   karokar__booking__v1__expire_booking_requests_request__init
+                     (Karokar__Booking__V1__ExpireBookingRequestsRequest         *message)
+{
+  static const Karokar__Booking__V1__ExpireBookingRequestsRequest init_value = KAROKAR__BOOKING__V1__EXPIRE_BOOKING_REQUESTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t karokar__booking__v1__expire_booking_requests_request__get_packed_size
+                     (const Karokar__Booking__V1__ExpireBookingRequestsRequest *message)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__expire_booking_requests_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__booking__v1__expire_booking_requests_request__pack
+                     (const Karokar__Booking__V1__ExpireBookingRequestsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__expire_booking_requests_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__booking__v1__expire_booking_requests_request__pack_to_buffer
+                     (const Karokar__Booking__V1__ExpireBookingRequestsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__expire_booking_requests_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Booking__V1__ExpireBookingRequestsRequest *
+       karokar__booking__v1__expire_booking_requests_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Booking__V1__ExpireBookingRequestsRequest *)
+     protobuf_c_message_unpack (&karokar__booking__v1__expire_booking_requests_request__descriptor,
+                                allocator, len, data);
+}
+void   karokar__booking__v1__expire_booking_requests_request__free_unpacked
+                     (Karokar__Booking__V1__ExpireBookingRequestsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__booking__v1__expire_booking_requests_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   karokar__booking__v1__expire_booking_requests_response__init
+                     (Karokar__Booking__V1__ExpireBookingRequestsResponse         *message)
+{
+  static const Karokar__Booking__V1__ExpireBookingRequestsResponse init_value = KAROKAR__BOOKING__V1__EXPIRE_BOOKING_REQUESTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t karokar__booking__v1__expire_booking_requests_response__get_packed_size
+                     (const Karokar__Booking__V1__ExpireBookingRequestsResponse *message)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__expire_booking_requests_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__booking__v1__expire_booking_requests_response__pack
+                     (const Karokar__Booking__V1__ExpireBookingRequestsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__expire_booking_requests_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__booking__v1__expire_booking_requests_response__pack_to_buffer
+                     (const Karokar__Booking__V1__ExpireBookingRequestsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__expire_booking_requests_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Booking__V1__ExpireBookingRequestsResponse *
+       karokar__booking__v1__expire_booking_requests_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Booking__V1__ExpireBookingRequestsResponse *)
+     protobuf_c_message_unpack (&karokar__booking__v1__expire_booking_requests_response__descriptor,
+                                allocator, len, data);
+}
+void   karokar__booking__v1__expire_booking_requests_response__free_unpacked
+                     (Karokar__Booking__V1__ExpireBookingRequestsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__booking__v1__expire_booking_requests_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor karokar__booking__v1__create_booking_request__field_descriptors[3] =
 {
   {
@@ -1597,7 +1732,7 @@ const ProtobufCMessageDescriptor karokar__booking__v1__assign_booking_response__
   (ProtobufCMessageInit) karokar__booking__v1__assign_booking_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__booking__v1__activate_booking_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor karokar__booking__v1__activate_booking_request__field_descriptors[3] =
 {
   {
     "booking_id",
@@ -1623,15 +1758,28 @@ static const ProtobufCFieldDescriptor karokar__booking__v1__activate_booking_req
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "evidence",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__ActivateBookingRequest, evidence),
+    &karokar__booking__v1__handover_reading__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__booking__v1__activate_booking_request__field_indices_by_name[] = {
   0,   /* field[0] = booking_id */
+  2,   /* field[2] = evidence */
   1,   /* field[1] = expected_version */
 };
 static const ProtobufCIntRange karokar__booking__v1__activate_booking_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor karokar__booking__v1__activate_booking_request__descriptor =
 {
@@ -1641,11 +1789,75 @@ const ProtobufCMessageDescriptor karokar__booking__v1__activate_booking_request_
   "Karokar__Booking__V1__ActivateBookingRequest",
   "karokar.booking.v1",
   sizeof(Karokar__Booking__V1__ActivateBookingRequest),
-  2,
+  3,
   karokar__booking__v1__activate_booking_request__field_descriptors,
   karokar__booking__v1__activate_booking_request__field_indices_by_name,
   1,  karokar__booking__v1__activate_booking_request__number_ranges,
   (ProtobufCMessageInit) karokar__booking__v1__activate_booking_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__booking__v1__handover_reading__field_descriptors[3] =
+{
+  {
+    "odometer_km",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__HandoverReading, odometer_km),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fuel_percent",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__HandoverReading, fuel_percent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "condition_notes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__HandoverReading, condition_notes),
+    &karokar__common__v1__string_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__booking__v1__handover_reading__field_indices_by_name[] = {
+  2,   /* field[2] = condition_notes */
+  1,   /* field[1] = fuel_percent */
+  0,   /* field[0] = odometer_km */
+};
+static const ProtobufCIntRange karokar__booking__v1__handover_reading__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor karokar__booking__v1__handover_reading__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.booking.v1.HandoverReading",
+  "HandoverReading",
+  "Karokar__Booking__V1__HandoverReading",
+  "karokar.booking.v1",
+  sizeof(Karokar__Booking__V1__HandoverReading),
+  3,
+  karokar__booking__v1__handover_reading__field_descriptors,
+  karokar__booking__v1__handover_reading__field_indices_by_name,
+  1,  karokar__booking__v1__handover_reading__number_ranges,
+  (ProtobufCMessageInit) karokar__booking__v1__handover_reading__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor karokar__booking__v1__activate_booking_response__field_descriptors[1] =
@@ -1686,7 +1898,7 @@ const ProtobufCMessageDescriptor karokar__booking__v1__activate_booking_response
   (ProtobufCMessageInit) karokar__booking__v1__activate_booking_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__booking__v1__complete_booking_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor karokar__booking__v1__complete_booking_request__field_descriptors[3] =
 {
   {
     "booking_id",
@@ -1712,15 +1924,28 @@ static const ProtobufCFieldDescriptor karokar__booking__v1__complete_booking_req
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "evidence",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__CompleteBookingRequest, evidence),
+    &karokar__booking__v1__handover_reading__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__booking__v1__complete_booking_request__field_indices_by_name[] = {
   0,   /* field[0] = booking_id */
+  2,   /* field[2] = evidence */
   1,   /* field[1] = expected_version */
 };
 static const ProtobufCIntRange karokar__booking__v1__complete_booking_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor karokar__booking__v1__complete_booking_request__descriptor =
 {
@@ -1730,7 +1955,7 @@ const ProtobufCMessageDescriptor karokar__booking__v1__complete_booking_request_
   "Karokar__Booking__V1__CompleteBookingRequest",
   "karokar.booking.v1",
   sizeof(Karokar__Booking__V1__CompleteBookingRequest),
-  2,
+  3,
   karokar__booking__v1__complete_booking_request__field_descriptors,
   karokar__booking__v1__complete_booking_request__field_indices_by_name,
   1,  karokar__booking__v1__complete_booking_request__number_ranges,
@@ -2350,7 +2575,63 @@ const ProtobufCMessageDescriptor karokar__booking__v1__list_vendor_booking_reque
   (ProtobufCMessageInit) karokar__booking__v1__list_vendor_booking_requests_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor karokar__booking__v1__booking_service__method_descriptors[12] =
+#define karokar__booking__v1__expire_booking_requests_request__field_descriptors NULL
+#define karokar__booking__v1__expire_booking_requests_request__field_indices_by_name NULL
+#define karokar__booking__v1__expire_booking_requests_request__number_ranges NULL
+const ProtobufCMessageDescriptor karokar__booking__v1__expire_booking_requests_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.booking.v1.ExpireBookingRequestsRequest",
+  "ExpireBookingRequestsRequest",
+  "Karokar__Booking__V1__ExpireBookingRequestsRequest",
+  "karokar.booking.v1",
+  sizeof(Karokar__Booking__V1__ExpireBookingRequestsRequest),
+  0,
+  karokar__booking__v1__expire_booking_requests_request__field_descriptors,
+  karokar__booking__v1__expire_booking_requests_request__field_indices_by_name,
+  0,  karokar__booking__v1__expire_booking_requests_request__number_ranges,
+  (ProtobufCMessageInit) karokar__booking__v1__expire_booking_requests_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__booking__v1__expire_booking_requests_response__field_descriptors[1] =
+{
+  {
+    "booking_ids",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Karokar__Booking__V1__ExpireBookingRequestsResponse, n_booking_ids),
+    offsetof(Karokar__Booking__V1__ExpireBookingRequestsResponse, booking_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__booking__v1__expire_booking_requests_response__field_indices_by_name[] = {
+  0,   /* field[0] = booking_ids */
+};
+static const ProtobufCIntRange karokar__booking__v1__expire_booking_requests_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor karokar__booking__v1__expire_booking_requests_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.booking.v1.ExpireBookingRequestsResponse",
+  "ExpireBookingRequestsResponse",
+  "Karokar__Booking__V1__ExpireBookingRequestsResponse",
+  "karokar.booking.v1",
+  sizeof(Karokar__Booking__V1__ExpireBookingRequestsResponse),
+  1,
+  karokar__booking__v1__expire_booking_requests_response__field_descriptors,
+  karokar__booking__v1__expire_booking_requests_response__field_indices_by_name,
+  1,  karokar__booking__v1__expire_booking_requests_response__number_ranges,
+  (ProtobufCMessageInit) karokar__booking__v1__expire_booking_requests_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor karokar__booking__v1__booking_service__method_descriptors[13] =
 {
   { "CreateBooking", &karokar__booking__v1__create_booking_request__descriptor, &karokar__booking__v1__create_booking_response__descriptor },
   { "SubmitBooking", &karokar__booking__v1__submit_booking_request__descriptor, &karokar__booking__v1__submit_booking_response__descriptor },
@@ -2364,6 +2645,7 @@ static const ProtobufCMethodDescriptor karokar__booking__v1__booking_service__me
   { "GetBooking", &karokar__booking__v1__get_booking_request__descriptor, &karokar__booking__v1__get_booking_response__descriptor },
   { "ListCorporateBookings", &karokar__booking__v1__list_corporate_bookings_request__descriptor, &karokar__booking__v1__list_corporate_bookings_response__descriptor },
   { "ListVendorBookingRequests", &karokar__booking__v1__list_vendor_booking_requests_request__descriptor, &karokar__booking__v1__list_vendor_booking_requests_response__descriptor },
+  { "ExpireBookingRequests", &karokar__booking__v1__expire_booking_requests_request__descriptor, &karokar__booking__v1__expire_booking_requests_response__descriptor },
 };
 const unsigned karokar__booking__v1__booking_service__method_indices_by_name[] = {
   5,        /* ActivateBooking */
@@ -2372,6 +2654,7 @@ const unsigned karokar__booking__v1__booking_service__method_indices_by_name[] =
   8,        /* CancelBooking */
   6,        /* CompleteBooking */
   0,        /* CreateBooking */
+  12,        /* ExpireBookingRequests */
   9,        /* GetBooking */
   10,        /* ListCorporateBookings */
   11,        /* ListVendorBookingRequests */
@@ -2386,7 +2669,7 @@ const ProtobufCServiceDescriptor karokar__booking__v1__booking_service__descript
   "BookingService",
   "Karokar__Booking__V1__BookingService",
   "karokar.booking.v1",
-  12,
+  13,
   karokar__booking__v1__booking_service__method_descriptors,
   karokar__booking__v1__booking_service__method_indices_by_name
 };
@@ -2485,6 +2768,14 @@ void karokar__booking__v1__booking_service__list_vendor_booking_requests(Protobu
 {
   assert(service->descriptor == &karokar__booking__v1__booking_service__descriptor);
   service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void karokar__booking__v1__booking_service__expire_booking_requests(ProtobufCService *service,
+                                                                    const Karokar__Booking__V1__ExpireBookingRequestsRequest *input,
+                                                                    Karokar__Booking__V1__ExpireBookingRequestsResponse_Closure closure,
+                                                                    void *closure_data)
+{
+  assert(service->descriptor == &karokar__booking__v1__booking_service__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__booking__v1__booking_service__init (Karokar__Booking__V1__BookingService_Service *service,
                                                   Karokar__Booking__V1__BookingService_ServiceDestroy destroy)

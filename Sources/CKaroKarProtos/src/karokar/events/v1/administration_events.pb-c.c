@@ -1011,7 +1011,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__vehicle_block_requested__d
   (ProtobufCMessageInit) karokar__events__v1__vehicle_block_requested__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__events__v1__booking_termination_requested__field_descriptors[3] =
+static const ProtobufCFieldDescriptor karokar__events__v1__booking_termination_requested__field_descriptors[4] =
 {
   {
     "moderation_action_id",
@@ -1049,16 +1049,29 @@ static const ProtobufCFieldDescriptor karokar__events__v1__booking_termination_r
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "expected_version",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__BookingTerminationRequested, expected_version),
+    &karokar__common__v1__int64_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__events__v1__booking_termination_requested__field_indices_by_name[] = {
   1,   /* field[1] = booking_id */
+  3,   /* field[3] = expected_version */
   0,   /* field[0] = moderation_action_id */
   2,   /* field[2] = notes */
 };
 static const ProtobufCIntRange karokar__events__v1__booking_termination_requested__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor karokar__events__v1__booking_termination_requested__descriptor =
 {
@@ -1068,7 +1081,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__booking_termination_reques
   "Karokar__Events__V1__BookingTerminationRequested",
   "karokar.events.v1",
   sizeof(Karokar__Events__V1__BookingTerminationRequested),
-  3,
+  4,
   karokar__events__v1__booking_termination_requested__field_descriptors,
   karokar__events__v1__booking_termination_requested__field_indices_by_name,
   1,  karokar__events__v1__booking_termination_requested__number_ranges,

@@ -277,6 +277,51 @@ void   karokar__events__v1__booking_activated__free_unpacked
   assert(message->base.descriptor == &karokar__events__v1__booking_activated__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   karokar__events__v1__handover_reading__init
+                     (Karokar__Events__V1__HandoverReading         *message)
+{
+  static const Karokar__Events__V1__HandoverReading init_value = KAROKAR__EVENTS__V1__HANDOVER_READING__INIT;
+  *message = init_value;
+}
+size_t karokar__events__v1__handover_reading__get_packed_size
+                     (const Karokar__Events__V1__HandoverReading *message)
+{
+  assert(message->base.descriptor == &karokar__events__v1__handover_reading__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__events__v1__handover_reading__pack
+                     (const Karokar__Events__V1__HandoverReading *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__events__v1__handover_reading__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__events__v1__handover_reading__pack_to_buffer
+                     (const Karokar__Events__V1__HandoverReading *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__events__v1__handover_reading__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Events__V1__HandoverReading *
+       karokar__events__v1__handover_reading__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Events__V1__HandoverReading *)
+     protobuf_c_message_unpack (&karokar__events__v1__handover_reading__descriptor,
+                                allocator, len, data);
+}
+void   karokar__events__v1__handover_reading__free_unpacked
+                     (Karokar__Events__V1__HandoverReading *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__events__v1__handover_reading__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   karokar__events__v1__booking_completed__init
                      (Karokar__Events__V1__BookingCompleted         *message)
 {
@@ -515,7 +560,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__booking_created__descripto
   (ProtobufCMessageInit) karokar__events__v1__booking_created__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__events__v1__booking_requested__field_descriptors[7] =
+static const ProtobufCFieldDescriptor karokar__events__v1__booking_requested__field_descriptors[8] =
 {
   {
     "booking_id",
@@ -601,12 +646,25 @@ static const ProtobufCFieldDescriptor karokar__events__v1__booking_requested__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "self_booking",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__BookingRequested, self_booking),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__events__v1__booking_requested__field_indices_by_name[] = {
   0,   /* field[0] = booking_id */
   3,   /* field[3] = corporate_organization_id */
   4,   /* field[4] = period */
   5,   /* field[5] = requested_by */
+  7,   /* field[7] = self_booking */
   6,   /* field[6] = submitted_by */
   1,   /* field[1] = vehicle_id */
   2,   /* field[2] = vendor_organization_id */
@@ -614,7 +672,7 @@ static const unsigned karokar__events__v1__booking_requested__field_indices_by_n
 static const ProtobufCIntRange karokar__events__v1__booking_requested__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor karokar__events__v1__booking_requested__descriptor =
 {
@@ -624,14 +682,14 @@ const ProtobufCMessageDescriptor karokar__events__v1__booking_requested__descrip
   "Karokar__Events__V1__BookingRequested",
   "karokar.events.v1",
   sizeof(Karokar__Events__V1__BookingRequested),
-  7,
+  8,
   karokar__events__v1__booking_requested__field_descriptors,
   karokar__events__v1__booking_requested__field_indices_by_name,
   1,  karokar__events__v1__booking_requested__number_ranges,
   (ProtobufCMessageInit) karokar__events__v1__booking_requested__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__events__v1__booking_approved__field_descriptors[8] =
+static const ProtobufCFieldDescriptor karokar__events__v1__booking_approved__field_descriptors[9] =
 {
   {
     "booking_id",
@@ -729,6 +787,18 @@ static const ProtobufCFieldDescriptor karokar__events__v1__booking_approved__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "self_booking",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__BookingApproved, self_booking),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__events__v1__booking_approved__field_indices_by_name[] = {
   6,   /* field[6] = approved_by */
@@ -737,13 +807,14 @@ static const unsigned karokar__events__v1__booking_approved__field_indices_by_na
   7,   /* field[7] = notes */
   4,   /* field[4] = period */
   5,   /* field[5] = requested_by */
+  8,   /* field[8] = self_booking */
   1,   /* field[1] = vehicle_id */
   2,   /* field[2] = vendor_organization_id */
 };
 static const ProtobufCIntRange karokar__events__v1__booking_approved__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor karokar__events__v1__booking_approved__descriptor =
 {
@@ -753,7 +824,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__booking_approved__descript
   "Karokar__Events__V1__BookingApproved",
   "karokar.events.v1",
   sizeof(Karokar__Events__V1__BookingApproved),
-  8,
+  9,
   karokar__events__v1__booking_approved__field_descriptors,
   karokar__events__v1__booking_approved__field_indices_by_name,
   1,  karokar__events__v1__booking_approved__number_ranges,
@@ -889,7 +960,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__booking_rejected__descript
   (ProtobufCMessageInit) karokar__events__v1__booking_rejected__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__events__v1__booking_assigned__field_descriptors[9] =
+static const ProtobufCFieldDescriptor karokar__events__v1__booking_assigned__field_descriptors[10] =
 {
   {
     "booking_id",
@@ -999,6 +1070,18 @@ static const ProtobufCFieldDescriptor karokar__events__v1__booking_assigned__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "self_booking",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__BookingAssigned, self_booking),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__events__v1__booking_assigned__field_indices_by_name[] = {
   6,   /* field[6] = assigned_by */
@@ -1008,13 +1091,14 @@ static const unsigned karokar__events__v1__booking_assigned__field_indices_by_na
   7,   /* field[7] = employee_id */
   4,   /* field[4] = period */
   5,   /* field[5] = requested_by */
+  9,   /* field[9] = self_booking */
   1,   /* field[1] = vehicle_id */
   2,   /* field[2] = vendor_organization_id */
 };
 static const ProtobufCIntRange karokar__events__v1__booking_assigned__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor karokar__events__v1__booking_assigned__descriptor =
 {
@@ -1024,14 +1108,14 @@ const ProtobufCMessageDescriptor karokar__events__v1__booking_assigned__descript
   "Karokar__Events__V1__BookingAssigned",
   "karokar.events.v1",
   sizeof(Karokar__Events__V1__BookingAssigned),
-  9,
+  10,
   karokar__events__v1__booking_assigned__field_descriptors,
   karokar__events__v1__booking_assigned__field_indices_by_name,
   1,  karokar__events__v1__booking_assigned__number_ranges,
   (ProtobufCMessageInit) karokar__events__v1__booking_assigned__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__events__v1__booking_activated__field_descriptors[7] =
+static const ProtobufCFieldDescriptor karokar__events__v1__booking_activated__field_descriptors[8] =
 {
   {
     "booking_id",
@@ -1117,11 +1201,24 @@ static const ProtobufCFieldDescriptor karokar__events__v1__booking_activated__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "handover",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__BookingActivated, handover),
+    &karokar__events__v1__handover_reading__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__events__v1__booking_activated__field_indices_by_name[] = {
   6,   /* field[6] = activated_by */
   0,   /* field[0] = booking_id */
   3,   /* field[3] = corporate_organization_id */
+  7,   /* field[7] = handover */
   4,   /* field[4] = period */
   5,   /* field[5] = requested_by */
   1,   /* field[1] = vehicle_id */
@@ -1130,7 +1227,7 @@ static const unsigned karokar__events__v1__booking_activated__field_indices_by_n
 static const ProtobufCIntRange karokar__events__v1__booking_activated__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor karokar__events__v1__booking_activated__descriptor =
 {
@@ -1140,14 +1237,78 @@ const ProtobufCMessageDescriptor karokar__events__v1__booking_activated__descrip
   "Karokar__Events__V1__BookingActivated",
   "karokar.events.v1",
   sizeof(Karokar__Events__V1__BookingActivated),
-  7,
+  8,
   karokar__events__v1__booking_activated__field_descriptors,
   karokar__events__v1__booking_activated__field_indices_by_name,
   1,  karokar__events__v1__booking_activated__number_ranges,
   (ProtobufCMessageInit) karokar__events__v1__booking_activated__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__events__v1__booking_completed__field_descriptors[7] =
+static const ProtobufCFieldDescriptor karokar__events__v1__handover_reading__field_descriptors[3] =
+{
+  {
+    "odometer_km",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__HandoverReading, odometer_km),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fuel_percent",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__HandoverReading, fuel_percent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "condition_notes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__HandoverReading, condition_notes),
+    &karokar__common__v1__string_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__events__v1__handover_reading__field_indices_by_name[] = {
+  2,   /* field[2] = condition_notes */
+  1,   /* field[1] = fuel_percent */
+  0,   /* field[0] = odometer_km */
+};
+static const ProtobufCIntRange karokar__events__v1__handover_reading__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor karokar__events__v1__handover_reading__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.events.v1.HandoverReading",
+  "HandoverReading",
+  "Karokar__Events__V1__HandoverReading",
+  "karokar.events.v1",
+  sizeof(Karokar__Events__V1__HandoverReading),
+  3,
+  karokar__events__v1__handover_reading__field_descriptors,
+  karokar__events__v1__handover_reading__field_indices_by_name,
+  1,  karokar__events__v1__handover_reading__number_ranges,
+  (ProtobufCMessageInit) karokar__events__v1__handover_reading__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__events__v1__booking_completed__field_descriptors[8] =
 {
   {
     "booking_id",
@@ -1233,6 +1394,18 @@ static const ProtobufCFieldDescriptor karokar__events__v1__booking_completed__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "return_reading",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__BookingCompleted, return_reading),
+    &karokar__events__v1__handover_reading__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__events__v1__booking_completed__field_indices_by_name[] = {
   0,   /* field[0] = booking_id */
@@ -1240,13 +1413,14 @@ static const unsigned karokar__events__v1__booking_completed__field_indices_by_n
   3,   /* field[3] = corporate_organization_id */
   4,   /* field[4] = period */
   5,   /* field[5] = requested_by */
+  7,   /* field[7] = return_reading */
   1,   /* field[1] = vehicle_id */
   2,   /* field[2] = vendor_organization_id */
 };
 static const ProtobufCIntRange karokar__events__v1__booking_completed__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor karokar__events__v1__booking_completed__descriptor =
 {
@@ -1256,7 +1430,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__booking_completed__descrip
   "Karokar__Events__V1__BookingCompleted",
   "karokar.events.v1",
   sizeof(Karokar__Events__V1__BookingCompleted),
-  7,
+  8,
   karokar__events__v1__booking_completed__field_descriptors,
   karokar__events__v1__booking_completed__field_indices_by_name,
   1,  karokar__events__v1__booking_completed__number_ranges,
