@@ -19,6 +19,12 @@ public enum Permission: String, CaseIterable, Sendable, Hashable, Comparable {
     case bookingSubmit = "booking.submit"
     case bookingCancel = "booking.cancel"
     case bookingRead = "booking.read"
+    /// An employee's booking for themselves, within the corporate's allocation (DOMAIN.md 6.1).
+    case bookingCreateOwn = "booking.create_own"
+    case bookingSubmitOwn = "booking.submit_own"
+    case bookingCancelOwn = "booking.cancel_own"
+    /// Only bookings the caller requested (employees).
+    case bookingReadOwn = "booking.read_own"
     /// Approve or reject (vendors).
     case bookingApprove = "booking.approve"
     case bookingAssign = "booking.assign"
@@ -35,6 +41,12 @@ public enum Permission: String, CaseIterable, Sendable, Hashable, Comparable {
     case assignmentReadOwn = "assignment.read_own"
     /// Accept or reject one's own assignment.
     case assignmentAccept = "assignment.accept"
+    /// Set the corporate's self-booking allocations (DOMAIN.md 6.1).
+    case allocationManage = "allocation.manage"
+    /// Every allocation of the organization and every employee's usage.
+    case allocationRead = "allocation.read"
+    /// Only the caller's own allocation and usage (employees).
+    case allocationReadOwn = "allocation.read_own"
     case verificationSubmit = "verification.submit"
     case verificationReview = "verification.review"
     case verificationRead = "verification.read"
