@@ -22,6 +22,10 @@ extension Fleet {
                   as: "fleet.bookings") { event, work in
             try await self.applyBooking(event, work)
         }
+        bus.react(to: "assignment.created", "assignment.rejected", "assignment.completed", "assignment.closed",
+                  as: "fleet.assignments") { event, work in
+            try await self.applyAssignment(event, work)
+        }
     }
 
     /// Every organization event carries the organization's type; the event says its new status.
