@@ -96,13 +96,16 @@ let package = Package(
         ),
         .target(name: "AdministrationContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
         .target(name: "FleetContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
+        .target(name: "BookingContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
+        .target(name: "AssignmentContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
 
         // MARK: - Server
         .target(
             name: "KaroKarServer",
             dependencies: [
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarPostgres",
-                "KaroKarKernel", "IdentityContext", "AdministrationContext", "FleetContext", logging, base64,
+                "KaroKarKernel", "IdentityContext", "AdministrationContext", "FleetContext", "BookingContext", "AssignmentContext",
+                logging, base64,
             ] + nio,
             swiftSettings: strictSettings + hotPathSettings
         ),
@@ -181,6 +184,16 @@ let package = Package(
         .testTarget(
             name: "FleetContextTests",
             dependencies: ["FleetContext", "KaroKarTestSupport", "KaroKarServer"] + kernel,
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "BookingContextTests",
+            dependencies: ["BookingContext", "KaroKarTestSupport", "KaroKarServer"] + kernel,
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AssignmentContextTests",
+            dependencies: ["AssignmentContext", "KaroKarTestSupport", "KaroKarServer"] + kernel,
             swiftSettings: strictSettings
         ),
         // A separate process for the event tests that kill one (SIGKILL after commit, mid-handler).

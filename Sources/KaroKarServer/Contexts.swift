@@ -1,4 +1,6 @@
 import AdministrationContext
+import AssignmentContext
+import BookingContext
 import FleetContext
 import IdentityContext
 import KaroKarKernel
@@ -14,14 +16,22 @@ struct ComposedContexts: Sendable {
 
     /// Every migration: the kernel's first, then each context's, in dependency order.
     static let migrations: [Migration] = KernelMigrations.platform + Identity.migrations + Administration.migrations + Fleet.migrations
+        + Booking.migrations + Assignment.migrations
 
     /// Builds every context (subscribing their reactions on the bus), Identity first: its
     /// interceptor authenticates every call of the server.
     static func compose(_ environment: ContextEnvironment, settings: ServerSettings) -> ComposedContexts {
-        ComposedContexts(contexts: [
-            Identity(environment: environment, configuration: settings.identity),
+        let identity = Identity(environment: environment, configuration: settings.identity)
+        let fleet = Fleet(environment: environment, options: settings.fleet)
+        // Booking and Assignment learn vehicles' and members' facts through the kernel's ports,
+        // which Fleet and Identity answer. Subscription order is reaction order: Fleet's
+        // reservation runs before Assignment follows a booking.
+        return ComposedContexts(contexts: [
+            identity,
             Administration(environment: environment),
-            Fleet(environment: environment, options: settings.fleet),
+            fleet,
+            Booking(environment: environment, vehicles: fleet, members: identity, options: settings.booking),
+            Assignment(environment: environment, vehicles: fleet, members: identity),
         ])
     }
 

@@ -1,6 +1,7 @@
 public import IdentityContext
 import KaroKarProto
 public import FleetContext
+public import BookingContext
 public import KaroKarRPC
 
 /// One configurable setting: its name in a config file, its `KAROKAR_*` environment variable and
@@ -30,6 +31,7 @@ public struct ServerSettings: Sendable {
     public var databasePoolSize = 10
     public var migrateOnStart = true
     public var fleet = FleetOptions()
+    public var booking = BookingOptions()
     /// Tokens, passwords, login throttling, the platform bootstrap (see Settings+Identity.swift).
     public var identity = IdentityConfiguration()
 
@@ -47,6 +49,8 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "migrate-on-start", help: "apply pending migrations at start (true or false)", defaultValue: "true"),
         SettingSpec(name: "fleet-activation-requires-verification", help: "activating a vehicle needs approved registration, insurance and fitness verifications (true or false)", defaultValue: "false"),
         SettingSpec(name: "fleet-document-sweep-interval-s", help: "seconds between document expiry sweeps (0 = never)", defaultValue: "86400"),
+        SettingSpec(name: "booking-request-ttl-s", help: "seconds a REQUESTED booking waits for the vendor before it expires", defaultValue: "172800"),
+        SettingSpec(name: "booking-expiry-sweep-interval-s", help: "seconds between booking request expiry sweeps (0 = never)", defaultValue: "60"),
         SettingSpec(name: "max-frame-bytes", help: "largest frame accepted", defaultValue: "4194304"),
         SettingSpec(name: "max-request-bytes", help: "default cap on a request payload", defaultValue: "1048576"),
         SettingSpec(name: "max-calls-in-flight", help: "calls in flight per connection", defaultValue: "256"),
@@ -135,6 +139,10 @@ public struct ServerSettings: Sendable {
         case "fleet-document-sweep-interval-s":
             let seconds = try integer(0...31_536_000)
             fleet.documentSweepInterval = seconds == 0 ? nil : .seconds(seconds)
+        case "booking-request-ttl-s": booking.requestTimeToLive = .seconds(try integer(60...31_536_000))
+        case "booking-expiry-sweep-interval-s":
+            let seconds = try integer(0...86_400)
+            booking.expirySweepInterval = seconds == 0 ? nil : .seconds(seconds)
         case "log-level":
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(value) else { throw Invalid(description: "\(source): log level must be one of \(levels.joined(separator: ", "))") }

@@ -35,6 +35,7 @@ public final class ServerProcess: @unchecked Sendable {
         environment["KAROKAR_BOOTSTRAP_ADMIN_PASSWORD"] = TestIdentity.adminPassword
         environment["KAROKAR_PASSWORD_HASH_COST"] = "12"
         environment["KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S"] = "0"
+        environment["KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S"] = "0"
         process.environment = environment
         let pipe = Pipe()
         process.standardOutput = pipe
