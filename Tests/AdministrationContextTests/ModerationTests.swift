@@ -65,15 +65,18 @@ struct ModerationTests {
         }
     }
 
-    /// Vehicle moderation is applied by Fleet (FleetContextTests); booking moderation waits for Booking.
-    @Test func bookingModerationWaitsForItsContext() async throws {
+    /// Vehicle moderation is applied by Fleet (FleetContextTests), booking termination by Booking
+    /// (BookingContextTests): an unknown booking refuses the verb and nothing is logged.
+    @Test func terminatingAnUnknownBookingLogsNothing() async throws {
         try await TestMarketplace.run { market in
             let platform = try await market.platformAdmin()
             let admin = market.administration
-            let vehicle = UUID().uuidString.lowercased()
-            await expectCode(.unimplemented, domainCode: "CONTEXT_NOT_AVAILABLE") {
-                _ = try await admin.terminateBooking(AdministrationV1.TerminateBookingRequest(bookingId: vehicle, notes: "x"), options: platform.callOptions)
+            let booking = UUID().uuidString.lowercased()
+            await expectCode(.notFound, domainCode: "NOT_FOUND") {
+                _ = try await admin.terminateBooking(AdministrationV1.TerminateBookingRequest(bookingId: booking, notes: "x"), options: platform.callOptions)
             }
+            let log = try await admin.listModerationActions(AdministrationV1.ListModerationActionsRequest(), options: platform.callOptions)
+            #expect(log.actions.isEmpty)
         }
     }
 

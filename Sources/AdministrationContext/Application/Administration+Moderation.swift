@@ -69,12 +69,26 @@ extension Administration {
         }
     }
 
-    /// TerminateBooking needs the Booking context, which this server does not host yet.
-    nonisolated func terminateBooking(_ invocation: Invocation) throws -> Never {
+    /// Logs the action, then asks Booking (in this transaction) to terminate the ACTIVE booking
+    /// with ADMIN_ACTION; Booking's refusal (no such booking, not ACTIVE, stale version) fails
+    /// the whole verb.
+    nonisolated func terminateBooking(
+        _ booking: UUID, notes: String, expectedVersion: Int64?, _ invocation: Invocation
+    ) async throws -> ModerationActionRecord {
         try PlatformOnly.check(invocation.caller)
-        throw DomainError(
-            .unimplemented, "CONTEXT_NOT_AVAILABLE", "TerminateBooking needs the Booking context, which this server does not host yet"
-        )
+        return try await bus.mutation(invocation) { work in
+            let action = try await ModerationStore.append(
+                .terminateBooking, targetType: "booking", target: booking, notes: notes, caller: invocation.caller, on: work
+            )
+            try await work.publish(EventDraft(
+                "moderation.booking_termination_requested", aggregateType: "moderation_action", aggregateID: action.id.lowercasedString,
+                payload: .bookingTerminationRequested(EventsV1.BookingTerminationRequested(
+                    moderationActionId: action.id.lowercasedString, bookingId: booking.lowercasedString,
+                    notes: CommonV1.StringValue(value: notes), expectedVersion: expectedVersion.map { CommonV1.Int64Value(value: $0) }
+                ))
+            ))
+            return action
+        }
     }
 
     /// The moderation log, newest first.

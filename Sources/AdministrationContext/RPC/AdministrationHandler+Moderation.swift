@@ -39,7 +39,15 @@ extension AdministrationHandler {
     func terminateBooking(
         _ request: AdministrationV1.TerminateBookingRequest, context: ServerCallContext
     ) async throws -> AdministrationV1.TerminateBookingResponse {
-        try administration.terminateBooking(Invocation(context, fingerprint: request))
+        var check = Validation()
+        let booking = check.uuid(request.bookingId, "bookingId")
+        let notes = check.text(request.notes, "notes", maximumLength: 2000)
+        let version = check.expectedVersion(request.expectedVersion)
+        try check.finish()
+        let action = try await administration.terminateBooking(
+            booking, notes: notes, expectedVersion: version, Invocation(context, fingerprint: request)
+        )
+        return AdministrationV1.TerminateBookingResponse(action: action.message)
     }
 
     func disableUser(
