@@ -7,7 +7,7 @@ enum DomainRoleTable {
         "PLATFORM_ADMIN": ("PLATFORM", [
             "organization.read", "organization.approve", "member.manage", "member.read", "vehicle.read", "vehicle.update",
             "vehicle.suspend", "vehicle.search", "booking.read", "booking.terminate", "assignment.read", "verification.review",
-            "verification.read", "audit.read", "notification.read",
+            "verification.read", "audit.read", "notification.read", "allocation.read",
         ]),
         "VENDOR_ADMIN": ("VENDOR", [
             "organization.read", "member.manage", "member.read", "vehicle.create", "vehicle.read", "vehicle.update", "vehicle.suspend",
@@ -21,16 +21,18 @@ enum DomainRoleTable {
             "organization.read", "member.manage", "member.read", "vehicle.create", "vehicle.read", "vehicle.update", "vehicle.suspend",
             "vehicle.search", "booking.create", "booking.submit", "booking.cancel", "booking.read", "booking.assign",
             "booking.activate", "booking.complete", "booking.terminate", "assignment.create", "assignment.manage", "assignment.read",
-            "verification.submit", "verification.read", "audit.read", "notification.read",
+            "verification.submit", "verification.read", "audit.read", "notification.read", "allocation.manage", "allocation.read",
         ]),
         "FLEET_MANAGER": ("CORPORATE", [
             "organization.read", "member.read", "vehicle.create", "vehicle.read", "vehicle.update", "vehicle.search",
             "booking.create", "booking.submit", "booking.cancel", "booking.read", "booking.assign", "booking.activate",
             "booking.complete", "booking.terminate", "assignment.create", "assignment.manage", "assignment.read",
-            "verification.submit", "verification.read", "notification.read",
+            "verification.submit", "verification.read", "notification.read", "allocation.manage", "allocation.read",
         ]),
         "EMPLOYEE": ("CORPORATE", [
             "organization.read", "vehicle.read", "assignment.read_own", "assignment.accept", "notification.read",
+            // "own, within allocation (6.1)": an employee's bookings for themselves, and their allocation.
+            "booking.create_own", "booking.submit_own", "booking.cancel_own", "booking.read_own", "allocation.read_own",
         ]),
     ]
 

@@ -154,5 +154,19 @@ public enum IdentityMigrations {
                 created_at timestamptz NOT NULL DEFAULT clock_timestamp()
             );
             """),
+        // DOMAIN.md's table gained the Booking context's permissions (issue 16): allocations for
+        // the corporate's managers and the platform, and employees' own bookings within the
+        // allocation. Appended to the seeded system roles, each permission once.
+        Migration(context: "identity", version: 2, name: "booking_and_allocation_permissions", sql: """
+            CREATE FUNCTION pg_temp.grant_permissions(role uuid, added text[]) RETURNS void LANGUAGE sql AS $$
+                UPDATE identity.roles SET permissions = ARRAY(SELECT DISTINCT p FROM unnest(permissions || added) AS p ORDER BY p)
+                WHERE id = role;
+            $$;
+            SELECT pg_temp.grant_permissions('62bdba47-317f-4dac-8c6d-b78e6b2e8215', '{allocation.read}');
+            SELECT pg_temp.grant_permissions('5c2c6d31-8158-4006-933d-6e0320c09ff1', '{allocation.manage,allocation.read}');
+            SELECT pg_temp.grant_permissions('0a7ae313-d6d7-4e6b-bc54-c7864c1bd332', '{allocation.manage,allocation.read}');
+            SELECT pg_temp.grant_permissions('2cc19f84-6b0b-4ba7-b58a-cf31bde5c7f8',
+                '{booking.create_own,booking.submit_own,booking.cancel_own,booking.read_own,allocation.read_own}');
+            """),
     ]
 }
