@@ -6,11 +6,27 @@ import KaroKarKernel
 /// records only (``HoldRules/checkPlacedByEngine(_:_:)``); records of Fleet's own aggregates
 /// go through their verbs.
 extension Fleet {
-    /// Whether no open record overlaps `period` on a vehicle the caller may see.
-    nonisolated func isAvailable(_ vehicle: UUID, period: Period, _ invocation: Invocation) async throws -> Bool {
+    /// Whether a booking of `period` would be free on a vehicle the caller may see: no open record
+    /// holds it during the period extended by the owner's turnaround buffer (which it returns).
+    nonisolated func isAvailable(_ vehicle: UUID, period: Period, _ invocation: Invocation) async throws -> (Bool, Int32) {
         try await bus.read(invocation) { work in
             _ = try await FleetAccess.visibleVehicle(vehicle, invocation.caller, work)
-            return try await AvailabilityStore.isFree(vehicle, period, work)
+            return (try await AvailabilityStore.isFree(vehicle, period, asBooking: true, work), try await AvailabilityStore.turnaroundMinutes(vehicle, work))
+        }
+    }
+
+    /// Sets the caller's organization's turnaround buffer (minutes held after each booking or
+    /// assignment of its vehicles), for records placed from now on.
+    nonisolated func setTurnaroundBuffer(minutes: Int32, _ invocation: Invocation) async throws -> Int32 {
+        let caller = invocation.caller
+        guard caller.kind != .anonymous, caller.organizationKind != .platform else {
+            throw DomainError.permissionDenied("turnaround buffers belong to vehicle owners")
+        }
+        return try await bus.mutation(invocation) { work in
+            guard try await VehicleStore.setTurnaround(caller.organizationID, minutes: minutes, work) else {
+                throw DomainError.notFound("organization")
+            }
+            return minutes
         }
     }
 

@@ -9,13 +9,22 @@ enum AvailabilityStore {
         a.id, a.vehicle_id, a.organization_id, a.period, a.status, a.source_type, a.source_id, a.created_at, a.released_at, a.version
         """)
 
-    /// No open record of any status overlaps `period`.
-    static func isFree(_ vehicle: UUID, _ period: Period, _ work: UnitOfWork) async throws -> Bool {
+    /// No open record of any status holds the vehicle during `period` (extended by the owner's
+    /// turnaround buffer when it is a booking's or an assignment's, `asBooking`).
+    static func isFree(_ vehicle: UUID, _ period: Period, asBooking: Bool = false, _ work: UnitOfWork) async throws -> Bool {
         try await work.query("""
             SELECT NOT EXISTS (
                 SELECT 1 FROM fleet.availability AS a
-                WHERE a.vehicle_id = \(vehicle) AND a.released_at IS NULL AND a.period && \(period)::tstzrange) AS free
+                WHERE a.vehicle_id = \(vehicle) AND a.released_at IS NULL
+                  AND a.blocked && fleet.with_turnaround(\(period)::tstzrange,
+                                                         CASE WHEN \(asBooking) THEN fleet.turnaround_minutes(\(vehicle)) ELSE 0 END)
+            ) AS free
             """).single().decode(Bool.self, "free")
+    }
+
+    /// The owner's turnaround buffer of a vehicle, in minutes.
+    static func turnaroundMinutes(_ vehicle: UUID, _ work: UnitOfWork) async throws -> Int32 {
+        try await work.query("SELECT fleet.turnaround_minutes(\(vehicle)) AS minutes").single().decode(Int32.self, "minutes")
     }
 
     /// Places a record on `vehicle` (of its owner); `VEHICLE_NOT_AVAILABLE` when the database refuses the overlap.

@@ -222,5 +222,49 @@ public enum FleetMigrations {
             );
             CREATE INDEX verification_vehicle ON fleet.verification (vehicle_id, type);
             """),
+        // Turnaround buffers (issue 16): an owner's minutes of free time after each booking or
+        // assignment of its vehicles. A record's `blocked` range is its period, extended by the
+        // owner's buffer (at insertion) for BOOKING and ASSIGNMENT records; the no-overlap
+        // exclusion constraint now compares `blocked`, so the buffer holds like the rule itself,
+        // in every process and on every write path. `blocked` never changes after insertion.
+        Migration(context: "fleet", version: 2, name: "turnaround_buffer", sql: """
+            ALTER TABLE fleet.owner ADD COLUMN turnaround_minutes int NOT NULL DEFAULT 0
+                CHECK (turnaround_minutes BETWEEN 0 AND 10080);
+
+            CREATE FUNCTION fleet.turnaround_minutes(vehicle uuid) RETURNS int LANGUAGE sql STABLE AS $$
+                SELECT coalesce((SELECT o.turnaround_minutes FROM fleet.vehicle v
+                                 JOIN fleet.owner o ON o.organization_id = v.organization_id WHERE v.id = vehicle), 0)
+            $$;
+            -- A booking's or assignment's period as it holds the vehicle: its end moved by the buffer.
+            CREATE FUNCTION fleet.with_turnaround(period tstzrange, minutes int) RETURNS tstzrange LANGUAGE sql IMMUTABLE AS $$
+                SELECT CASE WHEN upper_inf(period) OR minutes = 0 THEN period
+                            ELSE tstzrange(lower(period), upper(period) + make_interval(mins => minutes), '[)') END
+            $$;
+
+            ALTER TABLE fleet.availability ADD COLUMN blocked tstzrange;
+            UPDATE fleet.availability SET blocked = period;
+            ALTER TABLE fleet.availability ALTER COLUMN blocked SET NOT NULL;
+            ALTER TABLE fleet.availability ADD CONSTRAINT availability_blocked_covers CHECK (blocked @> period);
+
+            CREATE FUNCTION fleet.availability_blocked() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'UPDATE' THEN
+                    NEW.blocked := OLD.blocked;
+                ELSIF NEW.source_type IN ('BOOKING', 'ASSIGNMENT') THEN
+                    NEW.blocked := fleet.with_turnaround(NEW.period, fleet.turnaround_minutes(NEW.vehicle_id));
+                ELSE
+                    NEW.blocked := NEW.period;
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER availability_blocked BEFORE INSERT OR UPDATE ON fleet.availability
+                FOR EACH ROW EXECUTE FUNCTION fleet.availability_blocked();
+
+            ALTER TABLE fleet.availability DROP CONSTRAINT availability_no_overlap;
+            ALTER TABLE fleet.availability ADD CONSTRAINT availability_no_overlap EXCLUDE USING gist (vehicle_id WITH =, blocked WITH &&)
+                WHERE (released_at IS NULL AND status <> 'SUSPENDED');
+            -- Every open record as it holds the vehicle: availability checks and search.
+            CREATE INDEX availability_open_blocked ON fleet.availability USING gist (vehicle_id, blocked) WHERE released_at IS NULL;
+            """),
     ]
 }

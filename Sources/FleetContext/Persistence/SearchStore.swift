@@ -4,7 +4,8 @@ import KaroKarPostgres
 
 /// The marketplace search (DOMAIN.md section 5, "Search").
 enum SearchStore {
-    /// `ACTIVE` vehicles of `ACTIVE` owners with no open record overlapping the period, by id.
+    /// `ACTIVE` vehicles of `ACTIVE` owners with no open record overlapping the period (extended
+    /// by the owner's turnaround buffer, as a booking of it would be), by id.
     ///
     /// The availability test is a scalar subquery on purpose: PostgreSQL then probes the open
     /// records' GiST index once per candidate while walking listings in id order, and stops at
@@ -28,7 +29,8 @@ enum SearchStore {
               AND (\(after)::uuid IS NULL OR v.id > \(after)::uuid)
               AND (SELECT NOT EXISTS (
                   SELECT 1 FROM fleet.availability AS a
-                  WHERE a.vehicle_id = v.id AND a.released_at IS NULL AND a.period && \(search.period)::tstzrange))
+                  WHERE a.vehicle_id = v.id AND a.released_at IS NULL
+                    AND a.blocked && fleet.with_turnaround(\(search.period)::tstzrange, o.turnaround_minutes)))
             ORDER BY v.id LIMIT \(limit)
             """).map { try $0.vehicle() }
     }

@@ -71,6 +71,13 @@ enum VehicleStore {
         return Owner(kind: try row.enumeration(TenantKind.self, "kind"), status: try row.enumeration(TenantStatus.self, "status"))
     }
 
+    /// Sets an owner's turnaround buffer; false when Fleet does not know the organization.
+    static func setTurnaround(_ id: UUID, minutes: Int32, _ work: UnitOfWork) async throws -> Bool {
+        try await work.query("""
+            UPDATE fleet.owner SET turnaround_minutes = \(minutes), updated_at = now() WHERE organization_id = \(id)
+            """).affectedRows == 1
+    }
+
     /// Records what an organization event says about its owner (idempotent, order-insensitive
     /// for the final status since every event carries the new status).
     static func upsertOwner(_ id: UUID, kind: TenantKind, status: TenantStatus, _ work: UnitOfWork) async throws {

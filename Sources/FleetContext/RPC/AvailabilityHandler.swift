@@ -16,7 +16,8 @@ struct AvailabilityHandler: FleetV1.AvailabilityService.Handler {
         let id = check.uuid(request.vehicleId, "vehicleId")
         let period = check.openPeriod(request.period, "period")
         try check.finish()
-        return FleetV1.CheckAvailabilityResponse(available: try await fleet.isAvailable(id, period: period, Invocation(context, fingerprint: request)))
+        let (available, minutes) = try await fleet.isAvailable(id, period: period, Invocation(context, fingerprint: request))
+        return FleetV1.CheckAvailabilityResponse(available: available, turnaroundMinutes: UInt32(clamping: minutes))
     }
 
     func createAvailabilityRecord(

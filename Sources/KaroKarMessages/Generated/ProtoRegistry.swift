@@ -259,6 +259,8 @@ public enum ProtoRegistry {
         "karokar.fleet.v1.ScheduleMaintenanceResponse": FleetV1.ScheduleMaintenanceResponse.self,
         "karokar.fleet.v1.SearchAvailableVehiclesRequest": FleetV1.SearchAvailableVehiclesRequest.self,
         "karokar.fleet.v1.SearchAvailableVehiclesResponse": FleetV1.SearchAvailableVehiclesResponse.self,
+        "karokar.fleet.v1.SetTurnaroundBufferRequest": FleetV1.SetTurnaroundBufferRequest.self,
+        "karokar.fleet.v1.SetTurnaroundBufferResponse": FleetV1.SetTurnaroundBufferResponse.self,
         "karokar.fleet.v1.StartMaintenanceRequest": FleetV1.StartMaintenanceRequest.self,
         "karokar.fleet.v1.StartMaintenanceResponse": FleetV1.StartMaintenanceResponse.self,
         "karokar.fleet.v1.SuspendVehicleRequest": FleetV1.SuspendVehicleRequest.self,

@@ -5,6 +5,36 @@ public import KaroKarProto
 internal import CKaroKarProtos
 
 extension FleetV1 {
+    /// `karokar.fleet.v1.SetTurnaroundBufferRequest`
+    public struct SetTurnaroundBufferRequest: Sendable, Hashable {
+        /// 0 (none, the default) to 10080 (a week).
+        public var minutes: UInt32 = 0
+
+        public init() {}
+
+        public init(
+            minutes: UInt32 = 0
+        ) {
+            self.minutes = minutes
+        }
+    }
+
+    /// `karokar.fleet.v1.SetTurnaroundBufferResponse`
+    public struct SetTurnaroundBufferResponse: Sendable, Hashable {
+        public var organizationId: String = ""
+        public var minutes: UInt32 = 0
+
+        public init() {}
+
+        public init(
+            organizationId: String = "",
+            minutes: UInt32 = 0
+        ) {
+            self.organizationId = organizationId
+            self.minutes = minutes
+        }
+    }
+
     /// `karokar.fleet.v1.RegisterVehicleRequest`
     public struct RegisterVehicleRequest: Sendable, Hashable {
         /// VENDOR_OWNED for vendor organizations, CORPORATE_OWNED for corporates.
@@ -796,13 +826,18 @@ extension FleetV1 {
     /// `karokar.fleet.v1.CheckAvailabilityResponse`
     public struct CheckAvailabilityResponse: Sendable, Hashable {
         public var available: Bool = false
+        /// The owner's turnaround buffer, which the answer took into account (a new booking of this
+        /// period needs it free after its end too).
+        public var turnaroundMinutes: UInt32 = 0
 
         public init() {}
 
         public init(
-            available: Bool = false
+            available: Bool = false,
+            turnaroundMinutes: UInt32 = 0
         ) {
             self.available = available
+            self.turnaroundMinutes = turnaroundMinutes
         }
     }
 
@@ -944,6 +979,87 @@ extension FleetV1 {
         ) {
             self.records = records
             self.page = page
+        }
+    }
+}
+
+extension FleetV1.SetTurnaroundBufferRequest: ProtoMessage {
+    public static let protoName = "karokar.fleet.v1.SetTurnaroundBufferRequest"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__set_turnaround_buffer_request())
+    public static let protoMaxDepth = 1
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "minutes", jsonName: "minutes", number: 1, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Fleet__V1__SetTurnaroundBufferRequest.self).pointee
+        self.minutes = c.minutes
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Fleet__V1__SetTurnaroundBufferRequest.self)
+        karokar__fleet__v1__set_turnaround_buffer_request__init(c)
+        c.pointee.minutes = self.minutes
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("minutes", self.minutes)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "minutes": self.minutes = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension FleetV1.SetTurnaroundBufferResponse: ProtoMessage {
+    public static let protoName = "karokar.fleet.v1.SetTurnaroundBufferResponse"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__set_turnaround_buffer_response())
+    public static let protoMaxDepth = 1
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "minutes", jsonName: "minutes", number: 2, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Fleet__V1__SetTurnaroundBufferResponse.self).pointee
+        self.organizationId = try ProtoC.string(c.organization_id)
+        self.minutes = c.minutes
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Fleet__V1__SetTurnaroundBufferResponse.self)
+        karokar__fleet__v1__set_turnaround_buffer_response__init(c)
+        c.pointee.organization_id = arena.cString(self.organizationId)
+        c.pointee.minutes = self.minutes
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("organizationId", self.organizationId)
+        writer.field("minutes", self.minutes)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "organizationId", "organization_id": self.organizationId = try ProtoJSON.decode(value, field: key)
+            case "minutes": self.minutes = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
         }
     }
 }
@@ -2986,23 +3102,27 @@ extension FleetV1.CheckAvailabilityResponse: ProtoMessage {
     public static let protoMaxDepth = 1
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
         ProtoFieldSchema(name: "available", jsonName: "available", number: 1, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "turnaround_minutes", jsonName: "turnaroundMinutes", number: 2, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
         let c = raw.assumingMemoryBound(to: Karokar__Fleet__V1__CheckAvailabilityResponse.self).pointee
         self.available = (c.available != 0)
+        self.turnaroundMinutes = c.turnaround_minutes
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
         let c = arena.allocate(Karokar__Fleet__V1__CheckAvailabilityResponse.self)
         karokar__fleet__v1__check_availability_response__init(c)
         c.pointee.available = (self.available ? 1 : 0)
+        c.pointee.turnaround_minutes = self.turnaroundMinutes
         return UnsafeMutableRawPointer(c)
     }
 
     public var protoJSON: JSONValue {
         var writer = JSONObjectWriter()
         writer.field("available", self.available)
+        writer.field("turnaroundMinutes", self.turnaroundMinutes)
         return writer.value
     }
 
@@ -3012,6 +3132,7 @@ extension FleetV1.CheckAvailabilityResponse: ProtoMessage {
             if value == .null { continue }
             switch key {
             case "available": self.available = try ProtoJSON.decode(value, field: key)
+            case "turnaroundMinutes", "turnaround_minutes": self.turnaroundMinutes = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

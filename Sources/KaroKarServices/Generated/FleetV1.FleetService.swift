@@ -82,6 +82,9 @@ extension FleetV1 {
             public static let searchAvailableVehicles = RPCMethod<FleetV1.SearchAvailableVehiclesRequest, FleetV1.SearchAvailableVehiclesResponse>(
                 service: "karokar.fleet.v1.FleetService", name: "SearchAvailableVehicles", access: .permissions(["vehicle.search"])
             )
+            public static let setTurnaroundBuffer = RPCMethod<FleetV1.SetTurnaroundBufferRequest, FleetV1.SetTurnaroundBufferResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "SetTurnaroundBuffer", access: .permissions(["vehicle.update"])
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).
@@ -153,6 +156,11 @@ extension FleetV1 {
             /// `ACTIVE` vehicles of `ACTIVE` owners with no open record overlapping the period: vendors'
             /// listings plus the caller's own fleet, never another corporate's. Permission: vehicle.search.
             func searchAvailableVehicles(_ request: FleetV1.SearchAvailableVehiclesRequest, context: ServerCallContext) async throws -> FleetV1.SearchAvailableVehiclesResponse
+            /// Sets the caller's organization's turnaround buffer: the minutes a vehicle stays held after
+            /// each booking or assignment ends (cleaning, inspection), enforced by the database like the
+            /// no-overlap rule and applied by availability checks and search. Applies to records placed
+            /// from now on. Permission: vehicle.update.
+            func setTurnaroundBuffer(_ request: FleetV1.SetTurnaroundBufferRequest, context: ServerCallContext) async throws -> FleetV1.SetTurnaroundBufferResponse
         }
 
         /// Typed client stub over any ``RPCClientTransport`` (normally an ``RPCClient``).
@@ -295,6 +303,14 @@ extension FleetV1 {
             public func searchAvailableVehicles(_ request: FleetV1.SearchAvailableVehiclesRequest, options: CallOptions = CallOptions()) async throws -> FleetV1.SearchAvailableVehiclesResponse {
                 try await transport.unary(Method.searchAvailableVehicles, request, options: options)
             }
+
+            /// Sets the caller's organization's turnaround buffer: the minutes a vehicle stays held after
+            /// each booking or assignment ends (cleaning, inspection), enforced by the database like the
+            /// no-overlap rule and applied by availability checks and search. Applies to records placed
+            /// from now on. Permission: vehicle.update.
+            public func setTurnaroundBuffer(_ request: FleetV1.SetTurnaroundBufferRequest, options: CallOptions = CallOptions()) async throws -> FleetV1.SetTurnaroundBufferResponse {
+                try await transport.unary(Method.setTurnaroundBuffer, request, options: options)
+            }
         }
     }
 }
@@ -368,6 +384,9 @@ extension FleetV1.FleetService.Handler {
             },
             RPCRoute(FleetV1.FleetService.Method.searchAvailableVehicles) { request, context in
                 try await self.searchAvailableVehicles(request, context: context)
+            },
+            RPCRoute(FleetV1.FleetService.Method.setTurnaroundBuffer) { request, context in
+                try await self.setTurnaroundBuffer(request, context: context)
             },
         ])
     }

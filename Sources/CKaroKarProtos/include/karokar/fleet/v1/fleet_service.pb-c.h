@@ -19,6 +19,8 @@ PROTOBUF_C__BEGIN_DECLS
 #include "karokar/common/v1/values.pb-c.h"
 #include "karokar/fleet/v1/fleet.pb-c.h"
 
+typedef struct Karokar__Fleet__V1__SetTurnaroundBufferRequest Karokar__Fleet__V1__SetTurnaroundBufferRequest;
+typedef struct Karokar__Fleet__V1__SetTurnaroundBufferResponse Karokar__Fleet__V1__SetTurnaroundBufferResponse;
 typedef struct Karokar__Fleet__V1__RegisterVehicleRequest Karokar__Fleet__V1__RegisterVehicleRequest;
 typedef struct Karokar__Fleet__V1__RegisterVehicleResponse Karokar__Fleet__V1__RegisterVehicleResponse;
 typedef struct Karokar__Fleet__V1__GetVehicleRequest Karokar__Fleet__V1__GetVehicleRequest;
@@ -79,6 +81,30 @@ typedef struct Karokar__Fleet__V1__GetVehicleTimelineResponse Karokar__Fleet__V1
 
 
 /* --- messages --- */
+
+struct  Karokar__Fleet__V1__SetTurnaroundBufferRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 0 (none, the default) to 10080 (a week).
+   */
+  uint32_t minutes;
+};
+#define KAROKAR__FLEET__V1__SET_TURNAROUND_BUFFER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__fleet__v1__set_turnaround_buffer_request__descriptor) \
+    , 0 }
+
+
+struct  Karokar__Fleet__V1__SetTurnaroundBufferResponse
+{
+  ProtobufCMessage base;
+  char *organization_id;
+  uint32_t minutes;
+};
+#define KAROKAR__FLEET__V1__SET_TURNAROUND_BUFFER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__fleet__v1__set_turnaround_buffer_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
 
 struct  Karokar__Fleet__V1__RegisterVehicleRequest
 {
@@ -680,10 +706,15 @@ struct  Karokar__Fleet__V1__CheckAvailabilityResponse
 {
   ProtobufCMessage base;
   protobuf_c_boolean available;
+  /*
+   * The owner's turnaround buffer, which the answer took into account (a new booking of this
+   * period needs it free after its end too).
+   */
+  uint32_t turnaround_minutes;
 };
 #define KAROKAR__FLEET__V1__CHECK_AVAILABILITY_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__fleet__v1__check_availability_response__descriptor) \
-    , 0 }
+    , 0, 0 }
 
 
 struct  Karokar__Fleet__V1__CreateAvailabilityRecordRequest
@@ -791,6 +822,44 @@ struct  Karokar__Fleet__V1__GetVehicleTimelineResponse
     , 0,NULL, NULL }
 
 
+/* Karokar__Fleet__V1__SetTurnaroundBufferRequest methods */
+void   karokar__fleet__v1__set_turnaround_buffer_request__init
+                     (Karokar__Fleet__V1__SetTurnaroundBufferRequest         *message);
+size_t karokar__fleet__v1__set_turnaround_buffer_request__get_packed_size
+                     (const Karokar__Fleet__V1__SetTurnaroundBufferRequest   *message);
+size_t karokar__fleet__v1__set_turnaround_buffer_request__pack
+                     (const Karokar__Fleet__V1__SetTurnaroundBufferRequest   *message,
+                      uint8_t             *out);
+size_t karokar__fleet__v1__set_turnaround_buffer_request__pack_to_buffer
+                     (const Karokar__Fleet__V1__SetTurnaroundBufferRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Fleet__V1__SetTurnaroundBufferRequest *
+       karokar__fleet__v1__set_turnaround_buffer_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__fleet__v1__set_turnaround_buffer_request__free_unpacked
+                     (Karokar__Fleet__V1__SetTurnaroundBufferRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Karokar__Fleet__V1__SetTurnaroundBufferResponse methods */
+void   karokar__fleet__v1__set_turnaround_buffer_response__init
+                     (Karokar__Fleet__V1__SetTurnaroundBufferResponse         *message);
+size_t karokar__fleet__v1__set_turnaround_buffer_response__get_packed_size
+                     (const Karokar__Fleet__V1__SetTurnaroundBufferResponse   *message);
+size_t karokar__fleet__v1__set_turnaround_buffer_response__pack
+                     (const Karokar__Fleet__V1__SetTurnaroundBufferResponse   *message,
+                      uint8_t             *out);
+size_t karokar__fleet__v1__set_turnaround_buffer_response__pack_to_buffer
+                     (const Karokar__Fleet__V1__SetTurnaroundBufferResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Fleet__V1__SetTurnaroundBufferResponse *
+       karokar__fleet__v1__set_turnaround_buffer_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__fleet__v1__set_turnaround_buffer_response__free_unpacked
+                     (Karokar__Fleet__V1__SetTurnaroundBufferResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Karokar__Fleet__V1__RegisterVehicleRequest methods */
 void   karokar__fleet__v1__register_vehicle_request__init
                      (Karokar__Fleet__V1__RegisterVehicleRequest         *message);
@@ -1819,6 +1888,12 @@ void   karokar__fleet__v1__get_vehicle_timeline_response__free_unpacked
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
+typedef void (*Karokar__Fleet__V1__SetTurnaroundBufferRequest_Closure)
+                 (const Karokar__Fleet__V1__SetTurnaroundBufferRequest *message,
+                  void *closure_data);
+typedef void (*Karokar__Fleet__V1__SetTurnaroundBufferResponse_Closure)
+                 (const Karokar__Fleet__V1__SetTurnaroundBufferResponse *message,
+                  void *closure_data);
 typedef void (*Karokar__Fleet__V1__RegisterVehicleRequest_Closure)
                  (const Karokar__Fleet__V1__RegisterVehicleRequest *message,
                   void *closure_data);
@@ -2076,6 +2151,10 @@ struct Karokar__Fleet__V1__FleetService_Service
                                     const Karokar__Fleet__V1__SearchAvailableVehiclesRequest *input,
                                     Karokar__Fleet__V1__SearchAvailableVehiclesResponse_Closure closure,
                                     void *closure_data);
+  void (*set_turnaround_buffer)(Karokar__Fleet__V1__FleetService_Service *service,
+                                const Karokar__Fleet__V1__SetTurnaroundBufferRequest *input,
+                                Karokar__Fleet__V1__SetTurnaroundBufferResponse_Closure closure,
+                                void *closure_data);
 };
 typedef void (*Karokar__Fleet__V1__FleetService_ServiceDestroy)(Karokar__Fleet__V1__FleetService_Service *);
 void karokar__fleet__v1__fleet_service__init (Karokar__Fleet__V1__FleetService_Service *service,
@@ -2105,7 +2184,8 @@ void karokar__fleet__v1__fleet_service__init (Karokar__Fleet__V1__FleetService_S
       function_prefix__ ## add_vehicle_document,\
       function_prefix__ ## list_vehicle_documents,\
       function_prefix__ ## run_document_expiry_sweep,\
-      function_prefix__ ## search_available_vehicles  }
+      function_prefix__ ## search_available_vehicles,\
+      function_prefix__ ## set_turnaround_buffer  }
 void karokar__fleet__v1__fleet_service__register_vehicle(ProtobufCService *service,
                                                          const Karokar__Fleet__V1__RegisterVehicleRequest *input,
                                                          Karokar__Fleet__V1__RegisterVehicleResponse_Closure closure,
@@ -2194,6 +2274,10 @@ void karokar__fleet__v1__fleet_service__search_available_vehicles(ProtobufCServi
                                                                   const Karokar__Fleet__V1__SearchAvailableVehiclesRequest *input,
                                                                   Karokar__Fleet__V1__SearchAvailableVehiclesResponse_Closure closure,
                                                                   void *closure_data);
+void karokar__fleet__v1__fleet_service__set_turnaround_buffer(ProtobufCService *service,
+                                                              const Karokar__Fleet__V1__SetTurnaroundBufferRequest *input,
+                                                              Karokar__Fleet__V1__SetTurnaroundBufferResponse_Closure closure,
+                                                              void *closure_data);
 typedef struct Karokar__Fleet__V1__AvailabilityService_Service Karokar__Fleet__V1__AvailabilityService_Service;
 struct Karokar__Fleet__V1__AvailabilityService_Service
 {
@@ -2254,6 +2338,8 @@ void karokar__fleet__v1__availability_service__get_vehicle_timeline(ProtobufCSer
 
 /* --- descriptors --- */
 
+extern const ProtobufCMessageDescriptor karokar__fleet__v1__set_turnaround_buffer_request__descriptor;
+extern const ProtobufCMessageDescriptor karokar__fleet__v1__set_turnaround_buffer_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__fleet__v1__register_vehicle_request__descriptor;
 extern const ProtobufCMessageDescriptor karokar__fleet__v1__register_vehicle_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__fleet__v1__get_vehicle_request__descriptor;

@@ -7,6 +7,96 @@
 #endif
 
 #include "karokar/fleet/v1/fleet_service.pb-c.h"
+void   karokar__fleet__v1__set_turnaround_buffer_request__init
+                     (Karokar__Fleet__V1__SetTurnaroundBufferRequest         *message)
+{
+  static const Karokar__Fleet__V1__SetTurnaroundBufferRequest init_value = KAROKAR__FLEET__V1__SET_TURNAROUND_BUFFER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t karokar__fleet__v1__set_turnaround_buffer_request__get_packed_size
+                     (const Karokar__Fleet__V1__SetTurnaroundBufferRequest *message)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__set_turnaround_buffer_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__fleet__v1__set_turnaround_buffer_request__pack
+                     (const Karokar__Fleet__V1__SetTurnaroundBufferRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__set_turnaround_buffer_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__fleet__v1__set_turnaround_buffer_request__pack_to_buffer
+                     (const Karokar__Fleet__V1__SetTurnaroundBufferRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__set_turnaround_buffer_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Fleet__V1__SetTurnaroundBufferRequest *
+       karokar__fleet__v1__set_turnaround_buffer_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Fleet__V1__SetTurnaroundBufferRequest *)
+     protobuf_c_message_unpack (&karokar__fleet__v1__set_turnaround_buffer_request__descriptor,
+                                allocator, len, data);
+}
+void   karokar__fleet__v1__set_turnaround_buffer_request__free_unpacked
+                     (Karokar__Fleet__V1__SetTurnaroundBufferRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__fleet__v1__set_turnaround_buffer_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   karokar__fleet__v1__set_turnaround_buffer_response__init
+                     (Karokar__Fleet__V1__SetTurnaroundBufferResponse         *message)
+{
+  static const Karokar__Fleet__V1__SetTurnaroundBufferResponse init_value = KAROKAR__FLEET__V1__SET_TURNAROUND_BUFFER_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t karokar__fleet__v1__set_turnaround_buffer_response__get_packed_size
+                     (const Karokar__Fleet__V1__SetTurnaroundBufferResponse *message)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__set_turnaround_buffer_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__fleet__v1__set_turnaround_buffer_response__pack
+                     (const Karokar__Fleet__V1__SetTurnaroundBufferResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__set_turnaround_buffer_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__fleet__v1__set_turnaround_buffer_response__pack_to_buffer
+                     (const Karokar__Fleet__V1__SetTurnaroundBufferResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__set_turnaround_buffer_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Fleet__V1__SetTurnaroundBufferResponse *
+       karokar__fleet__v1__set_turnaround_buffer_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Fleet__V1__SetTurnaroundBufferResponse *)
+     protobuf_c_message_unpack (&karokar__fleet__v1__set_turnaround_buffer_response__descriptor,
+                                allocator, len, data);
+}
+void   karokar__fleet__v1__set_turnaround_buffer_response__free_unpacked
+                     (Karokar__Fleet__V1__SetTurnaroundBufferResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__fleet__v1__set_turnaround_buffer_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   karokar__fleet__v1__register_vehicle_request__init
                      (Karokar__Fleet__V1__RegisterVehicleRequest         *message)
 {
@@ -2437,6 +2527,95 @@ void   karokar__fleet__v1__get_vehicle_timeline_response__free_unpacked
   assert(message->base.descriptor == &karokar__fleet__v1__get_vehicle_timeline_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+static const ProtobufCFieldDescriptor karokar__fleet__v1__set_turnaround_buffer_request__field_descriptors[1] =
+{
+  {
+    "minutes",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Fleet__V1__SetTurnaroundBufferRequest, minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__fleet__v1__set_turnaround_buffer_request__field_indices_by_name[] = {
+  0,   /* field[0] = minutes */
+};
+static const ProtobufCIntRange karokar__fleet__v1__set_turnaround_buffer_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor karokar__fleet__v1__set_turnaround_buffer_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.fleet.v1.SetTurnaroundBufferRequest",
+  "SetTurnaroundBufferRequest",
+  "Karokar__Fleet__V1__SetTurnaroundBufferRequest",
+  "karokar.fleet.v1",
+  sizeof(Karokar__Fleet__V1__SetTurnaroundBufferRequest),
+  1,
+  karokar__fleet__v1__set_turnaround_buffer_request__field_descriptors,
+  karokar__fleet__v1__set_turnaround_buffer_request__field_indices_by_name,
+  1,  karokar__fleet__v1__set_turnaround_buffer_request__number_ranges,
+  (ProtobufCMessageInit) karokar__fleet__v1__set_turnaround_buffer_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__fleet__v1__set_turnaround_buffer_response__field_descriptors[2] =
+{
+  {
+    "organization_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Fleet__V1__SetTurnaroundBufferResponse, organization_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "minutes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Fleet__V1__SetTurnaroundBufferResponse, minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__fleet__v1__set_turnaround_buffer_response__field_indices_by_name[] = {
+  1,   /* field[1] = minutes */
+  0,   /* field[0] = organization_id */
+};
+static const ProtobufCIntRange karokar__fleet__v1__set_turnaround_buffer_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor karokar__fleet__v1__set_turnaround_buffer_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.fleet.v1.SetTurnaroundBufferResponse",
+  "SetTurnaroundBufferResponse",
+  "Karokar__Fleet__V1__SetTurnaroundBufferResponse",
+  "karokar.fleet.v1",
+  sizeof(Karokar__Fleet__V1__SetTurnaroundBufferResponse),
+  2,
+  karokar__fleet__v1__set_turnaround_buffer_response__field_descriptors,
+  karokar__fleet__v1__set_turnaround_buffer_response__field_indices_by_name,
+  1,  karokar__fleet__v1__set_turnaround_buffer_response__number_ranges,
+  (ProtobufCMessageInit) karokar__fleet__v1__set_turnaround_buffer_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor karokar__fleet__v1__register_vehicle_request__field_descriptors[5] =
 {
   {
@@ -4914,7 +5093,7 @@ const ProtobufCMessageDescriptor karokar__fleet__v1__check_availability_request_
   (ProtobufCMessageInit) karokar__fleet__v1__check_availability_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__fleet__v1__check_availability_response__field_descriptors[1] =
+static const ProtobufCFieldDescriptor karokar__fleet__v1__check_availability_response__field_descriptors[2] =
 {
   {
     "available",
@@ -4928,14 +5107,27 @@ static const ProtobufCFieldDescriptor karokar__fleet__v1__check_availability_res
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "turnaround_minutes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Fleet__V1__CheckAvailabilityResponse, turnaround_minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__fleet__v1__check_availability_response__field_indices_by_name[] = {
   0,   /* field[0] = available */
+  1,   /* field[1] = turnaround_minutes */
 };
 static const ProtobufCIntRange karokar__fleet__v1__check_availability_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor karokar__fleet__v1__check_availability_response__descriptor =
 {
@@ -4945,7 +5137,7 @@ const ProtobufCMessageDescriptor karokar__fleet__v1__check_availability_response
   "Karokar__Fleet__V1__CheckAvailabilityResponse",
   "karokar.fleet.v1",
   sizeof(Karokar__Fleet__V1__CheckAvailabilityResponse),
-  1,
+  2,
   karokar__fleet__v1__check_availability_response__field_descriptors,
   karokar__fleet__v1__check_availability_response__field_indices_by_name,
   1,  karokar__fleet__v1__check_availability_response__number_ranges,
@@ -5399,7 +5591,7 @@ const ProtobufCMessageDescriptor karokar__fleet__v1__get_vehicle_timeline_respon
   (ProtobufCMessageInit) karokar__fleet__v1__get_vehicle_timeline_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor karokar__fleet__v1__fleet_service__method_descriptors[22] =
+static const ProtobufCMethodDescriptor karokar__fleet__v1__fleet_service__method_descriptors[23] =
 {
   { "RegisterVehicle", &karokar__fleet__v1__register_vehicle_request__descriptor, &karokar__fleet__v1__register_vehicle_response__descriptor },
   { "GetVehicle", &karokar__fleet__v1__get_vehicle_request__descriptor, &karokar__fleet__v1__get_vehicle_response__descriptor },
@@ -5423,6 +5615,7 @@ static const ProtobufCMethodDescriptor karokar__fleet__v1__fleet_service__method
   { "ListVehicleDocuments", &karokar__fleet__v1__list_vehicle_documents_request__descriptor, &karokar__fleet__v1__list_vehicle_documents_response__descriptor },
   { "RunDocumentExpirySweep", &karokar__fleet__v1__run_document_expiry_sweep_request__descriptor, &karokar__fleet__v1__run_document_expiry_sweep_response__descriptor },
   { "SearchAvailableVehicles", &karokar__fleet__v1__search_available_vehicles_request__descriptor, &karokar__fleet__v1__search_available_vehicles_response__descriptor },
+  { "SetTurnaroundBuffer", &karokar__fleet__v1__set_turnaround_buffer_request__descriptor, &karokar__fleet__v1__set_turnaround_buffer_response__descriptor },
 };
 const unsigned karokar__fleet__v1__fleet_service__method_indices_by_name[] = {
   4,        /* ActivateVehicle */
@@ -5444,6 +5637,7 @@ const unsigned karokar__fleet__v1__fleet_service__method_indices_by_name[] = {
   20,        /* RunDocumentExpirySweep */
   6,        /* ScheduleMaintenance */
   21,        /* SearchAvailableVehicles */
+  22,        /* SetTurnaroundBuffer */
   7,        /* StartMaintenance */
   12,        /* SuspendVehicle */
   3         /* UpdateVehicleDetails */
@@ -5455,7 +5649,7 @@ const ProtobufCServiceDescriptor karokar__fleet__v1__fleet_service__descriptor =
   "FleetService",
   "Karokar__Fleet__V1__FleetService",
   "karokar.fleet.v1",
-  22,
+  23,
   karokar__fleet__v1__fleet_service__method_descriptors,
   karokar__fleet__v1__fleet_service__method_indices_by_name
 };
@@ -5634,6 +5828,14 @@ void karokar__fleet__v1__fleet_service__search_available_vehicles(ProtobufCServi
 {
   assert(service->descriptor == &karokar__fleet__v1__fleet_service__descriptor);
   service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void karokar__fleet__v1__fleet_service__set_turnaround_buffer(ProtobufCService *service,
+                                                              const Karokar__Fleet__V1__SetTurnaroundBufferRequest *input,
+                                                              Karokar__Fleet__V1__SetTurnaroundBufferResponse_Closure closure,
+                                                              void *closure_data)
+{
+  assert(service->descriptor == &karokar__fleet__v1__fleet_service__descriptor);
+  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__fleet__v1__fleet_service__init (Karokar__Fleet__V1__FleetService_Service *service,
                                               Karokar__Fleet__V1__FleetService_ServiceDestroy destroy)
