@@ -6,7 +6,8 @@ import KaroKarServices
 /// vehicles and put maintenance and blocks on some, then the mix is what a live marketplace does
 /// all day: corporates search and check availability, vendors read their fleets and timelines and
 /// schedule (and withdraw) maintenance and blocks. Everything goes through the public RPCs, each
-/// call with its actor's bearer token. Bookings and assignments join the mix as their contexts land.
+/// call with its actor's bearer token. Corporates book (and employees book for themselves): each
+/// booking's life runs as a chain of follow-ups (MarketplaceScenario+Bookings.swift).
 enum MarketplaceScenario {
     struct Configuration: Sendable {
         var vendors: Int
@@ -41,12 +42,15 @@ enum MarketplaceScenario {
                 ScenarioPhase(name: "schedule-holds", steps: [
                     (setupMaintenance(data), (vehicles + 2) / 3), (setupBlock(data), (vehicles + 1) / 3),
                 ]),
+                ScenarioPhase(name: "add-employees", steps: [(addEmployee(data), configuration.corporates)]),
+                ScenarioPhase(name: "set-allocations", steps: [(setAllocation, configuration.corporates)]),
             ],
             mix: [
                 WeightedStep(search(data), weight: 40), WeightedStep(checkAvailability(data), weight: 15),
                 WeightedStep(getVehicle, weight: 10), WeightedStep(vehicleTimeline(data), weight: 10),
                 WeightedStep(listFleet, weight: 6), WeightedStep(whoAmI, weight: 5),
                 WeightedStep(scheduleMaintenance(data), weight: 7), WeightedStep(placeBlock(data), weight: 7),
+                WeightedStep(book(data), weight: 8), WeightedStep(selfBook(data), weight: 3),
             ]
         )
     }
