@@ -44,7 +44,7 @@ struct BookingFlowTests {
             let completed = try await world.bookings.completeBooking(
                 .init(bookingId: draft.id, evidence: reading(1350, 40)), options: world.manager.callOptions
             ).booking!
-            #expect(completed.status == .completed && completed.returnEvidence?.odometerKm == 1350 && completed.version == 7)
+            #expect(completed.status == .completed && completed.returnEvidence?.odometerKm == 1350 && completed.version == 6)
             #expect(try await world.openRecords(draft.id).isEmpty, "released")
             let final = try await world.assignments.getAssignment(.init(assignmentId: assigned.assignmentId), options: world.manager.callOptions).assignment!
             #expect(final.status == .completed)

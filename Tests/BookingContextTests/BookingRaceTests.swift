@@ -101,8 +101,8 @@ struct BookingRaceTests {
     func expirySweep() async throws {
         try await TestMarketplace.run { market in
             let world = try await BookingWorld.make(market)
-            // Requests hold nothing, so all 40 may ask for the same hour; it starts in 20 s.
-            let hour = periodStarting(inSeconds: 20)
+            // Requests hold nothing, so all 40 may ask for the same hour; it starts in a minute.
+            let hour = periodStarting(inSeconds: 60)
             var due: [String] = []
             for _ in 0..<40 {
                 due.append(try await world.requested(hour).id)
