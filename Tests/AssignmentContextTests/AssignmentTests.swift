@@ -85,7 +85,8 @@ struct AssignmentFlowTests {
             _ = try await world.bookings.submitBooking(.init(bookingId: draft.id), options: world.manager.callOptions)
             _ = try await world.bookings.approveBooking(.init(bookingId: draft.id), options: world.vendor.admin.callOptions)
             let assigned = try await world.bookings.assignBooking(.init(bookingId: draft.id, employeeId: world.first.userID), options: world.manager.callOptions)
-            await expectCode(.permissionDenied) {
+            // A colleague does not see another employee's assignment.
+            await expectCode(.notFound) {
                 _ = try await world.assignments.acceptAssignment(.init(assignmentId: assigned.assignmentId), options: world.second.callOptions)
             }
             let rejected = try await world.assignments.rejectAssignment(

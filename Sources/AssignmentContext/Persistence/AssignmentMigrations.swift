@@ -24,8 +24,10 @@ public enum AssignmentMigrations {
                 closed_by uuid,
                 close_reason text CHECK (close_reason IN ('REASSIGNED', 'CORPORATE_ACTION', 'ADMIN_ACTION', 'BOOKING_CANCELLED', 'BOOKING_TERMINATED')),
                 close_notes text,
-                replaces_assignment_id uuid REFERENCES assignment.assignments (id),
-                replaced_by_assignment_id uuid REFERENCES assignment.assignments (id),
+                -- A reassignment closes the old one (naming its replacement) before the new one
+                -- exists: checked at commit.
+                replaces_assignment_id uuid REFERENCES assignment.assignments (id) DEFERRABLE INITIALLY DEFERRED,
+                replaced_by_assignment_id uuid REFERENCES assignment.assignments (id) DEFERRABLE INITIALLY DEFERRED,
                 -- Set when the booking completed, was cancelled or terminated: no reassignment after.
                 booking_ended boolean NOT NULL DEFAULT false,
                 version bigint NOT NULL DEFAULT 1 CHECK (version > 0),
