@@ -55,7 +55,7 @@ WHERE v.status = 'ACTIVE' AND (\$2 OR v.ownership_type = 'VENDOR_OWNED' OR v.org
   AND (\$8::int IS NULL OR v.year >= \$8::int) AND (\$9::int IS NULL OR v.year <= \$9::int)
   AND (\$10::uuid IS NULL OR v.id > \$10::uuid)
   AND (SELECT NOT EXISTS (SELECT 1 FROM fleet.availability AS a
-       WHERE a.vehicle_id = v.id AND a.released_at IS NULL AND a.period && \$1::tstzrange))
+       WHERE a.vehicle_id = v.id AND a.released_at IS NULL AND a.blocked && fleet.with_turnaround(\$1::tstzrange, o.turnaround_minutes)))
 ORDER BY v.id LIMIT \$11;
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE search('[2027-06-01,2027-06-08)', false, '$corporate', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 51);
 SQL

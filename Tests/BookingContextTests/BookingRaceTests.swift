@@ -140,3 +140,43 @@ struct BookingRaceTests {
         }
     }
 }
+
+/// A server killed (SIGKILL) while an approval is in flight: whatever it had done, a retry with
+/// the same idempotency key, on another process, ends with the booking approved once.
+@Suite("Booking: kill -9 during an approval")
+struct BookingCrashTests {
+    @Test("kill -9 as the approval commits: the retry with the same key returns the same booking, and one reservation exists")
+    func killedDuringApproval() async throws {
+        try await TestMarketplace.run { market in
+            let world = try await BookingWorld.make(market)
+            let url = market.pool.configuration.connectionString
+            var outcomes: [String] = []
+            for round in 0..<5 {
+                let booking = try await world.requested(period(Double(round * 4) + 1, Double(round * 4) + 3))
+                let doomed = try await ServerProcess.start(databaseURL: url)
+                let client = doomed.client()
+                let key = world.vendor.admin.options(idempotencyKey: "approve-\(booking.id)")
+                let call = Task { try await BookingV1.BookingService.Client(client).approveBooking(.init(bookingId: booking.id), options: key).booking! }
+                // Kill the moment the approval is visible in the database: after its commit, and
+                // (most rounds) before its reply reached the client.
+                let id = UUID(uuidString: booking.id)!
+                while try await world.count("SELECT count(*)::int FROM booking.bookings WHERE id = \(id) AND status = 'APPROVED'") == 0 {
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+                await doomed.killNow()
+                outcomes.append((try? await call.value) == nil ? "reply lost" : "reply arrived")
+                await client.close()
+                let survivor = try await ServerProcess.start(databaseURL: url)
+                let retryClient = survivor.client()
+                let retried = try await BookingV1.BookingService.Client(retryClient).approveBooking(.init(bookingId: booking.id), options: key).booking!
+                #expect(retried.status == .approved && retried.version == booking.version + 1)
+                #expect(try await world.openRecords(booking.id) == ["RESERVED"], "exactly one reservation")
+                #expect(try await world.events(booking.id).filter { $0 == "booking.approved" }.count == 1)
+                await retryClient.close()
+                await survivor.stop()
+            }
+            #expect(outcomes.count == 5)
+            print("kill -9 during approval: \(outcomes)")
+        }
+    }
+}

@@ -89,6 +89,13 @@ public final class ServerProcess: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
+    /// SIGKILL: the process dies at once, wherever it is (no drain), and this waits for its exit.
+    public func killNow() async {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+
     public var log: String { output.all.joined() }
 
     /// False once the process has exited (or crashed).

@@ -35,7 +35,7 @@ extension BookingV1 {
             /// The corporate's default and overrides, by employee. Permission: allocation.read.
             func listAllocations(_ request: BookingV1.ListAllocationsRequest, context: ServerCallContext) async throws -> BookingV1.ListAllocationsResponse
             /// An employee's allocation as it applies and what remains of it this month. Permission:
-            /// allocation.read (allocation.read_own: the caller's own only).
+            /// allocation.read (an employee's allocation.read_own: their own only).
             func getAllocationUsage(_ request: BookingV1.GetAllocationUsageRequest, context: ServerCallContext) async throws -> BookingV1.GetAllocationUsageResponse
         }
 
@@ -60,7 +60,7 @@ extension BookingV1 {
             }
 
             /// An employee's allocation as it applies and what remains of it this month. Permission:
-            /// allocation.read (allocation.read_own: the caller's own only).
+            /// allocation.read (an employee's allocation.read_own: their own only).
             public func getAllocationUsage(_ request: BookingV1.GetAllocationUsageRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.GetAllocationUsageResponse {
                 try await transport.unary(Method.getAllocationUsage, request, options: options)
             }

@@ -66,7 +66,7 @@ extension BookingV1 {
             /// `DRAFT -> REQUESTED`; the vendor is notified, still no availability effect.
             /// An employee's own booking is checked against the allocation, race-free
             /// (FAILED_PRECONDITION / `ALLOCATION_EXCEEDED`).
-            /// Emits `booking.requested`. Permission: booking.submit (booking.submit_own: own bookings).
+            /// Emits `booking.requested`. Permission: booking.submit (an employee's booking.submit_own: their own).
             func submitBooking(_ request: BookingV1.SubmitBookingRequest, context: ServerCallContext) async throws -> BookingV1.SubmitBookingResponse
             /// `REQUESTED -> APPROVED` by the vendor; a RESERVED record is placed in the same transaction.
             /// When the vehicle is not free: FAILED_PRECONDITION / `VEHICLE_NOT_AVAILABLE`, and the booking
@@ -93,13 +93,13 @@ extension BookingV1 {
             /// Emits `booking.terminated`. Permission: booking.terminate.
             func terminateBooking(_ request: BookingV1.TerminateBookingRequest, context: ServerCallContext) async throws -> BookingV1.TerminateBookingResponse
             /// `REQUESTED | APPROVED | ASSIGNED -> CANCELLED`, releasing any record and closing any
-            /// assignment. Emits `booking.cancelled`. Permission: booking.cancel (booking.cancel_own: own
-            /// bookings).
+            /// assignment. Emits `booking.cancelled`. Permission: booking.cancel (an employee's booking.cancel_own:
+            /// their own).
             func cancelBooking(_ request: BookingV1.CancelBookingRequest, context: ServerCallContext) async throws -> BookingV1.CancelBookingResponse
-            /// One booking. Permission: booking.read (booking.read_own: the caller's own bookings).
+            /// One booking. Permission: booking.read (an employee's booking.read_own: their own).
             func getBooking(_ request: BookingV1.GetBookingRequest, context: ServerCallContext) async throws -> BookingV1.GetBookingResponse
-            /// The caller's corporate's bookings, newest first. Permission: booking.read (booking.read_own:
-            /// the caller's own bookings only).
+            /// The caller's corporate's bookings, newest first. Permission: booking.read (an employee's
+            /// booking.read_own: their own bookings only).
             func listCorporateBookings(_ request: BookingV1.ListCorporateBookingsRequest, context: ServerCallContext) async throws -> BookingV1.ListCorporateBookingsResponse
             /// Bookings for the caller's vendor's vehicles (never DRAFT), newest first.
             /// Permission: booking.read.
@@ -131,7 +131,7 @@ extension BookingV1 {
             /// `DRAFT -> REQUESTED`; the vendor is notified, still no availability effect.
             /// An employee's own booking is checked against the allocation, race-free
             /// (FAILED_PRECONDITION / `ALLOCATION_EXCEEDED`).
-            /// Emits `booking.requested`. Permission: booking.submit (booking.submit_own: own bookings).
+            /// Emits `booking.requested`. Permission: booking.submit (an employee's booking.submit_own: their own).
             public func submitBooking(_ request: BookingV1.SubmitBookingRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.SubmitBookingResponse {
                 try await transport.unary(Method.submitBooking, request, options: options)
             }
@@ -179,19 +179,19 @@ extension BookingV1 {
             }
 
             /// `REQUESTED | APPROVED | ASSIGNED -> CANCELLED`, releasing any record and closing any
-            /// assignment. Emits `booking.cancelled`. Permission: booking.cancel (booking.cancel_own: own
-            /// bookings).
+            /// assignment. Emits `booking.cancelled`. Permission: booking.cancel (an employee's booking.cancel_own:
+            /// their own).
             public func cancelBooking(_ request: BookingV1.CancelBookingRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.CancelBookingResponse {
                 try await transport.unary(Method.cancelBooking, request, options: options)
             }
 
-            /// One booking. Permission: booking.read (booking.read_own: the caller's own bookings).
+            /// One booking. Permission: booking.read (an employee's booking.read_own: their own).
             public func getBooking(_ request: BookingV1.GetBookingRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.GetBookingResponse {
                 try await transport.unary(Method.getBooking, request, options: options)
             }
 
-            /// The caller's corporate's bookings, newest first. Permission: booking.read (booking.read_own:
-            /// the caller's own bookings only).
+            /// The caller's corporate's bookings, newest first. Permission: booking.read (an employee's
+            /// booking.read_own: their own bookings only).
             public func listCorporateBookings(_ request: BookingV1.ListCorporateBookingsRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.ListCorporateBookingsResponse {
                 try await transport.unary(Method.listCorporateBookings, request, options: options)
             }

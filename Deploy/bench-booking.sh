@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Booking's benchmarks (issue 16), one command, on a scratch cluster and a release karokar-server:
+#   1. the approve path (ApproveBooking: the booking saved APPROVED, Fleet's RESERVED record and
+#      both events in one transaction) through the RPC at 16 in flight, vs pgbench running the same
+#      statements (Deploy/bench/approval.pgbench) against the same database at the same
+#      concurrency (target: at least 70% of pgbench's rate), median of alternating rounds
+#      (BENCH_ROUNDS, default 3);
+#   2. whole booking lives (create -> submit -> approve -> assign -> accept -> activate -> complete,
+#      a fifth rejected, an eighth cancelled, a sixth terminated) at 16 concurrent flows: the
+#      marketplace scenario with only its booking chain in the mix; lives per second and p99 per
+#      step (target: every step's p99 under 20 ms);
+#   3. the marketplace scenario with its whole mix, with and without the booking steps.
+# Usage: bash Deploy/bench-booking.sh [SECONDS]   (default 20 s per run)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+seconds="${1:-20}"
+clients=16
+BENCH_SERVER_ENV="KAROKAR_DATABASE_POOL_SIZE=20 KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S=0"
+source Deploy/bench/server.sh
+admin=$(token admin@bench.local "$password")
+onboard() {  # $1 type, $2 e-mail: registers, approves, prints the organization id
+  local id
+  id=$(call karokar.identity.v1.IdentityService/RegisterOrganization "{\"organizationName\": \"Bench $1\", \"organizationType\": \"ORGANIZATION_TYPE_$1\",
+    \"adminFirstName\": \"Bench\", \"adminLastName\": \"Admin\", \"adminEmail\": \"$2\", \"adminPassword\": \"$password\"}" | field "['organization']['id']")
+  call karokar.administration.v1.AdministrationService/ApproveOrganization "{\"organizationId\": \"$id\"}" -H "authorization: Bearer $admin" >/dev/null
+  echo "$id"
+}
+vendor=$(onboard VENDOR vendor@bench.local)
+corporate=$(onboard CORPORATE corporate@bench.local)
+vendor_token=$(token vendor@bench.local "$password")
+
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), $(date -u '+%Y-%m-%d %H:%M UTC')"
+rounds="${BENCH_ROUNDS:-3}"
+# Booking n is REQUESTED by the corporate for vehicle (n mod 10,000) + 1 of the vendor, over the
+# n-th hour from 2096: no two approvals meet. pgbench round r uses n = r * 1,000,000 + client *
+# 10,000 + 1, 2, ...; the server's round r uses n = 10,000,000 + r * 1,000,000 + its call sequence.
+echo "== data set: the vendor's 10,000 vehicles, REQUESTED bookings for $rounds rounds of each"
+psql -q -v ON_ERROR_STOP=1 "$database" <<SQL
+INSERT INTO fleet.vehicle (id, organization_id, ownership_type, make, model, year, license_plate, status)
+SELECT ('00000000-0000-4000-8000-' || (100000000000 + g))::uuid, '$vendor', 'VENDOR_OWNED', 'Tata', 'Alpha', 2022, 'APR' || g, 'ACTIVE'
+FROM generate_series(1, 10000) AS g;
+CREATE TEMP TABLE n AS
+  SELECT r * 1000000 + c * 10000 + i AS n FROM generate_series(1, $rounds) r, generate_series(0, $clients - 1) c, generate_series(1, 9000) i
+  UNION ALL SELECT 10000000 + r * 1000000 + i FROM generate_series(1, $rounds) r, generate_series(0, 150000) i;
+INSERT INTO booking.bookings (id, vehicle_id, vendor_organization_id, corporate_organization_id, requested_by, period, status,
+    submitted_at, expires_at, created_at, updated_at)
+SELECT ('00000000-0000-4000-9000-' || (200000000000 + n))::uuid, ('00000000-0000-4000-8000-' || (100000000000 + n % 10000 + 1))::uuid,
+    '$vendor', '$corporate', '$corporate', tstzrange(to_timestamp(4000000000 + n * 3600::bigint), to_timestamp(4000000000 + n * 3600::bigint + 3600), '[)'),
+    'REQUESTED', now(), now() + interval '100 years', now(), now()
+FROM n;
+ANALYZE fleet.vehicle; ANALYZE booking.bookings;
+SQL
+psql -Atq "$database" -c "SELECT 'bookings ' || count(*) FROM booking.bookings"
+
+echo "== approvals: $clients in flight, ${seconds}s each, durable commits, $rounds rounds (ours, then pgbench)"
+results=()
+for round in $(seq 1 "$rounds"); do
+  approve='{"bookingId": "00000000-0000-4000-9000-{{seq + '$((200000000000 + 10000000 + round * 1000000))'}}"}'
+  ours=$("$bin/karokar-bench" --address "$address" --call karokar.booking.v1.BookingService/ApproveBooking --data "$approve" \
+    -H "authorization: Bearer $vendor_token" --concurrency "$clients" --connections 4 --duration "${seconds}s" --warmup 3s \
+    --server-pid "$server_pid" --no-progress --format json) || { echo "karokar-bench failed: $ours" >&2; exit 1; }
+  pg=$("$PGBIN/pgbench" -n -f Deploy/bench/approval.pgbench -D vendor="$vendor" -D first=$((round * 1000000)) -D i=0 \
+    -c "$clients" -j 2 -T "$seconds" -M prepared "$database" 2>&1) || { echo "pgbench failed: $pg" >&2; exit 1; }
+  results+=("$ours" "$pg")
+done
+python3 - "${results[@]}" <<'PY'
+import json, re, sys, statistics
+pairs = [(json.loads(sys.argv[i]), sys.argv[i + 1]) for i in range(1, len(sys.argv), 2)]
+ratios = []
+for number, (ours, pg) in enumerate(pairs, 1):
+    tps = float(re.search(r"tps = ([0-9.]+)", pg).group(1))
+    rate = ours["rate"]
+    lat = ours.get("latencyMicros", {})
+    ratios.append(rate / tps)
+    print(f"  round {number}: RPC ApproveBooking {rate:7.0f}/s  p50 {lat.get('p50', 0)/1000:.2f} ms  p99 {lat.get('p99', 0)/1000:.2f} ms"
+          f"  statuses {ours.get('statuses')}")
+    print(f"           pgbench, the same SQL {tps:7.0f}/s  latency average {re.search(r'latency average = ([0-9.]+ ms)', pg).group(1)}"
+          f"  -> {100 * rate / tps:.1f}%")
+print(f"  ratio: median {100 * statistics.median(ratios):.1f}% of pgbench (rounds: {', '.join(f'{100 * r:.1f}%' for r in ratios)}; target 70%)")
+PY
+psql -Atq "$database" -c "SELECT 'approved ' || count(*) FROM booking.bookings WHERE status = 'APPROVED'" \
+  -c "SELECT 'reservations ' || count(*) FROM fleet.availability WHERE source_type = 'BOOKING'"
+
+scenario() {  # $1 mix (empty: the whole mix)
+  "$bin/karokar-bench" scenario marketplace --address "$address" --size 20 --vehicles-per-vendor 10 --corporates 8 \
+    --admin-email admin@bench.local --admin-password "$password" --concurrency "$clients" --connections 4 --duration "${seconds}s" \
+    ${1:+--mix "$1"}
+}
+others="search=0,check-availability=0,get-vehicle=0,vehicle-timeline=0,list-fleet=0,who-am-i=0,schedule-maintenance=0,place-block=0"
+echo "== booking lives: $clients concurrent flows, ${seconds}s (the marketplace scenario, booking chain only)"
+scenario "$others,create-booking=1,self-book=0" | sed 's/^/  /'
+echo "== the marketplace scenario with bookings (its whole mix), ${seconds}s"
+scenario "" | sed 's/^/  /'
+echo "== the marketplace scenario without bookings, ${seconds}s"
+scenario "create-booking=0,self-book=0" | sed 's/^/  /'
