@@ -158,6 +158,25 @@ struct BookingFlowTests {
         }
     }
 
+    @Test("the platform dashboard counts bookings by status (Administration's read model, fed after commit)")
+    func dashboard() async throws {
+        try await TestMarketplace.run { market in
+            let world = try await BookingWorld.make(market)
+            _ = try await world.draft(period(1, 2))
+            _ = try await world.requested(period(3, 4))
+            _ = try await world.approve(try await world.requested(period(5, 6)).id)
+            let platform = try await market.platformAdmin()
+            var counts: [AdministrationV1.BookingStatus: Int64] = [:]
+            for _ in 0..<100 {
+                let dashboard = try await market.administration.getDashboardCounts(.init(), options: platform.callOptions).counts!
+                counts = Dictionary(uniqueKeysWithValues: dashboard.bookings.map { ($0.status, $0.count) })
+                if counts == [.draft: 1, .requested: 1, .approved: 1] { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(counts == [.draft: 1, .requested: 1, .approved: 1])
+        }
+    }
+
     @Test("Administration's TerminateBooking ends an ACTIVE booking with ADMIN_ACTION in the same transaction; only administrators choose ADMIN_ACTION")
     func moderation() async throws {
         try await TestMarketplace.run { market in

@@ -22,12 +22,15 @@ extension Administration {
         }
     }
 
-    /// Organizations come from Administration's own read model. Vehicles, bookings and pending
-    /// verifications are counted from their contexts' events once those contexts are served;
-    /// until then those parts are empty (zero), which is what the platform knows.
+    /// Organizations and bookings come from Administration's own read models (bookings from
+    /// Booking's events, after commit: they may trail by the delivery lag). Vehicles and pending
+    /// verifications are counted from their contexts' events once those publish to
+    /// Administration; until then those parts are empty (zero), which is what the platform knows.
     nonisolated func dashboardCounts(_ invocation: Invocation) async throws -> DashboardCounts {
         try PlatformOnly.check(invocation.caller)
-        let counts = try await bus.read(invocation) { work in try await ApprovalStore.counts(on: work) }
-        return DashboardCounts(organizations: counts, computedAt: environment.clock.now())
+        let (organizations, bookings) = try await bus.read(invocation) { work in
+            (try await ApprovalStore.counts(on: work), try await BookingCountStore.counts(on: work))
+        }
+        return DashboardCounts(organizations: organizations, bookings: bookings, computedAt: environment.clock.now())
     }
 }

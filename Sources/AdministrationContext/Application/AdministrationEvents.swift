@@ -60,6 +60,11 @@ enum AdministrationReactions {
                 _ = try await ApprovalStore.append(.pending, organization: id, review: nil, on: work)
             }
         }
+        // The dashboard's booking counts: after commit, at least once, in order per booking.
+        bus.consume("booking.*", as: "administration_bookings") { event, work in
+            guard let status = BookingCountStore.status(after: event.eventType), let id = UUID(hyphenated: event.aggregateId) else { return }
+            try await BookingCountStore.record(id, status: status, version: event.aggregateVersion, on: work)
+        }
     }
 }
 

@@ -129,9 +129,16 @@ struct OrganizationCount: Sendable, Hashable {
     var count: Int64
 }
 
-/// Organizations per type and status, and when they were counted.
+/// How many bookings are in one status (the stored spelling, `REQUESTED`).
+struct BookingCount: Sendable, Hashable {
+    var status: String
+    var count: Int64
+}
+
+/// Organizations per type and status, bookings per status, and when they were counted.
 struct DashboardCounts: Sendable, Hashable {
     var organizations: [OrganizationCount]
+    var bookings: [BookingCount] = []
     var computedAt: Instant
 
     /// Vendors and corporates waiting for a decision.

@@ -58,5 +58,16 @@ public enum AdministrationMigrations {
             CREATE TRIGGER moderation_no_truncate BEFORE TRUNCATE ON administration.moderation_actions
                 FOR EACH STATEMENT EXECUTE FUNCTION administration.refuse_history_change();
             """),
+        // The dashboard's booking counts: each booking's latest status, from Booking's events
+        // (an after-commit consumer; a later version never yields to an earlier one).
+        Migration(context: "administration", version: 2, name: "booking_read_model", sql: """
+            CREATE TABLE administration.bookings (
+                booking_id uuid PRIMARY KEY,
+                status text NOT NULL CHECK (status IN (
+                    'DRAFT', 'REQUESTED', 'APPROVED', 'REJECTED', 'ASSIGNED', 'ACTIVE', 'COMPLETED', 'TERMINATED', 'CANCELLED')),
+                version bigint NOT NULL
+            );
+            CREATE INDEX bookings_status ON administration.bookings (status);
+            """),
     ]
 }

@@ -71,6 +71,9 @@ extension DashboardCounts {
                     status: AdministrationV1.OrganizationStatus(rawValue: entry.status.protoNumber), count: entry.count
                 )
             },
+            bookings: bookings.map { entry in
+                AdministrationV1.BookingCount(status: AdministrationV1.BookingStatus(storedName: entry.status) ?? .unspecified, count: entry.count)
+            },
             computedAt: computedAt.timestamp
         )
     }
