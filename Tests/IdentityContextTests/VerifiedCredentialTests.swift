@@ -30,7 +30,7 @@ struct VerifiedCredentialTests {
         }
     }
 
-    static let whoAmIPath = IdentityV1.IdentityService.Method.whoAmI.path
+    static let whoAmI = IdentityV1.IdentityService.Method.whoAmI
 
     let clock = Clock()
     let authority: TokenAuthority
@@ -83,11 +83,15 @@ struct VerifiedCredentialTests {
         try authority.issue(kind: .user, subject: user, organization: organization, membership: membership).token
     }
 
-    /// The caller the handler saw, or the error that refused the call.
-    func call(_ token: String, path: String = whoAmIPath) async -> Result<Caller, RPCError> {
+    /// The caller the handler saw in a call of `method` (its path and declared rule; WhoAmI by
+    /// default), or the error that refused the call.
+    func call<Request, Response>(
+        _ token: String, method: RPCMethod<Request, Response> = whoAmI
+    ) async -> Result<Caller, RPCError> {
         let context = ServerCallContext(
-            path: path, service: "", method: "", callID: 1, metadata: Metadata([("authorization", "Bearer \(token)")]), deadline: nil,
-            peer: "test", logger: Logger(label: "test"), connection: connection
+            path: method.path, service: method.service, method: method.name, access: method.access, callID: 1,
+            metadata: Metadata([("authorization", "Bearer \(token)")]), deadline: nil, peer: "test", logger: Logger(label: "test"),
+            connection: connection
         )
         let seen = Mutex<Caller?>(nil)
         do {
@@ -172,7 +176,7 @@ struct VerifiedCredentialTests {
         cache(principal(membership: membership), for: membership)
         let token = try token(for: membership)
         _ = try await call(token).get()
-        let refused = await call(token, path: IdentityV1.IdentityService.Method.createUser.path)
+        let refused = await call(token, method: IdentityV1.IdentityService.Method.createUser)
         #expect(refused.failure?.code == .permissionDenied, "organization.read does not create users")
         #expect(try await call(token).get().membershipID == membership)
     }
