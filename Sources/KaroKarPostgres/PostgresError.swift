@@ -20,6 +20,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         public static let poolTimeout = Code(rawValue: "KK001")
         /// Not a SQLSTATE: a result column could not be read as the requested type.
         public static let decoding = Code(rawValue: "KK002")
+        /// Not a SQLSTATE: a bind value held a character PostgreSQL's text cannot store (NUL).
+        /// Refused before sending: libpq would silently cut the value at the NUL.
+        public static let invalidBind = Code(rawValue: "KK003")
 
         public init(rawValue: String) {
             self.rawValue = rawValue
