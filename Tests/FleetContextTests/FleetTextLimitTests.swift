@@ -14,6 +14,7 @@ import Testing
 @Suite("Fleet: text limits in code points, NUL refused", .serialized)
 struct FleetTextLimitTests {
     /// Every `CHECK`ed text column of Fleet, and the limit its validation must have.
+    static let schemas = ["fleet"]
     static let checked = ["fleet.vehicle.make": 100, "fleet.vehicle.model": 100, "fleet.maintenance.reason": 500, "fleet.block.reason": 500, "fleet.document.number": 100]
 
     @Test("every CHECKed text column of Fleet's migrations is exercised here, with its limit")
@@ -23,10 +24,7 @@ struct FleetTextLimitTests {
 
     @Test("make, model, maintenance and block reasons, document numbers: the limit in code points, whatever the characters and bytes")
     func limits() async throws {
-        try await TestMarketplace.run { market in
-            let vendor = try await market.onboard(.vendor)
-            let fleet = FleetV1.FleetService.Client(market.client)
-            let options = vendor.admin.callOptions
+        try await withVendor { market, fleet, options in
             let vehicle = try await registered(fleet, options).id
             _ = try await fleet.activateVehicle(.init(vehicleId: vehicle), options: options)
             var day = 0.0
@@ -51,27 +49,16 @@ struct FleetTextLimitTests {
             ]
             #expect(Dictionary(uniqueKeysWithValues: fields.map { ($0.0, $0.2) }) == Self.checked)
             for (column, field, limit, send) in fields {
-                for (name, value) in TextSamples.accepted(limit: limit) {
-                    let stored = try await send(value)
-                    #expect(stored.unicodeScalars.elementsEqual(value.unicodeScalars), "\(column), \(name): stored as sent")
-                }
-                let before = try await TableSnapshot.take(market.pool, schemas: ["fleet", "karokar_events"])
-                for (_, value) in TextSamples.refused(limit: limit) {
-                    await expectViolation(field, "TOO_LONG") { _ = try await send(value) }
-                }
-                #expect(try await TableSnapshot.take(market.pool, schemas: ["fleet", "karokar_events"]) == before, "\(column): nothing written")
+                try await expectTextLimit(field, of: column, limit: limit, pool: market.pool, schemas: Self.schemas, send: send)
             }
         }
     }
 
     @Test("a NUL inside a string is INVALID_ARGUMENT naming the field, top-level or nested, and nothing is written")
     func nul() async throws {
-        try await TestMarketplace.run { market in
-            let vendor = try await market.onboard(.vendor)
-            let fleet = FleetV1.FleetService.Client(market.client)
-            let options = vendor.admin.callOptions
+        try await withVendor { market, fleet, options in
             let vehicle = try await registered(fleet, options)
-            let before = try await TableSnapshot.take(market.pool, schemas: ["fleet", "karokar_events"])
+            let (before, published) = (try await TableSnapshot.take(market.pool, schemas: Self.schemas), try await publishedEvents(market.pool))
             let toyota = Array("Toy".utf8) + [0] + Array("ota".utf8)
 
             let register = FleetV1.RegisterVehicleRequest(ownershipType: .vendorOwned, make: "x", model: "Etios", year: 2020, licensePlate: "KA01NUL1")
@@ -88,16 +75,15 @@ struct FleetTextLimitTests {
                     payload: ProtoCodec.encode(update) + WireBytes.field(2, WireBytes.field(1, toyota)), options: options
                 )
             }
-            #expect(try await TableSnapshot.take(market.pool, schemas: ["fleet", "karokar_events"]) == before)
+            #expect(try await TableSnapshot.take(market.pool, schemas: Self.schemas) == before)
+            #expect(try await publishedEvents(market.pool) == published)
             #expect(try await fleet.getVehicle(.init(vehicleId: vehicle.id), options: options).vehicle?.make == "Tata")
         }
     }
 
     @Test("a string field that is not UTF-8 (a lone surrogate, a stray continuation byte) is INVALID_ARGUMENT / MALFORMED_PAYLOAD; the server stays up")
     func invalidUTF8() async throws {
-        try await TestMarketplace.run { market in
-            let vendor = try await market.onboard(.vendor)
-            let options = vendor.admin.callOptions
+        try await withVendor { market, fleet, options in
             let register = FleetV1.RegisterVehicleRequest(ownershipType: .vendorOwned, make: "x", model: "Etios", year: 2020, licensePlate: "KA01UTF8")
             for bytes: [UInt8] in [[0xED, 0xA0, 0x80], [0x41, 0x80], [0xC0, 0xAF], [0xF4, 0x90, 0x80, 0x80], [0xFF]] {
                 await expectCode(.invalidArgument, domainCode: "MALFORMED_PAYLOAD") {
@@ -107,9 +93,17 @@ struct FleetTextLimitTests {
                     )
                 }
             }
-            let listed = try await FleetV1.FleetService.Client(market.client).listFleet(.init(), options: options)
+            let listed = try await fleet.listFleet(.init(), options: options)
             #expect(listed.vehicles.isEmpty, "nothing was registered")
         }
+    }
+}
+
+/// A fresh marketplace with an onboarded vendor: its Fleet client and its administrator's options.
+private func withVendor(_ body: (TestMarketplace, FleetV1.FleetService.Client, CallOptions) async throws -> Void) async throws {
+    try await TestMarketplace.run { market in
+        let vendor = try await market.onboard(.vendor)
+        try await body(market, FleetV1.FleetService.Client(market.client), vendor.admin.callOptions)
     }
 }
 

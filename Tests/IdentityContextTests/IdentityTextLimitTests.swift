@@ -41,15 +41,7 @@ struct IdentityTextLimitTests {
                 }),
             ]
             for (column, field, limit, send) in fields {
-                for (name, value) in TextSamples.accepted(limit: limit) {
-                    let stored = try await send(value)
-                    #expect(stored.unicodeScalars.elementsEqual(value.unicodeScalars), "\(column), \(name): stored as sent")
-                }
-                let before = try await TableSnapshot.take(market.pool)
-                for (_, value) in TextSamples.refused(limit: limit) {
-                    await expectViolation(field, "TOO_LONG") { _ = try await send(value) }
-                }
-                #expect(try await TableSnapshot.take(market.pool) == before, "\(column): nothing written")
+                try await expectTextLimit(field, of: column, limit: limit, pool: market.pool, schemas: ["identity"], send: send)
             }
             await expectViolation("adminFirstName", "TOO_LONG") {
                 _ = try await market.identity.registerOrganization(.init(
@@ -77,7 +69,7 @@ struct IdentityTextLimitTests {
             for email in accepted {
                 #expect(try await create(email).unicodeScalars.elementsEqual(email.lowercased().unicodeScalars))
             }
-            let before = try await TableSnapshot.take(market.pool)
+            let (before, published) = (try await TableSnapshot.take(market.pool, schemas: ["identity"]), try await publishedEvents(market.pool))
             let refused = [
                 "a@" + TextSamples.ascii(249) + ".com", "b@" + TextSamples.decomposed(codePoints: 249) + ".com",
                 "c@" + TextSamples.astral(249) + ".com", "d@" + String(repeating: "\u{130}", count: 200) + ".com",
@@ -85,14 +77,15 @@ struct IdentityTextLimitTests {
             for email in refused {
                 await expectViolation("email", "TOO_LONG") { _ = try await create(email) }
             }
-            #expect(try await TableSnapshot.take(market.pool) == before)
+            #expect(try await TableSnapshot.take(market.pool, schemas: ["identity"]) == before)
+            #expect(try await publishedEvents(market.pool) == published)
         }
     }
 
     @Test("a NUL in a name or a metadata value is INVALID_ARGUMENT naming the field; nothing is registered")
     func nul() async throws {
         try await TestMarketplace.run { market in
-            let before = try await TableSnapshot.take(market.pool)
+            let (before, published) = (try await TableSnapshot.take(market.pool, schemas: ["identity"]), try await publishedEvents(market.pool))
             let request = IdentityV1.RegisterOrganizationRequest(
                 organizationName: "Nul Motors", organizationType: .vendor, metadata: ["region": "IN-KA"], adminFirstName: "x",
                 adminLastName: "Rao", adminEmail: "nul@example.com", adminPassword: TestMarketplace.password
@@ -107,7 +100,8 @@ struct IdentityTextLimitTests {
             await expectViolation("metadata[0].value", "MALFORMED") {
                 _ = try await market.client.call(path: path, payload: ProtoCodec.encode(withoutMetadata) + WireBytes.field(3, entry), options: CallOptions())
             }
-            #expect(try await TableSnapshot.take(market.pool) == before)
+            #expect(try await TableSnapshot.take(market.pool, schemas: ["identity"]) == before)
+            #expect(try await publishedEvents(market.pool) == published)
         }
     }
 }

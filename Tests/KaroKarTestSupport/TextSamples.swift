@@ -1,4 +1,5 @@
 public import KaroKarMessages
+public import KaroKarPostgres
 public import KaroKarProto
 public import KaroKarRPC
 public import Testing
@@ -72,4 +73,30 @@ public func expectViolation(
     } catch {
         Issue.record("expected INVALID_ARGUMENT, got \(error)", sourceLocation: sourceLocation)
     }
+}
+
+/// A text field limited to `limit` code points, sent by `send` (which answers the value stored):
+/// every ``TextSamples/accepted(limit:)`` value is stored exactly as sent, every
+/// ``TextSamples/refused(limit:)`` one is INVALID_ARGUMENT / TOO_LONG on `field`, and leaves the
+/// tables of `schemas` as they were and publishes no event. (The event tables themselves change
+/// while the relay delivers what the accepted values published.)
+public func expectTextLimit(
+    _ field: String, of column: String, limit: Int, pool: PostgresPool, schemas: [String],
+    send: (String) async throws -> String, sourceLocation: SourceLocation = #_sourceLocation
+) async throws {
+    for (name, value) in TextSamples.accepted(limit: limit) {
+        let stored = try await send(value)
+        #expect(stored.unicodeScalars.elementsEqual(value.unicodeScalars), "\(column), \(name): stored as sent", sourceLocation: sourceLocation)
+    }
+    let (before, published) = (try await TableSnapshot.take(pool, schemas: schemas), try await publishedEvents(pool))
+    for (_, value) in TextSamples.refused(limit: limit) {
+        await expectViolation(field, "TOO_LONG", { _ = try await send(value) }, sourceLocation: sourceLocation)
+    }
+    #expect(try await TableSnapshot.take(pool, schemas: schemas) == before, "\(column): nothing written", sourceLocation: sourceLocation)
+    #expect(try await publishedEvents(pool) == published, "\(column): no event", sourceLocation: sourceLocation)
+}
+
+/// How many events have been published (the outbox only grows).
+public func publishedEvents(_ pool: PostgresPool) async throws -> Int {
+    try await pool.query("SELECT count(*) AS n FROM karokar_events.outbox").single().decode(Int.self, "n")
 }
