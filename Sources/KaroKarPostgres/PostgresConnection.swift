@@ -267,8 +267,10 @@ final class PostgresConnection: @unchecked Sendable {
     /// word (PostgreSQL's text cannot hold NUL anyway). Input validation refuses NUL; this is
     /// the last line, for a value that got past it.
     private static func refuseNul(in sql: SQL) throws {
-        for bind in sql.binds where bind?.utf8.contains(0) == true {
-            throw PostgresError(code: .invalidBind, serverMessage: "a bind value contains NUL")
+        for case let bind? in sql.binds {
+            let utf8 = bind.utf8
+            let holdsNul = utf8.withContiguousStorageIfAvailable { $0.count > 0 && memchr($0.baseAddress!, 0, $0.count) != nil } ?? utf8.contains(0)
+            if holdsNul { throw PostgresError(code: .invalidBind, serverMessage: "a bind value contains NUL") }
         }
     }
 

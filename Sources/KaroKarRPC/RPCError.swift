@@ -78,8 +78,8 @@ public enum TransportDomainCode {
     public static let unknownMethod = "UNKNOWN_METHOD"
 }
 
-/// Domain codes the server gives failures of what lies under the handlers (Protos/PROTOCOL.md,
-/// "Infrastructure domain codes"): not bugs, and worth retrying.
+/// Domain codes the server gives failures of what lies under the handlers, the database's
+/// (Protos/PROTOCOL.md, section 7.6): not bugs, and worth retrying.
 public enum InfrastructureDomainCode {
     /// UNAVAILABLE: the database cannot be reached or no connection to it became free in time.
     public static let databaseUnavailable = "DATABASE_UNAVAILABLE"
