@@ -43,8 +43,8 @@ final class TokenAuthority: Sendable {
     func window(of claims: TokenClaims) -> Range<Int64>? {
         state.withLock { state in
             guard let codec = state.codec else { return nil }
-            let from = max(claims.notBefore, claims.issuedAt) - codec.leewaySeconds
-            let until = min(claims.expiresAt, Int64.max - codec.leewaySeconds) + codec.leewaySeconds
+            let from = max(claims.notBefore, claims.issuedAt).addingClamped(-codec.leewaySeconds)
+            let until = claims.expiresAt.addingClamped(codec.leewaySeconds)
             guard from < until else { return nil }
             return from..<until
         }
@@ -58,7 +58,7 @@ final class TokenAuthority: Sendable {
     ) throws -> (token: String, expiresAt: Int64) {
         guard let codec = state.withLock({ $0.codec }) else { throw IdentityErrors.starting }
         let issued = now()
-        let expires = issued + accessTokenLifetime.components.seconds
+        let expires = issued.addingClamped(accessTokenLifetime.components.seconds)
         let claims = TokenClaims(
             issuer: codec.issuer, audience: codec.audience, subject: subject, organization: organization, kind: kind,
             membership: membership, secretGeneration: secretGeneration, issuedAt: issued, notBefore: issued, expiresAt: expires,
