@@ -164,6 +164,7 @@ final class PostgresConnection: @unchecked Sendable {
         if deferredBegin != nil || !queued.isEmpty {
             return try consume(try await pipeline(after: [sql]))
         }
+        try Self.refuseNul(in: sql)
         let prepared = statements[sql.text]
         let name = if let prepared { prepared.name } else { try await preparedName(for: sql.text) }
         let result = try await finish(sending: { send(sql, name: name) })
@@ -221,6 +222,7 @@ final class PostgresConnection: @unchecked Sendable {
     /// prepare leaves the BEGIN and the queue as they were.
     private func pipeline(after tail: [SQL]) async throws -> OpaquePointer {
         let commands = (deferredBegin.map { [SQL(stringLiteral: $0)] } ?? []) + queued + tail
+        for command in commands { try Self.refuseNul(in: command) }
         var names: [String] = []
         for command in commands {
             guard let name = try await preparedName(for: command.text) else { break }
@@ -259,6 +261,17 @@ final class PostgresConnection: @unchecked Sendable {
         let last = results.removeLast()
         results.forEach { PQclear($0) }
         return last
+    }
+
+    /// libpq reads bind values as C strings, so one holding NUL would be cut there without a
+    /// word (PostgreSQL's text cannot hold NUL anyway). Input validation refuses NUL; this is
+    /// the last line, for a value that got past it.
+    private static func refuseNul(in sql: SQL) throws {
+        for case let bind? in sql.binds {
+            let utf8 = bind.utf8
+            let holdsNul = utf8.withContiguousStorageIfAvailable { $0.count > 0 && memchr($0.baseAddress!, 0, $0.count) != nil } ?? utf8.contains(0)
+            if holdsNul { throw PostgresError(code: .invalidBind, serverMessage: "a bind value contains NUL") }
+        }
     }
 
     /// Sends one statement, prepared (`name`) or not. The bind values are copied, NUL-terminated,

@@ -20,6 +20,12 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         public static let poolTimeout = Code(rawValue: "KK001")
         /// Not a SQLSTATE: a result column could not be read as the requested type.
         public static let decoding = Code(rawValue: "KK002")
+        /// Not a SQLSTATE: a bind value held a character PostgreSQL's text cannot store (NUL).
+        /// Refused before sending: libpq would silently cut the value at the NUL.
+        public static let invalidBind = Code(rawValue: "KK003")
+        public static let lockNotAvailable = Code(rawValue: "55P03")
+        /// The session is read-only: a standby, or a primary demoted by a failover.
+        public static let readOnlyTransaction = Code(rawValue: "25006")
 
         public init(rawValue: String) {
             self.rawValue = rawValue
@@ -36,7 +42,58 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         public var isConnectionFailure: Bool {
             self == .connectionFailure || rawValue.hasPrefix("08") || rawValue.hasPrefix("57P")
         }
+
+        /// What kind of failure this is, for deciding what a caller is told (``Category``).
+        public var category: Category {
+            if isConnectionFailure { return .unavailable }  // 08xxx, and 57P0x: shutting down, starting up
+            switch self {
+            case .poolTimeout: return .poolExhausted
+            case .serializationFailure, .deadlockDetected, .lockNotAvailable: return .conflict
+            case .queryCanceled: return .canceled
+            case .readOnlyTransaction: return .unavailable
+            default: break
+            }
+            if rawValue.hasPrefix("53") { return .unavailable }  // insufficient resources: too many connections, disk full
+            if rawValue.hasPrefix("23") { return .constraintViolation }
+            return .bug
+        }
     }
+
+    /// The classes of failure that callers treat differently. The RPC server maps each to one
+    /// status (the composition root's translation): only ``bug`` and ``constraintViolation`` are
+    /// INTERNAL, since a constraint a context expects is mapped to a domain error by that context
+    /// before it gets this far.
+    public enum Category: Sendable, Hashable, CustomStringConvertible {
+        /// The database cannot be reached, the connection broke, or the server refuses work
+        /// (shutting down, out of connections, read-only). Worth retrying later.
+        case unavailable
+        /// No pooled connection became free in time: the database is slow or the pool too small.
+        case poolExhausted
+        /// A serialization failure, deadlock or lock timeout that outlived the transaction's own
+        /// retries: a concurrency conflict, worth retrying.
+        case conflict
+        /// The statement was cancelled (the call's task was cancelled, or a statement timeout).
+        case canceled
+        /// A constraint no context expected: input that validation should have refused.
+        case constraintViolation
+        /// Anything else: a bug in a statement or in the code around it (a missing table, a
+        /// syntax error, a value that does not decode).
+        case bug
+
+        public var description: String {
+            switch self {
+            case .unavailable: "unavailable"
+            case .poolExhausted: "pool exhausted"
+            case .conflict: "conflict"
+            case .canceled: "canceled"
+            case .constraintViolation: "constraint violation"
+            case .bug: "bug"
+            }
+        }
+    }
+
+    /// This failure's class (``Code/category``).
+    public var category: Category { code.category }
 
     public let code: Code
     /// The constraint involved, when PostgreSQL names one (`vehicle_plate_unique`).

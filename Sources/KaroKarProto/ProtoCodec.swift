@@ -1,4 +1,5 @@
 internal import CProtobufC
+import Glibc
 
 /// Why a payload could not be decoded. Carries no input bytes, so it is safe to show a client.
 public enum ProtoDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -8,12 +9,15 @@ public enum ProtoDecodingError: Error, Hashable, Sendable, CustomStringConvertib
     case budgetExceeded(budget: Int)
     /// A string field held bytes that are not UTF-8.
     case invalidUTF8
+    /// A string field (at this JSON path) held NUL, which protobuf-c would silently cut off.
+    case nulInString(field: String)
 
     public var description: String {
         switch self {
         case .malformed: "payload is not a valid encoding of the expected message"
         case .budgetExceeded(let budget): "payload needs more than \(budget) bytes of memory to decode"
         case .invalidUTF8: "a string field is not valid UTF-8"
+        case .nulInString(let field): "string field \(field) holds NUL (U+0000)"
         }
     }
 }
@@ -54,6 +58,16 @@ public enum ProtoCodec {
             throw arena.isExhausted ? ProtoDecodingError.budgetExceeded(budget: budget) : .malformed
         }
         return UnsafeRawPointer(message)
+    }
+
+    /// The JSON path (`make`, `filters.make.value`, `items[2].name`) of the first string field of
+    /// `bytes`, a well-formed `descriptor` message, that holds NUL, or nil. protobuf-c cuts such a
+    /// string at the NUL without a word, so a server refuses them in requests
+    /// (``ProtoDecodingError/nulInString(field:)``). Walks the message only when it holds a zero
+    /// byte at all, which most do not.
+    public static func stringHoldingNul(_ descriptor: ProtoMessageDescriptor, in bytes: UnsafeRawBufferPointer) -> String? {
+        guard let base = bytes.baseAddress, memchr(base, 0, bytes.count) != nil else { return nil }
+        return ProtoStrings.fieldHoldingNul(in: bytes, descriptor.c)
     }
 
     @inlinable

@@ -159,10 +159,15 @@ extension Array: ProtoJSONCodable, ProtoDefaultable where Element == UInt8 {
 
     public init(protoJSON json: JSONValue) throws {
         guard case .string(let text) = json else { throw ProtoJSONError.invalidValue("expects base64 text") }
-        let urlSafe = text.utf8.contains { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
-        var options: Base64.DecodingOptions = urlSafe ? [.base64UrlAlphabet] : []
-        if text.utf8.count % 4 != 0 { options.insert(.omitPaddingCharacter) }
-        guard let bytes = try? Base64.decode(string: text, options: options) else {
+        // Padding only at the end, at most two, and then to a multiple of four characters.
+        let body = text.utf8.prefix { $0 != UInt8(ascii: "=") }
+        let padding = text.utf8.count - body.count
+        guard padding <= 2, text.utf8.dropFirst(body.count).allSatisfy({ $0 == UInt8(ascii: "=") }),
+              padding == 0 || text.utf8.count % 4 == 0
+        else { throw ProtoJSONError.invalidValue("expects base64 text") }
+        let urlSafe = body.contains { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+        let options: Base64.DecodingOptions = urlSafe ? [.base64UrlAlphabet, .omitPaddingCharacter] : [.omitPaddingCharacter]
+        guard let bytes = try? Base64.decode(bytes: Array(body), options: options) else {
             throw ProtoJSONError.invalidValue("expects base64 text")
         }
         self = bytes

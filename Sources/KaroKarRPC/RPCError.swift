@@ -48,6 +48,10 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
         self.init(status.code, status.message, details: status.details)
     }
 
+    /// What a client is told of an unexpected failure: always this, with no details (the cause
+    /// is in the server's log only).
+    public static let internalError = RPCError(.internal, "internal error")
+
     /// A request field failed validation.
     public static func invalidArgument(_ violations: [CommonV1.FieldViolation], message: String? = nil) -> RPCError {
         RPCError(
@@ -72,4 +76,14 @@ public enum TransportDomainCode {
     public static let malformedPayload = "MALFORMED_PAYLOAD"
     public static let malformedMetadata = "MALFORMED_METADATA"
     public static let unknownMethod = "UNKNOWN_METHOD"
+}
+
+/// Domain codes the server gives failures of what lies under the handlers, the database's
+/// (Protos/PROTOCOL.md, section 7.6): not bugs, and worth retrying.
+public enum InfrastructureDomainCode {
+    /// UNAVAILABLE: the database cannot be reached or no connection to it became free in time.
+    public static let databaseUnavailable = "DATABASE_UNAVAILABLE"
+    /// ABORTED: the transaction kept conflicting with concurrent ones (serialization failures,
+    /// deadlocks) beyond the server's own retries.
+    public static let transactionConflict = "TRANSACTION_CONFLICT"
 }

@@ -1,4 +1,5 @@
 public import KaroKarProto
+import KaroKarMessages
 public import NIOCore
 
 /// Who may call a method, as its `.proto` declares it (`option (karokar.options.v1.access)`,
@@ -136,11 +137,16 @@ public struct RPCRoute: Sendable {
     public var isImmediate: Bool { invokeNow != nil }
 
     /// The request payload decoded as `Request`; INVALID_ARGUMENT (or RESOURCE_EXHAUSTED past the
-    /// decoding budget) when it is not one. Shared by both kinds of handler.
+    /// decoding budget) when it is not one, or when a string field holds NUL (which protobuf-c
+    /// would cut off: PROTOCOL.md section 17). Shared by both kinds of handler.
     @inlinable
     static func decodeRequest<Request: ProtoMessage>(_ payload: ByteBuffer) throws -> Request {
         do {
-            return try payload.withUnsafeReadableBytes { try ProtoCodec.decode(Request.self, from: $0) }
+            return try payload.withUnsafeReadableBytes { bytes in
+                let request = try ProtoCodec.decode(Request.self, from: bytes)
+                if let field = ProtoCodec.stringHoldingNul(Request.protoDescriptor, in: bytes) { throw ProtoDecodingError.nulInString(field: field) }
+                return request
+            }
         } catch let error as ProtoDecodingError {
             throw RPCError.undecodable(Request.protoName, error)
         }
@@ -177,10 +183,11 @@ extension RPCError {
     /// The status for a request payload that does not decode as `typeName`.
     @usableFromInline
     static func undecodable(_ typeName: String, _ error: ProtoDecodingError) -> RPCError {
-        RPCError(
-            error.isBudget ? .resourceExhausted : .invalidArgument, "cannot decode \(typeName): \(error)",
-            domainCode: TransportDomainCode.malformedPayload
-        )
+        var details = CommonV1.ErrorDetails(domainCode: TransportDomainCode.malformedPayload)
+        if case .nulInString(let field) = error {
+            details.fieldViolations = [CommonV1.FieldViolation(field: field, code: "MALFORMED", description: "\(field) contains NUL (U+0000)")]
+        }
+        return RPCError(error.isBudget ? .resourceExhausted : .invalidArgument, "cannot decode \(typeName): \(error)", details: details)
     }
 }
 

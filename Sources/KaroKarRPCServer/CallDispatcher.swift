@@ -27,9 +27,13 @@ public final class CallDispatcher: Sendable {
     let interceptors: [any ServerInterceptor]
     let limits: ServerLimits
     let logger: Logger
+    let errorTranslation: (@Sendable (any Error) -> RPCError?)?
     let allocator = ByteBufferAllocator()
 
-    public init(services: [RPCServiceDefinition], interceptors: [any ServerInterceptor], limits: ServerLimits, logger: Logger) {
+    public init(
+        services: [RPCServiceDefinition], interceptors: [any ServerInterceptor], limits: ServerLimits, logger: Logger,
+        errorTranslation: (@Sendable (any Error) -> RPCError?)? = nil
+    ) {
         var targets: [String: Target] = [:]
         for service in services {
             for route in service.routes {
@@ -42,6 +46,7 @@ public final class CallDispatcher: Sendable {
         self.interceptors = interceptors
         self.limits = limits
         self.logger = logger
+        self.errorTranslation = errorTranslation
     }
 
     func target(for path: String) -> Target? {
@@ -94,20 +99,22 @@ public final class CallDispatcher: Sendable {
         }
     }
 
-    /// STYLE habit 4: known errors choose their status; anything else is INTERNAL with a fixed
-    /// message, and the detail goes to the log only.
+    /// STYLE habit 4: known errors choose their status (their own, or the one the server's
+    /// ``RPCServer/Configuration/errorTranslation`` gives them); anything else is INTERNAL. Every
+    /// INTERNAL, whatever produced it, reaches the client as exactly `internal error` with no
+    /// details, and is logged with its cause: the error's type and description, never sent.
     func rpcError(from error: any Error, context: ServerCallContext) -> RPCError {
-        switch error {
-        case let error as RPCError:
-            return error
-        case let error as any RPCErrorConvertible:
-            return error.rpcError
-        case is CancellationError:
-            return RPCError(.cancelled, "the call was cancelled")
-        default:
-            context.logger.error("handler failed", metadata: ["error.type": "\(type(of: error))", "error": "\(error)"])
-            return RPCError(.internal, "internal error")
+        let status: RPCError? = switch error {
+        case let error as RPCError: error
+        case let error as any RPCErrorConvertible: error.rpcError
+        case is CancellationError: RPCError(.cancelled, "the call was cancelled")
+        default: errorTranslation?(error)
         }
+        if let status, status.code != .internal { return status }
+        var cause: Logger.Metadata = ["error.type": "\(type(of: error))", "error.description": "\(error)"]
+        if let status { cause["error.message"] = "\(status.message)" }
+        context.logger.error("handler failed", metadata: cause)
+        return RPCError.internalError
     }
 
     func replyFrame(callID: UInt32, _ reply: RPCV1.Reply) -> ByteBuffer {

@@ -28,6 +28,11 @@ public final class RPCServer: Sendable {
         /// answered on the event loop, without a task, when the interceptors admit the call on
         /// the spot (``ServerInterceptor/admitNow(context:)``).
         public var startsCallsOnEventLoop = true
+        /// Gives a status to a handler error that carries none (neither an ``RPCError`` nor
+        /// ``RPCErrorConvertible``): the composition root installs the mapping of the errors of
+        /// the layers below the handlers (the database's: an outage is UNAVAILABLE), which this
+        /// module does not know. Nil, or a nil answer, is INTERNAL.
+        public var errorTranslation: (@Sendable (any Error) -> RPCError?)?
 
         public init() {}
     }
@@ -50,7 +55,7 @@ public final class RPCServer: Sendable {
         self.logger = logger
         self.dispatcher = CallDispatcher(
             services: configuration.services, interceptors: configuration.interceptors,
-            limits: configuration.limits, logger: logger
+            limits: configuration.limits, logger: logger, errorTranslation: configuration.errorTranslation
         )
     }
 

@@ -50,6 +50,7 @@ public struct KaroKarApplication: Sendable {
         configuration.limits = settings.limits
         configuration.services = definitions
         configuration.interceptors = contexts.interceptors
+        configuration.errorTranslation = InfrastructureErrors.translate
         self.server = RPCServer(configuration: configuration, group: group, logger: logger)
         self.health = health
         self.pages = pages

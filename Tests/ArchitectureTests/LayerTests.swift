@@ -109,7 +109,7 @@ struct LayerTests {
         let file = Boundary.root.appendingPathComponent("Sources/KaroKarKernel/Access/Permission.swift")
         let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
         return Set(text.split(separator: "\n").compactMap { line -> String? in
-            let parts = line.split(separator: "\"")
+            let parts = line.split(separator: "\"", omittingEmptySubsequences: false)
             return line.contains("case ") && parts.count == 3 ? String(parts[1]) : nil
         })
     }

@@ -10,7 +10,28 @@ import KaroKarTestSupport
 struct FuzzCast {
     struct Role {
         let name: String
-        let options: CallOptions
+        var options: CallOptions
+        /// The role's own ids, for the fields of a plausible request.
+        var own = OwnIDs()
+        /// How to sign in again (a fuzzed call may end the role's session: a logout, a removal).
+        var session: Session?
+
+        init(name: String, options: CallOptions, own: OwnIDs = OwnIDs()) {
+            self.name = name
+            self.options = options
+            self.own = own
+            session = own.session
+        }
+
+        /// The role signed in again, when its token was revoked by a call it made.
+        func signedInAgain(_ client: RPCClient) async -> Role? {
+            guard let session else { return nil }
+            let identity = IdentityV1.IdentityService.Client(client)
+            guard let fresh = try? await FuzzCast.login(identity, session.email, session.password, organization: session.organization) else { return nil }
+            var role = self
+            role.options = FuzzCast.options(fresh.token)
+            return role
+        }
     }
 
     var attackers: [Role] = []
@@ -26,7 +47,7 @@ struct FuzzCast {
         var cast = FuzzCast()
         let (victim, victimAdmin) = try await onboard(client, .vendor, "victim-vendor", platform: platform)
         let (victimCorporate, victimCorporateAdmin) = try await onboard(client, .corporate, "victim-corporate", platform: platform)
-        let (_, attacker) = try await onboard(client, .vendor, "attacker-vendor", platform: platform)
+        let (attackerVendor, attacker) = try await onboard(client, .vendor, "attacker-vendor", platform: platform)
         let (attackerCorporate, attackerCorporateAdmin) = try await onboard(client, .corporate, "attacker-corporate", platform: platform)
         let employee = try await member(identity, of: attackerCorporate, admin: attackerCorporateAdmin, role: "EMPLOYEE", type: .corporate)
         let staff = try await member(identity, of: victim, admin: victimAdmin, role: "VENDOR_STAFF", type: .vendor)
@@ -41,17 +62,38 @@ struct FuzzCast {
         )
         cast.victimIDs = [victim.organization!.id, victimCorporate.organization!.id, victim.adminUser!.id, victimCorporate.adminUser!.id,
                           vehicle.vehicle!.id, staff.userID]
+        let attackerVehicle = try await FleetV1.FleetService.Client(client).registerVehicle(
+            FleetV1.RegisterVehicleRequest(ownershipType: .vendorOwned, make: "Tata", model: "Punch", year: 2023, licensePlate: "KA02FZ0002"),
+            options: options(attacker.token)
+        )
+        let vendorRole = try await roleID(identity, "VENDOR_STAFF", admin: attacker)
+        let corporateRole = try await roleID(identity, "EMPLOYEE", admin: attackerCorporateAdmin)
         cast.attackers = [
             Role(name: "anonymous", options: CallOptions(timeout: .seconds(20))),
-            Role(name: "another vendor's admin", options: options(attacker.token)),
-            Role(name: "another corporate's admin", options: options(attackerCorporateAdmin.token)),
-            Role(name: "another corporate's employee", options: options(employee.token)),
-            Role(name: "a pending organization's admin", options: options(pendingAdmin.token)),
+            Role(name: "another vendor's admin", options: options(attacker.token), own: OwnIDs(
+                attacker, organization: attackerVendor.organization!.id, role: vendorRole, vehicle: attackerVehicle.vehicle!.id
+            )),
+            Role(name: "another corporate's admin", options: options(attackerCorporateAdmin.token), own: OwnIDs(
+                attackerCorporateAdmin, organization: attackerCorporate.organization!.id, role: corporateRole
+            )),
+            Role(name: "another corporate's employee", options: options(employee.token), own: OwnIDs(
+                employee, organization: attackerCorporate.organization!.id, role: corporateRole
+            )),
+            Role(name: "a pending organization's admin", options: options(pendingAdmin.token), own: OwnIDs(
+                pendingAdmin, organization: pending.organization!.id
+            )),
         ]
         cast.insiders = [
-            Role(name: "the victim vendor's admin", options: options(victimAdmin.token)),
-            Role(name: "the victim vendor's staff", options: options(staff.token)),
-            Role(name: "the platform administrator", options: options(platform.token)),
+            Role(name: "the victim vendor's admin", options: options(victimAdmin.token), own: OwnIDs(
+                victimAdmin, organization: victim.organization!.id, vehicle: vehicle.vehicle!.id
+            )),
+            Role(name: "the victim vendor's staff", options: options(staff.token), own: OwnIDs(
+                staff, organization: victim.organization!.id, vehicle: vehicle.vehicle!.id
+            )),
+            Role(name: "the victim corporate's admin", options: options(victimCorporateAdmin.token), own: OwnIDs(
+                victimCorporateAdmin, organization: victimCorporate.organization!.id
+            )),
+            Role(name: "the platform administrator", options: options(platform.token), own: OwnIDs(platform, organization: "")),
         ]
         let tokens = try await identity.listMembers(IdentityV1.ListMembersRequest(page: CommonV1.PageRequest(pageSize: 1)), options: options(victimAdmin.token))
         cast.pools = FuzzPools(
@@ -61,6 +103,10 @@ struct FuzzCast {
             emails: [victim.adminUser!.email, victimCorporate.adminUser!.email, TestIdentity.adminEmail]
         )
         return cast
+    }
+
+    static func roleID(_ identity: IdentityV1.IdentityService.Client, _ name: String, admin: Session) async throws -> String {
+        try await identity.listRoles(IdentityV1.ListRolesRequest(), options: options(admin.token)).roles.first { $0.name == name }!.id
     }
 
     /// A page token of the earlier, unsealed format carrying an instant no row can have.
@@ -78,6 +124,9 @@ struct FuzzCast {
         let token: String
         let userID: String
         let membership: String
+        let email: String
+        let password: String
+        let organization: String
     }
 
     static func options(_ token: String) -> CallOptions {
@@ -87,7 +136,10 @@ struct FuzzCast {
     static func login(_ identity: IdentityV1.IdentityService.Client, _ email: String, _ password: String, organization: String = "") async throws -> Session {
         let response = try await identity.login(IdentityV1.LoginRequest(email: email, password: password, organizationId: organization))
         let who = try await identity.whoAmI(IdentityV1.WhoAmIRequest(), options: options(response.grant!.accessToken))
-        return Session(token: response.grant!.accessToken, userID: response.userId, membership: who.membership?.id ?? "")
+        return Session(
+            token: response.grant!.accessToken, userID: response.userId, membership: who.membership?.id ?? "", email: email, password: password,
+            organization: response.organizationId
+        )
     }
 
     static func registration(_ type: IdentityV1.OrganizationType, _ name: String) -> IdentityV1.RegisterOrganizationRequest {
@@ -118,5 +170,38 @@ struct FuzzCast {
             firstName: "Fuzz", lastName: "Member", email: email, password: password, roleId: roles.roles.first { $0.name == role }!.id
         ), options: options(admin.token))
         return try await login(identity, email, password)
+    }
+}
+
+/// A role's own ids: what a plausible request of theirs names.
+struct OwnIDs: Sendable {
+    var session: FuzzCast.Session?
+    var organization = ""
+    var user = ""
+    var membership = ""
+    var role = ""
+    var vehicle = ""
+
+    init() {}
+
+    init(_ session: FuzzCast.Session, organization: String, role: String = "", vehicle: String = "") {
+        self.session = session
+        self.organization = organization
+        user = session.userID
+        membership = session.membership
+        self.role = role
+        self.vehicle = vehicle
+    }
+
+    /// The own id a field of this name most likely wants ("" for none: the caller's own, where allowed).
+    func id(for field: String) -> String? {
+        switch field {
+        case "organization_id", "corporate_organization_id", "vendor_organization_id": organization
+        case "user_id", "employee_id": user
+        case "membership_id": membership
+        case "role_id": role
+        case "vehicle_id": vehicle
+        default: nil
+        }
     }
 }

@@ -44,6 +44,18 @@ enum FuzzValues {
     static let uint64Ends: [UInt64] = [0, 1, .max, UInt64(Int64.max), UInt64(Int64.max) + 1, UInt64(UInt32.max) + 1]
     static let int32Ends: [Int32] = [0, 1, -1, .max, .min, 1899, 1900, 2100, 2101, 999_999_999, 1_000_000_000]
 
+    /// The boundaries of every text limit the contexts use (100, 200, 254, 500, 2000), in
+    /// characters, code points and bytes, and what PostgreSQL text cannot hold.
+    static let boundaryStrings: [[UInt8]] = {
+        var texts: [String] = []
+        for limit in [100, 200, 254, 500, 2000] {
+            texts += [String(repeating: "a", count: limit + 1), String(repeating: "e\u{301}", count: limit / 2 + 1),
+                      String(repeating: "\u{1F697}", count: limit / 4 + 1)]
+        }
+        texts += ["", "a\u{0}b", " \u{7}bell "]
+        return texts.map { Array($0.utf8) } + [[0xC3, 0x28]]
+    }()
+
     /// Strings at and past the limits, counted in bytes, code points and characters.
     static func strings(_ pools: FuzzPools) -> [[UInt8]] {
         let texts: [String] = [
@@ -70,5 +82,56 @@ enum FuzzValues {
         }
         if name.contains("email"), Bool.random(using: &random) { return Array(pools.emails.randomElement(using: &random)!.utf8) }
         return strings(pools).randomElement(using: &random)!
+    }
+}
+
+extension FuzzValues {
+    /// A value that passes validation for a field of this name, so that the hostile one beside
+    /// it reaches the rules and the database.
+    static func plausibleString(_ name: String, _ own: OwnIDs, _ pools: FuzzPools, _ random: inout SeededGenerator) -> [UInt8] {
+        let tag = String(UInt32.random(in: 0...UInt32.max, using: &random), radix: 36)
+        let text: String
+        switch name {
+        case _ where own.id(for: name) != nil && (!own.id(for: name)!.isEmpty || Bool.random(using: &random)): text = own.id(for: name)!
+        case _ where name.hasSuffix("_id") || name == "id": text = pools.ids.randomElement(using: &random)!
+        case _ where name.contains("email"): text = "fuzz-\(tag)@example.com"
+        case _ where name.contains("password") || name == "secret": text = "correct horse battery staple"
+        case "license_plate": text = "KA\(Int.random(in: 10...99, using: &random))FZ\(Int.random(in: 1000...9999, using: &random))"
+        case "page_token": text = ""
+        case _ where name.contains("phone"): text = "+91987654\(Int.random(in: 1000...9999, using: &random))"
+        case _ where name.hasSuffix("_name") || name == "name" || name == "make" || name == "model": text = "Fuzz \(tag)"
+        default: text = "fuzz \(tag)"
+        }
+        return Array(text.utf8)
+    }
+
+    static func plausibleNumber(_ name: String) -> UInt64 {
+        switch name {
+        case "year": 2024
+        case "page_size": 10
+        case _ where name.contains("version"): 1
+        default: 1
+        }
+    }
+
+    /// An instant in the coming weeks (an end after its start).
+    static func plausibleTimestamp(_ name: String, _ random: inout SeededGenerator) -> [UInt8] {
+        let now = Int64(Date().timeIntervalSince1970)
+        let day: Int64 = 86_400
+        let offset = name.contains("end") || name.contains("before") || name.contains("expires") ? 20 * day : 2 * day
+        var writer = ProtoWriter()
+        writer.field(1, varint: UInt64(now + offset + Int64.random(in: 0...(3 * day), using: &random)))
+        return writer.bytes
+    }
+
+    /// Instants at and past what PostgreSQL and the business rules accept, with bad nanos.
+    static func hostileTimestamp(_ random: inout SeededGenerator) -> [UInt8] {
+        var writer = ProtoWriter()
+        let now = Int64(Date().timeIntervalSince1970)
+        let seconds: [Int64] = int64Ends + [now, now - 86_400, now + 86_400 * 4000, -210_866_803_200, 9_224_286_393_600]
+        writer.field(1, varint: UInt64(bitPattern: seconds.randomElement(using: &random)!))
+        let nanos: [Int64] = [0, 999_999_999, 1_000_000_000, -1, Int64(Int32.min)]
+        writer.field(2, varint: UInt64(bitPattern: nanos.randomElement(using: &random)!))
+        return writer.bytes
     }
 }

@@ -5,6 +5,7 @@ import KaroKarProto
 import KaroKarRPC
 import KaroKarServices
 import KaroKarTestSupport
+import Synchronization
 import Testing
 
 /// The handler fuzzer (issue 19), beside the frame fuzzer: every served method, called as every
@@ -18,7 +19,7 @@ import Testing
 struct HandlerFuzzTests {
     static let environment = ProcessInfo.processInfo.environment
     static let seed = UInt64(environment["KAROKAR_HANDLER_FUZZ_SEED"] ?? "") ?? 0x4B41_524F_4B41_5221
-    static let rounds = Int(environment["KAROKAR_HANDLER_FUZZ_ROUNDS"] ?? "") ?? 2
+    static let rounds = Int(environment["KAROKAR_HANDLER_FUZZ_ROUNDS"] ?? "") ?? 4
 
     @Test func noRequestCrashesTheServerFailsInternallyOrCrossesATenant() async throws {
         let (pool, url) = try await TestDatabase.fresh()
@@ -30,7 +31,8 @@ struct HandlerFuzzTests {
             #expect(methods.count > 60, "the served methods were found")
             let before = try await VictimSnapshot.take(pool, ids: cast.victimIDs)
             var random = SeededGenerator(seed: Self.seed)
-            var failures = try await Self.fuzz(methods, as: cast.attackers, pools: cast.pools, client: client, &random)
+            var failures = try await Self.boundaries(methods, as: cast.attackers, pools: cast.pools, client: client, &random)
+            failures += try await Self.fuzz(methods, as: cast.attackers, pools: cast.pools, client: client, &random)
             let after = try await VictimSnapshot.take(pool, ids: cast.victimIDs)
             for (table, sum) in before where after[table] != sum {
                 failures.append("an attacker changed the victim's rows in \(table)")
@@ -39,6 +41,7 @@ struct HandlerFuzzTests {
             #expect(server.isRunning, "the server process died: \(server.log.suffix(2000))")
             let health = try await RPCV1.HealthService.Client(client).check(RPCV1.CheckRequest())
             #expect(health.status == .serving)
+            print("handler fuzzer, seed \(Self.seed), \(Self.rounds) rounds: \(Self.statuses.summary)")
             #expect(failures.isEmpty, "seed \(Self.seed):\n\(failures.prefix(40).joined(separator: "\n"))")
         } catch {
             await client.close()
@@ -59,25 +62,65 @@ struct HandlerFuzzTests {
         _ methods: [(path: String, request: String)], as roles: [FuzzCast.Role], pools: FuzzPools, client: RPCClient,
         _ random: inout SeededGenerator
     ) async throws -> [String] {
-        let builder = FuzzRequest(pools: pools)
+        var failures: [String] = []
+        var roles = roles
+        for (path, requestType) in methods {
+            for index in roles.indices {
+                for _ in 0..<rounds {
+                    let payload = FuzzRequest(pools: pools, own: roles[index].own).make(requestType, &random)
+                    if let failure = await call(client, path, payload, roles[index]) { failures.append(failure) }
+                }
+                if await isRevoked(client, roles[index]), let again = await roles[index].signedInAgain(client) { roles[index] = again }
+            }
+        }
+        return failures
+    }
+
+    /// Every string field of every request, at and past the limits (counted in bytes, code points
+    /// and characters), NUL and invalid UTF-8, the rest of the request plausible: as the roles
+    /// that can create things in their own tenant (a vendor's and a corporate's administrator).
+    static func boundaries(
+        _ methods: [(path: String, request: String)], as roles: [FuzzCast.Role], pools: FuzzPools, client: RPCClient,
+        _ random: inout SeededGenerator
+    ) async throws -> [String] {
+        let creators = roles.filter { $0.name.hasSuffix("admin") || $0.name == "anonymous" }
         var failures: [String] = []
         for (path, requestType) in methods {
-            for role in roles {
-                for _ in 0..<rounds {
-                    let payload = builder.make(requestType, &random)
-                    if let failure = await call(client, path, payload, role) { failures.append(failure) }
+            for field in FuzzRequest.stringPaths(requestType) {
+                for value in FuzzValues.boundaryStrings {
+                    for role in creators {
+                        let payload = FuzzRequest(pools: pools, own: role.own).make(requestType, &random, setting: field, to: value)
+                        if let failure = await call(client, path, payload, role) { failures.append(failure + " (\(field.joined(separator: ".")))") }
+                    }
                 }
             }
         }
         return failures
     }
 
+    /// True when the role's token no longer works (a fuzzed call logged it out, removed it, ...).
+    static func isRevoked(_ client: RPCClient, _ role: FuzzCast.Role) async -> Bool {
+        do {
+            _ = try await IdentityV1.IdentityService.Client(client).whoAmI(IdentityV1.WhoAmIRequest(), options: role.options)
+            return false
+        } catch let error as RPCError {
+            return error.code == .unauthenticated
+        } catch {
+            return false
+        }
+    }
+
+    /// Statuses seen, by code (printed, so a run shows how deep its requests got).
+    static let statuses = StatusTally()
+
     /// nil when the server answered as it should: a success or a status that is not a bug.
     static func call(_ client: RPCClient, _ path: String, _ payload: [UInt8], _ role: FuzzCast.Role) async -> String? {
         do {
             _ = try await client.call(path: path, payload: payload, options: role.options)
+            statuses.add("OK")
             return nil
         } catch let error as RPCError {
+            statuses.add("\(error.code)" + (error.domainCode.map { "/\($0)" } ?? ""))
             guard error.code == .internal || error.code == .unknown || error.code == .deadlineExceeded else { return nil }
             let hex = payload.prefix(256).map { String(format: "%02x", $0) }.joined()
             return "\(path) as \(role.name): \(error.code) \(error.message) (request \(hex))"
@@ -105,5 +148,16 @@ enum VictimSnapshot {
         var snapshot: [String: String] = [:]
         for row in rows { snapshot[try row.decode(String.self, "name")] = try row.decode(String.self, "sum") }
         return snapshot
+    }
+}
+
+/// Counts of statuses, thread-safe.
+final class StatusTally: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+
+    func add(_ status: String) { counts.withLock { $0[status, default: 0] += 1 } }
+
+    var summary: String {
+        counts.withLock { $0.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") }
     }
 }

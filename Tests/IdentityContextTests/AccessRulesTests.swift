@@ -1,7 +1,6 @@
 import Foundation
 @testable import IdentityContext
 import KaroKarKernel
-import KaroKarPostgres
 import KaroKarRPC
 import Synchronization
 import Testing
@@ -27,7 +26,7 @@ struct AccessRulesTests {
     @Test func uuidsAreWrittenLikeFoundationWritesThemInLowerCase() {
         for _ in 0..<200 {
             let id = UUID()
-            #expect(id.lowercased == id.uuidString.lowercased())
+            #expect(id.lowercasedString == id.uuidString.lowercased())
         }
     }
 
@@ -69,7 +68,7 @@ struct AccessRulesTests {
     }
 
     func principal(user: UUID = UUID(), organization: UUID = UUID(), membership: UUID) -> Principal {
-        let now = PostgresTimestamp(microseconds: 0)
+        let now = Instant(microseconds: 0)
         return Principal(
             organization: OrganizationRecord(id: organization, name: "o", kind: .vendor, status: .active, parentID: nil, metadata: [:], version: 1, createdAt: now, updatedAt: now),
             granted: [.organizationRead],
@@ -79,14 +78,15 @@ struct AccessRulesTests {
         )
     }
 
-    final class ManualClock: Sendable {
+    /// A monotonic clock the test moves (the cache's lifetimes are monotonic).
+    final class ManualMonotonicClock: Sendable {
         let instant = Mutex(ContinuousClock.now)
         func advance(_ by: Duration) { instant.withLock { $0 += by } }
         var now: ContinuousClock.Instant { instant.withLock { $0 } }
     }
 
     @Test func cacheEntriesExpireAndInvalidationsWin() {
-        let clock = ManualClock()
+        let clock = ManualMonotonicClock()
         let cache = PrincipalCache(timeToLive: .seconds(30), now: { clock.now })
         let membership = UUID()
         let key = PrincipalKey.membership(membership)
@@ -106,7 +106,7 @@ struct AccessRulesTests {
     }
 
     @Test func holdOffsKeepUncommittedChangesOutOfTheCache() {
-        let clock = ManualClock()
+        let clock = ManualMonotonicClock()
         let cache = PrincipalCache(timeToLive: .seconds(30), now: { clock.now })
         let user = UUID()
         let membership = UUID()

@@ -1,25 +1,35 @@
 import Foundation
 @testable import IdentityContext
 import KaroKarKernel
-import KaroKarPostgres
 import KaroKarRPC
 import Logging
 import NIOCore
 import Testing
 
-/// The interceptor's decisions that need no database: a path missing from the access table is
-/// refused whoever calls, and a missing or malformed credential on a non-public path is
-/// UNAUTHENTICATED, before the handler (`next`) runs.
+/// The interceptor's decisions that need no database: a method whose declared rule this server
+/// cannot honour is refused whoever calls, and a missing or malformed credential on a non-public
+/// method is UNAUTHENTICATED, before the handler (`next`) runs.
 @Suite("Identity: interceptor decisions")
 struct InterceptorDecisionTests {
-    let interceptor = AuthorizationInterceptor(
-        authority: TokenAuthority(accessTokenLifetime: .seconds(60)), cache: PrincipalCache(timeToLive: .seconds(1)),
-        pool: PostgresPool(configuration: .init(connectionString: "host=/nonexistent dbname=unused"))
-    )
+    struct NoDatabase: Error {}
 
-    func outcome(_ path: String, metadata: Metadata = Metadata()) async -> RPCError? {
+    let interceptor: AuthorizationInterceptor
+
+    init() throws {
+        let authority = TokenAuthority(accessTokenLifetime: .seconds(60), clock: SystemClock())
+        let key = try TokenKey(algorithm: .hs256, material: TokenKey.generateMaterial(for: .hs256))
+        authority.install(TokenCodec(key: key, issuer: "karokar", audience: "karokar-rpc"))
+        interceptor = AuthorizationInterceptor(authority: authority, cache: PrincipalCache(timeToLive: .seconds(1))) { _ in throw NoDatabase() }
+    }
+
+    /// Rules as a `.proto` may declare them; the last two name no permission this server knows.
+    static let rules: [MethodAccess] = [.public, .authenticated, .permissions(["member.read"]), .permissions(["no.such"]), .permissions([])]
+    static let credentials = [Metadata(), Metadata([("authorization", "Basic x")]), Metadata([("authorization", "Bearer not-a-token")])]
+
+    func outcome(_ access: MethodAccess, metadata: Metadata = Metadata()) async -> RPCError? {
         let context = ServerCallContext(
-            path: path, service: "", method: "", callID: 1, metadata: metadata, deadline: nil, peer: "test", logger: Logger(label: "test")
+            path: "/test.Service/Method", service: "test.Service", method: "Method", access: access, callID: 1, metadata: metadata,
+            deadline: nil, peer: "test", logger: Logger(label: "test")
         )
         do {
             _ = try await interceptor.intercept(context: context) { _ in ByteBuffer() }
@@ -39,10 +49,12 @@ struct InterceptorDecisionTests {
         case deferred
     }
 
-    func immediate(_ path: String, metadata: Metadata, prepared: Bool) -> Immediate {
+    func immediate(_ access: MethodAccess, metadata: Metadata, prepared: Bool) -> Immediate {
+        let method = CallMethod(
+            path: "/test.Service/Method", service: "test.Service", name: "Method", access: access, interceptors: prepared ? [interceptor] : []
+        )
         var context = ServerCallContext(
-            methodInfo: CallMethod(path: path, service: "", name: "", interceptors: prepared ? [interceptor] : []), callID: 1,
-            metadata: metadata, deadline: nil, connectionInfo: CallConnection(peer: "test", logger: Logger(label: "test"))
+            methodInfo: method, callID: 1, metadata: metadata, deadline: nil, connectionInfo: CallConnection(peer: "test", logger: Logger(label: "test"))
         )
         do {
             return try interceptor.admitNow(context: &context) ? .admitted : .deferred
@@ -53,38 +65,37 @@ struct InterceptorDecisionTests {
 
     /// The immediate decision never contradicts the full one: it admits what `intercept` admits,
     /// refuses with the same status, or leaves the decision to `intercept` (only when there is a
-    /// credential to verify), with the method's rule looked up by path or prepared in advance.
+    /// credential to verify), with the method's rule prepared in advance or resolved on the call.
     @Test func theImmediateDecisionAgreesWithTheFullOne() async {
-        let paths = [
-            "/karokar.identity.v1.IdentityService/Unlisted", "/some.other.Service/Method", "/karokar.identity.v1.IdentityService/WhoAmI",
-            "/karokar.identity.v1.IdentityService/Login", "/karokar.rpc.v1.DiagnosticsService/Echo",
-        ]
-        let credentials = [Metadata(), Metadata([("authorization", "Basic x")]), Metadata([("authorization", "Bearer not-a-token")])]
-        for path in paths {
-            for metadata in credentials {
-                let full = await outcome(path, metadata: metadata)
+        for access in Self.rules {
+            for metadata in Self.credentials {
+                let full = await outcome(access, metadata: metadata)
                 for prepared in [false, true] {
-                    switch immediate(path, metadata: metadata, prepared: prepared) {
+                    switch immediate(access, metadata: metadata, prepared: prepared) {
                     case .admitted:
-                        #expect(full == nil, "\(path) \(metadata)")
+                        #expect(full == nil, "\(access) \(metadata)")
                     case .refused(let code, let domainCode):
-                        #expect(full?.code == code && full?.domainCode == domainCode, "\(path) \(metadata)")
+                        #expect(full?.code == code && full?.domainCode == domainCode, "\(access) \(metadata)")
                     case .deferred:
-                        #expect(metadata.bytes(for: Metadata.Key.authorization) != nil, "\(path): nothing to verify, nothing to defer")
+                        #expect(metadata.bytes(for: Metadata.Key.authorization) != nil, "\(access): nothing to verify, nothing to defer")
                     }
                 }
             }
         }
     }
 
-    @Test func aPathOutsideTheTableIsRefusedEvenWithoutCredentials() async {
-        #expect(await outcome("/karokar.identity.v1.IdentityService/Unlisted")?.code == .permissionDenied)
-        #expect(await outcome("/some.other.Service/Method")?.code == .permissionDenied)
+    @Test func aRuleNamingNoKnownPermissionIsRefusedEvenWithoutCredentials() async {
+        #expect(await outcome(.permissions(["no.such"]))?.code == .permissionDenied)
+        #expect(await outcome(.permissions([]))?.code == .permissionDenied)
+        #expect(await outcome(.permissions(["member.read", "no.such"]))?.code == .permissionDenied, "one unknown name spoils the rule")
     }
 
-    @Test func nonPublicPathsNeedAToken() async {
-        #expect(await outcome("/karokar.identity.v1.IdentityService/WhoAmI")?.domainCode == "MISSING_TOKEN")
-        #expect(await outcome("/karokar.identity.v1.IdentityService/WhoAmI", metadata: Metadata([("authorization", "Basic x")]))?.code == .unauthenticated)
-        #expect(await outcome("/karokar.identity.v1.IdentityService/Login") == nil, "public: the handler runs")
+    @Test func nonPublicMethodsNeedAToken() async {
+        #expect(await outcome(.authenticated)?.domainCode == "MISSING_TOKEN")
+        #expect(await outcome(.permissions(["member.read"]))?.domainCode == "MISSING_TOKEN")
+        #expect(await outcome(.authenticated, metadata: Metadata([("authorization", "Basic x")]))?.code == .unauthenticated)
+        #expect(await outcome(.public) == nil, "public: the handler runs")
+        #expect(await outcome(.public, metadata: Metadata([("authorization", "Bearer not-a-token")]))?.code == .unauthenticated,
+                "credentials sent to a public method are still verified")
     }
 }

@@ -2,7 +2,6 @@ import Foundation
 @testable import IdentityContext
 import KaroKarKernel
 import KaroKarMessages
-import KaroKarPostgres
 import KaroKarProto
 import KaroKarRPC
 import KaroKarTestSupport
@@ -16,10 +15,13 @@ import Testing
 /// on: the token's expiry, the signing key, and the principal's cache entry.
 @Suite("Identity: a connection's verified credential")
 struct VerifiedCredentialTests {
-    final class Clock: Sendable {
+    /// The wall clock tokens are issued and checked by, and the monotonic one of the cache,
+    /// moved together by the test.
+    final class Clock: WallClock {
         let state = Mutex((seconds: Int64(1_900_000_000), instant: ContinuousClock.now))
         var seconds: Int64 { state.withLock { $0.seconds } }
         var instant: ContinuousClock.Instant { state.withLock { $0.instant } }
+        func now() -> Instant { Instant(microseconds: seconds * 1_000_000) }
         func advance(_ seconds: Int64) {
             state.withLock {
                 $0.seconds += seconds
@@ -28,7 +30,7 @@ struct VerifiedCredentialTests {
         }
     }
 
-    static let whoAmIPath = IdentityV1.IdentityService.Method.whoAmI.path
+    static let whoAmI = IdentityV1.IdentityService.Method.whoAmI
 
     let clock = Clock()
     let authority: TokenAuthority
@@ -41,21 +43,24 @@ struct VerifiedCredentialTests {
 
     init() throws {
         let clock = clock
-        authority = TokenAuthority(accessTokenLifetime: .seconds(600), now: { clock.seconds })
+        authority = TokenAuthority(accessTokenLifetime: .seconds(600), clock: clock)
         authority.install(try Self.codec())
-        cache = PrincipalCache(timeToLive: .seconds(30), now: { clock.instant })
-        // Nothing here may reach the database: a load would fail against this address.
-        interceptor = AuthorizationInterceptor(
-            authority: authority, cache: cache, pool: PostgresPool(configuration: .init(connectionString: "host=/nonexistent dbname=unused"))
-        )
+        let cache = PrincipalCache(timeToLive: .seconds(30), now: { clock.instant })
+        self.cache = cache
+        // Nothing here may reach the database: what the cache does not hold is refused.
+        interceptor = AuthorizationInterceptor(authority: authority, cache: cache) { claims in
+            try await cache.resolve(claims) { _ in throw NoDatabase() }
+        }
     }
+
+    struct NoDatabase: Error {}
 
     static func codec() throws -> TokenCodec {
         TokenCodec(key: try TokenKey(algorithm: .hs256, material: TokenKey.generateMaterial(for: .hs256)), issuer: "karokar", audience: "karokar-rpc")
     }
 
     func principal(membership: UUID, granted: Set<Permission> = [.organizationRead], status: MembershipStatus = .active) -> Principal {
-        let now = PostgresTimestamp(microseconds: 0)
+        let now = Instant(microseconds: 0)
         return Principal(
             organization: OrganizationRecord(id: organization, name: "o", kind: .vendor, status: .active, parentID: nil, metadata: [:], version: 1, createdAt: now, updatedAt: now),
             granted: granted,
@@ -78,11 +83,15 @@ struct VerifiedCredentialTests {
         try authority.issue(kind: .user, subject: user, organization: organization, membership: membership).token
     }
 
-    /// The caller the handler saw, or the error that refused the call.
-    func call(_ token: String, path: String = whoAmIPath) async -> Result<Caller, RPCError> {
+    /// The caller the handler saw in a call of `method` (its path and declared rule; WhoAmI by
+    /// default), or the error that refused the call.
+    func call<Request, Response>(
+        _ token: String, method: RPCMethod<Request, Response> = whoAmI
+    ) async -> Result<Caller, RPCError> {
         let context = ServerCallContext(
-            path: path, service: "", method: "", callID: 1, metadata: Metadata([("authorization", "Bearer \(token)")]), deadline: nil,
-            peer: "test", logger: Logger(label: "test"), connection: connection
+            path: method.path, service: method.service, method: method.name, access: method.access, callID: 1,
+            metadata: Metadata([("authorization", "Bearer \(token)")]), deadline: nil, peer: "test", logger: Logger(label: "test"),
+            connection: connection
         )
         let seen = Mutex<Caller?>(nil)
         do {
@@ -167,7 +176,7 @@ struct VerifiedCredentialTests {
         cache(principal(membership: membership), for: membership)
         let token = try token(for: membership)
         _ = try await call(token).get()
-        let refused = await call(token, path: IdentityV1.IdentityService.Method.createUser.path)
+        let refused = await call(token, method: IdentityV1.IdentityService.Method.createUser)
         #expect(refused.failure?.code == .permissionDenied, "organization.read does not create users")
         #expect(try await call(token).get().membershipID == membership)
     }
@@ -175,13 +184,29 @@ struct VerifiedCredentialTests {
     @Test(arguments: [Int64(0), 1, 1_900_000_000, Int64.max, -1])
     func whoAmIFromEncodedBytesIsWhatEncodingTheWholeAnswerGives(_ expiresAt: Int64) throws {
         let principal = principal(membership: membership, granted: [.organizationRead, .memberRead, .vehicleRead])
-        var whole = principal.whoAmI
-        whole.tokenExpiresAt = CommonV1.Timestamp(seconds: expiresAt, nanos: 0)
-        var encoded = principal.encodedWhoAmI(tokenExpiresAt: expiresAt, headroom: 24)
-        #expect(encoded.readerIndex == 24)
+        let whole = IdentityV1.WhoAmIResponse(
+            principalType: .user, user: principal.user?.message, membership: principal.membership?.message,
+            organization: principal.organization.message, permissions: ["member.read", "organization.read", "vehicle.read"],
+            tokenExpiresAt: CommonV1.Timestamp(seconds: expiresAt, nanos: 0)
+        )
+        let answer = WhoAmIAnswer(principal, tokenExpiresAt: expiresAt)
+        #expect(answer.response == whole)
+        var encoded = answer.encoded
+        #expect(encoded.readerIndex == RPCRoute.responseHeadroom)
         let bytes = encoded.readBytes(length: encoded.readableBytes)!
         #expect(bytes == ProtoCodec.encode(whole))
         #expect(try ProtoCodec.decode(IdentityV1.WhoAmIResponse.self, from: bytes) == whole)
+    }
+
+    @Test func theVerifiedCredentialCarriesItsTokensWhoAmIAnswer() async throws {
+        cache(principal(membership: membership), for: membership)
+        let token = try token(for: membership)
+        _ = try await call(token).get()
+        let answer = try #require(remembered?.attributes[WhoAmIAnswerKey.self])
+        #expect(answer.response.tokenExpiresAt?.seconds == clock.seconds + 600)
+        #expect(answer.response.membership?.id == membership.lowercasedString)
+        _ = try await call(token).get()
+        #expect(remembered?.attributes[WhoAmIAnswerKey.self] === answer, "encoded once per verified credential, not per call")
     }
 }
 

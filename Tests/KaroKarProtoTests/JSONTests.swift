@@ -48,12 +48,17 @@ struct JSONTests {
         }
     }
 
-    @Test func base64() {
+    /// `bytes` fields: standard base64 with padding out; standard or URL-safe, padded or not, in.
+    @Test func base64() throws {
         let bytes: [UInt8] = [0, 1, 2, 250, 251, 252, 253]
-        #expect(Base64.encode(bytes) == "AAEC+vv8/Q==")
-        #expect(Base64.decode("AAEC+vv8/Q==") == bytes)
-        #expect(Base64.decode("AAEC-vv8_Q") == bytes)
-        #expect(Base64.decode("A") == nil)
-        #expect(Base64.decode("AA=A") == nil)
+        #expect(bytes.protoJSON == .string("AAEC+vv8/Q=="))
+        #expect(try [UInt8](protoJSON: .string("AAEC+vv8/Q==")) == bytes)
+        #expect(try [UInt8](protoJSON: .string("AAEC+vv8/Q")) == bytes)
+        #expect(try [UInt8](protoJSON: .string("AAEC-vv8_Q")) == bytes)
+        #expect(try [UInt8](protoJSON: .string("AAEC-vv8_Q==")) == bytes)
+        #expect(try [UInt8](protoJSON: .string("")) == [])
+        for malformed in ["A", "AA=A", "AAEC+vv8/Q=", "AA*A", "AA A"] {
+            #expect(throws: ProtoJSONError.self, "\(malformed)") { try [UInt8](protoJSON: .string(malformed)) }
+        }
     }
 }

@@ -42,7 +42,7 @@ public enum SchemaFixtures {
     private static func scalar(_ type: String, seed: Int) -> JSONValue {
         switch type {
         case "string": .string("value-\(seed) ✓")
-        case "bytes": .string(Base64.encode([0, 1, 2, 0xFF, UInt8(seed & 0xFF)]))
+        case "bytes": [UInt8]([0, 1, 2, 0xFF, UInt8(seed & 0xFF)]).protoJSON
         case "bool": .bool(true)
         case "int64", "sint64", "sfixed64": .string("-\(9_000_000_000 + seed)")
         case "uint64", "fixed64": .string("\(18_000_000_000_000_000_000 + UInt64(seed))")

@@ -1,7 +1,5 @@
 import Foundation
 import KaroKarKernel
-import KaroKarMessages
-import KaroKarPostgres
 import Logging
 
 /// Start-up work: the token signing key, and on the very first start the platform organization
@@ -15,47 +13,46 @@ enum Bootstrap {
         let description: String
     }
 
-    static func run(_ service: IdentityService) async throws {
-        try await installSigningKey(service)
-        try await createPlatform(service)
+    static func run(_ identity: Identity) async throws {
+        try await installSigningKey(identity)
+        try await createPlatform(identity)
     }
 
-    static func installSigningKey(_ service: IdentityService) async throws {
-        let configuration = service.configuration
+    static func installSigningKey(_ identity: Identity) async throws {
+        let configuration = identity.configuration
         let material: [UInt8]
         if let configured = configuration.tokenSigningKey {
             material = configured
         } else {
             guard !configuration.productionMode else { throw Refused(description: "production mode needs a configured token-signing-key") }
             material = try await CredentialStore.developmentKey(
-                configuration.tokenAlgorithm, generated: TokenKey.generateMaterial(for: configuration.tokenAlgorithm), on: service.pool
+                configuration.tokenAlgorithm.rawValue, generated: TokenKey.generateMaterial(for: configuration.tokenAlgorithm),
+                on: identity.environment.pool
             )
-            service.logger.warning("using the development token signing key kept in the database; configure token-signing-key for production")
+            identity.logger.warning("using the development token signing key kept in the database; configure token-signing-key for production")
         }
         let key = try TokenKey(algorithm: configuration.tokenAlgorithm, material: material)
-        service.authority.install(TokenCodec(key: key, issuer: configuration.tokenIssuer, audience: configuration.tokenAudience))
+        identity.authority.install(TokenCodec(key: key, issuer: configuration.tokenIssuer, audience: configuration.tokenAudience))
     }
 
-    static func createPlatform(_ service: IdentityService) async throws {
-        guard try await OrganizationStore.platform(on: service.pool) == nil else { return }
-        let settings = service.configuration.bootstrap
-        let (password, generated) = try adminPassword(service.configuration)
-        let admin = NewUser(
-            firstName: settings.adminFirstName, lastName: settings.adminLastName, email: settings.adminEmail.lowercased(), phone: nil,
-            passwordHash: try await service.hasher.hash(password)
-        )
+    static func createPlatform(_ identity: Identity) async throws {
+        guard try await OrganizationStore.platform(on: identity.environment.pool) == nil else { return }
+        let settings = identity.configuration.bootstrap
+        let (password, generated) = try adminPassword(identity.configuration)
+        let profile = UserProfile(firstName: settings.adminFirstName, lastName: settings.adminLastName, email: settings.adminEmail.lowercased())
+        let admin = NewUser(profile: profile, passwordHash: try await identity.hasher.hash(password))
         let organization = NewOrganization(name: settings.organizationName, kind: .platform, status: .active, metadata: [:])
-        let created = try await service.bus.transaction(.system(organizationID: organization.id.lowercased)) { work in
-            try await work.query("SELECT pg_advisory_xact_lock(\(lockKey))")
+        let created = try await identity.bus.transaction(.system(organizationID: organization.id.lowercasedString)) { work in
+            try await OrganizationStore.lockBootstrap(lockKey, on: work)
             guard try await OrganizationStore.platform(on: work) == nil else { return false }
-            _ = try await service.register(organization, admin: admin, on: work)
+            _ = try await identity.registered(organization, admin: admin, on: work)
             return true
         }
         guard created else { return }
-        service.logger.notice("bootstrapped the platform organization and its administrator", metadata: [
-            "organization.id": "\(organization.id.lowercased)", "user.id": "\(admin.id.lowercased)",
+        identity.logger.notice("bootstrapped the platform organization and its administrator", metadata: [
+            "organization.id": "\(organization.id.lowercasedString)", "user.id": "\(admin.id.lowercasedString)",
         ])
-        if generated { try writeGeneratedPassword(password, to: settings.generatedPasswordFile, logger: service.logger) }
+        if generated { try writeGeneratedPassword(password, to: settings.generatedPasswordFile, logger: identity.logger) }
     }
 
     /// The configured password (checked against the policy), or in development a random one.

@@ -4,16 +4,18 @@ import Foundation
 
 /// The password policy (decided; the context's README): 12 to 128 characters, at least 5
 /// different ones, and not containing the e-mail's local part. Length matters more than
-/// character classes (NIST SP 800-63B); the upper bound keeps hashing bounded.
+/// character classes (NIST SP 800-63B); the upper bound keeps hashing bounded. Characters are
+/// Unicode scalars, as in every length rule of the service (Protos/PROTOCOL.md, section 17).
 enum PasswordPolicy {
     static let minimumLength = 12
     static let maximumLength = 128
 
     /// Why `password` is refused, or nil.
     static func weakness(of password: String, email: String) -> String? {
-        if password.count < minimumLength { return "must be at least \(minimumLength) characters" }
-        if password.count > maximumLength { return "must be at most \(maximumLength) characters" }
-        if Set(password).count < 5 { return "must use at least 5 different characters" }
+        let scalars = password.unicodeScalars
+        if scalars.count < minimumLength { return "must be at least \(minimumLength) characters" }
+        if scalars.count > maximumLength { return "must be at most \(maximumLength) characters" }
+        if Set(scalars).count < 5 { return "must use at least 5 different characters" }
         let local = email.split(separator: "@").first.map { String($0).lowercased() } ?? ""
         if local.count >= 4, password.lowercased().contains(local) { return "must not contain the e-mail address" }
         return nil

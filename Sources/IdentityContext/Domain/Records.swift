@@ -1,10 +1,10 @@
 import Foundation
 import KaroKarKernel
-import KaroKarPostgres
 
-/// The Identity context's aggregates as stored. Persistence reads them; the RPC layer maps them
-/// to messages.
-struct OrganizationRecord: Sendable, Hashable {
+/// The Identity context's aggregates, as the use cases hold them: stores read and write them,
+/// the RPC edge maps them to messages (`RPC/Identity+Messages.swift`). `Codable`: an idempotent
+/// use case's result is stored as one, and a retry gets it back.
+struct OrganizationRecord: Sendable, Hashable, Codable {
     var id: UUID
     var name: String
     var kind: TenantKind
@@ -12,11 +12,11 @@ struct OrganizationRecord: Sendable, Hashable {
     var parentID: UUID?
     var metadata: [String: String]
     var version: Int64
-    var createdAt: PostgresTimestamp
-    var updatedAt: PostgresTimestamp
+    var createdAt: Instant
+    var updatedAt: Instant
 }
 
-struct UserRecord: Sendable, Hashable {
+struct UserRecord: Sendable, Hashable, Codable {
     var id: UUID
     var firstName: String
     var lastName: String
@@ -24,8 +24,8 @@ struct UserRecord: Sendable, Hashable {
     var phone: String?
     var status: UserStatus
     var version: Int64
-    var createdAt: PostgresTimestamp
-    var updatedAt: PostgresTimestamp
+    var createdAt: Instant
+    var updatedAt: Instant
 
     /// What an organization sees of a user it only invited: the e-mail it typed, nothing else,
     /// until the user accepts (decided; the README).
@@ -36,9 +36,14 @@ struct UserRecord: Sendable, Hashable {
         view.phone = nil
         return view
     }
+
+    /// The user as the organization holding a membership with `status` may see them.
+    func seen(through status: MembershipStatus) -> UserRecord {
+        status == .invited ? invitedView : self
+    }
 }
 
-struct MembershipRecord: Sendable, Hashable {
+struct MembershipRecord: Sendable, Hashable, Codable {
     var id: UUID
     var userID: UUID
     var organizationID: UUID
@@ -46,11 +51,11 @@ struct MembershipRecord: Sendable, Hashable {
     var roleName: String
     var status: MembershipStatus
     var version: Int64
-    var createdAt: PostgresTimestamp
-    var updatedAt: PostgresTimestamp
+    var createdAt: Instant
+    var updatedAt: Instant
 }
 
-struct RoleRecord: Sendable, Hashable {
+struct RoleRecord: Sendable, Hashable, Codable {
     var id: UUID
     var name: String
     var organizationKind: TenantKind
@@ -63,7 +68,7 @@ struct RoleRecord: Sendable, Hashable {
     }
 }
 
-struct ServiceAccountRecord: Sendable, Hashable {
+struct ServiceAccountRecord: Sendable, Hashable, Codable {
     var id: UUID
     var organizationID: UUID
     var name: String
@@ -72,18 +77,36 @@ struct ServiceAccountRecord: Sendable, Hashable {
     var status: ServiceAccountStatus
     var createdBy: UUID
     var secretGeneration: Int64
-    var secretRotatedAt: PostgresTimestamp
-    var revokedAt: PostgresTimestamp?
+    var secretRotatedAt: Instant
+    var revokedAt: Instant?
     var version: Int64
-    var createdAt: PostgresTimestamp
-    var updatedAt: PostgresTimestamp
+    var createdAt: Instant
+    var updatedAt: Instant
 }
 
-extension Optional where Wrapped == Int64 {
-    /// Optimistic concurrency: a sent version must be the current one.
-    func check(against actual: Int64, _ what: String) throws(DomainError) {
-        if let expected = self, expected != actual {
-            throw DomainError.staleVersion(what, expected: expected, actual: actual)
-        }
-    }
+/// A membership with its user, as the organization sees the user (``UserRecord/seen(through:)``).
+struct Member: Sendable, Hashable, Codable {
+    var membership: MembershipRecord
+    var user: UserRecord
+}
+
+/// A membership of the calling user with its organization.
+struct OrganizationMembership: Sendable, Hashable {
+    var membership: MembershipRecord
+    var organization: OrganizationRecord
+}
+
+/// A user as listed for an organization, with their membership there.
+struct ListedUser: Sendable, Hashable {
+    var user: UserRecord
+    var membershipStatus: MembershipStatus
+    var membershipID: UUID
+    var memberSince: Instant
+}
+
+/// A registration: the organization, its first user, and their administrator membership.
+struct Registration: Sendable, Hashable, Codable {
+    var organization: OrganizationRecord
+    var admin: UserRecord
+    var membership: MembershipRecord
 }

@@ -15,14 +15,14 @@ enum CredentialStore {
     /// A new refresh token (its secret, returned once) and its expiry.
     static func issueRefreshToken(
         _ grant: RefreshGrant, lifetime: Duration, on database: some Queryable
-    ) async throws -> (String, PostgresTimestamp) {
+    ) async throws -> (String, Instant) {
         let secret = OpaqueSecret.generate()
         let expires = try await database.query("""
             INSERT INTO identity.refresh_tokens (token_hash, family_id, membership_id, user_id, expires_at)
             VALUES (\(PostgresBytes(OpaqueSecret.digest(secret)))::bytea, \(grant.familyID), \(grant.membershipID), \(grant.userID),
                     clock_timestamp() + make_interval(secs => \(lifetime.components.seconds)))
             RETURNING expires_at
-            """).single().decode(PostgresTimestamp.self, "expires_at")
+            """).single().decode(Instant.self, "expires_at")
         return (secret, expires)
     }
 
@@ -102,13 +102,13 @@ enum CredentialStore {
 
     // MARK: - Development signing key
 
-    /// The key generated for `algorithm` by the first instance that needed one.
-    static func developmentKey(_ algorithm: TokenAlgorithm, generated: [UInt8], on database: some Queryable) async throws -> [UInt8] {
+    /// The key generated for `algorithm` (its JWS name) by the first instance that needed one.
+    static func developmentKey(_ algorithm: String, generated: [UInt8], on database: some Queryable) async throws -> [UInt8] {
         try await database.query("""
-            INSERT INTO identity.signing_keys (algorithm, key_material) VALUES (\(algorithm.rawValue), \(PostgresBytes(generated))::bytea)
+            INSERT INTO identity.signing_keys (algorithm, key_material) VALUES (\(algorithm), \(PostgresBytes(generated))::bytea)
             ON CONFLICT (algorithm) DO NOTHING
             """)
-        return try await database.query("SELECT key_material FROM identity.signing_keys WHERE algorithm = \(algorithm.rawValue)")
+        return try await database.query("SELECT key_material FROM identity.signing_keys WHERE algorithm = \(algorithm)")
             .single().decode(PostgresBytes.self, "key_material").bytes
     }
 }

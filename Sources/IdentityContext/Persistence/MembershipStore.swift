@@ -34,50 +34,56 @@ enum MembershipStore {
             """).first { _ in true }?.membership
     }
 
-    static func ofUser(_ user: UUID, statuses: [MembershipStatus], page: Keyset, on database: some Queryable) async throws -> [MembershipRecord] {
+    /// The user's first `limit` memberships in `statuses`, by creation.
+    static func ofUser(_ user: UUID, statuses: [MembershipStatus], limit: Int, on database: some Queryable) async throws -> [MembershipRecord] {
         try await database.query("""
             SELECT * FROM identity.membership_details
             WHERE user_id = \(user) AND status = ANY(\(statuses.map(\.rawValue))::text[])
-              AND (\(page.afterTime)::timestamptz IS NULL OR (created_at, id) > (\(page.afterTime)::timestamptz, \(page.afterID)::uuid))
             ORDER BY created_at, id
-            LIMIT \(page.fetchLimit)
+            LIMIT \(limit)
             """).map { try $0.membership }
+    }
+
+    /// Whether the user ever had a membership (removed ones included) in the organization.
+    static func hasAny(user: UUID, organization: UUID, on database: some Queryable) async throws -> Bool {
+        try await !database.query("""
+            SELECT 1 FROM identity.memberships WHERE user_id = \(user) AND organization_id = \(organization) LIMIT 1
+            """).isEmpty
     }
 
     /// The user's live memberships (invitations included) with their organizations.
     static func ofUserWithOrganizations(
-        _ user: UUID, page: Keyset, on database: some Queryable
-    ) async throws -> [(MembershipRecord, OrganizationRecord)] {
+        _ user: UUID, after: TimeKey?, limit: Int, on database: some Queryable
+    ) async throws -> [OrganizationMembership] {
         try await database.query("""
             SELECT m.id AS m_id, m.user_id AS m_user_id, m.organization_id AS m_organization_id, m.role_id AS m_role_id,
                    m.role_name AS m_role_name, m.status AS m_status, m.version AS m_version, m.created_at AS m_created_at,
                    m.updated_at AS m_updated_at, o.*
             FROM identity.membership_details m JOIN identity.organizations o ON o.id = m.organization_id
             WHERE m.user_id = \(user) AND m.status <> 'REMOVED'
-              AND (\(page.afterTime)::timestamptz IS NULL OR (m.created_at, m.id) > (\(page.afterTime)::timestamptz, \(page.afterID)::uuid))
+              AND (\(after?.time)::timestamptz IS NULL OR (m.created_at, m.id) > (\(after?.time)::timestamptz, \(after?.id)::uuid))
             ORDER BY m.created_at, m.id
-            LIMIT \(page.fetchLimit)
-            """).map { row in (try row.prefixedMembership, try row.organization) }
+            LIMIT \(limit)
+            """).map { row in OrganizationMembership(membership: try row.prefixedMembership, organization: try row.organization) }
     }
 
-    struct Filter: Sendable {
-        var organization: UUID
-        var statuses: [MembershipStatus]
-        var role: UUID?
-    }
-
-    static func list(_ filter: Filter, page: Keyset, on database: some Queryable) async throws -> [(MembershipRecord, UserRecord)] {
-        try await database.query("""
+    /// The organization's members `filter` selects (every live status when it names none), by
+    /// membership, with their users (as stored: the use case decides what the organization sees).
+    static func list(
+        _ filter: MemberFilter, organization: UUID, after: TimeKey?, limit: Int, on database: some Queryable
+    ) async throws -> [Member] {
+        let statuses = filter.statuses.isEmpty ? [MembershipStatus.invited, .active, .suspended] : filter.statuses
+        return try await database.query("""
             SELECT m.id AS m_id, m.user_id AS m_user_id, m.organization_id AS m_organization_id, m.role_id AS m_role_id,
                    m.role_name AS m_role_name, m.status AS m_status, m.version AS m_version, m.created_at AS m_created_at,
                    m.updated_at AS m_updated_at, u.*
             FROM identity.membership_details m JOIN identity.users u ON u.id = m.user_id
-            WHERE m.organization_id = \(filter.organization) AND m.status = ANY(\(filter.statuses.map(\.rawValue))::text[])
+            WHERE m.organization_id = \(organization) AND m.status = ANY(\(statuses.map(\.rawValue))::text[])
               AND (\(filter.role)::uuid IS NULL OR m.role_id = \(filter.role)::uuid)
-              AND (\(page.afterTime)::timestamptz IS NULL OR (m.created_at, m.id) > (\(page.afterTime)::timestamptz, \(page.afterID)::uuid))
+              AND (\(after?.time)::timestamptz IS NULL OR (m.created_at, m.id) > (\(after?.time)::timestamptz, \(after?.id)::uuid))
             ORDER BY m.created_at, m.id
-            LIMIT \(page.fetchLimit)
-            """).map { row in (try row.prefixedMembership, try row.user) }
+            LIMIT \(limit)
+            """).map { row in Member(membership: try row.prefixedMembership, user: try row.user) }
     }
 
     /// Changes role and/or status; bumps the version.
@@ -121,7 +127,7 @@ extension PostgresRow {
                 organizationID: try decode(UUID.self, "m_organization_id"), roleID: try decode(UUID.self, "m_role_id"),
                 roleName: try decode(String.self, "m_role_name"), status: try enumeration(MembershipStatus.self, "m_status"),
                 version: try decode(Int64.self, "m_version"),
-                createdAt: try decode(PostgresTimestamp.self, "m_created_at"), updatedAt: try decode(PostgresTimestamp.self, "m_updated_at")
+                createdAt: try decode(Instant.self, "m_created_at"), updatedAt: try decode(Instant.self, "m_updated_at")
             )
         }
     }

@@ -1,7 +1,6 @@
 import Foundation
 import KaroKarKernel
 import KaroKarPostgres
-import KaroKarProto
 
 /// A stored value that is not one this code writes (a hand-edited row).
 struct CorruptRow: Error, CustomStringConvertible {
@@ -21,7 +20,7 @@ extension PostgresRow {
                 id: try decode(UUID.self, "id"), name: try decode(String.self, "name"), kind: try enumeration(TenantKind.self, "type"),
                 status: try enumeration(TenantStatus.self, "status"), parentID: try decode(UUID?.self, "parent_organization_id"),
                 metadata: try MetadataJSON.decode(try decode(PostgresJSON.self, "metadata").text), version: try decode(Int64.self, "version"),
-                createdAt: try decode(PostgresTimestamp.self, "created_at"), updatedAt: try decode(PostgresTimestamp.self, "updated_at")
+                createdAt: try decode(Instant.self, "created_at"), updatedAt: try decode(Instant.self, "updated_at")
             )
         }
     }
@@ -32,7 +31,7 @@ extension PostgresRow {
                 id: try decode(UUID.self, "id"), firstName: try decode(String.self, "first_name"), lastName: try decode(String.self, "last_name"),
                 email: try decode(String.self, "email"), phone: try decode(String?.self, "phone"),
                 status: try enumeration(UserStatus.self, "status"), version: try decode(Int64.self, "version"),
-                createdAt: try decode(PostgresTimestamp.self, "created_at"), updatedAt: try decode(PostgresTimestamp.self, "updated_at")
+                createdAt: try decode(Instant.self, "created_at"), updatedAt: try decode(Instant.self, "updated_at")
             )
         }
     }
@@ -45,7 +44,7 @@ extension PostgresRow {
                 organizationID: try decode(UUID.self, "organization_id"), roleID: try decode(UUID.self, "role_id"),
                 roleName: try decode(String.self, "role_name"), status: try enumeration(MembershipStatus.self, "status"),
                 version: try decode(Int64.self, "version"),
-                createdAt: try decode(PostgresTimestamp.self, "created_at"), updatedAt: try decode(PostgresTimestamp.self, "updated_at")
+                createdAt: try decode(Instant.self, "created_at"), updatedAt: try decode(Instant.self, "updated_at")
             )
         }
     }
@@ -67,9 +66,9 @@ extension PostgresRow {
                 description: try decode(String?.self, "description"), permissions: try decode([String].self, "permissions"),
                 status: try enumeration(ServiceAccountStatus.self, "status"), createdBy: try decode(UUID.self, "created_by"),
                 secretGeneration: try decode(Int64.self, "secret_generation"),
-                secretRotatedAt: try decode(PostgresTimestamp.self, "secret_rotated_at"),
-                revokedAt: try decode(PostgresTimestamp?.self, "revoked_at"), version: try decode(Int64.self, "version"),
-                createdAt: try decode(PostgresTimestamp.self, "created_at"), updatedAt: try decode(PostgresTimestamp.self, "updated_at")
+                secretRotatedAt: try decode(Instant.self, "secret_rotated_at"),
+                revokedAt: try decode(Instant?.self, "revoked_at"), version: try decode(Int64.self, "version"),
+                createdAt: try decode(Instant.self, "created_at"), updatedAt: try decode(Instant.self, "updated_at")
             )
         }
     }
@@ -77,17 +76,17 @@ extension PostgresRow {
 
 /// Organization metadata as `jsonb`: a flat object of strings.
 enum MetadataJSON {
-    static func encode(_ metadata: [String: String]) -> PostgresJSON {
-        PostgresJSON(JSONValue.object(metadata.sorted { $0.key < $1.key }.map { JSONMember($0.key, .string($0.value)) }).jsonText)
+    static func encode(_ metadata: [String: String]) throws -> PostgresJSON {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return PostgresJSON(String(decoding: try encoder.encode(metadata), as: UTF8.self))
     }
 
     static func decode(_ text: String) throws -> [String: String] {
-        guard let members = try JSONParser.parse(text).objectMembers else { throw CorruptRow(description: "metadata is not an object") }
-        var metadata: [String: String] = [:]
-        for member in members {
-            guard case .string(let value) = member.value else { throw CorruptRow(description: "metadata values must be strings") }
-            metadata[member.key] = value
+        do {
+            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+        } catch {
+            throw CorruptRow(description: "metadata is not an object of strings")
         }
-        return metadata
     }
 }

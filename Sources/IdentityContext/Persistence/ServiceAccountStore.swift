@@ -4,12 +4,15 @@ import KaroKarPostgres
 
 /// `identity.service_accounts`. The secret's digest is read only by ``credential(_:on:)``.
 enum ServiceAccountStore {
-    static func insert(_ account: ServiceAccountRecord, secret: String, on work: UnitOfWork) async throws -> ServiceAccountRecord {
+    /// A new ACTIVE account (its secret stored as a digest), as the database completed it.
+    static func insert(
+        _ draft: ServiceAccountDraft, organization: UUID, createdBy: UUID, secret: String, on work: UnitOfWork
+    ) async throws -> ServiceAccountRecord {
         do {
             return try await work.query("""
                 INSERT INTO identity.service_accounts (id, organization_id, name, description, permissions, status, secret_hash, created_by)
-                VALUES (\(account.id), \(account.organizationID), \(account.name), \(account.description), \(account.permissions)::text[],
-                        'ACTIVE', \(PostgresBytes(OpaqueSecret.digest(secret)))::bytea, \(account.createdBy))
+                VALUES (\(UUID.random()), \(organization), \(draft.name), \(draft.description), \(draft.permissions.sorted().map(\.rawValue))::text[],
+                        'ACTIVE', \(PostgresBytes(OpaqueSecret.digest(secret)))::bytea, \(createdBy))
                 RETURNING *
                 """).single().serviceAccount
         } catch let error as PostgresError where error.code == .uniqueViolation && error.constraint == "service_accounts_name_unique" {
@@ -35,16 +38,17 @@ enum ServiceAccountStore {
         return (try row.serviceAccount, same)
     }
 
+    /// The organization's accounts in `statuses` (all when empty), by creation, after `after`.
     static func list(
-        organization: UUID, statuses: [ServiceAccountStatus], page: Keyset, on database: some Queryable
+        organization: UUID, statuses: [ServiceAccountStatus], after: TimeKey?, limit: Int, on database: some Queryable
     ) async throws -> [ServiceAccountRecord] {
         try await database.query("""
             SELECT * FROM identity.service_accounts
             WHERE organization_id = \(organization)
               AND (cardinality(\(statuses.map(\.rawValue))::text[]) = 0 OR status = ANY(\(statuses.map(\.rawValue))::text[]))
-              AND (\(page.afterTime)::timestamptz IS NULL OR (created_at, id) > (\(page.afterTime)::timestamptz, \(page.afterID)::uuid))
+              AND (\(after?.time)::timestamptz IS NULL OR (created_at, id) > (\(after?.time)::timestamptz, \(after?.id)::uuid))
             ORDER BY created_at, id
-            LIMIT \(page.fetchLimit)
+            LIMIT \(limit)
             """).map { try $0.serviceAccount }
     }
 

@@ -54,15 +54,15 @@ enum UserStore {
             """).single().user
     }
 
-    /// ACTIVE -> DISABLED. NOT_FOUND, STALE_VERSION, or FAILED_PRECONDITION when already disabled.
-    static func disable(_ id: UUID, expectedVersion: Int64?, on work: UnitOfWork) async throws -> UserRecord {
-        guard let user = try await work.query("SELECT * FROM identity.users WHERE id = \(id) FOR UPDATE").first(where: { _ in true })?.user else {
-            throw DomainError.notFound("user")
-        }
-        try expectedVersion.check(against: user.version, "user")
-        guard user.status == .active else { throw DomainError.failedPrecondition("USER_ALREADY_DISABLED", "the user is already disabled") }
-        return try await work.query("""
-            UPDATE identity.users SET status = 'DISABLED', version = version + 1, updated_at = clock_timestamp()
+    /// The user, locked for the rest of the transaction.
+    static func lock(_ id: UUID, on work: UnitOfWork) async throws -> UserRecord? {
+        try await work.query("SELECT * FROM identity.users WHERE id = \(id) FOR UPDATE").first(where: { _ in true })?.user
+    }
+
+    /// Sets the status; bumps the version.
+    static func setStatus(_ id: UUID, _ status: UserStatus, on work: UnitOfWork) async throws -> UserRecord {
+        try await work.query("""
+            UPDATE identity.users SET status = \(status.rawValue), version = version + 1, updated_at = clock_timestamp()
             WHERE id = \(id) RETURNING *
             """).single().user
     }
@@ -75,37 +75,25 @@ enum UserStore {
             """).first { _ in true }.map { try $0.enumeration(MembershipStatus.self, "status") }
     }
 
-    struct Filter: Sendable {
-        var organization: UUID
-        var statuses: [UserStatus] = []
-        var query: String?
-    }
-
-    /// A user as listed for an organization, with their membership there.
-    struct Listed: Sendable {
-        var user: UserRecord
-        var membershipStatus: MembershipStatus
-        var membershipID: UUID
-        var memberSince: PostgresTimestamp
-    }
-
-    /// Users with a live membership in the organization, in membership order.
-    static func list(_ filter: Filter, page: Keyset, on database: some Queryable) async throws -> [Listed] {
+    /// Users with a live membership in the organization, in membership order, after `after`.
+    static func list(
+        _ filter: UserFilter, organization: UUID, after: TimeKey?, limit: Int, on database: some Queryable
+    ) async throws -> [ListedUser] {
         try await database.query("""
             SELECT u.*, m.status AS membership_status, m.created_at AS member_since, m.id AS membership_id
             FROM identity.memberships m JOIN identity.users u ON u.id = m.user_id
-            WHERE m.organization_id = \(filter.organization) AND m.status <> 'REMOVED'
+            WHERE m.organization_id = \(organization) AND m.status <> 'REMOVED'
               AND (cardinality(\(filter.statuses.map(\.rawValue))::text[]) = 0 OR u.status = ANY(\(filter.statuses.map(\.rawValue))::text[]))
               AND (\(filter.query)::text IS NULL OR starts_with(lower(u.email), lower(\(filter.query)::text))
                    OR (m.status <> 'INVITED' AND (starts_with(lower(u.first_name), lower(\(filter.query)::text))
                                                   OR starts_with(lower(u.last_name), lower(\(filter.query)::text)))))
-              AND (\(page.afterTime)::timestamptz IS NULL OR (m.created_at, m.id) > (\(page.afterTime)::timestamptz, \(page.afterID)::uuid))
+              AND (\(after?.time)::timestamptz IS NULL OR (m.created_at, m.id) > (\(after?.time)::timestamptz, \(after?.id)::uuid))
             ORDER BY m.created_at, m.id
-            LIMIT \(page.fetchLimit)
+            LIMIT \(limit)
             """).map { row in
-            Listed(
+            ListedUser(
                 user: try row.user, membershipStatus: try row.enumeration(MembershipStatus.self, "membership_status"),
-                membershipID: try row.decode(UUID.self, "membership_id"), memberSince: try row.decode(PostgresTimestamp.self, "member_since")
+                membershipID: try row.decode(UUID.self, "membership_id"), memberSince: try row.decode(Instant.self, "member_since")
             )
         }
     }

@@ -12,61 +12,62 @@ extension IdentityHandler {
         let password = check.presentedSecret(request.password, "password")
         let organization = check.optionalUUID(request.organizationId, "organizationId")
         try check.finish()
-        let grant = try await service.login(
-            email: email, password: password, organization: organization, correlationID: EventOrigin(call: context).correlationID
+        var fingerprint = request
+        fingerprint.password = ""
+        let grant = try await identity.login(
+            email: email, password: password, organization: organization, Invocation(context, fingerprint: fingerprint)
         )
-        return IdentityV1.LoginResponse(grant: grant.message, userId: grant.userID.lowercased, organizationId: grant.organizationID.lowercased)
+        return IdentityV1.LoginResponse(
+            grant: grant.message, userId: grant.userID.lowercasedString, organizationId: grant.organizationID.lowercasedString
+        )
     }
 
     func refreshToken(_ request: IdentityV1.RefreshTokenRequest, context: ServerCallContext) async throws -> IdentityV1.RefreshTokenResponse {
         var check = Validation()
         let token = check.presentedSecret(request.refreshToken, "refreshToken")
         try check.finish()
-        return IdentityV1.RefreshTokenResponse(grant: try await service.refresh(token).message)
+        let grant = try await identity.refresh(token, Invocation(context, fingerprint: IdentityV1.RefreshTokenRequest()))
+        return IdentityV1.RefreshTokenResponse(grant: grant.message)
     }
 
     func logout(_ request: IdentityV1.LogoutRequest, context: ServerCallContext) async throws -> IdentityV1.LogoutResponse {
         var check = Validation()
         let token = check.presentedSecret(request.refreshToken, "refreshToken")
         try check.finish()
-        try await service.logout(token, caller: try context.requireCaller())
+        try await identity.logout(token, Invocation(context, fingerprint: IdentityV1.LogoutRequest()))
         return IdentityV1.LogoutResponse()
     }
 
-    /// Answered from what the interceptor resolved (cached): no database round trip.
+    /// Answered from what the interceptor verified: no database round trip. (The served route is
+    /// ``encodedWhoAmI(_:context:)``; this is the same answer as a message.)
     func whoAmI(_ request: IdentityV1.WhoAmIRequest, context: ServerCallContext) async throws -> IdentityV1.WhoAmIResponse {
-        guard let authenticated = context.attributes[AuthenticatedKey.self] else { throw IdentityErrors.missingToken }
-        var response = authenticated.principal.whoAmI
-        response.tokenExpiresAt = CommonV1.Timestamp(seconds: authenticated.expiresAt, nanos: 0)
-        return response
+        guard let answer = context.attributes[WhoAmIAnswerKey.self] else { throw IdentityErrors.missingToken.rpcError }
+        return answer.response
     }
 
-    /// WhoAmI as served: the principal's answer, encoded once per load, with the token's expiry
-    /// appended (its field is the message's last, so the bytes are what encoding the whole
-    /// response gives; `WhoAmIEncodingTests` checks that). The cheapest authenticated read stays
-    /// cheap: no message is built or encoded per call.
+    /// WhoAmI as served: the bytes the caller's credential encoded once when it was verified (a
+    /// connection that presents one token pays nothing per call): no message is built or
+    /// encoded per call, the cheapest authenticated read stays cheap.
     func encodedWhoAmI(_ request: IdentityV1.WhoAmIRequest, context: ServerCallContext) throws -> ByteBuffer {
-        guard let authenticated = context.attributes[AuthenticatedKey.self] else { throw IdentityErrors.missingToken }
-        return authenticated.principal.encodedWhoAmI(tokenExpiresAt: authenticated.expiresAt, headroom: RPCRoute.responseHeadroom)
+        guard let answer = context.attributes[WhoAmIAnswerKey.self] else { throw IdentityErrors.missingToken.rpcError }
+        return answer.encoded
     }
 
     func listMyMemberships(
         _ request: IdentityV1.ListMyMembershipsRequest, context: ServerCallContext
     ) async throws -> IdentityV1.ListMyMembershipsResponse {
-        let caller = try context.requireCaller()
-        guard caller.kind == .user else { throw IdentityErrors.usersOnly }
-        let page = try Keyset.parse(request.page, maximum: 200)
-        let rows = try await MembershipStore.ofUserWithOrganizations(caller.principalID, page: page, on: service.pool)
-        let (kept, next) = page.page(rows) { ($0.0.createdAt, $0.0.id) }
+        let page = try Page<TimeKey>(request.page, list: "identity.my_memberships", tokens: pages, maximum: 200)
+        let rows = try await identity.myMemberships(page: page, Invocation(context, fingerprint: request))
+        let (kept, next) = page.cut(rows) { TimeKey($0.membership.createdAt, $0.membership.id) }
         return IdentityV1.ListMyMembershipsResponse(
-            memberships: kept.map { IdentityV1.OrganizationMembership(membership: $0.0.message, organization: $0.1.message) }, page: next
+            memberships: kept.map { IdentityV1.OrganizationMembership(membership: $0.membership.message, organization: $0.organization.message) },
+            page: next
         )
     }
 
     func changePassword(
         _ request: IdentityV1.ChangePasswordRequest, context: ServerCallContext
     ) async throws -> IdentityV1.ChangePasswordResponse {
-        let caller = try context.requireCaller()
         var check = Validation()
         let current = check.presentedSecret(request.currentPassword, "currentPassword")
         let new = check.presentedSecret(request.newPassword, "newPassword")
@@ -76,13 +77,24 @@ extension IdentityHandler {
         fingerprint.currentPassword = ""
         fingerprint.newPassword = ""
         do {
-            return try await mutation(context, fingerprint: fingerprint) { work in
-                let user = try await service.changePassword(current: current, new: new, expectedVersion: expected, caller: caller, on: work)
-                return IdentityV1.ChangePasswordResponse(user: user.message)
-            }
-        } catch let wrong as WrongCurrentPassword {
-            try await service.recordWrongPassword(wrong)
-            throw RPCError.invalidArgument([.init(field: "currentPassword", code: "INCORRECT", description: "the current password is not correct")])
+            let user = try await identity.changePassword(
+                current: current, new: new, expectedVersion: expected, Invocation(context, fingerprint: fingerprint)
+            )
+            return IdentityV1.ChangePasswordResponse(user: user.message)
+        } catch let refusal as PasswordChangeRefusal {
+            throw refusal.answer
+        }
+    }
+}
+
+extension PasswordChangeRefusal {
+    /// The field violation the caller gets.
+    var answer: RPCError {
+        switch self {
+        case .incorrectCurrentPassword:
+            RPCError.invalidArgument([.init(field: "currentPassword", code: "INCORRECT", description: "the current password is not correct")])
+        case .weakNewPassword(let weakness):
+            RPCError.invalidArgument([.init(field: "newPassword", code: "WEAK_PASSWORD", description: "the new password \(weakness)")])
         }
     }
 }

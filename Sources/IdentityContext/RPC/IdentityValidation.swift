@@ -10,6 +10,18 @@ extension Validation {
         text(value, field, maximumLength: 100)
     }
 
+    /// A new user's details: names of 1 to 100 characters, an e-mail (lower-cased), an optional
+    /// phone. `prefix` names the fields (`admin`: `adminFirstName`, ...).
+    mutating func profile(
+        firstName: String, lastName: String, email: String, phone: CommonV1.StringValue?, prefix: String = ""
+    ) -> UserProfile {
+        func field(_ name: String) -> String { prefix.isEmpty ? name : prefix + name.prefix(1).uppercased() + name.dropFirst() }
+        return UserProfile(
+            firstName: personName(firstName, field("firstName")), lastName: personName(lastName, field("lastName")),
+            email: self.email(email, field("email")), phone: self.phone(phone, field("phone"))
+        )
+    }
+
     /// E.164: `+`, then 7 to 15 digits, the first not 0.
     mutating func phone(_ value: CommonV1.StringValue?, _ field: String) -> String? {
         guard let value else { return nil }
@@ -19,6 +31,14 @@ extension Validation {
             && digits.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
         if !valid { add(field, "MALFORMED", "\(field) must be an E.164 number such as +919812345678") }
         return phone
+    }
+
+    /// Bounds a password that is checked, not set (a login, the current password): required, and
+    /// at most 1024 bytes so that hashing it is bounded.
+    mutating func presentedSecret(_ value: String, _ field: String) -> String {
+        if value.isEmpty { add(field, "REQUIRED", "\(field) is required") }
+        if value.utf8.count > 1024 { add(field, "TOO_LONG", "\(field) is longer than 1024 bytes") }
+        return value
     }
 
     /// Password policy, checked before anything is hashed or written.

@@ -32,6 +32,12 @@ public struct Invocation: Sendable {
         Invocation(caller: .system, origin: origin, idempotency: nil)
     }
 
+    /// The same call (caller, idempotency key) with its events attributed to `origin`: for a
+    /// public method whose actor the call itself creates (a registration's applicant).
+    public func attributed(to origin: EventOrigin) -> Invocation {
+        Invocation(caller: caller, origin: origin, idempotency: idempotency)
+    }
+
     init(caller: Caller, origin: EventOrigin, idempotency: IdempotencyClaim?) {
         self.caller = caller
         self.origin = origin

@@ -14,9 +14,17 @@ public struct DomainError: Error, RPCErrorConvertible, Hashable, CustomStringCon
     public var description: String { rpcError.description }
     public var domainCode: String? { rpcError.domainCode }
 
-    /// Anything the caller may not see answers like this, so existence does not leak.
+    /// Anything the caller may not see answers like this, so existence does not leak. The domain
+    /// code names the kind of entity, so that clients can switch on it: `notFound("vehicle")`
+    /// is NOT_FOUND / `VEHICLE_NOT_FOUND`, `notFound("maintenance record")`
+    /// `MAINTENANCE_RECORD_NOT_FOUND` (it says no more than the message always did).
     public static func notFound(_ what: String) -> DomainError {
-        DomainError(.notFound, "NOT_FOUND", "\(what) not found")
+        DomainError(.notFound, notFoundCode(what), "\(what) not found")
+    }
+
+    /// `VEHICLE_NOT_FOUND` for "vehicle": upper case, anything but letters and digits as `_`.
+    public static func notFoundCode(_ what: String) -> String {
+        String(what.uppercased().unicodeScalars.map { ("A"..."Z").contains($0) || ("0"..."9").contains($0) ? Character($0) : "_" }) + "_NOT_FOUND"
     }
 
     /// A state-machine rule refused the action (`INVALID_BOOKING_TRANSITION`, ...).

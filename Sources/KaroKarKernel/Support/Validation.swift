@@ -1,6 +1,6 @@
 public import Foundation
 public import KaroKarMessages
-public import KaroKarPostgres
+import KaroKarPostgres
 public import KaroKarProto
 public import KaroKarRPC
 
@@ -49,12 +49,19 @@ public struct Validation: Sendable {
 
     /// Trimmed text, required unless `required` is false, at most `maximumLength` characters,
     /// without control characters.
+    ///
+    /// The one rule for lengths (Protos/PROTOCOL.md, section 17): a character is a Unicode scalar
+    /// (a code point), which is what PostgreSQL's `char_length` counts in the `CHECK`s, not a
+    /// grapheme cluster (Swift's `Character`: "é" written as `e` and a combining accent is one
+    /// `Character` and two scalars) and not a byte. So a value this accepts always fits the column
+    /// whose `CHECK` has the same limit. Control characters (NUL among them, which PostgreSQL's
+    /// text cannot hold) are refused.
     public mutating func text(_ value: String, _ field: String, maximumLength: Int, required: Bool = true) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.isEmpty {
             if required { add(field, "REQUIRED", "\(field) is required") }
-        } else if trimmed.count > maximumLength {
-            add(field, "TOO_LONG", "\(field) is longer than \(maximumLength) characters")
+        } else if trimmed.unicodeScalars.count > maximumLength {
+            add(field, "TOO_LONG", "\(field) is longer than \(maximumLength) characters (Unicode code points)")
         } else if trimmed.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) {
             add(field, "MALFORMED", "\(field) contains control characters")
         }
@@ -62,8 +69,10 @@ public struct Validation: Sendable {
     }
 
     /// An e-mail address, normalized to lower case. Deliberately simple: one `@`, a dotted domain.
+    /// Lowered before its length is checked: lowering can add code points (`İ` becomes `i` and a
+    /// combining dot), and the column's `CHECK` counts the stored, lowered form.
     public mutating func email(_ value: String, _ field: String) -> String {
-        let email = text(value, field, maximumLength: 254).lowercased()
+        let email = text(value.lowercased(), field, maximumLength: 254)
         guard !email.isEmpty else { return email }
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         let valid = parts.count == 2 && !parts[0].isEmpty && parts[0].utf8.count <= 64
@@ -88,13 +97,16 @@ public struct Validation: Sendable {
 }
 
 extension Validation {
-    /// A required instant: present, `nanos` in range, between years 1900 and 9999.
+    /// A required instant: present, `nanos` in range, between years 1900 and 9999 (the business
+    /// range: well inside PostgreSQL's `timestamptz`, and inside `Int64` microseconds, so that
+    /// nothing downstream can overflow or be refused by the database). Anything else, `Int64`'s
+    /// ends included, is OUT_OF_RANGE.
     public mutating func instant(_ value: CommonV1.Timestamp?, _ field: String) -> Instant {
         guard let value else {
             add(field, "REQUIRED", "\(field) is required")
             return Instant(microseconds: 0)
         }
-        guard (0...999_999_999).contains(value.nanos), (Self.earliest...Self.latest).contains(value.seconds) else {
+        guard (0...999_999_999).contains(value.nanos), Self.instants.contains(value.seconds) else {
             add(field, "OUT_OF_RANGE", "\(field) must be a valid instant between 1900 and 9999")
             return Instant(microseconds: 0)
         }
@@ -134,25 +146,6 @@ extension Validation {
     /// What a refused period reads as (the request is refused as a whole at ``finish()``).
     private static let placeholder = Period.from(Instant(microseconds: 0))
 
-    static let earliest: Int64 = -2_208_988_800  // 1900-01-01T00:00:00Z
-    static let latest: Int64 = 253_402_300_799  // 9999-12-31T23:59:59Z
-}
-
-extension PostgresTimestamp {
-    /// The wire form.
-    public var timestamp: CommonV1.Timestamp {
-        CommonV1.Timestamp(seconds: seconds, nanos: nanos)
-    }
-}
-
-extension PostgresTimestampRange {
-    /// The wire form of a closed period (`upper` present).
-    public var period: CommonV1.Period {
-        CommonV1.Period(start: lower.timestamp, end: upper?.timestamp)
-    }
-
-    /// The wire form of a period whose end may be open.
-    public var openPeriod: CommonV1.OpenPeriod {
-        CommonV1.OpenPeriod(start: lower.timestamp, end: upper?.timestamp)
-    }
+    /// Seconds since the epoch a request may name: 1900-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+    public static let instants: ClosedRange<Int64> = -2_208_988_800...253_402_300_799
 }

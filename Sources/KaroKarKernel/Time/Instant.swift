@@ -1,6 +1,6 @@
 public import Foundation
-public import KaroKarMessages
-public import KaroKarPostgres
+import KaroKarMessages
+import KaroKarPostgres
 
 /// A point in time, UTC, to the microsecond (DOMAIN.md section 2, "Time"): what domain records,
 /// rules and use cases hold. The RPC edge converts it to and from `CommonV1.Timestamp`, the stores

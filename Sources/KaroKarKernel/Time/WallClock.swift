@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The time of day, injected (STYLE.md habit 2): every "now" of a business rule, an event's
 /// `occurredAt` and a token's lifetime reads one, so tests move time instead of sleeping.

@@ -18,7 +18,7 @@ extension IdentityV1 {
         public var adminLastName: String = ""
         public var adminEmail: String = ""
         public var adminPhone: CommonV1.StringValue? = nil
-        /// Subject to the password policy (INVALID_ARGUMENT / `WEAK_PASSWORD`).
+        /// Subject to the password policy (INVALID_ARGUMENT, field violation `WEAK_PASSWORD`).
         public var adminPassword: String = ""
 
         public init() {}
@@ -226,7 +226,7 @@ extension IdentityV1 {
     /// `karokar.identity.v1.ChangePasswordRequest`
     public struct ChangePasswordRequest: Sendable, Hashable {
         public var currentPassword: String = ""
-        /// Subject to the configured password policy (INVALID_ARGUMENT / `WEAK_PASSWORD`).
+        /// Subject to the configured password policy (INVALID_ARGUMENT, field violation `WEAK_PASSWORD`).
         public var newPassword: String = ""
         public var expectedVersion: CommonV1.Int64Value? = nil
 

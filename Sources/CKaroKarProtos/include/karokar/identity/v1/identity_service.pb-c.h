@@ -108,7 +108,7 @@ struct  Karokar__Identity__V1__RegisterOrganizationRequest
   char *admin_email;
   Karokar__Common__V1__StringValue *admin_phone;
   /*
-   * Subject to the password policy (INVALID_ARGUMENT / `WEAK_PASSWORD`).
+   * Subject to the password policy (INVALID_ARGUMENT, field violation `WEAK_PASSWORD`).
    */
   char *admin_password;
 };
@@ -276,7 +276,7 @@ struct  Karokar__Identity__V1__ChangePasswordRequest
   ProtobufCMessage base;
   char *current_password;
   /*
-   * Subject to the configured password policy (INVALID_ARGUMENT / `WEAK_PASSWORD`).
+   * Subject to the configured password policy (INVALID_ARGUMENT, field violation `WEAK_PASSWORD`).
    */
   char *new_password;
   Karokar__Common__V1__Int64Value *expected_version;

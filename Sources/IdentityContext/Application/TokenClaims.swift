@@ -24,6 +24,11 @@ struct TokenClaims: Sendable, Hashable {
     var expiresAt: Int64
     var tokenID: String
 
+    /// The instants a token may name (`exp`, `nbf`, `iat`, seconds since the epoch): 1970 to the
+    /// end of 9999, like every other instant the service accepts. A claim outside them is not a
+    /// claim this service writes, even under a valid signature, and arithmetic on it could overflow.
+    static let instants: ClosedRange<Int64> = 0...253_402_300_799
+
     // MARK: - JSON
 
     var json: JSONValue {
@@ -50,12 +55,15 @@ struct TokenClaims: Sendable, Hashable {
             if case .number(let text)? = json[key] { return Int64(text) }
             return nil
         }
+        func instant(_ key: String) -> Int64? {
+            integer(key).flatMap { Self.instants.contains($0) ? $0 : nil }
+        }
         func uuid(_ key: String) -> UUID? {
             string(key).flatMap { text in UUID(hyphenated: text).flatMap { $0.lowercasedString == text ? $0 : nil } }
         }
         guard let issuer = string("iss"), let audience = Self.audience(json["aud"]), let subject = uuid("sub"),
               let organization = uuid("org"), let kind = string("knd").flatMap(Kind.init(rawValue:)),
-              let expiresAt = integer("exp"), let notBefore = integer("nbf"), let issuedAt = integer("iat"),
+              let expiresAt = instant("exp"), let notBefore = instant("nbf"), let issuedAt = instant("iat"),
               let tokenID = string("jti"), !tokenID.isEmpty
         else { return nil }
         let membership = uuid("mid")

@@ -21,17 +21,18 @@ enum AccessChangeSignal {
 }
 
 /// This process's ear for ``AccessChangeSignal``: it starts listening before the server serves
-/// (so no change can slip between the first cached principal and the first LISTEN), then drops
-/// the cache on every notification, and everything after a reconnection.
+/// (so no change can slip between the first cached principal and the first LISTEN), then calls
+/// `changed` on every notification, and after every reconnection (what was missed meanwhile is
+/// unknown). Identity drops its cached principals then.
 final class AccessChangeListener: Sendable {
     private let listener: PostgresListener
-    private let cache: PrincipalCache
+    private let changed: @Sendable () -> Void
     private let logger: Logger
     private let listening = Mutex(false)
 
-    init(connectionString: String, cache: PrincipalCache, logger: Logger) {
+    init(connectionString: String, logger: Logger, changed: @escaping @Sendable () -> Void) {
         listener = PostgresListener(connectionString: connectionString, channels: [AccessChangeSignal.channel])
-        self.cache = cache
+        self.changed = changed
         self.logger = logger
     }
 
@@ -63,7 +64,7 @@ final class AccessChangeListener: Sendable {
                 defer { wasListening = true }
                 return !wasListening
             }
-            if !notified.isEmpty || reconnected { cache.invalidateAll() }
+            if !notified.isEmpty || reconnected { changed() }
             return true
         } catch {
             let wasListening = listening.withLock { state in

@@ -112,11 +112,22 @@ struct TokenCodec: Sendable {
         guard header["crit"] == nil else { throw .malformed }
     }
 
-    /// The time checks, also run on every use of a cached verification.
+    /// The time checks, also run on every use of a cached verification. Total for any `Int64`s
+    /// (``TokenClaims`` keeps its instants in ``TokenClaims/instants``, but the clock is injected).
     func check(_ claims: TokenClaims, now: Int64) throws(TokenRejection) {
         guard claims.issuer == issuer else { throw .issuer }
         guard claims.audience == audience else { throw .audience }
-        guard now < claims.expiresAt + leewaySeconds else { throw .expired }
-        guard claims.notBefore <= now + leewaySeconds, claims.issuedAt <= now + leewaySeconds else { throw .notYetValid }
+        guard now < claims.expiresAt.addingClamped(leewaySeconds) else { throw .expired }
+        let latestStart = now.addingClamped(leewaySeconds)
+        guard claims.notBefore <= latestStart, claims.issuedAt <= latestStart else { throw .notYetValid }
+    }
+}
+
+extension Int64 {
+    /// `self + other`, or the nearest bound when that does not fit: token instants and the
+    /// clock's come from outside, and an overflow trap would end the process.
+    func addingClamped(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other < 0 ? .min : .max) : sum
     }
 }

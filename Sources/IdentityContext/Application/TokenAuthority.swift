@@ -1,11 +1,12 @@
 import Foundation
-import KaroKarRPC
+import KaroKarKernel
 import Synchronization
 
 /// Issues and verifies access tokens. The key is installed at start (configured, or the
 /// development key from the database); verifications are remembered per token string until the
 /// token expires, so a call costs one dictionary lookup, not a signature check (EdDSA's is tens
-/// of microseconds). The time checks run on every use.
+/// of microseconds). The time checks run on every use, against the injected wall clock (tokens'
+/// `iat`, `nbf` and `exp` are times of day, shared by every server process).
 final class TokenAuthority: Sendable {
     private struct State {
         var codec: TokenCodec?
@@ -17,12 +18,16 @@ final class TokenAuthority: Sendable {
     /// Changes whenever a key is installed (what was verified before may no longer be).
     private let installed = Atomic<UInt64>(0)
     private let maximumRemembered = 50_000
-    /// Seconds since the Unix epoch.
-    let now: @Sendable () -> Int64
+    let clock: any WallClock
 
-    init(accessTokenLifetime: Duration, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
+    init(accessTokenLifetime: Duration, clock: any WallClock) {
         self.accessTokenLifetime = accessTokenLifetime
-        self.now = now
+        self.clock = clock
+    }
+
+    /// Seconds since the Unix epoch, as tokens count time.
+    func now() -> Int64 {
+        clock.now().seconds
     }
 
     func install(_ codec: TokenCodec) {
@@ -38,8 +43,8 @@ final class TokenAuthority: Sendable {
     func window(of claims: TokenClaims) -> Range<Int64>? {
         state.withLock { state in
             guard let codec = state.codec else { return nil }
-            let from = max(claims.notBefore, claims.issuedAt) - codec.leewaySeconds
-            let until = min(claims.expiresAt, Int64.max - codec.leewaySeconds) + codec.leewaySeconds
+            let from = max(claims.notBefore, claims.issuedAt).addingClamped(-codec.leewaySeconds)
+            let until = claims.expiresAt.addingClamped(codec.leewaySeconds)
             guard from < until else { return nil }
             return from..<until
         }
@@ -47,19 +52,17 @@ final class TokenAuthority: Sendable {
 
     var installation: UInt64 { installed.load(ordering: .acquiring) }
 
-    private static let starting = RPCError(.unavailable, "the server is starting; try again", domainCode: "STARTING")
-
     /// A signed access token for `kind`, and when it expires (seconds since the epoch).
     func issue(
         kind: TokenClaims.Kind, subject: UUID, organization: UUID, membership: UUID? = nil, secretGeneration: Int64? = nil
     ) throws -> (token: String, expiresAt: Int64) {
-        guard let codec = state.withLock({ $0.codec }) else { throw Self.starting }
+        guard let codec = state.withLock({ $0.codec }) else { throw IdentityErrors.starting }
         let issued = now()
-        let expires = issued + accessTokenLifetime.components.seconds
+        let expires = issued.addingClamped(accessTokenLifetime.components.seconds)
         let claims = TokenClaims(
             issuer: codec.issuer, audience: codec.audience, subject: subject, organization: organization, kind: kind,
             membership: membership, secretGeneration: secretGeneration, issuedAt: issued, notBefore: issued, expiresAt: expires,
-            tokenID: UUID.random().lowercased
+            tokenID: UUID.random().lowercasedString
         )
         return (try codec.encode(claims), expires)
     }
@@ -71,7 +74,7 @@ final class TokenAuthority: Sendable {
     }
 
     /// The token's claims, or UNAUTHENTICATED.
-    func verify(_ token: String) throws(RPCError) -> TokenClaims {
+    func verify(_ token: String) throws(DomainError) -> TokenClaims {
         let instant = now()
         let remembered = state.withLock { state -> Remembered? in
             guard let codec = state.codec else { return nil }
@@ -84,7 +87,7 @@ final class TokenAuthority: Sendable {
             }
         }
         switch remembered {
-        case nil: throw Self.starting
+        case nil: throw IdentityErrors.starting
         case .valid(let claims): return claims
         case .refused(let rejection): throw Self.answer(rejection)
         case .unknown(let codec):
@@ -98,7 +101,7 @@ final class TokenAuthority: Sendable {
         }
     }
 
-    private static func answer(_ rejection: TokenRejection) -> RPCError {
+    private static func answer(_ rejection: TokenRejection) -> DomainError {
         rejection == .expired ? IdentityErrors.expiredToken : IdentityErrors.invalidToken
     }
 

@@ -1,23 +1,15 @@
 import Foundation
 import KaroKarKernel
 import KaroKarMessages
-import KaroKarPostgres
-import KaroKarRPC
 
-/// Tokens handed out by Login and RefreshToken.
-struct IssuedGrant: Sendable {
-    var accessToken: String
-    var accessTokenExpiresAt: Int64
-    var refreshToken: String
-    var refreshTokenExpiresAt: PostgresTimestamp
-    var userID: UUID
-    var organizationID: UUID
-}
-
-extension IdentityService {
+/// Login, tokens, logout, the caller's own memberships. Login, RefreshToken and
+/// ExchangeServiceAccountToken take no idempotency key: they issue credentials, and a stored
+/// answer would keep a live token (the README, "Idempotency and versions").
+extension Identity {
     /// Authenticates a user for one membership. Every failure is the same UNAUTHENTICATED
     /// answer and costs one password verification, whether the e-mail exists or not.
-    nonisolated func login(email: String, password: String, organization: UUID?, correlationID: String) async throws -> IssuedGrant {
+    nonisolated func login(email: String, password: String, organization: UUID?, _ invocation: Invocation) async throws -> IssuedGrant {
+        let pool = environment.pool
         guard let (user, hash) = try await UserStore.credential(email: email, on: pool) else {
             _ = try await hasher.verifyDecoy(password)
             throw IdentityErrors.invalidCredentials
@@ -26,19 +18,15 @@ extension IdentityService {
         let matches = try await hasher.verify(password, against: hash)
         guard !locked else { throw IdentityErrors.invalidCredentials }
         guard matches else {
-            let lock = try await bus.transaction(.system()) { work in
-                try await CredentialStore.recordFailure(user.id, throttle: configuration.loginThrottle, on: work)
-            }
-            if lock > .zero {
-                logger.notice("account locked after repeated failed logins", metadata: ["user.id": "\(user.id.lowercased)", "lock.seconds": "\(lock.components.seconds)"])
-            }
+            try await recordFailedLogin(user.id)
             throw IdentityErrors.invalidCredentials
         }
         guard user.status == .active else { throw IdentityErrors.invalidCredentials }
         let membership = try await loginMembership(user, organization: organization)
+        // The user acts, for the organization they signed in to.
         let origin = EventOrigin(
-            actor: EventsV1.Actor(id: user.id.lowercased, type: .user), organizationID: membership.organizationID.lowercased,
-            correlationID: correlationID
+            actor: EventsV1.Actor(id: user.id.lowercasedString, type: .user), organizationID: membership.organizationID.lowercasedString,
+            correlationID: invocation.origin.correlationID
         )
         let grant = try await bus.transaction(origin) { work in
             if membership.status == .invited { try await acceptInvitation(membership, on: work) }
@@ -52,18 +40,30 @@ extension IdentityService {
         return grant
     }
 
+    /// Counts a failed login (or a wrong current password) and locks the account as the
+    /// throttle says.
+    nonisolated func recordFailedLogin(_ user: UUID) async throws {
+        let lock = try await bus.transaction(.system()) { work in
+            try await CredentialStore.recordFailure(user, throttle: configuration.loginThrottle, on: work)
+        }
+        if lock > .zero {
+            logger.notice("account locked after repeated failed logins", metadata: [
+                "user.id": "\(user.lowercasedString)", "lock.seconds": "\(lock.components.seconds)",
+            ])
+        }
+    }
+
     /// With an organization named: that live membership (an invitation is accepted by this
     /// login). Without: the user's only ACTIVE membership.
     private nonisolated func loginMembership(_ user: UserRecord, organization: UUID?) async throws -> MembershipRecord {
+        let pool = environment.pool
         if let organization {
             guard let membership = try await MembershipStore.live(user: user.id, organization: organization, on: pool),
                   membership.status == .active || membership.status == .invited
             else { throw IdentityErrors.invalidCredentials }
             return membership
         }
-        let active = try await MembershipStore.ofUser(
-            user.id, statuses: [.active], page: Keyset(limit: 1, afterTime: nil, afterID: nil), on: pool
-        )
+        let active = try await MembershipStore.ofUser(user.id, statuses: [.active], limit: 2, on: pool)
         guard let only = active.first else { throw IdentityErrors.invalidCredentials }
         guard active.count == 1 else { throw IdentityErrors.organizationRequired }
         return only
@@ -72,15 +72,8 @@ extension IdentityService {
     private nonisolated func acceptInvitation(_ membership: MembershipRecord, on work: UnitOfWork) async throws {
         guard let locked = try await MembershipStore.lock(membership.id, on: work), locked.status == .invited else { return }
         let active = try await MembershipStore.update(locked.id, role: locked.roleID, status: .active, on: work)
-        try await work.publish(EventDraft(
-            "member.activated", aggregateType: "membership", aggregateID: active.id.lowercased, aggregateVersion: active.version,
-            payload: .memberActivated(EventsV1.MemberActivated(
-                membershipId: active.id.lowercased, userId: active.userID.lowercased, organizationId: active.organizationID.lowercased,
-                roleId: active.roleID.lowercased, roleName: active.roleName
-            ))
-        ))
-        try await AccessChangeSignal.send(on: work)
-        uncommitted(.membership(active.id))
+        try await work.publish(IdentityEvents.memberActivated(active))
+        try await accessChanged(.membership(active.id), on: work)
     }
 
     private nonisolated func grantTokens(
@@ -100,12 +93,12 @@ extension IdentityService {
     private nonisolated func upgradeHash(of user: UUID, from hash: PasswordHash, password: String) async throws {
         guard hash.parameters.logN < hasher.parameters.logN else { return }
         let stronger = try await hasher.hash(password)
-        try await UserStore.setPasswordHash(user, stronger, bumpVersion: false, on: pool)
+        try await UserStore.setPasswordHash(user, stronger, bumpVersion: false, on: environment.pool)
     }
 
     /// Exchanges a refresh token (consumed) for new tokens for the same membership, if the
     /// membership and its user are still active.
-    nonisolated func refresh(_ secret: String) async throws -> IssuedGrant {
+    nonisolated func refresh(_ secret: String, _ invocation: Invocation) async throws -> IssuedGrant {
         guard OpaqueSecret.isWellFormed(secret) else { throw IdentityErrors.invalidRefreshToken }
         let grant: IssuedGrant? = try await bus.transaction(.system()) { work in
             guard let refresh = try await CredentialStore.consumeRefreshToken(secret, on: work),
@@ -117,20 +110,30 @@ extension IdentityService {
         return grant
     }
 
-    nonisolated func logout(_ secret: String, caller: Caller) async throws {
-        guard caller.kind == .user else { throw IdentityErrors.usersOnly }
+    /// Revokes one of the calling user's refresh tokens (the access token simply expires).
+    nonisolated func logout(_ secret: String, _ invocation: Invocation) async throws {
+        let caller = try invocation.caller.authenticatedUser()
         guard OpaqueSecret.isWellFormed(secret) else { return }
-        try await CredentialStore.revokeRefreshToken(secret, user: caller.principalID, on: pool)
+        try await CredentialStore.revokeRefreshToken(secret, user: caller.principalID, on: environment.pool)
     }
 
-    /// A service account's id and secret for an access token carrying its generation.
-    nonisolated func exchange(serviceAccount id: UUID, secret: String) async throws -> (token: String, expiresAt: Int64, organization: UUID) {
-        guard OpaqueSecret.isWellFormed(secret), let (account, matches) = try await ServiceAccountStore.credential(id, secret: secret, on: pool),
+    /// A service account's id and secret for an access token carrying its secret generation.
+    nonisolated func exchange(serviceAccount id: UUID, secret: String, _ invocation: Invocation) async throws -> ExchangedToken {
+        guard OpaqueSecret.isWellFormed(secret),
+              let (account, matches) = try await ServiceAccountStore.credential(id, secret: secret, on: environment.pool),
               matches, account.status == .active
         else { throw IdentityErrors.invalidServiceAccountSecret }
         let issued = try authority.issue(
             kind: .serviceAccount, subject: account.id, organization: account.organizationID, secretGeneration: account.secretGeneration
         )
-        return (issued.token, issued.expiresAt, account.organizationID)
+        return ExchangedToken(accessToken: issued.token, expiresAt: issued.expiresAt, organizationID: account.organizationID)
+    }
+
+    /// The calling user's live memberships (invitations included) with their organizations.
+    nonisolated func myMemberships(page: Page<TimeKey>, _ invocation: Invocation) async throws -> [OrganizationMembership] {
+        let caller = try invocation.caller.authenticatedUser()
+        return try await bus.read(invocation) { work in
+            try await MembershipStore.ofUserWithOrganizations(caller.principalID, after: page.after, limit: page.fetchLimit, on: work)
+        }
     }
 }
