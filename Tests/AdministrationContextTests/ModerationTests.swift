@@ -72,7 +72,7 @@ struct ModerationTests {
             let platform = try await market.platformAdmin()
             let admin = market.administration
             let booking = UUID().uuidString.lowercased()
-            await expectCode(.notFound, domainCode: "NOT_FOUND") {
+            await expectCode(.notFound, domainCode: "BOOKING_NOT_FOUND") {
                 _ = try await admin.terminateBooking(AdministrationV1.TerminateBookingRequest(bookingId: booking, notes: "x"), options: platform.callOptions)
             }
             let log = try await admin.listModerationActions(AdministrationV1.ListModerationActionsRequest(), options: platform.callOptions)
