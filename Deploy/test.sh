@@ -31,15 +31,21 @@ bash Deploy/generate.sh --check
 step "build"
 swift build --build-tests
 
-# Two runs: the RPC runtime suites assert on timeouts of a few hundred milliseconds, and on a
-# 2-core machine they should not share it with PostgreSQL clusters being initialized. Everything
-# else (every suite that needs a database, and any new target) runs in the second.
+# Three runs: the RPC runtime suites assert on timeouts of a few hundred milliseconds, and on a
+# 2-core machine they should not share it with PostgreSQL clusters being initialized; the
+# PostgreSQL layer's and the event platform's suites time outages, cancels and relay leases, and
+# should not share it with the contexts' suites (dozens of servers, two-process races, fuzzing).
+# Everything else (every context, and any new target) runs in the third.
 fast_suites='KaroKarProtoTests|KaroKarRPCTests'
+platform_suites='KaroKarPostgresTests|KaroKarKernelTests'
 step "swift test: protocol and RPC runtime suites"
 swift test --skip-build --filter "$fast_suites"
 
-step "swift test: every other suite (throwaway PostgreSQL)"
-swift test --skip-build --skip "$fast_suites"
+step "swift test: PostgreSQL layer and event platform (throwaway PostgreSQL)"
+swift test --skip-build --filter "$platform_suites"
+
+step "swift test: every other suite (the contexts, the tools, the fuzzer, the architecture)"
+swift test --skip-build --skip "$fast_suites|$platform_suites"
 
 step "interop: a client written from PROTOCOL.md alone"
 bash Deploy/interop.sh

@@ -17,6 +17,8 @@ public final class EmbeddedPostgres: Sendable {
         public var durable = true
         /// Remove `directory` when the cluster stops (tests).
         public var throwaway = false
+        /// PostgreSQL's `max_connections`.
+        public var maximumConnections = 200
 
         public init(directory: String) {
             self.directory = directory
@@ -108,7 +110,7 @@ public final class EmbeddedPostgres: Sendable {
 
     private func startServer() throws {
         var settings = [
-            "-p \(options.port)", "-k \(socketDirectory)", "-c listen_addresses=''", "-c max_connections=200",
+            "-p \(options.port)", "-k \(socketDirectory)", "-c listen_addresses=''", "-c max_connections=\(options.maximumConnections)",
         ]
         if !options.durable {
             settings += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]

@@ -70,6 +70,12 @@ public enum ProtoCodec {
         return ProtoStrings.fieldHoldingNul(in: bytes, descriptor.c)
     }
 
+    /// Whether messages of this type can hold a string at all (when not, no request of it needs
+    /// ``stringHoldingNul(_:in:)``): worked out once per method, not per call.
+    public static func mayHoldStrings(_ descriptor: ProtoMessageDescriptor) -> Bool {
+        ProtoStrings.mayHoldStrings(descriptor.c)
+    }
+
     @inlinable
     public static func decode<M: ProtoMessage>(_ type: M.Type, from bytes: [UInt8]) throws -> M {
         try bytes.withUnsafeBytes { try decode(type, from: $0) }

@@ -11,26 +11,43 @@ enum ProtoStrings {
     /// accepted (so the walk is well-formed).
     static func fieldHoldingNul(in bytes: UnsafeRawBufferPointer, _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>) -> String? {
         var found: String?
-        var occurrences: [UInt32: Int] = [:]
+        var repeats: [(number: UInt32, count: Int)] = []  // occurrences of repeated fields so far
         _ = ProtoWire.scan(bytes) { number, value in
             guard found == nil, case .bytes(let range) = value,
-                  let field = protobuf_c_message_descriptor_get_field(descriptor, UInt32(number))?.pointee
+                  let field = protobuf_c_message_descriptor_get_field(descriptor, UInt32(number))?.pointee,
+                  field.type == PROTOBUF_C_TYPE_STRING || field.type == PROTOBUF_C_TYPE_MESSAGE
             else { return }
-            let index = occurrences[number, default: 0]
-            occurrences[number] = index + 1
-            let name = jsonName(field.name) + (field.label == PROTOBUF_C_LABEL_REPEATED ? "[\(index)]" : "")
+            var index: Int?
+            if field.label == PROTOBUF_C_LABEL_REPEATED {
+                let seen = repeats.firstIndex { $0.number == number }
+                index = seen.map { repeats[$0].count } ?? 0
+                if let seen { repeats[seen].count += 1 } else { repeats.append((number, 1)) }
+            }
             let slice = UnsafeRawBufferPointer(rebasing: bytes[range])
-            switch field.type {
-            case PROTOBUF_C_TYPE_STRING:
-                if slice.count > 0, memchr(slice.baseAddress!, 0, slice.count) != nil { found = name }
-            case PROTOBUF_C_TYPE_MESSAGE:
-                let nested = field.descriptor.assumingMemoryBound(to: ProtobufCMessageDescriptor.self)
-                if let inner = fieldHoldingNul(in: slice, nested) { found = name + "." + inner }
-            default:
-                break
+            // The field's name is made only for the one that holds NUL.
+            func name() -> String { jsonName(field.name) + (index.map { "[\($0)]" } ?? "") }
+            if field.type == PROTOBUF_C_TYPE_STRING {
+                if slice.count > 0, memchr(slice.baseAddress!, 0, slice.count) != nil { found = name() }
+            } else if let inner = fieldHoldingNul(in: slice, field.descriptor.assumingMemoryBound(to: ProtobufCMessageDescriptor.self)) {
+                found = name() + "." + inner
             }
         }
         return found
+    }
+
+    /// True when a message of `descriptor` can hold a string anywhere in its tree (messages
+    /// are never recursive: the generator refuses recursion).
+    static func mayHoldStrings(_ descriptor: UnsafePointer<ProtobufCMessageDescriptor>) -> Bool {
+        let message = descriptor.pointee
+        for index in 0..<Int(message.n_fields) {
+            let field = message.fields[index]
+            if field.type == PROTOBUF_C_TYPE_STRING { return true }
+            if field.type == PROTOBUF_C_TYPE_MESSAGE,
+               mayHoldStrings(field.descriptor.assumingMemoryBound(to: ProtobufCMessageDescriptor.self)) {
+                return true
+            }
+        }
+        return false
     }
 
     /// protobuf's JSON name: `admin_first_name` is `adminFirstName`.

@@ -58,8 +58,9 @@ public struct RPCRoute: Sendable {
         _ method: RPCMethod<Request, Response>,
         handler: @escaping @Sendable (Request, ServerCallContext) async throws -> Response
     ) {
+        let strings = ProtoCodec.mayHoldStrings(Request.protoDescriptor)
         self.init(method) { payload, context in
-            let request: Request = try RPCRoute.decodeRequest(payload)
+            let request: Request = try RPCRoute.decodeRequest(payload, strings: strings)
             return ByteBuffer(encoding: try await handler(request, context), headroom: FrameLayout.okReplyHeadroom)
         }
     }
@@ -73,8 +74,9 @@ public struct RPCRoute: Sendable {
         _ method: RPCMethod<Request, Response>,
         encodedHandler handler: @escaping @Sendable (Request, ServerCallContext) async throws -> ByteBuffer
     ) {
+        let strings = ProtoCodec.mayHoldStrings(Request.protoDescriptor)
         self.init(method) { payload, context in
-            try await handler(RPCRoute.decodeRequest(payload) as Request, context)
+            try await handler(RPCRoute.decodeRequest(payload, strings: strings) as Request, context)
         }
     }
 
@@ -90,13 +92,14 @@ public struct RPCRoute: Sendable {
         _ method: RPCMethod<Request, Response>,
         immediateHandler handler: @escaping @Sendable (Request, ServerCallContext) throws -> Response
     ) {
+        let strings = ProtoCodec.mayHoldStrings(Request.protoDescriptor)
         self.init(
             method,
             invoke: { payload, context in
-                ByteBuffer(encoding: try handler(RPCRoute.decodeRequest(payload) as Request, context), headroom: FrameLayout.okReplyHeadroom)
+                ByteBuffer(encoding: try handler(RPCRoute.decodeRequest(payload, strings: strings) as Request, context), headroom: FrameLayout.okReplyHeadroom)
             },
             invokeNow: { payload, context, out in
-                out.writeOKReply(callID: context.callID, encoding: try handler(RPCRoute.decodeRequest(payload) as Request, context))
+                out.writeOKReply(callID: context.callID, encoding: try handler(RPCRoute.decodeRequest(payload, strings: strings) as Request, context))
             }
         )
     }
@@ -108,11 +111,12 @@ public struct RPCRoute: Sendable {
         _ method: RPCMethod<Request, Response>,
         immediateEncodedHandler handler: @escaping @Sendable (Request, ServerCallContext) throws -> ByteBuffer
     ) {
+        let strings = ProtoCodec.mayHoldStrings(Request.protoDescriptor)
         self.init(
             method,
-            invoke: { payload, context in try handler(RPCRoute.decodeRequest(payload) as Request, context) },
+            invoke: { payload, context in try handler(RPCRoute.decodeRequest(payload, strings: strings) as Request, context) },
             invokeNow: { payload, context, out in
-                out.writeOKReply(callID: context.callID, payload: try handler(RPCRoute.decodeRequest(payload) as Request, context))
+                out.writeOKReply(callID: context.callID, payload: try handler(RPCRoute.decodeRequest(payload, strings: strings) as Request, context))
             }
         )
     }
@@ -140,11 +144,15 @@ public struct RPCRoute: Sendable {
     /// decoding budget) when it is not one, or when a string field holds NUL (which protobuf-c
     /// would cut off: PROTOCOL.md section 17). Shared by both kinds of handler.
     @inlinable
-    static func decodeRequest<Request: ProtoMessage>(_ payload: ByteBuffer) throws -> Request {
+    /// `strings`: whether `Request` can hold a string at all (``ProtoCodec/mayHoldStrings(_:)``,
+    /// worked out once per method); when not, no NUL check is needed.
+    static func decodeRequest<Request: ProtoMessage>(_ payload: ByteBuffer, strings: Bool) throws -> Request {
         do {
             return try payload.withUnsafeReadableBytes { bytes in
                 let request = try ProtoCodec.decode(Request.self, from: bytes)
-                if let field = ProtoCodec.stringHoldingNul(Request.protoDescriptor, in: bytes) { throw ProtoDecodingError.nulInString(field: field) }
+                if strings, let field = ProtoCodec.stringHoldingNul(Request.protoDescriptor, in: bytes) {
+                    throw ProtoDecodingError.nulInString(field: field)
+                }
                 return request
             }
         } catch let error as ProtoDecodingError {

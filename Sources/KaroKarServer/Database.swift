@@ -26,6 +26,7 @@ public struct Database: Sendable {
         }
         var configuration = PostgresPool.Configuration(connectionString: connectionString)
         configuration.maximumConnections = settings.databasePoolSize
+        configuration.acquireTimeout = settings.databaseAcquireTimeout
         let database = Database(pool: PostgresPool(configuration: configuration), embedded: embedded)
         do {
             try await database.pool.query("SELECT 1")

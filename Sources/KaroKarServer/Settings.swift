@@ -29,6 +29,7 @@ public struct ServerSettings: Sendable {
     public var databaseURL = ""
     public var dataDirectory = ".karokar"
     public var databasePoolSize = 10
+    public var databaseAcquireTimeout: Duration = .seconds(5)
     public var migrateOnStart = true
     public var fleet = FleetOptions()
     public var booking = BookingOptions()
@@ -46,6 +47,7 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "database-url", help: "PostgreSQL URI; empty runs a private cluster under data-dir", defaultValue: ""),
         SettingSpec(name: "data-dir", help: "where the private PostgreSQL cluster lives", defaultValue: ".karokar"),
         SettingSpec(name: "database-pool-size", help: "connections in the PostgreSQL pool", defaultValue: "10"),
+        SettingSpec(name: "database-acquire-timeout-ms", help: "how long a call waits for a pool connection before UNAVAILABLE / DATABASE_UNAVAILABLE", defaultValue: "5000"),
         SettingSpec(name: "migrate-on-start", help: "apply pending migrations at start (true or false)", defaultValue: "true"),
         SettingSpec(name: "fleet-activation-requires-verification", help: "activating a vehicle needs approved registration, insurance and fitness verifications (true or false)", defaultValue: "false"),
         SettingSpec(name: "fleet-document-sweep-interval-s", help: "seconds between document expiry sweeps (0 = never)", defaultValue: "86400"),
@@ -130,6 +132,7 @@ public struct ServerSettings: Sendable {
             guard !value.isEmpty else { throw Invalid(description: "\(source): data-dir must not be empty") }
             dataDirectory = value
         case "database-pool-size": databasePoolSize = try integer(1...500)
+        case "database-acquire-timeout-ms": databaseAcquireTimeout = try milliseconds()
         case "migrate-on-start":
             guard value == "true" || value == "false" else { throw Invalid(description: "\(source): expected true or false") }
             migrateOnStart = value == "true"

@@ -140,7 +140,8 @@ struct PermissionMatrixTests {
     /// Issue 4's performance rule as a property: token checks and permission lookups do not touch
     /// the database once a principal is cached (the pool hands out no connection).
     @Test func authorizedCallsDoNotTouchTheDatabaseOnceThePrincipalIsCached() async throws {
-        try await TestMarketplace.run { market in
+        // Without the event relay, whose deliveries lease connections of the same pool.
+        try await TestMarketplace.run(background: false) { market in
             // Platform principals: no organization decision (whose hold-off keeps principals out of
             // the cache for a moment) has just happened to their organization.
             let platform = try await market.platformAdmin()

@@ -34,6 +34,8 @@ public final class ServerProcess: @unchecked Sendable {
         environment["KAROKAR_BOOTSTRAP_ADMIN_EMAIL"] = TestIdentity.adminEmail
         environment["KAROKAR_BOOTSTRAP_ADMIN_PASSWORD"] = TestIdentity.adminPassword
         environment["KAROKAR_PASSWORD_HASH_COST"] = "12"
+        // Every suite runs at once on the test cluster: waiting is not what these tests measure.
+        environment["KAROKAR_DATABASE_ACQUIRE_TIMEOUT_MS"] = "30000"
         environment["KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S"] = "0"
         environment["KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S"] = "0"
         process.environment = environment

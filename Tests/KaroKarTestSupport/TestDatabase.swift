@@ -23,11 +23,15 @@ public enum TestDatabase {
         var options = EmbeddedPostgres.Options(directory: "/tmp/karokar-test-\(getpid())-\(name)-\(UUID().uuidString.prefix(8).lowercased())")
         options.durable = false
         options.throwaway = true
+        // Every suite runs at once, each with its pools and server processes.
+        options.maximumConnections = 1000
         return options
     }
 
-    /// A new, empty database on the shared cluster, and a pool for it.
-    public static func fresh(maximumConnections: Int = 10, acquireTimeout: Duration? = nil) async throws -> (PostgresPool, String) {
+    /// A new, empty database on the shared cluster, and a pool for it. The acquire timeout is
+    /// long by default: every suite runs at once on a 2-core machine, and tests are not where
+    /// the pool's latency is measured (tests of the timeout itself pass a short one).
+    public static func fresh(maximumConnections: Int = 10, acquireTimeout: Duration? = .seconds(30)) async throws -> (PostgresPool, String) {
         let cluster = try await cluster.get()
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         try await cluster.createDatabase(name)

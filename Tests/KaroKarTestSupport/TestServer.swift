@@ -23,17 +23,20 @@ public struct TestServer: Sendable {
     }
 
     /// Every bounded context on a fresh, migrated database of the test cluster, with the event relay running.
+    /// `background: false` leaves the event relay and the contexts' sweeps off (for tests that
+    /// count what the calls alone do to the database).
     public static func startWithDatabase(
-        clock: any WallClock = SystemClock(), _ configure: (inout ServerSettings) -> Void = { _ in }
+        clock: any WallClock = SystemClock(), background: Bool = true, _ configure: (inout ServerSettings) -> Void = { _ in }
     ) async throws -> TestServer {
         let (pool, _) = try await TestDatabase.fresh()
         _ = try await MigrationRunner.migrate(Database.migrations, pool: pool)
-        return try await start(pool: pool, clock: clock, configure)
+        return try await start(pool: pool, clock: clock, background: background, configure)
     }
 
     /// A server on `pool`, already migrated (e.g. a second server process on the same database).
     public static func start(
-        pool: PostgresPool?, clock: any WallClock = SystemClock(), _ configure: (inout ServerSettings) -> Void = { _ in }
+        pool: PostgresPool?, clock: any WallClock = SystemClock(), background: Bool = true,
+        _ configure: (inout ServerSettings) -> Void = { _ in }
     ) async throws -> TestServer {
         var settings = ServerSettings()
         settings.port = 0
@@ -43,7 +46,7 @@ public struct TestServer: Sendable {
         logger.logLevel = .warning
         let application = KaroKarApplication(settings: settings, pool: pool, clock: clock, group: group, logger: logger)
         let address = try await application.start()
-        let background = pool == nil ? nil : Task { await application.runBackgroundWork() }
+        let background = pool == nil || !background ? nil : Task { await application.runBackgroundWork() }
         return TestServer(application: application, address: address, group: group, pool: pool, background: background)
     }
 

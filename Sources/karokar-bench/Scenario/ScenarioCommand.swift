@@ -37,7 +37,8 @@ struct ScenarioCommand: AsyncParsableCommand {
     @Option(help: "Server address, HOST:PORT.") var address = ServerAddress.default.description
     @Option(name: [.short, .long], help: "Workers (calls in flight).") var concurrency = 16
     @Option(help: "TCP connections the workers share.") var connections = 1
-    @Option(help: "How long the mix runs, e.g. 10s.") var duration = "10s"
+    @Option(help: "How long the mix runs, e.g. 10s (ignored with --total).") var duration = "10s"
+    @Option(help: "Run this many steps of the mix (their follow-ups included) instead of a duration.") var total: Int?
     @Option(help: "How much data setup builds (builtin: types described; marketplace: vendors).") var size = 20
     @Option(help: "marketplace: vehicles each vendor registers.") var vehiclesPerVendor = 5
     @Option(help: "marketplace: corporates (default: a quarter of --size, at least 1).") var corporates: Int?
@@ -60,6 +61,7 @@ struct ScenarioCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
+            if let total, total < 1 { throw ToolError("--total must be 1 or more") }
             let scenario = try makeScenario()
             let client = try makeClient()
             let timeout = try DurationText.parse(self.timeout)
@@ -70,7 +72,7 @@ struct ScenarioCommand: AsyncParsableCommand {
             let setupTimeout = try DurationText.parse(self.setupTimeout)
             let runner = ScenarioRunner(
                 scenario: scenario, context: context, setupContext: context.withTimeout(setupTimeout == .zero ? nil : setupTimeout),
-                concurrency: concurrency, duration: try DurationText.parse(duration), seed: seed
+                concurrency: concurrency, duration: try DurationText.parse(duration), total: total, seed: seed
             )
             let result: ScenarioResult
             do {

@@ -15,6 +15,8 @@ struct ScenarioRunner {
     let setupContext: ScenarioContext
     let concurrency: Int
     let duration: Duration
+    /// Steps of the mix to start (follow-ups not counted) instead of a duration.
+    var total: Int? = nil
     let seed: UInt64
 
     func run() async throws -> ScenarioResult {
@@ -66,12 +68,13 @@ struct ScenarioRunner {
         let cumulative = steps.reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1.weight) }
         let started = LoadConnectionHandler.now()
         let end = started + UInt64(duration.inNanoseconds)
+        let tickets = Tickets(total ?? .max)
         let stats = await withTaskGroup(of: [String: StepStats].self) { group in
             for worker in 0..<concurrency {
                 group.addTask {
                     var random = BenchRandom(seed: seed &+ 0x5EED &+ UInt64(worker) &* 31)
                     var stats: [String: StepStats] = [:]
-                    while LoadConnectionHandler.now() < end {
+                    while total == nil ? LoadConnectionHandler.now() < end : tickets.take() {
                         let draw = Int.random(in: 0..<cumulative.last!, using: &random)
                         await run(steps[cumulative.firstIndex { draw < $0 }!].step, in: context, into: &stats, &random)
                     }
@@ -164,5 +167,20 @@ final class WorkQueue: Sendable {
             defer { index += 1 }
             return index < steps.count ? steps[index] : nil
         }
+    }
+}
+
+/// A count of steps handed out to the workers, at most `limit`.
+final class Tickets: Sendable {
+    private let taken = Atomic<Int>(0)
+    private let limit: Int
+
+    init(_ limit: Int) {
+        self.limit = limit
+    }
+
+    /// True while tickets remain (and takes one).
+    func take() -> Bool {
+        taken.wrappingAdd(1, ordering: .relaxed).oldValue < limit
     }
 }
