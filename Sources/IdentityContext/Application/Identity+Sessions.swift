@@ -71,7 +71,7 @@ extension Identity {
 
     private nonisolated func acceptInvitation(_ membership: MembershipRecord, on work: UnitOfWork) async throws {
         guard let locked = try await MembershipStore.lock(membership.id, on: work), locked.status == .invited else { return }
-        let active = try await MembershipStore.update(locked.id, role: locked.roleID, status: .active, on: work)
+        let active = try await MembershipStore.accept(locked.id, on: work)
         try await work.publish(IdentityEvents.memberActivated(active))
         try await accessChanged(.membership(active.id), on: work)
     }

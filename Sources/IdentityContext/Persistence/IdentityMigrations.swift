@@ -154,5 +154,31 @@ public enum IdentityMigrations {
                 created_at timestamptz NOT NULL DEFAULT clock_timestamp()
             );
             """),
+        // Version 2 is the Booking and Assignment teams' (their roles' permissions).
+        Migration(context: "identity", version: 3, name: "accepted_memberships", sql: """
+            -- When the user accepted the membership (logged in for it; memberships made ACTIVE are
+            -- accepted when made). An organization sees a user's names and phone only through a
+            -- membership the user accepted, whatever its status later (REMOVED included).
+            ALTER TABLE identity.memberships ADD COLUMN accepted_at timestamptz;
+            -- Rows from before, erring toward privacy: live ACTIVE or SUSPENDED ones were accepted (or
+            -- made ACTIVE); a REMOVED one only if the user signed in for it (a refresh token names it)
+            -- or it is the user's first membership (the organization created the user and typed their
+            -- details). Any other REMOVED one stays unaccepted.
+            UPDATE identity.memberships SET accepted_at = updated_at WHERE status IN ('ACTIVE', 'SUSPENDED');
+            UPDATE identity.memberships m SET accepted_at = m.updated_at
+            WHERE m.status = 'REMOVED' AND (
+                EXISTS (SELECT 1 FROM identity.refresh_tokens t WHERE t.membership_id = m.id)
+                OR NOT EXISTS (
+                    SELECT 1 FROM identity.memberships e WHERE e.user_id = m.user_id AND (e.created_at, e.id) < (m.created_at, m.id)
+                )
+            );
+            ALTER TABLE identity.memberships ADD CONSTRAINT memberships_accepted_when_live CHECK (
+                CASE status WHEN 'INVITED' THEN accepted_at IS NULL WHEN 'REMOVED' THEN true ELSE accepted_at IS NOT NULL END
+            );
+            -- The view's m.* was expanded when it was made: make it again to include accepted_at.
+            DROP VIEW identity.membership_details;
+            CREATE VIEW identity.membership_details AS
+                SELECT m.*, r.name AS role_name FROM identity.memberships m JOIN identity.roles r ON r.id = m.role_id;
+            """),
     ]
 }

@@ -8,7 +8,7 @@ enum PrincipalStore {
         let rows = try await database.query("""
             SELECT m.id AS m_id, m.user_id AS m_user_id, m.organization_id AS m_organization_id, m.role_id AS m_role_id,
                    m.role_name AS m_role_name, m.status AS m_status, m.version AS m_version, m.created_at AS m_created_at,
-                   m.updated_at AS m_updated_at, r.permissions AS role_permissions, u.*
+                   m.updated_at AS m_updated_at, m.accepted_at AS m_accepted_at, r.permissions AS role_permissions, u.*
             FROM identity.membership_details m JOIN identity.roles r ON r.id = m.role_id JOIN identity.users u ON u.id = m.user_id
             WHERE m.id = \(id)
             """)
