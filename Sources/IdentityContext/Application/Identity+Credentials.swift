@@ -3,9 +3,11 @@ import KaroKarKernel
 
 /// The calling user's own password.
 extension Identity {
-    /// Changes the calling user's password and ends their refresh tokens. The current password is
-    /// verified and the new one hashed inside the transaction, so that an idempotent retry
-    /// answers before the old password is asked for again. A wrong current password counts as a
+    /// Changes the calling user's password and ends every session of theirs (refresh tokens and
+    /// the access tokens of each, the caller's own included: they sign in again with the new
+    /// password). The current password is verified and the new one hashed inside the
+    /// transaction, so that an idempotent retry answers before the old password is asked for
+    /// again. A wrong current password counts as a
     /// failed login (a stolen access token must not be a way to guess the password).
     nonisolated func changePassword(
         current: String, new: String, expectedVersion: Int64?, _ invocation: Invocation

@@ -82,7 +82,9 @@ extension Identity {
         let (refreshToken, refreshExpires) = try await CredentialStore.issueRefreshToken(
             refresh, lifetime: configuration.refreshTokenLifetime, on: work
         )
-        let access = try authority.issue(kind: .user, subject: refresh.userID, organization: organization, membership: refresh.membershipID)
+        let access = try authority.issue(
+            kind: .user, subject: refresh.userID, organization: organization, membership: refresh.membershipID, session: refresh.familyID
+        )
         return IssuedGrant(
             accessToken: access.token, accessTokenExpiresAt: access.expiresAt, refreshToken: refreshToken,
             refreshTokenExpiresAt: refreshExpires, userID: refresh.userID, organizationID: organization
@@ -96,25 +98,37 @@ extension Identity {
         try await UserStore.setPasswordHash(user, stronger, bumpVersion: false, on: environment.pool)
     }
 
-    /// Exchanges a refresh token (consumed) for new tokens for the same membership, if the
-    /// membership and its user are still active.
+    /// Exchanges a refresh token (consumed) for new tokens of the same session and membership, if
+    /// the membership and its user are still active. A used token presented again ends its
+    /// session (its access tokens too).
     nonisolated func refresh(_ secret: String, _ invocation: Invocation) async throws -> IssuedGrant {
         guard OpaqueSecret.isWellFormed(secret) else { throw IdentityErrors.invalidRefreshToken }
         let grant: IssuedGrant? = try await bus.transaction(.system()) { work in
-            guard let refresh = try await CredentialStore.consumeRefreshToken(secret, on: work),
-                  let principal = try await PrincipalStore.membership(refresh.membershipID, on: work), principal.isActive
-            else { return nil }
-            return try await grantTokens(refresh, organization: principal.organization.id, on: work)
+            switch try await CredentialStore.consumeRefreshToken(secret, on: work) {
+            case .refused: return nil
+            case .replayed(let membership):
+                try await accessChanged(.membership(membership), on: work)
+                return nil
+            case .granted(let refresh):
+                guard let principal = try await PrincipalStore.membership(refresh.membershipID, sessionsEndedWithin: .zero, on: work),
+                      principal.isActive
+                else { return nil }
+                return try await grantTokens(refresh, organization: principal.organization.id, on: work)
+            }
         }
         guard let grant else { throw IdentityErrors.invalidRefreshToken }
         return grant
     }
 
-    /// Revokes one of the calling user's refresh tokens (the access token simply expires).
+    /// Ends the session of one of the calling user's refresh tokens: the token and its access
+    /// tokens stop working, on every server process, as soon as the change commits.
     nonisolated func logout(_ secret: String, _ invocation: Invocation) async throws {
         let caller = try invocation.caller.authenticatedUser()
         guard OpaqueSecret.isWellFormed(secret) else { return }
-        try await CredentialStore.revokeRefreshToken(secret, user: caller.principalID, on: environment.pool)
+        try await bus.transaction(invocation.origin) { work in
+            guard let membership = try await CredentialStore.endSession(secret, user: caller.principalID, on: work) else { return }
+            try await accessChanged(.membership(membership), on: work)
+        }
     }
 
     /// A service account's id and secret for an access token carrying its secret generation.

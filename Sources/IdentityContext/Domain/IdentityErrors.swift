@@ -35,7 +35,7 @@ enum IdentityErrors {
     static let invalidToken = DomainError(.unauthenticated, "INVALID_TOKEN", "the access token is not valid")
     static let expiredToken = DomainError(.unauthenticated, "TOKEN_EXPIRED", "the access token has expired")
     static let revokedToken = DomainError(
-        .unauthenticated, "TOKEN_REVOKED", "the access token's membership, user or service account is no longer active"
+        .unauthenticated, "TOKEN_REVOKED", "the access token's session ended, or its membership, user or service account is no longer active"
     )
     static let missingToken = DomainError(.unauthenticated, "MISSING_TOKEN", "this method needs an access token (authorization: Bearer <token>)")
     /// Before a signing key is installed (the server answers no call then, but tokens are

@@ -27,8 +27,9 @@ enum CredentialStore {
     }
 
     /// Uses a refresh token up. A token that was already used revokes its whole family (someone
-    /// replayed it: the thief or the owner, and we cannot tell which). nil when not usable.
-    static func consumeRefreshToken(_ secret: String, on work: UnitOfWork) async throws -> RefreshGrant? {
+    /// replayed it: the thief or the owner, and we cannot tell which), and the family's session
+    /// ends: `.replayed` names its membership, whose access tokens must stop working.
+    static func consumeRefreshToken(_ secret: String, on work: UnitOfWork) async throws -> RefreshUse {
         let digest = PostgresBytes(OpaqueSecret.digest(secret))
         let used = try await work.query("""
             UPDATE identity.refresh_tokens SET used_at = clock_timestamp()
@@ -36,27 +37,41 @@ enum CredentialStore {
             RETURNING membership_id, user_id, family_id
             """)
         if let row = used.first(where: { _ in true }) {
-            return RefreshGrant(
+            return .granted(RefreshGrant(
                 membershipID: try row.decode(UUID.self, "membership_id"), userID: try row.decode(UUID.self, "user_id"),
                 familyID: try row.decode(UUID.self, "family_id")
-            )
+            ))
         }
-        try await work.query("""
+        let revoked = try await work.query("""
             UPDATE identity.refresh_tokens SET revoked_at = clock_timestamp()
             WHERE revoked_at IS NULL
               AND family_id = (SELECT family_id FROM identity.refresh_tokens WHERE token_hash = \(digest)::bytea AND used_at IS NOT NULL)
+            RETURNING membership_id
             """)
-        return nil
+        guard let row = revoked.first(where: { _ in true }) else { return .refused }
+        return .replayed(membership: try row.decode(UUID.self, "membership_id"))
     }
 
-    /// Logout: revokes the token if it is the user's.
-    static func revokeRefreshToken(_ secret: String, user: UUID, on database: some Queryable) async throws {
-        try await database.query("""
+    enum RefreshUse: Sendable {
+        case granted(RefreshGrant)
+        case replayed(membership: UUID)
+        case refused
+    }
+
+    /// Logout: ends the session (the refresh-token family) of `secret` if it is the user's;
+    /// its membership, or nil when there was no such live token.
+    static func endSession(_ secret: String, user: UUID, on work: UnitOfWork) async throws -> UUID? {
+        try await work.query("""
             UPDATE identity.refresh_tokens SET revoked_at = clock_timestamp()
-            WHERE token_hash = \(PostgresBytes(OpaqueSecret.digest(secret)))::bytea AND user_id = \(user) AND revoked_at IS NULL
-            """)
+            WHERE revoked_at IS NULL AND family_id = (
+                SELECT family_id FROM identity.refresh_tokens
+                WHERE token_hash = \(PostgresBytes(OpaqueSecret.digest(secret)))::bytea AND user_id = \(user) AND revoked_at IS NULL
+            )
+            RETURNING membership_id
+            """).first { _ in true }.map { try $0.decode(UUID.self, "membership_id") }
     }
 
+    /// Ends every session of the user (a password change, a disabled user).
     static func revokeRefreshTokens(user: UUID, on database: some Queryable) async throws {
         try await database.query("""
             UPDATE identity.refresh_tokens SET revoked_at = clock_timestamp()
@@ -69,6 +84,15 @@ enum CredentialStore {
             UPDATE identity.refresh_tokens SET revoked_at = clock_timestamp()
             WHERE membership_id = \(membership) AND used_at IS NULL AND revoked_at IS NULL
             """)
+    }
+
+    /// The membership's sessions ended within `within` (a family ends when its live token is
+    /// revoked; the tokens of one ended longer ago have expired).
+    static func endedSessions(membership: UUID, within: Duration, on database: some Queryable) async throws -> Set<UUID> {
+        Set(try await database.query("""
+            SELECT DISTINCT family_id FROM identity.refresh_tokens
+            WHERE membership_id = \(membership) AND revoked_at > clock_timestamp() - make_interval(secs => \(within.components.seconds))
+            """).map { try $0.decode(UUID.self, "family_id") })
     }
 
     // MARK: - Failed logins

@@ -155,7 +155,7 @@ public enum IdentityMigrations {
             );
             """),
         // Version 2 is the Booking and Assignment teams' (their roles' permissions).
-        Migration(context: "identity", version: 3, name: "accepted_memberships", sql: """
+        Migration(context: "identity", version: 3, name: "accepted_memberships_ended_sessions", sql: """
             -- When the user accepted the membership (logged in for it; memberships made ACTIVE are
             -- accepted when made). An organization sees a user's names and phone only through a
             -- membership the user accepted, whatever its status later (REMOVED included).
@@ -179,6 +179,11 @@ public enum IdentityMigrations {
             DROP VIEW identity.membership_details;
             CREATE VIEW identity.membership_details AS
                 SELECT m.*, r.name AS role_name FROM identity.memberships m JOIN identity.roles r ON r.id = m.role_id;
+
+            -- Sessions (refresh-token families) revoked lately, read with a membership's principal:
+            -- their access tokens stop working at once.
+            CREATE INDEX refresh_tokens_revoked_of_membership ON identity.refresh_tokens (membership_id, revoked_at)
+                WHERE revoked_at IS NOT NULL;
             """),
     ]
 }

@@ -106,10 +106,12 @@ extension IdentityV1 {
             /// account are slowed down, then locked for a while (UNAUTHENTICATED, no detail on why).
             /// Permission: none (public).
             func login(_ request: IdentityV1.LoginRequest, context: ServerCallContext) async throws -> IdentityV1.LoginResponse
-            /// Exchanges a refresh token for a new grant; the old refresh token is consumed.
-            /// Permission: none (public; the refresh token is the credential).
+            /// Exchanges a refresh token for a new grant of the same session; the old refresh token is
+            /// consumed (presented again, it ends the session). Permission: none (public; the refresh
+            /// token is the credential).
             func refreshToken(_ request: IdentityV1.RefreshTokenRequest, context: ServerCallContext) async throws -> IdentityV1.RefreshTokenResponse
-            /// Revokes a refresh token (the access token simply expires). No domain event.
+            /// Ends the session of a refresh token: the refresh token and the session's access tokens stop
+            /// working (TOKEN_REVOKED) on every server within a second. No domain event.
             /// Permission: any authenticated user.
             func logout(_ request: IdentityV1.LogoutRequest, context: ServerCallContext) async throws -> IdentityV1.LogoutResponse
             /// The caller, the organization it acts for and its effective permissions.
@@ -118,7 +120,8 @@ extension IdentityV1 {
             /// The calling user's memberships in every organization, to choose one for Login.
             /// Permission: any authenticated user.
             func listMyMemberships(_ request: IdentityV1.ListMyMembershipsRequest, context: ServerCallContext) async throws -> IdentityV1.ListMyMembershipsResponse
-            /// Changes the calling user's own password; revokes their refresh tokens.
+            /// Changes the calling user's own password and ends every session of theirs (refresh and
+            /// access tokens, the caller's own included: sign in again with the new password).
             /// Emits `user.password_changed`. Permission: any authenticated user (own account only).
             func changePassword(_ request: IdentityV1.ChangePasswordRequest, context: ServerCallContext) async throws -> IdentityV1.ChangePasswordResponse
             /// Creates a user and makes them a member of the organization with the given role.
@@ -202,13 +205,15 @@ extension IdentityV1 {
                 try await transport.unary(Method.login, request, options: options)
             }
 
-            /// Exchanges a refresh token for a new grant; the old refresh token is consumed.
-            /// Permission: none (public; the refresh token is the credential).
+            /// Exchanges a refresh token for a new grant of the same session; the old refresh token is
+            /// consumed (presented again, it ends the session). Permission: none (public; the refresh
+            /// token is the credential).
             public func refreshToken(_ request: IdentityV1.RefreshTokenRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.RefreshTokenResponse {
                 try await transport.unary(Method.refreshToken, request, options: options)
             }
 
-            /// Revokes a refresh token (the access token simply expires). No domain event.
+            /// Ends the session of a refresh token: the refresh token and the session's access tokens stop
+            /// working (TOKEN_REVOKED) on every server within a second. No domain event.
             /// Permission: any authenticated user.
             public func logout(_ request: IdentityV1.LogoutRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.LogoutResponse {
                 try await transport.unary(Method.logout, request, options: options)
@@ -226,7 +231,8 @@ extension IdentityV1 {
                 try await transport.unary(Method.listMyMemberships, request, options: options)
             }
 
-            /// Changes the calling user's own password; revokes their refresh tokens.
+            /// Changes the calling user's own password and ends every session of theirs (refresh and
+            /// access tokens, the caller's own included: sign in again with the new password).
             /// Emits `user.password_changed`. Permission: any authenticated user (own account only).
             public func changePassword(_ request: IdentityV1.ChangePasswordRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.ChangePasswordResponse {
                 try await transport.unary(Method.changePassword, request, options: options)
