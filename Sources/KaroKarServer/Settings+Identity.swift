@@ -16,8 +16,10 @@ extension ServerSettings {
         SettingSpec(name: "refresh-token-ttl-seconds", help: "lifetime of refresh tokens", defaultValue: "2592000"),
         SettingSpec(name: "password-hash-cost", help: "log2 of scrypt's N for new password hashes (15 or more in production)", defaultValue: "17"),
         SettingSpec(name: "password-hash-threads", help: "threads that hash passwords", defaultValue: "2"),
-        SettingSpec(name: "login-max-failures", help: "failed logins of one account before it is locked", defaultValue: "5"),
-        SettingSpec(name: "login-lock-seconds", help: "first lock after too many failed logins; doubles with each further failure, up to an hour", defaultValue: "30"),
+        SettingSpec(name: "login-max-failures", help: "failed logins of one account from one client address before that address is locked out of it", defaultValue: "5"),
+        SettingSpec(name: "login-lock-seconds", help: "first lock of an account for an address after too many failed logins; doubles with each further failure, up to an hour", defaultValue: "30"),
+        SettingSpec(name: "login-slowdown-failures", help: "failed logins of one account from all addresses within 15 minutes past which every attempt at it waits (0 = never)", defaultValue: "20"),
+        SettingSpec(name: "login-slowdown-ms", help: "that wait, for each login-slowdown-failures failures (at most 5 times)", defaultValue: "1000"),
         SettingSpec(name: "access-cache-ttl-ms", help: "how long resolved permissions are trusted without asking the database", defaultValue: "30000"),
         SettingSpec(name: "bootstrap-organization-name", help: "name of the platform organization created on first start", defaultValue: "KaroKar"),
         SettingSpec(name: "bootstrap-admin-email", help: "e-mail of the first platform administrator", defaultValue: "admin@karokar.local"),
@@ -73,6 +75,8 @@ extension ServerSettings {
         case "password-hash-threads": identity.passwordHashThreads = try integer(1...64)
         case "login-max-failures": identity.loginThrottle.freeFailures = try integer(1...100)
         case "login-lock-seconds": identity.loginThrottle.baseLock = .seconds(try integer(1...86_400))
+        case "login-slowdown-failures": identity.loginThrottle.slowDownAfter = try integer(0...1_000_000)
+        case "login-slowdown-ms": identity.loginThrottle.slowDownStep = .milliseconds(try integer(1...60_000))
         case "access-cache-ttl-ms": identity.principalCacheLifetime = .milliseconds(try integer(100...300_000))
         case "bootstrap-organization-name": identity.bootstrap.organizationName = try text()
         case "bootstrap-admin-email":

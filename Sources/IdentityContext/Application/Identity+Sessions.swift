@@ -6,22 +6,25 @@ import KaroKarMessages
 /// ExchangeServiceAccountToken take no idempotency key: they issue credentials, and a stored
 /// answer would keep a live token (the README, "Idempotency and versions").
 extension Identity {
-    /// Authenticates a user for one membership. Every failure is the same UNAUTHENTICATED
-    /// answer and costs one password verification, whether the e-mail exists or not.
-    nonisolated func login(email: String, password: String, organization: UUID?, _ invocation: Invocation) async throws -> IssuedGrant {
+    /// Authenticates a user for one membership, from `client`'s address (failures counted per
+    /// account and address: the README, "Authentication").
+    /// Every failure is the same UNAUTHENTICATED answer, and an unknown e-mail, a wrong password
+    /// and a disabled user do the same work: one read of the user, one of the counts, one
+    /// password verification (against a decoy without a user), one failure recorded.
+    nonisolated func login(
+        email: String, password: String, organization: UUID?, from client: ClientAddress, _ invocation: Invocation
+    ) async throws -> IssuedGrant {
+        let account = LoginAccount(email: email)
         let pool = environment.pool
-        guard let (user, hash) = try await UserStore.credential(email: email, on: pool) else {
-            _ = try await hasher.verifyDecoy(password)
+        let credential = try await UserStore.credential(email: email, on: pool)
+        let standing = try await CredentialStore.standing(account, from: client, throttle: configuration.loginThrottle, on: pool)
+        guard !standing.locked else { throw IdentityErrors.invalidCredentials }  // the same for unknown e-mails: no hash spent
+        try await slowDown(standing)
+        let matches = try await hasher.verify(password, against: credential?.1)
+        guard let (user, hash) = credential, matches, user.status == .active else {
+            try await recordFailedLogin(account, from: client)
             throw IdentityErrors.invalidCredentials
         }
-        let locked = try await CredentialStore.isLocked(user.id, on: pool)
-        let matches = try await hasher.verify(password, against: hash)
-        guard !locked else { throw IdentityErrors.invalidCredentials }
-        guard matches else {
-            try await recordFailedLogin(user.id)
-            throw IdentityErrors.invalidCredentials
-        }
-        guard user.status == .active else { throw IdentityErrors.invalidCredentials }
         let membership = try await loginMembership(user, organization: organization)
         // The user acts, for the organization they signed in to.
         let origin = EventOrigin(
@@ -30,25 +33,35 @@ extension Identity {
         )
         let grant = try await bus.transaction(origin) { work in
             if membership.status == .invited { try await acceptInvitation(membership, on: work) }
-            try await CredentialStore.clearFailures(user.id, on: work)
+            try await CredentialStore.clearFailures(account, from: client, on: work)
             return try await grantTokens(
                 CredentialStore.RefreshGrant(membershipID: membership.id, userID: user.id, familyID: UUID.random()),
                 organization: membership.organizationID, on: work
             )
         }
-        try await upgradeHash(of: user.id, from: hash, password: password)
+        // Best effort: the session exists; a full hashing queue or a lost connection leaves the
+        // upgrade to the next login.
+        try? await upgradeHash(of: user.id, from: hash, password: password)
         return grant
     }
 
-    /// Counts a failed login (or a wrong current password) and locks the account as the
-    /// throttle says.
-    nonisolated func recordFailedLogin(_ user: UUID) async throws {
+    /// The global slow-down of an account failing from many addresses: a wait before the
+    /// password is checked (holding no hashing thread and no connection), never a refusal.
+    private nonisolated func slowDown(_ standing: LoginStanding) async throws {
+        let delay = configuration.loginThrottle.slowDown(recentFailures: standing.recentFailures)
+        guard delay > .zero else { return }
+        try await Task.sleep(for: delay)
+    }
+
+    /// Counts a failed login (or a wrong current password) of the account from `client`, and
+    /// locks that pair as the throttle says.
+    nonisolated func recordFailedLogin(_ account: LoginAccount, from client: ClientAddress) async throws {
         let lock = try await bus.transaction(.system()) { work in
-            try await CredentialStore.recordFailure(user, throttle: configuration.loginThrottle, on: work)
+            try await CredentialStore.recordFailure(account, from: client, throttle: configuration.loginThrottle, on: work)
         }
         if lock > .zero {
-            logger.notice("account locked after repeated failed logins", metadata: [
-                "user.id": "\(user.lowercasedString)", "lock.seconds": "\(lock.components.seconds)",
+            logger.notice("an account is locked for one client address after repeated failed logins", metadata: [
+                "client.address": "\(client.key)", "lock.seconds": "\(lock.components.seconds)",
             ])
         }
     }

@@ -22,15 +22,17 @@ final class PasswordHasher: Sendable {
         return try await pool.runIfActive { try PasswordHash.make(password, parameters: parameters) }
     }
 
-    func verify(_ password: String, against hash: PasswordHash) async throws -> Bool {
-        try await pool.runIfActive { try hash.matches(password) }
-    }
-
-    /// Spends the time of one verification and returns false.
-    func verifyDecoy(_ password: String) async throws -> Bool {
+    /// Whether `password` matches `hash`; with no hash (an unknown e-mail), the same work against
+    /// the decoy, and false.
+    func verify(_ password: String, against hash: PasswordHash?) async throws -> Bool {
         let decoy = self.decoy
-        _ = try await pool.runIfActive { try decoy.matches(password) }
-        return false
+        return try await pool.runIfActive {
+            guard let hash else {
+                _ = try decoy.matches(password)
+                return false
+            }
+            return try hash.matches(password)
+        }
     }
 
     func shutdown() async {

@@ -97,31 +97,53 @@ enum CredentialStore {
 
     // MARK: - Failed logins
 
-    static func isLocked(_ user: UUID, on database: some Queryable) async throws -> Bool {
-        try await database.query("""
-            SELECT 1 FROM identity.login_failures WHERE user_id = \(user) AND locked_until > clock_timestamp()
-            """).count == 1
+    /// The pair's lock and the account's failures from every address within the throttle's window.
+    static func standing(
+        _ account: LoginAccount, from client: ClientAddress, throttle: LoginThrottle, on database: some Queryable
+    ) async throws -> LoginStanding {
+        let row = try await database.query("""
+            SELECT
+                EXISTS (SELECT 1 FROM identity.login_failures WHERE account = \(PostgresBytes(account.digest))::bytea AND client = \(client.key)
+                        AND locked_until > clock_timestamp()) AS locked,
+                (SELECT coalesce(sum(failures), 0) FROM identity.login_failures WHERE account = \(PostgresBytes(account.digest))::bytea
+                        AND last_failure_at > clock_timestamp() - make_interval(secs => \(throttle.slowDownWindow.components.seconds))) AS recent
+            """).single()
+        return LoginStanding(locked: try row.decode(Bool.self, "locked"), recentFailures: Int(clamping: try row.decode(Int64.self, "recent")))
     }
 
-    /// Counts a failure and locks the account as `throttle` says; returns the lock (zero: none).
+    /// Counts a failure of the pair and locks it as `throttle` says; returns the lock (zero:
+    /// none). Forgets a few pairs quiet for a day on the way, so the table keeps no more than a
+    /// day of failures.
     @discardableResult
-    static func recordFailure(_ user: UUID, throttle: LoginThrottle, on work: UnitOfWork) async throws -> Duration {
+    static func recordFailure(
+        _ account: LoginAccount, from client: ClientAddress, throttle: LoginThrottle, on work: UnitOfWork
+    ) async throws -> Duration {
         let failures = try await work.query("""
-            INSERT INTO identity.login_failures (user_id, failures) VALUES (\(user), 1)
-            ON CONFLICT (user_id) DO UPDATE SET failures = identity.login_failures.failures + 1, last_failure_at = clock_timestamp()
+            INSERT INTO identity.login_failures (account, client, failures) VALUES (\(PostgresBytes(account.digest))::bytea, \(client.key), 1)
+            ON CONFLICT (account, client) DO UPDATE
+                SET failures = least(identity.login_failures.failures, 1000000) + 1, last_failure_at = clock_timestamp()
             RETURNING failures
             """).single().decode(Int.self, "failures")
+        try await work.query("""
+            DELETE FROM identity.login_failures WHERE (account, client) IN (
+                SELECT account, client FROM identity.login_failures
+                WHERE last_failure_at < clock_timestamp() - interval '1 day' AND coalesce(locked_until < clock_timestamp(), true)
+                LIMIT 16
+            )
+            """)
         let lock = throttle.lock(afterFailures: failures)
         guard lock > .zero else { return .zero }
         try await work.query("""
             UPDATE identity.login_failures SET locked_until = clock_timestamp() + make_interval(secs => \(lock.components.seconds))
-            WHERE user_id = \(user)
+            WHERE account = \(PostgresBytes(account.digest))::bytea AND client = \(client.key)
             """)
         return lock
     }
 
-    static func clearFailures(_ user: UUID, on database: some Queryable) async throws {
-        try await database.query("DELETE FROM identity.login_failures WHERE user_id = \(user)")
+    static func clearFailures(_ account: LoginAccount, from client: ClientAddress, on database: some Queryable) async throws {
+        try await database.query("""
+            DELETE FROM identity.login_failures WHERE account = \(PostgresBytes(account.digest))::bytea AND client = \(client.key)
+            """)
     }
 
     // MARK: - Development signing key

@@ -155,7 +155,7 @@ public enum IdentityMigrations {
             );
             """),
         // Version 2 is the Booking and Assignment teams' (their roles' permissions).
-        Migration(context: "identity", version: 3, name: "accepted_memberships_ended_sessions", sql: """
+        Migration(context: "identity", version: 3, name: "accepted_memberships_sessions_login_failures_per_address", sql: """
             -- When the user accepted the membership (logged in for it; memberships made ACTIVE are
             -- accepted when made). An organization sees a user's names and phone only through a
             -- membership the user accepted, whatever its status later (REMOVED included).
@@ -184,6 +184,22 @@ public enum IdentityMigrations {
             -- their access tokens stop working at once.
             CREATE INDEX refresh_tokens_revoked_of_membership ON identity.refresh_tokens (membership_id, revoked_at)
                 WHERE revoked_at IS NOT NULL;
+
+            -- Failed logins per account and client address (the account is the SHA-256 of the e-mail
+            -- as typed, known or not; the client the address's key, both written by the server
+            -- only). The counts of the per-account table are dropped: transient, and they lock
+            -- nobody out any more.
+            DROP TABLE identity.login_failures;
+            CREATE TABLE identity.login_failures (
+                account bytea NOT NULL,
+                client text NOT NULL,
+                failures int NOT NULL CHECK (failures > 0),
+                locked_until timestamptz,
+                last_failure_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                PRIMARY KEY (account, client)
+            );
+            CREATE INDEX login_failures_recent ON identity.login_failures (account, last_failure_at);
+            CREATE INDEX login_failures_stale ON identity.login_failures (last_failure_at);
             """),
     ]
 }

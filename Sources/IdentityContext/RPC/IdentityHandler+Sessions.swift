@@ -15,7 +15,7 @@ extension IdentityHandler {
         var fingerprint = request
         fingerprint.password = ""
         let grant = try await identity.login(
-            email: email, password: password, organization: organization, Invocation(context, fingerprint: fingerprint)
+            email: email, password: password, organization: organization, from: ClientAddress(context), Invocation(context, fingerprint: fingerprint)
         )
         return IdentityV1.LoginResponse(
             grant: grant.message, userId: grant.userID.lowercasedString, organizationId: grant.organizationID.lowercasedString
@@ -78,7 +78,7 @@ extension IdentityHandler {
         fingerprint.newPassword = ""
         do {
             let user = try await identity.changePassword(
-                current: current, new: new, expectedVersion: expected, Invocation(context, fingerprint: fingerprint)
+                current: current, new: new, expectedVersion: expected, from: ClientAddress(context), Invocation(context, fingerprint: fingerprint)
             )
             return IdentityV1.ChangePasswordResponse(user: user.message)
         } catch let refusal as PasswordChangeRefusal {
