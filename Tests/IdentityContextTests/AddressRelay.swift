@@ -80,3 +80,29 @@ struct AddressedClient: Sendable {
         await relay.stop()
     }
 }
+
+/// How each of `count` concurrent calls ended: `OK`, or `CODE/DOMAIN_CODE`; and the retry
+/// delays the refusals suggested.
+func outcomes(_ count: Int, _ call: @escaping @Sendable (Int) async throws -> Void) async -> (tally: [String: Int], retryMillis: [UInt64]) {
+    await withTaskGroup(of: (String, UInt64?).self) { group in
+        for index in 0..<count {
+            group.addTask {
+                do {
+                    try await call(index)
+                    return ("OK", nil)
+                } catch let error as RPCError {
+                    return ("\(error.code)/\(error.domainCode ?? "")", error.details?.retryInfo?.retryDelayMillis)
+                } catch {
+                    return ("\(error)", nil)
+                }
+            }
+        }
+        var tally: [String: Int] = [:]
+        var retries: [UInt64] = []
+        for await (outcome, retry) in group {
+            tally[outcome, default: 0] += 1
+            if let retry { retries.append(retry) }
+        }
+        return (tally, retries)
+    }
+}

@@ -4,8 +4,8 @@ import KaroKarKernel
 import KaroKarTestSupport
 import Testing
 
-/// The pure parts of rationing: whom a client address names, the lock and the slow-down of
-/// failed logins.
+/// The pure parts of rationing: whom a client address names, token buckets moved by a manual
+/// clock, the limiter's memory bound, the lock and the slow-down of failed logins.
 @Suite("Identity: rationing rules")
 struct RationingRulesTests {
     @Test(arguments: [
@@ -19,6 +19,57 @@ struct RationingRulesTests {
     ])
     func aPeerNamesItsAddressOrItsNetwork(peer: String, key: String) {
         #expect(ClientAddress(peer: peer).key == key)
+    }
+
+    @Test func aBucketGivesItsBurstThenOneTokenPerRefill() {
+        let limit = RateLimit(perMinute: 6, burst: 3)  // a token every 10 s
+        let clock = ManualClock()
+        var bucket = TokenBucket(limit, now: clock.now())
+        for _ in 0..<3 { #expect(bucket.take(limit, now: clock.now()) == nil) }
+        #expect(bucket.take(limit, now: clock.now()) == .seconds(10))
+        clock.advance(by: .seconds(4))
+        #expect(bucket.take(limit, now: clock.now()) == .seconds(6), "refused attempts do not push the next token back")
+        clock.advance(by: .seconds(6))
+        #expect(bucket.take(limit, now: clock.now()) == nil)
+        clock.advance(by: .seconds(3600))
+        for _ in 0..<3 { #expect(bucket.take(limit, now: clock.now()) == nil) }
+        #expect(bucket.take(limit, now: clock.now()) != nil, "never more than the burst, however long the wait")
+        clock.advance(by: .seconds(-86_400))
+        #expect(bucket.take(limit, now: clock.now()) != nil, "a clock that went back refills nothing")
+        clock.set(Instant(microseconds: .max))
+        #expect(bucket.take(limit, now: clock.now()) == nil, "and the far future does not trap")
+    }
+
+    @Test func theLimiterRefusesWithTheWaitAndForgetsOnlyWithinItsMemoryBound() throws {
+        let clock = ManualClock()
+        let limiter = ClientRateLimiter(RateLimit(perMinute: 60, burst: 1), capacity: 100, clock: clock, message: "slow down")
+        let client = ClientAddress(key: "192.0.2.1")
+        try limiter.admit(client)
+        do {
+            try limiter.admit(client)
+            Issue.record("refused")
+        } catch {
+            #expect(error.domainCode == "RATE_LIMITED")
+            #expect(error.rpcError.details?.retryInfo?.retryDelayMillis == 1000)
+        }
+        for index in 0..<10_000 { try limiter.admit(ClientAddress(key: "10.0.\(index / 256).\(index % 256)")) }
+        #expect(limiter.count <= 100, "memory stays bounded whatever the number of addresses")
+        #expect(throws: Never.self, "a forgotten client starts with a full bucket") { try limiter.admit(client) }
+        let unlimited = ClientRateLimiter(RateLimit(perMinute: 0, burst: 1), capacity: 100, clock: clock, message: "")
+        for _ in 0..<1000 { try unlimited.admit(client) }
+        #expect(unlimited.count == 0)
+    }
+
+    @Test func aBusyClientStaysCountedWhileOthersComeAndGo() throws {
+        let clock = ManualClock()
+        let limiter = ClientRateLimiter(RateLimit(perMinute: 1, burst: 2), capacity: 10, clock: clock, message: "")
+        let busy = ClientAddress(key: "192.0.2.1")
+        try limiter.admit(busy)
+        try limiter.admit(busy)
+        for round in 0..<20 {
+            try limiter.admit(ClientAddress(key: "10.0.0.\(round)"))
+            #expect(throws: DomainError.self, "round \(round)") { try limiter.admit(busy) }
+        }
     }
 
     @Test func failedLoginsLockTheirPairAndSlowTheAccountDown() {

@@ -6,14 +6,15 @@ import KaroKarMessages
 /// ExchangeServiceAccountToken take no idempotency key: they issue credentials, and a stored
 /// answer would keep a live token (the README, "Idempotency and versions").
 extension Identity {
-    /// Authenticates a user for one membership, from `client`'s address (failures counted per
-    /// account and address: the README, "Authentication").
+    /// Authenticates a user for one membership, from `client`'s address (rate-limited per address,
+    /// failures counted per account and address: the README, "Authentication" and "Rationing").
     /// Every failure is the same UNAUTHENTICATED answer, and an unknown e-mail, a wrong password
     /// and a disabled user do the same work: one read of the user, one of the counts, one
     /// password verification (against a decoy without a user), one failure recorded.
     nonisolated func login(
         email: String, password: String, organization: UUID?, from client: ClientAddress, _ invocation: Invocation
     ) async throws -> IssuedGrant {
+        try limits.login.admit(client)
         let account = LoginAccount(email: email)
         let pool = environment.pool
         let credential = try await UserStore.credential(email: email, on: pool)
@@ -144,8 +145,12 @@ extension Identity {
         }
     }
 
-    /// A service account's id and secret for an access token carrying its secret generation.
-    nonisolated func exchange(serviceAccount id: UUID, secret: String, _ invocation: Invocation) async throws -> ExchangedToken {
+    /// A service account's id and secret for an access token carrying its secret generation;
+    /// rate-limited per client address.
+    nonisolated func exchange(
+        serviceAccount id: UUID, secret: String, from client: ClientAddress, _ invocation: Invocation
+    ) async throws -> ExchangedToken {
+        try limits.tokenExchange.admit(client)
         guard OpaqueSecret.isWellFormed(secret),
               let (account, matches) = try await ServiceAccountStore.credential(id, secret: secret, on: environment.pool),
               matches, account.status == .active

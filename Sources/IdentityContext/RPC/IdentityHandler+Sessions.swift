@@ -9,7 +9,7 @@ extension IdentityHandler {
     func login(_ request: IdentityV1.LoginRequest, context: ServerCallContext) async throws -> IdentityV1.LoginResponse {
         var check = Validation()
         let email = check.email(request.email, "email")
-        let password = check.presentedSecret(request.password, "password")
+        let password = check.presentedPassword(request.password, "password")
         let organization = check.optionalUUID(request.organizationId, "organizationId")
         try check.finish()
         var fingerprint = request
@@ -69,7 +69,7 @@ extension IdentityHandler {
         _ request: IdentityV1.ChangePasswordRequest, context: ServerCallContext
     ) async throws -> IdentityV1.ChangePasswordResponse {
         var check = Validation()
-        let current = check.presentedSecret(request.currentPassword, "currentPassword")
+        let current = check.presentedPassword(request.currentPassword, "currentPassword")
         let new = check.presentedSecret(request.newPassword, "newPassword")
         let expected = check.expectedVersion(request.expectedVersion)
         try check.finish()

@@ -99,11 +99,16 @@ extension IdentityV1 {
             /// Public onboarding entry: creates a `PENDING` vendor or corporate organization and its first
             /// user as administrator member (VENDOR_ADMIN or CORPORATE_ADMIN); Administration opens the
             /// `PENDING` OrganizationApproval in the same transaction. Fails with ALREADY_EXISTS /
-            /// `DUPLICATE_EMAIL` for a known e-mail. Emits `organization.registered`, `user.created`,
-            /// `member.added`. Permission: none (public).
+            /// `DUPLICATE_EMAIL` for a known e-mail (checked before the password is hashed), with
+            /// RESOURCE_EXHAUSTED / `RATE_LIMITED` past the client address's limit and
+            /// `PASSWORD_HASHING_BUSY` when the server's hashing queue is full (both with retry_info).
+            /// Emits `organization.registered`, `user.created`, `member.added`. Permission: none (public).
             func registerOrganization(_ request: IdentityV1.RegisterOrganizationRequest, context: ServerCallContext) async throws -> IdentityV1.RegisterOrganizationResponse
-            /// Authenticates a user for one membership and issues tokens. Repeated failures for one
-            /// account are slowed down, then locked for a while (UNAUTHENTICATED, no detail on why).
+            /// Authenticates a user for one membership and starts a session (its tokens). Repeated
+            /// failures of one account from one client address lock that address out of the account for a
+            /// while (UNAUTHENTICATED, no detail on why); failures from many addresses slow every attempt
+            /// at the account down. RESOURCE_EXHAUSTED / `RATE_LIMITED` past the client address's limit,
+            /// `PASSWORD_HASHING_BUSY` when the hashing queue is full (both with retry_info).
             /// Permission: none (public).
             func login(_ request: IdentityV1.LoginRequest, context: ServerCallContext) async throws -> IdentityV1.LoginResponse
             /// Exchanges a refresh token for a new grant of the same session; the old refresh token is
@@ -177,7 +182,8 @@ extension IdentityV1 {
             /// Permission: member.manage.
             func revokeServiceAccount(_ request: IdentityV1.RevokeServiceAccountRequest, context: ServerCallContext) async throws -> IdentityV1.RevokeServiceAccountResponse
             /// Exchanges a service account's id and secret for a short-lived access token carrying the
-            /// account's permission set. Permission: none (public; the secret is the credential).
+            /// account's permission set. RESOURCE_EXHAUSTED / `RATE_LIMITED` past the client address's
+            /// limit. Permission: none (public; the secret is the credential).
             func exchangeServiceAccountToken(_ request: IdentityV1.ExchangeServiceAccountTokenRequest, context: ServerCallContext) async throws -> IdentityV1.ExchangeServiceAccountTokenResponse
         }
 
@@ -192,14 +198,19 @@ extension IdentityV1 {
             /// Public onboarding entry: creates a `PENDING` vendor or corporate organization and its first
             /// user as administrator member (VENDOR_ADMIN or CORPORATE_ADMIN); Administration opens the
             /// `PENDING` OrganizationApproval in the same transaction. Fails with ALREADY_EXISTS /
-            /// `DUPLICATE_EMAIL` for a known e-mail. Emits `organization.registered`, `user.created`,
-            /// `member.added`. Permission: none (public).
+            /// `DUPLICATE_EMAIL` for a known e-mail (checked before the password is hashed), with
+            /// RESOURCE_EXHAUSTED / `RATE_LIMITED` past the client address's limit and
+            /// `PASSWORD_HASHING_BUSY` when the server's hashing queue is full (both with retry_info).
+            /// Emits `organization.registered`, `user.created`, `member.added`. Permission: none (public).
             public func registerOrganization(_ request: IdentityV1.RegisterOrganizationRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.RegisterOrganizationResponse {
                 try await transport.unary(Method.registerOrganization, request, options: options)
             }
 
-            /// Authenticates a user for one membership and issues tokens. Repeated failures for one
-            /// account are slowed down, then locked for a while (UNAUTHENTICATED, no detail on why).
+            /// Authenticates a user for one membership and starts a session (its tokens). Repeated
+            /// failures of one account from one client address lock that address out of the account for a
+            /// while (UNAUTHENTICATED, no detail on why); failures from many addresses slow every attempt
+            /// at the account down. RESOURCE_EXHAUSTED / `RATE_LIMITED` past the client address's limit,
+            /// `PASSWORD_HASHING_BUSY` when the hashing queue is full (both with retry_info).
             /// Permission: none (public).
             public func login(_ request: IdentityV1.LoginRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.LoginResponse {
                 try await transport.unary(Method.login, request, options: options)
@@ -339,7 +350,8 @@ extension IdentityV1 {
             }
 
             /// Exchanges a service account's id and secret for a short-lived access token carrying the
-            /// account's permission set. Permission: none (public; the secret is the credential).
+            /// account's permission set. RESOURCE_EXHAUSTED / `RATE_LIMITED` past the client address's
+            /// limit. Permission: none (public; the secret is the credential).
             public func exchangeServiceAccountToken(_ request: IdentityV1.ExchangeServiceAccountTokenRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.ExchangeServiceAccountTokenResponse {
                 try await transport.unary(Method.exchangeServiceAccountToken, request, options: options)
             }
