@@ -18,6 +18,8 @@ public actor Identity: BoundedContext {
     nonisolated let configuration: IdentityConfiguration
     /// Hashes passwords on threads of its own.
     nonisolated let hasher: PasswordHasher
+    /// Per-client-address rate limits of the costly public calls.
+    nonisolated let limits: ClientLimits
     nonisolated let authority: TokenAuthority
     nonisolated let cache: PrincipalCache
     nonisolated let changes: AccessChangeListener
@@ -28,7 +30,8 @@ public actor Identity: BoundedContext {
         let environment = environment.named("identity")
         self.environment = environment
         self.configuration = configuration
-        hasher = PasswordHasher(parameters: configuration.scrypt, threads: configuration.passwordHashThreads)
+        hasher = PasswordHasher(parameters: configuration.scrypt, threads: configuration.passwordHashThreads, capacity: configuration.hashingCapacity)
+        limits = ClientLimits(configuration, clock: environment.clock)
         authority = TokenAuthority(accessTokenLifetime: configuration.accessTokenLifetime, clock: environment.clock)
         let cache = PrincipalCache(timeToLive: configuration.principalCacheLifetime)
         self.cache = cache

@@ -2,8 +2,8 @@ import Foundation
 import IdentityContext
 import ExtrasBase64
 
-/// The Identity context's settings: tokens, passwords, login throttling and the platform
-/// bootstrap. Secrets come from the environment or a file (`…-file`); error messages never echo them.
+/// The Identity context's settings: tokens, passwords, login throttling, per-address rate limits
+/// and the platform bootstrap. Secrets come from the environment or a file (`…-file`); error messages never echo them.
 extension ServerSettings {
     static let identitySpecs: [SettingSpec] = [
         SettingSpec(name: "production-mode", help: "refuse to start without a configured signing key and bootstrap password (true or false)", defaultValue: "false"),
@@ -16,8 +16,18 @@ extension ServerSettings {
         SettingSpec(name: "refresh-token-ttl-seconds", help: "lifetime of refresh tokens", defaultValue: "2592000"),
         SettingSpec(name: "password-hash-cost", help: "log2 of scrypt's N for new password hashes (15 or more in production)", defaultValue: "17"),
         SettingSpec(name: "password-hash-threads", help: "threads that hash passwords", defaultValue: "2"),
-        SettingSpec(name: "login-max-failures", help: "failed logins of one account before it is locked", defaultValue: "5"),
-        SettingSpec(name: "login-lock-seconds", help: "first lock after too many failed logins; doubles with each further failure, up to an hour", defaultValue: "30"),
+        SettingSpec(name: "password-hash-queue", help: "password hashes running or waiting at most, past which logins and registrations are refused (RESOURCE_EXHAUSTED); 0 = 4 per hashing thread", defaultValue: "0"),
+        SettingSpec(name: "login-max-failures", help: "failed logins of one account from one client address before that address is locked out of it", defaultValue: "5"),
+        SettingSpec(name: "login-lock-seconds", help: "first lock of an account for an address after too many failed logins; doubles with each further failure, up to an hour", defaultValue: "30"),
+        SettingSpec(name: "login-slowdown-failures", help: "failed logins of one account from all addresses within 15 minutes past which every attempt at it waits (0 = never)", defaultValue: "20"),
+        SettingSpec(name: "login-slowdown-ms", help: "that wait, for each login-slowdown-failures failures (at most 5 times)", defaultValue: "1000"),
+        SettingSpec(name: "login-rate-per-minute", help: "Login calls per client address a minute, after the burst (0 = no limit)", defaultValue: "30"),
+        SettingSpec(name: "login-burst", help: "Login calls a client address may make at once", defaultValue: "20"),
+        SettingSpec(name: "register-rate-per-minute", help: "RegisterOrganization calls per client address a minute, after the burst (0 = no limit)", defaultValue: "1"),
+        SettingSpec(name: "register-burst", help: "RegisterOrganization calls a client address may make at once", defaultValue: "5"),
+        SettingSpec(name: "token-exchange-rate-per-minute", help: "ExchangeServiceAccountToken calls per client address a minute, after the burst (0 = no limit)", defaultValue: "60"),
+        SettingSpec(name: "token-exchange-burst", help: "ExchangeServiceAccountToken calls a client address may make at once", defaultValue: "30"),
+        SettingSpec(name: "rate-limit-addresses", help: "client addresses each per-address limit remembers at most (its memory bound)", defaultValue: "100000"),
         SettingSpec(name: "access-cache-ttl-ms", help: "how long resolved permissions are trusted without asking the database", defaultValue: "30000"),
         SettingSpec(name: "bootstrap-organization-name", help: "name of the platform organization created on first start", defaultValue: "KaroKar"),
         SettingSpec(name: "bootstrap-admin-email", help: "e-mail of the first platform administrator", defaultValue: "admin@karokar.local"),
@@ -71,8 +81,20 @@ extension ServerSettings {
         case "refresh-token-ttl-seconds": identity.refreshTokenLifetime = .seconds(try integer(300...31_536_000))
         case "password-hash-cost": identity.passwordHashLogN = try integer(12...20)
         case "password-hash-threads": identity.passwordHashThreads = try integer(1...64)
+        case "password-hash-queue":
+            let queue = try integer(0...100_000)
+            identity.passwordHashQueue = queue == 0 ? nil : queue
         case "login-max-failures": identity.loginThrottle.freeFailures = try integer(1...100)
         case "login-lock-seconds": identity.loginThrottle.baseLock = .seconds(try integer(1...86_400))
+        case "login-slowdown-failures": identity.loginThrottle.slowDownAfter = try integer(0...1_000_000)
+        case "login-slowdown-ms": identity.loginThrottle.slowDownStep = .milliseconds(try integer(1...60_000))
+        case "login-rate-per-minute": identity.loginRate.perMinute = try integer(0...1_000_000)
+        case "login-burst": identity.loginRate.burst = try integer(1...1_000_000)
+        case "register-rate-per-minute": identity.registrationRate.perMinute = try integer(0...1_000_000)
+        case "register-burst": identity.registrationRate.burst = try integer(1...1_000_000)
+        case "token-exchange-rate-per-minute": identity.tokenExchangeRate.perMinute = try integer(0...1_000_000)
+        case "token-exchange-burst": identity.tokenExchangeRate.burst = try integer(1...1_000_000)
+        case "rate-limit-addresses": identity.rateLimitedAddresses = try integer(100...10_000_000)
         case "access-cache-ttl-ms": identity.principalCacheLifetime = .milliseconds(try integer(100...300_000))
         case "bootstrap-organization-name": identity.bootstrap.organizationName = try text()
         case "bootstrap-admin-email":

@@ -1,4 +1,5 @@
 import Foundation
+import IdentityContext
 import KaroKarMessages
 import KaroKarRPC
 import KaroKarServices
@@ -36,7 +37,7 @@ struct LoginTests {
         }
     }
 
-    @Test func repeatedFailuresLockTheAccountInTheDatabase() async throws {
+    @Test func repeatedFailuresLockTheAccountForThatAddressInTheDatabase() async throws {
         try await TestMarketplace.run({ $0.identity.loginThrottle.freeFailures = 3 }) { market in
             let vendor = try await market.onboard(.vendor)
             for _ in 0..<3 {
@@ -44,17 +45,86 @@ struct LoginTests {
             }
             await expectCode(.unauthenticated, domainCode: "INVALID_CREDENTIALS") { _ = try await market.login(vendor.adminEmail) }
             let row = try await market.pool.query("""
-                SELECT failures, locked_until > clock_timestamp() + interval '20 seconds' AS locked
-                FROM identity.login_failures WHERE user_id = \(vendor.admin.userID)::uuid
+                SELECT failures, client, locked_until > clock_timestamp() + interval '20 seconds' AS locked
+                FROM identity.login_failures WHERE account = sha256(convert_to(\(vendor.adminEmail), 'UTF8'))
                 """).single()
             #expect(try row.decode(Int.self, "failures") == 3, "attempts while locked are not counted")
+            #expect(try row.decode(String.self, "client") == "127.0.0.1")
             #expect(try row.decode(Bool.self, "locked"))
-            try await market.pool.query("""
-                UPDATE identity.login_failures SET locked_until = clock_timestamp() - interval '1 second' WHERE user_id = \(vendor.admin.userID)::uuid
-                """)
+            try await market.pool.query("UPDATE identity.login_failures SET locked_until = clock_timestamp() - interval '1 second'")
             _ = try await market.login(vendor.adminEmail)
             let left = try await market.pool.query("SELECT count(*) AS n FROM identity.login_failures").single()
             #expect(try left.decode(Int.self, "n") == 0, "a successful login clears the count")
+        }
+    }
+
+    /// Finding 10: the lock was the account's, so anyone who knew an e-mail kept its owner out.
+    @Test func anAttackersFailuresFromOneAddressDoNotLockTheOwnerOutFromAnother() async throws {
+        try await TestMarketplace.run({ $0.identity.loginThrottle.freeFailures = 3 }) { market in
+            let vendor = try await market.register(.vendor)
+            let email = vendor.adminUser!.email
+            let attacker = try await AddressedClient.start(market.server, from: "127.0.0.7")
+            let owner = try await AddressedClient.start(market.server, from: "127.0.0.8")
+            for _ in 0..<6 {
+                await expectCode(.unauthenticated, domainCode: "INVALID_CREDENTIALS") { _ = try await attacker.login(email, "a guess at the password") }
+            }
+            await expectCode(.unauthenticated, domainCode: "INVALID_CREDENTIALS") { _ = try await attacker.login(email) }  // locked there
+            let session = try await owner.login(email)
+            #expect(session.userID == vendor.adminUser!.id, "the owner signs in from their own address")
+            for _ in 0..<2 {
+                await expectCode(.unauthenticated) { _ = try await owner.login(email, "a typo in the password") }
+            }
+            _ = try await owner.login(email)  // their own slips are their own pair's
+            await attacker.stop()
+            await owner.stop()
+        }
+    }
+
+    @Test func failuresFromManyAddressesSlowTheAccountDownButNeverRefuseTheOwner() async throws {
+        let throttle = LoginThrottle(freeFailures: 2, slowDownAfter: 6, slowDownStep: .milliseconds(400))
+        try await TestMarketplace.run({ $0.identity.loginThrottle = throttle }) { market in
+            let vendor = try await market.register(.vendor)
+            let email = vendor.adminUser!.email
+            let owner = try await AddressedClient.start(market.server, from: "127.0.0.20")
+            let unhindered = ContinuousClock.now
+            _ = try await owner.login(email)
+            let usual = ContinuousClock.now - unhindered
+            for address in 21...23 {
+                let attacker = try await AddressedClient.start(market.server, from: "127.0.0.\(address)")
+                for _ in 0..<3 {
+                    await expectCode(.unauthenticated) { _ = try await attacker.login(email, "a guess at the password") }
+                }
+                await attacker.stop()
+            }
+            let started = ContinuousClock.now
+            let session = try await owner.login(email)
+            let slowed = ContinuousClock.now - started
+            #expect(session.userID == vendor.adminUser!.id, "a delay, never a refusal")
+            #expect(slowed >= .milliseconds(400), "6 failures from 3 addresses slow every attempt (\(slowed); \(usual) before)")
+            await owner.stop()
+        }
+    }
+
+    /// Finding 10: a wrong password for a known e-mail did a database write more than an unknown
+    /// e-mail, and took measurably longer. Both are now the same work: a read of the user, a read
+    /// of the counts, one verification, one failure recorded.
+    @Test func anUnknownEmailAndAWrongPasswordLeaveTheSameTrace() async throws {
+        try await TestMarketplace.run { market in
+            let vendor = try await market.register(.vendor)
+            let known = vendor.adminUser!.email
+            let unknown = "nobody-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+            for email in [known, unknown] {
+                await expectCode(.unauthenticated, domainCode: "INVALID_CREDENTIALS") { _ = try await market.login(email, "a guess at the password") }
+            }
+            let counted = try await market.pool.query("SELECT count(*)::int AS n FROM identity.login_failures").single()
+            #expect(try counted.decode(Int.self, "n") == 2, "each failure is recorded, the unknown e-mail's too")
+            let rows = try await market.pool.query("""
+                SELECT account = sha256(convert_to(\(known), 'UTF8')) AS known, failures, client, locked_until IS NULL AS unlocked
+                FROM identity.login_failures ORDER BY known
+                """).map { row in
+                "\(try row.decode(Bool.self, "known")) \(try row.decode(Int.self, "failures")) \(try row.decode(String.self, "client")) \(try row.decode(Bool.self, "unlocked"))"
+            }
+            #expect(rows == ["false 1 127.0.0.1 true", "true 1 127.0.0.1 true"])
         }
     }
 
@@ -92,7 +162,9 @@ struct LoginTests {
             await expectCode(.invalidArgument) {
                 _ = try await id.changePassword(IdentityV1.ChangePasswordRequest(currentPassword: "guess guess guess", newPassword: "a brand new passphrase"), options: vendor.admin.callOptions)
             }
-            let failures = try await market.pool.query("SELECT failures FROM identity.login_failures WHERE user_id = \(vendor.admin.userID)::uuid")
+            let failures = try await market.pool.query("""
+                SELECT failures FROM identity.login_failures WHERE account = sha256(convert_to(\(vendor.adminEmail), 'UTF8'))
+                """)
             #expect(try failures.single().decode(Int.self, "failures") == 1, "a wrong current password counts as a failed login")
             await expectCode(.invalidArgument) {
                 _ = try await id.changePassword(IdentityV1.ChangePasswordRequest(currentPassword: TestMarketplace.password, newPassword: "tiny"), options: vendor.admin.callOptions)
@@ -101,9 +173,12 @@ struct LoginTests {
             let options = vendor.admin.options(idempotencyKey: "pw-1")
             let changed = try await id.changePassword(request, options: options)
             #expect(changed.user?.version == 2)
-            #expect(try await id.changePassword(request, options: options) == changed, "a retry answers the first result")
+            await expectCode(.unauthenticated, domainCode: "TOKEN_REVOKED") {
+                _ = try await id.changePassword(request, options: options)  // every session ended, this one too
+            }
             await expectCode(.unauthenticated) { _ = try await market.login(vendor.adminEmail) }
-            _ = try await market.login(vendor.adminEmail, "a brand new passphrase")
+            let renewed = try await market.login(vendor.adminEmail, "a brand new passphrase")
+            #expect(try await id.changePassword(request, options: renewed.options(idempotencyKey: "pw-1")) == changed, "a retry answers the first result")
             await expectCode(.unauthenticated) {
                 _ = try await id.refreshToken(IdentityV1.RefreshTokenRequest(refreshToken: vendor.admin.refreshToken))
             }

@@ -13,7 +13,7 @@ struct TokenCodecTests {
     func claims(expires: Int64? = nil, notBefore: Int64? = nil) -> TokenClaims {
         TokenClaims(
             issuer: "karokar", audience: "karokar-rpc", subject: UUID(), organization: UUID(), kind: .user, membership: UUID(),
-            secretGeneration: nil, issuedAt: now, notBefore: notBefore ?? now, expiresAt: expires ?? now + 900, tokenID: "t-1"
+            session: UUID(), secretGeneration: nil, issuedAt: now, notBefore: notBefore ?? now, expiresAt: expires ?? now + 900, tokenID: "t-1"
         )
     }
 

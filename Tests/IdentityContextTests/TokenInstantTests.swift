@@ -50,7 +50,7 @@ struct TokenInstantTests {
         let now = Int64(1_900_000_000)
         let base: [String: Any] = [
             "iss": "karokar", "aud": "karokar-rpc", "sub": UUID().uuidString.lowercased(), "org": UUID().uuidString.lowercased(),
-            "mid": UUID().uuidString.lowercased(), "knd": "user", "iat": now, "nbf": now, "exp": now + 900, "jti": "t",
+            "mid": UUID().uuidString.lowercased(), "sid": UUID().uuidString.lowercased(), "knd": "user", "iat": now, "nbf": now, "exp": now + 900, "jti": "t",
         ]
         for (name, changes) in Self.extremes {
             let token = TestTokens.token(header: TestTokens.hs256, claims: base.merging(changes) { $1 })
@@ -70,6 +70,6 @@ struct TokenInstantTests {
         let authority = TokenAuthority(accessTokenLifetime: .seconds(900), clock: ManualClock(Instant(microseconds: .max)))
         authority.install(codec)
         #expect(authority.window(of: far) == Int64.min..<Int64.max)
-        #expect(throws: Never.self) { _ = try authority.issue(kind: .user, subject: UUID(), organization: UUID(), membership: UUID()) }
+        #expect(throws: Never.self) { _ = try authority.issue(kind: .user, subject: UUID(), organization: UUID(), membership: UUID(), session: UUID()) }
     }
 }

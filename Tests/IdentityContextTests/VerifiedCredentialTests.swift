@@ -59,14 +59,16 @@ struct VerifiedCredentialTests {
         TokenCodec(key: try TokenKey(algorithm: .hs256, material: TokenKey.generateMaterial(for: .hs256)), issuer: "karokar", audience: "karokar-rpc")
     }
 
-    func principal(membership: UUID, granted: Set<Permission> = [.organizationRead], status: MembershipStatus = .active) -> Principal {
+    func principal(
+        membership: UUID, granted: Set<Permission> = [.organizationRead], status: MembershipStatus = .active, revokedSessions: Set<UUID> = []
+    ) -> Principal {
         let now = Instant(microseconds: 0)
         return Principal(
             organization: OrganizationRecord(id: organization, name: "o", kind: .vendor, status: .active, parentID: nil, metadata: [:], version: 1, createdAt: now, updatedAt: now),
             granted: granted,
             user: UserRecord(id: user, firstName: "a", lastName: "b", email: "a@b.c", phone: nil, status: .active, version: 1, createdAt: now, updatedAt: now),
             membership: MembershipRecord(id: membership, userID: user, organizationID: organization, roleID: UUID(), roleName: "VENDOR_STAFF", status: status, version: 1, createdAt: now, updatedAt: now),
-            serviceAccount: nil
+            serviceAccount: nil, revokedSessions: revokedSessions
         )
     }
 
@@ -79,8 +81,8 @@ struct VerifiedCredentialTests {
         cache.store(.membership(membership), principal, loadedAt: generation)
     }
 
-    func token(for membership: UUID) throws -> String {
-        try authority.issue(kind: .user, subject: user, organization: organization, membership: membership).token
+    func token(for membership: UUID, session: UUID = UUID()) throws -> String {
+        try authority.issue(kind: .user, subject: user, organization: organization, membership: membership, session: session).token
     }
 
     /// The caller the handler saw in a call of `method` (its path and declared rule; WhoAmI by
@@ -125,6 +127,17 @@ struct VerifiedCredentialTests {
         _ = try await call(token).get()
         clock.advance(600 + 5)  // lifetime and leeway
         #expect(await call(token).failure?.domainCode == IdentityErrors.expiredToken.domainCode)
+    }
+
+    @Test func aTokenOfAnEndedSessionIsRevokedAndTheMembershipsOtherSessionsAreNot() async throws {
+        let (ended, other) = (UUID(), UUID())
+        cache(principal(membership: membership), for: membership)
+        let token = try token(for: membership, session: ended)
+        _ = try await call(token).get()
+        cache.invalidate(.membership(membership))  // a logout: the principal is read again, knowing the ended session
+        cache(principal(membership: membership, revokedSessions: [ended]), for: membership)
+        #expect(await call(token).failure?.domainCode == IdentityErrors.revokedToken.domainCode)
+        #expect(try await call(try self.token(for: membership, session: other)).get().membershipID == membership)
     }
 
     @Test func aChangedPrincipalIsSeenAtOnce() async throws {

@@ -29,11 +29,7 @@ public final class ServerProcess: @unchecked Sendable {
     private func launch(databaseURL: String) throws {
         process.executableURL = Self.executable
         process.arguments = ["--port", "0", "--database-url", databaseURL]
-        var environment = ProcessInfo.processInfo.environment
-        environment["KAROKAR_TOKEN_SIGNING_KEY"] = Data(TestIdentity.signingKey).base64EncodedString()
-        environment["KAROKAR_BOOTSTRAP_ADMIN_EMAIL"] = TestIdentity.adminEmail
-        environment["KAROKAR_BOOTSTRAP_ADMIN_PASSWORD"] = TestIdentity.adminPassword
-        environment["KAROKAR_PASSWORD_HASH_COST"] = "12"
+        var environment = ProcessInfo.processInfo.environment.merging(TestIdentity.environment) { $1 }
         // Every suite runs at once on the test cluster: waiting is not what these tests measure.
         environment["KAROKAR_DATABASE_ACQUIRE_TIMEOUT_MS"] = "30000"
         environment["KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S"] = "0"

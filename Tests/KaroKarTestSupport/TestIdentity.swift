@@ -1,3 +1,4 @@
+import Foundation
 public import KaroKarServer
 
 /// What every test server knows about identity: a fixed signing key (so tests can mint their own
@@ -17,5 +18,19 @@ public enum TestIdentity {
         settings.identity.passwordHashLogN = 12
         settings.identity.bootstrap.adminEmail = adminEmail
         settings.identity.bootstrap.adminPassword = adminPassword
+        // Tests sign in over and over from one address (127.0.0.1), some of them many at once:
+        // the per-address limits are off and the hashing queue is deep, but in the tests of them,
+        // which set their own.
+        settings.identity.passwordHashQueue = 64
+        settings.identity.loginRate.perMinute = 0
+        settings.identity.registrationRate.perMinute = 0
+        settings.identity.tokenExchangeRate.perMinute = 0
     }
+
+    /// The same, as the environment of a `karokar-server` process.
+    public static let environment: [String: String] = [
+        "KAROKAR_TOKEN_SIGNING_KEY": Data(signingKey).base64EncodedString(), "KAROKAR_BOOTSTRAP_ADMIN_EMAIL": adminEmail,
+        "KAROKAR_BOOTSTRAP_ADMIN_PASSWORD": adminPassword, "KAROKAR_PASSWORD_HASH_COST": "12",
+        "KAROKAR_PASSWORD_HASH_QUEUE": "64", "KAROKAR_LOGIN_RATE_PER_MINUTE": "0", "KAROKAR_REGISTER_RATE_PER_MINUTE": "0", "KAROKAR_TOKEN_EXCHANGE_RATE_PER_MINUTE": "0",
+    ]
 }

@@ -79,11 +79,7 @@ public struct TestMarketplace: Sendable {
     public var administration: AdministrationV1.AdministrationService.Client { AdministrationV1.AdministrationService.Client(client) }
 
     public func login(_ email: String, _ password: String = TestMarketplace.password, organization: String = "") async throws -> TestSession {
-        let response = try await identity.login(IdentityV1.LoginRequest(email: email, password: password, organizationId: organization))
-        return TestSession(
-            accessToken: response.grant!.accessToken, userID: response.userId, organizationID: response.organizationId,
-            refreshToken: response.grant!.refreshToken
-        )
+        try await identity.signIn(email, password, organization: organization)
     }
 
     public func platformAdmin() async throws -> TestSession {
@@ -128,5 +124,16 @@ public struct TestMarketplace: Sendable {
             roleId: try await roleID(role, type: organization.type)
         ), options: organization.admin.callOptions)
         return try await login(email)
+    }
+}
+
+extension IdentityV1.IdentityService.Client {
+    /// Signs in through this client (whichever server, connection or address it reaches).
+    public func signIn(_ email: String, _ password: String = TestMarketplace.password, organization: String = "") async throws -> TestSession {
+        let response = try await login(IdentityV1.LoginRequest(email: email, password: password, organizationId: organization))
+        return TestSession(
+            accessToken: response.grant!.accessToken, userID: response.userId, organizationID: response.organizationId,
+            refreshToken: response.grant!.refreshToken
+        )
     }
 }

@@ -3,31 +3,43 @@ import KaroKarKernel
 
 /// The calling user's own password.
 extension Identity {
-    /// Changes the calling user's password and ends their refresh tokens. The current password is
-    /// verified and the new one hashed inside the transaction, so that an idempotent retry
-    /// answers before the old password is asked for again. A wrong current password counts as a
-    /// failed login (a stolen access token must not be a way to guess the password).
+    /// Changes the calling user's password and ends every session of theirs (refresh tokens and
+    /// the access tokens of each, the caller's own included: they sign in again with the new
+    /// password). The current password is verified and the new one hashed inside the
+    /// transaction, so that an idempotent retry answers before the old password is asked for
+    /// again. A wrong current password counts as a failed login of the account from `client` (a
+    /// stolen access token must not be a way to guess the password).
     nonisolated func changePassword(
-        current: String, new: String, expectedVersion: Int64?, _ invocation: Invocation
+        current: String, new: String, expectedVersion: Int64?, from client: ClientAddress, _ invocation: Invocation
     ) async throws -> UserRecord {
         let caller = try invocation.caller.authenticatedUser()
         do {
             return try await bus.mutation(invocation) { work in
-                try await replacePassword(of: caller.principalID, current: current, new: new, expectedVersion: expectedVersion, on: work)
+                try await replacePassword(
+                    of: caller.principalID, current: current, new: new, expectedVersion: expectedVersion, from: client, on: work
+                )
             }
-        } catch PasswordChangeRefusal.incorrectCurrentPassword {
-            try await recordFailedLogin(caller.principalID)
+        } catch let wrong as IncorrectCurrentPassword {
+            try await recordFailedLogin(wrong.account, from: client)
             throw PasswordChangeRefusal.incorrectCurrentPassword
         }
     }
 
+    /// A wrong current password, with the account whose failure it is (rolled back with the
+    /// change, then counted on its own).
+    private struct IncorrectCurrentPassword: Error {
+        let account: LoginAccount
+    }
+
     private nonisolated func replacePassword(
-        of id: UUID, current: String, new: String, expectedVersion: Int64?, on work: UnitOfWork
+        of id: UUID, current: String, new: String, expectedVersion: Int64?, from client: ClientAddress, on work: UnitOfWork
     ) async throws -> UserRecord {
         guard let (user, hash) = try await UserStore.credential(id: id, on: work) else { throw DomainError.notFound("user") }
         try ExpectedVersion.check(expectedVersion, user.version, "user")
-        let locked = try await CredentialStore.isLocked(user.id, on: work)
-        guard try await hasher.verify(current, against: hash), !locked else { throw PasswordChangeRefusal.incorrectCurrentPassword }
+        let account = LoginAccount(email: user.email)
+        let standing = try await CredentialStore.standing(account, from: client, throttle: configuration.loginThrottle, on: work)
+        guard !standing.locked else { throw PasswordChangeRefusal.incorrectCurrentPassword }  // refused without counting, as a login
+        guard try await hasher.verify(current, against: hash) else { throw IncorrectCurrentPassword(account: account) }
         if let weakness = PasswordPolicy.weakness(of: new, email: user.email) { throw PasswordChangeRefusal.weakNewPassword(weakness) }
         let changed = try await UserStore.setPasswordHash(user.id, try await hasher.hash(new), bumpVersion: true, on: work)
         try await CredentialStore.revokeRefreshTokens(user: user.id, on: work)

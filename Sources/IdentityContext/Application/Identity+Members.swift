@@ -10,7 +10,7 @@ extension Identity {
         let rows = try await readingOrganization(requested, invocation) { organization, work in
             try await MembershipStore.list(filter, organization: organization.id, after: page.after, limit: page.fetchLimit, on: work)
         }
-        return rows.map { Member(membership: $0.membership, user: $0.user.seen(through: $0.membership.status)) }
+        return rows.map { Member(membership: $0.membership, user: $0.user.seen(accepted: $0.membership.isAccepted)) }
     }
 
     /// An existing user joins an organization: invited by a tenant (they accept by logging in for

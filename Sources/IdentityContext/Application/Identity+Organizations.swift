@@ -4,12 +4,21 @@ import KaroKarMessages
 
 /// Organizations: registered (public onboarding), read, listed; the roles they can grant.
 extension Identity {
-    /// Onboarding: a `PENDING` organization, its first user and their administrator membership.
-    /// The applicant's password is hashed before the transaction opens; the applicant acts (for
-    /// the organization being created) in the events.
+    /// Onboarding: a `PENDING` organization, its first user and their administrator membership,
+    /// rate-limited per client address. The cheap checks come before the applicant's password is
+    /// hashed (off the event loops, before the transaction opens): the request's validation (at
+    /// the RPC edge), the limit, and the e-mail's uniqueness (a race past it still ends in
+    /// `DUPLICATE_EMAIL`, from the unique index). The applicant acts (for the organization being
+    /// created) in the events.
     nonisolated func register(
-        _ organization: NewOrganization, admin profile: UserProfile, password: String, _ invocation: Invocation
+        _ organization: NewOrganization, admin profile: UserProfile, password: String, from client: ClientAddress, _ invocation: Invocation
     ) async throws -> Registration {
+        try limits.registration.admit(client)
+        guard try await UserStore.find(email: profile.email, on: environment.pool) == nil else {
+            // Through the idempotent mutation all the same: a retry of a registration that
+            // succeeded gets its first answer, not DUPLICATE_EMAIL.
+            return try await bus.mutation(invocation) { _ -> Registration in throw IdentityErrors.duplicateEmail }
+        }
         let admin = NewUser(profile: profile, passwordHash: try await hasher.hash(password))
         let applicant = invocation.attributed(to: EventOrigin(
             actor: EventsV1.Actor(id: admin.id.lowercasedString, type: .user), organizationID: organization.id.lowercasedString,

@@ -9,7 +9,7 @@ enum TokenPrincipal {
     }
 
     /// `principal`, if it is the one the token was minted for; UNAUTHENTICATED (`TOKEN_REVOKED`)
-    /// when it is gone (nil: not an active principal) or another.
+    /// when it is gone (nil: not an active principal) or another, or the token's session ended.
     static func checked(_ principal: Principal?, _ claims: TokenClaims) throws(DomainError) -> Principal {
         guard let principal, matches(principal, claims) else { throw IdentityErrors.revokedToken }
         return principal
@@ -20,7 +20,10 @@ enum TokenPrincipal {
         if let account = principal.serviceAccount {
             return claims.kind == .serviceAccount && account.id == claims.subject && account.secretGeneration == claims.secretGeneration
         }
-        return claims.kind == .user && principal.user?.id == claims.subject && principal.membership?.id == claims.membership
+        guard claims.kind == .user, principal.user?.id == claims.subject, principal.membership?.id == claims.membership,
+              let session = claims.session
+        else { return false }
+        return !principal.revokedSessions.contains(session)
     }
 }
 
@@ -43,12 +46,15 @@ extension PrincipalCache {
 
 extension Identity {
     /// The authorization interceptor's use case for a token whose principal is not at hand: from
-    /// the cache, or read from the database (two reads on the pool, no transaction: a cache fill,
-    /// as cheap as it can be) and cached.
+    /// the cache, or read from the database (a few reads on the pool, no transaction: a cache
+    /// fill, as cheap as it can be) and cached. A membership's principal knows the sessions ended
+    /// within an access token's lifetime (and a minute for clocks that differ): older ones'
+    /// tokens have expired.
     nonisolated func principal(for claims: TokenClaims) async throws -> Principal {
-        try await cache.resolve(claims) { key in
+        let sessionsEndedWithin = configuration.accessTokenLifetime + .seconds(60)
+        return try await cache.resolve(claims) { key in
             let loaded: Principal? = switch key {
-            case .membership(let id): try await PrincipalStore.membership(id, on: environment.pool)
+            case .membership(let id): try await PrincipalStore.membership(id, sessionsEndedWithin: sessionsEndedWithin, on: environment.pool)
             case .serviceAccount(let id): try await PrincipalStore.serviceAccount(id, on: environment.pool)
             }
             return loaded.flatMap { $0.isActive ? $0 : nil }

@@ -6,22 +6,26 @@ import KaroKarMessages
 /// ExchangeServiceAccountToken take no idempotency key: they issue credentials, and a stored
 /// answer would keep a live token (the README, "Idempotency and versions").
 extension Identity {
-    /// Authenticates a user for one membership. Every failure is the same UNAUTHENTICATED
-    /// answer and costs one password verification, whether the e-mail exists or not.
-    nonisolated func login(email: String, password: String, organization: UUID?, _ invocation: Invocation) async throws -> IssuedGrant {
+    /// Authenticates a user for one membership, from `client`'s address (rate-limited per address,
+    /// failures counted per account and address: the README, "Authentication" and "Rationing").
+    /// Every failure is the same UNAUTHENTICATED answer, and an unknown e-mail, a wrong password
+    /// and a disabled user do the same work: one read of the user, one of the counts, one
+    /// password verification (against a decoy without a user), one failure recorded.
+    nonisolated func login(
+        email: String, password: String, organization: UUID?, from client: ClientAddress, _ invocation: Invocation
+    ) async throws -> IssuedGrant {
+        try limits.login.admit(client)
+        let account = LoginAccount(email: email)
         let pool = environment.pool
-        guard let (user, hash) = try await UserStore.credential(email: email, on: pool) else {
-            _ = try await hasher.verifyDecoy(password)
+        let credential = try await UserStore.credential(email: email, on: pool)
+        let standing = try await CredentialStore.standing(account, from: client, throttle: configuration.loginThrottle, on: pool)
+        guard !standing.locked else { throw IdentityErrors.invalidCredentials }  // the same for unknown e-mails: no hash spent
+        try await slowDown(standing)
+        let matches = try await hasher.verify(password, against: credential?.1)
+        guard let (user, hash) = credential, matches, user.status == .active else {
+            try await recordFailedLogin(account, from: client)
             throw IdentityErrors.invalidCredentials
         }
-        let locked = try await CredentialStore.isLocked(user.id, on: pool)
-        let matches = try await hasher.verify(password, against: hash)
-        guard !locked else { throw IdentityErrors.invalidCredentials }
-        guard matches else {
-            try await recordFailedLogin(user.id)
-            throw IdentityErrors.invalidCredentials
-        }
-        guard user.status == .active else { throw IdentityErrors.invalidCredentials }
         let membership = try await loginMembership(user, organization: organization)
         // The user acts, for the organization they signed in to.
         let origin = EventOrigin(
@@ -30,25 +34,35 @@ extension Identity {
         )
         let grant = try await bus.transaction(origin) { work in
             if membership.status == .invited { try await acceptInvitation(membership, on: work) }
-            try await CredentialStore.clearFailures(user.id, on: work)
+            try await CredentialStore.clearFailures(account, from: client, on: work)
             return try await grantTokens(
                 CredentialStore.RefreshGrant(membershipID: membership.id, userID: user.id, familyID: UUID.random()),
                 organization: membership.organizationID, on: work
             )
         }
-        try await upgradeHash(of: user.id, from: hash, password: password)
+        // Best effort: the session exists; a full hashing queue or a lost connection leaves the
+        // upgrade to the next login.
+        try? await upgradeHash(of: user.id, from: hash, password: password)
         return grant
     }
 
-    /// Counts a failed login (or a wrong current password) and locks the account as the
-    /// throttle says.
-    nonisolated func recordFailedLogin(_ user: UUID) async throws {
+    /// The global slow-down of an account failing from many addresses: a wait before the
+    /// password is checked (holding no hashing thread and no connection), never a refusal.
+    private nonisolated func slowDown(_ standing: LoginStanding) async throws {
+        let delay = configuration.loginThrottle.slowDown(recentFailures: standing.recentFailures)
+        guard delay > .zero else { return }
+        try await Task.sleep(for: delay)
+    }
+
+    /// Counts a failed login (or a wrong current password) of the account from `client`, and
+    /// locks that pair as the throttle says.
+    nonisolated func recordFailedLogin(_ account: LoginAccount, from client: ClientAddress) async throws {
         let lock = try await bus.transaction(.system()) { work in
-            try await CredentialStore.recordFailure(user, throttle: configuration.loginThrottle, on: work)
+            try await CredentialStore.recordFailure(account, from: client, throttle: configuration.loginThrottle, on: work)
         }
         if lock > .zero {
-            logger.notice("account locked after repeated failed logins", metadata: [
-                "user.id": "\(user.lowercasedString)", "lock.seconds": "\(lock.components.seconds)",
+            logger.notice("an account is locked for one client address after repeated failed logins", metadata: [
+                "client.address": "\(client.key)", "lock.seconds": "\(lock.components.seconds)",
             ])
         }
     }
@@ -71,7 +85,7 @@ extension Identity {
 
     private nonisolated func acceptInvitation(_ membership: MembershipRecord, on work: UnitOfWork) async throws {
         guard let locked = try await MembershipStore.lock(membership.id, on: work), locked.status == .invited else { return }
-        let active = try await MembershipStore.update(locked.id, role: locked.roleID, status: .active, on: work)
+        let active = try await MembershipStore.accept(locked.id, on: work)
         try await work.publish(IdentityEvents.memberActivated(active))
         try await accessChanged(.membership(active.id), on: work)
     }
@@ -82,7 +96,9 @@ extension Identity {
         let (refreshToken, refreshExpires) = try await CredentialStore.issueRefreshToken(
             refresh, lifetime: configuration.refreshTokenLifetime, on: work
         )
-        let access = try authority.issue(kind: .user, subject: refresh.userID, organization: organization, membership: refresh.membershipID)
+        let access = try authority.issue(
+            kind: .user, subject: refresh.userID, organization: organization, membership: refresh.membershipID, session: refresh.familyID
+        )
         return IssuedGrant(
             accessToken: access.token, accessTokenExpiresAt: access.expiresAt, refreshToken: refreshToken,
             refreshTokenExpiresAt: refreshExpires, userID: refresh.userID, organizationID: organization
@@ -96,29 +112,45 @@ extension Identity {
         try await UserStore.setPasswordHash(user, stronger, bumpVersion: false, on: environment.pool)
     }
 
-    /// Exchanges a refresh token (consumed) for new tokens for the same membership, if the
-    /// membership and its user are still active.
+    /// Exchanges a refresh token (consumed) for new tokens of the same session and membership, if
+    /// the membership and its user are still active. A used token presented again ends its
+    /// session (its access tokens too).
     nonisolated func refresh(_ secret: String, _ invocation: Invocation) async throws -> IssuedGrant {
         guard OpaqueSecret.isWellFormed(secret) else { throw IdentityErrors.invalidRefreshToken }
         let grant: IssuedGrant? = try await bus.transaction(.system()) { work in
-            guard let refresh = try await CredentialStore.consumeRefreshToken(secret, on: work),
-                  let principal = try await PrincipalStore.membership(refresh.membershipID, on: work), principal.isActive
-            else { return nil }
-            return try await grantTokens(refresh, organization: principal.organization.id, on: work)
+            switch try await CredentialStore.consumeRefreshToken(secret, on: work) {
+            case .refused: return nil
+            case .replayed(let membership):
+                try await accessChanged(.membership(membership), on: work)
+                return nil
+            case .granted(let refresh):
+                guard let principal = try await PrincipalStore.membership(refresh.membershipID, sessionsEndedWithin: .zero, on: work),
+                      principal.isActive
+                else { return nil }
+                return try await grantTokens(refresh, organization: principal.organization.id, on: work)
+            }
         }
         guard let grant else { throw IdentityErrors.invalidRefreshToken }
         return grant
     }
 
-    /// Revokes one of the calling user's refresh tokens (the access token simply expires).
+    /// Ends the session of one of the calling user's refresh tokens: the token and its access
+    /// tokens stop working, on every server process, as soon as the change commits.
     nonisolated func logout(_ secret: String, _ invocation: Invocation) async throws {
         let caller = try invocation.caller.authenticatedUser()
         guard OpaqueSecret.isWellFormed(secret) else { return }
-        try await CredentialStore.revokeRefreshToken(secret, user: caller.principalID, on: environment.pool)
+        try await bus.transaction(invocation.origin) { work in
+            guard let membership = try await CredentialStore.endSession(secret, user: caller.principalID, on: work) else { return }
+            try await accessChanged(.membership(membership), on: work)
+        }
     }
 
-    /// A service account's id and secret for an access token carrying its secret generation.
-    nonisolated func exchange(serviceAccount id: UUID, secret: String, _ invocation: Invocation) async throws -> ExchangedToken {
+    /// A service account's id and secret for an access token carrying its secret generation;
+    /// rate-limited per client address.
+    nonisolated func exchange(
+        serviceAccount id: UUID, secret: String, from client: ClientAddress, _ invocation: Invocation
+    ) async throws -> ExchangedToken {
+        try limits.tokenExchange.admit(client)
         guard OpaqueSecret.isWellFormed(secret),
               let (account, matches) = try await ServiceAccountStore.credential(id, secret: secret, on: environment.pool),
               matches, account.status == .active

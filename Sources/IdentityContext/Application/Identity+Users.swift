@@ -32,10 +32,10 @@ extension Identity {
         return try await bus.read(invocation) { work in
             guard let user = try await UserStore.find(id, on: work) else { throw DomainError.notFound("user") }
             if own || caller.actsAcrossTenants { return user }
-            guard let status = try await UserStore.membershipStatus(of: id, in: caller.organizationID, on: work) else {
+            guard let accepted = try await UserStore.acceptedMembership(of: id, in: caller.organizationID, on: work) else {
                 throw DomainError.notFound("user")
             }
-            return user.seen(through: status)
+            return user.seen(accepted: accepted)
         }
     }
 
@@ -48,7 +48,7 @@ extension Identity {
         }
         return rows.map { row in
             var seen = row
-            seen.user = row.user.seen(through: row.membershipStatus)
+            seen.user = row.user.seen(accepted: row.membershipAccepted)
             return seen
         }
     }

@@ -12,7 +12,15 @@ public struct IdentityConfiguration: Sendable {
     public var passwordHashLogN = ScryptParameters.recommended.logN
     /// Threads that hash passwords; more logins at once wait for one.
     public var passwordHashThreads = 2
+    /// Hashes running or waiting at most (nil: 4 per thread); past it, RESOURCE_EXHAUSTED.
+    public var passwordHashQueue: Int?
     public var loginThrottle = LoginThrottle()
+    /// Per client address (the README, "Rationing").
+    public var loginRate = RateLimit(perMinute: 30, burst: 20)
+    public var registrationRate = RateLimit(perMinute: 1, burst: 5)
+    public var tokenExchangeRate = RateLimit(perMinute: 60, burst: 30)
+    /// Client addresses each limit remembers at most (its memory bound).
+    public var rateLimitedAddresses = 100_000
     /// How long a resolved principal is trusted without asking the database again.
     public var principalCacheLifetime: Duration = .seconds(30)
     /// Production refuses to generate a signing key or a bootstrap password.
@@ -34,6 +42,10 @@ public struct IdentityConfiguration: Sendable {
     }
 
     public init() {}
+
+    var hashingCapacity: Int {
+        passwordHashQueue ?? 4 * max(passwordHashThreads, 1)
+    }
 
     var scrypt: ScryptParameters {
         ScryptParameters(logN: passwordHashLogN, blockSize: 8, parallelism: 1)

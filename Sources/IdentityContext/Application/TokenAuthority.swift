@@ -52,16 +52,17 @@ final class TokenAuthority: Sendable {
 
     var installation: UInt64 { installed.load(ordering: .acquiring) }
 
-    /// A signed access token for `kind`, and when it expires (seconds since the epoch).
+    /// A signed access token for `kind`, and when it expires (seconds since the epoch). A user's
+    /// names its membership and session, a service account's its secret generation.
     func issue(
-        kind: TokenClaims.Kind, subject: UUID, organization: UUID, membership: UUID? = nil, secretGeneration: Int64? = nil
+        kind: TokenClaims.Kind, subject: UUID, organization: UUID, membership: UUID? = nil, session: UUID? = nil, secretGeneration: Int64? = nil
     ) throws -> (token: String, expiresAt: Int64) {
         guard let codec = state.withLock({ $0.codec }) else { throw IdentityErrors.starting }
         let issued = now()
         let expires = issued.addingClamped(accessTokenLifetime.components.seconds)
         let claims = TokenClaims(
             issuer: codec.issuer, audience: codec.audience, subject: subject, organization: organization, kind: kind,
-            membership: membership, secretGeneration: secretGeneration, issuedAt: issued, notBefore: issued, expiresAt: expires,
+            membership: membership, session: session, secretGeneration: secretGeneration, issuedAt: issued, notBefore: issued, expiresAt: expires,
             tokenID: UUID.random().lowercasedString
         )
         return (try codec.encode(claims), expires)

@@ -17,6 +17,8 @@ struct TokenClaims: Sendable, Hashable {
     var kind: Kind
     /// Users: the membership the token was minted for.
     var membership: UUID?
+    /// Users: the session (refresh-token family) it belongs to; ending the session ends the token.
+    var session: UUID?
     /// Service accounts: the secret generation it was minted with (rotation ends older tokens).
     var secretGeneration: Int64?
     var issuedAt: Int64
@@ -40,6 +42,7 @@ struct TokenClaims: Sendable, Hashable {
             JSONMember("knd", .string(kind.rawValue)),
         ]
         if let membership { members.append(JSONMember("mid", .string(membership.lowercasedString))) }
+        if let session { members.append(JSONMember("sid", .string(session.lowercasedString))) }
         if let secretGeneration { members.append(JSONMember("sgen", .number(String(secretGeneration)))) }
         return .object(members)
     }
@@ -67,19 +70,20 @@ struct TokenClaims: Sendable, Hashable {
               let tokenID = string("jti"), !tokenID.isEmpty
         else { return nil }
         let membership = uuid("mid")
+        let session = uuid("sid")
         let generation = integer("sgen")
         switch kind {
-        case .user: guard membership != nil, json["sgen"] == nil else { return nil }
-        case .serviceAccount: guard generation != nil, json["mid"] == nil else { return nil }
+        case .user: guard membership != nil, session != nil, json["sgen"] == nil else { return nil }
+        case .serviceAccount: guard generation != nil, json["mid"] == nil, json["sid"] == nil else { return nil }
         }
         self.init(
             issuer: issuer, audience: audience, subject: subject, organization: organization, kind: kind, membership: membership,
-            secretGeneration: generation, issuedAt: issuedAt, notBefore: notBefore, expiresAt: expiresAt, tokenID: tokenID
+            session: session, secretGeneration: generation, issuedAt: issuedAt, notBefore: notBefore, expiresAt: expiresAt, tokenID: tokenID
         )
     }
 
     init(
-        issuer: String, audience: String, subject: UUID, organization: UUID, kind: Kind, membership: UUID?,
+        issuer: String, audience: String, subject: UUID, organization: UUID, kind: Kind, membership: UUID?, session: UUID? = nil,
         secretGeneration: Int64?, issuedAt: Int64, notBefore: Int64, expiresAt: Int64, tokenID: String
     ) {
         self.issuer = issuer
@@ -88,6 +92,7 @@ struct TokenClaims: Sendable, Hashable {
         self.organization = organization
         self.kind = kind
         self.membership = membership
+        self.session = session
         self.secretGeneration = secretGeneration
         self.issuedAt = issuedAt
         self.notBefore = notBefore

@@ -35,9 +35,19 @@ enum IdentityErrors {
     static let invalidToken = DomainError(.unauthenticated, "INVALID_TOKEN", "the access token is not valid")
     static let expiredToken = DomainError(.unauthenticated, "TOKEN_EXPIRED", "the access token has expired")
     static let revokedToken = DomainError(
-        .unauthenticated, "TOKEN_REVOKED", "the access token's membership, user or service account is no longer active"
+        .unauthenticated, "TOKEN_REVOKED", "the access token's session ended, or its membership, user or service account is no longer active"
     )
     static let missingToken = DomainError(.unauthenticated, "MISSING_TOKEN", "this method needs an access token (authorization: Bearer <token>)")
+    /// Too many calls of one kind from the caller's address (``ClientRateLimiter``).
+    static func rateLimited(_ message: String, retryAfter: Duration) -> DomainError {
+        DomainError(.resourceExhausted, "RATE_LIMITED", message, retryAfter: retryAfter)
+    }
+
+    /// The password-hashing queue is full (``PasswordHasher``): nothing was checked or changed.
+    static func hashingBusy(retryAfter: Duration) -> DomainError {
+        DomainError(.resourceExhausted, "PASSWORD_HASHING_BUSY", "the server is checking too many passwords; retry later", retryAfter: retryAfter)
+    }
+
     /// Before a signing key is installed (the server answers no call then, but tokens are
     /// checked by whatever asks).
     static let starting = DomainError(.unavailable, "STARTING", "the server is starting; try again")

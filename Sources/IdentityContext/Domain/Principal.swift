@@ -12,18 +12,22 @@ final class Principal: Sendable {
     let user: UserRecord?
     let membership: MembershipRecord?
     let serviceAccount: ServiceAccountRecord?
+    /// Users: the membership's sessions (refresh-token families) ended lately (logout, password
+    /// change, a replayed refresh token), whose access tokens may not have expired yet.
+    let revokedSessions: Set<UUID>
     /// Resolved once per load, not per call.
     let caller: Caller
 
     init(
         organization: OrganizationRecord, granted: Set<Permission>, user: UserRecord?, membership: MembershipRecord?,
-        serviceAccount: ServiceAccountRecord?
+        serviceAccount: ServiceAccountRecord?, revokedSessions: Set<UUID> = []
     ) {
         self.organization = organization
         self.granted = granted
         self.user = user
         self.membership = membership
         self.serviceAccount = serviceAccount
+        self.revokedSessions = revokedSessions
         caller = Caller(
             kind: serviceAccount == nil ? .user : .serviceAccount, principalID: serviceAccount?.id ?? user?.id ?? UUID.random(),
             organizationID: organization.id, organizationKind: organization.kind, organizationStatus: organization.status,

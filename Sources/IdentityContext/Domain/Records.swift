@@ -37,9 +37,10 @@ struct UserRecord: Sendable, Hashable, Codable {
         return view
     }
 
-    /// The user as the organization holding a membership with `status` may see them.
-    func seen(through status: MembershipStatus) -> UserRecord {
-        status == .invited ? invitedView : self
+    /// The user as an organization may see them through its membership: all of them if the user
+    /// accepted it (whatever its status since), else the invited view.
+    func seen(accepted: Bool) -> UserRecord {
+        accepted ? self : invitedView
     }
 }
 
@@ -53,6 +54,11 @@ struct MembershipRecord: Sendable, Hashable, Codable {
     var version: Int64
     var createdAt: Instant
     var updatedAt: Instant
+    /// When the user accepted it (nil: never, an invitation, or removed before acceptance): what
+    /// decides whether the organization sees more of the user than the e-mail it typed.
+    var acceptedAt: Instant?
+
+    var isAccepted: Bool { acceptedAt != nil }
 }
 
 struct RoleRecord: Sendable, Hashable, Codable {
@@ -84,7 +90,7 @@ struct ServiceAccountRecord: Sendable, Hashable, Codable {
     var updatedAt: Instant
 }
 
-/// A membership with its user, as the organization sees the user (``UserRecord/seen(through:)``).
+/// A membership with its user, as the organization sees the user (``UserRecord/seen(accepted:)``).
 struct Member: Sendable, Hashable, Codable {
     var membership: MembershipRecord
     var user: UserRecord
@@ -99,7 +105,7 @@ struct OrganizationMembership: Sendable, Hashable {
 /// A user as listed for an organization, with their membership there.
 struct ListedUser: Sendable, Hashable {
     var user: UserRecord
-    var membershipStatus: MembershipStatus
+    var membershipAccepted: Bool
     var membershipID: UUID
     var memberSince: Instant
 }

@@ -71,6 +71,6 @@ struct MemberFilter: Sendable, Hashable {
 /// Which users of an organization a listing shows.
 struct UserFilter: Sendable, Hashable {
     var statuses: [UserStatus] = []
-    /// A prefix of the e-mail, or of a name (not of an invited user's).
+    /// A prefix of the e-mail, or of a name (only of users seen through an accepted membership).
     var query: String?
 }

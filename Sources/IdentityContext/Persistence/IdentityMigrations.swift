@@ -168,5 +168,51 @@ public enum IdentityMigrations {
             SELECT pg_temp.grant_permissions('2cc19f84-6b0b-4ba7-b58a-cf31bde5c7f8',
                 '{booking.create_own,booking.submit_own,booking.cancel_own,booking.read_own,allocation.read_own}');
             """),
+        Migration(context: "identity", version: 3, name: "accepted_memberships_sessions_login_failures_per_address", sql: """
+            -- When the user accepted the membership (logged in for it; memberships made ACTIVE are
+            -- accepted when made). An organization sees a user's names and phone only through a
+            -- membership the user accepted, whatever its status later (REMOVED included).
+            ALTER TABLE identity.memberships ADD COLUMN accepted_at timestamptz;
+            -- Rows from before, erring toward privacy: live ACTIVE or SUSPENDED ones were accepted (or
+            -- made ACTIVE); a REMOVED one only if the user signed in for it (a refresh token names it)
+            -- or it is the user's first membership (the organization created the user and typed their
+            -- details). Any other REMOVED one stays unaccepted.
+            UPDATE identity.memberships SET accepted_at = updated_at WHERE status IN ('ACTIVE', 'SUSPENDED');
+            UPDATE identity.memberships m SET accepted_at = m.updated_at
+            WHERE m.status = 'REMOVED' AND (
+                EXISTS (SELECT 1 FROM identity.refresh_tokens t WHERE t.membership_id = m.id)
+                OR NOT EXISTS (
+                    SELECT 1 FROM identity.memberships e WHERE e.user_id = m.user_id AND (e.created_at, e.id) < (m.created_at, m.id)
+                )
+            );
+            ALTER TABLE identity.memberships ADD CONSTRAINT memberships_accepted_when_live CHECK (
+                CASE status WHEN 'INVITED' THEN accepted_at IS NULL WHEN 'REMOVED' THEN true ELSE accepted_at IS NOT NULL END
+            );
+            -- The view's m.* was expanded when it was made: make it again to include accepted_at.
+            DROP VIEW identity.membership_details;
+            CREATE VIEW identity.membership_details AS
+                SELECT m.*, r.name AS role_name FROM identity.memberships m JOIN identity.roles r ON r.id = m.role_id;
+
+            -- Sessions (refresh-token families) revoked lately, read with a membership's principal:
+            -- their access tokens stop working at once.
+            CREATE INDEX refresh_tokens_revoked_of_membership ON identity.refresh_tokens (membership_id, revoked_at)
+                WHERE revoked_at IS NOT NULL;
+
+            -- Failed logins per account and client address (the account is the SHA-256 of the e-mail
+            -- as typed, known or not; the client the address's key, both written by the server
+            -- only). The counts of the per-account table are dropped: transient, and they lock
+            -- nobody out any more.
+            DROP TABLE identity.login_failures;
+            CREATE TABLE identity.login_failures (
+                account bytea NOT NULL,
+                client text NOT NULL,
+                failures int NOT NULL CHECK (failures > 0),
+                locked_until timestamptz,
+                last_failure_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                PRIMARY KEY (account, client)
+            );
+            CREATE INDEX login_failures_recent ON identity.login_failures (account, last_failure_at);
+            CREATE INDEX login_failures_stale ON identity.login_failures (last_failure_at);
+            """),
     ]
 }

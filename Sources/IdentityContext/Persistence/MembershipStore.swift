@@ -4,13 +4,14 @@ import KaroKarPostgres
 
 /// `identity.memberships` (read through `identity.membership_details`, which adds the role name).
 enum MembershipStore {
+    /// A new membership; one made ACTIVE is accepted as it is made.
     static func insert(
         id: UUID, user: UUID, organization: UUID, role: UUID, status: MembershipStatus, on work: UnitOfWork
     ) async throws -> MembershipRecord {
         do {
             try await work.query("""
-                INSERT INTO identity.memberships (id, user_id, organization_id, role_id, status)
-                VALUES (\(id), \(user), \(organization), \(role), \(status.rawValue))
+                INSERT INTO identity.memberships (id, user_id, organization_id, role_id, status, accepted_at)
+                VALUES (\(id), \(user), \(organization), \(role), \(status.rawValue), CASE WHEN \(status == .active) THEN clock_timestamp() END)
                 """)
         } catch let error as PostgresError {
             throw mapped(error)
@@ -58,7 +59,7 @@ enum MembershipStore {
         try await database.query("""
             SELECT m.id AS m_id, m.user_id AS m_user_id, m.organization_id AS m_organization_id, m.role_id AS m_role_id,
                    m.role_name AS m_role_name, m.status AS m_status, m.version AS m_version, m.created_at AS m_created_at,
-                   m.updated_at AS m_updated_at, o.*
+                   m.updated_at AS m_updated_at, m.accepted_at AS m_accepted_at, o.*
             FROM identity.membership_details m JOIN identity.organizations o ON o.id = m.organization_id
             WHERE m.user_id = \(user) AND m.status <> 'REMOVED'
               AND (\(after?.time)::timestamptz IS NULL OR (m.created_at, m.id) > (\(after?.time)::timestamptz, \(after?.id)::uuid))
@@ -68,7 +69,8 @@ enum MembershipStore {
     }
 
     /// The organization's members `filter` selects (every live status when it names none), by
-    /// membership, with their users (as stored: the use case decides what the organization sees).
+    /// membership, with their users (as stored: the use case decides what the organization sees,
+    /// from the membership's acceptance).
     static func list(
         _ filter: MemberFilter, organization: UUID, after: TimeKey?, limit: Int, on database: some Queryable
     ) async throws -> [Member] {
@@ -76,7 +78,7 @@ enum MembershipStore {
         return try await database.query("""
             SELECT m.id AS m_id, m.user_id AS m_user_id, m.organization_id AS m_organization_id, m.role_id AS m_role_id,
                    m.role_name AS m_role_name, m.status AS m_status, m.version AS m_version, m.created_at AS m_created_at,
-                   m.updated_at AS m_updated_at, u.*
+                   m.updated_at AS m_updated_at, m.accepted_at AS m_accepted_at, u.*
             FROM identity.membership_details m JOIN identity.users u ON u.id = m.user_id
             WHERE m.organization_id = \(organization) AND m.status = ANY(\(statuses.map(\.rawValue))::text[])
               AND (\(filter.role)::uuid IS NULL OR m.role_id = \(filter.role)::uuid)
@@ -97,6 +99,16 @@ enum MembershipStore {
         } catch let error as PostgresError {
             throw mapped(error)
         }
+        return try await find(id, on: work)!
+    }
+
+    /// The user accepts an invitation: ACTIVE, accepted now; bumps the version.
+    static func accept(_ id: UUID, on work: UnitOfWork) async throws -> MembershipRecord {
+        try await work.query("""
+            UPDATE identity.memberships SET status = 'ACTIVE', accepted_at = clock_timestamp(), version = version + 1,
+                updated_at = clock_timestamp()
+            WHERE id = \(id)
+            """)
         return try await find(id, on: work)!
     }
 
@@ -127,7 +139,8 @@ extension PostgresRow {
                 organizationID: try decode(UUID.self, "m_organization_id"), roleID: try decode(UUID.self, "m_role_id"),
                 roleName: try decode(String.self, "m_role_name"), status: try enumeration(MembershipStatus.self, "m_status"),
                 version: try decode(Int64.self, "m_version"),
-                createdAt: try decode(Instant.self, "m_created_at"), updatedAt: try decode(Instant.self, "m_updated_at")
+                createdAt: try decode(Instant.self, "m_created_at"), updatedAt: try decode(Instant.self, "m_updated_at"),
+                acceptedAt: try decode(Instant?.self, "m_accepted_at")
             )
         }
     }

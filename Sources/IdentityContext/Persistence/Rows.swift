@@ -44,7 +44,8 @@ extension PostgresRow {
                 organizationID: try decode(UUID.self, "organization_id"), roleID: try decode(UUID.self, "role_id"),
                 roleName: try decode(String.self, "role_name"), status: try enumeration(MembershipStatus.self, "status"),
                 version: try decode(Int64.self, "version"),
-                createdAt: try decode(Instant.self, "created_at"), updatedAt: try decode(Instant.self, "updated_at")
+                createdAt: try decode(Instant.self, "created_at"), updatedAt: try decode(Instant.self, "updated_at"),
+                acceptedAt: try decode(Instant?.self, "accepted_at")
             )
         }
     }

@@ -67,12 +67,13 @@ enum UserStore {
             """).single().user
     }
 
-    /// The status of the user's live (not removed) membership in `organization`, if any: what
-    /// decides whether the organization may see the user, and how much of them.
-    static func membershipStatus(of user: UUID, in organization: UUID, on database: some Queryable) async throws -> MembershipStatus? {
+    /// Whether the user accepted their live (not removed) membership in `organization`; nil when
+    /// they have none: what decides whether the organization may see the user, and how much of them.
+    static func acceptedMembership(of user: UUID, in organization: UUID, on database: some Queryable) async throws -> Bool? {
         try await database.query("""
-            SELECT status FROM identity.memberships WHERE user_id = \(user) AND organization_id = \(organization) AND status <> 'REMOVED'
-            """).first { _ in true }.map { try $0.enumeration(MembershipStatus.self, "status") }
+            SELECT accepted_at IS NOT NULL AS accepted FROM identity.memberships
+            WHERE user_id = \(user) AND organization_id = \(organization) AND status <> 'REMOVED'
+            """).first { _ in true }.map { try $0.decode(Bool.self, "accepted") }
     }
 
     /// Users with a live membership in the organization, in membership order, after `after`.
@@ -80,19 +81,19 @@ enum UserStore {
         _ filter: UserFilter, organization: UUID, after: TimeKey?, limit: Int, on database: some Queryable
     ) async throws -> [ListedUser] {
         try await database.query("""
-            SELECT u.*, m.status AS membership_status, m.created_at AS member_since, m.id AS membership_id
+            SELECT u.*, m.accepted_at IS NOT NULL AS membership_accepted, m.created_at AS member_since, m.id AS membership_id
             FROM identity.memberships m JOIN identity.users u ON u.id = m.user_id
             WHERE m.organization_id = \(organization) AND m.status <> 'REMOVED'
               AND (cardinality(\(filter.statuses.map(\.rawValue))::text[]) = 0 OR u.status = ANY(\(filter.statuses.map(\.rawValue))::text[]))
               AND (\(filter.query)::text IS NULL OR starts_with(lower(u.email), lower(\(filter.query)::text))
-                   OR (m.status <> 'INVITED' AND (starts_with(lower(u.first_name), lower(\(filter.query)::text))
+                   OR (m.accepted_at IS NOT NULL AND (starts_with(lower(u.first_name), lower(\(filter.query)::text))
                                                   OR starts_with(lower(u.last_name), lower(\(filter.query)::text)))))
               AND (\(after?.time)::timestamptz IS NULL OR (m.created_at, m.id) > (\(after?.time)::timestamptz, \(after?.id)::uuid))
             ORDER BY m.created_at, m.id
             LIMIT \(limit)
             """).map { row in
             ListedUser(
-                user: try row.user, membershipStatus: try row.enumeration(MembershipStatus.self, "membership_status"),
+                user: try row.user, membershipAccepted: try row.decode(Bool.self, "membership_accepted"),
                 membershipID: try row.decode(UUID.self, "membership_id"), memberSince: try row.decode(Instant.self, "member_since")
             )
         }

@@ -21,7 +21,7 @@ extension IdentityHandler {
         var fingerprint = request
         fingerprint.adminPassword = ""
         let registration = try await identity.register(
-            NewOrganization(name: name, kind: kind, metadata: metadata), admin: admin, password: password,
+            NewOrganization(name: name, kind: kind, metadata: metadata), admin: admin, password: password, from: ClientAddress(context),
             Invocation(context, fingerprint: fingerprint)
         )
         return IdentityV1.RegisterOrganizationResponse(

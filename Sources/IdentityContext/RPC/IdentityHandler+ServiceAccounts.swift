@@ -77,7 +77,9 @@ extension IdentityHandler {
         try check.finish()
         var fingerprint = request
         fingerprint.secret = ""
-        let issued = try await identity.exchange(serviceAccount: id, secret: secret, Invocation(context, fingerprint: fingerprint))
+        let issued = try await identity.exchange(
+            serviceAccount: id, secret: secret, from: ClientAddress(context), Invocation(context, fingerprint: fingerprint)
+        )
         return IdentityV1.ExchangeServiceAccountTokenResponse(
             accessToken: issued.accessToken, accessTokenExpiresAt: CommonV1.Timestamp(seconds: issued.expiresAt, nanos: 0),
             organizationId: issued.organizationID.lowercasedString

@@ -9,13 +9,13 @@ extension IdentityHandler {
     func login(_ request: IdentityV1.LoginRequest, context: ServerCallContext) async throws -> IdentityV1.LoginResponse {
         var check = Validation()
         let email = check.email(request.email, "email")
-        let password = check.presentedSecret(request.password, "password")
+        let password = check.presentedPassword(request.password, "password")
         let organization = check.optionalUUID(request.organizationId, "organizationId")
         try check.finish()
         var fingerprint = request
         fingerprint.password = ""
         let grant = try await identity.login(
-            email: email, password: password, organization: organization, Invocation(context, fingerprint: fingerprint)
+            email: email, password: password, organization: organization, from: ClientAddress(context), Invocation(context, fingerprint: fingerprint)
         )
         return IdentityV1.LoginResponse(
             grant: grant.message, userId: grant.userID.lowercasedString, organizationId: grant.organizationID.lowercasedString
@@ -69,7 +69,7 @@ extension IdentityHandler {
         _ request: IdentityV1.ChangePasswordRequest, context: ServerCallContext
     ) async throws -> IdentityV1.ChangePasswordResponse {
         var check = Validation()
-        let current = check.presentedSecret(request.currentPassword, "currentPassword")
+        let current = check.presentedPassword(request.currentPassword, "currentPassword")
         let new = check.presentedSecret(request.newPassword, "newPassword")
         let expected = check.expectedVersion(request.expectedVersion)
         try check.finish()
@@ -78,7 +78,7 @@ extension IdentityHandler {
         fingerprint.newPassword = ""
         do {
             let user = try await identity.changePassword(
-                current: current, new: new, expectedVersion: expected, Invocation(context, fingerprint: fingerprint)
+                current: current, new: new, expectedVersion: expected, from: ClientAddress(context), Invocation(context, fingerprint: fingerprint)
             )
             return IdentityV1.ChangePasswordResponse(user: user.message)
         } catch let refusal as PasswordChangeRefusal {

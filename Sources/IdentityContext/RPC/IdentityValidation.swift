@@ -41,6 +41,18 @@ extension Validation {
         return value
     }
 
+    /// A password presented to be checked (a login, the current password): as
+    /// ``presentedSecret(_:_:)``, and no longer than the policy allows any password to be
+    /// (``PasswordPolicy/maximumLength``): such a one matches nothing, and is refused before it
+    /// is hashed.
+    mutating func presentedPassword(_ value: String, _ field: String) -> String {
+        let value = presentedSecret(value, field)
+        if value.utf8.count <= 1024, value.unicodeScalars.count > PasswordPolicy.maximumLength {
+            add(field, "TOO_LONG", "\(field) is longer than any password can be (\(PasswordPolicy.maximumLength) characters)")
+        }
+        return value
+    }
+
     /// Password policy, checked before anything is hashed or written.
     mutating func password(_ value: String, _ field: String, email: String) -> String {
         if value.isEmpty {

@@ -11,6 +11,14 @@ public struct DomainError: Error, RPCErrorConvertible, Hashable, CustomStringCon
         rpcError = RPCError(code, message, domainCode: domainCode)
     }
 
+    /// A refusal the caller should retry after `retryAfter` (a rate limit, a full queue): sent
+    /// with `retry_info.retry_delay_millis`, rounded up to whole milliseconds, 1 ms to one day.
+    public init(_ code: RPCCode, _ domainCode: String, _ message: String, retryAfter: Duration) {
+        let millis = UInt64(min(max((retryAfter / .milliseconds(1)).rounded(.up), 1), 86_400_000))
+        let details = CommonV1.ErrorDetails(domainCode: domainCode, retryInfo: CommonV1.RetryInfo(retryDelayMillis: millis))
+        rpcError = RPCError(code, message, details: details)
+    }
+
     public var description: String { rpcError.description }
     public var domainCode: String? { rpcError.domainCode }
 

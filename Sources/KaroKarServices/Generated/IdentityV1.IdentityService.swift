@@ -99,17 +99,24 @@ extension IdentityV1 {
             /// Public onboarding entry: creates a `PENDING` vendor or corporate organization and its first
             /// user as administrator member (VENDOR_ADMIN or CORPORATE_ADMIN); Administration opens the
             /// `PENDING` OrganizationApproval in the same transaction. Fails with ALREADY_EXISTS /
-            /// `DUPLICATE_EMAIL` for a known e-mail. Emits `organization.registered`, `user.created`,
-            /// `member.added`. Permission: none (public).
+            /// `DUPLICATE_EMAIL` for a known e-mail (checked before the password is hashed), with
+            /// RESOURCE_EXHAUSTED / `RATE_LIMITED` past the client address's limit and
+            /// `PASSWORD_HASHING_BUSY` when the server's hashing queue is full (both with retry_info).
+            /// Emits `organization.registered`, `user.created`, `member.added`. Permission: none (public).
             func registerOrganization(_ request: IdentityV1.RegisterOrganizationRequest, context: ServerCallContext) async throws -> IdentityV1.RegisterOrganizationResponse
-            /// Authenticates a user for one membership and issues tokens. Repeated failures for one
-            /// account are slowed down, then locked for a while (UNAUTHENTICATED, no detail on why).
+            /// Authenticates a user for one membership and starts a session (its tokens). Repeated
+            /// failures of one account from one client address lock that address out of the account for a
+            /// while (UNAUTHENTICATED, no detail on why); failures from many addresses slow every attempt
+            /// at the account down. RESOURCE_EXHAUSTED / `RATE_LIMITED` past the client address's limit,
+            /// `PASSWORD_HASHING_BUSY` when the hashing queue is full (both with retry_info).
             /// Permission: none (public).
             func login(_ request: IdentityV1.LoginRequest, context: ServerCallContext) async throws -> IdentityV1.LoginResponse
-            /// Exchanges a refresh token for a new grant; the old refresh token is consumed.
-            /// Permission: none (public; the refresh token is the credential).
+            /// Exchanges a refresh token for a new grant of the same session; the old refresh token is
+            /// consumed (presented again, it ends the session). Permission: none (public; the refresh
+            /// token is the credential).
             func refreshToken(_ request: IdentityV1.RefreshTokenRequest, context: ServerCallContext) async throws -> IdentityV1.RefreshTokenResponse
-            /// Revokes a refresh token (the access token simply expires). No domain event.
+            /// Ends the session of a refresh token: the refresh token and the session's access tokens stop
+            /// working (TOKEN_REVOKED) on every server within a second. No domain event.
             /// Permission: any authenticated user.
             func logout(_ request: IdentityV1.LogoutRequest, context: ServerCallContext) async throws -> IdentityV1.LogoutResponse
             /// The caller, the organization it acts for and its effective permissions.
@@ -118,7 +125,8 @@ extension IdentityV1 {
             /// The calling user's memberships in every organization, to choose one for Login.
             /// Permission: any authenticated user.
             func listMyMemberships(_ request: IdentityV1.ListMyMembershipsRequest, context: ServerCallContext) async throws -> IdentityV1.ListMyMembershipsResponse
-            /// Changes the calling user's own password; revokes their refresh tokens.
+            /// Changes the calling user's own password and ends every session of theirs (refresh and
+            /// access tokens, the caller's own included: sign in again with the new password).
             /// Emits `user.password_changed`. Permission: any authenticated user (own account only).
             func changePassword(_ request: IdentityV1.ChangePasswordRequest, context: ServerCallContext) async throws -> IdentityV1.ChangePasswordResponse
             /// Creates a user and makes them a member of the organization with the given role.
@@ -174,7 +182,8 @@ extension IdentityV1 {
             /// Permission: member.manage.
             func revokeServiceAccount(_ request: IdentityV1.RevokeServiceAccountRequest, context: ServerCallContext) async throws -> IdentityV1.RevokeServiceAccountResponse
             /// Exchanges a service account's id and secret for a short-lived access token carrying the
-            /// account's permission set. Permission: none (public; the secret is the credential).
+            /// account's permission set. RESOURCE_EXHAUSTED / `RATE_LIMITED` past the client address's
+            /// limit. Permission: none (public; the secret is the credential).
             func exchangeServiceAccountToken(_ request: IdentityV1.ExchangeServiceAccountTokenRequest, context: ServerCallContext) async throws -> IdentityV1.ExchangeServiceAccountTokenResponse
         }
 
@@ -189,26 +198,33 @@ extension IdentityV1 {
             /// Public onboarding entry: creates a `PENDING` vendor or corporate organization and its first
             /// user as administrator member (VENDOR_ADMIN or CORPORATE_ADMIN); Administration opens the
             /// `PENDING` OrganizationApproval in the same transaction. Fails with ALREADY_EXISTS /
-            /// `DUPLICATE_EMAIL` for a known e-mail. Emits `organization.registered`, `user.created`,
-            /// `member.added`. Permission: none (public).
+            /// `DUPLICATE_EMAIL` for a known e-mail (checked before the password is hashed), with
+            /// RESOURCE_EXHAUSTED / `RATE_LIMITED` past the client address's limit and
+            /// `PASSWORD_HASHING_BUSY` when the server's hashing queue is full (both with retry_info).
+            /// Emits `organization.registered`, `user.created`, `member.added`. Permission: none (public).
             public func registerOrganization(_ request: IdentityV1.RegisterOrganizationRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.RegisterOrganizationResponse {
                 try await transport.unary(Method.registerOrganization, request, options: options)
             }
 
-            /// Authenticates a user for one membership and issues tokens. Repeated failures for one
-            /// account are slowed down, then locked for a while (UNAUTHENTICATED, no detail on why).
+            /// Authenticates a user for one membership and starts a session (its tokens). Repeated
+            /// failures of one account from one client address lock that address out of the account for a
+            /// while (UNAUTHENTICATED, no detail on why); failures from many addresses slow every attempt
+            /// at the account down. RESOURCE_EXHAUSTED / `RATE_LIMITED` past the client address's limit,
+            /// `PASSWORD_HASHING_BUSY` when the hashing queue is full (both with retry_info).
             /// Permission: none (public).
             public func login(_ request: IdentityV1.LoginRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.LoginResponse {
                 try await transport.unary(Method.login, request, options: options)
             }
 
-            /// Exchanges a refresh token for a new grant; the old refresh token is consumed.
-            /// Permission: none (public; the refresh token is the credential).
+            /// Exchanges a refresh token for a new grant of the same session; the old refresh token is
+            /// consumed (presented again, it ends the session). Permission: none (public; the refresh
+            /// token is the credential).
             public func refreshToken(_ request: IdentityV1.RefreshTokenRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.RefreshTokenResponse {
                 try await transport.unary(Method.refreshToken, request, options: options)
             }
 
-            /// Revokes a refresh token (the access token simply expires). No domain event.
+            /// Ends the session of a refresh token: the refresh token and the session's access tokens stop
+            /// working (TOKEN_REVOKED) on every server within a second. No domain event.
             /// Permission: any authenticated user.
             public func logout(_ request: IdentityV1.LogoutRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.LogoutResponse {
                 try await transport.unary(Method.logout, request, options: options)
@@ -226,7 +242,8 @@ extension IdentityV1 {
                 try await transport.unary(Method.listMyMemberships, request, options: options)
             }
 
-            /// Changes the calling user's own password; revokes their refresh tokens.
+            /// Changes the calling user's own password and ends every session of theirs (refresh and
+            /// access tokens, the caller's own included: sign in again with the new password).
             /// Emits `user.password_changed`. Permission: any authenticated user (own account only).
             public func changePassword(_ request: IdentityV1.ChangePasswordRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.ChangePasswordResponse {
                 try await transport.unary(Method.changePassword, request, options: options)
@@ -333,7 +350,8 @@ extension IdentityV1 {
             }
 
             /// Exchanges a service account's id and secret for a short-lived access token carrying the
-            /// account's permission set. Permission: none (public; the secret is the credential).
+            /// account's permission set. RESOURCE_EXHAUSTED / `RATE_LIMITED` past the client address's
+            /// limit. Permission: none (public; the secret is the credential).
             public func exchangeServiceAccountToken(_ request: IdentityV1.ExchangeServiceAccountTokenRequest, options: CallOptions = CallOptions()) async throws -> IdentityV1.ExchangeServiceAccountTokenResponse {
                 try await transport.unary(Method.exchangeServiceAccountToken, request, options: options)
             }
