@@ -25,7 +25,8 @@ enum EffectivePermissions {
         .organizationRead, .memberRead, .memberManage, .verificationSubmit, .verificationRead, .notificationRead, .auditRead,
     ]
     static let startsNewWork: Set<Permission> = [
-        .vehicleCreate, .vehicleSearch, .bookingCreate, .bookingSubmit, .bookingApprove, .assignmentCreate,
+        .vehicleCreate, .vehicleSearch, .bookingCreate, .bookingSubmit, .bookingCreateOwn, .bookingSubmitOwn, .bookingApprove,
+        .assignmentCreate, .allocationManage,
     ]
     static let readDecision: Set<Permission> = [.organizationRead, .notificationRead]
 
