@@ -3,6 +3,7 @@
 # loopback port serving it, with a known platform administrator; stopped on exit. Defines $bin,
 # $database, $address, $server_pid, $password, and `call` (karokar call), `field` (a JSON path of
 # stdin) and `token EMAIL PASSWORD` (an access token). Extra server environment: $BENCH_SERVER_ENV.
+# The per-address limits on logins and registrations are off (every load comes from 127.0.0.1).
 # BENCH_PIN=1 runs the server on CPU 0 only and defines $pin_load (`taskset -c 1`) for the load
 # generator, so the two never share a core (less run-to-run noise on a 2-core machine).
 swift build -c release --product karokar-server >/dev/null
@@ -17,7 +18,9 @@ server_pin=() pin_load=()
 if [ "${BENCH_PIN:-0}" = 1 ]; then server_pin=(taskset -c 0) pin_load=(taskset -c 1); fi
 password="bench passphrase $RANDOM$RANDOM"
 env KAROKAR_BOOTSTRAP_ADMIN_PASSWORD="$password" KAROKAR_BOOTSTRAP_ADMIN_EMAIL=admin@bench.local KAROKAR_LOG_LEVEL=warning \
-  KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S=0 ${BENCH_SERVER_ENV:-} \
+  KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S=0 KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S=0 \
+  KAROKAR_LOGIN_RATE_PER_MINUTE=0 KAROKAR_REGISTER_RATE_PER_MINUTE=0 KAROKAR_TOKEN_EXCHANGE_RATE_PER_MINUTE=0 \
+  KAROKAR_PASSWORD_HASH_QUEUE=256 ${BENCH_SERVER_ENV:-} \
   ${server_pin[@]+"${server_pin[@]}"} "$bin/karokar-server" --port "$port" --database-url "$database" --set data-dir="$bench_dir/server" >"$bench_dir/server.log" 2>&1 &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; stop_cluster' EXIT
