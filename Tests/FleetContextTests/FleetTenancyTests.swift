@@ -55,7 +55,6 @@ struct FleetTenancyTests {
             ("ListVehicleDocuments", { _ = try await h.listVehicleDocuments(.init(vehicleId: vehicle.id), context: attacker) }),
             ("CheckAvailability", { _ = try await a.checkAvailability(.init(vehicleId: vehicle.id, period: openPeriod(7, 8)), context: attacker) }),
             ("CreateAvailabilityRecord", { _ = try await a.createAvailabilityRecord(.init(vehicleId: vehicle.id, period: openPeriod(7, 8), status: .reserved, sourceType: .booking, sourceId: UUID().postgresText), context: attacker) }),
-            ("ReleaseAvailability", { _ = try await a.releaseAvailability(.init(sourceType: .booking, sourceId: booking), context: attacker) }),
             ("ChangeAvailabilityStatus", { _ = try await a.changeAvailabilityStatus(.init(recordId: record.id, status: .allocated), context: attacker) }),
             ("GetVehicleTimeline", { _ = try await a.getVehicleTimeline(.init(vehicleId: vehicle.id, period: period(0, 30)), context: attacker) }),
         ]
@@ -67,6 +66,9 @@ struct FleetTenancyTests {
                 #expect(error.rpcCode == .notFound, "\(name): \(error)")
             }
         }
+        // A source id names the caller's own records: another tenant's answers as a random one does.
+        let release = try await a.releaseAvailability(.init(sourceType: .booking, sourceId: booking), context: attacker)
+        #expect(release.records.isEmpty, "ReleaseAvailability reached another tenant's record")
         let sweep = try await h.runDocumentExpirySweep(.init(), context: attacker)
         #expect(sweep.findings.isEmpty, "a tenant's sweep sees only its own fleet")
         #expect(try await snapshot(world) == before, "nothing changed")

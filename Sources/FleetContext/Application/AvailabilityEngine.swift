@@ -25,8 +25,8 @@ enum AvailabilityEngine {
 
     /// Releases every open record of a source (history is kept); emits `availability.released` each.
     @discardableResult
-    static func release(_ source: HoldSource, _ sourceID: UUID, _ work: UnitOfWork) async throws -> [AvailabilityRecord] {
-        let records = try await AvailabilityStore.release(source, sourceID, work)
+    static func release(_ source: HoldSource, _ sourceID: UUID, owner: UUID? = nil, _ work: UnitOfWork) async throws -> [AvailabilityRecord] {
+        let records = try await AvailabilityStore.release(source, sourceID, owner: owner, work)
         for record in records {
             try await work.publish(HoldEvents.released(record))
         }

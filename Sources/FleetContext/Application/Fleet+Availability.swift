@@ -43,12 +43,15 @@ extension Fleet {
         _ source: HoldSource, _ sourceID: UUID, _ invocation: Invocation
     ) async throws -> [AvailabilityRecord] {
         try HoldRules.checkPlacedByEngine(source, "released")
+        // A source id is the caller's to name: only the caller's own records are looked at (platform
+        // administrators: every tenant's), so another tenant's records with the same id neither
+        // show (a random id and another tenant's answer alike) nor stand in the way.
+        let owner = invocation.caller.actsAcrossTenants ? nil : invocation.caller.organizationID
         return try await bus.mutation(invocation) { work in
-            // Lock each vehicle the source holds, and only touch records the caller reaches.
-            for record in try await AvailabilityStore.open(source, sourceID, work) {
-                _ = try await FleetAccess.ownedVehicle(record.vehicleID, invocation.caller, work)
+            for record in try await AvailabilityStore.open(source, sourceID, owner: owner, work) {
+                _ = try await FleetAccess.ownedVehicle(record.vehicleID, invocation.caller, work)  // locks it
             }
-            return try await AvailabilityEngine.release(source, sourceID, work)
+            return try await AvailabilityEngine.release(source, sourceID, owner: owner, work)
         }
     }
 

@@ -9,7 +9,9 @@ extension Fleet {
         vehicle id: UUID, period: Period, reason: String, expectedVersion: Int64?, _ invocation: Invocation
     ) async throws -> Block {
         try await changing(vehicle: id, expectedVersion: expectedVersion, invocation) { vehicle, work in
-            try await placeBlock(on: vehicle, period: period, reason: reason, moderationAction: nil, work)
+            try await placeBlock(
+                on: vehicle, period: period, reason: reason, moderationAction: nil, byPlatform: invocation.caller.actsAcrossTenants, work
+            )
         }
     }
 
@@ -21,6 +23,7 @@ extension Fleet {
             }
             _ = try await FleetAccess.ownedVehicle(block.vehicleID, invocation.caller, work)
             try ExpectedVersion.check(expectedVersion, block.version, "block")
+            try block.checkRemovable(by: invocation.caller)
             return try await removeBlock(block, work)
         }
     }
@@ -36,12 +39,13 @@ extension Fleet {
     // MARK: - In a unit of work (the RPCs above, moderation, retirement)
 
     /// Places the block and its BLOCKED record on a locked vehicle; emits `vehicle.block_placed`.
+    /// A platform's block (moderation, or a platform administrator's call) only the platform removes.
     nonisolated func placeBlock(
-        on vehicle: Vehicle, period: Period, reason: String, moderationAction: UUID?, _ work: UnitOfWork
+        on vehicle: Vehicle, period: Period, reason: String, moderationAction: UUID?, byPlatform: Bool, _ work: UnitOfWork
     ) async throws -> Block {
         try vehicle.status.checkEditable()
         let row = try await AvailabilityEngine.holdForNew(.blocked, .manualBlock, over: period, on: vehicle, work)
-        let block = try await BlockStore.insert(row, reason: reason, work)
+        let block = try await BlockStore.insert(row, reason: reason, byPlatform: byPlatform || moderationAction != nil, work)
         try await work.publish(VehicleEvents.blockPlaced(block, moderationAction: moderationAction))
         return block
     }

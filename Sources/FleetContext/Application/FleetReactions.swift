@@ -67,7 +67,7 @@ extension Fleet {
             let action = check.optionalUUID(request.moderationActionId, "moderationActionId")
             try check.finish()
             let vehicle = try await FleetAccess.ownedVehicle(vehicleID, .system, expectedVersion: request.expectedVersion?.value, work)
-            _ = try await placeBlock(on: vehicle, period: period, reason: reason, moderationAction: action, work)
+            _ = try await placeBlock(on: vehicle, period: period, reason: reason, moderationAction: action, byPlatform: true, work)
         default:
             return
         }

@@ -85,10 +85,21 @@ struct Block: Sendable, Hashable, Codable {
     var removedAt: Instant?
     var removedBy: String?
     var version: Int64
+    /// Placed by a platform administrator (moderation): theirs to remove, not the owner's.
+    var placedByPlatform: Bool
 
     func checkRemovable() throws(DomainError) {
         guard removedAt == nil else {
             throw DomainError.failedPrecondition("BLOCK_ALREADY_REMOVED", "the block was already removed")
+        }
+    }
+
+    /// Who may remove it: a platform's block only platform administrators (and the system), as
+    /// an administrator's suspension.
+    func checkRemovable(by caller: Caller) throws(DomainError) {
+        try checkRemovable()
+        if placedByPlatform, !caller.actsAcrossTenants {
+            throw DomainError.permissionDenied("only platform administrators remove a block the platform placed")
         }
     }
 }

@@ -40,10 +40,13 @@ enum AvailabilityStore {
     }
 
     /// Releases every open record of a source; returns them as released.
-    static func release(_ source: HoldSource, _ sourceID: UUID, _ work: UnitOfWork) async throws -> [AvailabilityRecord] {
+    /// Releases the open records of a source; of `owner`'s vehicles only, when given (a source id
+    /// is the caller's to name, so another tenant may have used the same one).
+    static func release(_ source: HoldSource, _ sourceID: UUID, owner: UUID? = nil, _ work: UnitOfWork) async throws -> [AvailabilityRecord] {
         try await work.query("""
             UPDATE fleet.availability AS a SET released_at = now(), version = a.version + 1
             WHERE a.source_type = \(source.rawValue) AND a.source_id = \(sourceID) AND a.released_at IS NULL
+              AND (\(owner)::uuid IS NULL OR a.organization_id = \(owner)::uuid)
             RETURNING \(columns)
             """).map { try $0.availabilityRecord() }
     }
@@ -61,10 +64,11 @@ enum AvailabilityStore {
     }
 
     /// Open records of a source (a booking's reservation, say).
-    static func open(_ source: HoldSource, _ sourceID: UUID, _ work: UnitOfWork) async throws -> [AvailabilityRecord] {
+    static func open(_ source: HoldSource, _ sourceID: UUID, owner: UUID? = nil, _ work: UnitOfWork) async throws -> [AvailabilityRecord] {
         try await work.query("""
             SELECT \(columns) FROM fleet.availability AS a
             WHERE a.source_type = \(source.rawValue) AND a.source_id = \(sourceID) AND a.released_at IS NULL
+              AND (\(owner)::uuid IS NULL OR a.organization_id = \(owner)::uuid)
             """).map { try $0.availabilityRecord() }
     }
 

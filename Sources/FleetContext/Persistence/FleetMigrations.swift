@@ -266,5 +266,10 @@ public enum FleetMigrations {
             -- Every open record as it holds the vehicle: availability checks and search.
             CREATE INDEX availability_open_blocked ON fleet.availability USING gist (vehicle_id, blocked) WHERE released_at IS NULL;
             """),
+        // Issue 19, finding 6: a block a platform administrator placed (moderation) is theirs to
+        // remove, not the owner's. Blocks from before are the owners' unless moderation placed them.
+        Migration(context: "fleet", version: 3, name: "platform_blocks", sql: """
+            ALTER TABLE fleet.block ADD COLUMN placed_by_platform boolean NOT NULL DEFAULT false;
+            """),
     ]
 }

@@ -58,7 +58,7 @@ extension PostgresRow {
             reason: try decode(String.self, "reason"), availabilityRecordID: try decode(UUID.self, "availability_id"),
             createdBy: try decode(String.self, "created_by"), createdAt: try decode(Instant.self, "created_at"),
             removedAt: try decode(Instant?.self, "removed_at"), removedBy: try decode(String?.self, "removed_by"),
-            version: try decode(Int64.self, "version")
+            version: try decode(Int64.self, "version"), placedByPlatform: try decode(Bool.self, "placed_by_platform")
         )
     }
 

@@ -117,13 +117,14 @@ enum SuspensionStore {
 enum BlockStore {
     static let columns = SQLFragment("""
         b.id, b.vehicle_id, b.organization_id, b.period, b.reason, b.availability_id, b.created_by, b.created_at, b.removed_at,
-        b.removed_by, b.version
+        b.removed_by, b.version, b.placed_by_platform
         """)
 
-    static func insert(_ row: HoldRow, reason: String, _ work: UnitOfWork) async throws -> Block {
+    static func insert(_ row: HoldRow, reason: String, byPlatform: Bool, _ work: UnitOfWork) async throws -> Block {
         try await work.query("""
-            INSERT INTO fleet.block AS b (id, vehicle_id, organization_id, period, reason, availability_id, created_by)
-            VALUES (\(row.id), \(row.vehicle.id), \(row.vehicle.organizationID), \(row.period)::tstzrange, \(reason), \(row.hold), \(row.actor))
+            INSERT INTO fleet.block AS b (id, vehicle_id, organization_id, period, reason, availability_id, created_by, placed_by_platform)
+            VALUES (\(row.id), \(row.vehicle.id), \(row.vehicle.organizationID), \(row.period)::tstzrange, \(reason), \(row.hold), \(row.actor),
+                    \(byPlatform))
             RETURNING \(columns)
             """).single().block()
     }

@@ -52,7 +52,8 @@ extension Block {
         FleetV1.VehicleBlock(
             id: id.lowercasedString, vehicleId: vehicleID.lowercasedString, organizationId: organizationID.lowercasedString,
             period: period.message, reason: reason, availabilityRecordId: availabilityRecordID.lowercasedString, createdBy: createdBy,
-            createdAt: createdAt.timestamp, removedAt: removedAt?.timestamp, removedBy: removedBy.stringValue, version: version
+            createdAt: createdAt.timestamp, removedAt: removedAt?.timestamp, removedBy: removedBy.stringValue, version: version,
+            placedByPlatform: placedByPlatform
         )
     }
 }

@@ -343,6 +343,8 @@ extension FleetV1 {
         public var removedAt: CommonV1.Timestamp? = nil
         public var removedBy: CommonV1.StringValue? = nil
         public var version: Int64 = 0
+        /// Placed by a platform administrator (moderation): only a platform administrator removes it.
+        public var placedByPlatform: Bool = false
 
         public init() {}
 
@@ -357,7 +359,8 @@ extension FleetV1 {
             createdAt: CommonV1.Timestamp? = nil,
             removedAt: CommonV1.Timestamp? = nil,
             removedBy: CommonV1.StringValue? = nil,
-            version: Int64 = 0
+            version: Int64 = 0,
+            placedByPlatform: Bool = false
         ) {
             self.id = id
             self.vehicleId = vehicleId
@@ -370,6 +373,7 @@ extension FleetV1 {
             self.removedAt = removedAt
             self.removedBy = removedBy
             self.version = version
+            self.placedByPlatform = placedByPlatform
         }
     }
 
@@ -1108,6 +1112,7 @@ extension FleetV1.VehicleBlock: ProtoMessage {
         ProtoFieldSchema(name: "removed_at", jsonName: "removedAt", number: 9, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "removed_by", jsonName: "removedBy", number: 10, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "version", jsonName: "version", number: 11, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "placed_by_platform", jsonName: "placedByPlatform", number: 12, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -1123,6 +1128,7 @@ extension FleetV1.VehicleBlock: ProtoMessage {
         self.removedAt = try c.removed_at.map { try CommonV1.Timestamp(cMessage: $0) }
         self.removedBy = try c.removed_by.map { try CommonV1.StringValue(cMessage: $0) }
         self.version = c.version
+        self.placedByPlatform = (c.placed_by_platform != 0)
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -1139,6 +1145,7 @@ extension FleetV1.VehicleBlock: ProtoMessage {
         if let value = self.removedAt { c.pointee.removed_at = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
         if let value = self.removedBy { c.pointee.removed_by = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__StringValue.self) }
         c.pointee.version = self.version
+        c.pointee.placed_by_platform = (self.placedByPlatform ? 1 : 0)
         return UnsafeMutableRawPointer(c)
     }
 
@@ -1155,6 +1162,7 @@ extension FleetV1.VehicleBlock: ProtoMessage {
         writer.optional("removedAt", self.removedAt)
         writer.optional("removedBy", self.removedBy)
         writer.field("version", self.version)
+        writer.field("placedByPlatform", self.placedByPlatform)
         return writer.value
     }
 
@@ -1174,6 +1182,7 @@ extension FleetV1.VehicleBlock: ProtoMessage {
             case "removedAt", "removed_at": self.removedAt = try ProtoJSON.decode(value, field: key)
             case "removedBy", "removed_by": self.removedBy = try ProtoJSON.decode(value, field: key)
             case "version": self.version = try ProtoJSON.decode(value, field: key)
+            case "placedByPlatform", "placed_by_platform": self.placedByPlatform = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

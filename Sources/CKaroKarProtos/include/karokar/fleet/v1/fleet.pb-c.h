@@ -309,10 +309,14 @@ struct  Karokar__Fleet__V1__VehicleBlock
   Karokar__Common__V1__Timestamp *removed_at;
   Karokar__Common__V1__StringValue *removed_by;
   int64_t version;
+  /*
+   * Placed by a platform administrator (moderation): only a platform administrator removes it.
+   */
+  protobuf_c_boolean placed_by_platform;
 };
 #define KAROKAR__FLEET__V1__VEHICLE_BLOCK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__fleet__v1__vehicle_block__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, NULL, NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, NULL, NULL, 0, 0 }
 
 
 /*

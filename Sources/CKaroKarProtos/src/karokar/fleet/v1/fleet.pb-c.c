@@ -1104,7 +1104,7 @@ const ProtobufCMessageDescriptor karokar__fleet__v1__vehicle_suspension__descrip
   (ProtobufCMessageInit) karokar__fleet__v1__vehicle_suspension__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__fleet__v1__vehicle_block__field_descriptors[11] =
+static const ProtobufCFieldDescriptor karokar__fleet__v1__vehicle_block__field_descriptors[12] =
 {
   {
     "id",
@@ -1238,6 +1238,18 @@ static const ProtobufCFieldDescriptor karokar__fleet__v1__vehicle_block__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "placed_by_platform",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Fleet__V1__VehicleBlock, placed_by_platform),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__fleet__v1__vehicle_block__field_indices_by_name[] = {
   5,   /* field[5] = availability_record_id */
@@ -1246,6 +1258,7 @@ static const unsigned karokar__fleet__v1__vehicle_block__field_indices_by_name[]
   0,   /* field[0] = id */
   2,   /* field[2] = organization_id */
   3,   /* field[3] = period */
+  11,   /* field[11] = placed_by_platform */
   4,   /* field[4] = reason */
   8,   /* field[8] = removed_at */
   9,   /* field[9] = removed_by */
@@ -1255,7 +1268,7 @@ static const unsigned karokar__fleet__v1__vehicle_block__field_indices_by_name[]
 static const ProtobufCIntRange karokar__fleet__v1__vehicle_block__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor karokar__fleet__v1__vehicle_block__descriptor =
 {
@@ -1265,7 +1278,7 @@ const ProtobufCMessageDescriptor karokar__fleet__v1__vehicle_block__descriptor =
   "Karokar__Fleet__V1__VehicleBlock",
   "karokar.fleet.v1",
   sizeof(Karokar__Fleet__V1__VehicleBlock),
-  11,
+  12,
   karokar__fleet__v1__vehicle_block__field_descriptors,
   karokar__fleet__v1__vehicle_block__field_indices_by_name,
   1,  karokar__fleet__v1__vehicle_block__number_ranges,
