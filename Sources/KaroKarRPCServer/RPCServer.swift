@@ -36,6 +36,8 @@ public final class RPCServer: Sendable {
         var serverChannel: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var draining = false
+        /// One per event loop that has had a connection, by loop.
+        var sweepers: [ObjectIdentifier: NIOLoopBound<ConnectionSweeper>] = [:]
     }
 
     public let configuration: Configuration
@@ -88,17 +90,29 @@ public final class RPCServer: Sendable {
             logger.warning("refusing connection", metadata: ["reason": "connection limit or draining"])
             return channel.close()
         }
+        let sweeper = sweeper(for: channel.eventLoop)
         channel.closeFuture.whenComplete { [state] _ in
             state.withLockedValue { _ = $0.connections.removeValue(forKey: id) }
         }
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(
                 ServerConnectionHandler(
-                    dispatcher: dispatcher, serverName: configuration.serverName,
+                    dispatcher: dispatcher, serverName: configuration.serverName, sweeper: sweeper,
                     startsCallsOnEventLoop: configuration.startsCallsOnEventLoop
                 )
             )
         }
+    }
+
+    /// The timeout checker of `loop`'s connections, made on first use. Called on `loop`.
+    private func sweeper(for loop: any EventLoop) -> ConnectionSweeper {
+        let id = ObjectIdentifier(loop)
+        return state.withLockedValue { state in
+            if let sweeper = state.sweepers[id] { return sweeper }
+            let sweeper = NIOLoopBound(ConnectionSweeper(loop: loop, limits: configuration.limits), eventLoop: loop)
+            state.sweepers[id] = sweeper
+            return sweeper
+        }.value
     }
 
     /// Graceful shutdown: stop accepting, send DRAIN on every connection, wait for in-flight calls
@@ -127,8 +141,9 @@ public final class RPCServer: Sendable {
             return (state.serverChannel, Array(state.connections.values))
         }
         try? await server?.close()
-        for connection in connections {
-            try? await connection.close()
+        let closing = connections.map { $0.close() }  // all at once, then wait for each
+        for closed in closing {
+            try? await closed.get()
         }
     }
 }

@@ -44,8 +44,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private var lastCallID: UInt32 = 0
     private var lastActivity = NIODeadline.now()
     private var partialFrameSince: NIODeadline?
-    private var housekeeping: RepeatedTask?
-    private var handshakeTimer: Scheduled<Void>?
+    /// When the channel became active (the handshake timeout runs from then); nil before.
+    private var startedAt: NIODeadline?
+    /// Checks this connection's timeouts with those of the loop's other connections.
+    private let sweeper: ConnectionSweeper
     private var flushPending = false
     /// Frames written since the last flush, in one buffer: one pipeline write and one iovec per
     /// flush instead of one per frame. Immediate calls encode their replies straight into it.
@@ -60,8 +62,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     /// What the connection's calls share; made again when the logger changes.
     private var callConnection: CallConnection
 
-    init(dispatcher: CallDispatcher, serverName: String, startsCallsOnEventLoop: Bool = true) {
+    init(dispatcher: CallDispatcher, serverName: String, sweeper: ConnectionSweeper, startsCallsOnEventLoop: Bool = true) {
         self.dispatcher = dispatcher
+        self.sweeper = sweeper
         self.startsCallsOnEventLoop = startsCallsOnEventLoop
         self.limits = dispatcher.limits
         self.serverName = serverName
@@ -87,24 +90,18 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     private func start(context: ChannelHandlerContext) {
-        guard handshakeTimer == nil else { return }
-        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(limits.handshakeTimeout.nanoseconds)) { [self] in
-            if phase == .awaitingHello {
-                closeWithError(RPCError(.deadlineExceeded, "no HELLO within the handshake timeout"))
-            }
-        }
-        let period = min(limits.idleTimeout, limits.frameTimeout, limits.handshakeTimeout) / 4
-        let interval = TimeAmount.nanoseconds(max(period.nanoseconds, 10_000_000))
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        housekeeping = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            handler.value.checkTimeouts()
-        }
+        guard startedAt == nil else { return }
+        startedAt = .now()
+        sweeper.add(self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        sweeper.remove(self)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         phase = .closed
-        handshakeTimer?.cancel()
-        housekeeping?.cancel()
+        sweeper.remove(self)
         deadlineTimer.cancel()
         for call in calls.values {
             call.task?.cancel()
@@ -185,7 +182,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             protocolError("HELLO sent twice")
             return
         }
-        handshakeTimer?.cancel()
         guard let hello = try? frame.body.withUnsafeReadableBytes({ try ProtoCodec.decode(RPCV1.Hello.self, from: $0, budget: 16 * 1024) }) else {
             protocolError("HELLO body is not a valid karokar.rpc.v1.Hello")
             return
@@ -339,9 +335,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         if let next { armDeadlineTimer(at: next) }
     }
 
-    func checkTimeouts() {
-        let now = NIODeadline.now()
-        if let since = partialFrameSince, now - since > .nanoseconds(limits.frameTimeout.nanoseconds) {
+    /// Called by the loop's ``ConnectionSweeper`` every quarter of the shortest timeout.
+    func checkTimeouts(now: NIODeadline) {
+        if phase == .awaitingHello, let startedAt, now - startedAt > .nanoseconds(limits.handshakeTimeout.nanoseconds) {
+            closeWithError(RPCError(.deadlineExceeded, "no HELLO within the handshake timeout"))
+        } else if let since = partialFrameSince, now - since > .nanoseconds(limits.frameTimeout.nanoseconds) {
             closeWithError(RPCError(.deadlineExceeded, "a frame took longer than the frame timeout to arrive"))
         } else if phase == .open, calls.isEmpty, now - lastActivity > .nanoseconds(limits.idleTimeout.nanoseconds) {
             beginDrain(RPCError(.ok, "idle timeout"))
