@@ -43,6 +43,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private var calls: [UInt32: InFlightCall] = [:]
     private var lastCallID: UInt32 = 0
     private var lastActivity = NIODeadline.now()
+    /// When the last read arrived: call deadlines count from it.
+    private var readTime = NIODeadline.now()
     private var partialFrameSince: NIODeadline?
     /// When the channel became active (the handshake timeout runs from then); nil before.
     private var startedAt: NIODeadline?
@@ -112,8 +114,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard phase != .closed else { return }
+        readTime = .now()
+        lastActivity = readTime
         parser.append(unwrapInboundIn(data))
-        lastActivity = .now()
         batching = true
         defer { batching = false }
         var completedFrame = false
@@ -231,10 +234,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             throw RPCError(.unimplemented, "unknown method \(envelope.path.prefix(CallEnvelope.maximumPathBytes))", domainCode: TransportDomainCode.unknownMethod)
         }
         methodCache?.remember(target, for: envelope.path)
-        let micros = min(envelope.timeoutMicros, ServerLimits.maximumTimeoutMicros)
-        let timeout = micros == 0 ? nil : Duration.microseconds(Int64(micros))
+        let deadline = try deadline(timeoutMicros: envelope.timeoutMicros)
         var callContext = ServerCallContext(
-            methodInfo: target.methodInfo, callID: callID, metadata: envelope.metadata, timeout: timeout,
+            methodInfo: target.methodInfo, callID: callID, metadata: envelope.metadata, deadline: deadline,
             connectionInfo: callConnection
         )
         let payload = envelope.payload
@@ -246,7 +248,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             flushLater()
             return
         }
-        let deadline = timeout.map { NIODeadline.now() + .nanoseconds($0.nanoseconds) }
         let taskContext = callContext
         let dispatcher = self.dispatcher
         let mailbox = self.mailbox!
@@ -264,6 +265,18 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         }
         calls[callID] = InFlightCall(task: task, deadline: deadline)
         if let deadline { armDeadlineTimer(at: deadline) }
+    }
+
+    /// The deadline of a call that asks for `timeoutMicros` (0: none), counted from the read that
+    /// brought its frame and capped at a day; DEADLINE_EXCEEDED if it has passed already, before
+    /// the call starts (the clock is read only for calls with a deadline).
+    private func deadline(timeoutMicros: UInt64) throws(RPCError) -> NIODeadline? {
+        guard timeoutMicros != 0 else { return nil }
+        let deadline = readTime + .microseconds(Int64(min(timeoutMicros, ServerLimits.maximumTimeoutMicros)))
+        guard NIODeadline.now() < deadline else {
+            throw RPCError(.deadlineExceeded, "deadline exceeded")
+        }
+        return deadline
     }
 
     private func deliver(_ replies: [ReplyMailbox.Reply]) {
