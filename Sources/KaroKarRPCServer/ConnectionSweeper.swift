@@ -1,7 +1,7 @@
 import KaroKarRPC
 import NIOCore
 
-/// Checks the handshake, idle and frame timeouts of every connection of one event loop
+/// Checks the handshake, idle, frame and stall timeouts of every connection of one event loop
 /// with one timer, every quarter of the shortest of them (at least 10 ms), armed while the loop
 /// has connections.
 ///
@@ -17,7 +17,7 @@ final class ConnectionSweeper {
 
     init(loop: any EventLoop, limits: ServerLimits) {
         self.loop = loop
-        let shortest = min(limits.handshakeTimeout, limits.idleTimeout, limits.frameTimeout)
+        let shortest = min(limits.handshakeTimeout, limits.idleTimeout, limits.frameTimeout, limits.outboundStallTimeout)
         period = .nanoseconds(max((shortest / 4).nanoseconds, 10_000_000))
     }
 

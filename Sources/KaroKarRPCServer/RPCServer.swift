@@ -64,6 +64,9 @@ public final class RPCServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(
+                low: configuration.limits.outboundLowWaterBytes, high: configuration.limits.outboundHighWaterBytes
+            ))
             .childChannelInitializer { [self] channel in
                 admit(channel)
             }
@@ -77,6 +80,19 @@ public final class RPCServer: Sendable {
     /// Number of open connections.
     public var connectionCount: Int {
         state.withLockedValue { $0.connections.count }
+    }
+
+    /// What each open connection holds in memory, read on its event loop: for tests of the bounds.
+    package func connectionBuffers() async -> [ConnectionBuffers] {
+        let connections = state.withLockedValue { Array($0.connections.values) }
+        var buffers: [ConnectionBuffers] = []
+        for channel in connections {
+            let read = channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.handler(type: ServerConnectionHandler.self).buffers
+            }
+            if let connection = try? await read.get() { buffers.append(connection) }
+        }
+        return buffers
     }
 
     private func admit(_ channel: any Channel) -> EventLoopFuture<Void> {

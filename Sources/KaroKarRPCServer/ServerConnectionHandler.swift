@@ -17,8 +17,14 @@ public struct ServerDrainEvent: Sendable {
 /// (`RPCServer.Configuration.startsCallsOnEventLoop`), and hands its REPLY frame back through a
 /// ``ReplyMailbox``, in batches. Replies are flushed once per batch or read,
 /// not once per reply, and one timer, armed for the earliest deadline, serves every call's deadline.
-final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+///
+/// Backpressure: when the replies the peer has not read pass the high-water mark (the channel's
+/// write buffer water mark, `ServerLimits.outboundHighWaterBytes`), the connection stops taking
+/// frames from its read buffer and stops reading the socket, until they are below the low-water
+/// mark again; a peer that lets them stay above it for the stall timeout is disconnected.
+final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     enum Phase {
@@ -37,29 +43,36 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private let limits: ServerLimits
     private let serverName: String
     private let startsCallsOnEventLoop: Bool
-    private var logger: Logger
-    private var phase = Phase.awaitingHello
-    private var parser: FrameParser
+    var logger: Logger
+    var phase = Phase.awaitingHello
+    var parser: FrameParser
     private var calls: [UInt32: InFlightCall] = [:]
     private var lastCallID: UInt32 = 0
     private var lastActivity = NIODeadline.now()
     /// When the last read arrived: call deadlines count from it.
     private var readTime = NIODeadline.now()
-    private var partialFrameSince: NIODeadline?
+    var partialFrameSince: NIODeadline?
+    /// False while the bytes written and not yet sent are over the high-water mark (until they
+    /// fall below the low-water mark): no frame is handled and the socket is not read meanwhile.
+    var writable = true
+    /// A read the channel asked for while the connection was not writable, made when it is again.
+    var readPending = false
+    /// Since when the connection has not been writable.
+    var stalledSince: NIODeadline?
     /// When the channel became active (the handshake timeout runs from then); nil before.
     private var startedAt: NIODeadline?
     /// Checks this connection's timeouts with those of the loop's other connections.
     private let sweeper: ConnectionSweeper
-    private var flushPending = false
+    var flushPending = false
     /// Frames written since the last flush, in one buffer: one pipeline write and one iovec per
     /// flush instead of one per frame. Immediate calls encode their replies straight into it.
-    private var outbound = ByteBuffer()
+    var outbound = ByteBuffer()
     /// Inside a read or a batch of replies, which flush when they end.
-    private var batching = false
+    var batching = false
     private var deadlineTimer = CallDeadlineTimer()
     private var mailbox: ReplyMailbox?
     private var methodCache: MethodCache? = MethodCache()
-    private var context: ChannelHandlerContext?
+    var context: ChannelHandlerContext?
     private var peer = "?"
     /// What the connection's calls share; made again when the logger changes.
     private var callConnection: CallConnection
@@ -117,13 +130,26 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         readTime = .now()
         lastActivity = readTime
         parser.append(unwrapInboundIn(data))
+        handleBufferedFrames(arrivedAt: readTime)
+    }
+
+    /// Handles the complete frames in the read buffer, until it has none or the connection stops
+    /// being writable. Replies are sent every `directWriteBytes` (not only when the read ends), so
+    /// that the channel's count of unsent bytes, and with it the writability, follows them frame
+    /// by frame and counts only what the peer has not read.
+    /// `arrivedAt` starts the frame timeout of a frame left incomplete.
+    func handleBufferedFrames(arrivedAt: NIODeadline) {
         batching = true
         defer { batching = false }
         var completedFrame = false
         do {
-            while phase != .closed, let frame = try parser.next() {
+            while phase != .closed, writable, let frame = try parser.next() {
                 completedFrame = true
                 handle(frame)
+                if outbound.readableBytes >= Self.directWriteBytes, let context {
+                    writeOutbound(context)
+                    context.flush()
+                }
             }
         } catch {
             closeWithError(RPCError(
@@ -131,11 +157,12 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             ))
             return
         }
-        // The frame timeout runs from the first byte of the frame still incomplete.
-        if !parser.hasPartialFrame {
+        // The frame timeout runs from the first byte of the frame still incomplete, and only while
+        // the connection reads: the frames it holds back while not writable are not the peer's delay.
+        if !writable || !parser.hasPartialFrame {
             partialFrameSince = nil
         } else if completedFrame || partialFrameSince == nil {
-            partialFrameSince = lastActivity
+            partialFrameSince = arrivedAt
         }
     }
 
@@ -352,82 +379,12 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     func checkTimeouts(now: NIODeadline) {
         if phase == .awaitingHello, let startedAt, now - startedAt > .nanoseconds(limits.handshakeTimeout.nanoseconds) {
             closeWithError(RPCError(.deadlineExceeded, "no HELLO within the handshake timeout"))
+        } else if let since = stalledSince, now - since > .nanoseconds(limits.outboundStallTimeout.nanoseconds) {
+            closeStalled()
         } else if let since = partialFrameSince, now - since > .nanoseconds(limits.frameTimeout.nanoseconds) {
             closeWithError(RPCError(.deadlineExceeded, "a frame took longer than the frame timeout to arrive"))
-        } else if phase == .open, calls.isEmpty, now - lastActivity > .nanoseconds(limits.idleTimeout.nanoseconds) {
+        } else if phase == .open, writable, calls.isEmpty, now - lastActivity > .nanoseconds(limits.idleTimeout.nanoseconds) {
             beginDrain(RPCError(.ok, "idle timeout"))
-        }
-    }
-
-    // MARK: - Writing
-
-    // The frames the connection makes itself (handshake, PONG, DRAIN, refusals) are encoded
-    // straight into the outgoing bytes; `write(_:)` with a buffer takes the frames made elsewhere.
-
-    private func write<M: ProtoMessage>(type: FrameType, callID: UInt32 = 0, message: M) {
-        guard context != nil else { return }
-        outbound.writeFrame(type: type, callID: callID, message: message)
-        flushLater()
-    }
-
-    /// The REPLY that refuses call `callID` with `error`.
-    private func write(callID: UInt32, error: RPCError) {
-        write(type: .reply, callID: callID, message: RPCV1.Reply(status: error.status))
-    }
-
-    private func write(_ frame: Frame) {
-        guard context != nil else { return }
-        outbound.writeFrame(frame)
-        flushLater()
-    }
-
-    /// Frames at least this large are handed to the channel as they are, not copied into
-    /// ``outbound``; and ``outbound`` is given back after a flush once it has grown past it.
-    static let directWriteBytes = 16 * 1024
-
-    private func write(_ buffer: ByteBuffer) {
-        guard let context else { return }
-        if buffer.readableBytes >= Self.directWriteBytes {
-            writeOutbound(context)
-            context.write(NIOAny(buffer), promise: nil)
-        } else {
-            outbound.writeImmutableBuffer(buffer)
-        }
-        flushLater()
-    }
-
-    /// Flushes when the read or batch of replies ends, or else on the loop's next turn.
-    private func flushLater() {
-        guard !flushPending, let context else { return }
-        flushPending = true
-        if !batching {
-            context.eventLoop.assumeIsolated().execute { [self] in flushIfPending() }
-        }
-    }
-
-    /// Hands ``outbound`` to the channel, unflushed, and starts a new one (new storage: the
-    /// channel holds the old until the flush).
-    private func writeOutbound(_ context: ChannelHandlerContext) {
-        guard outbound.readableBytes > 0 else { return }
-        context.write(NIOAny(outbound), promise: nil)
-        outbound.clear()
-    }
-
-    private func flushIfPending() {
-        guard flushPending, let context else { return }
-        flushPending = false
-        if outbound.readableBytes > 0 {
-            context.write(NIOAny(outbound), promise: nil)
-            context.flush()
-            // Usually written out by now, so the storage is this buffer's alone again and
-            // clearing it costs no allocation; a grown one is given back.
-            if outbound.capacity > Self.directWriteBytes {
-                outbound = context.channel.allocator.buffer(capacity: 4096)
-            } else {
-                outbound.clear()
-            }
-        } else {
-            context.flush()
         }
     }
 }
