@@ -56,6 +56,7 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "idle-timeout-ms", help: "idle connections are drained after this", defaultValue: "300000"),
         SettingSpec(name: "frame-timeout-ms", help: "time allowed for one frame to arrive completely", defaultValue: "10000"),
         SettingSpec(name: "drain-timeout-ms", help: "longest graceful drain before closing anyway", defaultValue: "30000"),
+        SettingSpec(name: "drain-delay-ms", help: "on SIGTERM, how long health checks answer NOT_SERVING while the server still serves, before it drains", defaultValue: "0"),
         SettingSpec(name: "outbound-high-water-bytes", help: "unsent reply bytes past which a connection stops reading (its peer does not read)", defaultValue: "262144"),
         SettingSpec(name: "outbound-low-water-bytes", help: "unsent reply bytes below which a stopped connection reads again", defaultValue: "65536"),
         SettingSpec(name: "outbound-stall-timeout-ms", help: "a connection stopped this long by a peer that does not read is closed", defaultValue: "30000"),
@@ -159,6 +160,7 @@ public struct ServerSettings: Sendable {
         case "idle-timeout-ms": limits.idleTimeout = try milliseconds()
         case "frame-timeout-ms": limits.frameTimeout = try milliseconds()
         case "drain-timeout-ms": limits.drainTimeout = try milliseconds()
+        case "drain-delay-ms": limits.drainDelay = .milliseconds(try integer(0...3_600_000))
         case "outbound-high-water-bytes": limits.outboundHighWaterBytes = try integer(1024...1_073_741_824)
         case "outbound-low-water-bytes": limits.outboundLowWaterBytes = try integer(0...1_073_741_824)
         case "outbound-stall-timeout-ms": limits.outboundStallTimeout = try milliseconds()

@@ -78,8 +78,7 @@ struct Serve: AsyncParsableCommand {
                 tasks.addTask { await application.runBackgroundWork() }
                 await waitForTerminationSignal()
                 logger.info("signal received, draining")
-                application.health.markNotServing()
-                await application.server.drain()
+                await application.drain()
                 tasks.cancelAll()  // the relay stops between batches; undelivered events wait in the outbox
             }
             try await group.shutdownGracefully()

@@ -5,7 +5,7 @@ import Testing
 /// The connection limits of issue 19 are settings like the others (`karokar-server --help`).
 @Suite("Limit settings")
 struct LimitSettingsTests {
-    static let names = ["outbound-high-water-bytes", "outbound-low-water-bytes", "outbound-stall-timeout-ms"]
+    static let names = ["outbound-high-water-bytes", "outbound-low-water-bytes", "outbound-stall-timeout-ms", "drain-delay-ms"]
 
     static func resolve(_ flags: [String: String]) throws -> ServerSettings {
         try ServerSettings.resolve(flags: flags, environment: [:], configFile: nil) { _ in [] }
@@ -22,10 +22,10 @@ struct LimitSettingsTests {
     @Test func theyTakeEffect() throws {
         let limits = try Self.resolve([
             "outbound-high-water-bytes": "1048576", "outbound-low-water-bytes": "4096",
-            "outbound-stall-timeout-ms": "2500",
+            "outbound-stall-timeout-ms": "2500", "drain-delay-ms": "5000",
         ]).limits
         #expect(limits.outboundHighWaterBytes == 1_048_576 && limits.outboundLowWaterBytes == 4_096)
-        #expect(limits.outboundStallTimeout == .milliseconds(2_500))
+        #expect(limits.outboundStallTimeout == .milliseconds(2_500) && limits.drainDelay == .seconds(5))
     }
 
     @Test("a low-water mark above the high-water mark is refused at start, naming both")
