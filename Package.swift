@@ -108,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "karokar-server",
             dependencies: [
-                "KaroKarServer", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KaroKarServer", "KaroKarRPC", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),

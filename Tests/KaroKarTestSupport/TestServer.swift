@@ -16,9 +16,12 @@ public struct TestServer: Sendable {
 
     public static let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
-    /// Only the built-in services, no database.
-    public static func start(_ configure: (inout ServerSettings) -> Void = { _ in }) async throws -> TestServer {
-        try await start(pool: nil, configure)
+    /// Only the built-in services, no database; on `group` (the shared loops unless a test that
+    /// loads them heavily brings its own).
+    public static func start(
+        group: any EventLoopGroup = TestServer.group, _ configure: (inout ServerSettings) -> Void = { _ in }
+    ) async throws -> TestServer {
+        try await start(pool: nil, group: group, configure)
     }
 
     /// Every bounded context on a fresh, migrated database of the test cluster, with the event relay running.
@@ -29,7 +32,9 @@ public struct TestServer: Sendable {
     }
 
     /// A server on `pool`, already migrated (e.g. a second server process on the same database).
-    public static func start(pool: PostgresPool?, _ configure: (inout ServerSettings) -> Void = { _ in }) async throws -> TestServer {
+    public static func start(
+        pool: PostgresPool?, group: any EventLoopGroup = TestServer.group, _ configure: (inout ServerSettings) -> Void = { _ in }
+    ) async throws -> TestServer {
         var settings = ServerSettings()
         settings.port = 0
         TestIdentity.configure(&settings)
