@@ -202,7 +202,7 @@ let package = Package(
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarServer",
                 "KaroKarTestSupport", logging,
             ] + nio,
-            exclude: ["Vectors"], swiftSettings: strictSettings
+            exclude: ["FuzzRegressions"], swiftSettings: strictSettings
         ),
     ]
 )

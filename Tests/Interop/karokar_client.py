@@ -1641,7 +1641,7 @@ def _first_diff(a: bytes, b: bytes):
 # ---------------------------------------------------------------------------------------------
 
 DEFAULT_VECTORS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                "..", "KaroKarRPCTests", "Vectors"))
+                                                "..", "..", "Protos", "vectors"))
 BODY_CLASS = {HELLO: "Hello", HELLO_ACK: "HelloAck", CALL: "Call", REPLY: "Reply",
               CANCEL: "Cancel", PING: "Ping", PONG: "Ping", DRAIN: "Drain"}
 
