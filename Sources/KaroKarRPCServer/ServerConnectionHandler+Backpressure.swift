@@ -3,19 +3,11 @@ import KaroKarRPC
 import NIOCore
 
 /// Backpressure: a connection whose peer does not read its replies stops handling frames and
-/// reading its socket while the channel is not writable (its unsent bytes passed the high-water
-/// mark, `ServerLimits.outboundHighWaterBytes`, and have not yet fallen below the low-water mark),
-/// and is closed when that lasts for the stall timeout.
+/// reading its socket (the channel's `autoRead` is off) while the channel is not writable (its
+/// unsent bytes passed the high-water mark, `ServerLimits.outboundHighWaterBytes`, and have not
+/// yet fallen below the low-water mark), and is closed when that lasts for the stall timeout.
+/// Only the changes of writability cost anything: reads and frames go on as before.
 extension ServerConnectionHandler {
-    /// The channel asks for more bytes after each read; not while the connection is not writable.
-    func read(context: ChannelHandlerContext) {
-        if writable {
-            context.read()
-        } else {
-            readPending = true
-        }
-    }
-
     /// The channel's count of unsent bytes crossed a water mark. The connection resumes on the
     /// loop's next turn, not here: this can run inside one of its own writes or flushes.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -27,6 +19,7 @@ extension ServerConnectionHandler {
                 context.eventLoop.assumeIsolated().execute { [self] in resume() }
             } else {
                 stalledSince = .now()
+                setAutoRead(false, context: context)
             }
         }
         context.fireChannelWritabilityChanged()
@@ -40,10 +33,12 @@ extension ServerConnectionHandler {
             handleBufferedFrames(arrivedAt: .now())
             flushIfPending()
         }
-        if writable, readPending {
-            readPending = false
-            context.read()
-        }
+        if writable { setAutoRead(true, context: context) }
+    }
+
+    /// Off, the channel reads no more after the read under way; on again, it reads at once.
+    private func setAutoRead(_ on: Bool, context: ChannelHandlerContext) {
+        try? context.channel.syncOptions?.setOption(.autoRead, value: on)
     }
 
     /// Closes a connection whose peer has not read its replies for the stall timeout, without a

@@ -22,9 +22,8 @@ public struct ServerDrainEvent: Sendable {
 /// write buffer water mark, `ServerLimits.outboundHighWaterBytes`), the connection stops taking
 /// frames from its read buffer and stops reading the socket, until they are below the low-water
 /// mark again; a peer that lets them stay above it for the stall timeout is disconnected.
-final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     enum Phase {
@@ -55,8 +54,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// False while the bytes written and not yet sent are over the high-water mark (until they
     /// fall below the low-water mark): no frame is handled and the socket is not read meanwhile.
     var writable = true
-    /// A read the channel asked for while the connection was not writable, made when it is again.
-    var readPending = false
     /// Since when the connection has not been writable.
     var stalledSince: NIODeadline?
     /// When the channel became active (the handshake timeout runs from then); nil before.
@@ -138,6 +135,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// that the channel's count of unsent bytes, and with it the writability, follows them frame
     /// by frame and counts only what the peer has not read.
     /// `arrivedAt` starts the frame timeout of a frame left incomplete.
+    @inline(__always)
     func handleBufferedFrames(arrivedAt: NIODeadline) {
         batching = true
         defer { batching = false }
@@ -297,6 +295,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// The deadline of a call that asks for `timeoutMicros` (0: none), counted from the read that
     /// brought its frame and capped at a day; DEADLINE_EXCEEDED if it has passed already, before
     /// the call starts (the clock is read only for calls with a deadline).
+    @inline(__always)
     private func deadline(timeoutMicros: UInt64) throws(RPCError) -> NIODeadline? {
         guard timeoutMicros != 0 else { return nil }
         let deadline = readTime + .microseconds(Int64(min(timeoutMicros, ServerLimits.maximumTimeoutMicros)))
