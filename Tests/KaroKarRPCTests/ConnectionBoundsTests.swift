@@ -6,6 +6,7 @@ import KaroKarServices
 import KaroKarTestSupport
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import Testing
 
 /// Issue 19, findings 2 and 3: what a connection holds in memory is bounded whatever its client
@@ -13,6 +14,9 @@ import Testing
 @Suite("Memory bounds per connection")
 struct ConnectionBoundsTests {
     static let echo = RPCV1.DiagnosticsService.Method.echo.path
+    /// These tests push tens of megabytes through their connections: on the loops the suites share
+    /// they would hold up the timing tests of the others (deadlines, drain, slow peers).
+    static let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     /// HELLO, then `count` Echo CALL frames of `payloadBytes` each, back to back, from call id 1.
     static func helloAndEchoCalls(_ count: Int, payloadBytes: Int) -> (stream: ByteBuffer, frameBytes: Int) {
@@ -51,8 +55,8 @@ struct ConnectionBoundsTests {
     @Test("writes of one and a half frames, 24 MB of them: the read buffer stays within about one maximum frame")
     func writesOffFrameBoundaries() async throws {
         let maximumFrameBytes = 256 * 1024
-        let server = try await TestServer.start { $0.limits.maximumFrameBytes = maximumFrameBytes }
-        let client = try await StreamClient.connect(to: server.address, group: TestServer.group)
+        let server = try await TestServer.start(group: Self.loops) { $0.limits.maximumFrameBytes = maximumFrameBytes }
+        let client = try await StreamClient.connect(to: server.address, group: Self.loops)
         let calls = 480
         var (stream, frameBytes) = Self.helloAndEchoCalls(calls, payloadBytes: 50_000)
         let peak = Self.peak(server.application.server) { $0.readCapacity }
@@ -75,12 +79,12 @@ struct ConnectionBoundsTests {
     @Test("a client that never reads: the server stops reading, holds at most the high-water mark and a frame, and closes it after the stall timeout")
     func clientThatNeverReads() async throws {
         let stallTimeout = Duration.seconds(1)
-        let server = try await TestServer.start { settings in
+        let server = try await TestServer.start(group: Self.loops) { settings in
             settings.limits.maximumFrameBytes = 256 * 1024
             settings.limits.outboundStallTimeout = stallTimeout
         }
         let limits = server.application.server.configuration.limits
-        let client = try await StreamClient.connect(to: server.address, group: TestServer.group, reading: false, receiveBufferBytes: 16 * 1024)
+        let client = try await StreamClient.connect(to: server.address, group: Self.loops, reading: false, receiveBufferBytes: 16 * 1024)
         let (stream, frameBytes) = Self.helloAndEchoCalls(600, payloadBytes: 60_000)  // 36 MB of replies
         let outbound = Self.peak(server.application.server) { $0.outboundBytes }
         let unhandled = Self.peak(server.application.server) { $0.readCapacity }
@@ -104,8 +108,8 @@ struct ConnectionBoundsTests {
 
     @Test("a client that reads again after the server stopped reading gets every reply")
     func clientThatReadsLate() async throws {
-        let server = try await TestServer.start { $0.limits.maximumFrameBytes = 256 * 1024 }
-        let client = try await StreamClient.connect(to: server.address, group: TestServer.group, reading: false, receiveBufferBytes: 16 * 1024)
+        let server = try await TestServer.start(group: Self.loops) { $0.limits.maximumFrameBytes = 256 * 1024 }
+        let client = try await StreamClient.connect(to: server.address, group: Self.loops, reading: false, receiveBufferBytes: 16 * 1024)
         let calls = 300
         client.writeWithoutWaiting(Self.helloAndEchoCalls(calls, payloadBytes: 60_000).stream)
         _ = try await Self.whenStopped(server.application.server)

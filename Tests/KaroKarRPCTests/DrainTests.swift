@@ -17,7 +17,9 @@ struct DrainTests {
         try await raw.send(Frames.hello())
         _ = await raw.next()
         let echo = RPCV1.DiagnosticsService.Method.echo.path
-        try await raw.send(Frames.call(1, path: echo, RPCV1.EchoRequest.sleep(300)))
+        // 1.5 s: the DRAIN, and call 2 after it, must reach the server before call 1 ends, and on
+        // a loaded machine running the suites in parallel 300 ms were sometimes not enough.
+        try await raw.send(Frames.call(1, path: echo, RPCV1.EchoRequest.sleep(1_500)))
         // The drain must come after the server accepted call 1 (a fixed 50 ms sleep lost that
         // race on a loaded CI machine): wait until its handler runs.
         try await eventually { service.startedCalls == 1 }
