@@ -112,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "karokar-server",
             dependencies: [
-                "KaroKarServer", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KaroKarServer", "KaroKarRPC", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),
@@ -225,7 +225,7 @@ let package = Package(
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarServer",
                 "KaroKarTestSupport", logging,
             ] + nio,
-            exclude: ["Vectors"], swiftSettings: strictSettings
+            exclude: ["FuzzRegressions"], swiftSettings: strictSettings
         ),
     ]
 )

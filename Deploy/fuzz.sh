@@ -24,7 +24,7 @@ corpus=.build-fuzz/corpus
 artifacts=.build-fuzz/artifacts
 mkdir -p "$corpus" "$artifacts"
 # Seeds: every protocol test vector, as server input (first byte 0) in 7-byte chunks.
-python3 - "$corpus" Tests/KaroKarRPCTests/Vectors/*.hex <<'PY'
+python3 - "$corpus" Protos/vectors/*.hex <<'PY'
 import os, sys
 corpus = sys.argv[1]
 for path in sys.argv[2:]:
@@ -34,7 +34,7 @@ for path in sys.argv[2:]:
         out.write(b"\x00\x07" + bytes.fromhex(hex_text))
 PY
 # Inputs that once crashed it, kept as seeds so a fix can never silently regress.
-cp Tests/KaroKarRPCTests/Vectors/fuzz-regressions/*.bin "$corpus/"
+cp Tests/KaroKarRPCTests/FuzzRegressions/*.bin "$corpus/"
 
 # A fixed seed keeps CI's run repeatable; KAROKAR_FUZZ_SEED=0 lets libFuzzer pick one (exploration).
 status=0

@@ -21,6 +21,12 @@ public enum FrameError: Error, Hashable, Sendable, CustomStringConvertible {
 ///
 /// The declared length is checked as soon as the 4-byte prefix is readable, before any of the body
 /// is buffered: an oversized frame costs the peer nothing but a closed connection.
+///
+/// The buffer keeps only the bytes not yet returned as frames: when a read does not fit behind
+/// them, the bytes already returned are dropped first, and the buffer grows only if the rest
+/// still does not fit. Whatever the reads' sizes, it holds at most the frames not yet taken plus
+/// one read, so a peer whose reads never end on a frame boundary costs no more than one that
+/// sends whole frames.
 public struct FrameParser {
     public let maximumFrameBytes: Int
     @usableFromInline var buffer: ByteBuffer?
@@ -40,16 +46,43 @@ public struct FrameParser {
         buffer?.readableBytes ?? 0
     }
 
+    /// The capacity of the buffer behind ``bufferedBytes`` (0 when none is held): the memory the
+    /// parser keeps for the connection.
+    public var bufferCapacity: Int {
+        buffer?.capacity ?? 0
+    }
+
     /// Inlinable, like ``next()``: both run for every read and frame, and are compiled into the
-    /// server's and the load generator's modules with their release setting.
+    /// server's and the load generator's modules with their release setting. A read that finds
+    /// nothing buffered is taken as it is, without a copy.
     @inlinable
     public mutating func append(_ bytes: ByteBuffer) {
-        if buffer == nil || buffer!.readableBytes == 0 {
+        guard buffer != nil, buffer!.readableBytes > 0 else {
             buffer = bytes
-        } else {
-            var incoming = bytes
-            buffer!.writeBuffer(&incoming)
+            return
         }
+        var incoming = bytes
+        if buffer!.writableBytes < incoming.readableBytes {
+            makeRoom(for: incoming.readableBytes)
+        }
+        buffer!.writeBuffer(&incoming)
+    }
+
+    /// Makes room for `count` more bytes behind the buffered ones: drops the bytes already
+    /// returned as frames when that is enough, or else moves the buffered bytes into a larger
+    /// buffer (twice the size, so that a large frame arriving in small reads is copied a few
+    /// times, not once per read; but no more than one maximum frame and the incoming read need).
+    @usableFromInline
+    mutating func makeRoom(for count: Int) {
+        let needed = buffer!.readableBytes + count
+        if needed <= buffer!.capacity {
+            buffer!.discardReadBytes()
+            return
+        }
+        let ceiling = maximumFrameBytes + FrameLayout.lengthFieldSize + count
+        var grown = ByteBufferAllocator().buffer(capacity: max(needed, min(2 * buffer!.capacity, ceiling)))
+        grown.writeBuffer(&buffer!)
+        buffer = grown
     }
 
     /// The next complete frame, or nil when more bytes are needed.

@@ -47,13 +47,14 @@ public struct ServerCallContext: Sendable {
         )
     }
 
-    /// A context whose deadline is `timeout` from now, or none: how the server makes them.
+    /// A context whose deadline is an instant of the server's event-loop clock, or none: how the
+    /// server makes them, with no clock reading of their own.
     package init(
-        methodInfo: CallMethod, callID: UInt32, metadata: Metadata, timeout: Duration?, connectionInfo: CallConnection
+        methodInfo: CallMethod, callID: UInt32, metadata: Metadata, deadline: NIODeadline?, connectionInfo: CallConnection
     ) {
         self.init(
             methodInfo: methodInfo, callID: callID, metadata: metadata,
-            deadlineSinceOrigin: timeout.map { CallClock.sinceOrigin() + $0 }, connectionInfo: connectionInfo,
+            deadlineSinceOrigin: deadline.map(CallClock.sinceOrigin), connectionInfo: connectionInfo,
             attributes: CallAttributes()
         )
     }
@@ -102,12 +103,18 @@ public struct ServerCallContext: Sendable {
 }
 
 /// The reference point of call deadlines: ``ServerCallContext`` keeps its deadline as the time
-/// since this instant, a value of fixed size.
+/// since this instant, a value of fixed size. The server times calls with the event loops' clock
+/// (`NIODeadline`), handlers see `ContinuousClock` instants: both clocks are read once, together,
+/// and a deadline keeps its distance from that reading. (They tick alike; on Linux they part only
+/// by time the machine spends suspended.)
 package enum CallClock {
-    package static let origin = ContinuousClock.now
+    private static let origins = (continuous: ContinuousClock.now, uptimeNanoseconds: NIODeadline.now().uptimeNanoseconds)
 
-    package static func sinceOrigin() -> Duration {
-        ContinuousClock.now - origin
+    package static var origin: ContinuousClock.Instant { origins.continuous }
+
+    /// `deadline` as time since ``origin``; wraps rather than traps on any value.
+    package static func sinceOrigin(_ deadline: NIODeadline) -> Duration {
+        .nanoseconds(Int64(truncatingIfNeeded: deadline.uptimeNanoseconds &- origins.uptimeNanoseconds))
     }
 }
 

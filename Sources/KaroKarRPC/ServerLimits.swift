@@ -22,6 +22,16 @@ public struct ServerLimits: Sendable, Hashable {
     public static let maximumTimeoutMicros: UInt64 = 86_400 * 1_000_000
     /// Longest a graceful drain waits for in-flight calls before closing anyway.
     public var drainTimeout: Duration = .seconds(30)
+    /// How long a graceful drain first reports NOT_SERVING from the health service while still
+    /// serving as before, so that health checkers stop sending work before the listener closes.
+    public var drainDelay: Duration = .zero
+    /// Reply bytes written and not yet sent (the peer has not read them) past which a connection
+    /// stops handling frames and reading the socket.
+    public var outboundHighWaterBytes = 256 * 1024
+    /// Below this, a connection stopped by ``outboundHighWaterBytes`` handles frames and reads again.
+    public var outboundLowWaterBytes = 64 * 1024
+    /// A connection that stays stopped this long (its peer does not read its replies) is closed.
+    public var outboundStallTimeout: Duration = .seconds(30)
 
     public init() {}
 

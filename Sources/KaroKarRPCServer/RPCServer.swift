@@ -41,6 +41,8 @@ public final class RPCServer: Sendable {
         var serverChannel: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var draining = false
+        /// One per event loop that has had a connection, by loop.
+        var sweepers: [ObjectIdentifier: NIOLoopBound<ConnectionSweeper>] = [:]
     }
 
     public let configuration: Configuration
@@ -67,6 +69,9 @@ public final class RPCServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(
+                low: configuration.limits.outboundLowWaterBytes, high: configuration.limits.outboundHighWaterBytes
+            ))
             .childChannelInitializer { [self] channel in
                 admit(channel)
             }
@@ -82,6 +87,19 @@ public final class RPCServer: Sendable {
         state.withLockedValue { $0.connections.count }
     }
 
+    /// What each open connection holds in memory, read on its event loop: for tests of the bounds.
+    package func connectionBuffers() async -> [ConnectionBuffers] {
+        let connections = state.withLockedValue { Array($0.connections.values) }
+        var buffers: [ConnectionBuffers] = []
+        for channel in connections {
+            let read = channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.handler(type: ServerConnectionHandler.self).buffers
+            }
+            if let connection = try? await read.get() { buffers.append(connection) }
+        }
+        return buffers
+    }
+
     private func admit(_ channel: any Channel) -> EventLoopFuture<Void> {
         let id = ObjectIdentifier(channel)
         let admitted = state.withLockedValue { state -> Bool in
@@ -93,17 +111,29 @@ public final class RPCServer: Sendable {
             logger.warning("refusing connection", metadata: ["reason": "connection limit or draining"])
             return channel.close()
         }
+        let sweeper = sweeper(for: channel.eventLoop)
         channel.closeFuture.whenComplete { [state] _ in
             state.withLockedValue { _ = $0.connections.removeValue(forKey: id) }
         }
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(
                 ServerConnectionHandler(
-                    dispatcher: dispatcher, serverName: configuration.serverName,
+                    dispatcher: dispatcher, serverName: configuration.serverName, sweeper: sweeper,
                     startsCallsOnEventLoop: configuration.startsCallsOnEventLoop
                 )
             )
         }
+    }
+
+    /// The timeout checker of `loop`'s connections, made on first use. Called on `loop`.
+    private func sweeper(for loop: any EventLoop) -> ConnectionSweeper {
+        let id = ObjectIdentifier(loop)
+        return state.withLockedValue { state in
+            if let sweeper = state.sweepers[id] { return sweeper }
+            let sweeper = NIOLoopBound(ConnectionSweeper(loop: loop, limits: configuration.limits), eventLoop: loop)
+            state.sweepers[id] = sweeper
+            return sweeper
+        }.value
     }
 
     /// Graceful shutdown: stop accepting, send DRAIN on every connection, wait for in-flight calls
@@ -132,8 +162,9 @@ public final class RPCServer: Sendable {
             return (state.serverChannel, Array(state.connections.values))
         }
         try? await server?.close()
-        for connection in connections {
-            try? await connection.close()
+        let closing = connections.map { $0.close() }  // all at once, then wait for each
+        for closed in closing {
+            try? await closed.get()
         }
     }
 }

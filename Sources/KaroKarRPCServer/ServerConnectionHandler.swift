@@ -17,6 +17,11 @@ public struct ServerDrainEvent: Sendable {
 /// (`RPCServer.Configuration.startsCallsOnEventLoop`), and hands its REPLY frame back through a
 /// ``ReplyMailbox``, in batches. Replies are flushed once per batch or read,
 /// not once per reply, and one timer, armed for the earliest deadline, serves every call's deadline.
+///
+/// Backpressure: when the replies the peer has not read pass the high-water mark (the channel's
+/// write buffer water mark, `ServerLimits.outboundHighWaterBytes`), the connection stops taking
+/// frames from its read buffer and stops reading the socket, until they are below the low-water
+/// mark again; a peer that lets them stay above it for the stall timeout is disconnected.
 final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -37,31 +42,41 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private let limits: ServerLimits
     private let serverName: String
     private let startsCallsOnEventLoop: Bool
-    private var logger: Logger
-    private var phase = Phase.awaitingHello
-    private var parser: FrameParser
+    var logger: Logger
+    var phase = Phase.awaitingHello
+    var parser: FrameParser
     private var calls: [UInt32: InFlightCall] = [:]
     private var lastCallID: UInt32 = 0
     private var lastActivity = NIODeadline.now()
-    private var partialFrameSince: NIODeadline?
-    private var housekeeping: RepeatedTask?
-    private var handshakeTimer: Scheduled<Void>?
-    private var flushPending = false
+    /// When the last read arrived: call deadlines count from it.
+    private var readTime = NIODeadline.now()
+    var partialFrameSince: NIODeadline?
+    /// False while the bytes written and not yet sent are over the high-water mark (until they
+    /// fall below the low-water mark): no frame is handled and the socket is not read meanwhile.
+    var writable = true
+    /// Since when the connection has not been writable.
+    var stalledSince: NIODeadline?
+    /// When the channel became active (the handshake timeout runs from then); nil before.
+    private var startedAt: NIODeadline?
+    /// Checks this connection's timeouts with those of the loop's other connections.
+    private let sweeper: ConnectionSweeper
+    var flushPending = false
     /// Frames written since the last flush, in one buffer: one pipeline write and one iovec per
     /// flush instead of one per frame. Immediate calls encode their replies straight into it.
-    private var outbound = ByteBuffer()
+    var outbound = ByteBuffer()
     /// Inside a read or a batch of replies, which flush when they end.
-    private var batching = false
+    var batching = false
     private var deadlineTimer = CallDeadlineTimer()
     private var mailbox: ReplyMailbox?
     private var methodCache: MethodCache? = MethodCache()
-    private var context: ChannelHandlerContext?
+    var context: ChannelHandlerContext?
     private var peer = "?"
     /// What the connection's calls share; made again when the logger changes.
     private var callConnection: CallConnection
 
-    init(dispatcher: CallDispatcher, serverName: String, startsCallsOnEventLoop: Bool = true) {
+    init(dispatcher: CallDispatcher, serverName: String, sweeper: ConnectionSweeper, startsCallsOnEventLoop: Bool = true) {
         self.dispatcher = dispatcher
+        self.sweeper = sweeper
         self.startsCallsOnEventLoop = startsCallsOnEventLoop
         self.limits = dispatcher.limits
         self.serverName = serverName
@@ -87,24 +102,18 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     private func start(context: ChannelHandlerContext) {
-        guard handshakeTimer == nil else { return }
-        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(limits.handshakeTimeout.nanoseconds)) { [self] in
-            if phase == .awaitingHello {
-                closeWithError(RPCError(.deadlineExceeded, "no HELLO within the handshake timeout"))
-            }
-        }
-        let period = min(limits.idleTimeout, limits.frameTimeout, limits.handshakeTimeout) / 4
-        let interval = TimeAmount.nanoseconds(max(period.nanoseconds, 10_000_000))
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        housekeeping = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            handler.value.checkTimeouts()
-        }
+        guard startedAt == nil else { return }
+        startedAt = .now()
+        sweeper.add(self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        sweeper.remove(self)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         phase = .closed
-        handshakeTimer?.cancel()
-        housekeeping?.cancel()
+        sweeper.remove(self)
         deadlineTimer.cancel()
         for call in calls.values {
             call.task?.cancel()
@@ -115,15 +124,30 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard phase != .closed else { return }
+        readTime = .now()
+        lastActivity = readTime
         parser.append(unwrapInboundIn(data))
-        lastActivity = .now()
+        handleBufferedFrames(arrivedAt: readTime)
+    }
+
+    /// Handles the complete frames in the read buffer, until it has none or the connection stops
+    /// being writable. Replies are sent every `directWriteBytes` (not only when the read ends), so
+    /// that the channel's count of unsent bytes, and with it the writability, follows them frame
+    /// by frame and counts only what the peer has not read.
+    /// `arrivedAt` starts the frame timeout of a frame left incomplete.
+    @inline(__always)
+    func handleBufferedFrames(arrivedAt: NIODeadline) {
         batching = true
         defer { batching = false }
         var completedFrame = false
         do {
-            while phase != .closed, let frame = try parser.next() {
+            while phase != .closed, writable, let frame = try parser.next() {
                 completedFrame = true
                 handle(frame)
+                if outbound.readableBytes >= Self.directWriteBytes, let context {
+                    writeOutbound(context)
+                    context.flush()
+                }
             }
         } catch {
             closeWithError(RPCError(
@@ -131,11 +155,12 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             ))
             return
         }
-        // The frame timeout runs from the first byte of the frame still incomplete.
-        if !parser.hasPartialFrame {
+        // The frame timeout runs from the first byte of the frame still incomplete, and only while
+        // the connection reads: the frames it holds back while not writable are not the peer's delay.
+        if !writable || !parser.hasPartialFrame {
             partialFrameSince = nil
         } else if completedFrame || partialFrameSince == nil {
-            partialFrameSince = lastActivity
+            partialFrameSince = arrivedAt
         }
     }
 
@@ -185,7 +210,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             protocolError("HELLO sent twice")
             return
         }
-        handshakeTimer?.cancel()
         guard let hello = try? frame.body.withUnsafeReadableBytes({ try ProtoCodec.decode(RPCV1.Hello.self, from: $0, budget: 16 * 1024) }) else {
             protocolError("HELLO body is not a valid karokar.rpc.v1.Hello")
             return
@@ -235,10 +259,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             throw RPCError(.unimplemented, "unknown method \(envelope.path.prefix(CallEnvelope.maximumPathBytes))", domainCode: TransportDomainCode.unknownMethod)
         }
         methodCache?.remember(target, for: envelope.path)
-        let micros = min(envelope.timeoutMicros, ServerLimits.maximumTimeoutMicros)
-        let timeout = micros == 0 ? nil : Duration.microseconds(Int64(micros))
+        let deadline = try deadline(timeoutMicros: envelope.timeoutMicros)
         var callContext = ServerCallContext(
-            methodInfo: target.methodInfo, callID: callID, metadata: envelope.metadata, timeout: timeout,
+            methodInfo: target.methodInfo, callID: callID, metadata: envelope.metadata, deadline: deadline,
             connectionInfo: callConnection
         )
         let payload = envelope.payload
@@ -250,7 +273,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             flushLater()
             return
         }
-        let deadline = timeout.map { NIODeadline.now() + .nanoseconds($0.nanoseconds) }
         let taskContext = callContext
         let dispatcher = self.dispatcher
         let mailbox = self.mailbox!
@@ -268,6 +290,19 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         }
         calls[callID] = InFlightCall(task: task, deadline: deadline)
         if let deadline { armDeadlineTimer(at: deadline) }
+    }
+
+    /// The deadline of a call that asks for `timeoutMicros` (0: none), counted from the read that
+    /// brought its frame and capped at a day; DEADLINE_EXCEEDED if it has passed already, before
+    /// the call starts (the clock is read only for calls with a deadline).
+    @inline(__always)
+    private func deadline(timeoutMicros: UInt64) throws(RPCError) -> NIODeadline? {
+        guard timeoutMicros != 0 else { return nil }
+        let deadline = readTime + .microseconds(Int64(min(timeoutMicros, ServerLimits.maximumTimeoutMicros)))
+        guard NIODeadline.now() < deadline else {
+            throw RPCError(.deadlineExceeded, "deadline exceeded")
+        }
+        return deadline
     }
 
     private func deliver(_ replies: [ReplyMailbox.Reply]) {
@@ -339,84 +374,16 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         if let next { armDeadlineTimer(at: next) }
     }
 
-    func checkTimeouts() {
-        let now = NIODeadline.now()
-        if let since = partialFrameSince, now - since > .nanoseconds(limits.frameTimeout.nanoseconds) {
+    /// Called by the loop's ``ConnectionSweeper`` every quarter of the shortest timeout.
+    func checkTimeouts(now: NIODeadline) {
+        if phase == .awaitingHello, let startedAt, now - startedAt > .nanoseconds(limits.handshakeTimeout.nanoseconds) {
+            closeWithError(RPCError(.deadlineExceeded, "no HELLO within the handshake timeout"))
+        } else if let since = stalledSince, now - since > .nanoseconds(limits.outboundStallTimeout.nanoseconds) {
+            closeStalled()
+        } else if let since = partialFrameSince, now - since > .nanoseconds(limits.frameTimeout.nanoseconds) {
             closeWithError(RPCError(.deadlineExceeded, "a frame took longer than the frame timeout to arrive"))
-        } else if phase == .open, calls.isEmpty, now - lastActivity > .nanoseconds(limits.idleTimeout.nanoseconds) {
+        } else if phase == .open, writable, calls.isEmpty, now - lastActivity > .nanoseconds(limits.idleTimeout.nanoseconds) {
             beginDrain(RPCError(.ok, "idle timeout"))
-        }
-    }
-
-    // MARK: - Writing
-
-    // The frames the connection makes itself (handshake, PONG, DRAIN, refusals) are encoded
-    // straight into the outgoing bytes; `write(_:)` with a buffer takes the frames made elsewhere.
-
-    private func write<M: ProtoMessage>(type: FrameType, callID: UInt32 = 0, message: M) {
-        guard context != nil else { return }
-        outbound.writeFrame(type: type, callID: callID, message: message)
-        flushLater()
-    }
-
-    /// The REPLY that refuses call `callID` with `error`.
-    private func write(callID: UInt32, error: RPCError) {
-        write(type: .reply, callID: callID, message: RPCV1.Reply(status: error.status))
-    }
-
-    private func write(_ frame: Frame) {
-        guard context != nil else { return }
-        outbound.writeFrame(frame)
-        flushLater()
-    }
-
-    /// Frames at least this large are handed to the channel as they are, not copied into
-    /// ``outbound``; and ``outbound`` is given back after a flush once it has grown past it.
-    static let directWriteBytes = 16 * 1024
-
-    private func write(_ buffer: ByteBuffer) {
-        guard let context else { return }
-        if buffer.readableBytes >= Self.directWriteBytes {
-            writeOutbound(context)
-            context.write(NIOAny(buffer), promise: nil)
-        } else {
-            outbound.writeImmutableBuffer(buffer)
-        }
-        flushLater()
-    }
-
-    /// Flushes when the read or batch of replies ends, or else on the loop's next turn.
-    private func flushLater() {
-        guard !flushPending, let context else { return }
-        flushPending = true
-        if !batching {
-            context.eventLoop.assumeIsolated().execute { [self] in flushIfPending() }
-        }
-    }
-
-    /// Hands ``outbound`` to the channel, unflushed, and starts a new one (new storage: the
-    /// channel holds the old until the flush).
-    private func writeOutbound(_ context: ChannelHandlerContext) {
-        guard outbound.readableBytes > 0 else { return }
-        context.write(NIOAny(outbound), promise: nil)
-        outbound.clear()
-    }
-
-    private func flushIfPending() {
-        guard flushPending, let context else { return }
-        flushPending = false
-        if outbound.readableBytes > 0 {
-            context.write(NIOAny(outbound), promise: nil)
-            context.flush()
-            // Usually written out by now, so the storage is this buffer's alone again and
-            // clearing it costs no allocation; a grown one is given back.
-            if outbound.capacity > Self.directWriteBytes {
-                outbound = context.channel.allocator.buffer(capacity: 4096)
-            } else {
-                outbound.clear()
-            }
-        } else {
-            context.flush()
         }
     }
 }

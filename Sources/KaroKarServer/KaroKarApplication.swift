@@ -67,6 +67,15 @@ public struct KaroKarApplication: Sendable {
         return try await server.start()
     }
 
+    /// Graceful shutdown (Protos/PROTOCOL.md, section 13.1): reports NOT_SERVING, keeps serving for
+    /// the drain delay so that health checkers see it and stop sending work, then drains the server.
+    public func drain() async {
+        health.markNotServing()
+        let delay = server.configuration.limits.drainDelay
+        if delay > .zero { try? await Task.sleep(for: delay) }
+        await server.drain()
+    }
+
     /// Runs the background work (the event relay, the contexts' listeners and sweeps) until the task is cancelled.
     public func runBackgroundWork() async {
         await withTaskGroup(of: Void.self) { group in

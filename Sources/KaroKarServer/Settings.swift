@@ -62,7 +62,18 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "idle-timeout-ms", help: "idle connections are drained after this", defaultValue: "300000"),
         SettingSpec(name: "frame-timeout-ms", help: "time allowed for one frame to arrive completely", defaultValue: "10000"),
         SettingSpec(name: "drain-timeout-ms", help: "longest graceful drain before closing anyway", defaultValue: "30000"),
+        SettingSpec(name: "drain-delay-ms", help: "on SIGTERM, how long health checks answer NOT_SERVING while the server still serves, before it drains", defaultValue: "0"),
+        SettingSpec(name: "outbound-high-water-bytes", help: "unsent reply bytes past which a connection stops reading (its peer does not read)", defaultValue: "262144"),
+        SettingSpec(name: "outbound-low-water-bytes", help: "unsent reply bytes below which a stopped connection reads again", defaultValue: "65536"),
+        SettingSpec(name: "outbound-stall-timeout-ms", help: "a connection stopped this long by a peer that does not read is closed", defaultValue: "30000"),
     ]
+
+    /// The settings that must agree with each other.
+    func checkLimits() throws {
+        guard limits.outboundLowWaterBytes <= limits.outboundHighWaterBytes else {
+            throw Invalid(description: "outbound-low-water-bytes (\(limits.outboundLowWaterBytes)) must not exceed outbound-high-water-bytes (\(limits.outboundHighWaterBytes))")
+        }
+    }
 
     /// A setting that could not be used, with where it came from.
     public struct Invalid: Error, CustomStringConvertible {
@@ -88,6 +99,7 @@ public struct ServerSettings: Sendable {
         for (name, entry) in values.sorted(by: { $0.key < $1.key }) {
             try settings.apply(name, entry.value, source: entry.source)
         }
+        try settings.checkLimits()
         try settings.checkProductionRequirements()
         return settings
     }
@@ -159,6 +171,10 @@ public struct ServerSettings: Sendable {
         case "idle-timeout-ms": limits.idleTimeout = try milliseconds()
         case "frame-timeout-ms": limits.frameTimeout = try milliseconds()
         case "drain-timeout-ms": limits.drainTimeout = try milliseconds()
+        case "drain-delay-ms": limits.drainDelay = .milliseconds(try integer(0...3_600_000))
+        case "outbound-high-water-bytes": limits.outboundHighWaterBytes = try integer(1024...1_073_741_824)
+        case "outbound-low-water-bytes": limits.outboundLowWaterBytes = try integer(0...1_073_741_824)
+        case "outbound-stall-timeout-ms": limits.outboundStallTimeout = try milliseconds()
         default: try applyIdentity(name, value, source: source)
         }
     }

@@ -43,12 +43,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Deadline sent with each call.") var timeout = "10s"
     @Option(help: "Event-loop threads of the load generator.") var threads = 1
     @Option(help: "Seed of the placeholders' random values.") var seed: UInt64 = 1
-    @Option(help: "Also report the CPU time of this server process.") var serverPid: Int32?
+    @Option(help: "Connections that send HELLO and then nothing, held open during the run beside the active ones.")
+    var idleConnections = 0
+    @Option(help: "Also report the CPU time of this server process (and its memory per idle connection).") var serverPid: Int32?
     @Option(help: "Report format: text, json or csv.") var format = "text"
     @Flag(inversion: .prefixedNo, help: "Show a live progress line (only on a terminal).") var progress = true
 
     func validate() throws {
         guard concurrency >= 1, connections >= 1, threads >= 1 else { throw ValidationError("--concurrency, --connections and --threads must be at least 1") }
+        guard (0...1_000_000).contains(idleConnections) else { throw ValidationError("--idle-connections must be 0 to 1000000") }
         guard connections <= concurrency else { throw ValidationError("--connections (\(connections)) must not exceed --concurrency (\(concurrency))") }
         guard rps >= 0, rps.isFinite else { throw ValidationError("--rps must be 0 (closed loop) or a positive rate") }
         guard total.map({ $0 >= 1 }) ?? true else { throw ValidationError("--total must be at least 1") }
@@ -86,7 +89,7 @@ struct BenchCommand: AsyncParsableCommand {
             requests: try RequestTemplate(jsonText: TextInput.resolve(data), typeName: method.requestType),
             metadata: try MetadataText.parse(metadata), timeout: timeout == .zero ? nil : timeout,
             concurrency: concurrency, connections: connections, rate: rps > 0 ? rps : nil, length: length,
-            warmup: try DurationText.parse(warmup), seed: seed, serverPID: serverPid
+            warmup: try DurationText.parse(warmup), seed: seed, serverPID: serverPid, idleConnections: idleConnections
         )
     }
 }

@@ -22,6 +22,8 @@ struct BenchPlan: Sendable {
     var warmup: Duration
     var seed: UInt64
     var serverPID: Int32?
+    /// Connections opened and handshaken before the run and left idle through it.
+    var idleConnections = 0
 
     var frames: CallFrameWriter {
         CallFrameWriter(path: method.path, timeout: timeout, metadata: metadata)

@@ -13,6 +13,10 @@ extension BenchReport {
             lines.append("domain codes:  " + domainCodes.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
         }
         lines.append("CPU per call:  load generator " + cpuText(result.cpu.loadGenerator) + ", server " + cpuText(result.cpu.server))
+        if plan.idleConnections > 0 {
+            let memory = result.serverBytesPerIdleConnection.map { Self.number($0 / 1024, 2) + " KiB of server memory each" } ?? "server memory n/a (no --server-pid)"
+            lines.append("idle:          \(plan.idleConnections) connections open beside the run, \(memory)")
+        }
         lines.append("")
         lines.append("latency histogram (µs):")
         let largest = max(chart.map(\.1).max() ?? 1, 1)
@@ -51,6 +55,8 @@ extension BenchReport {
             JSONMember("statuses", counts(statuses)),
             JSONMember("domainCodes", counts(domainCodes)),
             JSONMember("cpu", .object(cpu)),
+            JSONMember("idleConnections", .number(String(plan.idleConnections))),
+            JSONMember("serverBytesPerIdleConnection", result.serverBytesPerIdleConnection.map { number($0) } ?? .null),
         ])
     }
 
@@ -69,6 +75,8 @@ extension BenchReport {
             ("domain_codes", domainCodes.map { "\($0.0)=\($0.1)" }.joined(separator: ";")),
             ("load_generator_cpu_us_per_call", microsecondsPerCall(result.cpu.loadGenerator).map { Self.number($0, 3) } ?? ""),
             ("server_cpu_us_per_call", microsecondsPerCall(result.cpu.server).map { Self.number($0, 3) } ?? ""),
+            ("idle_connections", String(plan.idleConnections)),
+            ("server_bytes_per_idle_connection", result.serverBytesPerIdleConnection.map { Self.number($0, 1) } ?? ""),
         ]
         return columns.map(\.0).joined(separator: ",") + "\n" + columns.map(\.1).joined(separator: ",")
     }

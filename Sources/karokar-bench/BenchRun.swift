@@ -17,6 +17,8 @@ struct BenchRun {
     }
 
     func run(showProgress: Bool) async throws -> BenchResult {
+        let idle = plan.idleConnections > 0
+            ? try await IdleConnections.open(plan.idleConnections, to: plan.address, group: group, serverPID: plan.serverPID) : nil
         let connections = try await connectAll()
         let start = LoadConnectionHandler.now() + 2_000_000
         let schedule = plan.schedule(start: start)
@@ -30,7 +32,11 @@ struct BenchRun {
         let stats = await collect(connections, progress: progress, schedule: schedule)
         let cpuAfter = CPUTime.sample(serverPID: plan.serverPID)
         for connection in connections { try? await connection.channel.close() }
-        return BenchResult(stats: stats, elapsedNanoseconds: stats.lastCompletion &- schedule.measureFrom, cpu: cpuAfter - cpuBefore)
+        await idle?.close()
+        return BenchResult(
+            stats: stats, elapsedNanoseconds: stats.lastCompletion &- schedule.measureFrom, cpu: cpuAfter - cpuBefore,
+            serverBytesPerIdleConnection: idle?.serverBytesPerConnection
+        )
     }
 
     // MARK: - Connections
@@ -124,6 +130,8 @@ struct BenchResult: Sendable {
     let stats: LoadStats
     let elapsedNanoseconds: UInt64
     let cpu: CPUTime
+    /// With `--idle-connections` and `--server-pid`: the server's memory per idle connection.
+    var serverBytesPerIdleConnection: Double?
 
     var seconds: Double { Double(elapsedNanoseconds) / 1e9 }
     var rate: Double { seconds > 0 ? Double(stats.requests) / seconds : 0 }

@@ -36,15 +36,23 @@ struct CPUTime: Sendable {
 
     /// From `/proc/PID/stat`: fields 14 and 15 (utime, stime) in clock ticks; nil elsewhere.
     static func seconds(pid: Int32) -> Double? {
-        let fd = open("/proc/\(pid)/stat", O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count > 0, let close = buffer[0..<count].lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = buffer[(close + 1)..<count].split(separator: UInt8(ascii: " "))
+        guard let stat = ProcFile.contents(pid: pid, "stat"), let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
         guard fields.count > 13, let user = Double(String(decoding: fields[11], as: UTF8.self)),
               let system = Double(String(decoding: fields[12], as: UTF8.self)) else { return nil }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+}
+
+/// Files of `/proc/PID/`, where there are (Linux).
+enum ProcFile {
+    /// The first 8 KiB of `/proc/PID/name`; nil if it cannot be read.
+    static func contents(pid: Int32, _ name: String) -> [UInt8]? {
+        let fd = open("/proc/\(pid)/\(name)", O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        return count > 0 ? Array(buffer[0..<count]) : nil
     }
 }

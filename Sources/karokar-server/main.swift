@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import KaroKarRPC
 import KaroKarServer
 import Logging
 import NIOCore
@@ -68,6 +69,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let (settings, logger) = try options.resolve()
+        raiseOpenFileLimit(for: settings, logger: logger)
         let database = try await Database.open(settings, logger: logger)
         do {
             if settings.migrateOnStart { try await database.migrate(logger: logger) }
@@ -78,8 +80,7 @@ struct Serve: AsyncParsableCommand {
                 tasks.addTask { await application.runBackgroundWork() }
                 await waitForTerminationSignal()
                 logger.info("signal received, draining")
-                application.health.markNotServing()
-                await application.server.drain()
+                await application.drain()
                 tasks.cancelAll()  // the relay stops between batches; undelivered events wait in the outbox
             }
             try await group.shutdownGracefully()
@@ -89,6 +90,18 @@ struct Serve: AsyncParsableCommand {
         }
         await database.close()
         logger.info("stopped")
+    }
+}
+
+/// Every connection takes a descriptor: the soft limit (often 1024) is raised to what
+/// max-connections needs, with room for the database and files, as far as the hard limit allows.
+func raiseOpenFileLimit(for settings: ServerSettings, logger: Logger) {
+    let wanted = settings.limits.maximumConnections + 1_024
+    let limit = OpenFileLimit.raise(toAtLeast: wanted)
+    if limit < wanted {
+        logger.warning("the open file limit is below what max-connections needs", metadata: [
+            "limit": "\(limit)", "max-connections": "\(settings.limits.maximumConnections)",
+        ])
     }
 }
 

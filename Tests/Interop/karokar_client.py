@@ -75,7 +75,7 @@ MAX_CALL_ID = 0xFFFFFFFF  # §6.2
 MAX_METHOD_BYTES = 256  # §6.1, §10.1
 MAX_METADATA_ENTRIES = 64  # §10.1
 METADATA_KEY = re.compile(rb"[a-z0-9._-]{1,64}")  # §10.1
-DEFAULT_DEADLINE_GRACE = 0.2  # seconds; §8.5
+DEFAULT_DEADLINE_GRACE = 0.2  # seconds; §8.6
 
 # HelloAck defaults (§5 table); assumed until HELLO_ACK arrives (§5.3).
 DEFAULT_LIMITS = {
@@ -462,7 +462,7 @@ class Connection:
                 raise RpcError(Code.UNAVAILABLE, "call ids exhausted; open a new connection",
                                local=True, not_started=True)
             if timeout_micros is None and deadline is not None:
-                # §8.6: send the time remaining, so time queued here is not granted twice.
+                # §8.7: send the time remaining, so time queued here is not granted twice.
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise RpcError(Code.DEADLINE_EXCEEDED, "deadline passed before sending",
@@ -476,7 +476,7 @@ class Connection:
                                local=True, not_started=True)
             pc = PendingCall(self, call_id, method, response_class)
             if timeout_micros:
-                # §8.5: our own timer, deadline + grace, from when the CALL is written. Created
+                # §8.6: our own timer, deadline + grace, from when the CALL is written. Created
                 # now so that a REPLY racing the write can cancel it; started after the write.
                 pc.timer = threading.Timer(timeout_micros / 1_000_000 + self.deadline_grace,
                                            self._local_deadline, (call_id,))
@@ -1641,7 +1641,7 @@ def _first_diff(a: bytes, b: bytes):
 # ---------------------------------------------------------------------------------------------
 
 DEFAULT_VECTORS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                "..", "KaroKarRPCTests", "Vectors"))
+                                                "..", "..", "Protos", "vectors"))
 BODY_CLASS = {HELLO: "Hello", HELLO_ACK: "HelloAck", CALL: "Call", REPLY: "Reply",
               CANCEL: "Cancel", PING: "Ping", PONG: "Ping", DRAIN: "Drain"}
 

@@ -1,3 +1,4 @@
+import Foundation
 import KaroKarMessages
 import KaroKarProto
 import KaroKarRPC
@@ -88,6 +89,29 @@ extension ToolProcesses {
                 let open = try await market.pool.query("SELECT count(*)::int AS n FROM fleet.availability WHERE released_at IS NULL").single().decode(Int.self, "n")
                 #expect(open == 200)
             }
+        }
+
+        /// `--idle-connections`: opened and handshaken before the run, open through it, reported
+        /// with the server's memory per connection (the server here is this test process).
+        @Test func idleConnectionsBesideTheRun() async throws {
+            let server = try await TestServer.start()
+            let pid = String(ProcessInfo.processInfo.processIdentifier)
+            let watcher = Task {
+                var most = 0
+                while !Task.isCancelled {
+                    most = max(most, server.application.server.connectionCount)
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
+                return most
+            }
+            let report = try await bench(["--idle-connections", "300", "--total", "2000", "--warmup", "0", "-c", "4", "--server-pid", pid], port: server.port)
+            watcher.cancel()
+            expectConsistent(report)
+            #expect(report.counts("statuses") == ["OK": 2000])
+            #expect(report.integer("idleConnections") == 300)
+            if case .number? = report.json["serverBytesPerIdleConnection"] {} else { Issue.record("no server memory per idle connection") }
+            #expect(await watcher.value >= 301, "the idle connections and the active one were open together")
+            await server.stop()
         }
 
         @Test func openLoopDurationWithWarmup() async throws {

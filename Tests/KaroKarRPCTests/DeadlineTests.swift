@@ -99,6 +99,42 @@ struct DeadlineTests {
         await server.close()
     }
 
+    /// Issue 19, finding 12: a deadline that has passed when its call starts is answered
+    /// DEADLINE_EXCEEDED and its handler does not run, on both paths. Immediate handlers answered
+    /// a 1 µs deadline with OK, and a task started on the event loop ran its handler to the end.
+    @Test(arguments: [true, false])
+    func aDeadlinePassedWhenTheCallStartsIsExceeded(immediateHandler: Bool) async throws {
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let immediate = ImmediateCallTests.ImmediateEcho()
+        let slow = SlowEchoService()
+        var configuration = RPCServer.Configuration()
+        configuration.port = 0
+        configuration.services = [immediateHandler ? immediate.definition : slow.serviceDefinition()]
+        var logger = Logger(label: "deadline-test")
+        logger.logLevel = .critical
+        let server = RPCServer(configuration: configuration, group: loops, logger: logger)
+        let raw = try await RawConnection.connect(to: try await server.start(), group: loops)
+        try await raw.send(Frames.hello())
+        _ = await raw.next()
+        // Twenty calls whose 1 µs is gone by the time their frame is parsed, one with 10 s left.
+        var batch = ByteBuffer()
+        let echo = RPCV1.DiagnosticsService.Method.echo.path
+        for id in 1...21 as ClosedRange<UInt32> {
+            batch.writeFrame(Frames.call(id, path: echo, RPCV1.EchoRequest(payload: [1]), timeoutMicros: id == 21 ? 10_000_000 : 1))
+        }
+        try await raw.send(Array(batch.readableBytesView))
+        var codes: [UInt32: RPCCode] = [:]
+        while codes.count < 21, case .frame(let frame)? = await raw.next() {
+            codes[frame.callID] = try Frames.decode(RPCV1.Reply.self, frame).status?.code
+        }
+        #expect((1...20 as ClosedRange<UInt32>).allSatisfy { codes[$0] == .deadlineExceeded }, "\(codes)")
+        #expect(codes[21] == .ok)
+        #expect((immediateHandler ? immediate.ranInTask.count : slow.startedCalls) == 1, "only the call with time left ran")
+        await raw.close()
+        await server.close()
+        try await loops.shutdownGracefully()
+    }
+
     /// A context made with an instant hands the same instant back, before or after the clock's origin.
     @Test func aContextKeepsTheDeadlineItWasGiven() {
         for deadline in [ContinuousClock.now + .seconds(5), CallClock.origin - .seconds(3), CallClock.origin] {

@@ -1,6 +1,7 @@
 import KaroKarMessages
 import KaroKarProto
 import KaroKarRPC
+import KaroKarServer
 import KaroKarServices
 import KaroKarTestSupport
 import NIOCore
@@ -16,7 +17,9 @@ struct DrainTests {
         try await raw.send(Frames.hello())
         _ = await raw.next()
         let echo = RPCV1.DiagnosticsService.Method.echo.path
-        try await raw.send(Frames.call(1, path: echo, RPCV1.EchoRequest.sleep(300)))
+        // 1.5 s: the DRAIN, and call 2 after it, must reach the server before call 1 ends, and on
+        // a loaded machine running the suites in parallel 300 ms were sometimes not enough.
+        try await raw.send(Frames.call(1, path: echo, RPCV1.EchoRequest.sleep(1_500)))
         // The drain must come after the server accepted call 1 (a fixed 50 ms sleep lost that
         // race on a loaded CI machine): wait until its handler runs.
         try await eventually { service.startedCalls == 1 }
@@ -42,6 +45,35 @@ struct DrainTests {
         #expect(replies[2]?.status?.details?.domainCode == TransportDomainCode.draining)
         await draining.value
         #expect(service.completedCalls == 1)
+    }
+
+    /// Issue 19, finding 12: NOT_SERVING was promised during a drain, but the listener closed and
+    /// every connection refused new calls at the same moment, so no client could see it. Now the
+    /// server reports it for the drain delay while it still serves, then drains.
+    @Test("during the drain delay a health check sees NOT_SERVING and calls are still served; then DRAIN")
+    func notServingDuringTheDrainDelay() async throws {
+        let server = try await TestServer.start { $0.limits.drainDelay = .milliseconds(1_500) }
+        let raw = try await server.raw()
+        try await raw.send(Frames.hello())
+        _ = await raw.next()
+        let draining = Task { await server.application.drain() }
+        let client = server.client()  // connects once the drain has begun
+        let health = RPCV1.HealthService.Client(client)
+        try await eventually { (try? await health.check(RPCV1.CheckRequest()).status) == .notServing }
+        #expect(try await RPCV1.DiagnosticsService.Client(client).echo(RPCV1.EchoRequest(payload: [7])).payload == [7])
+        try await raw.send(Frames.call(1, path: RPCV1.DiagnosticsService.Method.echo.path, RPCV1.EchoRequest(payload: [1])))
+        guard case .frame(let reply)? = await raw.next(), reply.type == .reply else {
+            Issue.record("expected the REPLY of a call made during the delay")
+            return
+        }
+        guard case .frame(let drain)? = await raw.next(timeout: .seconds(10)), drain.type == .drain else {
+            Issue.record("expected DRAIN after the delay")
+            return
+        }
+        #expect(try Frames.decode(RPCV1.Drain.self, drain).lastCallId == 1)
+        await draining.value
+        await client.close()
+        await server.stop()
     }
 
     @Test("the client lets in-flight calls finish during a drain and fails new ones cleanly")

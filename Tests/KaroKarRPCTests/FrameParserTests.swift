@@ -42,6 +42,30 @@ struct FrameParserTests {
         #expect(try parse(chunks: chunks) == Self.frames)
     }
 
+    /// Issue 19, finding 2: the buffer used to keep every byte since it was last empty, and with
+    /// reads that never end on a frame boundary it never is (megabytes here, as much as the peer
+    /// sends on a server). It holds the frame in progress and one read at most.
+    @Test("reads that never end on a frame boundary keep the buffer within one frame and one read", arguments: [0.7, 1.5, 2.3])
+    func boundedWhateverTheReads(framesPerRead: Double) throws {
+        let frameBytes = 20_000
+        let frame = Frame(type: .call, callID: 1, body: ByteBuffer(repeating: 0xAB, count: frameBytes - 12))
+        var stream = ByteBuffer()
+        for _ in 0..<500 { stream.writeFrame(frame) }
+        var parser = FrameParser(maximumFrameBytes: 32 * 1024)
+        let read = Int(Double(frameBytes) * framesPerRead)
+        // The first read is half as long as the others: no read ends on a frame boundary.
+        var chunk = read / 2, frames = 0, peak = 0
+        while stream.readableBytes > 0 {
+            parser.append(stream.readSlice(length: min(chunk, stream.readableBytes))!)
+            peak = max(peak, parser.bufferCapacity)
+            while try parser.next() != nil { frames += 1 }
+            chunk = read
+        }
+        #expect(frames == 500)
+        // The frame in progress (< 20,000 bytes) and one read (< 46,000), in a power-of-two buffer.
+        #expect(peak <= 131_072, "peak capacity \(peak)")
+    }
+
     @Test("an oversized length is refused from the 4-byte prefix alone")
     func tooLargeFromPrefix() {
         var parser = FrameParser(maximumFrameBytes: 1024)

@@ -150,9 +150,13 @@ struct HostileInputTests {
         let raw = try await RawConnection.connect(to: address, group: TestServer.group)
         try await raw.send(Frames.hello())
         _ = await raw.next()
+        // In one write: sent one by one, the calls could arrive more than 200 ms apart on a busy
+        // machine, after the first ones had finished.
+        var calls = ByteBuffer()
         for id in 1...5 as ClosedRange<UInt32> {
-            try await raw.send(Frames.call(id, path: RPCV1.DiagnosticsService.Method.echo.path, RPCV1.EchoRequest.sleep(200)))
+            calls.writeFrame(Frames.call(id, path: RPCV1.DiagnosticsService.Method.echo.path, RPCV1.EchoRequest.sleep(200)))
         }
+        try await raw.send(Array(calls.readableBytesView))
         var codes: [UInt32: RPCCode] = [:]
         for _ in 1...5 {
             let (id, reply) = try await reply(raw)
@@ -231,9 +235,10 @@ struct HostileInputTests {
             flood.append(try await server.raw())
         }
         try await eventually { server.application.server.connectionCount <= 20 }
-        var closed = 0
-        for connection in flood where !connection.isActive { closed += 1 }
-        #expect(closed >= 35)
+        // The clients learn of the closes on their own loop, later on a busy machine.
+        let connections = flood
+        try await eventually { connections.filter { !$0.isActive }.count >= 35 }
+        #expect(connections.filter { !$0.isActive }.count >= 35)
         for connection in flood { await connection.close() }
         try await eventually { server.application.server.connectionCount == 0 }
         try await expectStillServing(server)

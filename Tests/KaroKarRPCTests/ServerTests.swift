@@ -136,9 +136,9 @@ struct ServerTests {
 }
 
 /// Polls `condition` for up to ten seconds (generous: CI machines are small and busy).
-func eventually(_ condition: @Sendable () -> Bool) async throws {
+func eventually(_ condition: @Sendable () async -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(10)
-    while !condition() {
+    while !(await condition()) {
         guard ContinuousClock.now < deadline else {
             Issue.record("condition not met within 10 s")
             return

@@ -5,7 +5,7 @@ import KaroKarRPC
 import NIOCore
 import Testing
 
-/// Replays the test vectors of Protos/PROTOCOL.md byte for byte (Tests/KaroKarRPCTests/Vectors).
+/// Replays the test vectors of Protos/PROTOCOL.md byte for byte (Protos/vectors, beside the document).
 @Suite("Protocol test vectors")
 struct VectorTests {
     struct Vector: Sendable, CustomTestStringConvertible {
@@ -19,7 +19,8 @@ struct VectorTests {
         var testDescription: String { file }
     }
 
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Vectors")
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Protos/vectors").standardizedFileURL
 
     /// Reads the vector files and, from the README, each one's frame type, call id, body type and JSON.
     static func load() throws -> [Vector] {

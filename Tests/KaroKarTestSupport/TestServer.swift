@@ -17,9 +17,12 @@ public struct TestServer: Sendable {
 
     public static let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
-    /// Only the built-in services, no database.
-    public static func start(_ configure: (inout ServerSettings) -> Void = { _ in }) async throws -> TestServer {
-        try await start(pool: nil, configure)
+    /// Only the built-in services, no database; on `group` (the shared loops unless a test that
+    /// loads them heavily brings its own).
+    public static func start(
+        group: any EventLoopGroup = TestServer.group, _ configure: (inout ServerSettings) -> Void = { _ in }
+    ) async throws -> TestServer {
+        try await start(pool: nil, group: group, configure)
     }
 
     /// Every bounded context on a fresh, migrated database of the test cluster, with the event relay running.
@@ -35,7 +38,7 @@ public struct TestServer: Sendable {
 
     /// A server on `pool`, already migrated (e.g. a second server process on the same database).
     public static func start(
-        pool: PostgresPool?, clock: any WallClock = SystemClock(), background: Bool = true,
+        pool: PostgresPool?, clock: any WallClock = SystemClock(), background: Bool = true, group: any EventLoopGroup = TestServer.group,
         _ configure: (inout ServerSettings) -> Void = { _ in }
     ) async throws -> TestServer {
         var settings = ServerSettings()
