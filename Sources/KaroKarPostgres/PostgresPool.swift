@@ -152,7 +152,7 @@ public final class PostgresPool: Sendable {
 
     private func scheduleTimeout(_ waiter: Int) {
         let timeout = configuration.acquireTimeout
-        timers.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) { [self] in
+        timers.scheduleTask(in: TimeAmount(timeout)) { [self] in
             let reason = state.withLockedValue { $0.lastConnectError.map { " (database unavailable: \($0))" } ?? "" }
             abandon(waiter, error: PostgresError(code: .poolTimeout, serverMessage: "no database connection free within \(timeout)\(reason)"))
         }

@@ -114,7 +114,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         var call = Pending(completion: completion, token: token)
         if let timeout {
             // The server enforces the deadline; this local timer covers a server that went silent.
-            call.timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds((timeout + .milliseconds(200)).nanoseconds)) { [self] in
+            call.timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout + .milliseconds(200))) { [self] in
                 fail(callID, RPCError(.deadlineExceeded, "deadline exceeded (no reply from the server)"), sendCancel: true)
             }
         }

@@ -68,7 +68,7 @@ public final class RPCClient: RPCClientTransport, Sendable {
     public func call(path: String, payload: [UInt8], options: CallOptions) async throws -> [UInt8] {
         let call = RPCV1.Call(
             method: path,
-            timeoutMicros: options.timeout.map { UInt64(clamping: max($0.nanoseconds / 1000, 1)) } ?? 0,
+            timeoutMicros: options.timeout.map { UInt64(clamping: max(TimeAmount($0).nanoseconds / 1000, 1)) } ?? 0,
             metadata: options.metadata.wireEntries,
             payload: payload
         )
@@ -137,7 +137,7 @@ public final class RPCClient: RPCClientTransport, Sendable {
         let state = self.state
         let future = ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.nanoseconds(configuration.connectTimeout.nanoseconds))
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(

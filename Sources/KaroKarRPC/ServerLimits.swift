@@ -39,14 +39,3 @@ public struct ServerLimits: Sendable, Hashable {
         methodRequestBytes[path] ?? maximumRequestBytes
     }
 }
-
-extension Duration {
-    /// Whole nanoseconds, saturating at Int64's range instead of trapping.
-    package var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? .min : .max }
-        let (sum, sumOverflow) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
-        return sumOverflow ? (seconds < 0 ? .min : .max) : sum
-    }
-}

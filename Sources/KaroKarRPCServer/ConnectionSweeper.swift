@@ -18,7 +18,7 @@ final class ConnectionSweeper {
     init(loop: any EventLoop, limits: ServerLimits) {
         self.loop = loop
         let shortest = min(limits.handshakeTimeout, limits.idleTimeout, limits.frameTimeout, limits.outboundStallTimeout)
-        period = .nanoseconds(max((shortest / 4).nanoseconds, 10_000_000))
+        period = .nanoseconds(max(TimeAmount(shortest / 4).nanoseconds, 10_000_000))
     }
 
     func add(_ connection: ServerConnectionHandler) {

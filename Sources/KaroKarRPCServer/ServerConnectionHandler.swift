@@ -226,7 +226,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         let ack = RPCV1.HelloAck(
             protocolVersion: 1, serverName: serverName, maxFrameBytes: UInt32(limits.maximumFrameBytes),
             maxCallsInFlight: UInt32(limits.maximumCallsInFlight), maxMetadataBytes: UInt32(limits.maximumMetadataBytes),
-            idleTimeoutMillis: UInt32(clamping: limits.idleTimeout.nanoseconds / 1_000_000),
+            idleTimeoutMillis: UInt32(clamping: TimeAmount(limits.idleTimeout).nanoseconds / 1_000_000),
             maxRequestBytes: UInt32(limits.maximumRequestBytes)
         )
         write(type: .helloAck, message: ack)
@@ -376,13 +376,13 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
 
     /// Called by the loop's ``ConnectionSweeper`` every quarter of the shortest timeout.
     func checkTimeouts(now: NIODeadline) {
-        if phase == .awaitingHello, let startedAt, now - startedAt > .nanoseconds(limits.handshakeTimeout.nanoseconds) {
+        if phase == .awaitingHello, let startedAt, now - startedAt > TimeAmount(limits.handshakeTimeout) {
             closeWithError(RPCError(.deadlineExceeded, "no HELLO within the handshake timeout"))
-        } else if let since = stalledSince, now - since > .nanoseconds(limits.outboundStallTimeout.nanoseconds) {
+        } else if let since = stalledSince, now - since > TimeAmount(limits.outboundStallTimeout) {
             closeStalled()
-        } else if let since = partialFrameSince, now - since > .nanoseconds(limits.frameTimeout.nanoseconds) {
+        } else if let since = partialFrameSince, now - since > TimeAmount(limits.frameTimeout) {
             closeWithError(RPCError(.deadlineExceeded, "a frame took longer than the frame timeout to arrive"))
-        } else if phase == .open, writable, calls.isEmpty, now - lastActivity > .nanoseconds(limits.idleTimeout.nanoseconds) {
+        } else if phase == .open, writable, calls.isEmpty, now - lastActivity > TimeAmount(limits.idleTimeout) {
             beginDrain(RPCError(.ok, "idle timeout"))
         }
     }

@@ -18,7 +18,7 @@ public enum DurationText {
 
     /// `1.5s`, `250ms`, `80µs`: short text for reports.
     public static func format(_ duration: Duration) -> String {
-        let nanoseconds = Double(duration.inNanoseconds)
+        let nanoseconds = duration.inSeconds * 1e9
         if nanoseconds >= 1e9 { return trim(nanoseconds / 1e9) + "s" }
         if nanoseconds >= 1e6 { return trim(nanoseconds / 1e6) + "ms" }
         return trim(nanoseconds / 1e3) + "µs"
@@ -31,13 +31,6 @@ public enum DurationText {
 }
 
 extension Duration {
-    /// The whole duration in nanoseconds, saturating.
-    public var inNanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? (seconds < 0 ? .min : .max) : product &+ attoseconds / 1_000_000_000
-    }
-
     /// The duration in seconds, as a floating-point number.
     public var inSeconds: Double {
         let (seconds, attoseconds) = components

@@ -1,3 +1,4 @@
+import NIOCore
 import KaroKarMessages
 import KaroKarRPC
 import KaroKarToolSupport
@@ -35,14 +36,14 @@ struct BenchPlan: Sendable {
     }
 
     func schedule(start: UInt64) -> LoadSchedule {
-        let measureFrom = start + UInt64(warmup.inNanoseconds)
+        let measureFrom = start + UInt64(TimeAmount(warmup).nanoseconds)
         let stop: LoadSchedule.Stop
         switch length {
-        case .duration(let duration): stop = .at(measureFrom + UInt64(duration.inNanoseconds))
+        case .duration(let duration): stop = .at(measureFrom + UInt64(TimeAmount(duration).nanoseconds))
         case .total: stop = .afterCalls(0)  // per connection, see work(connection:schedule:)
         }
         let interval = rate.map { UInt64((Double(connections) * 1e9 / $0).rounded()) }
-        let grace = UInt64((timeout ?? .seconds(10)).inNanoseconds) + 1_000_000_000
+        let grace = UInt64(TimeAmount(timeout ?? .seconds(10)).nanoseconds) + 1_000_000_000
         return LoadSchedule(measureFrom: measureFrom, stop: stop, interval: interval, grace: grace)
     }
 

@@ -11,7 +11,7 @@ struct CallFrameWriter: Sendable {
     private let prefix: [UInt8]
 
     init(path: String, timeout: Duration?, metadata: Metadata) {
-        let timeoutMicros = timeout.map { UInt64(max(1, $0.inNanoseconds / 1000)) } ?? 0
+        let timeoutMicros = timeout.map { UInt64(max(1, TimeAmount($0).nanoseconds / 1000)) } ?? 0
         let entries = metadata.entries.map { RPCV1.MetadataEntry(key: $0.key, value: $0.value) }
         prefix = ProtoCodec.encode(RPCV1.Call(method: path, timeoutMicros: timeoutMicros, metadata: entries))
     }

@@ -1,3 +1,4 @@
+import NIOCore
 import ArgumentParser
 import Foundation
 import KaroKarKernel
@@ -181,12 +182,6 @@ extension LatencyHistogram {
     }
 }
 
-extension Duration {
-    var nanoseconds: UInt64 {
-        UInt64(max(0, components.seconds)) * 1_000_000_000 + UInt64(max(0, components.attoseconds / 1_000_000_000))
-    }
-}
-
 /// Process CPU time (user + system) in seconds.
 enum ProcessCPU {
     static func seconds() -> Double {
@@ -304,7 +299,7 @@ enum ClosedLoop {
                     while ContinuousClock.now < deadline {
                         let started = ContinuousClock.now
                         try await operation(&random)
-                        histogram.record(nanoseconds: (ContinuousClock.now - started).nanoseconds)
+                        histogram.record(nanoseconds: UInt64(clamping: TimeAmount(ContinuousClock.now - started).nanoseconds))
                     }
                     return histogram
                 }

@@ -67,7 +67,7 @@ struct ScenarioRunner {
         let steps = scenario.mix.filter { $0.weight > 0 }
         let cumulative = steps.reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1.weight) }
         let started = LoadConnectionHandler.now()
-        let end = started + UInt64(duration.inNanoseconds)
+        let end = started + UInt64(TimeAmount(duration).nanoseconds)
         let tickets = Tickets(total ?? .max)
         let stats = await withTaskGroup(of: [String: StepStats].self) { group in
             for worker in 0..<concurrency {
