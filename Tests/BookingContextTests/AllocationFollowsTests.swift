@@ -86,6 +86,50 @@ struct AllocationFollowsTests {
         }
     }
 
+    @Test("a reassignment racing the booking's cancellation: one order or the other, never a live assignment of a cancelled booking nor an assignee out of step")
+    func reassignmentRacingCancellation() async throws {
+        try await TestMarketplace.run { market in
+            let world = try await BookingWorld.make(market)
+            let second = try await market.member(of: world.corporate, role: "EMPLOYEE")
+            var orders: [String] = []
+            for round in 0..<6 {
+                let (booking, assignment) = try await world.assigned(period(Double(round * 3) + 1, Double(round * 3) + 2))
+                _ = try await world.assignments.rejectAssignment(.init(assignmentId: assignment), options: world.employee.callOptions)
+                async let reassigned: Result<String, any Error> = {
+                    do {
+                        let response = try await world.assignments.reassignAssignment(
+                            .init(assignmentId: assignment, employeeId: second.userID), options: world.manager.callOptions
+                        )
+                        return .success(response.assignment!.id)
+                    } catch { return .failure(error) }
+                }()
+                async let cancelled = world.bookings.cancelBooking(.init(bookingId: booking.id), options: world.corporate.admin.callOptions)
+                let (reassignment, cancellation) = (await reassigned, try await cancelled)
+                #expect(cancellation.booking!.status == .cancelled)
+                let id = UUID(uuidString: booking.id)!
+                #expect(try await world.count("""
+                    SELECT count(*)::int FROM assignment.assignments WHERE booking_id = \(id) AND status IN ('PENDING', 'ACCEPTED', 'ACTIVE')
+                    """) == 0, "a cancelled booking keeps no live assignment")
+                let newest = try await world.pool.query("""
+                    SELECT id::text AS a, employee_id::text AS e FROM assignment.assignments WHERE booking_id = \(id) ORDER BY created_at DESC LIMIT 1
+                    """).single()
+                let (assignee, assignmentID) = try await Self.assignee(world, booking.id)
+                let (newestID, newestEmployee) = (try newest.decode(String.self, "a"), try newest.decode(String.self, "e"))
+                #expect(assignmentID == newestID && assignee == newestEmployee, "the booking names its newest assignment and that assignment's employee")
+                switch reassignment {
+                case .success(let created):
+                    #expect(assignmentID == created)
+                    orders.append("reassigned, then cancelled")
+                case .failure(let error):
+                    #expect((error as? RPCError)?.code == .failedPrecondition, "\(error)")
+                    #expect(assignee == world.employee.userID)
+                    orders.append("cancelled, reassignment refused")
+                }
+            }
+            print("reassignment racing cancellation: \(orders)")
+        }
+    }
+
     @Test("RemoveEmployeeAllocation: the employee falls back to the corporate's default; idempotent; one allocation.removed")
     func removeOverride() async throws {
         try await TestMarketplace.run { market in
