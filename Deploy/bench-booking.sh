@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Booking's benchmarks (issue 16), one command, on a scratch cluster and a release karokar-server:
+#   0. the approve path's statements, from the server's own statement log: a few approvals with
+#      log_statement = 'all' on the cluster, compared in order with Deploy/bench/approval.pgbench
+#      (Deploy/bench/statements.py prints them and a diff); the script stops here if they differ;
 #   1. the approve path (ApproveBooking: the booking saved APPROVED, Fleet's RESERVED record and
 #      both events in one transaction) through the RPC at 16 in flight, vs pgbench running the same
 #      statements (Deploy/bench/approval.pgbench) against the same database at the same
@@ -10,7 +13,8 @@
 #      marketplace scenario with only its booking chain in the mix; lives per second and p99 per
 #      step (target: every step's p99 under 20 ms);
 #   3. the marketplace scenario with its whole mix, with and without the booking steps.
-# Usage: bash Deploy/bench-booking.sh [SECONDS]   (default 20 s per run; BENCH_SKIP_APPROVALS=1 runs 2 and 3 only)
+# Usage: bash Deploy/bench-booking.sh [SECONDS]   (default 20 s per run; BENCH_SKIP_APPROVALS=1 runs 2 and 3 only;
+#        BENCH_STATEMENTS_ONLY=1 runs 0 only, a functional check that needs no quiet machine)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -29,12 +33,14 @@ onboard() {  # $1 type, $2 e-mail: registers, approves, prints the organization 
 vendor=$(onboard VENDOR vendor@bench.local)
 corporate=$(onboard CORPORATE corporate@bench.local)
 vendor_token=$(token vendor@bench.local "$password")
+decider=$(psql -Atq "$database" -c "SELECT id FROM identity.users WHERE email = 'vendor@bench.local'")
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), $(date -u '+%Y-%m-%d %H:%M UTC')"
 rounds="${BENCH_ROUNDS:-3}"
 # Booking n is REQUESTED by the corporate for vehicle (n mod 10,000) + 1 of the vendor, over the
 # n-th hour from 2096: no two approvals meet. pgbench round r uses n = r * 1,000,000 + client *
-# 10,000 + 1, 2, ...; the server's round r uses n = 10,000,000 + r * 1,000,000 + its call sequence.
+# 10,000 + 1, 2, ...; the server's round r uses n = 10,000,000 + r * 1,000,000 + its call sequence;
+# the statement capture n = 50,000,001 to 50,000,003 (the server) and 40,000,001 (pgbench).
 echo "== data set: the vendor's 10,000 vehicles, REQUESTED bookings for $rounds rounds of each"
 psql -q -v ON_ERROR_STOP=1 "$database" <<SQL
 INSERT INTO fleet.vehicle (id, organization_id, ownership_type, make, model, year, license_plate, status)
@@ -42,7 +48,8 @@ SELECT ('00000000-0000-4000-8000-' || (100000000000 + g))::uuid, '$vendor', 'VEN
 FROM generate_series(1, 10000) AS g;
 CREATE TEMP TABLE n AS
   SELECT r * 1000000 + c * 10000 + i AS n FROM generate_series(1, $rounds) r, generate_series(0, $clients - 1) c, generate_series(1, 9000) i
-  UNION ALL SELECT 10000000 + r * 1000000 + i FROM generate_series(1, $rounds) r, generate_series(0, 150000) i;
+  UNION ALL SELECT 10000000 + r * 1000000 + i FROM generate_series(1, $rounds) r, generate_series(0, 150000) i
+  UNION ALL SELECT 50000000 + i FROM generate_series(1, 3) i UNION ALL SELECT 40000001;
 INSERT INTO booking.bookings (id, vehicle_id, vendor_organization_id, corporate_organization_id, requested_by, period, status,
     submitted_at, expires_at, created_at, updated_at)
 SELECT ('00000000-0000-4000-9000-' || (200000000000 + n))::uuid, ('00000000-0000-4000-8000-' || (100000000000 + n % 10000 + 1))::uuid,
@@ -53,6 +60,25 @@ ANALYZE fleet.vehicle; ANALYZE booking.bookings;
 SQL
 psql -Atq "$database" -c "SELECT 'bookings ' || count(*) FROM booking.bookings"
 
+echo "== the approve path's statements: 3 approvals and 1 pgbench transaction with log_statement = 'all', against Deploy/bench/approval.pgbench"
+capture=()
+psql -Atq "$database" -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+for i in 1 2 3; do
+  id="00000000-0000-4000-9000-$((200000000000 + 50000000 + i))"
+  call karokar.booking.v1.BookingService/ApproveBooking "{\"bookingId\": \"$id\"}" -H "authorization: Bearer $vendor_token" >/dev/null
+  capture+=("$id")
+done
+"$PGBIN/pgbench" -n -f Deploy/bench/approval.pgbench -D vendor="$vendor" -D decider="$decider" -D first=40000000 -D i=0 \
+  -c 1 -t 1 -M prepared "$database" >/dev/null 2>&1 || echo "pgbench could not run Deploy/bench/approval.pgbench" >&2
+psql -Atq "$database" -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
+python3 Deploy/bench/statements.py "$bench_dir/postgres.log" Deploy/bench/approval.pgbench "${capture[@]}" \
+  --pgbench "00000000-0000-4000-9000-$((200000000000 + 40000001))" || {
+  echo "Deploy/bench/approval.pgbench no longer runs what the server runs for an approval: copy the statements above into it" >&2
+  exit 1
+}
+[ -n "${BENCH_STATEMENTS_ONLY:-}" ] && exit 0
+
 if [ -z "${BENCH_SKIP_APPROVALS:-}" ]; then
 echo "== approvals: $clients in flight, ${seconds}s each, durable commits, $rounds rounds (ours, then pgbench)"
 results=()
@@ -61,7 +87,7 @@ for round in $(seq 1 "$rounds"); do
   ours=$("$bin/karokar-bench" --address "$address" --call karokar.booking.v1.BookingService/ApproveBooking --data "$approve" \
     -H "authorization: Bearer $vendor_token" --concurrency "$clients" --connections 4 --duration "${seconds}s" --warmup 3s \
     --server-pid "$server_pid" --no-progress --format json) || { echo "karokar-bench failed: $ours" >&2; exit 1; }
-  pg=$("$PGBIN/pgbench" -n -f Deploy/bench/approval.pgbench -D vendor="$vendor" -D first=$((round * 1000000)) -D i=0 \
+  pg=$("$PGBIN/pgbench" -n -f Deploy/bench/approval.pgbench -D vendor="$vendor" -D decider="$decider" -D first=$((round * 1000000)) -D i=0 \
     -c "$clients" -j 2 -T "$seconds" -M prepared "$database" 2>&1) || { echo "pgbench failed: $pg" >&2; exit 1; }
   results+=("$ours" "$pg")
 done

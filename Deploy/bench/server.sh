@@ -6,10 +6,16 @@
 # The per-address limits on logins and registrations are off (every load comes from 127.0.0.1).
 # BENCH_PIN=1 runs the server on CPU 0 only and defines $pin_load (`taskset -c 1`) for the load
 # generator, so the two never share a core (less run-to-run noise on a 2-core machine).
-swift build -c release --product karokar-server >/dev/null
-swift build -c release --product karokar-bench >/dev/null
-swift build -c release --product karokar >/dev/null
-bin="$(swift build -c release --show-bin-path)"
+# BENCH_BIN=DIR takes karokar-server, karokar-bench and karokar from DIR instead of building
+# release ones (e.g. .build/debug for a functional run; never for figures).
+if [ -n "${BENCH_BIN:-}" ]; then
+  bin="$(cd "$BENCH_BIN" && pwd)"
+else
+  swift build -c release --product karokar-server >/dev/null
+  swift build -c release --product karokar-bench >/dev/null
+  swift build -c release --product karokar >/dev/null
+  bin="$(swift build -c release --show-bin-path)"
+fi
 source Deploy/bench/cluster.sh
 "$PGBIN/createdb" karokar
 database="$(conninfo karokar)"

@@ -53,6 +53,7 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "fleet-document-sweep-interval-s", help: "seconds between document expiry sweeps (0 = never)", defaultValue: "86400"),
         SettingSpec(name: "booking-request-ttl-s", help: "seconds a REQUESTED booking waits for the vendor before it expires", defaultValue: "172800"),
         SettingSpec(name: "booking-expiry-sweep-interval-s", help: "seconds between booking request expiry sweeps (0 = never)", defaultValue: "60"),
+        SettingSpec(name: "booking-expiry-batch-size", help: "expired booking requests one sweep transaction cancels at most (1 to 10000); a sweep repeats until none is due", defaultValue: "100"),
         SettingSpec(name: "max-frame-bytes", help: "largest frame accepted", defaultValue: "4194304"),
         SettingSpec(name: "max-request-bytes", help: "default cap on a request payload", defaultValue: "1048576"),
         SettingSpec(name: "max-calls-in-flight", help: "calls in flight per connection", defaultValue: "256"),
@@ -158,6 +159,7 @@ public struct ServerSettings: Sendable {
         case "booking-expiry-sweep-interval-s":
             let seconds = try integer(0...86_400)
             booking.expirySweepInterval = seconds == 0 ? nil : .seconds(seconds)
+        case "booking-expiry-batch-size": booking.expiryBatchSize = try integer(1...10_000)
         case "log-level":
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(value) else { throw Invalid(description: "\(source): log level must be one of \(levels.joined(separator: ", "))") }

@@ -28,6 +28,7 @@ struct BookingAccessTests {
         ("ListVendorBookingRequests", ["booking.read"], { b, _, _, o in _ = try await b.listVendorBookingRequests(.init(), options: o) }),
         ("ExpireBookingRequests", ["booking.terminate"], { b, _, _, o in _ = try await b.expireBookingRequests(.init(), options: o) }),
         ("SetAllocation", ["allocation.manage"], { _, a, _, o in _ = try await a.setAllocation(.init(maxActiveBookings: 1), options: o) }),
+        ("RemoveEmployeeAllocation", ["allocation.manage"], { _, a, _, o in _ = try await a.removeEmployeeAllocation(.init(employeeId: UUID().uuidString.lowercased()), options: o) }),
         ("ListAllocations", ["allocation.read"], { _, a, _, o in _ = try await a.listAllocations(.init(), options: o) }),
         ("GetAllocationUsage", ["allocation.read", "allocation.read_own"], { _, a, _, o in _ = try await a.getAllocationUsage(.init(), options: o) }),
     ]

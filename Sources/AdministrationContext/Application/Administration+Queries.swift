@@ -22,15 +22,15 @@ extension Administration {
         }
     }
 
-    /// Organizations and bookings come from Administration's own read models (bookings from
-    /// Booking's events, after commit: they may trail by the delivery lag). Vehicles and pending
-    /// verifications are counted from their contexts' events once those publish to
-    /// Administration; until then those parts are empty (zero), which is what the platform knows.
+    /// Organizations, vehicles and bookings come from Administration's own read models
+    /// (vehicles from Fleet's lifecycle events and bookings from Booking's, both after commit:
+    /// they may trail by the delivery lag). Pending verifications are counted from Verification's
+    /// events once that context publishes to Administration; until then that part is zero.
     nonisolated func dashboardCounts(_ invocation: Invocation) async throws -> DashboardCounts {
         try PlatformOnly.check(invocation.caller)
-        let (organizations, bookings) = try await bus.read(invocation) { work in
-            (try await ApprovalStore.counts(on: work), try await BookingCountStore.counts(on: work))
+        let (organizations, vehicles, bookings) = try await bus.read(invocation) { work in
+            (try await ApprovalStore.counts(on: work), try await VehicleCountStore.counts(on: work), try await BookingCountStore.counts(on: work))
         }
-        return DashboardCounts(organizations: organizations, bookings: bookings, computedAt: environment.clock.now())
+        return DashboardCounts(organizations: organizations, bookings: bookings, vehicles: vehicles, computedAt: environment.clock.now())
     }
 }

@@ -65,6 +65,15 @@ enum AdministrationReactions {
             guard let status = BookingCountStore.status(after: event.eventType), let id = UUID(hyphenated: event.aggregateId) else { return }
             try await BookingCountStore.record(id, status: status, version: event.aggregateVersion, on: work)
         }
+        // The dashboard's vehicle counts: the same, from Fleet's lifecycle events.
+        bus.consume(VehicleStatusEvents.types.map { EventPattern(stringLiteral: $0) }, as: "administration_vehicles") { event, work in
+            var lifted: String?
+            if case .vehicleSuspensionLifted(let payload) = event.payload { lifted = payload.vehicleStatus.storedName }
+            guard let status = VehicleStatusEvents.status(after: event.eventType, liftedTo: lifted),
+                  let id = UUID(hyphenated: event.aggregateId)
+            else { return }
+            try await VehicleCountStore.record(id, status: status, version: event.aggregateVersion, on: work)
+        }
     }
 }
 

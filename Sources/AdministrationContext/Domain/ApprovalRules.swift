@@ -129,16 +129,37 @@ struct OrganizationCount: Sendable, Hashable {
     var count: Int64
 }
 
-/// How many bookings are in one status (the stored spelling, `REQUESTED`).
-struct BookingCount: Sendable, Hashable {
+/// How many bookings or vehicles are in one status (the stored spelling, `REQUESTED`, `ACTIVE`).
+struct StatusCount: Sendable, Hashable {
     var status: String
     var count: Int64
+}
+
+typealias BookingCount = StatusCount
+
+/// The status a vehicle is in after one of Fleet's lifecycle events; nil for other events.
+/// `vehicle.suspension_lifted` says which (`ACTIVE`, or still `SUSPENDED` while another
+/// suspension is open).
+enum VehicleStatusEvents {
+    static let types = ["vehicle.registered", "vehicle.activated", "vehicle.suspended", "vehicle.suspension_lifted", "vehicle.retired"]
+
+    static func status(after eventType: String, liftedTo: String?) -> String? {
+        switch eventType {
+        case "vehicle.registered": "PENDING"
+        case "vehicle.activated": "ACTIVE"
+        case "vehicle.suspended": "SUSPENDED"
+        case "vehicle.suspension_lifted": liftedTo
+        case "vehicle.retired": "RETIRED"
+        default: nil
+        }
+    }
 }
 
 /// Organizations per type and status, bookings per status, and when they were counted.
 struct DashboardCounts: Sendable, Hashable {
     var organizations: [OrganizationCount]
     var bookings: [BookingCount] = []
+    var vehicles: [StatusCount] = []
     var computedAt: Instant
 
     /// Vendors and corporates waiting for a decision.

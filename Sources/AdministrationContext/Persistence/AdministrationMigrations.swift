@@ -69,5 +69,16 @@ public enum AdministrationMigrations {
             );
             CREATE INDEX bookings_status ON administration.bookings (status);
             """),
+        // The dashboard's vehicle counts: each vehicle's latest lifecycle status, from Fleet's
+        // vehicle.registered|activated|suspended|suspension_lifted|retired events (an
+        // after-commit consumer; a later version never yields to an earlier one).
+        Migration(context: "administration", version: 3, name: "vehicle_read_model", sql: """
+            CREATE TABLE administration.vehicles (
+                vehicle_id uuid PRIMARY KEY,
+                status text NOT NULL CHECK (status IN ('PENDING', 'ACTIVE', 'SUSPENDED', 'RETIRED')),
+                version bigint NOT NULL
+            );
+            CREATE INDEX vehicles_status ON administration.vehicles (status);
+            """),
     ]
 }

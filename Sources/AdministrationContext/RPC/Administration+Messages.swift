@@ -71,6 +71,9 @@ extension DashboardCounts {
                     status: AdministrationV1.OrganizationStatus(rawValue: entry.status.protoNumber), count: entry.count
                 )
             },
+            vehicles: vehicles.map { entry in
+                AdministrationV1.VehicleCount(status: AdministrationV1.VehicleStatus(storedName: entry.status) ?? .unspecified, count: entry.count)
+            },
             bookings: bookings.map { entry in
                 AdministrationV1.BookingCount(status: AdministrationV1.BookingStatus(storedName: entry.status) ?? .unspecified, count: entry.count)
             },

@@ -22,9 +22,35 @@ extension Booking {
             if let expectedVersion {
                 try ExpectedVersion.check(expectedVersion, current?.version ?? 0, "allocation")
             }
-            return try await AllocationStore.upsert(
+            let saved = try await AllocationStore.upsert(
                 employee, of: corporate, maxActive: maxActive, maxDays: maxDays, by: caller.principalID, at: environment.clock.now(), work
             )
+            try await work.publish(AllocationEvents.set(saved, by: caller))
+            return saved
+        }
+    }
+
+    /// Removes an employee's override from the caller's corporate; the default applies again.
+    /// Idempotent: a member (in any status: a leaver's override may be cleaned up) without one
+    /// changes nothing (`removed` false, no event); a user who is neither: NOT_FOUND.
+    nonisolated func removeAllocation(employee: UUID, expectedVersion: Int64?, _ invocation: Invocation) async throws -> AllocationRemoval {
+        let caller = invocation.caller
+        guard caller.organizationKind == .corporate, !caller.actsAcrossTenants else { throw BookingError.corporatesOnly() }
+        return try await bus.mutation(invocation) { work in
+            let corporate = caller.organizationID
+            let current = try await AllocationStore.lock(employee, of: corporate, work)
+            if current == nil, try await members.member(user: employee, organization: corporate, on: work) == nil {
+                throw DomainError.notFound("employee")
+            }
+            if let expectedVersion {
+                try ExpectedVersion.check(expectedVersion, current?.version ?? 0, "allocation")
+            }
+            if let current {
+                try await AllocationStore.remove(employee, of: corporate, work)
+                try await work.publish(AllocationEvents.removed(current, employee: employee, by: caller))
+            }
+            let applies = try await AllocationStore.effective(employee, of: corporate, work)
+            return AllocationRemoval(removed: current != nil, applies: applies)
         }
     }
 

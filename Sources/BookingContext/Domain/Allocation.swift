@@ -19,6 +19,13 @@ struct Allocation: Sendable, Hashable, Codable {
     var key: UUID { employee ?? Self.defaultKey }
 }
 
+/// What `RemoveEmployeeAllocation` did: whether an override was removed, and what applies now
+/// (the corporate's default; nil when never set).
+struct AllocationRemoval: Sendable, Hashable, Codable {
+    var removed: Bool
+    var applies: Allocation?
+}
+
 /// An employee's allocation as it applies this month, and what is left of it.
 struct AllocationUsage: Sendable, Hashable {
     var employee: UUID

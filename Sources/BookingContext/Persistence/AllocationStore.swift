@@ -48,6 +48,13 @@ enum AllocationStore {
             """).single().allocation()
     }
 
+    /// Deletes one employee's override (locked by the caller); the corporate's default applies again.
+    static func remove(_ employee: UUID, of corporate: UUID, _ work: UnitOfWork) async throws {
+        try await work.query("""
+            DELETE FROM booking.allocations WHERE corporate_organization_id = \(corporate) AND employee_id = \(employee)
+            """)
+    }
+
     /// The corporate's default first, then overrides by employee id, after `after`.
     static func list(of corporate: UUID, after: UUID?, limit: Int, _ database: some Queryable) async throws -> [Allocation] {
         try await database.query("""
@@ -57,15 +64,17 @@ enum AllocationStore {
             """).map { try $0.allocation() }
     }
 
-    /// Periods of the employee's non-terminal bookings (requested for themselves, or assigned to
-    /// them), except `excluding`.
+    /// Periods of the employee's non-terminal bookings, except `excluding`: those assigned to them
+    /// (through AssignBooking, a self-booking's approval, or a reassignment, which moves
+    /// `assignee_id`), and their self-bookings not yet assigned to anyone. A booking counts for
+    /// one employee only: once reassigned, no longer for its requester.
     static func heldPeriods(
         _ employee: UUID, of corporate: UUID, excluding: UUID?, _ database: some Queryable
     ) async throws -> [Period] {
         try await database.query("""
             SELECT period FROM booking.bookings
             WHERE corporate_organization_id = \(corporate) AND status = ANY(\(BookingStatus.counted.map(\.rawValue))::text[])
-              AND ((requested_by = \(employee) AND self_booking) OR assignee_id = \(employee))
+              AND (assignee_id = \(employee) OR (assignee_id IS NULL AND self_booking AND requested_by = \(employee)))
               AND (\(excluding)::uuid IS NULL OR id <> \(excluding)::uuid)
             """).map { try $0.decode(Period.self, "period") }
     }

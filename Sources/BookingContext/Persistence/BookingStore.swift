@@ -46,6 +46,15 @@ enum BookingStore {
             """).single().booking()
     }
 
+    /// Points a locked booking at its new assignment and employee after a reassignment. The
+    /// booking's status, version and `updated_at` stay as they were (DOMAIN.md 7: reassignment
+    /// leaves the booking untouched); only whose allocation it counts against moves.
+    static func reassign(_ id: UUID, to employee: UUID, assignment: UUID, _ work: UnitOfWork) async throws {
+        try await work.query("""
+            UPDATE booking.bookings SET assignee_id = \(employee), assignment_id = \(assignment) WHERE id = \(id)
+            """)
+    }
+
     /// A page of one side's bookings, newest first, after `after`. Each side is its own statement
     /// so that its organization is an index condition even in a generic plan (README, "Lists").
     static func list(

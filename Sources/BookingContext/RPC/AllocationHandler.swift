@@ -21,6 +21,17 @@ struct AllocationHandler: BookingV1.AllocationService.Handler {
         return BookingV1.SetAllocationResponse(allocation: allocation.message)
     }
 
+    func removeEmployeeAllocation(
+        _ request: BookingV1.RemoveEmployeeAllocationRequest, context: ServerCallContext
+    ) async throws -> BookingV1.RemoveEmployeeAllocationResponse {
+        var check = Validation()
+        let employee = check.uuid(request.employeeId, "employeeId")
+        let version = check.expectedVersion(request.expectedVersion)
+        try check.finish()
+        let removal = try await booking.removeAllocation(employee: employee, expectedVersion: version, Invocation(context, fingerprint: request))
+        return BookingV1.RemoveEmployeeAllocationResponse(removed: removal.removed, allocation: removal.applies?.message)
+    }
+
     func listAllocations(_ request: BookingV1.ListAllocationsRequest, context: ServerCallContext) async throws -> BookingV1.ListAllocationsResponse {
         var check = Validation()
         let organization = check.optionalUUID(request.corporateOrganizationId, "corporateOrganizationId")

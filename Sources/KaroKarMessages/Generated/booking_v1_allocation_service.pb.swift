@@ -44,6 +44,41 @@ extension BookingV1 {
         }
     }
 
+    /// `karokar.booking.v1.RemoveEmployeeAllocationRequest`
+    public struct RemoveEmployeeAllocationRequest: Sendable, Hashable {
+        public var employeeId: String = ""
+        /// The override's version read; absent: whichever it is.
+        public var expectedVersion: CommonV1.Int64Value? = nil
+
+        public init() {}
+
+        public init(
+            employeeId: String = "",
+            expectedVersion: CommonV1.Int64Value? = nil
+        ) {
+            self.employeeId = employeeId
+            self.expectedVersion = expectedVersion
+        }
+    }
+
+    /// `karokar.booking.v1.RemoveEmployeeAllocationResponse`
+    public struct RemoveEmployeeAllocationResponse: Sendable, Hashable {
+        /// False when the employee had no override (nothing changed).
+        public var removed: Bool = false
+        /// What applies to the employee now: the corporate's default (absent: never set, all 0).
+        public var allocation: BookingV1.Allocation? = nil
+
+        public init() {}
+
+        public init(
+            removed: Bool = false,
+            allocation: BookingV1.Allocation? = nil
+        ) {
+            self.removed = removed
+            self.allocation = allocation
+        }
+    }
+
     /// `karokar.booking.v1.ListAllocationsRequest`
     public struct ListAllocationsRequest: Sendable, Hashable {
         /// Empty: the caller's organization; only platform administrators may name another.
@@ -194,6 +229,92 @@ extension BookingV1.SetAllocationResponse: ProtoMessage {
         for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
             if value == .null { continue }
             switch key {
+            case "allocation": self.allocation = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension BookingV1.RemoveEmployeeAllocationRequest: ProtoMessage {
+    public static let protoName = "karokar.booking.v1.RemoveEmployeeAllocationRequest"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__booking__v1__remove_employee_allocation_request())
+    public static let protoMaxDepth = 2
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expected_version", jsonName: "expectedVersion", number: 2, type: "message", typeName: "karokar.common.v1.Int64Value", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Booking__V1__RemoveEmployeeAllocationRequest.self).pointee
+        self.employeeId = try ProtoC.string(c.employee_id)
+        self.expectedVersion = try c.expected_version.map { try CommonV1.Int64Value(cMessage: $0) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Booking__V1__RemoveEmployeeAllocationRequest.self)
+        karokar__booking__v1__remove_employee_allocation_request__init(c)
+        c.pointee.employee_id = arena.cString(self.employeeId)
+        if let value = self.expectedVersion { c.pointee.expected_version = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Int64Value.self) }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("employeeId", self.employeeId)
+        writer.optional("expectedVersion", self.expectedVersion)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "employeeId", "employee_id": self.employeeId = try ProtoJSON.decode(value, field: key)
+            case "expectedVersion", "expected_version": self.expectedVersion = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension BookingV1.RemoveEmployeeAllocationResponse: ProtoMessage {
+    public static let protoName = "karokar.booking.v1.RemoveEmployeeAllocationResponse"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__booking__v1__remove_employee_allocation_response())
+    public static let protoMaxDepth = 3
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "removed", jsonName: "removed", number: 1, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "allocation", jsonName: "allocation", number: 2, type: "message", typeName: "karokar.booking.v1.Allocation", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Booking__V1__RemoveEmployeeAllocationResponse.self).pointee
+        self.removed = (c.removed != 0)
+        self.allocation = try c.allocation.map { try BookingV1.Allocation(cMessage: $0) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Booking__V1__RemoveEmployeeAllocationResponse.self)
+        karokar__booking__v1__remove_employee_allocation_response__init(c)
+        c.pointee.removed = (self.removed ? 1 : 0)
+        if let value = self.allocation { c.pointee.allocation = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Booking__V1__Allocation.self) }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("removed", self.removed)
+        writer.optional("allocation", self.allocation)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "removed": self.removed = try ProtoJSON.decode(value, field: key)
             case "allocation": self.allocation = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }

@@ -415,6 +415,68 @@ extension EventsV1 {
             self.reason = reason
         }
     }
+
+    /// `allocation.set`: a corporate's default self-booking allocation or one employee's override was
+    /// set (DOMAIN.md 6.1; AllocationService.SetAllocation). Aggregate: allocation, id
+    /// `<corporate_organization_id>/<employee_id>` (`default` for the corporate's default).
+    public struct AllocationSet: Sendable, Hashable {
+        public var corporateOrganizationId: String = ""
+        /// Absent: the corporate's default.
+        public var employeeId: CommonV1.StringValue? = nil
+        public var maxActiveBookings: UInt32 = 0
+        public var maxDaysPerMonth: UInt32 = 0
+        /// The allocation's version after the change.
+        public var allocationVersion: Int64 = 0
+        public var setBy: String = ""
+
+        public init() {}
+
+        public init(
+            corporateOrganizationId: String = "",
+            employeeId: CommonV1.StringValue? = nil,
+            maxActiveBookings: UInt32 = 0,
+            maxDaysPerMonth: UInt32 = 0,
+            allocationVersion: Int64 = 0,
+            setBy: String = ""
+        ) {
+            self.corporateOrganizationId = corporateOrganizationId
+            self.employeeId = employeeId
+            self.maxActiveBookings = maxActiveBookings
+            self.maxDaysPerMonth = maxDaysPerMonth
+            self.allocationVersion = allocationVersion
+            self.setBy = setBy
+        }
+    }
+
+    /// `allocation.removed`: one employee's override was removed; the corporate's default applies to
+    /// them again (AllocationService.RemoveEmployeeAllocation). Aggregate: allocation, as above.
+    public struct AllocationRemoved: Sendable, Hashable {
+        public var corporateOrganizationId: String = ""
+        public var employeeId: String = ""
+        /// The override's values and version when it was removed.
+        public var maxActiveBookings: UInt32 = 0
+        public var maxDaysPerMonth: UInt32 = 0
+        public var allocationVersion: Int64 = 0
+        public var removedBy: String = ""
+
+        public init() {}
+
+        public init(
+            corporateOrganizationId: String = "",
+            employeeId: String = "",
+            maxActiveBookings: UInt32 = 0,
+            maxDaysPerMonth: UInt32 = 0,
+            allocationVersion: Int64 = 0,
+            removedBy: String = ""
+        ) {
+            self.corporateOrganizationId = corporateOrganizationId
+            self.employeeId = employeeId
+            self.maxActiveBookings = maxActiveBookings
+            self.maxDaysPerMonth = maxDaysPerMonth
+            self.allocationVersion = allocationVersion
+            self.removedBy = removedBy
+        }
+    }
 }
 
 extension EventsV1.BookingStatus: ProtoEnum {
@@ -1237,6 +1299,132 @@ extension EventsV1.BookingCancelled: ProtoMessage {
             case "cancelledBy", "cancelled_by": self.cancelledBy = try ProtoJSON.decode(value, field: key)
             case "previousStatus", "previous_status": self.previousStatus = try ProtoJSON.decode(value, field: key)
             case "reason": self.reason = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension EventsV1.AllocationSet: ProtoMessage {
+    public static let protoName = "karokar.events.v1.AllocationSet"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__allocation_set())
+    public static let protoMaxDepth = 2
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 2, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "max_active_bookings", jsonName: "maxActiveBookings", number: 3, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "max_days_per_month", jsonName: "maxDaysPerMonth", number: 4, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "allocation_version", jsonName: "allocationVersion", number: 5, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "set_by", jsonName: "setBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Events__V1__AllocationSet.self).pointee
+        self.corporateOrganizationId = try ProtoC.string(c.corporate_organization_id)
+        self.employeeId = try c.employee_id.map { try CommonV1.StringValue(cMessage: $0) }
+        self.maxActiveBookings = c.max_active_bookings
+        self.maxDaysPerMonth = c.max_days_per_month
+        self.allocationVersion = c.allocation_version
+        self.setBy = try ProtoC.string(c.set_by)
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Events__V1__AllocationSet.self)
+        karokar__events__v1__allocation_set__init(c)
+        c.pointee.corporate_organization_id = arena.cString(self.corporateOrganizationId)
+        if let value = self.employeeId { c.pointee.employee_id = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__StringValue.self) }
+        c.pointee.max_active_bookings = self.maxActiveBookings
+        c.pointee.max_days_per_month = self.maxDaysPerMonth
+        c.pointee.allocation_version = self.allocationVersion
+        c.pointee.set_by = arena.cString(self.setBy)
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("corporateOrganizationId", self.corporateOrganizationId)
+        writer.optional("employeeId", self.employeeId)
+        writer.field("maxActiveBookings", self.maxActiveBookings)
+        writer.field("maxDaysPerMonth", self.maxDaysPerMonth)
+        writer.field("allocationVersion", self.allocationVersion)
+        writer.field("setBy", self.setBy)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "corporateOrganizationId", "corporate_organization_id": self.corporateOrganizationId = try ProtoJSON.decode(value, field: key)
+            case "employeeId", "employee_id": self.employeeId = try ProtoJSON.decode(value, field: key)
+            case "maxActiveBookings", "max_active_bookings": self.maxActiveBookings = try ProtoJSON.decode(value, field: key)
+            case "maxDaysPerMonth", "max_days_per_month": self.maxDaysPerMonth = try ProtoJSON.decode(value, field: key)
+            case "allocationVersion", "allocation_version": self.allocationVersion = try ProtoJSON.decode(value, field: key)
+            case "setBy", "set_by": self.setBy = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension EventsV1.AllocationRemoved: ProtoMessage {
+    public static let protoName = "karokar.events.v1.AllocationRemoved"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__allocation_removed())
+    public static let protoMaxDepth = 1
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "corporate_organization_id", jsonName: "corporateOrganizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "employee_id", jsonName: "employeeId", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "max_active_bookings", jsonName: "maxActiveBookings", number: 3, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "max_days_per_month", jsonName: "maxDaysPerMonth", number: 4, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "allocation_version", jsonName: "allocationVersion", number: 5, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "removed_by", jsonName: "removedBy", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Events__V1__AllocationRemoved.self).pointee
+        self.corporateOrganizationId = try ProtoC.string(c.corporate_organization_id)
+        self.employeeId = try ProtoC.string(c.employee_id)
+        self.maxActiveBookings = c.max_active_bookings
+        self.maxDaysPerMonth = c.max_days_per_month
+        self.allocationVersion = c.allocation_version
+        self.removedBy = try ProtoC.string(c.removed_by)
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Events__V1__AllocationRemoved.self)
+        karokar__events__v1__allocation_removed__init(c)
+        c.pointee.corporate_organization_id = arena.cString(self.corporateOrganizationId)
+        c.pointee.employee_id = arena.cString(self.employeeId)
+        c.pointee.max_active_bookings = self.maxActiveBookings
+        c.pointee.max_days_per_month = self.maxDaysPerMonth
+        c.pointee.allocation_version = self.allocationVersion
+        c.pointee.removed_by = arena.cString(self.removedBy)
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("corporateOrganizationId", self.corporateOrganizationId)
+        writer.field("employeeId", self.employeeId)
+        writer.field("maxActiveBookings", self.maxActiveBookings)
+        writer.field("maxDaysPerMonth", self.maxDaysPerMonth)
+        writer.field("allocationVersion", self.allocationVersion)
+        writer.field("removedBy", self.removedBy)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "corporateOrganizationId", "corporate_organization_id": self.corporateOrganizationId = try ProtoJSON.decode(value, field: key)
+            case "employeeId", "employee_id": self.employeeId = try ProtoJSON.decode(value, field: key)
+            case "maxActiveBookings", "max_active_bookings": self.maxActiveBookings = try ProtoJSON.decode(value, field: key)
+            case "maxDaysPerMonth", "max_days_per_month": self.maxDaysPerMonth = try ProtoJSON.decode(value, field: key)
+            case "allocationVersion", "allocation_version": self.allocationVersion = try ProtoJSON.decode(value, field: key)
+            case "removedBy", "removed_by": self.removedBy = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

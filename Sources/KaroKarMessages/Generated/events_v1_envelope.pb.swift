@@ -45,7 +45,7 @@ extension EventsV1 {
         /// name or wildcard (`booking.*`, `*`). Each name has exactly one payload case below.
         public var eventType: String = ""
         /// `organization`, `user`, `membership`, `service_account`, `vehicle`, `maintenance`, `booking`,
-        /// `assignment`, `verification`, `moderation_action`.
+        /// `assignment`, `allocation`, `verification`, `moderation_action`.
         public var aggregateType: String = ""
         public var aggregateId: String = ""
         public var occurredAt: CommonV1.Timestamp? = nil
@@ -112,6 +112,8 @@ extension EventsV1 {
             case bookingCompleted(EventsV1.BookingCompleted)
             case bookingTerminated(EventsV1.BookingTerminated)
             case bookingCancelled(EventsV1.BookingCancelled)
+            case allocationSet(EventsV1.AllocationSet)
+            case allocationRemoved(EventsV1.AllocationRemoved)
             /// Assignment.
             case assignmentCreated(EventsV1.AssignmentCreated)
             case assignmentAccepted(EventsV1.AssignmentAccepted)
@@ -289,6 +291,8 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         ProtoFieldSchema(name: "booking_completed", jsonName: "bookingCompleted", number: 256, type: "message", typeName: "karokar.events.v1.BookingCompleted", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "booking_terminated", jsonName: "bookingTerminated", number: 257, type: "message", typeName: "karokar.events.v1.BookingTerminated", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "booking_cancelled", jsonName: "bookingCancelled", number: 258, type: "message", typeName: "karokar.events.v1.BookingCancelled", repeated: false, oneof: "payload", mapKeyType: ""),
+        ProtoFieldSchema(name: "allocation_set", jsonName: "allocationSet", number: 270, type: "message", typeName: "karokar.events.v1.AllocationSet", repeated: false, oneof: "payload", mapKeyType: ""),
+        ProtoFieldSchema(name: "allocation_removed", jsonName: "allocationRemoved", number: 271, type: "message", typeName: "karokar.events.v1.AllocationRemoved", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "assignment_created", jsonName: "assignmentCreated", number: 300, type: "message", typeName: "karokar.events.v1.AssignmentCreated", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "assignment_accepted", jsonName: "assignmentAccepted", number: 301, type: "message", typeName: "karokar.events.v1.AssignmentAccepted", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "assignment_rejected", jsonName: "assignmentRejected", number: 302, type: "message", typeName: "karokar.events.v1.AssignmentRejected", repeated: false, oneof: "payload", mapKeyType: ""),
@@ -359,6 +363,8 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         case 256: self.payload = .bookingCompleted(try EventsV1.BookingCompleted(cMessage: ProtoC.required(c.booking_completed)))
         case 257: self.payload = .bookingTerminated(try EventsV1.BookingTerminated(cMessage: ProtoC.required(c.booking_terminated)))
         case 258: self.payload = .bookingCancelled(try EventsV1.BookingCancelled(cMessage: ProtoC.required(c.booking_cancelled)))
+        case 270: self.payload = .allocationSet(try EventsV1.AllocationSet(cMessage: ProtoC.required(c.allocation_set)))
+        case 271: self.payload = .allocationRemoved(try EventsV1.AllocationRemoved(cMessage: ProtoC.required(c.allocation_removed)))
         case 300: self.payload = .assignmentCreated(try EventsV1.AssignmentCreated(cMessage: ProtoC.required(c.assignment_created)))
         case 301: self.payload = .assignmentAccepted(try EventsV1.AssignmentAccepted(cMessage: ProtoC.required(c.assignment_accepted)))
         case 302: self.payload = .assignmentRejected(try EventsV1.AssignmentRejected(cMessage: ProtoC.required(c.assignment_rejected)))
@@ -520,6 +526,12 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         case .bookingCancelled(let value)?:
             c.pointee.payload_case = .init(rawValue: 258)
             c.pointee.booking_cancelled = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__BookingCancelled.self)
+        case .allocationSet(let value)?:
+            c.pointee.payload_case = .init(rawValue: 270)
+            c.pointee.allocation_set = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__AllocationSet.self)
+        case .allocationRemoved(let value)?:
+            c.pointee.payload_case = .init(rawValue: 271)
+            c.pointee.allocation_removed = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__AllocationRemoved.self)
         case .assignmentCreated(let value)?:
             c.pointee.payload_case = .init(rawValue: 300)
             c.pointee.assignment_created = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__AssignmentCreated.self)
@@ -615,6 +627,8 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         case .bookingCompleted(let value)?: writer.always("bookingCompleted", value)
         case .bookingTerminated(let value)?: writer.always("bookingTerminated", value)
         case .bookingCancelled(let value)?: writer.always("bookingCancelled", value)
+        case .allocationSet(let value)?: writer.always("allocationSet", value)
+        case .allocationRemoved(let value)?: writer.always("allocationRemoved", value)
         case .assignmentCreated(let value)?: writer.always("assignmentCreated", value)
         case .assignmentAccepted(let value)?: writer.always("assignmentAccepted", value)
         case .assignmentRejected(let value)?: writer.always("assignmentRejected", value)
@@ -778,6 +792,12 @@ extension EventsV1.EventEnvelope: ProtoMessage {
             case "bookingCancelled", "booking_cancelled":
                 if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
                 self.payload = .bookingCancelled(try ProtoJSON.decode(value, field: key))
+            case "allocationSet", "allocation_set":
+                if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
+                self.payload = .allocationSet(try ProtoJSON.decode(value, field: key))
+            case "allocationRemoved", "allocation_removed":
+                if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
+                self.payload = .allocationRemoved(try ProtoJSON.decode(value, field: key))
             case "assignmentCreated", "assignment_created":
                 if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
                 self.payload = .assignmentCreated(try ProtoJSON.decode(value, field: key))

@@ -18,6 +18,9 @@ extension BookingV1 {
             public static let setAllocation = RPCMethod<BookingV1.SetAllocationRequest, BookingV1.SetAllocationResponse>(
                 service: "karokar.booking.v1.AllocationService", name: "SetAllocation", access: .permissions(["allocation.manage"])
             )
+            public static let removeEmployeeAllocation = RPCMethod<BookingV1.RemoveEmployeeAllocationRequest, BookingV1.RemoveEmployeeAllocationResponse>(
+                service: "karokar.booking.v1.AllocationService", name: "RemoveEmployeeAllocation", access: .permissions(["allocation.manage"])
+            )
             public static let listAllocations = RPCMethod<BookingV1.ListAllocationsRequest, BookingV1.ListAllocationsResponse>(
                 service: "karokar.booking.v1.AllocationService", name: "ListAllocations", access: .permissions(["allocation.read"])
             )
@@ -30,8 +33,14 @@ extension BookingV1 {
         public protocol Handler: Sendable {
             /// Sets the caller's corporate's default (no `employee_id`) or one employee's override (an
             /// `ACTIVE` member of the corporate). Lowering a limit never cancels bookings already made.
-            /// Permission: allocation.manage.
+            /// Emits `allocation.set`. Permission: allocation.manage.
             func setAllocation(_ request: BookingV1.SetAllocationRequest, context: ServerCallContext) async throws -> BookingV1.SetAllocationResponse
+            /// Removes one employee's override: the corporate's default applies to them again. Idempotent:
+            /// when the employee (a member of the caller's corporate) has no override, nothing changes and
+            /// `removed` is false. A user with neither an override nor a membership in the caller's
+            /// corporate (another organization's employee): NOT_FOUND.
+            /// Emits `allocation.removed` when an override was removed. Permission: allocation.manage.
+            func removeEmployeeAllocation(_ request: BookingV1.RemoveEmployeeAllocationRequest, context: ServerCallContext) async throws -> BookingV1.RemoveEmployeeAllocationResponse
             /// The corporate's default and overrides, by employee. Permission: allocation.read.
             func listAllocations(_ request: BookingV1.ListAllocationsRequest, context: ServerCallContext) async throws -> BookingV1.ListAllocationsResponse
             /// An employee's allocation as it applies and what remains of it this month. Permission:
@@ -49,9 +58,18 @@ extension BookingV1 {
 
             /// Sets the caller's corporate's default (no `employee_id`) or one employee's override (an
             /// `ACTIVE` member of the corporate). Lowering a limit never cancels bookings already made.
-            /// Permission: allocation.manage.
+            /// Emits `allocation.set`. Permission: allocation.manage.
             public func setAllocation(_ request: BookingV1.SetAllocationRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.SetAllocationResponse {
                 try await transport.unary(Method.setAllocation, request, options: options)
+            }
+
+            /// Removes one employee's override: the corporate's default applies to them again. Idempotent:
+            /// when the employee (a member of the caller's corporate) has no override, nothing changes and
+            /// `removed` is false. A user with neither an override nor a membership in the caller's
+            /// corporate (another organization's employee): NOT_FOUND.
+            /// Emits `allocation.removed` when an override was removed. Permission: allocation.manage.
+            public func removeEmployeeAllocation(_ request: BookingV1.RemoveEmployeeAllocationRequest, options: CallOptions = CallOptions()) async throws -> BookingV1.RemoveEmployeeAllocationResponse {
+                try await transport.unary(Method.removeEmployeeAllocation, request, options: options)
             }
 
             /// The corporate's default and overrides, by employee. Permission: allocation.read.
@@ -74,6 +92,9 @@ extension BookingV1.AllocationService.Handler {
         RPCServiceDefinition(descriptor: BookingV1.AllocationService.descriptor, routes: [
             RPCRoute(BookingV1.AllocationService.Method.setAllocation) { request, context in
                 try await self.setAllocation(request, context: context)
+            },
+            RPCRoute(BookingV1.AllocationService.Method.removeEmployeeAllocation) { request, context in
+                try await self.removeEmployeeAllocation(request, context: context)
             },
             RPCRoute(BookingV1.AllocationService.Method.listAllocations) { request, context in
                 try await self.listAllocations(request, context: context)

@@ -21,6 +21,8 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Karokar__Booking__V1__SetAllocationRequest Karokar__Booking__V1__SetAllocationRequest;
 typedef struct Karokar__Booking__V1__SetAllocationResponse Karokar__Booking__V1__SetAllocationResponse;
+typedef struct Karokar__Booking__V1__RemoveEmployeeAllocationRequest Karokar__Booking__V1__RemoveEmployeeAllocationRequest;
+typedef struct Karokar__Booking__V1__RemoveEmployeeAllocationResponse Karokar__Booking__V1__RemoveEmployeeAllocationResponse;
 typedef struct Karokar__Booking__V1__ListAllocationsRequest Karokar__Booking__V1__ListAllocationsRequest;
 typedef struct Karokar__Booking__V1__ListAllocationsResponse Karokar__Booking__V1__ListAllocationsResponse;
 typedef struct Karokar__Booking__V1__GetAllocationUsageRequest Karokar__Booking__V1__GetAllocationUsageRequest;
@@ -65,6 +67,37 @@ struct  Karokar__Booking__V1__SetAllocationResponse
 #define KAROKAR__BOOKING__V1__SET_ALLOCATION_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__booking__v1__set_allocation_response__descriptor) \
     , NULL }
+
+
+struct  Karokar__Booking__V1__RemoveEmployeeAllocationRequest
+{
+  ProtobufCMessage base;
+  char *employee_id;
+  /*
+   * The override's version read; absent: whichever it is.
+   */
+  Karokar__Common__V1__Int64Value *expected_version;
+};
+#define KAROKAR__BOOKING__V1__REMOVE_EMPLOYEE_ALLOCATION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__booking__v1__remove_employee_allocation_request__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL }
+
+
+struct  Karokar__Booking__V1__RemoveEmployeeAllocationResponse
+{
+  ProtobufCMessage base;
+  /*
+   * False when the employee had no override (nothing changed).
+   */
+  protobuf_c_boolean removed;
+  /*
+   * What applies to the employee now: the corporate's default (absent: never set, all 0).
+   */
+  Karokar__Booking__V1__Allocation *allocation;
+};
+#define KAROKAR__BOOKING__V1__REMOVE_EMPLOYEE_ALLOCATION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__booking__v1__remove_employee_allocation_response__descriptor) \
+    , 0, NULL }
 
 
 struct  Karokar__Booking__V1__ListAllocationsRequest
@@ -161,6 +194,44 @@ Karokar__Booking__V1__SetAllocationResponse *
 void   karokar__booking__v1__set_allocation_response__free_unpacked
                      (Karokar__Booking__V1__SetAllocationResponse *message,
                       ProtobufCAllocator *allocator);
+/* Karokar__Booking__V1__RemoveEmployeeAllocationRequest methods */
+void   karokar__booking__v1__remove_employee_allocation_request__init
+                     (Karokar__Booking__V1__RemoveEmployeeAllocationRequest         *message);
+size_t karokar__booking__v1__remove_employee_allocation_request__get_packed_size
+                     (const Karokar__Booking__V1__RemoveEmployeeAllocationRequest   *message);
+size_t karokar__booking__v1__remove_employee_allocation_request__pack
+                     (const Karokar__Booking__V1__RemoveEmployeeAllocationRequest   *message,
+                      uint8_t             *out);
+size_t karokar__booking__v1__remove_employee_allocation_request__pack_to_buffer
+                     (const Karokar__Booking__V1__RemoveEmployeeAllocationRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Booking__V1__RemoveEmployeeAllocationRequest *
+       karokar__booking__v1__remove_employee_allocation_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__booking__v1__remove_employee_allocation_request__free_unpacked
+                     (Karokar__Booking__V1__RemoveEmployeeAllocationRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Karokar__Booking__V1__RemoveEmployeeAllocationResponse methods */
+void   karokar__booking__v1__remove_employee_allocation_response__init
+                     (Karokar__Booking__V1__RemoveEmployeeAllocationResponse         *message);
+size_t karokar__booking__v1__remove_employee_allocation_response__get_packed_size
+                     (const Karokar__Booking__V1__RemoveEmployeeAllocationResponse   *message);
+size_t karokar__booking__v1__remove_employee_allocation_response__pack
+                     (const Karokar__Booking__V1__RemoveEmployeeAllocationResponse   *message,
+                      uint8_t             *out);
+size_t karokar__booking__v1__remove_employee_allocation_response__pack_to_buffer
+                     (const Karokar__Booking__V1__RemoveEmployeeAllocationResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Booking__V1__RemoveEmployeeAllocationResponse *
+       karokar__booking__v1__remove_employee_allocation_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__booking__v1__remove_employee_allocation_response__free_unpacked
+                     (Karokar__Booking__V1__RemoveEmployeeAllocationResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Karokar__Booking__V1__ListAllocationsRequest methods */
 void   karokar__booking__v1__list_allocations_request__init
                      (Karokar__Booking__V1__ListAllocationsRequest         *message);
@@ -245,6 +316,12 @@ typedef void (*Karokar__Booking__V1__SetAllocationRequest_Closure)
 typedef void (*Karokar__Booking__V1__SetAllocationResponse_Closure)
                  (const Karokar__Booking__V1__SetAllocationResponse *message,
                   void *closure_data);
+typedef void (*Karokar__Booking__V1__RemoveEmployeeAllocationRequest_Closure)
+                 (const Karokar__Booking__V1__RemoveEmployeeAllocationRequest *message,
+                  void *closure_data);
+typedef void (*Karokar__Booking__V1__RemoveEmployeeAllocationResponse_Closure)
+                 (const Karokar__Booking__V1__RemoveEmployeeAllocationResponse *message,
+                  void *closure_data);
 typedef void (*Karokar__Booking__V1__ListAllocationsRequest_Closure)
                  (const Karokar__Booking__V1__ListAllocationsRequest *message,
                   void *closure_data);
@@ -268,6 +345,10 @@ struct Karokar__Booking__V1__AllocationService_Service
                          const Karokar__Booking__V1__SetAllocationRequest *input,
                          Karokar__Booking__V1__SetAllocationResponse_Closure closure,
                          void *closure_data);
+  void (*remove_employee_allocation)(Karokar__Booking__V1__AllocationService_Service *service,
+                                     const Karokar__Booking__V1__RemoveEmployeeAllocationRequest *input,
+                                     Karokar__Booking__V1__RemoveEmployeeAllocationResponse_Closure closure,
+                                     void *closure_data);
   void (*list_allocations)(Karokar__Booking__V1__AllocationService_Service *service,
                            const Karokar__Booking__V1__ListAllocationsRequest *input,
                            Karokar__Booking__V1__ListAllocationsResponse_Closure closure,
@@ -285,12 +366,17 @@ void karokar__booking__v1__allocation_service__init (Karokar__Booking__V1__Alloc
 #define KAROKAR__BOOKING__V1__ALLOCATION_SERVICE__INIT(function_prefix__) \
     { KAROKAR__BOOKING__V1__ALLOCATION_SERVICE__BASE_INIT,\
       function_prefix__ ## set_allocation,\
+      function_prefix__ ## remove_employee_allocation,\
       function_prefix__ ## list_allocations,\
       function_prefix__ ## get_allocation_usage  }
 void karokar__booking__v1__allocation_service__set_allocation(ProtobufCService *service,
                                                               const Karokar__Booking__V1__SetAllocationRequest *input,
                                                               Karokar__Booking__V1__SetAllocationResponse_Closure closure,
                                                               void *closure_data);
+void karokar__booking__v1__allocation_service__remove_employee_allocation(ProtobufCService *service,
+                                                                          const Karokar__Booking__V1__RemoveEmployeeAllocationRequest *input,
+                                                                          Karokar__Booking__V1__RemoveEmployeeAllocationResponse_Closure closure,
+                                                                          void *closure_data);
 void karokar__booking__v1__allocation_service__list_allocations(ProtobufCService *service,
                                                                 const Karokar__Booking__V1__ListAllocationsRequest *input,
                                                                 Karokar__Booking__V1__ListAllocationsResponse_Closure closure,
@@ -304,6 +390,8 @@ void karokar__booking__v1__allocation_service__get_allocation_usage(ProtobufCSer
 
 extern const ProtobufCMessageDescriptor karokar__booking__v1__set_allocation_request__descriptor;
 extern const ProtobufCMessageDescriptor karokar__booking__v1__set_allocation_response__descriptor;
+extern const ProtobufCMessageDescriptor karokar__booking__v1__remove_employee_allocation_request__descriptor;
+extern const ProtobufCMessageDescriptor karokar__booking__v1__remove_employee_allocation_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__booking__v1__list_allocations_request__descriptor;
 extern const ProtobufCMessageDescriptor karokar__booking__v1__list_allocations_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__booking__v1__get_allocation_usage_request__descriptor;

@@ -27,6 +27,8 @@ typedef struct Karokar__Events__V1__HandoverReading Karokar__Events__V1__Handove
 typedef struct Karokar__Events__V1__BookingCompleted Karokar__Events__V1__BookingCompleted;
 typedef struct Karokar__Events__V1__BookingTerminated Karokar__Events__V1__BookingTerminated;
 typedef struct Karokar__Events__V1__BookingCancelled Karokar__Events__V1__BookingCancelled;
+typedef struct Karokar__Events__V1__AllocationSet Karokar__Events__V1__AllocationSet;
+typedef struct Karokar__Events__V1__AllocationRemoved Karokar__Events__V1__AllocationRemoved;
 
 
 /* --- enums --- */
@@ -311,6 +313,54 @@ struct  Karokar__Events__V1__BookingCancelled
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, KAROKAR__EVENTS__V1__BOOKING_STATUS__BOOKING_STATUS_UNSPECIFIED, NULL }
 
 
+/*
+ * `allocation.set`: a corporate's default self-booking allocation or one employee's override was
+ * set (DOMAIN.md 6.1; AllocationService.SetAllocation). Aggregate: allocation, id
+ * `<corporate_organization_id>/<employee_id>` (`default` for the corporate's default).
+ */
+struct  Karokar__Events__V1__AllocationSet
+{
+  ProtobufCMessage base;
+  char *corporate_organization_id;
+  /*
+   * Absent: the corporate's default.
+   */
+  Karokar__Common__V1__StringValue *employee_id;
+  uint32_t max_active_bookings;
+  uint32_t max_days_per_month;
+  /*
+   * The allocation's version after the change.
+   */
+  int64_t allocation_version;
+  char *set_by;
+};
+#define KAROKAR__EVENTS__V1__ALLOCATION_SET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__allocation_set__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL, 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * `allocation.removed`: one employee's override was removed; the corporate's default applies to
+ * them again (AllocationService.RemoveEmployeeAllocation). Aggregate: allocation, as above.
+ */
+struct  Karokar__Events__V1__AllocationRemoved
+{
+  ProtobufCMessage base;
+  char *corporate_organization_id;
+  char *employee_id;
+  /*
+   * The override's values and version when it was removed.
+   */
+  uint32_t max_active_bookings;
+  uint32_t max_days_per_month;
+  int64_t allocation_version;
+  char *removed_by;
+};
+#define KAROKAR__EVENTS__V1__ALLOCATION_REMOVED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__allocation_removed__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
 /* Karokar__Events__V1__BookingCreated methods */
 void   karokar__events__v1__booking_created__init
                      (Karokar__Events__V1__BookingCreated         *message);
@@ -501,6 +551,44 @@ Karokar__Events__V1__BookingCancelled *
 void   karokar__events__v1__booking_cancelled__free_unpacked
                      (Karokar__Events__V1__BookingCancelled *message,
                       ProtobufCAllocator *allocator);
+/* Karokar__Events__V1__AllocationSet methods */
+void   karokar__events__v1__allocation_set__init
+                     (Karokar__Events__V1__AllocationSet         *message);
+size_t karokar__events__v1__allocation_set__get_packed_size
+                     (const Karokar__Events__V1__AllocationSet   *message);
+size_t karokar__events__v1__allocation_set__pack
+                     (const Karokar__Events__V1__AllocationSet   *message,
+                      uint8_t             *out);
+size_t karokar__events__v1__allocation_set__pack_to_buffer
+                     (const Karokar__Events__V1__AllocationSet   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Events__V1__AllocationSet *
+       karokar__events__v1__allocation_set__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__events__v1__allocation_set__free_unpacked
+                     (Karokar__Events__V1__AllocationSet *message,
+                      ProtobufCAllocator *allocator);
+/* Karokar__Events__V1__AllocationRemoved methods */
+void   karokar__events__v1__allocation_removed__init
+                     (Karokar__Events__V1__AllocationRemoved         *message);
+size_t karokar__events__v1__allocation_removed__get_packed_size
+                     (const Karokar__Events__V1__AllocationRemoved   *message);
+size_t karokar__events__v1__allocation_removed__pack
+                     (const Karokar__Events__V1__AllocationRemoved   *message,
+                      uint8_t             *out);
+size_t karokar__events__v1__allocation_removed__pack_to_buffer
+                     (const Karokar__Events__V1__AllocationRemoved   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Events__V1__AllocationRemoved *
+       karokar__events__v1__allocation_removed__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__events__v1__allocation_removed__free_unpacked
+                     (Karokar__Events__V1__AllocationRemoved *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Karokar__Events__V1__BookingCreated_Closure)
@@ -533,6 +621,12 @@ typedef void (*Karokar__Events__V1__BookingTerminated_Closure)
 typedef void (*Karokar__Events__V1__BookingCancelled_Closure)
                  (const Karokar__Events__V1__BookingCancelled *message,
                   void *closure_data);
+typedef void (*Karokar__Events__V1__AllocationSet_Closure)
+                 (const Karokar__Events__V1__AllocationSet *message,
+                  void *closure_data);
+typedef void (*Karokar__Events__V1__AllocationRemoved_Closure)
+                 (const Karokar__Events__V1__AllocationRemoved *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -551,6 +645,8 @@ extern const ProtobufCMessageDescriptor karokar__events__v1__handover_reading__d
 extern const ProtobufCMessageDescriptor karokar__events__v1__booking_completed__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__booking_terminated__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__booking_cancelled__descriptor;
+extern const ProtobufCMessageDescriptor karokar__events__v1__allocation_set__descriptor;
+extern const ProtobufCMessageDescriptor karokar__events__v1__allocation_removed__descriptor;
 
 PROTOBUF_C__END_DECLS
 

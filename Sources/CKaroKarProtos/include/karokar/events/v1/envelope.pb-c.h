@@ -113,6 +113,8 @@ typedef enum {
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_BOOKING_COMPLETED = 256,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_BOOKING_TERMINATED = 257,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_BOOKING_CANCELLED = 258,
+  KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_ALLOCATION_SET = 270,
+  KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_ALLOCATION_REMOVED = 271,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_ASSIGNMENT_CREATED = 300,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_ASSIGNMENT_ACCEPTED = 301,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_ASSIGNMENT_REJECTED = 302,
@@ -145,7 +147,7 @@ struct  Karokar__Events__V1__EventEnvelope
   char *event_type;
   /*
    * `organization`, `user`, `membership`, `service_account`, `vehicle`, `maintenance`, `booking`,
-   * `assignment`, `verification`, `moderation_action`.
+   * `assignment`, `allocation`, `verification`, `moderation_action`.
    */
   char *aggregate_type;
   char *aggregate_id;
@@ -227,6 +229,8 @@ struct  Karokar__Events__V1__EventEnvelope
     Karokar__Events__V1__BookingCompleted *booking_completed;
     Karokar__Events__V1__BookingTerminated *booking_terminated;
     Karokar__Events__V1__BookingCancelled *booking_cancelled;
+    Karokar__Events__V1__AllocationSet *allocation_set;
+    Karokar__Events__V1__AllocationRemoved *allocation_removed;
     /*
      * Assignment.
      */

@@ -97,6 +97,96 @@ void   karokar__booking__v1__set_allocation_response__free_unpacked
   assert(message->base.descriptor == &karokar__booking__v1__set_allocation_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   karokar__booking__v1__remove_employee_allocation_request__init
+                     (Karokar__Booking__V1__RemoveEmployeeAllocationRequest         *message)
+{
+  static const Karokar__Booking__V1__RemoveEmployeeAllocationRequest init_value = KAROKAR__BOOKING__V1__REMOVE_EMPLOYEE_ALLOCATION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t karokar__booking__v1__remove_employee_allocation_request__get_packed_size
+                     (const Karokar__Booking__V1__RemoveEmployeeAllocationRequest *message)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__remove_employee_allocation_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__booking__v1__remove_employee_allocation_request__pack
+                     (const Karokar__Booking__V1__RemoveEmployeeAllocationRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__remove_employee_allocation_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__booking__v1__remove_employee_allocation_request__pack_to_buffer
+                     (const Karokar__Booking__V1__RemoveEmployeeAllocationRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__remove_employee_allocation_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Booking__V1__RemoveEmployeeAllocationRequest *
+       karokar__booking__v1__remove_employee_allocation_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Booking__V1__RemoveEmployeeAllocationRequest *)
+     protobuf_c_message_unpack (&karokar__booking__v1__remove_employee_allocation_request__descriptor,
+                                allocator, len, data);
+}
+void   karokar__booking__v1__remove_employee_allocation_request__free_unpacked
+                     (Karokar__Booking__V1__RemoveEmployeeAllocationRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__booking__v1__remove_employee_allocation_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   karokar__booking__v1__remove_employee_allocation_response__init
+                     (Karokar__Booking__V1__RemoveEmployeeAllocationResponse         *message)
+{
+  static const Karokar__Booking__V1__RemoveEmployeeAllocationResponse init_value = KAROKAR__BOOKING__V1__REMOVE_EMPLOYEE_ALLOCATION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t karokar__booking__v1__remove_employee_allocation_response__get_packed_size
+                     (const Karokar__Booking__V1__RemoveEmployeeAllocationResponse *message)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__remove_employee_allocation_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__booking__v1__remove_employee_allocation_response__pack
+                     (const Karokar__Booking__V1__RemoveEmployeeAllocationResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__remove_employee_allocation_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__booking__v1__remove_employee_allocation_response__pack_to_buffer
+                     (const Karokar__Booking__V1__RemoveEmployeeAllocationResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__booking__v1__remove_employee_allocation_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Booking__V1__RemoveEmployeeAllocationResponse *
+       karokar__booking__v1__remove_employee_allocation_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Booking__V1__RemoveEmployeeAllocationResponse *)
+     protobuf_c_message_unpack (&karokar__booking__v1__remove_employee_allocation_response__descriptor,
+                                allocator, len, data);
+}
+void   karokar__booking__v1__remove_employee_allocation_response__free_unpacked
+                     (Karokar__Booking__V1__RemoveEmployeeAllocationResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__booking__v1__remove_employee_allocation_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   karokar__booking__v1__list_allocations_request__init
                      (Karokar__Booking__V1__ListAllocationsRequest         *message)
 {
@@ -392,6 +482,108 @@ const ProtobufCMessageDescriptor karokar__booking__v1__set_allocation_response__
   (ProtobufCMessageInit) karokar__booking__v1__set_allocation_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor karokar__booking__v1__remove_employee_allocation_request__field_descriptors[2] =
+{
+  {
+    "employee_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__RemoveEmployeeAllocationRequest, employee_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expected_version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__RemoveEmployeeAllocationRequest, expected_version),
+    &karokar__common__v1__int64_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__booking__v1__remove_employee_allocation_request__field_indices_by_name[] = {
+  0,   /* field[0] = employee_id */
+  1,   /* field[1] = expected_version */
+};
+static const ProtobufCIntRange karokar__booking__v1__remove_employee_allocation_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor karokar__booking__v1__remove_employee_allocation_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.booking.v1.RemoveEmployeeAllocationRequest",
+  "RemoveEmployeeAllocationRequest",
+  "Karokar__Booking__V1__RemoveEmployeeAllocationRequest",
+  "karokar.booking.v1",
+  sizeof(Karokar__Booking__V1__RemoveEmployeeAllocationRequest),
+  2,
+  karokar__booking__v1__remove_employee_allocation_request__field_descriptors,
+  karokar__booking__v1__remove_employee_allocation_request__field_indices_by_name,
+  1,  karokar__booking__v1__remove_employee_allocation_request__number_ranges,
+  (ProtobufCMessageInit) karokar__booking__v1__remove_employee_allocation_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__booking__v1__remove_employee_allocation_response__field_descriptors[2] =
+{
+  {
+    "removed",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__RemoveEmployeeAllocationResponse, removed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "allocation",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Booking__V1__RemoveEmployeeAllocationResponse, allocation),
+    &karokar__booking__v1__allocation__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__booking__v1__remove_employee_allocation_response__field_indices_by_name[] = {
+  1,   /* field[1] = allocation */
+  0,   /* field[0] = removed */
+};
+static const ProtobufCIntRange karokar__booking__v1__remove_employee_allocation_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor karokar__booking__v1__remove_employee_allocation_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.booking.v1.RemoveEmployeeAllocationResponse",
+  "RemoveEmployeeAllocationResponse",
+  "Karokar__Booking__V1__RemoveEmployeeAllocationResponse",
+  "karokar.booking.v1",
+  sizeof(Karokar__Booking__V1__RemoveEmployeeAllocationResponse),
+  2,
+  karokar__booking__v1__remove_employee_allocation_response__field_descriptors,
+  karokar__booking__v1__remove_employee_allocation_response__field_indices_by_name,
+  1,  karokar__booking__v1__remove_employee_allocation_response__number_ranges,
+  (ProtobufCMessageInit) karokar__booking__v1__remove_employee_allocation_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor karokar__booking__v1__list_allocations_request__field_descriptors[2] =
 {
   {
@@ -583,15 +775,17 @@ const ProtobufCMessageDescriptor karokar__booking__v1__get_allocation_usage_resp
   (ProtobufCMessageInit) karokar__booking__v1__get_allocation_usage_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor karokar__booking__v1__allocation_service__method_descriptors[3] =
+static const ProtobufCMethodDescriptor karokar__booking__v1__allocation_service__method_descriptors[4] =
 {
   { "SetAllocation", &karokar__booking__v1__set_allocation_request__descriptor, &karokar__booking__v1__set_allocation_response__descriptor },
+  { "RemoveEmployeeAllocation", &karokar__booking__v1__remove_employee_allocation_request__descriptor, &karokar__booking__v1__remove_employee_allocation_response__descriptor },
   { "ListAllocations", &karokar__booking__v1__list_allocations_request__descriptor, &karokar__booking__v1__list_allocations_response__descriptor },
   { "GetAllocationUsage", &karokar__booking__v1__get_allocation_usage_request__descriptor, &karokar__booking__v1__get_allocation_usage_response__descriptor },
 };
 const unsigned karokar__booking__v1__allocation_service__method_indices_by_name[] = {
-  2,        /* GetAllocationUsage */
-  1,        /* ListAllocations */
+  3,        /* GetAllocationUsage */
+  2,        /* ListAllocations */
+  1,        /* RemoveEmployeeAllocation */
   0         /* SetAllocation */
 };
 const ProtobufCServiceDescriptor karokar__booking__v1__allocation_service__descriptor =
@@ -601,7 +795,7 @@ const ProtobufCServiceDescriptor karokar__booking__v1__allocation_service__descr
   "AllocationService",
   "Karokar__Booking__V1__AllocationService",
   "karokar.booking.v1",
-  3,
+  4,
   karokar__booking__v1__allocation_service__method_descriptors,
   karokar__booking__v1__allocation_service__method_indices_by_name
 };
@@ -613,13 +807,21 @@ void karokar__booking__v1__allocation_service__set_allocation(ProtobufCService *
   assert(service->descriptor == &karokar__booking__v1__allocation_service__descriptor);
   service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void karokar__booking__v1__allocation_service__remove_employee_allocation(ProtobufCService *service,
+                                                                          const Karokar__Booking__V1__RemoveEmployeeAllocationRequest *input,
+                                                                          Karokar__Booking__V1__RemoveEmployeeAllocationResponse_Closure closure,
+                                                                          void *closure_data)
+{
+  assert(service->descriptor == &karokar__booking__v1__allocation_service__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void karokar__booking__v1__allocation_service__list_allocations(ProtobufCService *service,
                                                                 const Karokar__Booking__V1__ListAllocationsRequest *input,
                                                                 Karokar__Booking__V1__ListAllocationsResponse_Closure closure,
                                                                 void *closure_data)
 {
   assert(service->descriptor == &karokar__booking__v1__allocation_service__descriptor);
-  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__booking__v1__allocation_service__get_allocation_usage(ProtobufCService *service,
                                                                     const Karokar__Booking__V1__GetAllocationUsageRequest *input,
@@ -627,7 +829,7 @@ void karokar__booking__v1__allocation_service__get_allocation_usage(ProtobufCSer
                                                                     void *closure_data)
 {
   assert(service->descriptor == &karokar__booking__v1__allocation_service__descriptor);
-  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__booking__v1__allocation_service__init (Karokar__Booking__V1__AllocationService_Service *service,
                                                      Karokar__Booking__V1__AllocationService_ServiceDestroy destroy)

@@ -457,6 +457,96 @@ void   karokar__events__v1__booking_cancelled__free_unpacked
   assert(message->base.descriptor == &karokar__events__v1__booking_cancelled__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   karokar__events__v1__allocation_set__init
+                     (Karokar__Events__V1__AllocationSet         *message)
+{
+  static const Karokar__Events__V1__AllocationSet init_value = KAROKAR__EVENTS__V1__ALLOCATION_SET__INIT;
+  *message = init_value;
+}
+size_t karokar__events__v1__allocation_set__get_packed_size
+                     (const Karokar__Events__V1__AllocationSet *message)
+{
+  assert(message->base.descriptor == &karokar__events__v1__allocation_set__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__events__v1__allocation_set__pack
+                     (const Karokar__Events__V1__AllocationSet *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__events__v1__allocation_set__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__events__v1__allocation_set__pack_to_buffer
+                     (const Karokar__Events__V1__AllocationSet *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__events__v1__allocation_set__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Events__V1__AllocationSet *
+       karokar__events__v1__allocation_set__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Events__V1__AllocationSet *)
+     protobuf_c_message_unpack (&karokar__events__v1__allocation_set__descriptor,
+                                allocator, len, data);
+}
+void   karokar__events__v1__allocation_set__free_unpacked
+                     (Karokar__Events__V1__AllocationSet *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__events__v1__allocation_set__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   karokar__events__v1__allocation_removed__init
+                     (Karokar__Events__V1__AllocationRemoved         *message)
+{
+  static const Karokar__Events__V1__AllocationRemoved init_value = KAROKAR__EVENTS__V1__ALLOCATION_REMOVED__INIT;
+  *message = init_value;
+}
+size_t karokar__events__v1__allocation_removed__get_packed_size
+                     (const Karokar__Events__V1__AllocationRemoved *message)
+{
+  assert(message->base.descriptor == &karokar__events__v1__allocation_removed__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__events__v1__allocation_removed__pack
+                     (const Karokar__Events__V1__AllocationRemoved *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__events__v1__allocation_removed__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__events__v1__allocation_removed__pack_to_buffer
+                     (const Karokar__Events__V1__AllocationRemoved *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__events__v1__allocation_removed__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Events__V1__AllocationRemoved *
+       karokar__events__v1__allocation_removed__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Events__V1__AllocationRemoved *)
+     protobuf_c_message_unpack (&karokar__events__v1__allocation_removed__descriptor,
+                                allocator, len, data);
+}
+void   karokar__events__v1__allocation_removed__free_unpacked
+                     (Karokar__Events__V1__AllocationRemoved *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__events__v1__allocation_removed__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor karokar__events__v1__booking_created__field_descriptors[6] =
 {
   {
@@ -1745,6 +1835,212 @@ const ProtobufCMessageDescriptor karokar__events__v1__booking_cancelled__descrip
   karokar__events__v1__booking_cancelled__field_indices_by_name,
   1,  karokar__events__v1__booking_cancelled__number_ranges,
   (ProtobufCMessageInit) karokar__events__v1__booking_cancelled__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__events__v1__allocation_set__field_descriptors[6] =
+{
+  {
+    "corporate_organization_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__AllocationSet, corporate_organization_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "employee_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__AllocationSet, employee_id),
+    &karokar__common__v1__string_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_active_bookings",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__AllocationSet, max_active_bookings),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_days_per_month",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__AllocationSet, max_days_per_month),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "allocation_version",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__AllocationSet, allocation_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "set_by",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__AllocationSet, set_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__events__v1__allocation_set__field_indices_by_name[] = {
+  4,   /* field[4] = allocation_version */
+  0,   /* field[0] = corporate_organization_id */
+  1,   /* field[1] = employee_id */
+  2,   /* field[2] = max_active_bookings */
+  3,   /* field[3] = max_days_per_month */
+  5,   /* field[5] = set_by */
+};
+static const ProtobufCIntRange karokar__events__v1__allocation_set__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor karokar__events__v1__allocation_set__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.events.v1.AllocationSet",
+  "AllocationSet",
+  "Karokar__Events__V1__AllocationSet",
+  "karokar.events.v1",
+  sizeof(Karokar__Events__V1__AllocationSet),
+  6,
+  karokar__events__v1__allocation_set__field_descriptors,
+  karokar__events__v1__allocation_set__field_indices_by_name,
+  1,  karokar__events__v1__allocation_set__number_ranges,
+  (ProtobufCMessageInit) karokar__events__v1__allocation_set__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__events__v1__allocation_removed__field_descriptors[6] =
+{
+  {
+    "corporate_organization_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__AllocationRemoved, corporate_organization_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "employee_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__AllocationRemoved, employee_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_active_bookings",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__AllocationRemoved, max_active_bookings),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_days_per_month",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__AllocationRemoved, max_days_per_month),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "allocation_version",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__AllocationRemoved, allocation_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "removed_by",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__AllocationRemoved, removed_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__events__v1__allocation_removed__field_indices_by_name[] = {
+  4,   /* field[4] = allocation_version */
+  0,   /* field[0] = corporate_organization_id */
+  1,   /* field[1] = employee_id */
+  2,   /* field[2] = max_active_bookings */
+  3,   /* field[3] = max_days_per_month */
+  5,   /* field[5] = removed_by */
+};
+static const ProtobufCIntRange karokar__events__v1__allocation_removed__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor karokar__events__v1__allocation_removed__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.events.v1.AllocationRemoved",
+  "AllocationRemoved",
+  "Karokar__Events__V1__AllocationRemoved",
+  "karokar.events.v1",
+  sizeof(Karokar__Events__V1__AllocationRemoved),
+  6,
+  karokar__events__v1__allocation_removed__field_descriptors,
+  karokar__events__v1__allocation_removed__field_indices_by_name,
+  1,  karokar__events__v1__allocation_removed__number_ranges,
+  (ProtobufCMessageInit) karokar__events__v1__allocation_removed__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue karokar__events__v1__booking_status__enum_values_by_number[10] =

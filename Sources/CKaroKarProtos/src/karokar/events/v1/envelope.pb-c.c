@@ -148,7 +148,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__actor__descriptor =
   (ProtobufCMessageInit) karokar__events__v1__actor__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__events__v1__event_envelope__field_descriptors[65] =
+static const ProtobufCFieldDescriptor karokar__events__v1__event_envelope__field_descriptors[67] =
 {
   {
     "event_id",
@@ -799,6 +799,30 @@ static const ProtobufCFieldDescriptor karokar__events__v1__event_envelope__field
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "allocation_set",
+    270,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Karokar__Events__V1__EventEnvelope, payload_case),
+    offsetof(Karokar__Events__V1__EventEnvelope, allocation_set),
+    &karokar__events__v1__allocation_set__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "allocation_removed",
+    271,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Karokar__Events__V1__EventEnvelope, payload_case),
+    offsetof(Karokar__Events__V1__EventEnvelope, allocation_removed),
+    &karokar__events__v1__allocation_removed__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "assignment_created",
     300,
     PROTOBUF_C_LABEL_NONE,
@@ -936,12 +960,14 @@ static const unsigned karokar__events__v1__event_envelope__field_indices_by_name
   3,   /* field[3] = aggregate_id */
   2,   /* field[2] = aggregate_type */
   9,   /* field[9] = aggregate_version */
-  55,   /* field[55] = assignment_accepted */
-  57,   /* field[57] = assignment_activated */
-  59,   /* field[59] = assignment_closed */
-  58,   /* field[58] = assignment_completed */
-  54,   /* field[54] = assignment_created */
-  56,   /* field[56] = assignment_rejected */
+  55,   /* field[55] = allocation_removed */
+  54,   /* field[54] = allocation_set */
+  57,   /* field[57] = assignment_accepted */
+  59,   /* field[59] = assignment_activated */
+  61,   /* field[61] = assignment_closed */
+  60,   /* field[60] = assignment_completed */
+  56,   /* field[56] = assignment_created */
+  58,   /* field[58] = assignment_rejected */
   42,   /* field[42] = availability_created */
   43,   /* field[43] = availability_released */
   44,   /* field[44] = availability_status_changed */
@@ -991,14 +1017,14 @@ static const unsigned karokar__events__v1__event_envelope__field_indices_by_name
   31,   /* field[31] = vehicle_suspended */
   32,   /* field[32] = vehicle_suspension_lifted */
   25,   /* field[25] = vehicle_suspension_requested */
-  61,   /* field[61] = verification_approved */
-  63,   /* field[63] = verification_expired */
-  62,   /* field[62] = verification_rejected */
-  64,   /* field[64] = verification_revoked */
-  60,   /* field[60] = verification_submitted */
+  63,   /* field[63] = verification_approved */
+  65,   /* field[65] = verification_expired */
+  64,   /* field[64] = verification_rejected */
+  66,   /* field[66] = verification_revoked */
+  62,   /* field[62] = verification_submitted */
   5,   /* field[5] = version */
 };
-static const ProtobufCIntRange karokar__events__v1__event_envelope__number_ranges[10 + 1] =
+static const ProtobufCIntRange karokar__events__v1__event_envelope__number_ranges[11 + 1] =
 {
   { 1, 0 },
   { 100, 10 },
@@ -1008,9 +1034,10 @@ static const ProtobufCIntRange karokar__events__v1__event_envelope__number_range
   { 220, 38 },
   { 240, 42 },
   { 250, 45 },
-  { 300, 54 },
-  { 350, 60 },
-  { 0, 65 }
+  { 270, 54 },
+  { 300, 56 },
+  { 350, 62 },
+  { 0, 67 }
 };
 const ProtobufCMessageDescriptor karokar__events__v1__event_envelope__descriptor =
 {
@@ -1020,10 +1047,10 @@ const ProtobufCMessageDescriptor karokar__events__v1__event_envelope__descriptor
   "Karokar__Events__V1__EventEnvelope",
   "karokar.events.v1",
   sizeof(Karokar__Events__V1__EventEnvelope),
-  65,
+  67,
   karokar__events__v1__event_envelope__field_descriptors,
   karokar__events__v1__event_envelope__field_indices_by_name,
-  10,  karokar__events__v1__event_envelope__number_ranges,
+  11,  karokar__events__v1__event_envelope__number_ranges,
   (ProtobufCMessageInit) karokar__events__v1__event_envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
