@@ -137,3 +137,35 @@ extension IdentityV1.IdentityService.Client {
         )
     }
 }
+
+extension TestMarketplace {
+    public var verifications: VerificationV1.VerificationService.Client { VerificationV1.VerificationService.Client(client) }
+
+    /// The three verifications a vehicle's activation needs (registration, insurance, fitness
+    /// certificate), through the real path: its owner submits them, the platform administrator
+    /// approves them. `expiresAt`: the approvals' expiry (none by default).
+    @discardableResult
+    public func verifyVehicle(
+        _ vehicleID: String, owner: TestSession, expiresAt: CommonV1.Timestamp? = nil
+    ) async throws -> [VerificationV1.Verification] {
+        try await verifyVehicle(vehicleID, ownerOptions: owner.callOptions, expiresAt: expiresAt)
+    }
+
+    /// ``verifyVehicle(_:owner:expiresAt:)`` with the owner's call options.
+    @discardableResult
+    public func verifyVehicle(
+        _ vehicleID: String, ownerOptions: CallOptions, expiresAt: CommonV1.Timestamp? = nil
+    ) async throws -> [VerificationV1.Verification] {
+        let platform = try await platformAdmin()
+        var approved: [VerificationV1.Verification] = []
+        for type in [VerificationV1.VerificationType.vehicleRegistration, .insurance, .fitnessCertificate] {
+            let submitted = try await verifications.submitVerification(VerificationV1.SubmitVerificationRequest(
+                subjectType: .vehicle, subjectId: vehicleID, type: type, method: .manual, documentRefs: ["s3://karokar-test/\(vehicleID)/\(type)"]
+            ), options: ownerOptions).verification!
+            approved.append(try await verifications.approveVerification(
+                VerificationV1.ApproveVerificationRequest(verificationId: submitted.id, expiresAt: expiresAt), options: platform.callOptions
+            ).verification!)
+        }
+        return approved
+    }
+}
