@@ -59,6 +59,16 @@ struct ExpirySweepTests {
             let reasons = try await world.pool.query("SELECT reason FROM fleet.suspension WHERE vehicle_id = \(vehicle.id)::uuid AND lifted_at IS NULL")
                 .map { try $0.decode(String.self, "reason") }
             #expect(reasons == ["INSURANCE_EXPIRED"])
+            // A valid document is not enough to lift it: only an approved renewal is.
+            let now = Int64(Date().timeIntervalSince1970)
+            _ = try await world.fleet.addVehicleDocument(.init(
+                vehicleId: vehicle.id, type: .insurance, number: "POL-2", issuedAt: .init(seconds: now - 60), expiresAt: .init(seconds: now + 86_400 * 365)
+            ), options: world.vendor.admin.callOptions)
+            let suspension = try await world.fleet.listSuspensions(.init(vehicleId: vehicle.id), options: world.vendor.admin.callOptions).suspensions[0]
+            let lift = { try await world.fleet.liftSuspension(.init(suspensionId: suspension.id), options: world.vendor.admin.callOptions) }
+            await expectCode(.failedPrecondition, domainCode: "VERIFICATION_REQUIRED") { _ = try await lift() }
+            _ = try await world.approve(try await world.submit(vehicle.id, .insurance, expiresAt: fromNow(86_400 * 365)).id)
+            #expect(try await lift().vehicle?.status == .active)
         }
     }
 
