@@ -25,10 +25,10 @@ extension Verification {
         else { return }
         guard let record = try await VerificationStore.get(id, work), record.status == .pending, let name = record.provider else { return }
         guard let provider = providers[name] else {
-            environment.logger.warning("a verification names a provider this server does not have; it waits for a reviewer", metadata: [
-                "verification.id": "\(id.lowercasedString)", "verification.provider": "\(name)",
-            ])
-            return
+            // A server configured without it (a rolling deploy, a removed provider): fail the
+            // delivery, so that another server, a later retry or an operator's replay of the dead
+            // letter takes it; a reviewer may decide meanwhile.
+            throw ProviderFailure.unreachable("provider \(name) is not configured on this server")
         }
         let answer = try await provider.check(ProviderRequest(record))
         // Someone may have decided while the provider was thinking: lock and look again.
