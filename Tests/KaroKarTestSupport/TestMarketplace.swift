@@ -1,4 +1,5 @@
 import Foundation
+public import KaroKarKernel
 public import KaroKarMessages
 public import KaroKarPostgres
 public import KaroKarRPC
@@ -47,18 +48,19 @@ public struct TestMarketplace: Sendable {
     public static let password = "correct horse battery staple"
 
     public static func start(
-        background: Bool = true, _ configure: (inout ServerSettings) -> Void = { _ in }
+        clock: any WallClock = SystemClock(), background: Bool = true, _ configure: (inout ServerSettings) -> Void = { _ in }
     ) async throws -> TestMarketplace {
-        let server = try await TestServer.startWithDatabase(background: background, configure)
+        let server = try await TestServer.startWithDatabase(clock: clock, background: background, configure)
         return TestMarketplace(server: server, client: server.client())
     }
 
     /// Runs `body` on a fresh marketplace and stops it afterwards, also when `body` throws.
     /// `background: false`: no event relay nor sweeps (see ``TestServer/startWithDatabase(clock:background:_:)``).
     public static func run<R: Sendable>(
-        background: Bool = true, _ configure: (inout ServerSettings) -> Void = { _ in }, _ body: (TestMarketplace) async throws -> R
+        clock: any WallClock = SystemClock(), background: Bool = true, _ configure: (inout ServerSettings) -> Void = { _ in },
+        _ body: (TestMarketplace) async throws -> R
     ) async throws -> R {
-        let market = try await start(background: background, configure)
+        let market = try await start(clock: clock, background: background, configure)
         do {
             let result = try await body(market)
             await market.stop()

@@ -1,4 +1,5 @@
 import Foundation
+import KaroKarKernel
 import KaroKarMessages
 import KaroKarRPC
 import KaroKarServer
@@ -16,16 +17,17 @@ struct ExpirySweepTests {
             $0.verification.expirySweepInterval = nil
             $0.verification.expiryBatchSize = 3
         }
-        try await TestMarketplace.run(configure) { market in
+        let clock = ManualClock(Instant(Date()))
+        try await TestMarketplace.run(clock: clock, configure) { market in
             let world = try await VerificationWorld.make(market)
             var ids: Set<String> = []
             for _ in 0..<20 {
                 let submitted = try await world.submit(world.vendor.id, .businessRegistration, subjectType: .organization)
-                ids.insert(try await world.approve(submitted.id, expiresAt: fromNow(3)).id)
+                ids.insert(try await world.approve(submitted.id, expiresAt: after(clock, 60)).id)
             }
-            let second = try await TestServer.start(pool: market.pool, configure)
+            let second = try await TestServer.start(pool: market.pool, clock: clock, configure)
             let secondClient = second.client()
-            try await Task.sleep(for: .seconds(4))
+            clock.advance(by: .seconds(300))
             let clients = [market.client, secondClient]
             let platform = world.platform
             let runs = try await withThrowingTaskGroup(of: [String].self) { group in

@@ -1,4 +1,5 @@
 import Foundation
+import KaroKarKernel
 import KaroKarMessages
 import KaroKarRPC
 import KaroKarTestSupport
@@ -59,26 +60,27 @@ struct VehicleGateTests {
 
     @Test("an expiring insurance verification suspends the vehicle (INSURANCE_EXPIRED) and search stops showing it")
     func expirySuspends() async throws {
-        try await TestMarketplace.run({ $0.verification.expirySweepInterval = nil }) { market in
+        let clock = ManualClock(Instant(Date()))
+        try await TestMarketplace.run(clock: clock, { $0.verification.expirySweepInterval = nil }) { market in
             let world = try await VerificationWorld.make(market)
             let corporate = try await market.onboard(.corporate)
             let vehicle = try await world.vehicle()
             _ = try await world.approve(try await world.submit(vehicle.id, .vehicleRegistration).id)
             _ = try await world.approve(try await world.submit(vehicle.id, .fitnessCertificate).id)
-            let insurance = try await world.approve(try await world.submit(vehicle.id, .insurance, expiresAt: fromNow(3)).id)
+            let insurance = try await world.approve(try await world.submit(vehicle.id, .insurance, expiresAt: after(clock, 60)).id)
             _ = try await world.fleet.activateVehicle(.init(vehicleId: vehicle.id), options: world.vendor.admin.callOptions)
             let search = { try await world.fleet.searchAvailableVehicles(.init(period: period(1, 3)), options: corporate.admin.callOptions).vehicles.map(\.id) }
             #expect(try await search().contains(vehicle.id))
             // Nothing is due yet: a dry run in the future says what will expire, and changes nothing.
             let sweep = world.verifications
             #expect(try await sweep.runVerificationExpirySweep(.init(), options: world.platform.callOptions).expired.isEmpty)
-            let preview = try await sweep.runVerificationExpirySweep(.init(asOf: fromNow(60), dryRun: true), options: world.platform.callOptions)
+            let preview = try await sweep.runVerificationExpirySweep(.init(asOf: after(clock, 120), dryRun: true), options: world.platform.callOptions)
             #expect(preview.expired.map(\.id) == [insurance.id])
             await expectCode(.invalidArgument, domainCode: "AS_OF_IN_FUTURE") {
-                _ = try await sweep.runVerificationExpirySweep(.init(asOf: fromNow(60)), options: world.platform.callOptions)
+                _ = try await sweep.runVerificationExpirySweep(.init(asOf: after(clock, 120)), options: world.platform.callOptions)
             }
             await expectDenied { _ = try await sweep.runVerificationExpirySweep(.init(), options: world.vendor.admin.callOptions) }
-            try await Task.sleep(for: .seconds(4))
+            clock.advance(by: .seconds(300))
             let expired = try await sweep.runVerificationExpirySweep(.init(), options: world.platform.callOptions).expired
             #expect(expired.map(\.id) == [insurance.id] && expired.first?.status == .expired)
             #expect(try await sweep.runVerificationExpirySweep(.init(), options: world.platform.callOptions).expired.isEmpty)  // once
@@ -96,15 +98,16 @@ struct VehicleGateTests {
 
     @Test("a renewal approved before the old approval expires keeps the vehicle active")
     func renewalCovers() async throws {
-        try await TestMarketplace.run({ $0.verification.expirySweepInterval = nil }) { market in
+        let clock = ManualClock(Instant(Date()))
+        try await TestMarketplace.run(clock: clock, { $0.verification.expirySweepInterval = nil }) { market in
             let world = try await VerificationWorld.make(market)
             let vehicle = try await world.vehicle()
             _ = try await world.approve(try await world.submit(vehicle.id, .vehicleRegistration).id)
             _ = try await world.approve(try await world.submit(vehicle.id, .fitnessCertificate).id)
-            _ = try await world.approve(try await world.submit(vehicle.id, .insurance, expiresAt: fromNow(3)).id)
+            _ = try await world.approve(try await world.submit(vehicle.id, .insurance, expiresAt: after(clock, 60)).id)
             _ = try await world.fleet.activateVehicle(.init(vehicleId: vehicle.id), options: world.vendor.admin.callOptions)
-            _ = try await world.approve(try await world.submit(vehicle.id, .insurance, expiresAt: fromNow(86_400 * 365)).id)
-            try await Task.sleep(for: .seconds(4))
+            _ = try await world.approve(try await world.submit(vehicle.id, .insurance, expiresAt: after(clock, 86_400 * 365)).id)
+            clock.advance(by: .seconds(300))
             #expect(try await world.verifications.runVerificationExpirySweep(.init(), options: world.platform.callOptions).expired.count == 1)
             #expect(try await world.fleet.getVehicle(.init(vehicleId: vehicle.id), options: world.vendor.admin.callOptions).vehicle?.status == .active)
         }

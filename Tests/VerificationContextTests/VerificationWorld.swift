@@ -1,4 +1,5 @@
 import Foundation
+import KaroKarKernel
 import KaroKarMessages
 import KaroKarPostgres
 import KaroKarRPC
@@ -84,6 +85,11 @@ struct VerificationWorld {
 /// Seconds from now, as a wire timestamp.
 func fromNow(_ seconds: Int64) -> CommonV1.Timestamp {
     CommonV1.Timestamp(seconds: Int64(Date().timeIntervalSince1970) + seconds)
+}
+
+/// Seconds after the manual clock's now, as a wire timestamp.
+func after(_ clock: ManualClock, _ seconds: Int64) -> CommonV1.Timestamp {
+    CommonV1.Timestamp(seconds: clock.now().seconds + seconds)
 }
 
 /// `[start, end)` in days from a fixed future origin (2027-07-01T00:00:00Z).
