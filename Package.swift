@@ -43,6 +43,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
+        // Only the Verification context's HTTP provider uses it.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // MARK: - C: protobuf-c runtime, bounded arena, protoc-c output
@@ -98,6 +100,13 @@ let package = Package(
         .target(name: "FleetContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
         .target(name: "BookingContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
         .target(name: "AssignmentContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
+        .target(
+            name: "VerificationContext",
+            dependencies: kernel + nio + [
+                crypto, .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            exclude: ["README.md"], swiftSettings: strictSettings
+        ),
 
         // MARK: - Server
         .target(
@@ -105,7 +114,7 @@ let package = Package(
             dependencies: [
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarPostgres",
                 "KaroKarKernel", "IdentityContext", "AdministrationContext", "FleetContext", "BookingContext", "AssignmentContext",
-                logging, base64,
+                "VerificationContext", logging, base64,
             ] + nio,
             swiftSettings: strictSettings + hotPathSettings
         ),
@@ -189,6 +198,12 @@ let package = Package(
         .testTarget(
             name: "BookingContextTests",
             dependencies: ["BookingContext", "KaroKarTestSupport", "KaroKarServer"] + kernel,
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "VerificationContextTests",
+            dependencies: ["VerificationContext", "KaroKarTestSupport", "KaroKarServer", crypto, .product(name: "NIOHTTP1", package: "swift-nio")]
+                + kernel + nio,
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -24,7 +24,7 @@ server_pin=() pin_load=()
 if [ "${BENCH_PIN:-0}" = 1 ]; then server_pin=(taskset -c 0) pin_load=(taskset -c 1); fi
 password="bench passphrase $RANDOM$RANDOM"
 env KAROKAR_BOOTSTRAP_ADMIN_PASSWORD="$password" KAROKAR_BOOTSTRAP_ADMIN_EMAIL=admin@bench.local KAROKAR_LOG_LEVEL=warning \
-  KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S=0 KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S=0 \
+  KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S=0 KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S=0 KAROKAR_VERIFICATION_EXPIRY_SWEEP_INTERVAL_S=0 \
   KAROKAR_LOGIN_RATE_PER_MINUTE=0 KAROKAR_REGISTER_RATE_PER_MINUTE=0 KAROKAR_TOKEN_EXCHANGE_RATE_PER_MINUTE=0 \
   KAROKAR_PASSWORD_HASH_QUEUE=256 ${BENCH_SERVER_ENV:-} \
   ${server_pin[@]+"${server_pin[@]}"} "$bin/karokar-server" --port "$port" --database-url "$database" --set data-dir="$bench_dir/server" >"$bench_dir/server.log" 2>&1 &

@@ -37,9 +37,9 @@ public actor Fleet: BoundedContext {
 /// Fleet's settings (from the server's configuration).
 public struct FleetOptions: Sendable {
     /// DOMAIN.md: activation needs approved, unexpired verifications of the vehicle's registration,
-    /// insurance and fitness certificate (Fleet learns them from `verification.*` events). Off
-    /// until the Verification context ships (issue 5, item 1).
-    public var activationRequiresVerification = false
+    /// insurance and fitness certificate (Fleet learns them from `verification.*` events, in
+    /// the Verification context's transactions). On by default; off only for development.
+    public var activationRequiresVerification = true
     /// How often the document expiry sweep runs; nil: never by itself.
     public var documentSweepInterval: Duration? = .seconds(24 * 3600)
 

@@ -7,6 +7,7 @@ import KaroKarKernel
 import KaroKarPostgres
 import KaroKarRPC
 import Logging
+import VerificationContext
 
 /// The bounded contexts this server hosts, composed on the shared kernel: the only place that
 /// knows them all. Each context is one front door (a ``BoundedContext`` actor) made from the same
@@ -16,7 +17,7 @@ struct ComposedContexts: Sendable {
 
     /// Every migration: the kernel's first, then each context's, in dependency order.
     static let migrations: [Migration] = KernelMigrations.platform + Identity.migrations + Administration.migrations + Fleet.migrations
-        + Booking.migrations + Assignment.migrations
+        + Booking.migrations + Assignment.migrations + Verification.migrations
 
     /// Builds every context (subscribing their reactions on the bus), Identity first: its
     /// interceptor authenticates every call of the server.
@@ -32,6 +33,9 @@ struct ComposedContexts: Sendable {
             fleet,
             Booking(environment: environment, vehicles: fleet, members: identity, options: settings.booking),
             Assignment(environment: environment, vehicles: fleet, members: identity),
+            // Subjects' owners through the kernel's ports (Fleet: vehicles and documents;
+            // Identity: members); Fleet reacts to its events in its transactions.
+            Verification(environment: environment, vehicles: fleet, documents: fleet, members: identity, options: settings.verification),
         ])
     }
 

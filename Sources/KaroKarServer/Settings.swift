@@ -2,6 +2,7 @@ public import IdentityContext
 import KaroKarProto
 public import FleetContext
 public import BookingContext
+public import VerificationContext
 public import KaroKarRPC
 
 /// One configurable setting: its name in a config file, its `KAROKAR_*` environment variable and
@@ -33,12 +34,14 @@ public struct ServerSettings: Sendable {
     public var migrateOnStart = true
     public var fleet = FleetOptions()
     public var booking = BookingOptions()
+    /// The expiry sweep and the external providers (see Settings+Verification.swift).
+    public var verification = VerificationOptions()
     /// Tokens, passwords, login throttling, the platform bootstrap (see Settings+Identity.swift).
     public var identity = IdentityConfiguration()
 
     public init() {}
 
-    public static let specs: [SettingSpec] = serverSpecs + identitySpecs
+    public static let specs: [SettingSpec] = serverSpecs + identitySpecs + verificationSpecs
 
     static let serverSpecs: [SettingSpec] = [
         SettingSpec(name: "host", help: "address to listen on", defaultValue: "127.0.0.1"),
@@ -49,7 +52,7 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "database-pool-size", help: "connections in the PostgreSQL pool", defaultValue: "10"),
         SettingSpec(name: "database-acquire-timeout-ms", help: "how long a call waits for a pool connection before UNAVAILABLE / DATABASE_UNAVAILABLE", defaultValue: "5000"),
         SettingSpec(name: "migrate-on-start", help: "apply pending migrations at start (true or false)", defaultValue: "true"),
-        SettingSpec(name: "fleet-activation-requires-verification", help: "activating a vehicle needs approved registration, insurance and fitness verifications (true or false)", defaultValue: "false"),
+        SettingSpec(name: "fleet-activation-requires-verification", help: "activating a vehicle needs approved registration, insurance and fitness verifications (true or false; false only for development)", defaultValue: "true"),
         SettingSpec(name: "fleet-document-sweep-interval-s", help: "seconds between document expiry sweeps (0 = never)", defaultValue: "86400"),
         SettingSpec(name: "booking-request-ttl-s", help: "seconds a REQUESTED booking waits for the vendor before it expires", defaultValue: "172800"),
         SettingSpec(name: "booking-expiry-sweep-interval-s", help: "seconds between booking request expiry sweeps (0 = never)", defaultValue: "60"),
@@ -101,6 +104,7 @@ public struct ServerSettings: Sendable {
             try settings.apply(name, entry.value, source: entry.source)
         }
         try settings.checkLimits()
+        try settings.checkVerificationProvider()
         try settings.checkProductionRequirements()
         return settings
     }
@@ -177,7 +181,9 @@ public struct ServerSettings: Sendable {
         case "outbound-high-water-bytes": limits.outboundHighWaterBytes = try integer(1024...1_073_741_824)
         case "outbound-low-water-bytes": limits.outboundLowWaterBytes = try integer(0...1_073_741_824)
         case "outbound-stall-timeout-ms": limits.outboundStallTimeout = try milliseconds()
-        default: try applyIdentity(name, value, source: source)
+        default:
+            if try applyVerification(name, value, source: source) { return }
+            try applyIdentity(name, value, source: source)
         }
     }
 }

@@ -58,6 +58,7 @@ struct AssignmentFlowTests {
                 ownershipType: owner.type == .vendor ? .vendorOwned : .corporateOwned, make: "Maruti", model: "Ciaz", year: 2022,
                 licensePlate: "KA\(UUID().uuidString.prefix(8))"
             ), options: owner.admin.callOptions).vehicle!
+            try await market.verifyVehicle(registered.id, owner: owner.admin)
             return try await fleet.activateVehicle(.init(vehicleId: registered.id), options: owner.admin.callOptions).vehicle!.id
         }
 

@@ -32,6 +32,7 @@ struct BookingWorld {
             ownershipType: owner.type == .vendor ? .vendorOwned : .corporateOwned, make: "Tata", model: "Nexon", year: 2024,
             licensePlate: "KA\(UUID().uuidString.prefix(8))"
         ), options: owner.admin.callOptions).vehicle!
+        try await market.verifyVehicle(registered.id, owner: owner.admin)
         return try await fleet.activateVehicle(.init(vehicleId: registered.id), options: owner.admin.callOptions).vehicle!
     }
 

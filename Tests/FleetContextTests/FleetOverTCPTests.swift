@@ -15,7 +15,7 @@ struct FleetOverTCPTests {
         try await TestMarketplace.run { market in
             let vendor = try await market.onboard(.vendor)
             let fleet = FleetV1.FleetService.Client(market.client)
-            let vehicle = try await activeVehicle(fleet, vendor)
+            let vehicle = try await activeVehicle(market, fleet, vendor)
             let servers = [
                 try await ServerProcess.start(databaseURL: market.pool.configuration.connectionString),
                 try await ServerProcess.start(databaseURL: market.pool.configuration.connectionString),
@@ -72,7 +72,7 @@ struct FleetOverTCPTests {
             let staff = try await market.member(of: vendor, role: "VENDOR_STAFF")
             let manager = try await market.member(of: corporate, role: "FLEET_MANAGER")
             let employee = try await market.member(of: corporate, role: "EMPLOYEE")
-            let vehicle = try await activeVehicle(fleet, vendor)
+            let vehicle = try await activeVehicle(market, fleet, vendor)
             let register = FleetV1.RegisterVehicleRequest(ownershipType: .vendorOwned, make: "Kia", model: "Seltos", year: 2023, licensePlate: "KA99ZZ0001")
             await expectCode(.permissionDenied) { _ = try await fleet.registerVehicle(register, options: staff.callOptions) }
             _ = try await fleet.updateVehicleDetails(.init(vehicleId: vehicle.id, model: .init(value: "Nexon EV")), options: staff.callOptions)
@@ -92,6 +92,7 @@ struct FleetOverTCPTests {
             await expectCode(.unauthenticated) { _ = try await fleet.getVehicle(.init(vehicleId: vehicle.id)) }
             // A corporate registers into its own fleet, corporate-owned only; others never see it in search.
             let own = try await fleet.registerVehicle(.init(ownershipType: .corporateOwned, make: "Tata", model: "Punch", year: 2024, licensePlate: "CORP1"), options: corporate.admin.callOptions).vehicle!
+            try await market.verifyVehicle(own.id, owner: manager)
             _ = try await fleet.activateVehicle(.init(vehicleId: own.id), options: manager.callOptions)
             let other = try await market.onboard(.corporate)
             let otherSees = try await fleet.searchAvailableVehicles(.init(period: period(1, 8)), options: other.admin.callOptions)
@@ -107,7 +108,7 @@ struct FleetOverTCPTests {
             let vendor = try await market.onboard(.vendor)
             let corporate = try await market.onboard(.corporate)
             let fleet = FleetV1.FleetService.Client(market.client)
-            let vehicle = try await activeVehicle(fleet, vendor)
+            let vehicle = try await activeVehicle(market, fleet, vendor)
             let platform = try await market.platformAdmin()
             func visible() async throws -> Bool {
                 try await fleet.searchAvailableVehicles(.init(period: period(1, 8)), options: corporate.admin.callOptions).vehicles.contains { $0.id == vehicle.id }
@@ -125,7 +126,7 @@ struct FleetOverTCPTests {
         try await TestMarketplace.run { market in
             let vendor = try await market.onboard(.vendor)
             let fleet = FleetV1.FleetService.Client(market.client)
-            let vehicle = try await activeVehicle(fleet, vendor)
+            let vehicle = try await activeVehicle(market, fleet, vendor)
             let platform = try await market.platformAdmin()
             let admin = market.administration
             _ = try await admin.blockVehicle(.init(vehicleId: vehicle.id, period: period(1, 3), reason: "inspection"), options: platform.callOptions)
@@ -154,10 +155,11 @@ struct FleetOverTCPTests {
         }
     }
 
-    private func activeVehicle(_ fleet: FleetV1.FleetService.Client, _ owner: TestOrganization) async throws -> FleetV1.Vehicle {
+    private func activeVehicle(_ market: TestMarketplace, _ fleet: FleetV1.FleetService.Client, _ owner: TestOrganization) async throws -> FleetV1.Vehicle {
         let registered = try await fleet.registerVehicle(.init(
             ownershipType: .vendorOwned, make: "Tata", model: "Nexon", year: 2024, licensePlate: "KA\(UUID().uuidString.prefix(6))"
         ), options: owner.admin.callOptions).vehicle!
+        try await market.verifyVehicle(registered.id, owner: owner.admin)
         return try await fleet.activateVehicle(.init(vehicleId: registered.id), options: owner.admin.callOptions).vehicle!
     }
 }

@@ -26,6 +26,7 @@ struct FleetTextLimitTests {
     func limits() async throws {
         try await withVendor { market, fleet, options in
             let vehicle = try await registered(fleet, options).id
+            try await market.verifyVehicle(vehicle, ownerOptions: options)
             _ = try await fleet.activateVehicle(.init(vehicleId: vehicle), options: options)
             var day = 0.0
             func nextPeriod() -> CommonV1.Period {

@@ -72,7 +72,26 @@ struct FleetWorld {
             ownershipType: kind == .vendor ? .vendorOwned : .corporateOwned, make: make, model: model, year: year,
             licensePlate: "KA \(Int.random(in: 10...99)) \(UUID().uuidString.prefix(6))"
         ), context: context).vehicle!
+        try await verified(UUID(hyphenated: registered.id)!, owner: owner)
         return try await handler.activateVehicle(FleetV1.ActivateVehicleRequest(vehicleId: registered.id), context: context).vehicle!
+    }
+
+    /// The vehicle's three verifications (registration, insurance, fitness), approved, as Fleet
+    /// learns of them: the Verification context's `verification.approved` events (its own tests
+    /// drive the real path; these are about Fleet).
+    func verified(_ vehicle: UUID, owner: UUID, expiresAt: CommonV1.Timestamp? = nil) async throws {
+        try await bus.transaction(.system(organizationID: owner.postgresText)) { work in
+            for type in [EventsV1.VerificationType.vehicleRegistration, .insurance, .fitnessCertificate] {
+                let id = UUID().postgresText
+                try await work.publish(EventDraft(
+                    "verification.approved", aggregateType: "verification", aggregateID: id, aggregateVersion: 2,
+                    payload: .verificationApproved(EventsV1.VerificationApproved(
+                        verificationId: id, subjectType: .vehicle, subjectId: vehicle.postgresText, organizationId: owner.postgresText,
+                        verificationType: type, method: .manual, reviewedBy: CommonV1.StringValue(value: UUID().postgresText), expiresAt: expiresAt
+                    ))
+                ))
+            }
+        }
     }
 
     func count(_ sql: SQL) async throws -> Int {

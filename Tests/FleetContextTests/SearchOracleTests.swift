@@ -58,6 +58,7 @@ struct SearchOracleTests {
         ), context: context).vehicle!
         let fate = Int.random(in: 0..<10, using: &random)
         if fate == 0 { return }  // stays PENDING
+        try await world.verified(UUID(hyphenated: vehicle.id)!, owner: owner)
         vehicle = try await world.handler.activateVehicle(.init(vehicleId: vehicle.id), context: context).vehicle!
         for _ in 0..<Int.random(in: 0...4, using: &random) {
             let start = Double(Int.random(in: 0..<58, using: &random))

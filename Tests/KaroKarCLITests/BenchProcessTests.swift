@@ -74,6 +74,7 @@ extension ToolProcesses {
                 let registered = try await fleet.registerVehicle(.init(
                     ownershipType: .vendorOwned, make: "Tata", model: "Nexon", year: 2024, licensePlate: "BENCH1"
                 ), options: vendor.admin.callOptions).vehicle!
+                try await market.verifyVehicle(registered.id, owner: vendor.admin)
                 _ = try await fleet.activateVehicle(.init(vehicleId: registered.id), options: vendor.admin.callOptions)
                 // One-hour reservations at distinct hours ({{seq * 3600}}), back to back, so every one must fit.
                 let data = """

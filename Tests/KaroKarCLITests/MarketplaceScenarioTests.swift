@@ -50,6 +50,8 @@ extension ToolProcesses.BenchProcessTests {
             ("approve-organizations", ["approve-organization": 5]),
             ("sign-in-organizations", ["login": 5]),
             ("register-vehicles", ["register-vehicle": 12]),
+            ("submit-verifications", ["submit-verification": 36]),
+            ("approve-verifications", ["approve-verification": 36]),
             ("activate-vehicles", ["activate-vehicle": 12]),
             ("schedule-holds", ["schedule-maintenance": 4, "place-block": 4]),
             ("add-employees", ["add-employee": 2]),

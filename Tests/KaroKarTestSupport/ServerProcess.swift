@@ -34,6 +34,7 @@ public final class ServerProcess: @unchecked Sendable {
         environment["KAROKAR_DATABASE_ACQUIRE_TIMEOUT_MS"] = "30000"
         environment["KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S"] = "0"
         environment["KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S"] = "0"
+        environment["KAROKAR_VERIFICATION_EXPIRY_SWEEP_INTERVAL_S"] = "0"
         process.environment = environment
         let pipe = Pipe()
         process.standardOutput = pipe

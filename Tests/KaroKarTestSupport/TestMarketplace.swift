@@ -1,4 +1,5 @@
 import Foundation
+public import KaroKarKernel
 public import KaroKarMessages
 public import KaroKarPostgres
 public import KaroKarRPC
@@ -47,18 +48,19 @@ public struct TestMarketplace: Sendable {
     public static let password = "correct horse battery staple"
 
     public static func start(
-        background: Bool = true, _ configure: (inout ServerSettings) -> Void = { _ in }
+        clock: any WallClock = SystemClock(), background: Bool = true, _ configure: (inout ServerSettings) -> Void = { _ in }
     ) async throws -> TestMarketplace {
-        let server = try await TestServer.startWithDatabase(background: background, configure)
+        let server = try await TestServer.startWithDatabase(clock: clock, background: background, configure)
         return TestMarketplace(server: server, client: server.client())
     }
 
     /// Runs `body` on a fresh marketplace and stops it afterwards, also when `body` throws.
     /// `background: false`: no event relay nor sweeps (see ``TestServer/startWithDatabase(clock:background:_:)``).
     public static func run<R: Sendable>(
-        background: Bool = true, _ configure: (inout ServerSettings) -> Void = { _ in }, _ body: (TestMarketplace) async throws -> R
+        clock: any WallClock = SystemClock(), background: Bool = true, _ configure: (inout ServerSettings) -> Void = { _ in },
+        _ body: (TestMarketplace) async throws -> R
     ) async throws -> R {
-        let market = try await start(background: background, configure)
+        let market = try await start(clock: clock, background: background, configure)
         do {
             let result = try await body(market)
             await market.stop()
@@ -135,5 +137,37 @@ extension IdentityV1.IdentityService.Client {
             accessToken: response.grant!.accessToken, userID: response.userId, organizationID: response.organizationId,
             refreshToken: response.grant!.refreshToken
         )
+    }
+}
+
+extension TestMarketplace {
+    public var verifications: VerificationV1.VerificationService.Client { VerificationV1.VerificationService.Client(client) }
+
+    /// The three verifications a vehicle's activation needs (registration, insurance, fitness
+    /// certificate), through the real path: its owner submits them, the platform administrator
+    /// approves them. `expiresAt`: the approvals' expiry (none by default).
+    @discardableResult
+    public func verifyVehicle(
+        _ vehicleID: String, owner: TestSession, expiresAt: CommonV1.Timestamp? = nil
+    ) async throws -> [VerificationV1.Verification] {
+        try await verifyVehicle(vehicleID, ownerOptions: owner.callOptions, expiresAt: expiresAt)
+    }
+
+    /// ``verifyVehicle(_:owner:expiresAt:)`` with the owner's call options.
+    @discardableResult
+    public func verifyVehicle(
+        _ vehicleID: String, ownerOptions: CallOptions, expiresAt: CommonV1.Timestamp? = nil
+    ) async throws -> [VerificationV1.Verification] {
+        let platform = try await platformAdmin()
+        var approved: [VerificationV1.Verification] = []
+        for type in [VerificationV1.VerificationType.vehicleRegistration, .insurance, .fitnessCertificate] {
+            let submitted = try await verifications.submitVerification(VerificationV1.SubmitVerificationRequest(
+                subjectType: .vehicle, subjectId: vehicleID, type: type, method: .manual, documentRefs: ["s3://karokar-test/\(vehicleID)/\(type)"]
+            ), options: ownerOptions).verification!
+            approved.append(try await verifications.approveVerification(
+                VerificationV1.ApproveVerificationRequest(verificationId: submitted.id, expiresAt: expiresAt), options: platform.callOptions
+            ).verification!)
+        }
+        return approved
     }
 }

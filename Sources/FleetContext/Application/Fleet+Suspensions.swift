@@ -30,8 +30,17 @@ extension Fleet {
             try ExpectedVersion.check(expectedVersion, found.version, "suspension")
             try found.checkLiftable(by: caller)
             if let document = found.reason.expiredDocument {
-                guard try await DocumentStore.hasValid(vehicle: found.vehicleID, type: document, at: environment.clock.now(), work) else {
+                let now = environment.clock.now()
+                guard try await DocumentStore.hasValid(vehicle: found.vehicleID, type: document, at: now, work) else {
                     throw FleetError.documentExpired(document)
+                }
+                // A hold the document sweep did not open (an expired or revoked verification's,
+                // or an administrator's): with the gate on, the verification must cover the
+                // vehicle again too (an approved renewal), or the gate would be bypassed.
+                if found.documentID == nil, options.activationRequiresVerification,
+                   let type = VerificationType.allCases.first(where: { $0.suspensionReason == found.reason }),
+                   try await !VerificationStore.covered(vehicle: found.vehicleID, type: type, at: now, work) {
+                    throw FleetError.verificationRequired()
                 }
             }
             return try await lift(found, of: vehicle, notes: notes, retiring: false, work)

@@ -15,3 +15,15 @@ extension Fleet: VehicleDirectory {
         )
     }
 }
+
+/// Fleet answers the kernel's ``VehicleDocumentDirectory`` port: which vehicle (and so which
+/// tenant) a document belongs to, and its kind, for Verification's submissions.
+extension Fleet: VehicleDocumentDirectory {
+    public nonisolated func documentFacts(_ id: UUID, on work: UnitOfWork) async throws -> VehicleDocumentFacts? {
+        guard let document = try await DocumentStore.get(id, work) else { return nil }
+        return VehicleDocumentFacts(
+            id: document.id, vehicleID: document.vehicleID, ownerOrganizationID: document.organizationID,
+            kind: VehicleDocumentFacts.Kind(rawValue: document.type.rawValue) ?? .other
+        )
+    }
+}

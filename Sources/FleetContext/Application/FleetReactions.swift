@@ -79,7 +79,10 @@ extension Fleet {
         guard let fact = VerificationFact(event.payload), let vehicleID = try await fact.vehicle(work) else { return }
         try await VerificationStore.record(fact.id, vehicle: vehicleID, type: fact.type, status: fact.status, expiresAt: fact.expiresAt, work)
         guard fact.status.suspends else { return }
-        let opening = SuspensionOpening(reason: fact.type.suspensionReason, period: .from(environment.clock.now()), verification: fact.id)
+        // A renewal approved before this one expired (or was revoked) still covers the vehicle.
+        let now = environment.clock.now()
+        guard try await !VerificationStore.covered(vehicle: vehicleID, type: fact.type, at: now, work) else { return }
+        let opening = SuspensionOpening(reason: fact.type.suspensionReason, period: .from(now), verification: fact.id)
         _ = try await suspendForCompliance(vehicleID, opening, work)
     }
 }

@@ -48,3 +48,9 @@ enum DocumentStore {
             """).map { try $0.document() }
     }
 }
+
+extension DocumentStore {
+    static func get(_ id: UUID, _ work: UnitOfWork) async throws -> VehicleDocument? {
+        try await work.query("SELECT \(columns) FROM fleet.document AS d WHERE d.id = \(id)").first { _ in true }?.document()
+    }
+}

@@ -32,4 +32,12 @@ enum VerificationStore {
             WHERE vehicle_id = \(vehicle) AND status = 'APPROVED' AND (expires_at IS NULL OR expires_at > \(instant)::timestamptz)
             """).single().decode(Bool.self, "open")
     }
+
+    /// An approved verification of `type` unexpired at `instant` covers the vehicle.
+    static func covered(vehicle: UUID, type: VerificationType, at instant: Instant, _ work: UnitOfWork) async throws -> Bool {
+        try await work.query("""
+            SELECT EXISTS (SELECT 1 FROM fleet.verification WHERE vehicle_id = \(vehicle) AND type = \(type.rawValue) AND status = 'APPROVED'
+                           AND (expires_at IS NULL OR expires_at > \(instant)::timestamptz)) AS covered
+            """).single().decode(Bool.self, "covered")
+    }
 }

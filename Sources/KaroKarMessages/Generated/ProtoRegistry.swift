@@ -390,6 +390,7 @@ public enum ProtoRegistry {
         "karokar.verification.v1.SubmitVerificationRequest": VerificationV1.SubmitVerificationRequest.self,
         "karokar.verification.v1.SubmitVerificationResponse": VerificationV1.SubmitVerificationResponse.self,
         "karokar.verification.v1.Verification": VerificationV1.Verification.self,
+        "karokar.verification.v1.VerificationDecision": VerificationV1.VerificationDecision.self,
         "karokar.verification.v1.VerificationProvider": VerificationV1.VerificationProvider.self,
     ]
 

@@ -96,10 +96,16 @@ extension VerificationV1 {
         public var reviewedAt: CommonV1.Timestamp? = nil
         /// Absent when an approval does not expire.
         public var expiresAt: CommonV1.Timestamp? = nil
-        /// Submitter's and reviewers' notes, including rejection and revocation reasons.
+        /// The submitter's notes.
         public var notes: String = ""
         public var version: Int64 = 0
         public var updatedAt: CommonV1.Timestamp? = nil
+        /// The latest decision's notes: an approval's notes, a rejection's or revocation's reason, a
+        /// provider's explanation. Absent while PENDING, or when the decision gave none.
+        public var reviewNotes: CommonV1.StringValue? = nil
+        /// Every status the verification has had, oldest first (the submission, then each decision):
+        /// trust is a history, never a flag. Filled by GetVerification; empty in lists.
+        public var history: [VerificationV1.VerificationDecision] = []
 
         public init() {}
 
@@ -121,7 +127,9 @@ extension VerificationV1 {
             expiresAt: CommonV1.Timestamp? = nil,
             notes: String = "",
             version: Int64 = 0,
-            updatedAt: CommonV1.Timestamp? = nil
+            updatedAt: CommonV1.Timestamp? = nil,
+            reviewNotes: CommonV1.StringValue? = nil,
+            history: [VerificationV1.VerificationDecision] = []
         ) {
             self.id = id
             self.subjectType = subjectType
@@ -141,6 +149,38 @@ extension VerificationV1 {
             self.notes = notes
             self.version = version
             self.updatedAt = updatedAt
+            self.reviewNotes = reviewNotes
+            self.history = history
+        }
+    }
+
+    /// One step of a verification's history.
+    public struct VerificationDecision: Sendable, Hashable {
+        /// The status it moved to (PENDING for the submission).
+        public var status: VerificationV1.VerificationStatus = .init()
+        /// Who decided: a user or service account id, `provider:NAME` for an external provider, or
+        /// `system` for the expiry sweep.
+        public var decidedBy: String = ""
+        public var decidedAt: CommonV1.Timestamp? = nil
+        /// The decision's notes or reason (empty when none).
+        public var notes: String = ""
+        /// The expiry in force after this step; absent when none.
+        public var expiresAt: CommonV1.Timestamp? = nil
+
+        public init() {}
+
+        public init(
+            status: VerificationV1.VerificationStatus = .init(),
+            decidedBy: String = "",
+            decidedAt: CommonV1.Timestamp? = nil,
+            notes: String = "",
+            expiresAt: CommonV1.Timestamp? = nil
+        ) {
+            self.status = status
+            self.decidedBy = decidedBy
+            self.decidedAt = decidedAt
+            self.notes = notes
+            self.expiresAt = expiresAt
         }
     }
 
@@ -304,7 +344,7 @@ extension VerificationV1.VerificationStatus: ProtoEnum {
 extension VerificationV1.Verification: ProtoMessage {
     public static let protoName = "karokar.verification.v1.Verification"
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__verification())
-    public static let protoMaxDepth = 2
+    public static let protoMaxDepth = 3
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
         ProtoFieldSchema(name: "id", jsonName: "id", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "subject_type", jsonName: "subjectType", number: 2, type: "enum", typeName: "karokar.verification.v1.VerificationSubjectType", repeated: false, oneof: "", mapKeyType: ""),
@@ -324,6 +364,8 @@ extension VerificationV1.Verification: ProtoMessage {
         ProtoFieldSchema(name: "notes", jsonName: "notes", number: 16, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "version", jsonName: "version", number: 17, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "updated_at", jsonName: "updatedAt", number: 18, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "review_notes", jsonName: "reviewNotes", number: 19, type: "message", typeName: "karokar.common.v1.StringValue", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "history", jsonName: "history", number: 20, type: "message", typeName: "karokar.verification.v1.VerificationDecision", repeated: true, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -346,6 +388,8 @@ extension VerificationV1.Verification: ProtoMessage {
         self.notes = try ProtoC.string(c.notes)
         self.version = c.version
         self.updatedAt = try c.updated_at.map { try CommonV1.Timestamp(cMessage: $0) }
+        self.reviewNotes = try c.review_notes.map { try CommonV1.StringValue(cMessage: $0) }
+        self.history = try ProtoC.array(c.history, count: c.n_history) { element in try VerificationV1.VerificationDecision(cMessage: ProtoC.required(element)) }
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -372,6 +416,11 @@ extension VerificationV1.Verification: ProtoMessage {
         c.pointee.notes = arena.cString(self.notes)
         c.pointee.version = self.version
         if let value = self.updatedAt { c.pointee.updated_at = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
+        if let value = self.reviewNotes { c.pointee.review_notes = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__StringValue.self) }
+        if !self.history.isEmpty {
+            c.pointee.n_history = self.history.count
+            c.pointee.history = arena.array(self.history) { element in element.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Verification__V1__VerificationDecision.self) }
+        }
         return UnsafeMutableRawPointer(c)
     }
 
@@ -395,6 +444,8 @@ extension VerificationV1.Verification: ProtoMessage {
         writer.field("notes", self.notes)
         writer.field("version", self.version)
         writer.optional("updatedAt", self.updatedAt)
+        writer.optional("reviewNotes", self.reviewNotes)
+        writer.repeated("history", self.history)
         return writer.value
     }
 
@@ -421,6 +472,66 @@ extension VerificationV1.Verification: ProtoMessage {
             case "notes": self.notes = try ProtoJSON.decode(value, field: key)
             case "version": self.version = try ProtoJSON.decode(value, field: key)
             case "updatedAt", "updated_at": self.updatedAt = try ProtoJSON.decode(value, field: key)
+            case "reviewNotes", "review_notes": self.reviewNotes = try ProtoJSON.decode(value, field: key)
+            case "history": self.history = try ProtoJSON.decodeArray(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension VerificationV1.VerificationDecision: ProtoMessage {
+    public static let protoName = "karokar.verification.v1.VerificationDecision"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__verification_decision())
+    public static let protoMaxDepth = 2
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "status", jsonName: "status", number: 1, type: "enum", typeName: "karokar.verification.v1.VerificationStatus", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "decided_by", jsonName: "decidedBy", number: 2, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "decided_at", jsonName: "decidedAt", number: 3, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "notes", jsonName: "notes", number: 4, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "expires_at", jsonName: "expiresAt", number: 5, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Verification__V1__VerificationDecision.self).pointee
+        self.status = VerificationV1.VerificationStatus(rawValue: Int32(truncatingIfNeeded: c.status.rawValue))
+        self.decidedBy = try ProtoC.string(c.decided_by)
+        self.decidedAt = try c.decided_at.map { try CommonV1.Timestamp(cMessage: $0) }
+        self.notes = try ProtoC.string(c.notes)
+        self.expiresAt = try c.expires_at.map { try CommonV1.Timestamp(cMessage: $0) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Verification__V1__VerificationDecision.self)
+        karokar__verification__v1__verification_decision__init(c)
+        c.pointee.status = .init(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
+        c.pointee.decided_by = arena.cString(self.decidedBy)
+        if let value = self.decidedAt { c.pointee.decided_at = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
+        c.pointee.notes = arena.cString(self.notes)
+        if let value = self.expiresAt { c.pointee.expires_at = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("status", self.status)
+        writer.field("decidedBy", self.decidedBy)
+        writer.optional("decidedAt", self.decidedAt)
+        writer.field("notes", self.notes)
+        writer.optional("expiresAt", self.expiresAt)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "status": self.status = try ProtoJSON.decode(value, field: key)
+            case "decidedBy", "decided_by": self.decidedBy = try ProtoJSON.decode(value, field: key)
+            case "decidedAt", "decided_at": self.decidedAt = try ProtoJSON.decode(value, field: key)
+            case "notes": self.notes = try ProtoJSON.decode(value, field: key)
+            case "expiresAt", "expires_at": self.expiresAt = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

@@ -361,7 +361,7 @@ extension VerificationV1.SubmitVerificationRequest: ProtoMessage {
 extension VerificationV1.SubmitVerificationResponse: ProtoMessage {
     public static let protoName = "karokar.verification.v1.SubmitVerificationResponse"
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__submit_verification_response())
-    public static let protoMaxDepth = 3
+    public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
         ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", mapKeyType: ""),
     ])
@@ -452,7 +452,7 @@ extension VerificationV1.ApproveVerificationRequest: ProtoMessage {
 extension VerificationV1.ApproveVerificationResponse: ProtoMessage {
     public static let protoName = "karokar.verification.v1.ApproveVerificationResponse"
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__approve_verification_response())
-    public static let protoMaxDepth = 3
+    public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
         ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", mapKeyType: ""),
     ])
@@ -538,7 +538,7 @@ extension VerificationV1.RejectVerificationRequest: ProtoMessage {
 extension VerificationV1.RejectVerificationResponse: ProtoMessage {
     public static let protoName = "karokar.verification.v1.RejectVerificationResponse"
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__reject_verification_response())
-    public static let protoMaxDepth = 3
+    public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
         ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", mapKeyType: ""),
     ])
@@ -624,7 +624,7 @@ extension VerificationV1.RevokeVerificationRequest: ProtoMessage {
 extension VerificationV1.RevokeVerificationResponse: ProtoMessage {
     public static let protoName = "karokar.verification.v1.RevokeVerificationResponse"
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__revoke_verification_response())
-    public static let protoMaxDepth = 3
+    public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
         ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", mapKeyType: ""),
     ])
@@ -705,7 +705,7 @@ extension VerificationV1.RunVerificationExpirySweepRequest: ProtoMessage {
 extension VerificationV1.RunVerificationExpirySweepResponse: ProtoMessage {
     public static let protoName = "karokar.verification.v1.RunVerificationExpirySweepResponse"
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__run_verification_expiry_sweep_response())
-    public static let protoMaxDepth = 3
+    public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
         ProtoFieldSchema(name: "expired", jsonName: "expired", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: true, oneof: "", mapKeyType: ""),
     ])
@@ -784,7 +784,7 @@ extension VerificationV1.GetVerificationRequest: ProtoMessage {
 extension VerificationV1.GetVerificationResponse: ProtoMessage {
     public static let protoName = "karokar.verification.v1.GetVerificationResponse"
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__get_verification_response())
-    public static let protoMaxDepth = 3
+    public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
         ProtoFieldSchema(name: "verification", jsonName: "verification", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: false, oneof: "", mapKeyType: ""),
     ])
@@ -888,7 +888,7 @@ extension VerificationV1.ListVerificationsRequest: ProtoMessage {
 extension VerificationV1.ListVerificationsResponse: ProtoMessage {
     public static let protoName = "karokar.verification.v1.ListVerificationsResponse"
     public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__verification__v1__list_verifications_response())
-    public static let protoMaxDepth = 3
+    public static let protoMaxDepth = 4
     public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
         ProtoFieldSchema(name: "verifications", jsonName: "verifications", number: 1, type: "message", typeName: "karokar.verification.v1.Verification", repeated: true, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),

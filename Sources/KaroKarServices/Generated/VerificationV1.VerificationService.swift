@@ -42,22 +42,31 @@ extension VerificationV1 {
 
         /// Implemented by the server side (an actor of the context that owns the service).
         public protocol Handler: Sendable {
-            /// Submits a `PENDING` verification for a subject of the caller's organization. With
-            /// EXTERNAL, the named provider is asked and its answer approves or rejects it.
-            /// Emits `verification.submitted`. Permission: verification.submit.
+            /// Submits a `PENDING` verification for a subject of the caller's organization (its own
+            /// organization, one of its members, one of its vehicles or vehicle documents; anything else:
+            /// NOT_FOUND / `VERIFICATION_SUBJECT_NOT_FOUND`). The type must fit the subject
+            /// (INVALID_ARGUMENT / `MISMATCH` on `type`). One PENDING verification per subject and type:
+            /// ALREADY_EXISTS / `VERIFICATION_ALREADY_PENDING`. With EXTERNAL, the named provider
+            /// (INVALID_ARGUMENT / `UNKNOWN_VALUE` on `provider` when not configured for the type) is asked
+            /// after commit and its answer approves or rejects it. Emits `verification.submitted`.
+            /// Permission: verification.submit.
             func submitVerification(_ request: VerificationV1.SubmitVerificationRequest, context: ServerCallContext) async throws -> VerificationV1.SubmitVerificationResponse
-            /// `PENDING -> APPROVED` by a reviewer. Emits `verification.approved`.
-            /// Permission: verification.review.
+            /// `PENDING -> APPROVED` by a reviewer (anything else: FAILED_PRECONDITION /
+            /// `INVALID_VERIFICATION_TRANSITION`). Emits `verification.approved`.
+            /// Permission: verification.review (platform administrators).
             func approveVerification(_ request: VerificationV1.ApproveVerificationRequest, context: ServerCallContext) async throws -> VerificationV1.ApproveVerificationResponse
-            /// `PENDING -> REJECTED` by a reviewer, with a reason. Emits `verification.rejected`.
+            /// `PENDING -> REJECTED` by a reviewer, with a reason (anything else:
+            /// `INVALID_VERIFICATION_TRANSITION`). Emits `verification.rejected`.
             /// Permission: verification.review.
             func rejectVerification(_ request: VerificationV1.RejectVerificationRequest, context: ServerCallContext) async throws -> VerificationV1.RejectVerificationResponse
             /// `APPROVED -> REVOKED` by a reviewer, with a reason (a vehicle relying on it is suspended).
             /// Emits `verification.revoked`. Permission: verification.review.
             func revokeVerification(_ request: VerificationV1.RevokeVerificationRequest, context: ServerCallContext) async throws -> VerificationV1.RevokeVerificationResponse
             /// Moves every approved verification past its `expires_at` to `EXPIRED` (the periodic job runs
-            /// the same code). Emits `verification.expired` per verification.
-            /// Permission: verification.review.
+            /// the same code; `FOR UPDATE SKIP LOCKED`, so several servers sweeping at once expire each one
+            /// once). Emits `verification.expired` per verification (Fleet suspends a vehicle whose
+            /// registration, insurance or fitness approval expired). A future `as_of` is for dry runs only
+            /// (INVALID_ARGUMENT / `AS_OF_IN_FUTURE`). Permission: verification.review.
             func runVerificationExpirySweep(_ request: VerificationV1.RunVerificationExpirySweepRequest, context: ServerCallContext) async throws -> VerificationV1.RunVerificationExpirySweepResponse
             /// One verification. Permission: verification.read.
             func getVerification(_ request: VerificationV1.GetVerificationRequest, context: ServerCallContext) async throws -> VerificationV1.GetVerificationResponse
@@ -76,20 +85,27 @@ extension VerificationV1 {
                 self.transport = transport
             }
 
-            /// Submits a `PENDING` verification for a subject of the caller's organization. With
-            /// EXTERNAL, the named provider is asked and its answer approves or rejects it.
-            /// Emits `verification.submitted`. Permission: verification.submit.
+            /// Submits a `PENDING` verification for a subject of the caller's organization (its own
+            /// organization, one of its members, one of its vehicles or vehicle documents; anything else:
+            /// NOT_FOUND / `VERIFICATION_SUBJECT_NOT_FOUND`). The type must fit the subject
+            /// (INVALID_ARGUMENT / `MISMATCH` on `type`). One PENDING verification per subject and type:
+            /// ALREADY_EXISTS / `VERIFICATION_ALREADY_PENDING`. With EXTERNAL, the named provider
+            /// (INVALID_ARGUMENT / `UNKNOWN_VALUE` on `provider` when not configured for the type) is asked
+            /// after commit and its answer approves or rejects it. Emits `verification.submitted`.
+            /// Permission: verification.submit.
             public func submitVerification(_ request: VerificationV1.SubmitVerificationRequest, options: CallOptions = CallOptions()) async throws -> VerificationV1.SubmitVerificationResponse {
                 try await transport.unary(Method.submitVerification, request, options: options)
             }
 
-            /// `PENDING -> APPROVED` by a reviewer. Emits `verification.approved`.
-            /// Permission: verification.review.
+            /// `PENDING -> APPROVED` by a reviewer (anything else: FAILED_PRECONDITION /
+            /// `INVALID_VERIFICATION_TRANSITION`). Emits `verification.approved`.
+            /// Permission: verification.review (platform administrators).
             public func approveVerification(_ request: VerificationV1.ApproveVerificationRequest, options: CallOptions = CallOptions()) async throws -> VerificationV1.ApproveVerificationResponse {
                 try await transport.unary(Method.approveVerification, request, options: options)
             }
 
-            /// `PENDING -> REJECTED` by a reviewer, with a reason. Emits `verification.rejected`.
+            /// `PENDING -> REJECTED` by a reviewer, with a reason (anything else:
+            /// `INVALID_VERIFICATION_TRANSITION`). Emits `verification.rejected`.
             /// Permission: verification.review.
             public func rejectVerification(_ request: VerificationV1.RejectVerificationRequest, options: CallOptions = CallOptions()) async throws -> VerificationV1.RejectVerificationResponse {
                 try await transport.unary(Method.rejectVerification, request, options: options)
@@ -102,8 +118,10 @@ extension VerificationV1 {
             }
 
             /// Moves every approved verification past its `expires_at` to `EXPIRED` (the periodic job runs
-            /// the same code). Emits `verification.expired` per verification.
-            /// Permission: verification.review.
+            /// the same code; `FOR UPDATE SKIP LOCKED`, so several servers sweeping at once expire each one
+            /// once). Emits `verification.expired` per verification (Fleet suspends a vehicle whose
+            /// registration, insurance or fitness approval expired). A future `as_of` is for dry runs only
+            /// (INVALID_ARGUMENT / `AS_OF_IN_FUTURE`). Permission: verification.review.
             public func runVerificationExpirySweep(_ request: VerificationV1.RunVerificationExpirySweepRequest, options: CallOptions = CallOptions()) async throws -> VerificationV1.RunVerificationExpirySweepResponse {
                 try await transport.unary(Method.runVerificationExpirySweep, request, options: options)
             }

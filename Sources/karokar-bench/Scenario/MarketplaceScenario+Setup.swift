@@ -9,6 +9,7 @@ extension MarketplaceScenario {
     typealias Identity = IdentityV1.IdentityService
     typealias Administration = AdministrationV1.AdministrationService
     typealias Fleet = FleetV1.FleetService
+    typealias Verifications = VerificationV1.VerificationService
 
     static func signInPlatform(_ configuration: Configuration) -> ScenarioStep {
         ScenarioStep(name: "login", path: Identity.Method.login.path) { context, _ in
@@ -59,7 +60,30 @@ extension MarketplaceScenario {
         }
     }
 
-    /// `PENDING -> ACTIVE`: only active vehicles are searched and held.
+    /// The three verifications activation needs, submitted by the vehicle's owner: the `n`th
+    /// submission is type `n mod 3` of the `n / 3`th vehicle registered.
+    static let submitVerification = ScenarioStep(name: "submit-verification", path: Verifications.Method.submitVerification.path) { context, _ in
+        let index = context.world.next("verification")
+        guard let vehicle = context.world.value(at: index / 3, in: "registered", as: MarketplaceVehicle.self) else {
+            throw RPCError(.failedPrecondition, "no registered vehicle for verification \(index)")
+        }
+        let types: [VerificationV1.VerificationType] = [.vehicleRegistration, .insurance, .fitnessCertificate]
+        let response = try await Verifications.Client(context.client).submitVerification(VerificationV1.SubmitVerificationRequest(
+            subjectType: .vehicle, subjectId: vehicle.id, type: types[index % 3], method: .manual, documentRefs: ["bench://\(vehicle.id)/\(index % 3)"]
+        ), options: context.options(as: vehicle.owner))
+        guard let verification = response.verification else { throw RPCError(.internal, "SubmitVerification answered without the verification") }
+        context.world.add([verification.id], to: "submitted-verifications")
+    }
+
+    /// The platform administrator approves each submitted verification.
+    static let approveVerification = ScenarioStep(name: "approve-verification", path: Verifications.Method.approveVerification.path) { context, _ in
+        let id: String = try take("submitted-verifications", context)
+        _ = try await Verifications.Client(context.client).approveVerification(
+            VerificationV1.ApproveVerificationRequest(verificationId: id), options: context.options(as: try platform(context))
+        )
+    }
+
+    /// `PENDING -> ACTIVE` (verified): only active vehicles are searched and held.
     static let activateVehicle = ScenarioStep(name: "activate-vehicle", path: Fleet.Method.activateVehicle.path) { context, _ in
         let vehicle: MarketplaceVehicle = try take("registered", context)
         _ = try await Fleet.Client(context.client).activateVehicle(FleetV1.ActivateVehicleRequest(vehicleId: vehicle.id), options: context.options(as: vehicle.owner))

@@ -2,9 +2,9 @@ import KaroKarMessages
 import KaroKarRPC
 import KaroKarServices
 
-/// `marketplace`: the platform onboards vendors and corporates, vendors register and activate
-/// vehicles and put maintenance and blocks on some, then the mix is what a live marketplace does
-/// all day: corporates search and check availability, vendors read their fleets and timelines and
+/// `marketplace`: the platform onboards vendors and corporates, vendors register vehicles, submit
+/// their three verifications (the platform approves them), activate them and put maintenance and
+/// blocks on some, then the mix is what a live marketplace does all day: corporates search and check availability, vendors read their fleets and timelines and
 /// schedule (and withdraw) maintenance and blocks. Everything goes through the public RPCs, each
 /// call with its actor's bearer token. Corporates book (and employees book for themselves): each
 /// booking's life runs as a chain of follow-ups (MarketplaceScenario+Bookings.swift).
@@ -38,6 +38,8 @@ enum MarketplaceScenario {
                 ScenarioPhase(name: "approve-organizations", steps: [(approveOrganization, organizations)]),
                 ScenarioPhase(name: "sign-in-organizations", steps: [(signInOrganization(data), organizations)]),
                 ScenarioPhase(name: "register-vehicles", steps: [(registerVehicle(data), vehicles)]),
+                ScenarioPhase(name: "submit-verifications", steps: [(submitVerification, 3 * vehicles)]),
+                ScenarioPhase(name: "approve-verifications", steps: [(approveVerification, 3 * vehicles)]),
                 ScenarioPhase(name: "activate-vehicles", steps: [(activateVehicle, vehicles)]),
                 ScenarioPhase(name: "schedule-holds", steps: [
                     (setupMaintenance(data), (vehicles + 2) / 3), (setupBlock(data), (vehicles + 1) / 3),

@@ -18,6 +18,7 @@ PROTOBUF_C__BEGIN_DECLS
 #include "karokar/common/v1/values.pb-c.h"
 
 typedef struct Karokar__Verification__V1__Verification Karokar__Verification__V1__Verification;
+typedef struct Karokar__Verification__V1__VerificationDecision Karokar__Verification__V1__VerificationDecision;
 typedef struct Karokar__Verification__V1__VerificationProvider Karokar__Verification__V1__VerificationProvider;
 
 
@@ -128,15 +129,56 @@ struct  Karokar__Verification__V1__Verification
    */
   Karokar__Common__V1__Timestamp *expires_at;
   /*
-   * Submitter's and reviewers' notes, including rejection and revocation reasons.
+   * The submitter's notes.
    */
   char *notes;
   int64_t version;
   Karokar__Common__V1__Timestamp *updated_at;
+  /*
+   * The latest decision's notes: an approval's notes, a rejection's or revocation's reason, a
+   * provider's explanation. Absent while PENDING, or when the decision gave none.
+   */
+  Karokar__Common__V1__StringValue *review_notes;
+  /*
+   * Every status the verification has had, oldest first (the submission, then each decision):
+   * trust is a history, never a flag. Filled by GetVerification; empty in lists.
+   */
+  size_t n_history;
+  Karokar__Verification__V1__VerificationDecision **history;
 };
 #define KAROKAR__VERIFICATION__V1__VERIFICATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__verification__v1__verification__descriptor) \
-    , (char *)protobuf_c_empty_string, KAROKAR__VERIFICATION__V1__VERIFICATION_SUBJECT_TYPE__VERIFICATION_SUBJECT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, KAROKAR__VERIFICATION__V1__VERIFICATION_TYPE__VERIFICATION_TYPE_UNSPECIFIED, KAROKAR__VERIFICATION__V1__VERIFICATION_METHOD__VERIFICATION_METHOD_UNSPECIFIED, NULL, NULL, KAROKAR__VERIFICATION__V1__VERIFICATION_STATUS__VERIFICATION_STATUS_UNSPECIFIED, 0,NULL, (char *)protobuf_c_empty_string, NULL, NULL, NULL, NULL, (char *)protobuf_c_empty_string, 0, NULL }
+    , (char *)protobuf_c_empty_string, KAROKAR__VERIFICATION__V1__VERIFICATION_SUBJECT_TYPE__VERIFICATION_SUBJECT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, KAROKAR__VERIFICATION__V1__VERIFICATION_TYPE__VERIFICATION_TYPE_UNSPECIFIED, KAROKAR__VERIFICATION__V1__VERIFICATION_METHOD__VERIFICATION_METHOD_UNSPECIFIED, NULL, NULL, KAROKAR__VERIFICATION__V1__VERIFICATION_STATUS__VERIFICATION_STATUS_UNSPECIFIED, 0,NULL, (char *)protobuf_c_empty_string, NULL, NULL, NULL, NULL, (char *)protobuf_c_empty_string, 0, NULL, NULL, 0,NULL }
+
+
+/*
+ * One step of a verification's history.
+ */
+struct  Karokar__Verification__V1__VerificationDecision
+{
+  ProtobufCMessage base;
+  /*
+   * The status it moved to (PENDING for the submission).
+   */
+  Karokar__Verification__V1__VerificationStatus status;
+  /*
+   * Who decided: a user or service account id, `provider:NAME` for an external provider, or
+   * `system` for the expiry sweep.
+   */
+  char *decided_by;
+  Karokar__Common__V1__Timestamp *decided_at;
+  /*
+   * The decision's notes or reason (empty when none).
+   */
+  char *notes;
+  /*
+   * The expiry in force after this step; absent when none.
+   */
+  Karokar__Common__V1__Timestamp *expires_at;
+};
+#define KAROKAR__VERIFICATION__V1__VERIFICATION_DECISION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__verification__v1__verification_decision__descriptor) \
+    , KAROKAR__VERIFICATION__V1__VERIFICATION_STATUS__VERIFICATION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, NULL }
 
 
 /*
@@ -179,6 +221,25 @@ Karokar__Verification__V1__Verification *
 void   karokar__verification__v1__verification__free_unpacked
                      (Karokar__Verification__V1__Verification *message,
                       ProtobufCAllocator *allocator);
+/* Karokar__Verification__V1__VerificationDecision methods */
+void   karokar__verification__v1__verification_decision__init
+                     (Karokar__Verification__V1__VerificationDecision         *message);
+size_t karokar__verification__v1__verification_decision__get_packed_size
+                     (const Karokar__Verification__V1__VerificationDecision   *message);
+size_t karokar__verification__v1__verification_decision__pack
+                     (const Karokar__Verification__V1__VerificationDecision   *message,
+                      uint8_t             *out);
+size_t karokar__verification__v1__verification_decision__pack_to_buffer
+                     (const Karokar__Verification__V1__VerificationDecision   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Verification__V1__VerificationDecision *
+       karokar__verification__v1__verification_decision__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__verification__v1__verification_decision__free_unpacked
+                     (Karokar__Verification__V1__VerificationDecision *message,
+                      ProtobufCAllocator *allocator);
 /* Karokar__Verification__V1__VerificationProvider methods */
 void   karokar__verification__v1__verification_provider__init
                      (Karokar__Verification__V1__VerificationProvider         *message);
@@ -203,6 +264,9 @@ void   karokar__verification__v1__verification_provider__free_unpacked
 typedef void (*Karokar__Verification__V1__Verification_Closure)
                  (const Karokar__Verification__V1__Verification *message,
                   void *closure_data);
+typedef void (*Karokar__Verification__V1__VerificationDecision_Closure)
+                 (const Karokar__Verification__V1__VerificationDecision *message,
+                  void *closure_data);
 typedef void (*Karokar__Verification__V1__VerificationProvider_Closure)
                  (const Karokar__Verification__V1__VerificationProvider *message,
                   void *closure_data);
@@ -217,6 +281,7 @@ extern const ProtobufCEnumDescriptor    karokar__verification__v1__verification_
 extern const ProtobufCEnumDescriptor    karokar__verification__v1__verification_method__descriptor;
 extern const ProtobufCEnumDescriptor    karokar__verification__v1__verification_status__descriptor;
 extern const ProtobufCMessageDescriptor karokar__verification__v1__verification__descriptor;
+extern const ProtobufCMessageDescriptor karokar__verification__v1__verification_decision__descriptor;
 extern const ProtobufCMessageDescriptor karokar__verification__v1__verification_provider__descriptor;
 
 PROTOBUF_C__END_DECLS

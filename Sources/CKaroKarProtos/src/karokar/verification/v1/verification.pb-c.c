@@ -52,6 +52,51 @@ void   karokar__verification__v1__verification__free_unpacked
   assert(message->base.descriptor == &karokar__verification__v1__verification__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   karokar__verification__v1__verification_decision__init
+                     (Karokar__Verification__V1__VerificationDecision         *message)
+{
+  static const Karokar__Verification__V1__VerificationDecision init_value = KAROKAR__VERIFICATION__V1__VERIFICATION_DECISION__INIT;
+  *message = init_value;
+}
+size_t karokar__verification__v1__verification_decision__get_packed_size
+                     (const Karokar__Verification__V1__VerificationDecision *message)
+{
+  assert(message->base.descriptor == &karokar__verification__v1__verification_decision__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__verification__v1__verification_decision__pack
+                     (const Karokar__Verification__V1__VerificationDecision *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__verification__v1__verification_decision__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__verification__v1__verification_decision__pack_to_buffer
+                     (const Karokar__Verification__V1__VerificationDecision *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__verification__v1__verification_decision__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Verification__V1__VerificationDecision *
+       karokar__verification__v1__verification_decision__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Verification__V1__VerificationDecision *)
+     protobuf_c_message_unpack (&karokar__verification__v1__verification_decision__descriptor,
+                                allocator, len, data);
+}
+void   karokar__verification__v1__verification_decision__free_unpacked
+                     (Karokar__Verification__V1__VerificationDecision *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__verification__v1__verification_decision__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   karokar__verification__v1__verification_provider__init
                      (Karokar__Verification__V1__VerificationProvider         *message)
 {
@@ -97,7 +142,7 @@ void   karokar__verification__v1__verification_provider__free_unpacked
   assert(message->base.descriptor == &karokar__verification__v1__verification_provider__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor karokar__verification__v1__verification__field_descriptors[18] =
+static const ProtobufCFieldDescriptor karokar__verification__v1__verification__field_descriptors[20] =
 {
   {
     "id",
@@ -315,16 +360,42 @@ static const ProtobufCFieldDescriptor karokar__verification__v1__verification__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "review_notes",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Verification__V1__Verification, review_notes),
+    &karokar__common__v1__string_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "history",
+    20,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Karokar__Verification__V1__Verification, n_history),
+    offsetof(Karokar__Verification__V1__Verification, history),
+    &karokar__verification__v1__verification_decision__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__verification__v1__verification__field_indices_by_name[] = {
   9,   /* field[9] = document_refs */
   14,   /* field[14] = expires_at */
+  19,   /* field[19] = history */
   0,   /* field[0] = id */
   5,   /* field[5] = method */
   15,   /* field[15] = notes */
   3,   /* field[3] = organization_id */
   6,   /* field[6] = provider */
   7,   /* field[7] = provider_reference */
+  18,   /* field[18] = review_notes */
   13,   /* field[13] = reviewed_at */
   12,   /* field[12] = reviewed_by */
   8,   /* field[8] = status */
@@ -339,7 +410,7 @@ static const unsigned karokar__verification__v1__verification__field_indices_by_
 static const ProtobufCIntRange karokar__verification__v1__verification__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 18 }
+  { 0, 20 }
 };
 const ProtobufCMessageDescriptor karokar__verification__v1__verification__descriptor =
 {
@@ -349,11 +420,101 @@ const ProtobufCMessageDescriptor karokar__verification__v1__verification__descri
   "Karokar__Verification__V1__Verification",
   "karokar.verification.v1",
   sizeof(Karokar__Verification__V1__Verification),
-  18,
+  20,
   karokar__verification__v1__verification__field_descriptors,
   karokar__verification__v1__verification__field_indices_by_name,
   1,  karokar__verification__v1__verification__number_ranges,
   (ProtobufCMessageInit) karokar__verification__v1__verification__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__verification__v1__verification_decision__field_descriptors[5] =
+{
+  {
+    "status",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Verification__V1__VerificationDecision, status),
+    &karokar__verification__v1__verification_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "decided_by",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Verification__V1__VerificationDecision, decided_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "decided_at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Verification__V1__VerificationDecision, decided_at),
+    &karokar__common__v1__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "notes",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Verification__V1__VerificationDecision, notes),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Verification__V1__VerificationDecision, expires_at),
+    &karokar__common__v1__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__verification__v1__verification_decision__field_indices_by_name[] = {
+  2,   /* field[2] = decided_at */
+  1,   /* field[1] = decided_by */
+  4,   /* field[4] = expires_at */
+  3,   /* field[3] = notes */
+  0,   /* field[0] = status */
+};
+static const ProtobufCIntRange karokar__verification__v1__verification_decision__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor karokar__verification__v1__verification_decision__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.verification.v1.VerificationDecision",
+  "VerificationDecision",
+  "Karokar__Verification__V1__VerificationDecision",
+  "karokar.verification.v1",
+  sizeof(Karokar__Verification__V1__VerificationDecision),
+  5,
+  karokar__verification__v1__verification_decision__field_descriptors,
+  karokar__verification__v1__verification_decision__field_indices_by_name,
+  1,  karokar__verification__v1__verification_decision__number_ranges,
+  (ProtobufCMessageInit) karokar__verification__v1__verification_decision__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor karokar__verification__v1__verification_provider__field_descriptors[2] =
