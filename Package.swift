@@ -98,6 +98,7 @@ let package = Package(
         .target(name: "FleetContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
         .target(name: "BookingContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
         .target(name: "AssignmentContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
+        .target(name: "AuditContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
 
         // MARK: - Server
         .target(
@@ -105,7 +106,7 @@ let package = Package(
             dependencies: [
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarPostgres",
                 "KaroKarKernel", "IdentityContext", "AdministrationContext", "FleetContext", "BookingContext", "AssignmentContext",
-                logging, base64,
+                "AuditContext", logging, base64,
             ] + nio,
             swiftSettings: strictSettings + hotPathSettings
         ),
@@ -164,6 +165,11 @@ let package = Package(
         .testTarget(
             name: "AdministrationContextTests",
             dependencies: ["AdministrationContext", "KaroKarServer", "KaroKarTestSupport"] + kernel + nio,
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AuditContextTests",
+            dependencies: ["AuditContext", "KaroKarServer", "KaroKarTestSupport"] + kernel + nio,
             swiftSettings: strictSettings
         ),
         // Fails when a bounded context imports another (or anything beyond the kernel).

@@ -1,5 +1,6 @@
 import AdministrationContext
 import AssignmentContext
+import AuditContext
 import BookingContext
 import FleetContext
 import IdentityContext
@@ -16,7 +17,7 @@ struct ComposedContexts: Sendable {
 
     /// Every migration: the kernel's first, then each context's, in dependency order.
     static let migrations: [Migration] = KernelMigrations.platform + Identity.migrations + Administration.migrations + Fleet.migrations
-        + Booking.migrations + Assignment.migrations
+        + Booking.migrations + Assignment.migrations + Audit.migrations
 
     /// Builds every context (subscribing their reactions on the bus), Identity first: its
     /// interceptor authenticates every call of the server.
@@ -32,6 +33,8 @@ struct ComposedContexts: Sendable {
             fleet,
             Booking(environment: environment, vehicles: fleet, members: identity, options: settings.booking),
             Assignment(environment: environment, vehicles: fleet, members: identity),
+            // Subscribes to every event after commit; depends on no context.
+            Audit(environment: environment),
         ])
     }
 

@@ -93,6 +93,8 @@ public enum ProtoRegistry {
         "karokar.assignment.v1.RejectAssignmentResponse": AssignmentV1.RejectAssignmentResponse.self,
         "karokar.audit.v1.AuditRecord": AuditV1.AuditRecord.self,
         "karokar.audit.v1.ChainVerification": AuditV1.ChainVerification.self,
+        "karokar.audit.v1.CheckCompletenessRequest": AuditV1.CheckCompletenessRequest.self,
+        "karokar.audit.v1.CheckCompletenessResponse": AuditV1.CheckCompletenessResponse.self,
         "karokar.audit.v1.GetAuditRecordRequest": AuditV1.GetAuditRecordRequest.self,
         "karokar.audit.v1.GetAuditRecordResponse": AuditV1.GetAuditRecordResponse.self,
         "karokar.audit.v1.QueryAuditRecordsRequest": AuditV1.QueryAuditRecordsRequest.self,
