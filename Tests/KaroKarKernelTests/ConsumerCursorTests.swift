@@ -196,6 +196,34 @@ struct ConsumerCursorTests {
         await pool.close()
     }
 
+    @Test("a statement a handler queued for the commit fails there: the batch runs again one by one, the failing delivery ends dead, the others flow")
+    func queuedStatementFailingAtCommit() async throws {
+        let (pool, _) = try await kernelDatabase()
+        let bus = EventBus(pool: pool)
+        bus.consume("vehicle.*", as: "queued") { event, work in
+            if event.aggregateId == "bad" {
+                work.session.enqueue("SELECT 1 / 0")  // fails at the commit, not here
+            } else {
+                work.session.enqueue("""
+                    INSERT INTO demo.seen (consumer, event_id, aggregate_id, aggregate_version)
+                    VALUES ('queued', \(event.eventId)::uuid, \(event.aggregateId), \(event.aggregateVersion))
+                    """)
+            }
+        }
+        try await bus.transaction(.system()) { try await $0.publish(vehicleEvent("bad", version: 1)) }
+        try await publishVersions(bus, aggregates: 3, versions: 10, prefix: "fine")
+        let settled = try await relayUntil(bus, options: cursorOptions) {
+            let dead = try await count(pool, "SELECT count(*)::int FROM karokar_events.delivery WHERE state = 'dead'")
+            let seen = try await seen(pool, "queued")
+            return dead == 1 && seen == 30
+        }
+        #expect(settled)
+        let letter = try #require(try await DeadLetters(pool: pool).list().first)
+        #expect(letter.envelope.aggregateId == "bad" && letter.attempts == cursorOptions.maximumAttempts)
+        try await expectDeliveredOnceInSequence(pool, total: 30)
+        await pool.close()
+    }
+
     @Test("retention prunes processed records, old idempotency keys and old outbox events, but keeps every event a lagging consumer still needs")
     func pruningKeepsWhatLaggingConsumersNeed() async throws {
         let (pool, _) = try await kernelDatabase()

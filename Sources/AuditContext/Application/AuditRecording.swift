@@ -12,12 +12,12 @@ enum AuditRecording {
 
     static func subscribe(to bus: EventBus) {
         bus.consume("*", as: consumer, from: .beginning, onDeadLetter: .wait) { event, work in
-            _ = try await record(event, work)
+            try record(event, work)
         }
     }
 
-    /// Appends the event's record (false: recorded already, a redelivery).
-    static func record(_ event: EventsV1.EventEnvelope, _ work: UnitOfWork) async throws -> Bool {
+    /// Appends the event's record (a redelivery changes nothing), with the consumer's commit.
+    static func record(_ event: EventsV1.EventEnvelope, _ work: UnitOfWork) throws {
         let actorType: AuditActorType = switch event.actor?.type {
         case .user?: .user
         case .serviceAccount?: .serviceAccount
@@ -28,7 +28,7 @@ enum AuditRecording {
         guard let eventID = UUID(uuidString: event.eventId) else {
             throw AuditRecordingError.malformedEvent("event id \(event.eventId.prefix(64))")
         }
-        return try await AuditStore.append(
+        AuditStore.append(
             eventID: eventID, eventType: event.eventType, entityType: event.aggregateType, entityID: event.aggregateId,
             actorID: actorID, actorType: actorType, organizationID: UUID(uuidString: event.organizationId),
             occurredAt: event.occurredAt.map(Instant.init) ?? Instant(microseconds: 0), correlationID: event.correlationId,

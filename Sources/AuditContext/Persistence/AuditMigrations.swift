@@ -75,19 +75,19 @@ public enum AuditMigrations {
             DECLARE
                 h audit.chain_head;
                 v_recorded timestamptz := date_trunc('microseconds', clock_timestamp());
+                v_hash bytea;
             BEGIN
                 SELECT * INTO h FROM audit.chain_head WHERE id = 1 FOR UPDATE;
                 IF EXISTS (SELECT 1 FROM audit.records WHERE event_id = p_event_id) THEN
                     RETURN false;
                 END IF;
+                v_hash := audit.record_hash(h.last_hash, h.last_sequence + 1, p_id, p_event_id, p_event_type, p_entity_type,
+                                            p_entity_id, p_actor_id, p_actor_type, p_organization, p_occurred, v_recorded,
+                                            p_correlation, p_payload);
                 INSERT INTO audit.records VALUES (
                     p_id, h.last_sequence + 1, p_event_id, p_event_type, p_entity_type, p_entity_id, p_actor_id, p_actor_type,
-                    p_organization, p_occurred, v_recorded, p_correlation, p_payload, h.last_hash,
-                    audit.record_hash(h.last_hash, h.last_sequence + 1, p_id, p_event_id, p_event_type, p_entity_type, p_entity_id,
-                                      p_actor_id, p_actor_type, p_organization, p_occurred, v_recorded, p_correlation, p_payload));
-                UPDATE audit.chain_head SET last_sequence = last_sequence + 1,
-                    last_hash = (SELECT record_hash FROM audit.records WHERE sequence = h.last_sequence + 1)
-                WHERE id = 1;
+                    p_organization, p_occurred, v_recorded, p_correlation, p_payload, h.last_hash, v_hash);
+                UPDATE audit.chain_head SET last_sequence = h.last_sequence + 1, last_hash = v_hash WHERE id = 1;
                 RETURN true;
             END
             $$;

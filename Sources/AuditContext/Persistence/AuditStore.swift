@@ -9,16 +9,19 @@ enum AuditStore {
         "id, sequence, event_id, event_type, entity_type, entity_id, actor_id, actor_type, organization_id, occurred_at, recorded_at, correlation_id, payload, previous_hash, record_hash"
     )
 
-    /// Appends one event's record; false when the event is recorded already.
+    /// Appends one event's record (nothing when the event is recorded already). Queued to go out
+    /// with the consumer's next statement or its commit, in one round trip with the batch's other
+    /// appends: the chain head's lock is then held only while the pipeline runs and commits. A
+    /// failure surfaces at the commit (the relay then delivers the batch one by one).
     static func append(
         eventID: UUID, eventType: String, entityType: String, entityID: String, actorID: String?, actorType: AuditActorType,
         organizationID: UUID?, occurredAt: Instant, correlationID: String, payload: [UInt8], _ work: UnitOfWork
-    ) async throws -> Bool {
-        try await work.query("""
+    ) {
+        work.session.enqueue("""
             SELECT audit.append(\(UUID.random())::uuid, \(eventID)::uuid, \(eventType), \(entityType), \(entityID), \(actorID),
                                 \(actorType.rawValue), \(organizationID)::uuid, \(occurredAt.postgres)::timestamptz, \(correlationID),
-                                \(PostgresBytes(payload))::bytea) AS appended
-            """).single().decode(Bool.self, "appended")
+                                \(PostgresBytes(payload))::bytea)
+            """)
     }
 
     static func record(_ row: PostgresRow) throws -> AuditRecord {

@@ -246,6 +246,16 @@ public final class EventRelay: Sendable {
             var rest = claimed
             rest.remove(at: failure.index)
             try await processOneByOne(rest, consumer: consumer, failedAggregates: [claimed[failure.index].aggregateKey], logger: logger)
+        } catch let error as PostgresError where claimed.count == 1 && !error.code.isConnectionFailure && !error.code.isTransient {
+            // The same for a batch of one: the failure is that delivery's.
+            try await recordFailure(claimed[0], consumer: consumer, error: error, logger: logger)
+        } catch let error as PostgresError where !error.code.isConnectionFailure && !error.code.isTransient {
+            // A statement the handlers queued to go out with the commit (PostgresSession.enqueue:
+            // no round trip per event) failed there, so no handler is to blame yet. The batch
+            // rolled back; every delivery runs again in a transaction of its own, where such a
+            // failure is that delivery's (counted, retried, dead in the end) and the others flow.
+            logger.warning("event batch failed at commit; delivering one by one", metadata: ["error": "\(error)"])
+            try await processOneByOne(claimed, consumer: consumer, failedAggregates: [], logger: logger)
         }
     }
 
