@@ -107,6 +107,7 @@ let package = Package(
             ],
             exclude: ["README.md"], swiftSettings: strictSettings
         ),
+        .target(name: "AuditContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
 
         // MARK: - Server
         .target(
@@ -114,7 +115,7 @@ let package = Package(
             dependencies: [
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarPostgres",
                 "KaroKarKernel", "IdentityContext", "AdministrationContext", "FleetContext", "BookingContext", "AssignmentContext",
-                "VerificationContext", logging, base64,
+                "VerificationContext", "AuditContext", logging, base64,
             ] + nio,
             swiftSettings: strictSettings + hotPathSettings
         ),
@@ -173,6 +174,11 @@ let package = Package(
         .testTarget(
             name: "AdministrationContextTests",
             dependencies: ["AdministrationContext", "KaroKarServer", "KaroKarTestSupport"] + kernel + nio,
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AuditContextTests",
+            dependencies: ["AuditContext", "KaroKarServer", "KaroKarTestSupport"] + kernel + nio,
             swiftSettings: strictSettings
         ),
         // Fails when a bounded context imports another (or anything beyond the kernel).

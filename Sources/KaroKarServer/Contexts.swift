@@ -1,5 +1,6 @@
 import AdministrationContext
 import AssignmentContext
+import AuditContext
 import BookingContext
 import FleetContext
 import IdentityContext
@@ -17,7 +18,7 @@ struct ComposedContexts: Sendable {
 
     /// Every migration: the kernel's first, then each context's, in dependency order.
     static let migrations: [Migration] = KernelMigrations.platform + Identity.migrations + Administration.migrations + Fleet.migrations
-        + Booking.migrations + Assignment.migrations + Verification.migrations
+        + Booking.migrations + Assignment.migrations + Verification.migrations + Audit.migrations
 
     /// Builds every context (subscribing their reactions on the bus), Identity first: its
     /// interceptor authenticates every call of the server.
@@ -36,6 +37,8 @@ struct ComposedContexts: Sendable {
             // Subjects' owners through the kernel's ports (Fleet: vehicles and documents;
             // Identity: members); Fleet reacts to its events in its transactions.
             Verification(environment: environment, vehicles: fleet, documents: fleet, members: identity, options: settings.verification),
+            // Subscribes to every event after commit; depends on no context.
+            Audit(environment: environment),
         ])
     }
 

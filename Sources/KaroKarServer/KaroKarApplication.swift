@@ -31,8 +31,11 @@ public struct KaroKarApplication: Sendable {
             let bus = EventBus(pool: pool, clock: clock)
             contexts = ComposedContexts.compose(ContextEnvironment(bus: bus, pages: pages, logger: logger), settings: settings)
             definitions += contexts.services(executor: pool.executor)
+            var operations = EventOperationsHandler(pool: pool).serviceDefinition()
+            operations.executor = pool.executor
+            definitions.append(operations)
             self.bus = bus
-            self.relay = EventRelay(bus: bus, logger: logger)
+            self.relay = EventRelay(bus: bus, options: settings.events, logger: logger)
         } else {
             self.bus = nil
             self.relay = nil

@@ -4,6 +4,7 @@ public import FleetContext
 public import BookingContext
 public import VerificationContext
 public import KaroKarRPC
+public import KaroKarKernel
 
 /// One configurable setting: its name in a config file, its `KAROKAR_*` environment variable and
 /// its `--flag`, all derived from `name`.
@@ -38,6 +39,8 @@ public struct ServerSettings: Sendable {
     public var verification = VerificationOptions()
     /// Tokens, passwords, login throttling, the platform bootstrap (see Settings+Identity.swift).
     public var identity = IdentityConfiguration()
+    /// The event relay: attempts, fan-out, retention (issue 17).
+    public var events = EventRelay.Options()
 
     public init() {}
 
@@ -57,6 +60,12 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "booking-request-ttl-s", help: "seconds a REQUESTED booking waits for the vendor before it expires", defaultValue: "172800"),
         SettingSpec(name: "booking-expiry-sweep-interval-s", help: "seconds between booking request expiry sweeps (0 = never)", defaultValue: "60"),
         SettingSpec(name: "booking-expiry-batch-size", help: "expired booking requests one sweep transaction cancels at most (1 to 10000); a sweep repeats until none is due", defaultValue: "100"),
+        SettingSpec(name: "events-max-attempts", help: "attempts of an event handler before its delivery is dead (a dead letter)", defaultValue: "10"),
+        SettingSpec(name: "events-fan-out-interval-ms", help: "how often consumers' cursors move over the outbox, writing deliveries their publishers could not", defaultValue: "1000"),
+        SettingSpec(name: "events-prune-interval-s", help: "seconds between retention passes over the outbox, processed records and idempotency keys (0 = never)", defaultValue: "300"),
+        SettingSpec(name: "events-outbox-retention-days", help: "days an event stays in the outbox once every consumer has handled it", defaultValue: "30"),
+        SettingSpec(name: "events-processed-retention-days", help: "days a consumer's processed record (its de-duplication of redeliveries) is kept", defaultValue: "7"),
+        SettingSpec(name: "idempotency-retention-h", help: "hours an idempotency key and its first result are kept", defaultValue: "24"),
         SettingSpec(name: "max-frame-bytes", help: "largest frame accepted", defaultValue: "4194304"),
         SettingSpec(name: "max-request-bytes", help: "default cap on a request payload", defaultValue: "1048576"),
         SettingSpec(name: "max-calls-in-flight", help: "calls in flight per connection", defaultValue: "256"),
@@ -164,6 +173,14 @@ public struct ServerSettings: Sendable {
             let seconds = try integer(0...86_400)
             booking.expirySweepInterval = seconds == 0 ? nil : .seconds(seconds)
         case "booking-expiry-batch-size": booking.expiryBatchSize = try integer(1...10_000)
+        case "events-max-attempts": events.maximumAttempts = try integer(1...1000)
+        case "events-fan-out-interval-ms": events.fanOutInterval = .milliseconds(try integer(10...3_600_000))
+        case "events-prune-interval-s":
+            let seconds = try integer(0...86_400)
+            events.pruneInterval = seconds == 0 ? nil : .seconds(seconds)
+        case "events-outbox-retention-days": events.retention.outbox = .seconds(86_400 * (try integer(1...3650)))
+        case "events-processed-retention-days": events.retention.processed = .seconds(86_400 * (try integer(1...3650)))
+        case "idempotency-retention-h": events.retention.idempotencyKeys = .seconds(3600 * (try integer(1...8760)))
         case "log-level":
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(value) else { throw Invalid(description: "\(source): log level must be one of \(levels.joined(separator: ", "))") }

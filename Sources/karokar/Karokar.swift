@@ -12,6 +12,6 @@ struct Karokar: AsyncParsableCommand {
             64 + status code when the call fails (65 CANCELLED ... 78 UNAVAILABLE, 80 UNAUTHENTICATED).
             Shell completion: karokar --generate-completion-script bash|zsh|fish
             """,
-        subcommands: [ListCommand.self, DescribeCommand.self, CallCommand.self, LoginCommand.self, LogoutCommand.self]
+        subcommands: [ListCommand.self, DescribeCommand.self, CallCommand.self, LoginCommand.self, LogoutCommand.self, EventsCommand.self]
     )
 }

@@ -8,6 +8,8 @@ enum DomainRoleTable {
             "organization.read", "organization.approve", "member.manage", "member.read", "vehicle.read", "vehicle.update",
             "vehicle.suspend", "vehicle.search", "booking.read", "booking.terminate", "assignment.read", "verification.review",
             "verification.read", "audit.read", "notification.read", "allocation.read",
+            // Operating the event platform (issue 17): consumer lag and dead letters.
+            "events.manage",
         ]),
         "VENDOR_ADMIN": ("VENDOR", [
             "organization.read", "member.manage", "member.read", "vehicle.create", "vehicle.read", "vehicle.update", "vehicle.suspend",

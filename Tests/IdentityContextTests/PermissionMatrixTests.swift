@@ -52,7 +52,12 @@ struct PermissionMatrixTests {
 
     /// Methods the table admits to any holder of their permission but whose handler narrows
     /// further (platform-wide verbs).
-    static let platformOnlyHandlers: Set<String> = ["/karokar.identity.v1.IdentityService/DisableUser"]
+    static let platformOnlyHandlers: Set<String> = [
+        "/karokar.identity.v1.IdentityService/DisableUser",
+        // The audit chain spans every tenant (CheckCompleteness too, but an empty request is
+        // refused as INVALID_ARGUMENT before the platform check).
+        "/karokar.audit.v1.AuditService/VerifyChain",
+    ]
 
     @Test func everyServedMethodAdmitsExactlyTheRolesThatHoldItsPermission() async throws {
         try await TestMarketplace.run { market in

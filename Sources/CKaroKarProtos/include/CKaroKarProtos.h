@@ -20,6 +20,7 @@
 #include "karokar/events/v1/assignment_events.pb-c.h"
 #include "karokar/events/v1/booking_events.pb-c.h"
 #include "karokar/events/v1/envelope.pb-c.h"
+#include "karokar/events/v1/event_operations_service.pb-c.h"
 #include "karokar/events/v1/fleet_events.pb-c.h"
 #include "karokar/events/v1/identity_events.pb-c.h"
 #include "karokar/events/v1/verification_events.pb-c.h"
@@ -93,6 +94,8 @@ static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__assignment__v1__reject_assignment_response(void) { return &karokar__assignment__v1__reject_assignment_response__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__audit__v1__audit_record(void) { return &karokar__audit__v1__audit_record__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__audit__v1__chain_verification(void) { return &karokar__audit__v1__chain_verification__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__audit__v1__check_completeness_request(void) { return &karokar__audit__v1__check_completeness_request__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__audit__v1__check_completeness_response(void) { return &karokar__audit__v1__check_completeness_response__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__audit__v1__get_audit_record_request(void) { return &karokar__audit__v1__get_audit_record_request__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__audit__v1__get_audit_record_response(void) { return &karokar__audit__v1__get_audit_record_response__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__audit__v1__query_audit_records_request(void) { return &karokar__audit__v1__query_audit_records_request__descriptor; }
@@ -175,8 +178,16 @@ static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__booking_requested(void) { return &karokar__events__v1__booking_requested__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__booking_terminated(void) { return &karokar__events__v1__booking_terminated__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__booking_termination_requested(void) { return &karokar__events__v1__booking_termination_requested__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__consumer_lag(void) { return &karokar__events__v1__consumer_lag__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__dead_letter(void) { return &karokar__events__v1__dead_letter__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__discard_dead_letter_request(void) { return &karokar__events__v1__discard_dead_letter_request__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__discard_dead_letter_response(void) { return &karokar__events__v1__discard_dead_letter_response__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__event_envelope(void) { return &karokar__events__v1__event_envelope__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__handover_reading(void) { return &karokar__events__v1__handover_reading__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__list_consumers_request(void) { return &karokar__events__v1__list_consumers_request__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__list_consumers_response(void) { return &karokar__events__v1__list_consumers_response__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__list_dead_letters_request(void) { return &karokar__events__v1__list_dead_letters_request__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__list_dead_letters_response(void) { return &karokar__events__v1__list_dead_letters_response__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__maintenance_cancelled(void) { return &karokar__events__v1__maintenance_cancelled__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__maintenance_completed(void) { return &karokar__events__v1__maintenance_completed__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__maintenance_scheduled(void) { return &karokar__events__v1__maintenance_scheduled__descriptor; }
@@ -191,6 +202,8 @@ static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__organization_reinstated(void) { return &karokar__events__v1__organization_reinstated__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__organization_rejected(void) { return &karokar__events__v1__organization_rejected__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__organization_suspended(void) { return &karokar__events__v1__organization_suspended__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__replay_dead_letter_request(void) { return &karokar__events__v1__replay_dead_letter_request__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__replay_dead_letter_response(void) { return &karokar__events__v1__replay_dead_letter_response__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__service_account_created(void) { return &karokar__events__v1__service_account_created__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__service_account_revoked(void) { return &karokar__events__v1__service_account_revoked__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__service_account_secret_rotated(void) { return &karokar__events__v1__service_account_secret_rotated__descriptor; }
@@ -401,6 +414,7 @@ static inline const ProtobufCServiceDescriptor *kk_service_descriptor__karokar__
 static inline const ProtobufCServiceDescriptor *kk_service_descriptor__karokar__audit__v1__audit_service(void) { return &karokar__audit__v1__audit_service__descriptor; }
 static inline const ProtobufCServiceDescriptor *kk_service_descriptor__karokar__booking__v1__allocation_service(void) { return &karokar__booking__v1__allocation_service__descriptor; }
 static inline const ProtobufCServiceDescriptor *kk_service_descriptor__karokar__booking__v1__booking_service(void) { return &karokar__booking__v1__booking_service__descriptor; }
+static inline const ProtobufCServiceDescriptor *kk_service_descriptor__karokar__events__v1__event_operations_service(void) { return &karokar__events__v1__event_operations_service__descriptor; }
 static inline const ProtobufCServiceDescriptor *kk_service_descriptor__karokar__fleet__v1__fleet_service(void) { return &karokar__fleet__v1__fleet_service__descriptor; }
 static inline const ProtobufCServiceDescriptor *kk_service_descriptor__karokar__fleet__v1__availability_service(void) { return &karokar__fleet__v1__availability_service__descriptor; }
 static inline const ProtobufCServiceDescriptor *kk_service_descriptor__karokar__identity__v1__identity_service(void) { return &karokar__identity__v1__identity_service__descriptor; }

@@ -214,5 +214,11 @@ public enum IdentityMigrations {
             CREATE INDEX login_failures_recent ON identity.login_failures (account, last_failure_at);
             CREATE INDEX login_failures_stale ON identity.login_failures (last_failure_at);
             """),
+        // Operating the event platform (issue 17): consumer lag and dead letters, for platform
+        // administrators.
+        Migration(context: "identity", version: 4, name: "events_manage_permission", sql: """
+            UPDATE identity.roles SET permissions = ARRAY(SELECT DISTINCT p FROM unnest(permissions || '{events.manage}'::text[]) AS p ORDER BY p)
+            WHERE id = '62bdba47-317f-4dac-8c6d-b78e6b2e8215';
+            """),
     ]
 }

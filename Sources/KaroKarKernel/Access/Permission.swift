@@ -54,6 +54,9 @@ public enum Permission: String, CaseIterable, Sendable, Hashable, Comparable {
     case auditRead = "audit.read"
     /// Own inbox and preferences.
     case notificationRead = "notification.read"
+    /// Operating the event platform: consumer lag, dead letters (replay, discard). Platform
+    /// administrators only (issue 17).
+    case eventsManage = "events.manage"
 
     public static func < (lhs: Permission, rhs: Permission) -> Bool {
         lhs.rawValue < rhs.rawValue

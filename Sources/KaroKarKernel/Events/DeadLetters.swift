@@ -20,13 +20,13 @@ public struct DeadLetters: Sendable {
         self.pool = pool
     }
 
-    /// Oldest first; `consumer` nil for all consumers.
-    public func list(consumer: String? = nil, limit: Int = 100) async throws -> [Letter] {
+    /// Oldest first; `consumer` nil for all consumers; only sequence numbers after `after`.
+    public func list(consumer: String? = nil, after: Int64 = 0, limit: Int = 100) async throws -> [Letter] {
         let rows = try await pool.query("""
             SELECT d.consumer, d.seq, d.attempts, coalesce(d.last_error, '') AS last_error, o.envelope
             FROM karokar_events.delivery AS d JOIN karokar_events.outbox AS o ON o.seq = d.seq
-            WHERE d.state = 'dead' AND (\(consumer)::text IS NULL OR d.consumer = \(consumer))
-            ORDER BY d.seq LIMIT \(min(max(limit, 1), 1000))
+            WHERE d.state = 'dead' AND (\(consumer)::text IS NULL OR d.consumer = \(consumer)) AND d.seq > \(after)
+            ORDER BY d.seq, d.consumer LIMIT \(min(max(limit, 1), 1000))
             """)
         return try rows.map { row in
             Letter(

@@ -23,6 +23,8 @@ public final class EventBus: Sendable {
         let name: String
         let patterns: [EventPattern]
         let handler: EventHandler
+        var start: ConsumerStart = .now
+        var onDeadLetter: DeadLetterPolicy = .wait
 
         func matches(_ eventType: String) -> Bool {
             patterns.contains { $0.matches(eventType) }
@@ -32,6 +34,7 @@ public final class EventBus: Sendable {
     private struct Registry {
         var reactions: [Subscription] = []
         var consumers: [Subscription] = []
+        var knownConsumers: [String] = []
         var commitListeners: [Int: @Sendable () -> Void] = [:]
         var nextListener = 0
     }
@@ -64,22 +67,42 @@ public final class EventBus: Sendable {
         registry.withLockedValue { $0.reactions.append(Subscription(name: name, patterns: patterns, handler: handler)) }
     }
 
-    /// An after-commit consumer. `name` is its durable identity (deliveries and de-duplication are
-    /// kept per name): a plain lower-case identifier, never reused for another purpose.
-    public func consume(_ patterns: EventPattern..., as name: String, _ handler: @escaping EventHandler) {
-        consume(patterns, as: name, handler)
+    /// An after-commit consumer. `name` is its durable identity (deliveries, de-duplication and
+    /// its cursor are kept per name): a plain lower-case identifier, never reused for another
+    /// purpose.
+    ///
+    /// - `start`: where a consumer the database has never seen begins: ``ConsumerStart/beginning``
+    ///   (every event still in the outbox; Audit) or ``ConsumerStart/now`` (events published from
+    ///   its first registration on). Once registered, it resumes where it stands.
+    /// - `onDeadLetter`: whether a dead delivery holds back the later events of its aggregate
+    ///   (``DeadLetterPolicy/wait``, the order is complete) or not (``DeadLetterPolicy/proceed``).
+    public func consume(
+        _ patterns: EventPattern..., as name: String, from start: ConsumerStart = .now, onDeadLetter: DeadLetterPolicy = .wait,
+        _ handler: @escaping EventHandler
+    ) {
+        consume(patterns, as: name, from: start, onDeadLetter: onDeadLetter, handler)
     }
 
-    public func consume(_ patterns: [EventPattern], as name: String, _ handler: @escaping EventHandler) {
+    public func consume(
+        _ patterns: [EventPattern], as name: String, from start: ConsumerStart = .now, onDeadLetter: DeadLetterPolicy = .wait,
+        _ handler: @escaping EventHandler
+    ) {
         precondition(ConsumerName.isValid(name), "consumer names are plain lower-case identifiers: \(name)")
         registry.withLockedValue { registry in
             precondition(!registry.consumers.contains { $0.name == name }, "consumer \(name) is registered twice")
-            registry.consumers.append(Subscription(name: name, patterns: patterns, handler: handler))
+            registry.consumers.append(Subscription(name: name, patterns: patterns, handler: handler, start: start, onDeadLetter: onDeadLetter))
+            registry.knownConsumers = registry.consumers.map(\.name).sorted()
         }
     }
 
     var consumers: [Subscription] {
         registry.withLockedValue { $0.consumers }
+    }
+
+    /// Every consumer's name, written with each event: a consumer not in it gets its delivery from
+    /// the fan-out (``EventRelay``), not from the publisher.
+    var knownConsumers: [String] {
+        registry.withLockedValue { $0.knownConsumers }
     }
 
     func reactions(for eventType: String) -> [Subscription] {
@@ -146,6 +169,23 @@ public final class EventBus: Sendable {
     func removeCommitListener(_ id: Int) {
         _ = registry.withLockedValue { $0.commitListeners.removeValue(forKey: id) }
     }
+}
+
+/// Where a consumer new to the database starts reading the outbox.
+public enum ConsumerStart: Sendable, Hashable {
+    /// Every event still in the outbox (retention prunes only what every registered consumer has
+    /// passed, so from the first event for a consumer registered before any pruning).
+    case beginning
+    /// Events published from its registration on.
+    case now
+}
+
+/// What a dead delivery does to the later events of its aggregate, for one consumer.
+public enum DeadLetterPolicy: String, Sendable, Hashable {
+    /// They wait until an operator replays or discards it (the consumer sees the complete order).
+    case wait
+    /// They flow; the dead one comes when replayed, out of order.
+    case proceed
 }
 
 /// Consumer names double as SQL values and log keys: keep them plain.

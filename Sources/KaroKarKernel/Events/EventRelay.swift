@@ -13,7 +13,13 @@ public import Logging
 /// and its deliveries run one transaction each, so one failure neither blocks the others nor
 /// commits half of anything. Failed deliveries retry with exponential backoff and end up dead
 /// after ``Options/maximumAttempts`` (see ``DeadLetters``); a dead delivery holds back later
-/// events of its aggregate for that consumer until it is replayed or discarded.
+/// events of its aggregate for that consumer until it is replayed or discarded, unless the
+/// consumer chose ``DeadLetterPolicy/proceed``. Other aggregates flow meanwhile.
+///
+/// Consumers that did not exist when events were published (or that the publishing process did
+/// not know) get their deliveries from the fan-out over each consumer's cursor; retention passes
+/// prune what no consumer needs any more. See ``ConsumerCursors`` for how order per aggregate and
+/// exactly-once effects hold with several processes.
 public final class EventRelay: Sendable {
     public struct Options: Sendable {
         public var batchSize = 100
@@ -29,6 +35,18 @@ public final class EventRelay: Sendable {
         public var maximumAttempts = 10
         public var firstRetryDelay: Duration = .milliseconds(100)
         public var maximumRetryDelay: Duration = .seconds(300)
+        /// How often the fan-out advances the outbox horizon and the consumers' cursors, writing
+        /// the deliveries of events whose publisher did not know a consumer (a consumer added
+        /// later, a rolling deploy). A cursor that is behind catches up without waiting.
+        public var fanOutInterval: Duration = .seconds(1)
+        /// Events one fan-out transaction walks per consumer.
+        public var fanOutBatch = 1000
+        /// How often a retention pass runs (nil: never). Passes of several processes do not
+        /// overlap (an advisory lock; the others skip).
+        public var pruneInterval: Duration? = .seconds(300)
+        /// Rows of each kind one retention transaction deletes at most.
+        public var pruneBatch = 5000
+        public var retention = Retention()
 
         public init() {}
 
@@ -37,6 +55,19 @@ public final class EventRelay: Sendable {
             let factor = 1 << min(max(attempts - 1, 0), 20)
             return min(firstRetryDelay * factor, maximumRetryDelay)
         }
+    }
+
+    /// How long what the relay keeps is kept.
+    public struct Retention: Sendable, Hashable {
+        /// Processed records (the consumers' de-duplication of redeliveries).
+        public var processed: Duration = .seconds(7 * 86_400)
+        /// Idempotency keys of RPC calls (``Idempotency``): retries come within minutes.
+        public var idempotencyKeys: Duration = .seconds(86_400)
+        /// Outbox events, once every registered consumer has passed them and no delivery refers
+        /// to them (Audit's completeness check compares the audit with the outbox within this).
+        public var outbox: Duration = .seconds(30 * 86_400)
+
+        public init() {}
     }
 
     let bus: EventBus
@@ -53,9 +84,16 @@ public final class EventRelay: Sendable {
     }
 
     /// Runs until the task is cancelled.
+    ///
+    /// First registers the bus's consumers in the database (retrying while it is unreachable),
+    /// then runs the delivery loops, the fan-out (``ConsumerCursors``) and the retention passes.
     public func run() async {
         let consumers = bus.consumers
-        guard !consumers.isEmpty else { return }
+        guard !consumers.isEmpty else {
+            await prune()
+            return
+        }
+        guard await register(consumers) else { return }
         let workers = consumers.flatMap { consumer in (0..<max(1, options.workersPerConsumer)).map { _ in (consumer, Doorbell()) } }
         let doorbells = workers.map(\.1)
         let listening = bus.addCommitListener { doorbells.forEach { $0.ring() } }
@@ -63,6 +101,8 @@ public final class EventRelay: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.listen(listener, waking: doorbells) }
             group.addTask { await self.bus.runNotifier() }
+            group.addTask { await self.fanOut(consumers, waking: doorbells) }
+            group.addTask { await self.prune() }
             for (consumer, doorbell) in workers {
                 group.addTask { await self.deliver(to: consumer, doorbell: doorbell) }
             }
@@ -70,6 +110,75 @@ public final class EventRelay: Sendable {
         }
         bus.removeCommitListener(listening)
         await listener.close()
+    }
+
+    /// Registers the bus's consumers in the database now (``run()`` does it first anyway): from
+    /// then on the outbox keeps what they need.
+    public func registerConsumers() async throws {
+        try await ConsumerCursors.register(bus.consumers, pool: bus.pool)
+    }
+
+    private func register(_ consumers: [EventBus.Subscription]) async -> Bool {
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                try await ConsumerCursors.register(consumers, pool: bus.pool)
+                return true
+            } catch {
+                failures += 1
+                if failures == 1 { logger.warning("event relay cannot register its consumers; retrying", metadata: ["error": "\(error)"]) }
+                try? await Task.sleep(for: min(.milliseconds(100) * failures, .seconds(5)))
+            }
+        }
+        return false
+    }
+
+    /// Advances the horizon and every consumer's cursor, writing the deliveries publishers could
+    /// not; goes on at once while a cursor is behind, else every ``Options/fanOutInterval``.
+    private func fanOut(_ consumers: [EventBus.Subscription], waking doorbells: [Doorbell]) async {
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let safe = try await ConsumerCursors.advanceHorizon(pool: bus.pool)
+                var behind = false
+                var written = 0
+                for consumer in consumers {
+                    let step = try await ConsumerCursors.fanOut(consumer: consumer.name, safe: safe, limit: options.fanOutBatch, pool: bus.pool)
+                    written += step.written
+                    behind = behind || !step.caughtUp
+                }
+                failures = 0
+                if written > 0 { doorbells.forEach { $0.ring() } }
+                if !behind { try? await Task.sleep(for: options.fanOutInterval) }
+            } catch {
+                failures += 1
+                if !Task.isCancelled, failures == 1 { logger.warning("event fan-out failed; retrying", metadata: ["error": "\(error)"]) }
+                try? await Task.sleep(for: min(.milliseconds(100) * failures, .seconds(5)))
+            }
+        }
+    }
+
+    /// Retention passes every ``Options/pruneInterval``, repeated at once while a batch was full.
+    private func prune() async {
+        guard let interval = options.pruneInterval else { return }
+        while !Task.isCancelled {
+            do {
+                var deleted = options.pruneBatch
+                while deleted >= options.pruneBatch, !Task.isCancelled {
+                    deleted = try await ConsumerCursors.prune(options.retention, batch: options.pruneBatch, pool: bus.pool) ?? 0
+                }
+            } catch {
+                if !Task.isCancelled { logger.warning("event retention pass failed", metadata: ["error": "\(error)"]) }
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// One retention pass now (tests, operators): the rows deleted, nil when another process was
+    /// pruning.
+    @discardableResult
+    public func pruneOnce() async throws -> Int? {
+        try await ConsumerCursors.prune(options.retention, batch: options.pruneBatch, pool: bus.pool)
     }
 
     private func listen(_ listener: PostgresListener, waking doorbells: [Doorbell]) async {
@@ -137,6 +246,16 @@ public final class EventRelay: Sendable {
             var rest = claimed
             rest.remove(at: failure.index)
             try await processOneByOne(rest, consumer: consumer, failedAggregates: [claimed[failure.index].aggregateKey], logger: logger)
+        } catch let error as PostgresError where claimed.count == 1 && !error.code.isConnectionFailure && !error.code.isTransient {
+            // The same for a batch of one: the failure is that delivery's.
+            try await recordFailure(claimed[0], consumer: consumer, error: error, logger: logger)
+        } catch let error as PostgresError where !error.code.isConnectionFailure && !error.code.isTransient {
+            // A statement the handlers queued to go out with the commit (PostgresSession.enqueue:
+            // no round trip per event) failed there, so no handler is to blame yet. The batch
+            // rolled back; every delivery runs again in a transaction of its own, where such a
+            // failure is that delivery's (counted, retried, dead in the end) and the others flow.
+            logger.warning("event batch failed at commit; delivering one by one", metadata: ["error": "\(error)"])
+            try await processOneByOne(claimed, consumer: consumer, failedAggregates: [], logger: logger)
         }
     }
 

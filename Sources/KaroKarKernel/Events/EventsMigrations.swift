@@ -92,5 +92,195 @@ public enum EventsMigrations {
             END
             $$;
             """),
+        Migration(context: "karokar_events", version: 4, name: "consumer_cursors_fan_out_retention", sql: """
+            -- Consumers registered after events were published (a new context; a rolling deploy in
+            -- which older processes do not know the consumer) still receive every event from their
+            -- start position. Publishers keep writing a delivery per matching consumer they know,
+            -- and now also the names of every consumer they know (known_consumers); a fan-out job
+            -- walks each registered consumer's cursor over the outbox and writes the deliveries
+            -- the publishers could not (events whose known_consumers lack the consumer).
+            ALTER TABLE karokar_events.outbox ADD COLUMN known_consumers text[];
+
+            -- Commit order is not seq order: a transaction may take seq 10 and commit after the one
+            -- that took seq 11. A cursor must never pass a seq that may still commit. Every seq
+            -- is now taken by a transaction that already has its transaction id (next_seq assigns
+            -- it first), so: read the sequence's last value L, then take a snapshot S; every
+            -- transaction that took a seq <= L is finished or running in S, hence finished once
+            -- the oldest running transaction (xmin) is at or past S's xmax. The horizon row keeps
+            -- such a pair (pending_seq, pending_xmax) until that holds, then publishes pending_seq
+            -- as safe_seq: every event with seq <= safe_seq is committed or never will be.
+            CREATE FUNCTION karokar_events.next_seq() RETURNS bigint LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_current_xact_id();
+                RETURN nextval('karokar_events.outbox_seq_seq');
+            END
+            $$;
+            ALTER TABLE karokar_events.outbox ALTER COLUMN seq SET DEFAULT karokar_events.next_seq();
+
+            CREATE TABLE karokar_events.horizon (
+                id int PRIMARY KEY CHECK (id = 1),
+                safe_seq bigint NOT NULL,
+                pending_seq bigint NOT NULL,
+                pending_xmax xid8 NOT NULL
+            );
+            INSERT INTO karokar_events.horizon VALUES (1, 0, 0, '0'::xid8);
+
+            -- Advances the horizon when it can (see above); returns safe_seq. Any process may call
+            -- it at any time; the row lock serializes the callers (one that finds it locked just
+            -- reads).
+            CREATE FUNCTION karokar_events.advance_horizon() RETURNS bigint LANGUAGE plpgsql AS $$
+            DECLARE
+                h karokar_events.horizon;
+                v_last bigint;
+                v_xmax xid8;
+            BEGIN
+                SELECT * INTO h FROM karokar_events.horizon WHERE id = 1 FOR UPDATE SKIP LOCKED;
+                IF NOT FOUND THEN
+                    RETURN (SELECT safe_seq FROM karokar_events.horizon WHERE id = 1);
+                END IF;
+                IF pg_snapshot_xmin(pg_current_snapshot()) < h.pending_xmax THEN
+                    RETURN h.safe_seq;
+                END IF;
+                -- The order matters: the sequence first, then (a later statement, a later
+                -- snapshot) the transaction horizon.
+                SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO v_last FROM karokar_events.outbox_seq_seq;
+                SELECT pg_snapshot_xmax(pg_current_snapshot()) INTO v_xmax;
+                UPDATE karokar_events.horizon SET safe_seq = h.pending_seq, pending_seq = v_last, pending_xmax = v_xmax WHERE id = 1;
+                RETURN h.pending_seq;
+            END
+            $$;
+
+            -- Every consumer any process registered: its patterns, where its cursor stands (every
+            -- event with seq <= position has its delivery written, or needs none), and what a
+            -- dead letter does to the later events of its aggregate ('wait' or 'proceed').
+            CREATE TABLE karokar_events.consumer (
+                name text PRIMARY KEY,
+                patterns text[] NOT NULL,
+                position bigint NOT NULL CHECK (position >= 0),
+                on_dead text NOT NULL CHECK (on_dead IN ('wait', 'proceed')),
+                registered_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                seen_at timestamptz NOT NULL DEFAULT clock_timestamp()
+            );
+
+            -- Writes up to p_limit events' missing deliveries for p_consumer, from its cursor up to
+            -- the horizon, and moves the cursor. One caller per consumer at a time (row lock,
+            -- skipped when taken). Returns the deliveries written, or -1 when another caller holds
+            -- the consumer.
+            CREATE FUNCTION karokar_events.fan_out(p_consumer text, p_safe bigint, p_limit int) RETURNS int
+                LANGUAGE plpgsql AS $$
+            DECLARE
+                c karokar_events.consumer;
+                v_last bigint;
+                v_count int;
+                v_written int;
+                v_like text[];
+            BEGIN
+                SELECT * INTO c FROM karokar_events.consumer WHERE name = p_consumer FOR UPDATE SKIP LOCKED;
+                IF NOT FOUND THEN RETURN -1; END IF;
+                IF c.position >= p_safe THEN RETURN 0; END IF;
+                -- '*' -> '%', 'vehicle.*' -> 'vehicle.%', names otherwise exact ('_' escaped).
+                SELECT array_agg(CASE WHEN p = '*' THEN '%' WHEN p LIKE '%.*' THEN replace(left(p, -1), '_', '\\_') || '%'
+                                      ELSE replace(p, '_', '\\_') END)
+                INTO v_like FROM unnest(c.patterns) AS p;
+                SELECT max(seq), count(*) INTO v_last, v_count FROM (
+                    SELECT seq FROM karokar_events.outbox WHERE seq > c.position AND seq <= p_safe ORDER BY seq LIMIT p_limit
+                ) AS batch;
+                WITH written AS (
+                    INSERT INTO karokar_events.delivery (consumer, seq, aggregate_key)
+                    SELECT p_consumer, o.seq, o.aggregate_type || ':' || o.aggregate_id
+                    FROM karokar_events.outbox AS o
+                    WHERE o.seq > c.position AND o.seq <= coalesce(v_last, p_safe)
+                      AND NOT (p_consumer = ANY (coalesce(o.known_consumers, '{}')))
+                      AND o.event_type LIKE ANY (v_like)
+                      AND NOT EXISTS (SELECT 1 FROM karokar_events.processed AS p WHERE p.consumer = p_consumer AND p.event_id = o.event_id)
+                    ON CONFLICT DO NOTHING
+                    RETURNING 1
+                )
+                SELECT count(*) INTO v_written FROM written;
+                UPDATE karokar_events.consumer
+                SET position = CASE WHEN v_count < p_limit THEN p_safe ELSE v_last END
+                WHERE name = p_consumer;
+                RETURN v_written;
+            END
+            $$;
+
+            -- The claim of migration 3, plus: a consumer's own policy for dead letters (with
+            -- 'proceed' a dead delivery no longer holds back its aggregate), and the cursor gate:
+            -- a delivery past the consumer's cursor waits while an earlier event of its aggregate,
+            -- also past the cursor, was published by a process that did not know the consumer
+            -- (its delivery is not written yet; the fan-out writes it).
+            DROP FUNCTION karokar_events.claim(text, int, interval, text);
+            CREATE FUNCTION karokar_events.claim(p_consumer text, p_limit int, p_lease interval, p_owner text)
+                RETURNS TABLE (seq bigint, attempts int, aggregate_key text, envelope bytea)
+                LANGUAGE plpgsql SET enable_bitmapscan = off SET enable_sort = off AS $$
+            #variable_conflict use_column
+            DECLARE
+                v_position bigint;
+                v_dead_waits boolean;
+            BEGIN
+                SELECT k.position, k.on_dead = 'wait' INTO v_position, v_dead_waits FROM karokar_events.consumer AS k WHERE k.name = p_consumer;
+                v_position := coalesce(v_position, 0);
+                v_dead_waits := coalesce(v_dead_waits, true);
+                RETURN QUERY
+                UPDATE karokar_events.delivery AS d
+                SET available_at = clock_timestamp() + p_lease, attempts = d.attempts + 1, leased_by = p_owner
+                FROM (
+                    SELECT c.consumer, c.seq FROM karokar_events.delivery AS c
+                    WHERE c.consumer = p_consumer AND c.state = 'pending' AND c.available_at <= clock_timestamp()
+                      AND NOT EXISTS (
+                          SELECT 1 FROM karokar_events.delivery AS e
+                          WHERE e.consumer = c.consumer AND e.aggregate_key = c.aggregate_key AND e.seq < c.seq
+                            AND (v_dead_waits OR e.state = 'pending'))
+                      AND (c.seq <= v_position OR NOT EXISTS (
+                          SELECT 1 FROM karokar_events.outbox AS oc JOIN karokar_events.outbox AS e
+                              ON e.aggregate_type = oc.aggregate_type AND e.aggregate_id = oc.aggregate_id
+                          WHERE oc.seq = c.seq AND e.seq > v_position AND e.seq < c.seq
+                            AND NOT (p_consumer = ANY (coalesce(e.known_consumers, '{}')))))
+                    ORDER BY c.seq
+                    LIMIT p_limit
+                    FOR UPDATE SKIP LOCKED
+                ) AS picked, karokar_events.outbox AS o
+                WHERE d.consumer = picked.consumer AND d.seq = picked.seq AND o.seq = d.seq
+                RETURNING d.seq, d.attempts, d.aggregate_key, o.envelope;
+            END
+            $$;
+
+            -- Retention: the outbox stays append-only for everyone but karokar_events.prune, which
+            -- removes only events no registered consumer still needs.
+            CREATE OR REPLACE FUNCTION karokar_events.outbox_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'DELETE' AND current_setting('karokar_events.pruning', true) = 'on' THEN
+                    RETURN NULL;
+                END IF;
+                RAISE EXCEPTION 'karokar_events.outbox is append-only: deliveries and consumers refer to its events'
+                    USING ERRCODE = 'restrict_violation';
+            END
+            $$;
+            CREATE INDEX outbox_recorded ON karokar_events.outbox (recorded_at);
+            CREATE INDEX processed_at ON karokar_events.processed (processed_at);
+
+            -- Deletes up to p_limit outbox events recorded before p_before that every registered
+            -- consumer's cursor has passed and that no delivery (pending or dead) refers to.
+            CREATE FUNCTION karokar_events.prune_outbox(p_before timestamptz, p_limit int) RETURNS int LANGUAGE plpgsql AS $$
+            DECLARE
+                v_below bigint;
+                v_deleted int;
+            BEGIN
+                SELECT least(
+                    (SELECT safe_seq FROM karokar_events.horizon WHERE id = 1),
+                    coalesce((SELECT min(position) FROM karokar_events.consumer), 9223372036854775807),
+                    coalesce((SELECT min(seq) - 1 FROM karokar_events.delivery), 9223372036854775807))
+                INTO v_below;
+                PERFORM set_config('karokar_events.pruning', 'on', true);
+                WITH doomed AS (
+                    SELECT seq FROM karokar_events.outbox WHERE seq <= v_below AND recorded_at < p_before ORDER BY seq LIMIT p_limit
+                )
+                DELETE FROM karokar_events.outbox AS o USING doomed WHERE o.seq = doomed.seq;
+                GET DIAGNOSTICS v_deleted = ROW_COUNT;
+                PERFORM set_config('karokar_events.pruning', 'off', true);
+                RETURN v_deleted;
+            END
+            $$;
+            """),
     ]
 }

@@ -12,15 +12,19 @@ enum OutboxStore {
     /// that notifies holds PostgreSQL's notification lock through its commit, which serializes
     /// every publishing commit (and defeats group commit); relays are woken after commit instead
     /// (``EventBus/committed()``).
-    static func append(_ envelope: EventsV1.EventEnvelope, consumers: [String], session: PostgresSession) {
+    ///
+    /// `known` is every consumer this process knows (matching or not): the fan-out writes the
+    /// deliveries of consumers not in it.
+    static func append(_ envelope: EventsV1.EventEnvelope, consumers: [String], known: [String], session: PostgresSession) {
         let occurred = envelope.occurredAt.map { PostgresTimestamp(seconds: $0.seconds, nanos: $0.nanos) } ?? PostgresTimestamp(seconds: 0)
         let organization = envelope.organizationId.isEmpty ? nil : envelope.organizationId
         session.enqueue("""
             WITH event AS (
                 INSERT INTO karokar_events.outbox
-                    (event_id, event_type, aggregate_type, aggregate_id, organization_id, occurred_at, envelope)
+                    (event_id, event_type, aggregate_type, aggregate_id, organization_id, occurred_at, envelope, known_consumers)
                 VALUES (\(envelope.eventId)::uuid, \(envelope.eventType), \(envelope.aggregateType), \(envelope.aggregateId),
-                        \(organization)::uuid, \(occurred)::timestamptz, \(PostgresBytes(ProtoCodec.encode(envelope)))::bytea)
+                        \(organization)::uuid, \(occurred)::timestamptz, \(PostgresBytes(ProtoCodec.encode(envelope)))::bytea,
+                        \(known)::text[])
                 RETURNING seq
             ), deliveries AS (
                 INSERT INTO karokar_events.delivery (consumer, seq, aggregate_key)

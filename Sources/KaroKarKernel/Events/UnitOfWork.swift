@@ -45,7 +45,7 @@ public struct UnitOfWork: Sendable {
         }
         let envelope = draft.envelope(origin: origin, at: bus.clock.now())
         let consumers = bus.consumerNames(for: envelope.eventType)
-        OutboxStore.append(envelope, consumers: consumers, session: session)
+        OutboxStore.append(envelope, consumers: consumers, known: bus.knownConsumers, session: session)
         if !consumers.isEmpty { journal.markDelivering() }
         let reacting = UnitOfWork(session: session, origin: origin, bus: bus, depth: depth + 1, journal: journal)
         for reaction in bus.reactions(for: envelope.eventType) {

@@ -15,6 +15,8 @@ public enum ProtoServices {
     public static let bookingV1AllocationService = ProtoServiceDescriptor(kk_service_descriptor__karokar__booking__v1__allocation_service())
     /// `karokar.booking.v1.BookingService`
     public static let bookingV1BookingService = ProtoServiceDescriptor(kk_service_descriptor__karokar__booking__v1__booking_service())
+    /// `karokar.events.v1.EventOperationsService`
+    public static let eventsV1EventOperationsService = ProtoServiceDescriptor(kk_service_descriptor__karokar__events__v1__event_operations_service())
     /// `karokar.fleet.v1.FleetService`
     public static let fleetV1FleetService = ProtoServiceDescriptor(kk_service_descriptor__karokar__fleet__v1__fleet_service())
     /// `karokar.fleet.v1.AvailabilityService`
@@ -39,6 +41,7 @@ public enum ProtoServices {
         auditV1AuditService,
         bookingV1AllocationService,
         bookingV1BookingService,
+        eventsV1EventOperationsService,
         fleetV1FleetService,
         fleetV1AvailabilityService,
         identityV1IdentityService,

@@ -131,6 +131,50 @@ extension AuditV1 {
             self.verification = verification
         }
     }
+
+    /// `karokar.audit.v1.CheckCompletenessRequest`
+    public struct CheckCompletenessRequest: Sendable, Hashable {
+        /// At or after `recorded_after`, before `recorded_before` (both required).
+        public var recordedAfter: CommonV1.Timestamp? = nil
+        public var recordedBefore: CommonV1.Timestamp? = nil
+        /// How many missing event ids to list: 1 to 1000; 0: 100.
+        public var limit: Int32 = 0
+
+        public init() {}
+
+        public init(
+            recordedAfter: CommonV1.Timestamp? = nil,
+            recordedBefore: CommonV1.Timestamp? = nil,
+            limit: Int32 = 0
+        ) {
+            self.recordedAfter = recordedAfter
+            self.recordedBefore = recordedBefore
+            self.limit = limit
+        }
+    }
+
+    /// `karokar.audit.v1.CheckCompletenessResponse`
+    public struct CheckCompletenessResponse: Sendable, Hashable {
+        public var eventsInOutbox: Int64 = 0
+        public var eventsAudited: Int64 = 0
+        /// The first events without an audit record, oldest first.
+        public var missingEventIds: [String] = []
+        public var complete: Bool = false
+
+        public init() {}
+
+        public init(
+            eventsInOutbox: Int64 = 0,
+            eventsAudited: Int64 = 0,
+            missingEventIds: [String] = [],
+            complete: Bool = false
+        ) {
+            self.eventsInOutbox = eventsInOutbox
+            self.eventsAudited = eventsAudited
+            self.missingEventIds = missingEventIds
+            self.complete = complete
+        }
+    }
 }
 
 extension AuditV1.QueryAuditRecordsRequest: ProtoMessage {
@@ -443,6 +487,110 @@ extension AuditV1.VerifyChainResponse: ProtoMessage {
             if value == .null { continue }
             switch key {
             case "verification": self.verification = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension AuditV1.CheckCompletenessRequest: ProtoMessage {
+    public static let protoName = "karokar.audit.v1.CheckCompletenessRequest"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__audit__v1__check_completeness_request())
+    public static let protoMaxDepth = 2
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "recorded_after", jsonName: "recordedAfter", number: 1, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "recorded_before", jsonName: "recordedBefore", number: 2, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "limit", jsonName: "limit", number: 3, type: "int32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Audit__V1__CheckCompletenessRequest.self).pointee
+        self.recordedAfter = try c.recorded_after.map { try CommonV1.Timestamp(cMessage: $0) }
+        self.recordedBefore = try c.recorded_before.map { try CommonV1.Timestamp(cMessage: $0) }
+        self.limit = c.limit
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Audit__V1__CheckCompletenessRequest.self)
+        karokar__audit__v1__check_completeness_request__init(c)
+        if let value = self.recordedAfter { c.pointee.recorded_after = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
+        if let value = self.recordedBefore { c.pointee.recorded_before = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
+        c.pointee.limit = self.limit
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.optional("recordedAfter", self.recordedAfter)
+        writer.optional("recordedBefore", self.recordedBefore)
+        writer.field("limit", self.limit)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "recordedAfter", "recorded_after": self.recordedAfter = try ProtoJSON.decode(value, field: key)
+            case "recordedBefore", "recorded_before": self.recordedBefore = try ProtoJSON.decode(value, field: key)
+            case "limit": self.limit = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension AuditV1.CheckCompletenessResponse: ProtoMessage {
+    public static let protoName = "karokar.audit.v1.CheckCompletenessResponse"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__audit__v1__check_completeness_response())
+    public static let protoMaxDepth = 1
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "events_in_outbox", jsonName: "eventsInOutbox", number: 1, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "events_audited", jsonName: "eventsAudited", number: 2, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "missing_event_ids", jsonName: "missingEventIds", number: 3, type: "string", typeName: "", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "complete", jsonName: "complete", number: 4, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Audit__V1__CheckCompletenessResponse.self).pointee
+        self.eventsInOutbox = c.events_in_outbox
+        self.eventsAudited = c.events_audited
+        self.missingEventIds = try ProtoC.array(c.missing_event_ids, count: c.n_missing_event_ids) { element in try ProtoC.string(element) }
+        self.complete = (c.complete != 0)
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Audit__V1__CheckCompletenessResponse.self)
+        karokar__audit__v1__check_completeness_response__init(c)
+        c.pointee.events_in_outbox = self.eventsInOutbox
+        c.pointee.events_audited = self.eventsAudited
+        if !self.missingEventIds.isEmpty {
+            c.pointee.n_missing_event_ids = self.missingEventIds.count
+            c.pointee.missing_event_ids = arena.array(self.missingEventIds) { element in arena.cString(element) }
+        }
+        c.pointee.complete = (self.complete ? 1 : 0)
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("eventsInOutbox", self.eventsInOutbox)
+        writer.field("eventsAudited", self.eventsAudited)
+        writer.repeated("missingEventIds", self.missingEventIds)
+        writer.field("complete", self.complete)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "eventsInOutbox", "events_in_outbox": self.eventsInOutbox = try ProtoJSON.decode(value, field: key)
+            case "eventsAudited", "events_audited": self.eventsAudited = try ProtoJSON.decode(value, field: key)
+            case "missingEventIds", "missing_event_ids": self.missingEventIds = try ProtoJSON.decodeArray(value, field: key)
+            case "complete": self.complete = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

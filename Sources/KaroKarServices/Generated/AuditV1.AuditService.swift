@@ -23,6 +23,9 @@ extension AuditV1 {
             public static let verifyChain = RPCMethod<AuditV1.VerifyChainRequest, AuditV1.VerifyChainResponse>(
                 service: "karokar.audit.v1.AuditService", name: "VerifyChain", access: .permissions(["audit.read"])
             )
+            public static let checkCompleteness = RPCMethod<AuditV1.CheckCompletenessRequest, AuditV1.CheckCompletenessResponse>(
+                service: "karokar.audit.v1.AuditService", name: "CheckCompleteness", access: .permissions(["audit.read"])
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).
@@ -36,6 +39,12 @@ extension AuditV1 {
             /// chain spans every tenant, so only platform administrators may call it.
             /// Permission: audit.read (acting for the platform organization).
             func verifyChain(_ request: AuditV1.VerifyChainRequest, context: ServerCallContext) async throws -> AuditV1.VerifyChainResponse
+            /// Compares the outbox with the audit trail over a time range (the events' `recorded_at` in
+            /// the outbox): how many events were published, how many have their audit record, and the
+            /// first ones without. Covers what the outbox still holds (its retention). Spans every tenant,
+            /// so only platform administrators may call it. Permission: audit.read (acting for the
+            /// platform organization).
+            func checkCompleteness(_ request: AuditV1.CheckCompletenessRequest, context: ServerCallContext) async throws -> AuditV1.CheckCompletenessResponse
         }
 
         /// Typed client stub over any ``RPCClientTransport`` (normally an ``RPCClient``).
@@ -63,6 +72,15 @@ extension AuditV1 {
             public func verifyChain(_ request: AuditV1.VerifyChainRequest, options: CallOptions = CallOptions()) async throws -> AuditV1.VerifyChainResponse {
                 try await transport.unary(Method.verifyChain, request, options: options)
             }
+
+            /// Compares the outbox with the audit trail over a time range (the events' `recorded_at` in
+            /// the outbox): how many events were published, how many have their audit record, and the
+            /// first ones without. Covers what the outbox still holds (its retention). Spans every tenant,
+            /// so only platform administrators may call it. Permission: audit.read (acting for the
+            /// platform organization).
+            public func checkCompleteness(_ request: AuditV1.CheckCompletenessRequest, options: CallOptions = CallOptions()) async throws -> AuditV1.CheckCompletenessResponse {
+                try await transport.unary(Method.checkCompleteness, request, options: options)
+            }
         }
     }
 }
@@ -79,6 +97,9 @@ extension AuditV1.AuditService.Handler {
             },
             RPCRoute(AuditV1.AuditService.Method.verifyChain) { request, context in
                 try await self.verifyChain(request, context: context)
+            },
+            RPCRoute(AuditV1.AuditService.Method.checkCompleteness) { request, context in
+                try await self.checkCompleteness(request, context: context)
             },
         ])
     }

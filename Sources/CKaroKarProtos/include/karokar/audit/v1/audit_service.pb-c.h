@@ -25,6 +25,8 @@ typedef struct Karokar__Audit__V1__GetAuditRecordRequest Karokar__Audit__V1__Get
 typedef struct Karokar__Audit__V1__GetAuditRecordResponse Karokar__Audit__V1__GetAuditRecordResponse;
 typedef struct Karokar__Audit__V1__VerifyChainRequest Karokar__Audit__V1__VerifyChainRequest;
 typedef struct Karokar__Audit__V1__VerifyChainResponse Karokar__Audit__V1__VerifyChainResponse;
+typedef struct Karokar__Audit__V1__CheckCompletenessRequest Karokar__Audit__V1__CheckCompletenessRequest;
+typedef struct Karokar__Audit__V1__CheckCompletenessResponse Karokar__Audit__V1__CheckCompletenessResponse;
 
 
 /* --- enums --- */
@@ -136,6 +138,41 @@ struct  Karokar__Audit__V1__VerifyChainResponse
 #define KAROKAR__AUDIT__V1__VERIFY_CHAIN_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__audit__v1__verify_chain_response__descriptor) \
     , NULL }
+
+
+struct  Karokar__Audit__V1__CheckCompletenessRequest
+{
+  ProtobufCMessage base;
+  /*
+   * At or after `recorded_after`, before `recorded_before` (both required).
+   */
+  Karokar__Common__V1__Timestamp *recorded_after;
+  Karokar__Common__V1__Timestamp *recorded_before;
+  /*
+   * How many missing event ids to list: 1 to 1000; 0: 100.
+   */
+  int32_t limit;
+};
+#define KAROKAR__AUDIT__V1__CHECK_COMPLETENESS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__audit__v1__check_completeness_request__descriptor) \
+    , NULL, NULL, 0 }
+
+
+struct  Karokar__Audit__V1__CheckCompletenessResponse
+{
+  ProtobufCMessage base;
+  int64_t events_in_outbox;
+  int64_t events_audited;
+  /*
+   * The first events without an audit record, oldest first.
+   */
+  size_t n_missing_event_ids;
+  char **missing_event_ids;
+  protobuf_c_boolean complete;
+};
+#define KAROKAR__AUDIT__V1__CHECK_COMPLETENESS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__audit__v1__check_completeness_response__descriptor) \
+    , 0, 0, 0,NULL, 0 }
 
 
 /* Karokar__Audit__V1__QueryAuditRecordsRequest methods */
@@ -252,6 +289,44 @@ Karokar__Audit__V1__VerifyChainResponse *
 void   karokar__audit__v1__verify_chain_response__free_unpacked
                      (Karokar__Audit__V1__VerifyChainResponse *message,
                       ProtobufCAllocator *allocator);
+/* Karokar__Audit__V1__CheckCompletenessRequest methods */
+void   karokar__audit__v1__check_completeness_request__init
+                     (Karokar__Audit__V1__CheckCompletenessRequest         *message);
+size_t karokar__audit__v1__check_completeness_request__get_packed_size
+                     (const Karokar__Audit__V1__CheckCompletenessRequest   *message);
+size_t karokar__audit__v1__check_completeness_request__pack
+                     (const Karokar__Audit__V1__CheckCompletenessRequest   *message,
+                      uint8_t             *out);
+size_t karokar__audit__v1__check_completeness_request__pack_to_buffer
+                     (const Karokar__Audit__V1__CheckCompletenessRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Audit__V1__CheckCompletenessRequest *
+       karokar__audit__v1__check_completeness_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__audit__v1__check_completeness_request__free_unpacked
+                     (Karokar__Audit__V1__CheckCompletenessRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Karokar__Audit__V1__CheckCompletenessResponse methods */
+void   karokar__audit__v1__check_completeness_response__init
+                     (Karokar__Audit__V1__CheckCompletenessResponse         *message);
+size_t karokar__audit__v1__check_completeness_response__get_packed_size
+                     (const Karokar__Audit__V1__CheckCompletenessResponse   *message);
+size_t karokar__audit__v1__check_completeness_response__pack
+                     (const Karokar__Audit__V1__CheckCompletenessResponse   *message,
+                      uint8_t             *out);
+size_t karokar__audit__v1__check_completeness_response__pack_to_buffer
+                     (const Karokar__Audit__V1__CheckCompletenessResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Audit__V1__CheckCompletenessResponse *
+       karokar__audit__v1__check_completeness_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__audit__v1__check_completeness_response__free_unpacked
+                     (Karokar__Audit__V1__CheckCompletenessResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Karokar__Audit__V1__QueryAuditRecordsRequest_Closure)
@@ -272,6 +347,12 @@ typedef void (*Karokar__Audit__V1__VerifyChainRequest_Closure)
 typedef void (*Karokar__Audit__V1__VerifyChainResponse_Closure)
                  (const Karokar__Audit__V1__VerifyChainResponse *message,
                   void *closure_data);
+typedef void (*Karokar__Audit__V1__CheckCompletenessRequest_Closure)
+                 (const Karokar__Audit__V1__CheckCompletenessRequest *message,
+                  void *closure_data);
+typedef void (*Karokar__Audit__V1__CheckCompletenessResponse_Closure)
+                 (const Karokar__Audit__V1__CheckCompletenessResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -291,6 +372,10 @@ struct Karokar__Audit__V1__AuditService_Service
                        const Karokar__Audit__V1__VerifyChainRequest *input,
                        Karokar__Audit__V1__VerifyChainResponse_Closure closure,
                        void *closure_data);
+  void (*check_completeness)(Karokar__Audit__V1__AuditService_Service *service,
+                             const Karokar__Audit__V1__CheckCompletenessRequest *input,
+                             Karokar__Audit__V1__CheckCompletenessResponse_Closure closure,
+                             void *closure_data);
 };
 typedef void (*Karokar__Audit__V1__AuditService_ServiceDestroy)(Karokar__Audit__V1__AuditService_Service *);
 void karokar__audit__v1__audit_service__init (Karokar__Audit__V1__AuditService_Service *service,
@@ -301,7 +386,8 @@ void karokar__audit__v1__audit_service__init (Karokar__Audit__V1__AuditService_S
     { KAROKAR__AUDIT__V1__AUDIT_SERVICE__BASE_INIT,\
       function_prefix__ ## query_audit_records,\
       function_prefix__ ## get_audit_record,\
-      function_prefix__ ## verify_chain  }
+      function_prefix__ ## verify_chain,\
+      function_prefix__ ## check_completeness  }
 void karokar__audit__v1__audit_service__query_audit_records(ProtobufCService *service,
                                                             const Karokar__Audit__V1__QueryAuditRecordsRequest *input,
                                                             Karokar__Audit__V1__QueryAuditRecordsResponse_Closure closure,
@@ -314,6 +400,10 @@ void karokar__audit__v1__audit_service__verify_chain(ProtobufCService *service,
                                                      const Karokar__Audit__V1__VerifyChainRequest *input,
                                                      Karokar__Audit__V1__VerifyChainResponse_Closure closure,
                                                      void *closure_data);
+void karokar__audit__v1__audit_service__check_completeness(ProtobufCService *service,
+                                                           const Karokar__Audit__V1__CheckCompletenessRequest *input,
+                                                           Karokar__Audit__V1__CheckCompletenessResponse_Closure closure,
+                                                           void *closure_data);
 
 /* --- descriptors --- */
 
@@ -323,6 +413,8 @@ extern const ProtobufCMessageDescriptor karokar__audit__v1__get_audit_record_req
 extern const ProtobufCMessageDescriptor karokar__audit__v1__get_audit_record_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__audit__v1__verify_chain_request__descriptor;
 extern const ProtobufCMessageDescriptor karokar__audit__v1__verify_chain_response__descriptor;
+extern const ProtobufCMessageDescriptor karokar__audit__v1__check_completeness_request__descriptor;
+extern const ProtobufCMessageDescriptor karokar__audit__v1__check_completeness_response__descriptor;
 extern const ProtobufCServiceDescriptor karokar__audit__v1__audit_service__descriptor;
 
 PROTOBUF_C__END_DECLS

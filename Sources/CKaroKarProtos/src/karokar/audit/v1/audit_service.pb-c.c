@@ -277,6 +277,96 @@ void   karokar__audit__v1__verify_chain_response__free_unpacked
   assert(message->base.descriptor == &karokar__audit__v1__verify_chain_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   karokar__audit__v1__check_completeness_request__init
+                     (Karokar__Audit__V1__CheckCompletenessRequest         *message)
+{
+  static const Karokar__Audit__V1__CheckCompletenessRequest init_value = KAROKAR__AUDIT__V1__CHECK_COMPLETENESS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t karokar__audit__v1__check_completeness_request__get_packed_size
+                     (const Karokar__Audit__V1__CheckCompletenessRequest *message)
+{
+  assert(message->base.descriptor == &karokar__audit__v1__check_completeness_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__audit__v1__check_completeness_request__pack
+                     (const Karokar__Audit__V1__CheckCompletenessRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__audit__v1__check_completeness_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__audit__v1__check_completeness_request__pack_to_buffer
+                     (const Karokar__Audit__V1__CheckCompletenessRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__audit__v1__check_completeness_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Audit__V1__CheckCompletenessRequest *
+       karokar__audit__v1__check_completeness_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Audit__V1__CheckCompletenessRequest *)
+     protobuf_c_message_unpack (&karokar__audit__v1__check_completeness_request__descriptor,
+                                allocator, len, data);
+}
+void   karokar__audit__v1__check_completeness_request__free_unpacked
+                     (Karokar__Audit__V1__CheckCompletenessRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__audit__v1__check_completeness_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   karokar__audit__v1__check_completeness_response__init
+                     (Karokar__Audit__V1__CheckCompletenessResponse         *message)
+{
+  static const Karokar__Audit__V1__CheckCompletenessResponse init_value = KAROKAR__AUDIT__V1__CHECK_COMPLETENESS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t karokar__audit__v1__check_completeness_response__get_packed_size
+                     (const Karokar__Audit__V1__CheckCompletenessResponse *message)
+{
+  assert(message->base.descriptor == &karokar__audit__v1__check_completeness_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__audit__v1__check_completeness_response__pack
+                     (const Karokar__Audit__V1__CheckCompletenessResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__audit__v1__check_completeness_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__audit__v1__check_completeness_response__pack_to_buffer
+                     (const Karokar__Audit__V1__CheckCompletenessResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__audit__v1__check_completeness_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Audit__V1__CheckCompletenessResponse *
+       karokar__audit__v1__check_completeness_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Audit__V1__CheckCompletenessResponse *)
+     protobuf_c_message_unpack (&karokar__audit__v1__check_completeness_response__descriptor,
+                                allocator, len, data);
+}
+void   karokar__audit__v1__check_completeness_response__free_unpacked
+                     (Karokar__Audit__V1__CheckCompletenessResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__audit__v1__check_completeness_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor karokar__audit__v1__query_audit_records_request__field_descriptors[11] =
 {
   {
@@ -674,13 +764,156 @@ const ProtobufCMessageDescriptor karokar__audit__v1__verify_chain_response__desc
   (ProtobufCMessageInit) karokar__audit__v1__verify_chain_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor karokar__audit__v1__audit_service__method_descriptors[3] =
+static const ProtobufCFieldDescriptor karokar__audit__v1__check_completeness_request__field_descriptors[3] =
+{
+  {
+    "recorded_after",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Audit__V1__CheckCompletenessRequest, recorded_after),
+    &karokar__common__v1__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "recorded_before",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Audit__V1__CheckCompletenessRequest, recorded_before),
+    &karokar__common__v1__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Audit__V1__CheckCompletenessRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__audit__v1__check_completeness_request__field_indices_by_name[] = {
+  2,   /* field[2] = limit */
+  0,   /* field[0] = recorded_after */
+  1,   /* field[1] = recorded_before */
+};
+static const ProtobufCIntRange karokar__audit__v1__check_completeness_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor karokar__audit__v1__check_completeness_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.audit.v1.CheckCompletenessRequest",
+  "CheckCompletenessRequest",
+  "Karokar__Audit__V1__CheckCompletenessRequest",
+  "karokar.audit.v1",
+  sizeof(Karokar__Audit__V1__CheckCompletenessRequest),
+  3,
+  karokar__audit__v1__check_completeness_request__field_descriptors,
+  karokar__audit__v1__check_completeness_request__field_indices_by_name,
+  1,  karokar__audit__v1__check_completeness_request__number_ranges,
+  (ProtobufCMessageInit) karokar__audit__v1__check_completeness_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__audit__v1__check_completeness_response__field_descriptors[4] =
+{
+  {
+    "events_in_outbox",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Audit__V1__CheckCompletenessResponse, events_in_outbox),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "events_audited",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Audit__V1__CheckCompletenessResponse, events_audited),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "missing_event_ids",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Karokar__Audit__V1__CheckCompletenessResponse, n_missing_event_ids),
+    offsetof(Karokar__Audit__V1__CheckCompletenessResponse, missing_event_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "complete",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Audit__V1__CheckCompletenessResponse, complete),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__audit__v1__check_completeness_response__field_indices_by_name[] = {
+  3,   /* field[3] = complete */
+  1,   /* field[1] = events_audited */
+  0,   /* field[0] = events_in_outbox */
+  2,   /* field[2] = missing_event_ids */
+};
+static const ProtobufCIntRange karokar__audit__v1__check_completeness_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor karokar__audit__v1__check_completeness_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.audit.v1.CheckCompletenessResponse",
+  "CheckCompletenessResponse",
+  "Karokar__Audit__V1__CheckCompletenessResponse",
+  "karokar.audit.v1",
+  sizeof(Karokar__Audit__V1__CheckCompletenessResponse),
+  4,
+  karokar__audit__v1__check_completeness_response__field_descriptors,
+  karokar__audit__v1__check_completeness_response__field_indices_by_name,
+  1,  karokar__audit__v1__check_completeness_response__number_ranges,
+  (ProtobufCMessageInit) karokar__audit__v1__check_completeness_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor karokar__audit__v1__audit_service__method_descriptors[4] =
 {
   { "QueryAuditRecords", &karokar__audit__v1__query_audit_records_request__descriptor, &karokar__audit__v1__query_audit_records_response__descriptor },
   { "GetAuditRecord", &karokar__audit__v1__get_audit_record_request__descriptor, &karokar__audit__v1__get_audit_record_response__descriptor },
   { "VerifyChain", &karokar__audit__v1__verify_chain_request__descriptor, &karokar__audit__v1__verify_chain_response__descriptor },
+  { "CheckCompleteness", &karokar__audit__v1__check_completeness_request__descriptor, &karokar__audit__v1__check_completeness_response__descriptor },
 };
 const unsigned karokar__audit__v1__audit_service__method_indices_by_name[] = {
+  3,        /* CheckCompleteness */
   1,        /* GetAuditRecord */
   0,        /* QueryAuditRecords */
   2         /* VerifyChain */
@@ -692,7 +925,7 @@ const ProtobufCServiceDescriptor karokar__audit__v1__audit_service__descriptor =
   "AuditService",
   "Karokar__Audit__V1__AuditService",
   "karokar.audit.v1",
-  3,
+  4,
   karokar__audit__v1__audit_service__method_descriptors,
   karokar__audit__v1__audit_service__method_indices_by_name
 };
@@ -719,6 +952,14 @@ void karokar__audit__v1__audit_service__verify_chain(ProtobufCService *service,
 {
   assert(service->descriptor == &karokar__audit__v1__audit_service__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void karokar__audit__v1__audit_service__check_completeness(ProtobufCService *service,
+                                                           const Karokar__Audit__V1__CheckCompletenessRequest *input,
+                                                           Karokar__Audit__V1__CheckCompletenessResponse_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &karokar__audit__v1__audit_service__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__audit__v1__audit_service__init (Karokar__Audit__V1__AuditService_Service *service,
                                               Karokar__Audit__V1__AuditService_ServiceDestroy destroy)

@@ -1,0 +1,49 @@
+import Foundation
+import KaroKarKernel
+import KaroKarMessages
+import KaroKarProto
+
+/// Audit's one subscription: every event type, present and future (`*`), from the beginning of
+/// the outbox, after commit, with dead letters holding back their aggregate (the trail stays in
+/// order). A new event type needs no audit code. Business contexts never write audit records.
+enum AuditRecording {
+    /// The consumer's durable name.
+    static let consumer = "audit"
+
+    static func subscribe(to bus: EventBus) {
+        bus.consume("*", as: consumer, from: .beginning, onDeadLetter: .wait) { event, work in
+            try record(event, work)
+        }
+    }
+
+    /// Appends the event's record (a redelivery changes nothing), with the consumer's commit.
+    static func record(_ event: EventsV1.EventEnvelope, _ work: UnitOfWork) throws {
+        let actorType: AuditActorType = switch event.actor?.type {
+        case .user?: .user
+        case .serviceAccount?: .serviceAccount
+        case .system?: .system
+        default: .unspecified
+        }
+        let actorID = event.actor.map(\.id).flatMap { $0.isEmpty ? nil : $0 }
+        guard let eventID = UUID(uuidString: event.eventId) else {
+            throw AuditRecordingError.malformedEvent("event id \(event.eventId.prefix(64))")
+        }
+        AuditStore.append(
+            eventID: eventID, eventType: event.eventType, entityType: event.aggregateType, entityID: event.aggregateId,
+            actorID: actorID, actorType: actorType, organizationID: UUID(uuidString: event.organizationId),
+            occurredAt: event.occurredAt.map(Instant.init) ?? Instant(microseconds: 0), correlationID: event.correlationId,
+            payload: ProtoCodec.encode(event), work
+        )
+    }
+}
+
+/// An event the trail cannot record (it goes to dead letters and waits for an operator).
+enum AuditRecordingError: Error, CustomStringConvertible {
+    case malformedEvent(String)
+
+    var description: String {
+        switch self {
+        case .malformedEvent(let what): "malformed event: \(what)"
+        }
+    }
+}
