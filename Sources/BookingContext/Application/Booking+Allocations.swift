@@ -31,8 +31,9 @@ extension Booking {
     }
 
     /// Removes an employee's override from the caller's corporate; the default applies again.
-    /// Idempotent: a member (in any status: a leaver's override may be cleaned up) without one
-    /// changes nothing (`removed` false, no event); a user who is neither: NOT_FOUND.
+    /// An existing override goes whatever the membership became (a leaver's can be cleaned up).
+    /// Idempotent: a live member without one changes nothing (`removed` false, no event); a user
+    /// with neither an override nor a live membership of the corporate: NOT_FOUND.
     nonisolated func removeAllocation(employee: UUID, expectedVersion: Int64?, _ invocation: Invocation) async throws -> AllocationRemoval {
         let caller = invocation.caller
         guard caller.organizationKind == .corporate, !caller.actsAcrossTenants else { throw BookingError.corporatesOnly() }
