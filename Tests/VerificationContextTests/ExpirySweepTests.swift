@@ -9,7 +9,7 @@ import Testing
 
 /// The sweep with several server processes at once, the revocation's effect on Fleet, and the
 /// state machine on every (state, command) pair.
-@Suite("Verification: the expiry sweep across processes; revocation; the table")
+@Suite("Verification: the expiry sweep across processes; revocation; the table", .serialized)
 struct ExpirySweepTests {
     @Test("two servers sweeping at once (4 sweeps each, batches of 3) expire each of 20 verifications exactly once")
     func concurrentSweeps() async throws {

@@ -10,7 +10,7 @@ import Testing
 
 /// The HTTP provider against a live HTTP server on loopback (``ProviderStub``): the server asks
 /// it after the submission commits, and its answer (or its failures, retried) decides.
-@Suite("Verification: the HTTP provider against a live local server")
+@Suite("Verification: the HTTP provider against a live local server", .serialized)
 struct HTTPProviderTests {
     /// A marketplace whose server knows the stub as provider `registry`.
     static func run(

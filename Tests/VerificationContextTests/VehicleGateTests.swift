@@ -8,7 +8,7 @@ import Testing
 /// The gates on (DOMAIN.md sections 5 and 8), end to end over TCP: activation needs the three
 /// approved vehicle verifications; an approved one that expires suspends the vehicle with the
 /// matching reason, and search stops showing it.
-@Suite("Verification gates Fleet: activation and expiry")
+@Suite("Verification gates Fleet: activation and expiry", .serialized)
 struct VehicleGateTests {
     @Test("activation is refused without all three approved verifications, by default")
     func activationNeedsVerifications() async throws {

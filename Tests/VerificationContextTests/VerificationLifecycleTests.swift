@@ -6,7 +6,7 @@ import Testing
 
 /// Every transition and every forbidden one, through the RPCs, with the history, the reviewer, the
 /// expiry and the events they leave.
-@Suite("Verification: transitions through the RPCs")
+@Suite("Verification: transitions through the RPCs", .serialized)
 struct VerificationLifecycleTests {
     @Test("submit, approve, revoke: history, reviewer, expiry, events")
     func approveThenRevoke() async throws {

@@ -6,7 +6,7 @@ import Testing
 
 /// Another tenant's ids in every Verification RPC, as an attacker would try them: NOT_FOUND or
 /// nothing listed (existence does not leak), PERMISSION_DENIED for reviews, and nothing changes.
-@Suite("Verification tenancy: cross-tenant attempts reveal and change nothing")
+@Suite("Verification tenancy: cross-tenant attempts reveal and change nothing", .serialized)
 struct VerificationTenancyTests {
     @Test("a vendor and a corporate aim every verb at another vendor's subjects and verifications")
     func crossTenant() async throws {

@@ -7,7 +7,10 @@ import KaroKarServices
 import KaroKarTestSupport
 
 /// The real server over TCP with an ACTIVE vendor (its admin signs in) and the platform
-/// administrator: what every Verification test starts with.
+/// administrator: what every Verification test starts with. Each test starts its own database and
+/// server, so the suites run their tests one at a time (`.serialized`): the third test group runs
+/// every context's suites at once on two cores, and the pool-timing suites of the others should
+/// not starve for it.
 struct VerificationWorld {
     let market: TestMarketplace
     let vendor: TestOrganization
