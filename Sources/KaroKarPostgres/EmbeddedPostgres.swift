@@ -76,7 +76,11 @@ public final class EmbeddedPostgres: Sendable {
         guard name.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
             throw Failure(description: "invalid database name \(name)")
         }
-        let pool = PostgresPool(configuration: .init(connectionString: connectionString()))
+        // An administrative step, not a call's: it waits for a busy cluster (many databases
+        // created at once: a test run's suites) longer than a call would.
+        var configuration = PostgresPool.Configuration(connectionString: connectionString())
+        configuration.acquireTimeout = .seconds(60)
+        let pool = PostgresPool(configuration: configuration)
         defer { Task { await pool.close() } }
         try await pool.withConnection { session in
             let exists = try await session.query("SELECT 1 FROM pg_database WHERE datname = \(name)")

@@ -43,6 +43,7 @@ struct DashboardTests {
             var active: [FleetV1.Vehicle] = []
             for owner in [vendor, vendor, vendor, corporate] {
                 let vehicle = try await register(owner)
+                _ = try await market.verifyVehicle(vehicle.id, owner: owner.admin)  // the activation gate
                 active.append(try await fleet.activateVehicle(.init(vehicleId: vehicle.id), options: owner.admin.callOptions).vehicle!)
             }
             let platform = try await market.platformAdmin()

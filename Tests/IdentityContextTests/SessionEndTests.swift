@@ -53,8 +53,10 @@ struct SessionEndTests {
                 for _ in 0..<2 { _ = try await second.whoAmI(IdentityV1.WhoAmIRequest(), options: session.callOptions) }  // cached there
                 _ = try await first.logout(IdentityV1.LogoutRequest(refreshToken: session.refreshToken), options: session.callOptions)
                 let started = ContinuousClock.now  // the logout has committed
-                let here = try await Self.refusal(of: session, on: first, since: started)
-                let there = try await Self.refusal(of: session, on: second, since: started)
+                // Both processes polled at once: neither wait includes the other's.
+                async let refusedHere = Self.refusal(of: session, on: first, since: started)
+                async let refusedThere = Self.refusal(of: session, on: second, since: started)
+                let (here, there) = try await (refusedHere, refusedThere)
                 #expect(here?.after ?? .seconds(99) < .seconds(1), "\(String(describing: here))")
                 #expect(there?.after ?? .seconds(99) < .seconds(1), "the other process: \(String(describing: there))")
                 #expect(there?.domainCode == "TOKEN_REVOKED")
@@ -83,8 +85,12 @@ struct SessionEndTests {
                     currentPassword: TestMarketplace.password, newPassword: "a brand new passphrase"
                 ), options: staff.callOptions)
                 let started = ContinuousClock.now  // the change has committed
-                for held in sessions {
-                    let refused = try await Self.refusal(of: held, on: first, since: started)
+                // Every session polled at once: no wait includes another's.
+                let refusals = try await withThrowingTaskGroup(of: (after: Duration, domainCode: String?)?.self) { group in
+                    for held in sessions { group.addTask { try await Self.refusal(of: held, on: first, since: started) } }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                for refused in refusals {
                     #expect(refused?.after ?? .seconds(99) < .seconds(1), "\(String(describing: refused))")
                     #expect(refused?.domainCode == "TOKEN_REVOKED")
                 }
