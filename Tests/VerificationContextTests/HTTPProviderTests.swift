@@ -145,14 +145,16 @@ struct HTTPProviderTests {
 
     @Test("a reviewer may decide first: the provider's later answer is ignored")
     func reviewerFirst() async throws {
-        let stub = ProviderStub(script: [ProviderStub.Behaviour(body: "{\"decision\": \"APPROVED\"}", delay: .milliseconds(400))])
-        try await Self.run(stub, { $0.timeout = .seconds(2) }) { world in
+        let stub = ProviderStub(script: [ProviderStub.Behaviour(body: "{\"decision\": \"APPROVED\"}", delay: .milliseconds(1500))])
+        // The provider answers 1.5 s after it is asked: the reviewer's rejection comes first even on
+        // a loaded machine (400 ms was not always enough beside the other suites).
+        try await Self.run(stub, { $0.timeout = .seconds(4) }) { world in
             let submitted = try await submitExternal(world)
             let rejected = try await world.reject(submitted.id, "forged certificate")
             #expect(rejected.status == .rejected)
             let deadline = Date().addingTimeInterval(10)
             while stub.requests.isEmpty, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            try await Task.sleep(for: .seconds(1))
+            try await Task.sleep(for: .seconds(2.5))  // past the provider's answer
             #expect(try await world.get(submitted.id).status == .rejected)
             #expect(try await world.events(of: submitted.id) == ["verification.submitted", "verification.rejected"])
         }

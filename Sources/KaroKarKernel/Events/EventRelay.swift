@@ -28,6 +28,9 @@ public final class EventRelay: Sendable {
         /// a time and in order; two keep a consumer up with many publishers whose backends compete
         /// with its own for the database's CPU.
         public var workersPerConsumer = 2
+        /// How many of the relay's loops use the database at once (see ``RelayPermits``); nil: a
+        /// third of the pool's connections, at least one, so calls always find most of the pool.
+        public var maximumConnections: Int?
         /// A leased delivery no one settles within this is due again (its relay died).
         public var lease: Duration = .seconds(30)
         /// Fallback poll when no NOTIFY arrives (a lost connection, retries coming due).
@@ -75,12 +78,15 @@ public final class EventRelay: Sendable {
     let logger: Logger
     /// Written into leases, for operators: which process holds a delivery.
     let owner: String
+    /// The relay's share of the pool.
+    let permits: RelayPermits
 
     public init(bus: EventBus, options: Options = Options(), logger: Logger) {
         self.bus = bus
         self.options = options
         self.logger = logger
         self.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID.random().uuidString.prefix(8).lowercased())"
+        self.permits = RelayPermits(options.maximumConnections ?? bus.pool.configuration.maximumConnections / 3)
     }
 
     /// Runs until the task is cancelled.
@@ -139,13 +145,16 @@ public final class EventRelay: Sendable {
         var failures = 0
         while !Task.isCancelled {
             do {
-                let safe = try await ConsumerCursors.advanceHorizon(pool: bus.pool)
-                var behind = false
-                var written = 0
-                for consumer in consumers {
-                    let step = try await ConsumerCursors.fanOut(consumer: consumer.name, safe: safe, limit: options.fanOutBatch, pool: bus.pool)
-                    written += step.written
-                    behind = behind || !step.caughtUp
+                let (written, behind) = try await permits.withPermit {
+                    let safe = try await ConsumerCursors.advanceHorizon(pool: bus.pool)
+                    var behind = false
+                    var written = 0
+                    for consumer in consumers {
+                        let step = try await ConsumerCursors.fanOut(consumer: consumer.name, safe: safe, limit: options.fanOutBatch, pool: bus.pool)
+                        written += step.written
+                        behind = behind || !step.caughtUp
+                    }
+                    return (written, behind)
                 }
                 failures = 0
                 if written > 0 { doorbells.forEach { $0.ring() } }
@@ -165,7 +174,9 @@ public final class EventRelay: Sendable {
             do {
                 var deleted = options.pruneBatch
                 while deleted >= options.pruneBatch, !Task.isCancelled {
-                    deleted = try await ConsumerCursors.prune(options.retention, batch: options.pruneBatch, pool: bus.pool) ?? 0
+                    deleted = try await permits.withPermit {
+                        try await ConsumerCursors.prune(options.retention, batch: options.pruneBatch, pool: bus.pool)
+                    } ?? 0
                 }
             } catch {
                 if !Task.isCancelled { logger.warning("event retention pass failed", metadata: ["error": "\(error)"]) }
@@ -202,15 +213,16 @@ public final class EventRelay: Sendable {
         var failures = 0
         while !Task.isCancelled {
             do {
-                let claimed = try await OutboxStore.claim(
-                    consumer: consumer.name, limit: options.batchSize, lease: options.lease, owner: owner, pool: bus.pool
-                )
-                failures = 0
-                if claimed.isEmpty {
-                    await doorbell.wait(timeout: options.pollInterval)
-                } else {
-                    try await process(claimed, consumer: consumer, logger: logger)
+                // One permit for the claim and its batch; none while waiting for the doorbell.
+                let claimed = try await permits.withPermit {
+                    let claimed = try await OutboxStore.claim(
+                        consumer: consumer.name, limit: options.batchSize, lease: options.lease, owner: owner, pool: bus.pool
+                    )
+                    if !claimed.isEmpty { try await process(claimed, consumer: consumer, logger: logger) }
+                    return claimed
                 }
+                failures = 0
+                if claimed.isEmpty { await doorbell.wait(timeout: options.pollInterval) }
             } catch {
                 failures += 1
                 if !Task.isCancelled { logger.warning("event delivery failed; retrying", metadata: ["error": "\(error)"]) }
