@@ -102,23 +102,34 @@ struct DatabaseFailureTests {
 
     @Test("every pooled connection busy past the acquire timeout: UNAVAILABLE / DATABASE_UNAVAILABLE, then served again once one is free")
     func poolExhausted() async throws {
-        let (pool, _) = try await TestDatabase.fresh(maximumConnections: 1, acquireTimeout: .seconds(1))
+        // Three connections and a 3 s wait: the server's event relay takes one of them now and then
+        // (at most a third of the pool), so a pool of one made the set-up itself time out on a
+        // loaded machine. The test holds all three once the set-up is done.
+        let connections = 3
+        let (pool, _) = try await TestDatabase.fresh(maximumConnections: connections, acquireTimeout: .seconds(3))
         _ = try await MigrationRunner.migrate(Database.migrations, pool: pool)
         let served = try await Served(pool: pool)
         let admin = try await served.platformAdmin()
         let organization = try await served.organization(admin)
 
         let (held, holding) = AsyncStream.makeStream(of: Void.self)
-        let holder = Task {
-            try await pool.withConnection { _ in
-                holding.yield()
-                try await Task.sleep(for: .seconds(3))
+        let holders = (0..<connections).map { _ in
+            Task {
+                try await pool.withConnection { _ in
+                    holding.yield()
+                    try? await Task.sleep(for: .seconds(60))  // until cancelled
+                }
             }
         }
-        for await _ in held { break }
+        var holdingCount = 0
+        for await _ in held {
+            holdingCount += 1
+            if holdingCount == connections { break }
+        }
+        #expect(pool.metrics.inUse == connections, "the test holds every connection")
         await Self.expectDatabaseUnavailable { _ = try await served.identity.getOrganization(.init(organizationId: organization.id), options: admin) }
-        holder.cancel()
-        _ = try? await holder.value
+        for holder in holders { holder.cancel() }
+        for holder in holders { try await holder.value }
         #expect(try await served.identity.getOrganization(.init(organizationId: organization.id), options: admin).organization?.id == organization.id)
         await served.stop()
         await pool.close()
