@@ -53,7 +53,7 @@ struct AllocationFollowsTests {
         }
     }
 
-    @Test("a reassigned self-booking stops counting for its requester, who may book again; the new employee is not refused for their allocation")
+    @Test("a reassigned self-booking stops counting for its requester, who may book again and no longer reads or cancels it; the new employee is not refused for their allocation")
     func reassignedSelfBooking() async throws {
         try await TestMarketplace.run { market in
             let world = try await BookingWorld.make(market)
@@ -77,6 +77,16 @@ struct AllocationFollowsTests {
             )
             #expect(try await Self.usage(world, world.employee).activeBookings == 0)
             #expect(try await Self.usage(world, second).activeBookings == 2)
+            // No longer the requester's own: they neither read, list nor cancel it (decided).
+            await expectCode(.notFound, domainCode: "BOOKING_NOT_FOUND") {
+                _ = try await world.bookings.getBooking(.init(bookingId: own.id), options: world.employee.callOptions)
+            }
+            await expectCode(.notFound, domainCode: "BOOKING_NOT_FOUND") {
+                _ = try await world.bookings.cancelBooking(.init(bookingId: own.id, reason: .init(value: "mine?")), options: world.employee.callOptions)
+            }
+            let listed = try await world.bookings.listCorporateBookings(.init(), options: world.employee.callOptions).bookings.map(\.id)
+            #expect(!listed.contains(own.id) && listed.contains(next.id), "\(listed)")
+            #expect(try await world.bookings.getBooking(.init(bookingId: own.id), options: world.manager.callOptions).booking?.status == .assigned)
             let submitted = try await world.bookings.submitBooking(.init(bookingId: next.id), options: world.employee.callOptions).booking!
             #expect(submitted.status == .requested, "the requester's allocation is free again")
             let third = try await world.draft(period(10, 11), as: second)

@@ -36,6 +36,15 @@ struct BookingRecord: Sendable, Hashable, Codable {
     var version: Int64
     var createdAt: Instant
     var updatedAt: Instant
+
+    /// Whether this is `user`'s own self-booking, which an employee with only the `*_own` grants
+    /// reads, submits and cancels (DOMAIN.md 6.1: "for themselves only"). Requested by them, and
+    /// still for them: once the corporate reassigns it to a colleague it is the colleague's
+    /// booking, so the requester no longer sees or cancels it (they learn of it by their
+    /// assignment being closed), as the allocation no longer counts it for them.
+    func isOwnSelfBooking(of user: UUID) -> Bool {
+        selfBooking && requestedBy == user && (assignee == nil || assignee == user)
+    }
 }
 
 /// How an ACTIVE booking ended early.

@@ -11,7 +11,7 @@ enum BookingTenancy {
         /// Platform administrators and the system.
         case platform
         /// A member of its corporate; `ownOnly` when the caller holds only the `*_own` grant
-        /// (an employee: only bookings they requested for themselves).
+        /// (an employee: only their own self-bookings, see ``BookingRecord/isOwnSelfBooking(of:)``).
         case corporate(ownOnly: Bool)
         case vendor
         case none
@@ -23,7 +23,7 @@ enum BookingTenancy {
         guard caller.kind != .anonymous else { return .none }
         if caller.organizationID == booking.corporateID {
             if caller.has(fullGrant) { return .corporate(ownOnly: false) }
-            if let ownGrant, caller.has(ownGrant), booking.selfBooking, booking.requestedBy == caller.principalID {
+            if let ownGrant, caller.has(ownGrant), booking.isOwnSelfBooking(of: caller.principalID) {
                 return .corporate(ownOnly: true)
             }
             // An employee reading a colleague's booking: it does not exist for them.

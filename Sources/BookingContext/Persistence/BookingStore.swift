@@ -76,6 +76,7 @@ enum BookingStore {
             return try await database.query("""
                 SELECT * FROM booking.bookings
                 WHERE requested_by = \(requester) AND corporate_organization_id = \(corporate) AND self_booking
+                  AND (assignee_id IS NULL OR assignee_id = \(requester))
                   AND (cardinality(\(statuses)::text[]) = 0 OR status = ANY(\(statuses)::text[]))
                   AND (\(filter.overlapping)::tstzrange IS NULL OR period && \(filter.overlapping)::tstzrange)
                   AND (\(filter.vehicle)::uuid IS NULL OR vehicle_id = \(filter.vehicle)::uuid)
