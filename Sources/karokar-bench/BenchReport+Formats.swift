@@ -17,6 +17,7 @@ extension BenchReport {
             let memory = result.serverBytesPerIdleConnection.map { Self.number($0 / 1024, 2) + " KiB of server memory each" } ?? "server memory n/a (no --server-pid)"
             lines.append("idle:          \(plan.idleConnections) connections open beside the run, \(memory)")
         }
+        lines += stageLines
         lines.append("")
         lines.append("latency histogram (µs):")
         let largest = max(chart.map(\.1).max() ?? 1, 1)
@@ -57,6 +58,11 @@ extension BenchReport {
             JSONMember("cpu", .object(cpu)),
             JSONMember("idleConnections", .number(String(plan.idleConnections))),
             JSONMember("serverBytesPerIdleConnection", result.serverBytesPerIdleConnection.map { number($0) } ?? .null),
+            JSONMember("settings", settings),
+            JSONMember("machine", Machine.json),
+            JSONMember("series", Self.seriesJSON(seriesPoints)),
+            JSONMember("stages", .array(stages.enumerated().map { Self.stageJSON($0.offset + 1, $0.element.stage, $0.element.result.stats, seconds: $0.element.result.seconds) })),
+            JSONMember("knee", knee.map(Self.kneeJSON) ?? .null),
         ])
     }
 

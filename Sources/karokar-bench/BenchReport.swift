@@ -10,13 +10,16 @@ import Darwin
 #endif
 
 enum ReportFormat: String {
-    case text, json, csv
+    case text, json, csv, html
 }
 
 /// The final report: as text for people, JSON or CSV for machines. Latencies in microseconds.
 struct BenchReport {
     let plan: BenchPlan
     let result: BenchResult
+    /// A staged run's stages (schedules, knee search); empty for a constant load.
+    var stages: [StageResult] = []
+    var knee: KneeVerdict?
 
     static let quantiles: [(String, Double)] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)]
 
@@ -61,6 +64,7 @@ struct BenchReport {
         case .text: text
         case .json: json.prettyJSONText
         case .csv: csv
+        case .html: HTMLReport.page(title: "karokar-bench: \(plan.method.path)", data: json)
         }
     }
 
