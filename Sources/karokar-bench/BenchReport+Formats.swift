@@ -4,7 +4,7 @@ extension BenchReport {
     var text: String {
         var lines = [
             "call:          \(plan.method.path) on \(plan.address)",
-            "load:          \(mode), \(plan.concurrency) in flight at most, \(plan.connections) connection(s)",
+            "load:          \(mode)" + (!stages.isEmpty && !isOpenLoop ? "" : ", \(plan.concurrency) in flight at most") + ", \(plan.connections) connection(s)",
             "requests:      \(result.stats.requests) in \(Self.number(result.seconds, 3)) s = \(Self.number(result.rate, 0)) calls/s",
             "latency (µs):  " + latencies.map { "\($0.0) \(Self.number($0.1, 1))" }.joined(separator: "  "),
             "statuses:      " + statuses.map { "\($0.0) \($0.1)" }.joined(separator: ", "),
@@ -44,7 +44,7 @@ extension BenchReport {
         return .object([
             JSONMember("call", .string(plan.method.path)),
             JSONMember("address", .string(plan.address.description)),
-            JSONMember("mode", .string(plan.rate == nil ? "closed" : "open")),
+            JSONMember("mode", .string(isOpenLoop ? "open" : "closed")),
             JSONMember("targetRate", plan.rate.map { number($0) } ?? .null),
             JSONMember("concurrency", .number(String(plan.concurrency))),
             JSONMember("connections", .number(String(plan.connections))),
@@ -70,7 +70,7 @@ extension BenchReport {
     var csv: String {
         let latency = Dictionary(uniqueKeysWithValues: latencies)
         let columns: [(String, String)] = [
-            ("call", plan.method.path), ("mode", plan.rate == nil ? "closed" : "open"),
+            ("call", plan.method.path), ("mode", isOpenLoop ? "open" : "closed"),
             ("target_rate", plan.rate.map { Self.number($0, 1) } ?? ""), ("concurrency", String(plan.concurrency)),
             ("connections", String(plan.connections)), ("requests", String(result.stats.requests)),
             ("seconds", Self.number(result.seconds, 6)), ("rate", Self.number(result.rate, 1)),

@@ -42,8 +42,17 @@ struct BenchReport {
     }
 
     var mode: String {
-        plan.rate.map { "open loop at \(Self.number($0, 0)) calls/s" } ?? "closed loop"
+        if let first = stages.first?.stage, let last = stages.last?.stage {
+            if let from = first.rate, let to = last.rate {
+                return "open loop, \(stages.count) stages from \(Self.number(from, 0)) to \(Self.number(to, 0)) calls/s"
+            }
+            return "closed loop, \(stages.count) stages from \(first.concurrency) to \(last.concurrency) in flight"
+        }
+        return plan.rate.map { "open loop at \(Self.number($0, 0)) calls/s" } ?? "closed loop"
     }
+
+    /// Open loop: a constant rate or a load schedule.
+    var isOpenLoop: Bool { plan.rate != nil || stages.first?.stage.rate != nil }
 
     func microsecondsPerCall(_ seconds: Double?) -> Double? {
         guard let seconds, result.stats.requests > 0 else { return nil }

@@ -60,6 +60,7 @@ extension ScenarioResult {
             lines.append("  \(phase.name) (\(BenchReport.number(phase.seconds, 3)) s)")
             lines += Self.rows(phase.steps, seconds: phase.seconds)
         }
+        lines.append("mix:        " + modeText + ", \(concurrency) workers")
         lines.append("load:       \(load.requests) calls in \(BenchReport.number(load.seconds, 3)) s = \(BenchReport.number(Double(load.requests) / max(load.seconds, 1e-9), 0)) calls/s")
         lines += Self.rows(load.steps, seconds: load.seconds)
         lines += BenchReport.stageTable(stages.map { ($0.stage, $0.load.merged, $0.load.seconds) }).map { "    " + $0 }
@@ -70,6 +71,16 @@ extension ScenarioResult {
             lines.append("tallies:    " + tallies.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n")
+    }
+
+    var modeText: String {
+        if let first = stages.first?.stage, let last = stages.last?.stage {
+            if let from = first.rate, let to = last.rate {
+                return "open loop, \(stages.count) stages from \(BenchReport.number(from, 0)) to \(BenchReport.number(to, 0)) steps/s"
+            }
+            return "closed loop, \(stages.count) stages from \(first.concurrency) to \(last.concurrency) workers in flight"
+        }
+        return rate.map { "open loop at \(BenchReport.number($0, 0)) steps/s" } ?? "closed loop"
     }
 
     /// The mix's completions over time, stages laid end to end.
@@ -114,7 +125,7 @@ extension ScenarioResult {
             JSONMember("knee", knee.map(BenchReport.kneeJSON) ?? .null),
             JSONMember("settings", .object([
                 JSONMember("scenario", .string(scenario.name)),
-                JSONMember("mode", .string(rate.map { "open loop at \(BenchReport.number($0, 0)) steps/s" } ?? "closed loop")),
+                JSONMember("mode", .string(modeText)),
                 JSONMember("concurrency", .number(String(concurrency))),
                 JSONMember("schedule", .string(stages.isEmpty ? "constant" : "\(stages.count) stages")),
                 JSONMember("weights", .string(load.weights.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))),
