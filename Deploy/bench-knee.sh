@@ -7,12 +7,12 @@
 #   2. the marketplace scenario (20 vendors, 5 corporates, 100 vehicles; mix steps per second): rates
 #      from MARKET_START by MARKET_STEP up to MARKET_END, 3 s per stage, p99 of the mix under MARKET_P99
 #      (default 50ms), 64 workers.
-# Each run writes a JSON and a self-contained HTML report into $BENCH_OUT (default ./bench-knee) and
+# Each run writes a JSON and a self-contained HTML report into $BENCH_OUT (default /tmp/karokar-bench-knee) and
 # prints its text report. Usage: bash Deploy/bench-knee.sh   (BENCH_BIN=.build/debug for a functional run)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-out="${BENCH_OUT:-$root/bench-knee}"
+out="${BENCH_OUT:-${TMPDIR:-/tmp}/karokar-bench-knee}"
 mkdir -p "$out"
 BENCH_SERVER_ENV="KAROKAR_PASSWORD_HASH_COST=12"
 source Deploy/bench/server.sh

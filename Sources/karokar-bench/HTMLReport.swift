@@ -86,7 +86,10 @@ enum HTMLReport {
         let verdict = rate == "-" ? "no knee: the first stage already broke the bound" : "knee at \(rate) calls/s"
         let broken = text(knee["brokenAtRate"])
         let stop = broken == "-" ? "every stage met the bound" : "stopped at \(broken) calls/s: " + text(knee["reason"])
-        return section("Knee (p99 under \(text(knee["p99BoundMicros"])) µs, no failures)",
+        let micros = value(knee["p99BoundMicros"])
+        let bound = micros >= 1000 ? BenchReport.number(micros / 1000, micros.truncatingRemainder(dividingBy: 1000) == 0 ? 0 : 3) + " ms"
+            : BenchReport.number(micros, 1) + " µs"
+        return section("Knee (p99 under \(bound), no failures)",
                        "<p class=\"knee\">\(escape(verdict))</p><p>\(escape(stop))</p>")
     }
 
