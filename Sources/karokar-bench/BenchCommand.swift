@@ -10,7 +10,7 @@ struct KarokarBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "karokar-bench",
         abstract: "Load generator for KaroKar RPC servers.",
-        subcommands: [BenchCommand.self, ScenarioCommand.self, PoolBenchmark.self, OutboxBenchmark.self, ReservationBenchmark.self],
+        subcommands: [BenchCommand.self, ScenarioCommand.self, CompareCommand.self, HTMLCommand.self, PoolBenchmark.self, OutboxBenchmark.self, ReservationBenchmark.self],
         defaultSubcommand: BenchCommand.self
     )
 }
@@ -31,6 +31,8 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Server address, HOST:PORT.") var address = ServerAddress.default.description
     @Option(help: "The method, SERVICE/METHOD.") var call = "karokar.rpc.v1.DiagnosticsService/Echo"
+    @Option(help: "Requests, one JSON request per line (placeholders allowed), instead of --data.") var dataFile: String?
+    @Option(help: "With --data-file: round-robin or random.") var dataOrder = "round-robin"
     @Option(help: "The request as JSON, or @FILE.") var data = #"{"payload":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#
     @Option(name: [.customShort("H"), .customLong("metadata")], help: "Metadata entry \"key: value\" (repeatable).")
     var metadata: [String] = []
@@ -46,7 +48,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Connections that send HELLO and then nothing, held open during the run beside the active ones.")
     var idleConnections = 0
     @Option(help: "Also report the CPU time of this server process (and its memory per idle connection).") var serverPid: Int32?
-    @Option(help: "Report format: text, json or csv.") var format = "text"
+    @Option(help: "Report format: text, json, csv or html (one self-contained file with charts).") var format = "text"
+    @OptionGroup(title: "Schedules and knee search") var schedule: ScheduleOptions
     @Flag(inversion: .prefixedNo, help: "Show a live progress line (only on a terminal).") var progress = true
 
     func validate() throws {
@@ -55,22 +58,28 @@ struct BenchCommand: AsyncParsableCommand {
         guard connections <= concurrency else { throw ValidationError("--connections (\(connections)) must not exceed --concurrency (\(concurrency))") }
         guard rps >= 0, rps.isFinite else { throw ValidationError("--rps must be 0 (closed loop) or a positive rate") }
         guard total.map({ $0 >= 1 }) ?? true else { throw ValidationError("--total must be at least 1") }
-        guard ReportFormat(rawValue: format) != nil else { throw ValidationError("--format must be text, json or csv") }
+        guard ReportFormat(rawValue: format) != nil else { throw ValidationError("--format must be text, json, csv or html") }
     }
 
     func run() async throws {
         do {
             let plan = try makePlan()
+            let stages = try schedule.stages(concurrency: concurrency, connections: connections)
+            let bound = try schedule.kneeBound()
             let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-            let result: BenchResult
+            let report: BenchReport
             do {
-                result = try await BenchRun(plan: plan, group: group).run(showProgress: progress)
+                if let stages {
+                    report = try await StagedBench(plan: plan, stages: stages, bound: bound, group: group).run(showProgress: progress)
+                } else {
+                    report = BenchReport(plan: plan, result: try await BenchRun(plan: plan, group: group).run(showProgress: progress))
+                }
                 try? await group.shutdownGracefully()
             } catch {
                 try? await group.shutdownGracefully()
                 throw error
             }
-            print(BenchReport(plan: plan, result: result).render(ReportFormat(rawValue: format)!))
+            print(report.render(ReportFormat(rawValue: format)!))
         } catch let error as ToolError {
             StandardError.line("error: \(error.message)")
             throw ExitCode(ExitStatus.localFailure)
@@ -80,13 +89,18 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
+    private func requestSource(typeName: String) throws(ToolError) -> RequestSource {
+        guard let dataFile else { return RequestSource(try RequestTemplate(jsonText: TextInput.resolve(data), typeName: typeName)) }
+        return try RequestSource(lines: TextInput.file(dataFile), typeName: typeName, order: dataOrder, source: dataFile)
+    }
+
     private func makePlan() throws(ToolError) -> BenchPlan {
         let method = try MethodCatalog.resolve(MethodReference(parsing: call))
         let length: BenchPlan.Length = if let total { .total(total) } else { .duration(try DurationText.parse(duration)) }
         let timeout = try DurationText.parse(self.timeout)
         return BenchPlan(
             address: try ServerAddress(parsing: address), method: method,
-            requests: try RequestTemplate(jsonText: TextInput.resolve(data), typeName: method.requestType),
+            requests: try requestSource(typeName: method.requestType),
             metadata: try MetadataText.parse(metadata), timeout: timeout == .zero ? nil : timeout,
             concurrency: concurrency, connections: connections, rate: rps > 0 ? rps : nil, length: length,
             warmup: try DurationText.parse(warmup), seed: seed, serverPID: serverPid, idleConnections: idleConnections

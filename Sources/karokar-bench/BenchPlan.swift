@@ -12,7 +12,7 @@ struct BenchPlan: Sendable {
 
     var address: ServerAddress
     var method: ResolvedMethod
-    var requests: RequestTemplate
+    var requests: RequestSource
     var metadata: Metadata
     var timeout: Duration?
     var concurrency: Int
@@ -47,6 +47,12 @@ struct BenchPlan: Sendable {
         return LoadSchedule(measureFrom: measureFrom, stop: stop, interval: interval, grace: grace)
     }
 
+    /// Windows of about a fiftieth of the run, from 10 ms to 1 s.
+    var seriesWidth: UInt64 {
+        guard case .duration(let duration) = length else { return 100_000_000 }
+        return UInt64(min(max(duration.inSeconds / 50, 0.01), 1) * 1e9)
+    }
+
     func work(connection index: Int, schedule: LoadSchedule) -> LoadConnectionHandler.Work {
         var schedule = schedule
         if case .total(let total) = length {
@@ -56,7 +62,7 @@ struct BenchPlan: Sendable {
         return LoadConnectionHandler.Work(
             limit: limit(connection: index), schedule: schedule, frames: frames, requests: requests,
             firstSequence: UInt64(index), sequenceStride: UInt64(connections),
-            random: BenchRandom(seed: seed &+ UInt64(index) &* 0x9E37_79B9)
+            random: BenchRandom(seed: seed &+ UInt64(index) &* 0x9E37_79B9), seriesWidth: seriesWidth
         )
     }
 

@@ -4,7 +4,7 @@ extension BenchReport {
     var text: String {
         var lines = [
             "call:          \(plan.method.path) on \(plan.address)",
-            "load:          \(mode), \(plan.concurrency) in flight at most, \(plan.connections) connection(s)",
+            "load:          \(mode)" + (!stages.isEmpty && !isOpenLoop ? "" : ", \(plan.concurrency) in flight at most") + ", \(plan.connections) connection(s)",
             "requests:      \(result.stats.requests) in \(Self.number(result.seconds, 3)) s = \(Self.number(result.rate, 0)) calls/s",
             "latency (µs):  " + latencies.map { "\($0.0) \(Self.number($0.1, 1))" }.joined(separator: "  "),
             "statuses:      " + statuses.map { "\($0.0) \($0.1)" }.joined(separator: ", "),
@@ -17,6 +17,7 @@ extension BenchReport {
             let memory = result.serverBytesPerIdleConnection.map { Self.number($0 / 1024, 2) + " KiB of server memory each" } ?? "server memory n/a (no --server-pid)"
             lines.append("idle:          \(plan.idleConnections) connections open beside the run, \(memory)")
         }
+        lines += stageLines
         lines.append("")
         lines.append("latency histogram (µs):")
         let largest = max(chart.map(\.1).max() ?? 1, 1)
@@ -43,7 +44,7 @@ extension BenchReport {
         return .object([
             JSONMember("call", .string(plan.method.path)),
             JSONMember("address", .string(plan.address.description)),
-            JSONMember("mode", .string(plan.rate == nil ? "closed" : "open")),
+            JSONMember("mode", .string(isOpenLoop ? "open" : "closed")),
             JSONMember("targetRate", plan.rate.map { number($0) } ?? .null),
             JSONMember("concurrency", .number(String(plan.concurrency))),
             JSONMember("connections", .number(String(plan.connections))),
@@ -57,6 +58,11 @@ extension BenchReport {
             JSONMember("cpu", .object(cpu)),
             JSONMember("idleConnections", .number(String(plan.idleConnections))),
             JSONMember("serverBytesPerIdleConnection", result.serverBytesPerIdleConnection.map { number($0) } ?? .null),
+            JSONMember("settings", settings),
+            JSONMember("machine", Machine.json),
+            JSONMember("series", Self.seriesJSON(seriesPoints)),
+            JSONMember("stages", .array(stages.enumerated().map { Self.stageJSON($0.offset + 1, $0.element.stage, $0.element.result.stats, seconds: $0.element.result.seconds) })),
+            JSONMember("knee", knee.map(Self.kneeJSON) ?? .null),
         ])
     }
 
@@ -64,7 +70,7 @@ extension BenchReport {
     var csv: String {
         let latency = Dictionary(uniqueKeysWithValues: latencies)
         let columns: [(String, String)] = [
-            ("call", plan.method.path), ("mode", plan.rate == nil ? "closed" : "open"),
+            ("call", plan.method.path), ("mode", isOpenLoop ? "open" : "closed"),
             ("target_rate", plan.rate.map { Self.number($0, 1) } ?? ""), ("concurrency", String(plan.concurrency)),
             ("connections", String(plan.connections)), ("requests", String(result.stats.requests)),
             ("seconds", Self.number(result.seconds, 6)), ("rate", Self.number(result.rate, 1)),

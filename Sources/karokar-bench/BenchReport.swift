@@ -10,13 +10,16 @@ import Darwin
 #endif
 
 enum ReportFormat: String {
-    case text, json, csv
+    case text, json, csv, html
 }
 
 /// The final report: as text for people, JSON or CSV for machines. Latencies in microseconds.
 struct BenchReport {
     let plan: BenchPlan
     let result: BenchResult
+    /// A staged run's stages (schedules, knee search); empty for a constant load.
+    var stages: [StageResult] = []
+    var knee: KneeVerdict?
 
     static let quantiles: [(String, Double)] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)]
 
@@ -39,8 +42,17 @@ struct BenchReport {
     }
 
     var mode: String {
-        plan.rate.map { "open loop at \(Self.number($0, 0)) calls/s" } ?? "closed loop"
+        if let first = stages.first?.stage, let last = stages.last?.stage {
+            if let from = first.rate, let to = last.rate {
+                return "open loop, \(stages.count) stages from \(Self.number(from, 0)) to \(Self.number(to, 0)) calls/s"
+            }
+            return "closed loop, \(stages.count) stages from \(first.concurrency) to \(last.concurrency) in flight"
+        }
+        return plan.rate.map { "open loop at \(Self.number($0, 0)) calls/s" } ?? "closed loop"
     }
+
+    /// Open loop: a constant rate or a load schedule.
+    var isOpenLoop: Bool { plan.rate != nil || stages.first?.stage.rate != nil }
 
     func microsecondsPerCall(_ seconds: Double?) -> Double? {
         guard let seconds, result.stats.requests > 0 else { return nil }
@@ -61,6 +73,7 @@ struct BenchReport {
         case .text: text
         case .json: json.prettyJSONText
         case .csv: csv
+        case .html: HTMLReport.page(title: "karokar-bench: \(plan.method.path)", data: json)
         }
     }
 

@@ -136,3 +136,59 @@ struct BenchResult: Sendable {
     var seconds: Double { Double(elapsedNanoseconds) / 1e9 }
     var rate: Double { seconds > 0 ? Double(stats.requests) / seconds : 0 }
 }
+
+/// A run whose load changes: each stage is a run of its own (fresh connections, warm-up only
+/// before the first), so an overloaded stage's backlog does not spill into the next stage. With
+/// a knee bound, the first stage that breaks it (p99 at or above the bound, or any failure) is
+/// the last one run.
+struct StagedBench {
+    let plan: BenchPlan
+    let stages: [LoadStage]
+    let bound: Duration?
+    let group: any EventLoopGroup
+
+    func run(showProgress: Bool) async throws -> BenchReport {
+        var done: [StageResult] = []
+        var verdict = bound.map { KneeVerdict(bound: $0) }
+        for (index, stage) in stages.enumerated() {
+            var stagePlan = plan
+            stagePlan.rate = stage.rate
+            stagePlan.concurrency = stage.concurrency
+            stagePlan.connections = min(plan.connections, stage.concurrency)
+            stagePlan.length = .duration(stage.duration)
+            stagePlan.warmup = index == 0 ? plan.warmup : .zero
+            stagePlan.idleConnections = index == 0 ? plan.idleConnections : 0
+            let result = try await BenchRun(plan: stagePlan, group: group).run(showProgress: showProgress)
+            done.append(StageResult(stage: stage, result: result))
+            if let bound {
+                let stats = result.stats
+                if let reason = KneeVerdict.check(
+                    p99Nanoseconds: stats.histogram.value(atQuantile: 0.99), failures: stats.failures, requests: stats.requests, bound: bound
+                ) {
+                    verdict?.brokenAt = stage.rate
+                    verdict?.reason = reason
+                    break
+                }
+                verdict?.knee = stage.rate
+            }
+        }
+        var total = LoadStats()
+        var elapsed: UInt64 = 0
+        var cpu = CPUTime(loadGenerator: 0, server: plan.serverPID == nil ? nil : 0)
+        for stage in done {
+            var stats = stage.result.stats
+            stats.series = nil
+            total.merge(stats)
+            elapsed += stage.result.elapsedNanoseconds
+            cpu = cpu + stage.result.cpu
+        }
+        let result = BenchResult(stats: total, elapsedNanoseconds: elapsed, cpu: cpu, serverBytesPerIdleConnection: done.first?.result.serverBytesPerIdleConnection)
+        return BenchReport(plan: plan, result: result, stages: done, knee: verdict)
+    }
+}
+
+/// One stage of a staged run and what it measured.
+struct StageResult: Sendable {
+    let stage: LoadStage
+    let result: BenchResult
+}

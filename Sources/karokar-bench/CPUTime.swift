@@ -56,3 +56,9 @@ enum ProcFile {
         return count > 0 ? Array(buffer[0..<count]) : nil
     }
 }
+
+extension CPUTime {
+    static func + (left: CPUTime, right: CPUTime) -> CPUTime {
+        CPUTime(loadGenerator: left.loadGenerator + right.loadGenerator, server: left.server.flatMap { a in right.server.map { a + $0 } })
+    }
+}

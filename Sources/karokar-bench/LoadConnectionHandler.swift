@@ -18,11 +18,13 @@ final class LoadConnectionHandler: ChannelInboundHandler {
         var limit: Int
         var schedule: LoadSchedule
         var frames: CallFrameWriter
-        var requests: RequestTemplate
+        var requests: RequestSource
         /// Sequence numbers of this connection: `first`, `first + stride`, ...
         var firstSequence: UInt64
         var sequenceStride: UInt64
         var random: BenchRandom
+        /// Width of the time series' windows, in nanoseconds.
+        var seriesWidth: UInt64 = 100_000_000
     }
 
     private let ready: EventLoopPromise<RPCV1.HelloAck>
@@ -99,6 +101,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     /// Begins sending; called on the event loop once the handshake is done.
     func begin(_ work: Work, at start: UInt64) {
         self.work = work
+        stats = LoadStats(series: TimeSeries(origin: work.schedule.measureFrom, width: work.seriesWidth))
         pending = PendingCalls(limit: work.limit)
         sequence = work.firstSequence
         nextIntended = start

@@ -19,6 +19,12 @@ struct LoadStats: Sendable {
     private(set) var lastCompletion: UInt64 = 0
     /// The message of the first failed call, to explain a failing scenario step.
     var firstFailure: String?
+    /// Completions over time, when the run keeps them (for the HTML report's charts).
+    var series: TimeSeries?
+
+    init(series: TimeSeries? = nil) {
+        self.series = series
+    }
 
     var requests: Int { Int(histogram.count) }
     var failures: Int { requests - codeCounts[0] }
@@ -30,16 +36,17 @@ struct LoadStats: Sendable {
             otherCodes[code, default: 0] += 1
         }
         if let domainCode, !domainCode.isEmpty { domainCodes[domainCode, default: 0] += 1 }
-        finish(latency: latency, at: now)
+        finish(latency: latency, failed: code != 0, at: now)
     }
 
     mutating func record(_ local: Local, latency: UInt64, at now: UInt64) {
         localCounts[local, default: 0] += 1
-        finish(latency: latency, at: now)
+        finish(latency: latency, failed: true, at: now)
     }
 
-    private mutating func finish(latency: UInt64, at now: UInt64) {
+    private mutating func finish(latency: UInt64, failed: Bool, at now: UInt64) {
         histogram.record(nanoseconds: latency)
+        series?.record(latency: latency, failed: failed, at: now)
         lastCompletion = max(lastCompletion, now)
     }
 
@@ -51,6 +58,9 @@ struct LoadStats: Sendable {
         domainCodes.merge(other.domainCodes, uniquingKeysWith: +)
         lastCompletion = max(lastCompletion, other.lastCompletion)
         firstFailure = firstFailure ?? other.firstFailure
+        if let theirs = other.series {
+            if series == nil { series = theirs } else { series!.merge(theirs) }
+        }
     }
 
     /// Status name to count, for reports; names from `name(code)`.

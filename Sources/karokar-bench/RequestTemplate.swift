@@ -167,3 +167,47 @@ extension RequestTemplate.Node {
         return false
     }
 }
+
+/// The requests of a run: one template (`--data`), or one per line of `--data-file`, taken in turn
+/// by sequence number (round robin over all connections) or at random.
+struct RequestSource: Sendable {
+    static let maximumLines = 100_000
+
+    let templates: [RequestTemplate]
+    let random: Bool
+
+    init(_ template: RequestTemplate) {
+        templates = [template]
+        random = false
+    }
+
+    /// The non-blank lines of `text`, each a JSON request (with placeholders if wanted).
+    init(lines text: String, typeName: String, order: String, source: String) throws(ToolError) {
+        guard order == "round-robin" || order == "random" else { throw ToolError("--data-order must be round-robin or random") }
+        var templates: [RequestTemplate] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmedLine
+            guard !trimmed.isEmpty else { continue }
+            guard templates.count < Self.maximumLines else { throw ToolError("\(source) has more than \(Self.maximumLines) requests") }
+            do {
+                templates.append(try RequestTemplate(jsonText: trimmed, typeName: typeName))
+            } catch {
+                throw ToolError("\(source) line \(number + 1): \(error.message)")
+            }
+        }
+        guard !templates.isEmpty else { throw ToolError("\(source) holds no request (one JSON request per line)") }
+        self.templates = templates
+        random = order == "random"
+    }
+
+    func render(sequence: UInt64, random generator: inout BenchRandom) throws(ToolError) -> [UInt8] {
+        let index = templates.count == 1 ? 0 : random ? Int.random(in: 0..<templates.count, using: &generator) : Int(sequence % UInt64(templates.count))
+        return try templates[index].render(sequence: sequence, random: &generator)
+    }
+}
+
+extension Substring {
+    fileprivate var trimmedLine: String {
+        String(drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed())
+    }
+}

@@ -9,17 +9,28 @@ import KaroKarToolSupport
 struct DescribeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "describe",
-        abstract: "Describe a method (its request and response messages, fields, enums), a service, or a type."
+        abstract: "Describe a method (its request and response messages, fields, enums), a service, or a type.",
+        discussion: """
+            --template prints a JSON skeleton of a message type (or of a method's request) with every field, \
+            nested messages, the first value of each enum and the first member of each oneof, which \
+            `karokar call` accepts as is: karokar describe --template karokar.rpc.v1.DiagnosticsService/Echo > echo.json
+            """
     )
 
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "SERVICE/METHOD, a service name, or a fully qualified message or enum name.") var symbol: String
+    @Flag(help: "Print a JSON request template of the message type (or of the method's request) instead.") var template = false
 
     func run() async throws {
         try await Console.run {
             let options = try connection.callOptions(environment: Console.environment)
             let text = try await connection.withClient { client in
                 let services = try await SchemaWalker.listServices(client, options: options)
+                if template {
+                    let typeName = try method(in: services)?.requestType ?? symbol
+                    let types = try await SchemaWalker.describe([typeName], client: client, options: options)
+                    return try RequestSkeleton.json(for: typeName, types: types).prettyJSONText
+                }
                 if let service = services.first(where: { $0.name == symbol }) {
                     return service.methods.map(CatalogText.method).joined(separator: "\n\n")
                 }

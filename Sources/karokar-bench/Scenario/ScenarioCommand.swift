@@ -51,12 +51,15 @@ struct ScenarioCommand: AsyncParsableCommand {
     @Option(help: "Deadline of each setup call (they queue behind the server's password hashing).") var setupTimeout = "5m"
     @Option(name: [.customShort("H"), .customLong("metadata")], help: "Metadata entry \"key: value\" (repeatable).")
     var metadata: [String] = []
-    @Option(help: "Report format: text or json.") var format = "text"
+    @Option(help: "Open loop: steps of the mix started per second (latency from each intended start); 0: closed loop.") var rps = 0.0
+    @Option(help: "Report format: text, json or html.") var format = "text"
+    @OptionGroup(title: "Schedules and knee search (rates are steps of the mix per second)") var schedule: ScheduleOptions
 
     func validate() throws {
         guard concurrency >= 1, connections >= 1, size >= 1 else { throw ValidationError("--concurrency, --connections and --size must be at least 1") }
         guard vehiclesPerVendor >= 1, (corporates ?? 1) >= 1 else { throw ValidationError("--vehicles-per-vendor and --corporates must be at least 1") }
-        guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
+        guard ["text", "json", "html"].contains(format) else { throw ValidationError("--format must be text, json or html") }
+        guard rps >= 0, rps.isFinite else { throw ValidationError("--rps must be 0 (closed loop) or a positive rate") }
     }
 
     func run() async throws {
@@ -70,10 +73,13 @@ struct ScenarioCommand: AsyncParsableCommand {
                 world: ScenarioWorld()
             )
             let setupTimeout = try DurationText.parse(self.setupTimeout)
-            let runner = ScenarioRunner(
+            var runner = ScenarioRunner(
                 scenario: scenario, context: context, setupContext: context.withTimeout(setupTimeout == .zero ? nil : setupTimeout),
                 concurrency: concurrency, duration: try DurationText.parse(duration), total: total, seed: seed
             )
+            runner.rate = rps > 0 ? rps : nil
+            runner.stages = try schedule.stages(concurrency: concurrency)
+            runner.bound = try schedule.kneeBound()
             let result: ScenarioResult
             do {
                 result = try await runner.run()
@@ -82,7 +88,11 @@ struct ScenarioCommand: AsyncParsableCommand {
                 await client.close()
                 throw error
             }
-            print(format == "json" ? result.json.prettyJSONText : result.text)
+            switch format {
+            case "json": print(result.json.prettyJSONText)
+            case "html": print(HTMLReport.page(title: "karokar-bench scenario \(scenario.name)", data: result.json))
+            default: print(result.text)
+            }
         } catch let error as ToolError {
             StandardError.line("error: \(error.message)")
             throw ExitCode(ExitStatus.localFailure)

@@ -24,6 +24,11 @@ struct ScenarioResult: Sendable {
         let weights: [String: Int]
 
         var requests: Int { steps.values.reduce(0) { $0 + $1.load.requests } }
+
+        /// Every call of the mix, all steps together (with the time series when kept).
+        var merged: LoadStats {
+            steps.values.reduce(into: LoadStats()) { $0.merge($1.load) }
+        }
         /// Failures no step expected: 0 in a healthy run.
         var unexpected: Int { steps.values.reduce(0) { $0 + $1.unexpected } }
     }
@@ -33,6 +38,11 @@ struct ScenarioResult: Sendable {
     let load: Load
     /// What the steps counted besides calls (vehicles found by searches, ...).
     let tallies: [String: Int]
+    /// Open loop: the mix's steps started per second; nil: closed loop.
+    var rate: Double? = nil
+    var concurrency = 0
+    var stages: [ScenarioStageResult] = []
+    var knee: KneeVerdict? = nil
 }
 
 extension ScenarioResult {
@@ -50,14 +60,38 @@ extension ScenarioResult {
             lines.append("  \(phase.name) (\(BenchReport.number(phase.seconds, 3)) s)")
             lines += Self.rows(phase.steps, seconds: phase.seconds)
         }
+        lines.append("mix:        " + modeText + ", \(concurrency) workers")
         lines.append("load:       \(load.requests) calls in \(BenchReport.number(load.seconds, 3)) s = \(BenchReport.number(Double(load.requests) / max(load.seconds, 1e-9), 0)) calls/s")
         lines += Self.rows(load.steps, seconds: load.seconds)
+        lines += BenchReport.stageTable(stages.map { ($0.stage, $0.load.merged, $0.load.seconds) }).map { "    " + $0 }
+        if let knee { lines.append(BenchReport.kneeText(knee)) }
         lines.append("unexpected: \(load.unexpected) failures" + (load.unexpected == 0 ? "" : " (" + load.steps.sorted { $0.key < $1.key }
             .compactMap { name, stats in stats.firstUnexpected.map { "\(name): \($0)" } }.joined(separator: "; ") + ")"))
         if !tallies.isEmpty {
             lines.append("tallies:    " + tallies.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n")
+    }
+
+    var modeText: String {
+        if let first = stages.first?.stage, let last = stages.last?.stage {
+            if let from = first.rate, let to = last.rate {
+                return "open loop, \(stages.count) stages from \(BenchReport.number(from, 0)) to \(BenchReport.number(to, 0)) steps/s"
+            }
+            return "closed loop, \(stages.count) stages from \(first.concurrency) to \(last.concurrency) workers in flight"
+        }
+        return rate.map { "open loop at \(BenchReport.number($0, 0)) steps/s" } ?? "closed loop"
+    }
+
+    /// The mix's completions over time, stages laid end to end.
+    var seriesPoints: [SeriesPoint] {
+        if stages.isEmpty { return load.merged.series.map { BenchReport.points($0, offset: 0) } ?? [] }
+        var offset = 0.0, points: [SeriesPoint] = []
+        for stage in stages {
+            if let series = stage.load.merged.series { points += BenchReport.points(series, offset: offset) }
+            offset += max(stage.load.seconds, stage.stage.duration.inSeconds)
+        }
+        return points
     }
 
     private static func rows(_ steps: [String: StepStats], seconds: Double) -> [String] {
@@ -83,7 +117,20 @@ extension ScenarioResult {
             JSONMember("load", .object([
                 JSONMember("requests", .number(String(load.requests))), JSONMember("seconds", .number(BenchReport.number(load.seconds, 6))),
                 JSONMember("unexpected", .number(String(load.unexpected))), JSONMember("steps", Self.json(load.steps)),
+                JSONMember("series", BenchReport.seriesJSON(seriesPoints)),
+                JSONMember("stages", .array(stages.enumerated().map {
+                    BenchReport.stageJSON($0.offset + 1, $0.element.stage, $0.element.load.merged, seconds: $0.element.load.seconds)
+                })),
             ])),
+            JSONMember("knee", knee.map(BenchReport.kneeJSON) ?? .null),
+            JSONMember("settings", .object([
+                JSONMember("scenario", .string(scenario.name)),
+                JSONMember("mode", .string(modeText)),
+                JSONMember("concurrency", .number(String(concurrency))),
+                JSONMember("schedule", .string(stages.isEmpty ? "constant" : "\(stages.count) stages")),
+                JSONMember("weights", .string(load.weights.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))),
+            ])),
+            JSONMember("machine", Machine.json),
             JSONMember("tallies", .object(tallies.sorted { $0.key < $1.key }.map { JSONMember($0.key, .number(String($0.value))) })),
         ])
     }

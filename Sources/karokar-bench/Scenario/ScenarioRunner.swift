@@ -18,6 +18,11 @@ struct ScenarioRunner {
     /// Steps of the mix to start (follow-ups not counted) instead of a duration.
     var total: Int? = nil
     let seed: UInt64
+    /// Open loop: steps of the mix started per second; nil: closed loop.
+    var rate: Double? = nil
+    /// A changing load (schedules, knee search) instead of one `rate` and `concurrency`.
+    var stages: [LoadStage]? = nil
+    var bound: Duration? = nil
 
     func run() async throws -> ScenarioResult {
         try await checkHosted()
@@ -27,8 +32,25 @@ struct ScenarioRunner {
             phases.append(result)
             try result.requireSuccess()
         }
-        let load = await runMix()
-        return ScenarioResult(scenario: scenario, setup: phases, load: load, tallies: context.world.tallies)
+        guard let stages else {
+            let load = await runMix(rate: rate, concurrency: concurrency, duration: duration, total: total)
+            return ScenarioResult(scenario: scenario, setup: phases, load: load, tallies: context.world.tallies, rate: rate, concurrency: concurrency)
+        }
+        let (done, knee) = await runStages(stages)
+        let load = ScenarioResult.Load(
+            steps: done.reduce(into: [String: StepStats]()) { steps, stage in
+                for (name, stats) in stage.load.steps {
+                    var stats = stats
+                    stats.load.series = nil
+                    steps[name, default: StepStats()].merge(stats)
+                }
+            },
+            seconds: done.reduce(0) { $0 + $1.load.seconds }, weights: done.first?.load.weights ?? [:]
+        )
+        return ScenarioResult(
+            scenario: scenario, setup: phases, load: load, tallies: context.world.tallies, rate: rate, concurrency: concurrency,
+            stages: done, knee: knee
+        )
     }
 
     private func checkHosted() async throws {
@@ -63,20 +85,38 @@ struct ScenarioRunner {
 
     // MARK: - The mix
 
-    private func runMix() async -> ScenarioResult.Load {
+    /// The mix under one load: `concurrency` workers, closed loop, or open loop at `rate` steps
+    /// per second (each worker takes the next intended start; a late start still counts its
+    /// latency from the intended one, so a stalled server cannot hide its stall).
+    private func runMix(rate: Double?, concurrency: Int, duration: Duration, total: Int?) async -> ScenarioResult.Load {
         let steps = scenario.mix.filter { $0.weight > 0 }
         let cumulative = steps.reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1.weight) }
-        let started = LoadConnectionHandler.now()
+        let started = LoadConnectionHandler.now() + 1_000_000
         let end = started + UInt64(TimeAmount(duration).nanoseconds)
         let tickets = Tickets(total ?? .max)
+        let interval = rate.map { UInt64(max(1, (1e9 / $0).rounded())) }
+        let width = total == nil ? UInt64(min(max(duration.inSeconds / 50, 0.01), 1) * 1e9) : 100_000_000
+        let fresh = StepStats(load: LoadStats(series: TimeSeries(origin: started, width: width)))
         let stats = await withTaskGroup(of: [String: StepStats].self) { group in
             for worker in 0..<concurrency {
                 group.addTask {
                     var random = BenchRandom(seed: seed &+ 0x5EED &+ UInt64(worker) &* 31)
                     var stats: [String: StepStats] = [:]
-                    while total == nil ? LoadConnectionHandler.now() < end : tickets.take() {
+                    while true {
+                        var intended: UInt64?
+                        if let interval {
+                            let slot = tickets.next()
+                            guard total.map({ slot < $0 }) ?? true else { break }
+                            let (product, overflow) = UInt64(slot).multipliedReportingOverflow(by: interval)
+                            guard !overflow, started &+ product < end || total != nil else { break }
+                            intended = started &+ product
+                            let now = LoadConnectionHandler.now()
+                            if intended! > now { try? await Task.sleep(for: .nanoseconds(Int64(intended! - now))) }
+                        } else {
+                            guard total == nil ? LoadConnectionHandler.now() < end : tickets.take() else { break }
+                        }
                         let draw = Int.random(in: 0..<cumulative.last!, using: &random)
-                        await run(steps[cumulative.firstIndex { draw < $0 }!].step, in: context, into: &stats, &random)
+                        await run(steps[cumulative.firstIndex { draw < $0 }!].step, in: context, into: &stats, &random, intended: intended, fresh: fresh)
                     }
                     return stats
                 }
@@ -87,20 +127,50 @@ struct ScenarioRunner {
         return ScenarioResult.Load(steps: stats, seconds: seconds, weights: Dictionary(uniqueKeysWithValues: steps.map { ($0.step.name, $0.weight) }))
     }
 
+    /// The stages one after the other, on the same world; with a knee bound, up to the first
+    /// stage whose mix has a p99 at or above it or an unexpected failure.
+    private func runStages(_ stages: [LoadStage]) async -> ([ScenarioStageResult], KneeVerdict?) {
+        var done: [ScenarioStageResult] = []
+        var verdict = bound.map { KneeVerdict(bound: $0) }
+        for stage in stages {
+            let load = await runMix(rate: stage.rate, concurrency: stage.concurrency, duration: stage.duration, total: nil)
+            done.append(ScenarioStageResult(stage: stage, load: load))
+            if let bound {
+                let merged = load.merged
+                if let reason = KneeVerdict.check(
+                    p99Nanoseconds: merged.histogram.value(atQuantile: 0.99), failures: load.unexpected, requests: merged.requests, bound: bound
+                ) {
+                    verdict?.brokenAt = stage.rate
+                    verdict?.reason = reason
+                    break
+                }
+                verdict?.knee = stage.rate
+            }
+        }
+        return (done, verdict)
+    }
+
     /// `step` and the follow-ups it hands back, each measured under its own name. A follow-up
     /// runs even when the duration is over, so what a step placed is withdrawn.
-    private func run(_ step: ScenarioStep, in context: ScenarioContext, into stats: inout [String: StepStats], _ random: inout BenchRandom) async {
+    private func run(
+        _ step: ScenarioStep, in context: ScenarioContext, into stats: inout [String: StepStats], _ random: inout BenchRandom,
+        intended: UInt64? = nil, fresh: StepStats = StepStats()
+    ) async {
         var next: ScenarioStep? = step
+        var intended = intended
         while let current = next {
-            let (outcome, followUp) = await measure(current, in: context, &random)
-            stats[current.name, default: StepStats()].record(outcome, expecting: current.expectedRefusals)
+            let (outcome, followUp) = await measure(current, in: context, &random, from: intended)
+            stats[current.name, default: fresh].record(outcome, expecting: current.expectedRefusals)
             next = followUp
+            intended = nil
         }
     }
 
     /// One call of `step`: its latency and outcome, and its follow-up.
-    private func measure(_ step: ScenarioStep, in context: ScenarioContext, _ random: inout BenchRandom) async -> (StepOutcome, ScenarioStep?) {
-        let start = LoadConnectionHandler.now()
+    private func measure(
+        _ step: ScenarioStep, in context: ScenarioContext, _ random: inout BenchRandom, from intended: UInt64? = nil
+    ) async -> (StepOutcome, ScenarioStep?) {
+        let start = intended ?? LoadConnectionHandler.now()
         var outcome = StepOutcome(code: 0, domainCode: nil, latency: 0, at: 0)
         var followUp: ScenarioStep?
         do {
@@ -114,9 +184,15 @@ struct ScenarioRunner {
             outcome.message = "\(error)"
         }
         outcome.at = LoadConnectionHandler.now()
-        outcome.latency = outcome.at - start
+        outcome.latency = outcome.at &- min(start, outcome.at)
         return (outcome, followUp)
     }
+}
+
+/// One stage of a staged scenario run.
+struct ScenarioStageResult: Sendable {
+    let stage: LoadStage
+    let load: ScenarioResult.Load
 }
 
 /// How one call of a step ended.
@@ -182,5 +258,10 @@ final class Tickets: Sendable {
     /// True while tickets remain (and takes one).
     func take() -> Bool {
         taken.wrappingAdd(1, ordering: .relaxed).oldValue < limit
+    }
+
+    /// The next ticket's number: 0, 1, 2, ... (open loop: the next intended start).
+    func next() -> Int {
+        taken.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 }
