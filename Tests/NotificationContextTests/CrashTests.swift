@@ -21,7 +21,14 @@ struct CrashTests {
             ])
             var events: [String] = []
             for _ in 0..<10 { events.append(try await world.bookingRequested()) }
-            let inFlight = try await world.waitUntil { world.smtp.attempts.count >= 1 }
+            // Wait until the process is in the middle of sending several of them.
+            let inFlight = try await world.waitUntil(seconds: 30) {
+                var ids: Set<String> = []
+                for event in events {
+                    for row in try await world.deliveries(of: event) where row.channel == "EMAIL" { ids.insert("<\(row.id)@karokar.test>") }
+                }
+                return world.smtp.attempts.filter(ids.contains).count >= 3
+            }
             await process.killNow()
             #expect(inFlight, "the process never sent")
             let killedAt = Date()
