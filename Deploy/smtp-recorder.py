@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """A real SMTP server for the Notification tests and benchmark (aiosmtpd), recording each message.
 
-    python3 Deploy/smtp-recorder.py DIRECTORY [--port N]
+    python3 Deploy/smtp-recorder.py DIRECTORY [--port N] [--auth USER:PASSWORD] [--tls CERT KEY]
+
+--auth requires AUTH (PLAIN or LOGIN) with these credentials before MAIL; --tls offers STARTTLS
+with this certificate and requires it before AUTH and MAIL.
 
 Listens on 127.0.0.1 (port 0: any free one), prints the port on its first line of stdout, and writes
 each accepted message to DIRECTORY/messages/<n>.json: envelope, Message-ID, Subject, the decoded text
@@ -22,7 +25,9 @@ import os
 import signal
 import sys
 
-from aiosmtpd.smtp import SMTP
+import ssl
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Recorder:
@@ -84,9 +89,23 @@ async def main():
     directory = sys.argv[1]
     port = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
     recorder = Recorder(directory)
+    options = {}
+    if "--auth" in sys.argv:
+        user, _, password = sys.argv[sys.argv.index("--auth") + 1].partition(":")
+
+        def authenticator(server, session, envelope, mechanism, data):
+            ok = isinstance(data, LoginPassword) and data.login == user.encode() and data.password == password.encode()
+            return AuthResult(success=ok, handled=False)
+
+        options.update(authenticator=authenticator, auth_required=True, auth_require_tls="--tls" in sys.argv)
+    if "--tls" in sys.argv:
+        index = sys.argv.index("--tls")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(sys.argv[index + 1], sys.argv[index + 2])
+        options.update(tls_context=context, require_starttls=True)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(recorder, hostname="recorder.test", data_size_limit=1 << 20), host="127.0.0.1", port=port
+        lambda: SMTP(recorder, hostname="recorder.test", data_size_limit=1 << 20, **options), host="127.0.0.1", port=port
     )
     print(server.sockets[0].getsockname()[1], flush=True)
     # Ends when its parent closes stdin (or kills it).

@@ -68,3 +68,27 @@ struct HTTPSenderTests {
         #expect(body["to"] == nil && body["title"] as? String == "Your booking b-1 was approved")
     }
 }
+
+/// The SMTP client's AUTH against a real server that requires it.
+@Suite(.serialized)
+struct SMTPAuthTests {
+    @Test func authPlainWithTheRightPasswordOnly() async throws {
+        let server = try SMTPRecorder(arguments: ["--auth", "mailer:s3cret"])
+        defer { server.stop() }
+        var configuration = SMTPConfiguration(host: "127.0.0.1", port: server.port, from: "notifications@karokar.test")
+        configuration.authentication = .password(username: "mailer", password: "s3cret")
+        let message = MailMessage(messageID: "auth-1@karokar.test", to: "meera@example.com", toName: "Meera", subject: "Hello", body: "Hi.\n.dot")
+        try await SMTPClient(configuration).send(message)
+        #expect(server.messages.map(\.messageId) == ["<auth-1@karokar.test>"] && server.messages.first?.body.replacingOccurrences(of: "\r\n", with: "\n") == "Hi.\n.dot\n")
+
+        configuration.authentication = .password(username: "mailer", password: "wrong")
+        await #expect { try await SMTPClient(configuration).send(message) } throws: { error in
+            (error as? SendFailure).map { !$0.isPermanent && $0.description.contains("535") } ?? false
+        }
+        configuration.authentication = .none
+        await #expect { try await SMTPClient(configuration).send(message) } throws: { error in
+            (error as? SendFailure).map { $0.description.contains("530") } ?? false
+        }
+        #expect(server.messages.count == 1)
+    }
+}

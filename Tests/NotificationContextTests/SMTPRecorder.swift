@@ -20,12 +20,12 @@ final class SMTPRecorder: @unchecked Sendable {
 
     static let script = SourceTree.root.appendingPathComponent("Deploy/smtp-recorder.py").path
 
-    init() throws {
+    init(arguments: [String] = []) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.script, directory.path]
+        process.arguments = ["python3", Self.script, directory.path] + arguments
         input = Pipe()
         let output = Pipe()
         process.standardInput = input
