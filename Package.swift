@@ -45,6 +45,8 @@ let package = Package(
         .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
         // The Verification context's HTTP provider and the Notification context's SMS and push senders.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // STARTTLS of the Notification context's SMTP client (already in the graph through async-http-client).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // The Notification context's message templates.
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
@@ -114,7 +116,7 @@ let package = Package(
             name: "NotificationContext",
             dependencies: kernel + nio + [
                 crypto, .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Mustache", package: "swift-mustache"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             exclude: ["README.md"], swiftSettings: strictSettings
         ),

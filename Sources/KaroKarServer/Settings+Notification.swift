@@ -23,6 +23,8 @@ extension ServerSettings {
         SettingSpec(name: "notification-smtp-username", help: "AUTH user name (empty: no AUTH)", defaultValue: ""),
         SettingSpec(name: "notification-smtp-password", help: "AUTH password (environment or the -file variant only)", defaultValue: ""),
         SettingSpec(name: "notification-smtp-password-file", help: "file holding notification-smtp-password", defaultValue: ""),
+        SettingSpec(name: "notification-smtp-starttls", help: "require STARTTLS before AUTH and MAIL, the certificate verified (true or false)", defaultValue: "false"),
+        SettingSpec(name: "notification-smtp-ca-file", help: "PEM roots that verify the SMTP server's certificate (implies STARTTLS; empty: the system's)", defaultValue: ""),
         SettingSpec(name: "notification-smtp-timeout-ms", help: "limit of connecting and of each step of the SMTP dialogue", defaultValue: "5000"),
         SettingSpec(name: "notification-sms-url", help: "HTTP endpoint that sends SMS (empty: no SMS deliveries)", defaultValue: ""),
         SettingSpec(name: "notification-sms-auth", help: "bearer, hmac (x-karokar-signature) or none", defaultValue: "bearer"),
@@ -86,6 +88,16 @@ extension ServerSettings {
             if name == "notification-smtp-username" { username = value } else { password = value }
             smtp.authentication = username.isEmpty && password.isEmpty ? .none : .password(username: username, password: password)
         case "notification-smtp-timeout-ms": smtp.timeout = .milliseconds(try integer(10...300_000))
+        case "notification-smtp-ca-file":
+            // Applied before `-starttls` (name order): a CA file means STARTTLS unless that says false.
+            smtp.security = .startTLS(trustRootsFile: value.isEmpty ? nil : value)
+        case "notification-smtp-starttls":
+            guard value == "true" || value == "false" else { throw Invalid(description: "\(source): expected true or false") }
+            if value == "false" {
+                smtp.security = .none
+            } else if case .none = smtp.security {
+                smtp.security = .startTLS(trustRootsFile: nil)
+            }
         case "notification-sms-url", "notification-sms-auth", "notification-sms-secret", "notification-sms-timeout-ms":
             notification.sms = try Self.applyEndpoint(notification.sms, String(name.dropFirst("notification-sms-".count)), value, source: source)
             return true

@@ -92,3 +92,46 @@ struct SMTPAuthTests {
         #expect(server.messages.count == 1)
     }
 }
+
+/// STARTTLS against aiosmtpd requiring it (and AUTH only over TLS), with a certificate made for
+/// the test: the message goes encrypted; a client without STARTTLS, or not trusting the
+/// certificate, sends nothing.
+@Suite(.serialized)
+struct SMTPStartTLSTests {
+    @Test func startTLSThenAuthThenTheMessage() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let cert = folder.appendingPathComponent("cert.pem").path
+        let key = folder.appendingPathComponent("key.pem").path
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        #expect(openssl.terminationStatus == 0)
+
+        let server = try SMTPRecorder(arguments: ["--tls", cert, key, "--auth", "mailer:s3cret"])
+        defer { server.stop() }
+        var configuration = SMTPConfiguration(host: "localhost", port: server.port, from: "notifications@karokar.test")
+        configuration.authentication = .password(username: "mailer", password: "s3cret")
+        configuration.security = .startTLS(trustRootsFile: cert)
+        let message = MailMessage(messageID: "tls-1@karokar.test", to: "meera@example.com", toName: "Meera", subject: "Over TLS", body: "Hi.")
+        try await SMTPClient(configuration).send(message)
+        #expect(server.messages.map(\.messageId) == ["<tls-1@karokar.test>"])
+
+        // Without STARTTLS the server refuses AUTH and MAIL; not trusting its certificate, the
+        // handshake fails. Nothing more is accepted.
+        var plain = configuration
+        plain.security = .none
+        await #expect(throws: SendFailure.self) { try await SMTPClient(plain).send(message) }
+        var untrusting = configuration
+        untrusting.security = .startTLS(trustRootsFile: nil)
+        await #expect(throws: SendFailure.self) { try await SMTPClient(untrusting).send(message) }
+        #expect(server.messages.count == 1)
+    }
+}

@@ -87,6 +87,10 @@ struct TemplateAndSettingsTests {
             files: ["/run/push": "token\n"]
         )
         #expect(fromFile.notification.push?.authentication == .bearer("token"))
+        let tls = try resolve(flags: ["notification-smtp-host": "mail", "notification-smtp-starttls": "true"])
+        #expect(tls.notification.smtp?.security == .startTLS(trustRootsFile: nil))
+        let pinned = try resolve(flags: ["notification-smtp-host": "mail", "notification-smtp-ca-file": "/etc/ca.pem"])
+        #expect(pinned.notification.smtp?.security == .startTLS(trustRootsFile: "/etc/ca.pem"))
         #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-smtp-port": "70000"]) }
         #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-smtp-from": "not an address"]) }
         #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-sms-url": "ftp://x"]) }

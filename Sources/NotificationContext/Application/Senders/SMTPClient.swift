@@ -1,9 +1,18 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// How the server reaches its SMTP relay (settings `notification-smtp-*`).
 public struct SMTPConfiguration: Sendable, Hashable {
+    public enum Security: Sendable, Hashable {
+        /// Plain text (a relay on loopback or a trusted network only).
+        case none
+        /// STARTTLS is required before AUTH and MAIL; the server's certificate is verified
+        /// against the PEM roots in `trustRootsFile` (nil: the system's) and the host name.
+        case startTLS(trustRootsFile: String?)
+    }
+
     public enum Authentication: Sendable, Hashable {
         case none
         /// AUTH PLAIN when the server offers it, else AUTH LOGIN.
@@ -20,6 +29,7 @@ public struct SMTPConfiguration: Sendable, Hashable {
     /// The right-hand side of each delivery's `Message-ID: <delivery-id@domain>`.
     public var messageIDDomain = "karokar.local"
     public var authentication: Authentication = .none
+    public var security: Security = .none
     /// Connecting, and every step of the dialogue (each reply awaited, each write), is bounded by this.
     public var timeout: Duration = .seconds(5)
 
@@ -49,8 +59,9 @@ struct MailMessage: Sendable, Hashable {
 /// A small SMTP client over SwiftNIO (RFC 5321): one connection per message; EHLO (HELO when
 /// refused), AUTH PLAIN or LOGIN when configured, MAIL, RCPT, DATA with dot-stuffing, QUIT. Every
 /// step is bounded by the configured timeout, replies are read with bounded lines (4 KiB) and
-/// bounded length (100 lines). STARTTLS is not implemented (README, "Remaining"): use a relay on
-/// a trusted network (or loopback), and no AUTH over the open Internet.
+/// bounded length (100 lines). With ``SMTPConfiguration/Security/startTLS(trustRootsFile:)``,
+/// STARTTLS (NIOSSL, the certificate and host name verified) is required before AUTH and MAIL:
+/// a server that does not offer it is an error, never a fall-back to plain text.
 ///
 /// Failures: a 5xx reply to MAIL, RCPT or the message's end refuses this message for good
 /// (permanent); anything else (a refusal at connection, 4xx, time-outs, a connection that closes)
@@ -58,10 +69,23 @@ struct MailMessage: Sendable, Hashable {
 struct SMTPClient: Sendable {
     let configuration: SMTPConfiguration
     let group: any EventLoopGroup
+    /// Made once: the TLS context of STARTTLS (or why it could not be made).
+    let tls: Result<NIOSSLContext, SendFailure>?
 
     init(_ configuration: SMTPConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
         self.group = group
+        switch configuration.security {
+        case .none: tls = nil
+        case .startTLS(let roots):
+            var settings = TLSConfiguration.makeClientConfiguration()
+            if let roots { settings.trustRoots = .file(roots) }
+            do {
+                tls = .success(try NIOSSLContext(configuration: settings))
+            } catch {
+                tls = .failure(.transient("cannot set up TLS: \(error)"))
+            }
+        }
     }
 
     func send(_ message: MailMessage) async throws(SendFailure) {
@@ -98,7 +122,20 @@ struct SMTPClient: Sendable {
             hello = try await session.command("HELO \(configuration.heloName)", step: "HELO")
             try session.require(hello, [250], step: "HELO")
         }
-        let extensions = hello.lines.dropFirst().map { $0.uppercased() }
+        var extensions = hello.lines.dropFirst().map { $0.uppercased() }
+        if let tls {
+            let context = try tls.get()
+            guard extensions.contains(where: { $0 == "STARTTLS" || $0.hasPrefix("STARTTLS ") }) else {
+                throw SendFailure.transient("the SMTP server does not offer STARTTLS")
+            }
+            try session.require(try await session.command("STARTTLS", step: "STARTTLS"), [220], step: "STARTTLS")
+            let host = configuration.host
+            let isAddress = host.contains(":") || host.split(separator: ".").allSatisfy { Int($0) != nil }
+            try await session.startTLS(context, serverHostname: isAddress ? nil : host)
+            hello = try await session.command("EHLO \(configuration.heloName)", step: "EHLO after STARTTLS")
+            try session.require(hello, [250], step: "EHLO after STARTTLS")
+            extensions = hello.lines.dropFirst().map { $0.uppercased() }
+        }
         if case .password(let username, let password) = configuration.authentication {
             let mechanisms = extensions.first { $0.hasPrefix("AUTH ") || $0.hasPrefix("AUTH=") }?.dropFirst(5).split(separator: " ") ?? []
             if mechanisms.contains("PLAIN") {

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOSSL
 
 /// One SMTP reply: its code and its lines' texts (after the code).
 struct SMTPReply: Sendable, Hashable {
@@ -57,6 +58,20 @@ struct SMTPSession: Sendable {
         guard !codes.contains(reply.code) else { return }
         let text = "the SMTP server refused \(step): \(reply.text)"
         throw permanentOn5xx && (500..<600).contains(reply.code) ? SendFailure.permanent(text) : SendFailure.transient(text)
+    }
+
+    /// Puts TLS under the dialogue (after the server's 220 to STARTTLS); a failed handshake fails
+    /// the next step.
+    func startTLS(_ context: NIOSSLContext, serverHostname: String?) async throws {
+        let channel = channel
+        do {
+            try await channel.eventLoop.submit {
+                let handler = try NIOSSLClientHandler(context: context, serverHostname: serverHostname)
+                try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+            }.get()
+        } catch {
+            throw SendFailure.transient("cannot start TLS: \(error)")
+        }
     }
 
     /// Says goodbye (briefly: the message is sent already) and closes.
