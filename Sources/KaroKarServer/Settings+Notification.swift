@@ -90,7 +90,7 @@ extension ServerSettings {
         case "notification-smtp-timeout-ms": smtp.timeout = .milliseconds(try integer(10...300_000))
         case "notification-smtp-ca-file":
             // Applied before `-starttls` (name order): a CA file means STARTTLS unless that says false.
-            smtp.security = .startTLS(trustRootsFile: value.isEmpty ? nil : value)
+            if !value.isEmpty { smtp.security = .startTLS(trustRootsFile: value) }
         case "notification-smtp-starttls":
             guard value == "true" || value == "false" else { throw Invalid(description: "\(source): expected true or false") }
             if value == "false" {
