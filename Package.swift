@@ -43,8 +43,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
-        // Only the Verification context's HTTP provider uses it.
+        // The Verification context's HTTP provider and the Notification context's SMS and push senders.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // STARTTLS of the Notification context's SMTP client (already in the graph through async-http-client).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // The Notification context's message templates.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // MARK: - C: protobuf-c runtime, bounded arena, protoc-c output
@@ -108,6 +112,14 @@ let package = Package(
             exclude: ["README.md"], swiftSettings: strictSettings
         ),
         .target(name: "AuditContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
+        .target(
+            name: "NotificationContext",
+            dependencies: kernel + nio + [
+                crypto, .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Mustache", package: "swift-mustache"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            exclude: ["README.md"], swiftSettings: strictSettings
+        ),
 
         // MARK: - Server
         .target(
@@ -115,7 +127,7 @@ let package = Package(
             dependencies: [
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarPostgres",
                 "KaroKarKernel", "IdentityContext", "AdministrationContext", "FleetContext", "BookingContext", "AssignmentContext",
-                "VerificationContext", "AuditContext", logging, base64,
+                "VerificationContext", "AuditContext", "NotificationContext", logging, base64,
             ] + nio,
             swiftSettings: strictSettings + hotPathSettings
         ),
@@ -209,6 +221,12 @@ let package = Package(
         .testTarget(
             name: "VerificationContextTests",
             dependencies: ["VerificationContext", "KaroKarTestSupport", "KaroKarServer", crypto, .product(name: "NIOHTTP1", package: "swift-nio")]
+                + kernel + nio,
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "NotificationContextTests",
+            dependencies: ["NotificationContext", "KaroKarTestSupport", "KaroKarServer", crypto, .product(name: "NIOHTTP1", package: "swift-nio")]
                 + kernel + nio,
             swiftSettings: strictSettings
         ),

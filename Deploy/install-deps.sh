@@ -6,7 +6,7 @@
 set -euo pipefail
 
 apt_packages=(libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libpq-dev postgresql postgresql-contrib)
-pip_packages=(buf-bin protobuf)
+pip_packages=(buf-bin protobuf aiosmtpd)
 
 missing=()
 for package in "${apt_packages[@]}"; do
@@ -20,7 +20,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -c 'import google.protobuf' 2>/dev/null && command -v buf >/dev/null || {
+python3 -c 'import google.protobuf, aiosmtpd' 2>/dev/null && command -v buf >/dev/null || {
   echo "installing Python packages: ${pip_packages[*]}"
   python3 -m pip install -q --disable-pip-version-check "${pip_packages[@]}"
 }

@@ -8,6 +8,7 @@ import KaroKarKernel
 import KaroKarPostgres
 import KaroKarRPC
 import Logging
+import NotificationContext
 import VerificationContext
 
 /// The bounded contexts this server hosts, composed on the shared kernel: the only place that
@@ -18,7 +19,7 @@ struct ComposedContexts: Sendable {
 
     /// Every migration: the kernel's first, then each context's, in dependency order.
     static let migrations: [Migration] = KernelMigrations.platform + Identity.migrations + Administration.migrations + Fleet.migrations
-        + Booking.migrations + Assignment.migrations + Verification.migrations + Audit.migrations
+        + Booking.migrations + Assignment.migrations + Verification.migrations + Audit.migrations + NotificationContext.Notification.migrations
 
     /// Builds every context (subscribing their reactions on the bus), Identity first: its
     /// interceptor authenticates every call of the server.
@@ -39,6 +40,8 @@ struct ComposedContexts: Sendable {
             Verification(environment: environment, vehicles: fleet, documents: fleet, members: identity, options: settings.verification),
             // Subscribes to every event after commit; depends on no context.
             Audit(environment: environment),
+            // Driven by events after commit; recipients through the kernel's port (Identity).
+            NotificationContext.Notification(environment: environment, recipients: identity, options: settings.notification),
         ])
     }
 

@@ -37,7 +37,10 @@ extension ServerSettings {
 
     /// `X-file` settings are read into `X` (trailing newline removed); setting both is an error.
     static func readSecretFiles(_ values: inout [String: (value: String, source: String)], readFile: (String) throws -> [UInt8]) throws {
-        for target in ["token-signing-key", "bootstrap-admin-password", "verification-http-provider-secret"] {
+        for target in [
+            "token-signing-key", "bootstrap-admin-password", "verification-http-provider-secret", "notification-smtp-password",
+            "notification-sms-secret", "notification-push-secret",
+        ] {
             guard let file = values.removeValue(forKey: target + "-file"), !file.value.isEmpty else { continue }
             guard values[target] == nil else {
                 throw Invalid(description: "\(file.source): set \(target) or \(target)-file, not both")

@@ -3,6 +3,7 @@ import KaroKarProto
 public import FleetContext
 public import BookingContext
 public import VerificationContext
+public import NotificationContext
 public import KaroKarRPC
 public import KaroKarKernel
 
@@ -39,12 +40,14 @@ public struct ServerSettings: Sendable {
     public var verification = VerificationOptions()
     /// Tokens, passwords, login throttling, the platform bootstrap (see Settings+Identity.swift).
     public var identity = IdentityConfiguration()
+    /// The senders and their retries (see Settings+Notification.swift).
+    public var notification = NotificationOptions()
     /// The event relay: attempts, fan-out, retention (issue 17).
     public var events = EventRelay.Options()
 
     public init() {}
 
-    public static let specs: [SettingSpec] = serverSpecs + identitySpecs + verificationSpecs
+    public static let specs: [SettingSpec] = serverSpecs + identitySpecs + verificationSpecs + notificationSpecs
 
     static let serverSpecs: [SettingSpec] = [
         SettingSpec(name: "host", help: "address to listen on", defaultValue: "127.0.0.1"),
@@ -114,6 +117,7 @@ public struct ServerSettings: Sendable {
         }
         try settings.checkLimits()
         try settings.checkVerificationProvider()
+        try settings.checkNotification()
         try settings.checkProductionRequirements()
         return settings
     }
@@ -200,6 +204,7 @@ public struct ServerSettings: Sendable {
         case "outbound-stall-timeout-ms": limits.outboundStallTimeout = try milliseconds()
         default:
             if try applyVerification(name, value, source: source) { return }
+            if try applyNotification(name, value, source: source) { return }
             try applyIdentity(name, value, source: source)
         }
     }

@@ -19,6 +19,9 @@ struct ContextBoundaryTests {
         "IdentityContext": ["Crypto", "CryptoExtras", "ExtrasBase64", "NIOCore", "NIOPosix", "NIOConcurrencyHelpers"],
         // The HTTP provider: a maintained HTTP client, its buffers and methods, the HMAC signature.
         "VerificationContext": ["AsyncHTTPClient", "Crypto", "NIOCore", "NIOHTTP1"],
+        // The senders: SMTP over SwiftNIO (STARTTLS with NIOSSL), SMS and push with a maintained HTTP client (HMAC
+        // signatures); the message templates (swift-mustache).
+        "NotificationContext": ["AsyncHTTPClient", "Crypto", "NIOCore", "NIOPosix", "NIOHTTP1", "NIOSSL", "Mustache"],
     ]
 
     static var contexts: [String] {

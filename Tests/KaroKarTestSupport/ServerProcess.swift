@@ -10,10 +10,10 @@ public final class ServerProcess: @unchecked Sendable {
     private let output = LockedStrings()
     public private(set) var port = 0
 
-    /// Starts one and waits (at most 60 s) until it listens.
-    public static func start(databaseURL: String) async throws -> ServerProcess {
+    /// Starts one and waits (at most 60 s) until it listens; `environment` adds `KAROKAR_*` settings.
+    public static func start(databaseURL: String, environment: [String: String] = [:]) async throws -> ServerProcess {
         let server = ServerProcess()
-        try server.launch(databaseURL: databaseURL)
+        try server.launch(databaseURL: databaseURL, extra: environment)
         try await server.waitUntilListening()
         return server
     }
@@ -26,7 +26,7 @@ public final class ServerProcess: @unchecked Sendable {
         URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("karokar-server")
     }
 
-    private func launch(databaseURL: String) throws {
+    private func launch(databaseURL: String, extra: [String: String]) throws {
         process.executableURL = Self.executable
         process.arguments = ["--port", "0", "--database-url", databaseURL]
         var environment = ProcessInfo.processInfo.environment.merging(TestIdentity.environment) { $1 }
@@ -35,6 +35,7 @@ public final class ServerProcess: @unchecked Sendable {
         environment["KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S"] = "0"
         environment["KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S"] = "0"
         environment["KAROKAR_VERIFICATION_EXPIRY_SWEEP_INTERVAL_S"] = "0"
+        environment.merge(extra) { $1 }
         process.environment = environment
         let pipe = Pipe()
         process.standardOutput = pipe

@@ -360,6 +360,8 @@ public enum ProtoRegistry {
         "karokar.notification.v1.MarkReadResponse": NotificationV1.MarkReadResponse.self,
         "karokar.notification.v1.NotificationDelivery": NotificationV1.NotificationDelivery.self,
         "karokar.notification.v1.NotificationPreferences": NotificationV1.NotificationPreferences.self,
+        "karokar.notification.v1.RetryDeliveryRequest": NotificationV1.RetryDeliveryRequest.self,
+        "karokar.notification.v1.RetryDeliveryResponse": NotificationV1.RetryDeliveryResponse.self,
         "karokar.notification.v1.SetPreferencesRequest": NotificationV1.SetPreferencesRequest.self,
         "karokar.notification.v1.SetPreferencesResponse": NotificationV1.SetPreferencesResponse.self,
         "karokar.rpc.v1.Call": RPCV1.Call.self,

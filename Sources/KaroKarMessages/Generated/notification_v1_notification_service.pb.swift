@@ -172,6 +172,10 @@ extension NotificationV1 {
         /// UNSPECIFIED: every channel.
         public var channel: NotificationV1.NotificationChannel = .init()
         public var page: CommonV1.PageRequest? = nil
+        /// Exact event type (`booking.requested`); empty: every type.
+        public var eventType: String = ""
+        /// Platform administrators only: every recipient (recipient_user_id is then ignored).
+        public var allRecipients: Bool = false
 
         public init() {}
 
@@ -180,13 +184,17 @@ extension NotificationV1 {
             eventId: CommonV1.StringValue? = nil,
             statuses: [NotificationV1.DeliveryStatus] = [],
             channel: NotificationV1.NotificationChannel = .init(),
-            page: CommonV1.PageRequest? = nil
+            page: CommonV1.PageRequest? = nil,
+            eventType: String = "",
+            allRecipients: Bool = false
         ) {
             self.recipientUserId = recipientUserId
             self.eventId = eventId
             self.statuses = statuses
             self.channel = channel
             self.page = page
+            self.eventType = eventType
+            self.allRecipients = allRecipients
         }
     }
 
@@ -203,6 +211,32 @@ extension NotificationV1 {
         ) {
             self.deliveries = deliveries
             self.page = page
+        }
+    }
+
+    /// `karokar.notification.v1.RetryDeliveryRequest`
+    public struct RetryDeliveryRequest: Sendable, Hashable {
+        public var deliveryId: String = ""
+
+        public init() {}
+
+        public init(
+            deliveryId: String = ""
+        ) {
+            self.deliveryId = deliveryId
+        }
+    }
+
+    /// `karokar.notification.v1.RetryDeliveryResponse`
+    public struct RetryDeliveryResponse: Sendable, Hashable {
+        public var delivery: NotificationV1.NotificationDelivery? = nil
+
+        public init() {}
+
+        public init(
+            delivery: NotificationV1.NotificationDelivery? = nil
+        ) {
+            self.delivery = delivery
         }
     }
 }
@@ -689,6 +723,8 @@ extension NotificationV1.ListDeliveriesRequest: ProtoMessage {
         ProtoFieldSchema(name: "statuses", jsonName: "statuses", number: 3, type: "enum", typeName: "karokar.notification.v1.DeliveryStatus", repeated: true, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "channel", jsonName: "channel", number: 4, type: "enum", typeName: "karokar.notification.v1.NotificationChannel", repeated: false, oneof: "", mapKeyType: ""),
         ProtoFieldSchema(name: "page", jsonName: "page", number: 5, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "event_type", jsonName: "eventType", number: 6, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "all_recipients", jsonName: "allRecipients", number: 7, type: "bool", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -698,6 +734,8 @@ extension NotificationV1.ListDeliveriesRequest: ProtoMessage {
         self.statuses = ProtoC.array(c.statuses, count: c.n_statuses) { element in NotificationV1.DeliveryStatus(rawValue: Int32(truncatingIfNeeded: element.rawValue)) }
         self.channel = NotificationV1.NotificationChannel(rawValue: Int32(truncatingIfNeeded: c.channel.rawValue))
         self.page = try c.page.map { try CommonV1.PageRequest(cMessage: $0) }
+        self.eventType = try ProtoC.string(c.event_type)
+        self.allRecipients = (c.all_recipients != 0)
     }
 
     public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -711,6 +749,8 @@ extension NotificationV1.ListDeliveriesRequest: ProtoMessage {
         }
         c.pointee.channel = .init(rawValue: .init(truncatingIfNeeded: self.channel.rawValue))
         if let value = self.page { c.pointee.page = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__PageRequest.self) }
+        c.pointee.event_type = arena.cString(self.eventType)
+        c.pointee.all_recipients = (self.allRecipients ? 1 : 0)
         return UnsafeMutableRawPointer(c)
     }
 
@@ -721,6 +761,8 @@ extension NotificationV1.ListDeliveriesRequest: ProtoMessage {
         writer.repeated("statuses", self.statuses)
         writer.field("channel", self.channel)
         writer.optional("page", self.page)
+        writer.field("eventType", self.eventType)
+        writer.field("allRecipients", self.allRecipients)
         return writer.value
     }
 
@@ -734,6 +776,8 @@ extension NotificationV1.ListDeliveriesRequest: ProtoMessage {
             case "statuses": self.statuses = try ProtoJSON.decodeArray(value, field: key)
             case "channel": self.channel = try ProtoJSON.decode(value, field: key)
             case "page": self.page = try ProtoJSON.decode(value, field: key)
+            case "eventType", "event_type": self.eventType = try ProtoJSON.decode(value, field: key)
+            case "allRecipients", "all_recipients": self.allRecipients = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }
@@ -780,6 +824,82 @@ extension NotificationV1.ListDeliveriesResponse: ProtoMessage {
             switch key {
             case "deliveries": self.deliveries = try ProtoJSON.decodeArray(value, field: key)
             case "page": self.page = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension NotificationV1.RetryDeliveryRequest: ProtoMessage {
+    public static let protoName = "karokar.notification.v1.RetryDeliveryRequest"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__retry_delivery_request())
+    public static let protoMaxDepth = 1
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "delivery_id", jsonName: "deliveryId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Notification__V1__RetryDeliveryRequest.self).pointee
+        self.deliveryId = try ProtoC.string(c.delivery_id)
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Notification__V1__RetryDeliveryRequest.self)
+        karokar__notification__v1__retry_delivery_request__init(c)
+        c.pointee.delivery_id = arena.cString(self.deliveryId)
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("deliveryId", self.deliveryId)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "deliveryId", "delivery_id": self.deliveryId = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension NotificationV1.RetryDeliveryResponse: ProtoMessage {
+    public static let protoName = "karokar.notification.v1.RetryDeliveryResponse"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__notification__v1__retry_delivery_response())
+    public static let protoMaxDepth = 3
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "delivery", jsonName: "delivery", number: 1, type: "message", typeName: "karokar.notification.v1.NotificationDelivery", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Notification__V1__RetryDeliveryResponse.self).pointee
+        self.delivery = try c.delivery.map { try NotificationV1.NotificationDelivery(cMessage: $0) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Notification__V1__RetryDeliveryResponse.self)
+        karokar__notification__v1__retry_delivery_response__init(c)
+        if let value = self.delivery { c.pointee.delivery = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Notification__V1__NotificationDelivery.self) }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.optional("delivery", self.delivery)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "delivery": self.delivery = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

@@ -36,6 +36,9 @@ extension NotificationV1 {
             public static let listDeliveries = RPCMethod<NotificationV1.ListDeliveriesRequest, NotificationV1.ListDeliveriesResponse>(
                 service: "karokar.notification.v1.NotificationService", name: "ListDeliveries", access: .permissions(["notification.read"])
             )
+            public static let retryDelivery = RPCMethod<NotificationV1.RetryDeliveryRequest, NotificationV1.RetryDeliveryResponse>(
+                service: "karokar.notification.v1.NotificationService", name: "RetryDelivery", access: .permissions(["events.manage"])
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).
@@ -55,9 +58,13 @@ extension NotificationV1 {
             /// Replaces the caller's channel preferences. IN_APP cannot be disabled for `*`.
             /// Permission: notification.read.
             func setPreferences(_ request: NotificationV1.SetPreferencesRequest, context: ServerCallContext) async throws -> NotificationV1.SetPreferencesResponse
-            /// Delivery records: the caller's own; platform administrators any user's.
-            /// Permission: notification.read.
+            /// Delivery records, newest first: the caller's own; platform administrators any user's (the
+            /// operator's view, filtered by status, channel and event). Permission: notification.read.
             func listDeliveries(_ request: NotificationV1.ListDeliveriesRequest, context: ServerCallContext) async throws -> NotificationV1.ListDeliveriesResponse
+            /// Sends a FAILED delivery again: PENDING, due now, with a fresh attempt budget (the operator's
+            /// retry once the cause is fixed). Anything but FAILED is FAILED_PRECONDITION /
+            /// DELIVERY_NOT_FAILED. Platform administrators only. Permission: events.manage.
+            func retryDelivery(_ request: NotificationV1.RetryDeliveryRequest, context: ServerCallContext) async throws -> NotificationV1.RetryDeliveryResponse
         }
 
         /// Typed client stub over any ``RPCClientTransport`` (normally an ``RPCClient``).
@@ -101,10 +108,17 @@ extension NotificationV1 {
                 try await transport.unary(Method.setPreferences, request, options: options)
             }
 
-            /// Delivery records: the caller's own; platform administrators any user's.
-            /// Permission: notification.read.
+            /// Delivery records, newest first: the caller's own; platform administrators any user's (the
+            /// operator's view, filtered by status, channel and event). Permission: notification.read.
             public func listDeliveries(_ request: NotificationV1.ListDeliveriesRequest, options: CallOptions = CallOptions()) async throws -> NotificationV1.ListDeliveriesResponse {
                 try await transport.unary(Method.listDeliveries, request, options: options)
+            }
+
+            /// Sends a FAILED delivery again: PENDING, due now, with a fresh attempt budget (the operator's
+            /// retry once the cause is fixed). Anything but FAILED is FAILED_PRECONDITION /
+            /// DELIVERY_NOT_FAILED. Platform administrators only. Permission: events.manage.
+            public func retryDelivery(_ request: NotificationV1.RetryDeliveryRequest, options: CallOptions = CallOptions()) async throws -> NotificationV1.RetryDeliveryResponse {
+                try await transport.unary(Method.retryDelivery, request, options: options)
             }
         }
     }
@@ -134,6 +148,9 @@ extension NotificationV1.NotificationService.Handler {
             },
             RPCRoute(NotificationV1.NotificationService.Method.listDeliveries) { request, context in
                 try await self.listDeliveries(request, context: context)
+            },
+            RPCRoute(NotificationV1.NotificationService.Method.retryDelivery) { request, context in
+                try await self.retryDelivery(request, context: context)
             },
         ])
     }

@@ -32,6 +32,8 @@ typedef struct Karokar__Notification__V1__SetPreferencesRequest Karokar__Notific
 typedef struct Karokar__Notification__V1__SetPreferencesResponse Karokar__Notification__V1__SetPreferencesResponse;
 typedef struct Karokar__Notification__V1__ListDeliveriesRequest Karokar__Notification__V1__ListDeliveriesRequest;
 typedef struct Karokar__Notification__V1__ListDeliveriesResponse Karokar__Notification__V1__ListDeliveriesResponse;
+typedef struct Karokar__Notification__V1__RetryDeliveryRequest Karokar__Notification__V1__RetryDeliveryRequest;
+typedef struct Karokar__Notification__V1__RetryDeliveryResponse Karokar__Notification__V1__RetryDeliveryResponse;
 
 
 /* --- enums --- */
@@ -190,10 +192,18 @@ struct  Karokar__Notification__V1__ListDeliveriesRequest
    */
   Karokar__Notification__V1__NotificationChannel channel;
   Karokar__Common__V1__PageRequest *page;
+  /*
+   * Exact event type (`booking.requested`); empty: every type.
+   */
+  char *event_type;
+  /*
+   * Platform administrators only: every recipient (recipient_user_id is then ignored).
+   */
+  protobuf_c_boolean all_recipients;
 };
 #define KAROKAR__NOTIFICATION__V1__LIST_DELIVERIES_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__notification__v1__list_deliveries_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, 0,NULL, KAROKAR__NOTIFICATION__V1__NOTIFICATION_CHANNEL__NOTIFICATION_CHANNEL_UNSPECIFIED, NULL }
+    , (char *)protobuf_c_empty_string, NULL, 0,NULL, KAROKAR__NOTIFICATION__V1__NOTIFICATION_CHANNEL__NOTIFICATION_CHANNEL_UNSPECIFIED, NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Karokar__Notification__V1__ListDeliveriesResponse
@@ -206,6 +216,26 @@ struct  Karokar__Notification__V1__ListDeliveriesResponse
 #define KAROKAR__NOTIFICATION__V1__LIST_DELIVERIES_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__notification__v1__list_deliveries_response__descriptor) \
     , 0,NULL, NULL }
+
+
+struct  Karokar__Notification__V1__RetryDeliveryRequest
+{
+  ProtobufCMessage base;
+  char *delivery_id;
+};
+#define KAROKAR__NOTIFICATION__V1__RETRY_DELIVERY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__notification__v1__retry_delivery_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Karokar__Notification__V1__RetryDeliveryResponse
+{
+  ProtobufCMessage base;
+  Karokar__Notification__V1__NotificationDelivery *delivery;
+};
+#define KAROKAR__NOTIFICATION__V1__RETRY_DELIVERY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__notification__v1__retry_delivery_response__descriptor) \
+    , NULL }
 
 
 /* Karokar__Notification__V1__ListInboxRequest methods */
@@ -474,6 +504,44 @@ Karokar__Notification__V1__ListDeliveriesResponse *
 void   karokar__notification__v1__list_deliveries_response__free_unpacked
                      (Karokar__Notification__V1__ListDeliveriesResponse *message,
                       ProtobufCAllocator *allocator);
+/* Karokar__Notification__V1__RetryDeliveryRequest methods */
+void   karokar__notification__v1__retry_delivery_request__init
+                     (Karokar__Notification__V1__RetryDeliveryRequest         *message);
+size_t karokar__notification__v1__retry_delivery_request__get_packed_size
+                     (const Karokar__Notification__V1__RetryDeliveryRequest   *message);
+size_t karokar__notification__v1__retry_delivery_request__pack
+                     (const Karokar__Notification__V1__RetryDeliveryRequest   *message,
+                      uint8_t             *out);
+size_t karokar__notification__v1__retry_delivery_request__pack_to_buffer
+                     (const Karokar__Notification__V1__RetryDeliveryRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Notification__V1__RetryDeliveryRequest *
+       karokar__notification__v1__retry_delivery_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__notification__v1__retry_delivery_request__free_unpacked
+                     (Karokar__Notification__V1__RetryDeliveryRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Karokar__Notification__V1__RetryDeliveryResponse methods */
+void   karokar__notification__v1__retry_delivery_response__init
+                     (Karokar__Notification__V1__RetryDeliveryResponse         *message);
+size_t karokar__notification__v1__retry_delivery_response__get_packed_size
+                     (const Karokar__Notification__V1__RetryDeliveryResponse   *message);
+size_t karokar__notification__v1__retry_delivery_response__pack
+                     (const Karokar__Notification__V1__RetryDeliveryResponse   *message,
+                      uint8_t             *out);
+size_t karokar__notification__v1__retry_delivery_response__pack_to_buffer
+                     (const Karokar__Notification__V1__RetryDeliveryResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Notification__V1__RetryDeliveryResponse *
+       karokar__notification__v1__retry_delivery_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__notification__v1__retry_delivery_response__free_unpacked
+                     (Karokar__Notification__V1__RetryDeliveryResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Karokar__Notification__V1__ListInboxRequest_Closure)
@@ -518,6 +586,12 @@ typedef void (*Karokar__Notification__V1__ListDeliveriesRequest_Closure)
 typedef void (*Karokar__Notification__V1__ListDeliveriesResponse_Closure)
                  (const Karokar__Notification__V1__ListDeliveriesResponse *message,
                   void *closure_data);
+typedef void (*Karokar__Notification__V1__RetryDeliveryRequest_Closure)
+                 (const Karokar__Notification__V1__RetryDeliveryRequest *message,
+                  void *closure_data);
+typedef void (*Karokar__Notification__V1__RetryDeliveryResponse_Closure)
+                 (const Karokar__Notification__V1__RetryDeliveryResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -553,6 +627,10 @@ struct Karokar__Notification__V1__NotificationService_Service
                           const Karokar__Notification__V1__ListDeliveriesRequest *input,
                           Karokar__Notification__V1__ListDeliveriesResponse_Closure closure,
                           void *closure_data);
+  void (*retry_delivery)(Karokar__Notification__V1__NotificationService_Service *service,
+                         const Karokar__Notification__V1__RetryDeliveryRequest *input,
+                         Karokar__Notification__V1__RetryDeliveryResponse_Closure closure,
+                         void *closure_data);
 };
 typedef void (*Karokar__Notification__V1__NotificationService_ServiceDestroy)(Karokar__Notification__V1__NotificationService_Service *);
 void karokar__notification__v1__notification_service__init (Karokar__Notification__V1__NotificationService_Service *service,
@@ -567,7 +645,8 @@ void karokar__notification__v1__notification_service__init (Karokar__Notificatio
       function_prefix__ ## mark_all_read,\
       function_prefix__ ## get_preferences,\
       function_prefix__ ## set_preferences,\
-      function_prefix__ ## list_deliveries  }
+      function_prefix__ ## list_deliveries,\
+      function_prefix__ ## retry_delivery  }
 void karokar__notification__v1__notification_service__list_inbox(ProtobufCService *service,
                                                                  const Karokar__Notification__V1__ListInboxRequest *input,
                                                                  Karokar__Notification__V1__ListInboxResponse_Closure closure,
@@ -596,6 +675,10 @@ void karokar__notification__v1__notification_service__list_deliveries(ProtobufCS
                                                                       const Karokar__Notification__V1__ListDeliveriesRequest *input,
                                                                       Karokar__Notification__V1__ListDeliveriesResponse_Closure closure,
                                                                       void *closure_data);
+void karokar__notification__v1__notification_service__retry_delivery(ProtobufCService *service,
+                                                                     const Karokar__Notification__V1__RetryDeliveryRequest *input,
+                                                                     Karokar__Notification__V1__RetryDeliveryResponse_Closure closure,
+                                                                     void *closure_data);
 
 /* --- descriptors --- */
 
@@ -613,6 +696,8 @@ extern const ProtobufCMessageDescriptor karokar__notification__v1__set_preferenc
 extern const ProtobufCMessageDescriptor karokar__notification__v1__set_preferences_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__notification__v1__list_deliveries_request__descriptor;
 extern const ProtobufCMessageDescriptor karokar__notification__v1__list_deliveries_response__descriptor;
+extern const ProtobufCMessageDescriptor karokar__notification__v1__retry_delivery_request__descriptor;
+extern const ProtobufCMessageDescriptor karokar__notification__v1__retry_delivery_response__descriptor;
 extern const ProtobufCServiceDescriptor karokar__notification__v1__notification_service__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -637,6 +637,96 @@ void   karokar__notification__v1__list_deliveries_response__free_unpacked
   assert(message->base.descriptor == &karokar__notification__v1__list_deliveries_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   karokar__notification__v1__retry_delivery_request__init
+                     (Karokar__Notification__V1__RetryDeliveryRequest         *message)
+{
+  static const Karokar__Notification__V1__RetryDeliveryRequest init_value = KAROKAR__NOTIFICATION__V1__RETRY_DELIVERY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t karokar__notification__v1__retry_delivery_request__get_packed_size
+                     (const Karokar__Notification__V1__RetryDeliveryRequest *message)
+{
+  assert(message->base.descriptor == &karokar__notification__v1__retry_delivery_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__notification__v1__retry_delivery_request__pack
+                     (const Karokar__Notification__V1__RetryDeliveryRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__notification__v1__retry_delivery_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__notification__v1__retry_delivery_request__pack_to_buffer
+                     (const Karokar__Notification__V1__RetryDeliveryRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__notification__v1__retry_delivery_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Notification__V1__RetryDeliveryRequest *
+       karokar__notification__v1__retry_delivery_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Notification__V1__RetryDeliveryRequest *)
+     protobuf_c_message_unpack (&karokar__notification__v1__retry_delivery_request__descriptor,
+                                allocator, len, data);
+}
+void   karokar__notification__v1__retry_delivery_request__free_unpacked
+                     (Karokar__Notification__V1__RetryDeliveryRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__notification__v1__retry_delivery_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   karokar__notification__v1__retry_delivery_response__init
+                     (Karokar__Notification__V1__RetryDeliveryResponse         *message)
+{
+  static const Karokar__Notification__V1__RetryDeliveryResponse init_value = KAROKAR__NOTIFICATION__V1__RETRY_DELIVERY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t karokar__notification__v1__retry_delivery_response__get_packed_size
+                     (const Karokar__Notification__V1__RetryDeliveryResponse *message)
+{
+  assert(message->base.descriptor == &karokar__notification__v1__retry_delivery_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__notification__v1__retry_delivery_response__pack
+                     (const Karokar__Notification__V1__RetryDeliveryResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__notification__v1__retry_delivery_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__notification__v1__retry_delivery_response__pack_to_buffer
+                     (const Karokar__Notification__V1__RetryDeliveryResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__notification__v1__retry_delivery_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Notification__V1__RetryDeliveryResponse *
+       karokar__notification__v1__retry_delivery_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Notification__V1__RetryDeliveryResponse *)
+     protobuf_c_message_unpack (&karokar__notification__v1__retry_delivery_response__descriptor,
+                                allocator, len, data);
+}
+void   karokar__notification__v1__retry_delivery_response__free_unpacked
+                     (Karokar__Notification__V1__RetryDeliveryResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__notification__v1__retry_delivery_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor karokar__notification__v1__list_inbox_request__field_descriptors[2] =
 {
   {
@@ -1105,7 +1195,7 @@ const ProtobufCMessageDescriptor karokar__notification__v1__set_preferences_resp
   (ProtobufCMessageInit) karokar__notification__v1__set_preferences_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__notification__v1__list_deliveries_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor karokar__notification__v1__list_deliveries_request__field_descriptors[7] =
 {
   {
     "recipient_user_id",
@@ -1167,10 +1257,36 @@ static const ProtobufCFieldDescriptor karokar__notification__v1__list_deliveries
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "event_type",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Notification__V1__ListDeliveriesRequest, event_type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "all_recipients",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Notification__V1__ListDeliveriesRequest, all_recipients),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__notification__v1__list_deliveries_request__field_indices_by_name[] = {
+  6,   /* field[6] = all_recipients */
   3,   /* field[3] = channel */
   1,   /* field[1] = event_id */
+  5,   /* field[5] = event_type */
   4,   /* field[4] = page */
   0,   /* field[0] = recipient_user_id */
   2,   /* field[2] = statuses */
@@ -1178,7 +1294,7 @@ static const unsigned karokar__notification__v1__list_deliveries_request__field_
 static const ProtobufCIntRange karokar__notification__v1__list_deliveries_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor karokar__notification__v1__list_deliveries_request__descriptor =
 {
@@ -1188,7 +1304,7 @@ const ProtobufCMessageDescriptor karokar__notification__v1__list_deliveries_requ
   "Karokar__Notification__V1__ListDeliveriesRequest",
   "karokar.notification.v1",
   sizeof(Karokar__Notification__V1__ListDeliveriesRequest),
-  5,
+  7,
   karokar__notification__v1__list_deliveries_request__field_descriptors,
   karokar__notification__v1__list_deliveries_request__field_indices_by_name,
   1,  karokar__notification__v1__list_deliveries_request__number_ranges,
@@ -1246,7 +1362,83 @@ const ProtobufCMessageDescriptor karokar__notification__v1__list_deliveries_resp
   (ProtobufCMessageInit) karokar__notification__v1__list_deliveries_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor karokar__notification__v1__notification_service__method_descriptors[7] =
+static const ProtobufCFieldDescriptor karokar__notification__v1__retry_delivery_request__field_descriptors[1] =
+{
+  {
+    "delivery_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Notification__V1__RetryDeliveryRequest, delivery_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__notification__v1__retry_delivery_request__field_indices_by_name[] = {
+  0,   /* field[0] = delivery_id */
+};
+static const ProtobufCIntRange karokar__notification__v1__retry_delivery_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor karokar__notification__v1__retry_delivery_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.notification.v1.RetryDeliveryRequest",
+  "RetryDeliveryRequest",
+  "Karokar__Notification__V1__RetryDeliveryRequest",
+  "karokar.notification.v1",
+  sizeof(Karokar__Notification__V1__RetryDeliveryRequest),
+  1,
+  karokar__notification__v1__retry_delivery_request__field_descriptors,
+  karokar__notification__v1__retry_delivery_request__field_indices_by_name,
+  1,  karokar__notification__v1__retry_delivery_request__number_ranges,
+  (ProtobufCMessageInit) karokar__notification__v1__retry_delivery_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__notification__v1__retry_delivery_response__field_descriptors[1] =
+{
+  {
+    "delivery",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Notification__V1__RetryDeliveryResponse, delivery),
+    &karokar__notification__v1__notification_delivery__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__notification__v1__retry_delivery_response__field_indices_by_name[] = {
+  0,   /* field[0] = delivery */
+};
+static const ProtobufCIntRange karokar__notification__v1__retry_delivery_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor karokar__notification__v1__retry_delivery_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.notification.v1.RetryDeliveryResponse",
+  "RetryDeliveryResponse",
+  "Karokar__Notification__V1__RetryDeliveryResponse",
+  "karokar.notification.v1",
+  sizeof(Karokar__Notification__V1__RetryDeliveryResponse),
+  1,
+  karokar__notification__v1__retry_delivery_response__field_descriptors,
+  karokar__notification__v1__retry_delivery_response__field_indices_by_name,
+  1,  karokar__notification__v1__retry_delivery_response__number_ranges,
+  (ProtobufCMessageInit) karokar__notification__v1__retry_delivery_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor karokar__notification__v1__notification_service__method_descriptors[8] =
 {
   { "ListInbox", &karokar__notification__v1__list_inbox_request__descriptor, &karokar__notification__v1__list_inbox_response__descriptor },
   { "GetUnreadCount", &karokar__notification__v1__get_unread_count_request__descriptor, &karokar__notification__v1__get_unread_count_response__descriptor },
@@ -1255,6 +1447,7 @@ static const ProtobufCMethodDescriptor karokar__notification__v1__notification_s
   { "GetPreferences", &karokar__notification__v1__get_preferences_request__descriptor, &karokar__notification__v1__get_preferences_response__descriptor },
   { "SetPreferences", &karokar__notification__v1__set_preferences_request__descriptor, &karokar__notification__v1__set_preferences_response__descriptor },
   { "ListDeliveries", &karokar__notification__v1__list_deliveries_request__descriptor, &karokar__notification__v1__list_deliveries_response__descriptor },
+  { "RetryDelivery", &karokar__notification__v1__retry_delivery_request__descriptor, &karokar__notification__v1__retry_delivery_response__descriptor },
 };
 const unsigned karokar__notification__v1__notification_service__method_indices_by_name[] = {
   4,        /* GetPreferences */
@@ -1263,6 +1456,7 @@ const unsigned karokar__notification__v1__notification_service__method_indices_b
   0,        /* ListInbox */
   3,        /* MarkAllRead */
   2,        /* MarkRead */
+  7,        /* RetryDelivery */
   5         /* SetPreferences */
 };
 const ProtobufCServiceDescriptor karokar__notification__v1__notification_service__descriptor =
@@ -1272,7 +1466,7 @@ const ProtobufCServiceDescriptor karokar__notification__v1__notification_service
   "NotificationService",
   "Karokar__Notification__V1__NotificationService",
   "karokar.notification.v1",
-  7,
+  8,
   karokar__notification__v1__notification_service__method_descriptors,
   karokar__notification__v1__notification_service__method_indices_by_name
 };
@@ -1331,6 +1525,14 @@ void karokar__notification__v1__notification_service__list_deliveries(ProtobufCS
 {
   assert(service->descriptor == &karokar__notification__v1__notification_service__descriptor);
   service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void karokar__notification__v1__notification_service__retry_delivery(ProtobufCService *service,
+                                                                     const Karokar__Notification__V1__RetryDeliveryRequest *input,
+                                                                     Karokar__Notification__V1__RetryDeliveryResponse_Closure closure,
+                                                                     void *closure_data)
+{
+  assert(service->descriptor == &karokar__notification__v1__notification_service__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__notification__v1__notification_service__init (Karokar__Notification__V1__NotificationService_Service *service,
                                                             Karokar__Notification__V1__NotificationService_ServiceDestroy destroy)

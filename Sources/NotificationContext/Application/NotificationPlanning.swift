@@ -1,0 +1,117 @@
+import Foundation
+import KaroKarKernel
+import KaroKarMessages
+
+/// The one subscription: the rules' event types and every booking event (to learn which
+/// corporates book which vehicle), after commit, from the moment the context is first deployed
+/// (`.now`), with dead letters not holding back their aggregate (`.proceed`: a notification
+/// that cannot be planned must not stop later ones). For each event a rule names, in the
+/// consumer's transaction: the recipients, then one delivery per recipient and channel,
+/// rendered, PENDING (to send), SENT (in-app: stored is delivered) or SKIPPED (opted out, no
+/// address, account disabled). Unique per (event, recipient, channel): a redelivered event adds
+/// nothing. The senders take it from there after commit.
+enum NotificationPlanning {
+    static let consumer = "notification"
+
+    static func subscribe(_ notification: Notification, to bus: EventBus) {
+        let patterns = Set(NotificationRules.all.map(\.eventType)).union(["booking.*"]).sorted().map { EventPattern(stringLiteral: $0) }
+        bus.consume(patterns, as: consumer, from: .now, onDeadLetter: .proceed) { event, work in
+            try await plan(event, notification: notification, work)
+        }
+    }
+
+    static func plan(_ event: EventsV1.EventEnvelope, notification: Notification, _ work: UnitOfWork) async throws {
+        let facts = EventFacts.of(event)
+        if event.eventType.hasPrefix("booking."), let booking = uuid(facts["bookingId"]), let vehicle = uuid(facts["vehicleId"]),
+           let corporate = uuid(facts["corporateOrganizationId"]) {
+            let closed = ["booking.rejected", "booking.completed", "booking.terminated", "booking.cancelled"].contains(event.eventType)
+            DeliveryStore.learnBooking(booking, vehicle: vehicle, corporate: corporate, open: !closed, work)
+        }
+        guard let rule = NotificationRules.byEventType[event.eventType],
+              rule.when.allSatisfy({ facts[$0] == "true" }), !rule.unless.contains(where: { facts[$0] == "true" }),
+              let eventID = uuid(event.eventId)
+        else { return }
+        let people = try await recipients(of: rule, facts: facts, directory: notification.recipients, work)
+        guard !people.isEmpty else { return }
+        let preferences = try await DeliveryStore.preferences(of: people.map(\.userID), work)
+        let channels = ([.inApp] + rule.channels).filter(notification.channels.contains)
+        let subjectID = facts[rule.subjectFact] ?? event.aggregateId
+        for person in people {
+            guard let rendered = TemplateRenderer.render(rule.template, recipient: person, facts: facts) else {
+                throw PlanningError.noTemplate(rule.template)
+            }
+            let allowed = preferences[person.userID]
+            for channel in channels {
+                var status: DeliveryStatus = channel == .inApp ? .sent : .pending
+                var reason: String?
+                let address: String = switch channel {
+                case .email: person.email
+                case .sms: person.phone ?? ""
+                case .push, .inApp: ""
+                }
+                if !person.isReachable {
+                    (status, reason) = (.skipped, "the recipient's account is disabled or their membership ended")
+                } else if let allowed, !allowed.allows(channel, for: event.eventType) {
+                    (status, reason) = (.skipped, "the recipient opted out of \(channel.rawValue) for \(event.eventType)")
+                } else if (channel == .email || channel == .sms) && address.isEmpty {
+                    (status, reason) = (.skipped, "the recipient has no \(channel == .sms ? "phone number" : "e-mail address")")
+                }
+                DeliveryStore.plan(DeliveryStore.Planned(
+                    eventID: eventID, eventType: event.eventType, recipient: person, channel: channel, template: rule.template,
+                    status: status, lastError: reason, address: address, title: rendered.title,
+                    body: channel == .email ? rendered.body + NotificationTemplates.emailFooter : rendered.body,
+                    shortBody: rendered.short, subjectType: rule.subjectType, subjectID: subjectID
+                ), work)
+            }
+        }
+    }
+
+    /// Everyone the rule's clauses name, each user once (the first clause naming them decides
+    /// the organization the notification is filed under).
+    static func recipients(
+        of rule: NotificationRule, facts: [String: String], directory: any RecipientDirectory, _ work: UnitOfWork
+    ) async throws -> [RecipientFacts] {
+        var people: [RecipientFacts] = []
+        var seen: Set<UUID> = []
+        let limit = NotificationRules.maximumRecipientsPerClause
+        for clause in rule.recipients {
+            var found: [RecipientFacts] = []
+            switch clause {
+            case .user(let user, let organization):
+                if let user = uuid(facts[user]), let organization = uuid(facts[organization]),
+                   let person = try await directory.recipient(user: user, organization: organization, on: work) {
+                    found = [person]
+                }
+            case .members(let organization, let roles):
+                if let organization = uuid(facts[organization]) {
+                    found = try await directory.recipients(organization: organization, roles: roles, limit: limit, on: work)
+                }
+            case .bookingCorporates(let vehicle, let roles):
+                if let vehicle = uuid(facts[vehicle]) {
+                    for corporate in try await DeliveryStore.bookingCorporates(vehicle: vehicle, work) {
+                        found += try await directory.recipients(organization: corporate, roles: roles, limit: limit, on: work)
+                    }
+                }
+            }
+            for person in found where seen.insert(person.userID).inserted {
+                people.append(person)
+            }
+        }
+        return people
+    }
+
+    static func uuid(_ text: String?) -> UUID? {
+        text.flatMap(UUID.init(uuidString:))
+    }
+}
+
+/// An event the planner cannot turn into deliveries (a dead letter, retried by operators).
+enum PlanningError: Error, CustomStringConvertible {
+    case noTemplate(String)
+
+    var description: String {
+        switch self {
+        case .noTemplate(let name): "no template \(name)"
+        }
+    }
+}

@@ -1,0 +1,87 @@
+public import KaroKarKernel
+public import KaroKarPostgres
+public import KaroKarRPC
+import KaroKarServices
+import Logging
+
+/// The Notification context's front door (DOMAIN.md section 9): it tells people what happened,
+/// driven only by events (no context calls it). One after-commit consumer, `notification`, turns
+/// each event a rule names (``NotificationRules``) into delivery records, one per recipient and
+/// channel, rendered from the rule's templates, in the consumer's transaction; the senders
+/// (``DeliverySenders``) claim due deliveries after commit and send them over SMTP and HTTP, with
+/// retries, from any number of server processes. In-app deliveries are the inbox.
+///
+/// Recipients come from the kernel's ``RecipientDirectory`` port (Identity answers it) and from
+/// facts this context learns from booking events (which corporates book which vehicle). It holds
+/// no business state in memory, so its use cases are `nonisolated`. See the README next to this
+/// file for its rules.
+public actor Notification: BoundedContext {
+    public static let migrations: [Migration] = NotificationMigrations.all
+
+    nonisolated let environment: ContextEnvironment
+    nonisolated let recipients: any RecipientDirectory
+    nonisolated let options: NotificationOptions
+    /// The configured senders, by channel (in-app needs none).
+    nonisolated let senders: [NotificationChannel: any DeliverySender]
+
+    public init(environment: ContextEnvironment, recipients: any RecipientDirectory, options: NotificationOptions = NotificationOptions()) {
+        self.environment = environment.named("notification")
+        self.recipients = recipients
+        self.options = options
+        var senders: [NotificationChannel: any DeliverySender] = [:]
+        if let smtp = options.smtp { senders[.email] = EmailSender(smtp) }
+        if let sms = options.sms { senders[.sms] = HTTPSender(channel: .sms, configuration: sms, clock: environment.clock) }
+        if let push = options.push { senders[.push] = HTTPSender(channel: .push, configuration: push, clock: environment.clock) }
+        self.senders = senders
+        NotificationPlanning.subscribe(self, to: environment.bus)
+    }
+
+    nonisolated var bus: EventBus { environment.bus }
+
+    /// The channels a delivery can be made on here: in-app always, the others when configured.
+    nonisolated var channels: Set<NotificationChannel> { Set(senders.keys).union([.inApp]) }
+
+    /// `karokar.notification.v1.NotificationService`.
+    public nonisolated var services: [RPCServiceDefinition] {
+        [NotificationHandler(notification: self).serviceDefinition()]
+    }
+
+    /// The senders' loop, until cancelled (every server process runs one; they share the work
+    /// through the database).
+    public nonisolated func runBackgroundWork() async {
+        guard options.sending, !senders.isEmpty else { return }
+        await DeliverySenders(notification: self).run()
+    }
+}
+
+/// Notification's settings (from the server's configuration, Settings+Notification.swift).
+public struct NotificationOptions: Sendable {
+    /// E-mail over SMTP; nil: no e-mail deliveries are made.
+    public var smtp: SMTPConfiguration?
+    /// SMS through an HTTP endpoint; nil: none.
+    public var sms: HTTPChannelConfiguration?
+    /// Push through an HTTP endpoint; nil: none.
+    public var push: HTTPChannelConfiguration?
+    /// Whether this process runs the senders' loop (false: it only plans deliveries).
+    public var sending = true
+    /// How often an idle sender looks for due deliveries.
+    public var pollInterval: Duration = .milliseconds(250)
+    /// Deliveries one process sends at once.
+    public var maximumInFlight = 32
+    /// Attempts before a delivery is FAILED.
+    public var maximumAttempts = 8
+    /// Backoff before the second attempt; doubles per attempt (with jitter), capped below.
+    public var firstRetryDelay: Duration = .seconds(5)
+    public var maximumRetryDelay: Duration = .seconds(900)
+    /// A claimed delivery whose sender died is due again after this (longer than any send).
+    public var lease: Duration = .seconds(60)
+
+    public init() {}
+
+    /// The backoff after `attempts` failed attempts: `first × 2^(attempts-1)`, capped, with
+    /// jitter (uniformly 50 to 100 % of it), so that retries of many deliveries spread out.
+    func retryDelay(afterAttempts attempts: Int, random: Double = Double.random(in: 0...1)) -> Duration {
+        let base = min(firstRetryDelay * (1 << min(max(attempts - 1, 0), 20)), maximumRetryDelay)
+        return base * (0.5 + 0.5 * min(max(random, 0), 1))
+    }
+}

@@ -1,0 +1,288 @@
+import Foundation
+import KaroKarKernel
+import KaroKarPostgres
+
+/// SQL <-> deliveries: planning (in the consumer's transaction), the senders' claims and
+/// outcomes, the inbox and the delivery lists (keyset-paged on `created_at DESC, id DESC`).
+enum DeliveryStore {
+    /// One delivery to write, rendered.
+    struct Planned: Sendable {
+        var eventID: UUID
+        var eventType: String
+        var recipient: RecipientFacts
+        var channel: NotificationChannel
+        var template: String
+        var status: DeliveryStatus
+        var lastError: String?
+        var address: String
+        var title: String
+        var body: String
+        var shortBody: String
+        var subjectType: String
+        var subjectID: String
+    }
+
+    /// Writes the delivery unless the event already has one for this recipient and channel (a
+    /// redelivered event changes nothing). Queued with the transaction's next statement.
+    static func plan(_ planned: Planned, _ work: UnitOfWork) {
+        let pending = planned.status == .pending
+        let sent = planned.status == .sent
+        let name = "\(planned.recipient.firstName) \(planned.recipient.lastName)"
+        work.session.enqueue("""
+            INSERT INTO notification.deliveries (id, event_id, event_type, recipient_user_id, organization_id, channel, template, status,
+                last_error, next_attempt_at, sent_at, address, recipient_name, title, body, short_body, subject_type, subject_id)
+            VALUES (\(UUID.random())::uuid, \(planned.eventID)::uuid, \(planned.eventType), \(planned.recipient.userID)::uuid,
+                \(planned.recipient.organizationID)::uuid, \(planned.channel.rawValue), \(planned.template), \(planned.status.rawValue),
+                \(planned.lastError), CASE WHEN \(pending)::boolean THEN clock_timestamp() END,
+                CASE WHEN \(sent)::boolean THEN clock_timestamp() END, \(planned.address), \(name), \(planned.title), \(planned.body),
+                \(planned.shortBody), \(planned.subjectType), \(planned.subjectID))
+            ON CONFLICT (event_id, recipient_user_id, channel) DO NOTHING
+            """)
+    }
+
+    /// Learns a booking's vehicle, corporate and whether it is open, from a booking event.
+    static func learnBooking(_ booking: UUID, vehicle: UUID, corporate: UUID, open: Bool, _ work: UnitOfWork) {
+        work.session.enqueue("""
+            INSERT INTO notification.bookings (booking_id, vehicle_id, corporate_organization_id, open)
+            VALUES (\(booking)::uuid, \(vehicle)::uuid, \(corporate)::uuid, \(open)::boolean)
+            ON CONFLICT (booking_id) DO UPDATE SET open = EXCLUDED.open AND notification.bookings.open, updated_at = clock_timestamp()
+            """)
+    }
+
+    /// The corporates with an open booking on `vehicle`.
+    static func bookingCorporates(vehicle: UUID, _ work: UnitOfWork) async throws -> [UUID] {
+        try await work.query("""
+            SELECT DISTINCT corporate_organization_id FROM notification.bookings WHERE vehicle_id = \(vehicle) AND open
+            ORDER BY corporate_organization_id LIMIT 1000
+            """).map { try $0.decode(UUID.self, "corporate_organization_id") }
+    }
+
+    // MARK: - Senders
+
+    /// Claims up to `limit` due deliveries (not in-app): each moves one `lease` ahead, its attempt
+    /// counted, under a new lease token, in a transaction of its own that skips rows another
+    /// process is claiming. A sender that dies leaves them due again when the lease ends.
+    static func claim(limit: Int, lease: Duration, channels: [NotificationChannel], pool: PostgresPool) async throws -> [OutgoingDelivery] {
+        let token = UUID.random()
+        let leaseMilliseconds = lease.milliseconds
+        let rows = try await pool.transaction { session in
+            try await session.query("""
+                WITH due AS (
+                    SELECT id FROM notification.deliveries
+                    WHERE status = 'PENDING' AND next_attempt_at <= clock_timestamp() AND channel = ANY (\(channels.map(\.rawValue))::text[])
+                    ORDER BY next_attempt_at LIMIT \(limit)
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE notification.deliveries AS d
+                SET attempts = d.attempts + 1, lease = \(token)::uuid,
+                    next_attempt_at = clock_timestamp() + \(leaseMilliseconds) * interval '1 millisecond'
+                FROM due WHERE d.id = due.id
+                RETURNING d.id, d.event_id, d.event_type, d.recipient_user_id, d.channel, d.address, d.recipient_name, d.title, d.body,
+                          d.short_body, d.attempts
+                """)
+        }
+        return try rows.map { row in
+            OutgoingDelivery(
+                id: try row.decode(UUID.self, "id"), eventID: try row.decode(UUID.self, "event_id"),
+                eventType: try row.decode(String.self, "event_type"), recipientUserID: try row.decode(UUID.self, "recipient_user_id"),
+                channel: NotificationChannel(rawValue: try row.decode(String.self, "channel")) ?? .inApp,
+                address: try row.decode(String.self, "address"), recipientName: try row.decode(String.self, "recipient_name"),
+                title: try row.decode(String.self, "title"), body: try row.decode(String.self, "body"),
+                shortBody: try row.decode(String.self, "short_body"), attempt: try row.decode(Int.self, "attempts"), lease: token
+            )
+        }
+    }
+
+    /// Records a sent delivery (only under its claim).
+    static func sent(_ delivery: OutgoingDelivery, pool: PostgresPool) async throws {
+        try await pool.query("""
+            UPDATE notification.deliveries
+            SET status = 'SENT', sent_at = clock_timestamp(), next_attempt_at = NULL, lease = NULL, last_error = NULL,
+                version = version + 1
+            WHERE id = \(delivery.id) AND lease = \(delivery.lease)::uuid AND status = 'PENDING'
+            """)
+    }
+
+    /// Records a failed attempt: due again after `retryIn`, or FAILED when `retryIn` is nil.
+    static func failed(_ delivery: OutgoingDelivery, error: String, retryIn: Duration?, pool: PostgresPool) async throws {
+        let final = retryIn == nil
+        let delay = retryIn?.milliseconds ?? 0
+        try await pool.query("""
+            UPDATE notification.deliveries
+            SET status = CASE WHEN \(final)::boolean THEN 'FAILED' ELSE 'PENDING' END,
+                next_attempt_at = CASE WHEN \(final)::boolean THEN NULL ELSE clock_timestamp() + \(delay) * interval '1 millisecond' END,
+                lease = NULL, last_error = \(error), version = version + 1
+            WHERE id = \(delivery.id) AND lease = \(delivery.lease)::uuid AND status = 'PENDING'
+            """)
+    }
+
+    /// FAILED -> PENDING, due now, attempts reset; the delivery after, nil when there is none.
+    static func retry(_ id: UUID, _ work: UnitOfWork) async throws -> Delivery? {
+        try await work.query("""
+            UPDATE notification.deliveries SET status = 'PENDING', attempts = 0, next_attempt_at = clock_timestamp(), lease = NULL,
+                version = version + 1
+            WHERE id = \(id) AND status = 'FAILED'
+            RETURNING \(columns)
+            """).first(where: { _ in true }).map(delivery)
+    }
+
+    // MARK: - Reads
+
+    static let columns = SQLFragment(
+        "id, event_id, event_type, recipient_user_id, organization_id, channel, template, status, attempts, last_error, next_attempt_at, created_at, sent_at"
+    )
+
+    static func delivery(_ row: PostgresRow) throws -> Delivery {
+        guard let channel = NotificationChannel(rawValue: try row.decode(String.self, "channel")),
+              let status = DeliveryStatus(rawValue: try row.decode(String.self, "status"))
+        else { throw CorruptDelivery(description: "deliveries.channel or status holds an unknown value") }
+        return Delivery(
+            id: try row.decode(UUID.self, "id"), eventID: try row.decode(UUID.self, "event_id"),
+            eventType: try row.decode(String.self, "event_type"), recipientUserID: try row.decode(UUID.self, "recipient_user_id"),
+            organizationID: try row.decode(UUID.self, "organization_id"), channel: channel, template: try row.decode(String.self, "template"),
+            status: status, attempts: try row.decode(Int.self, "attempts"), lastError: try row.decode(String?.self, "last_error"),
+            nextAttemptAt: try row.decode(PostgresTimestamp?.self, "next_attempt_at").map(Instant.init),
+            createdAt: Instant(try row.decode(PostgresTimestamp.self, "created_at")),
+            sentAt: try row.decode(PostgresTimestamp?.self, "sent_at").map(Instant.init)
+        )
+    }
+
+    static func find(_ id: UUID, _ work: UnitOfWork) async throws -> Delivery? {
+        try await work.query("SELECT \(columns) FROM notification.deliveries WHERE id = \(id)").first(where: { _ in true }).map(delivery)
+    }
+
+    /// One page of deliveries matching `filter`, newest first, after `key`.
+    static func list(_ filter: DeliveryFilter, after key: TimeKey?, limit: Int, _ work: UnitOfWork) async throws -> [Delivery] {
+        let statuses = filter.statuses.isEmpty ? nil : filter.statuses.map(\.rawValue)
+        return try await work.query("""
+            SELECT \(columns) FROM notification.deliveries
+            WHERE (\(filter.recipientUserID)::uuid IS NULL OR recipient_user_id = \(filter.recipientUserID)::uuid)
+              AND (\(filter.organizationID)::uuid IS NULL OR organization_id = \(filter.organizationID)::uuid)
+              AND (\(filter.eventID)::uuid IS NULL OR event_id = \(filter.eventID)::uuid)
+              AND (\(filter.eventType)::text IS NULL OR event_type = \(filter.eventType))
+              AND (\(statuses)::text[] IS NULL OR status = ANY (\(statuses)::text[]))
+              AND (\(filter.channel?.rawValue)::text IS NULL OR channel = \(filter.channel?.rawValue))
+              AND (\(key?.time.postgres)::timestamptz IS NULL OR (created_at, id) < (\(key?.time.postgres)::timestamptz, \(key?.id)::uuid))
+            ORDER BY created_at DESC, id DESC LIMIT \(limit)
+            """).map(delivery)
+    }
+
+    // MARK: - Inbox
+
+    static let inboxColumns = SQLFragment(
+        "id, event_id, event_type, organization_id, title, body, subject_type, subject_id, created_at, read_at, version"
+    )
+
+    static func inboxEntry(_ row: PostgresRow) throws -> InboxEntry {
+        InboxEntry(
+            id: try row.decode(UUID.self, "id"), eventID: try row.decode(UUID.self, "event_id"),
+            eventType: try row.decode(String.self, "event_type"), organizationID: try row.decode(UUID.self, "organization_id"),
+            title: try row.decode(String.self, "title"), body: try row.decode(String.self, "body"),
+            subjectType: try row.decode(String.self, "subject_type"), subjectID: try row.decode(String.self, "subject_id"),
+            createdAt: Instant(try row.decode(PostgresTimestamp.self, "created_at")),
+            readAt: try row.decode(PostgresTimestamp?.self, "read_at").map(Instant.init), version: try row.decode(Int64.self, "version")
+        )
+    }
+
+    static func inbox(
+        user: UUID, organization: UUID, unreadOnly: Bool, after key: TimeKey?, limit: Int, _ work: UnitOfWork
+    ) async throws -> [InboxEntry] {
+        try await work.query("""
+            SELECT \(inboxColumns) FROM notification.deliveries
+            WHERE recipient_user_id = \(user) AND organization_id = \(organization) AND channel = 'IN_APP' AND status = 'SENT'
+              AND (NOT \(unreadOnly)::boolean OR read_at IS NULL)
+              AND (\(key?.time.postgres)::timestamptz IS NULL OR (created_at, id) < (\(key?.time.postgres)::timestamptz, \(key?.id)::uuid))
+            ORDER BY created_at DESC, id DESC LIMIT \(limit)
+            """).map(inboxEntry)
+    }
+
+    static func unreadCount(user: UUID, organization: UUID, _ work: UnitOfWork) async throws -> Int {
+        try await work.query("""
+            SELECT count(*)::int8 AS unread FROM notification.deliveries
+            WHERE recipient_user_id = \(user) AND organization_id = \(organization) AND channel = 'IN_APP' AND status = 'SENT'
+              AND read_at IS NULL
+            """).single().decode(Int.self, "unread")
+    }
+
+    static func inboxEntry(_ id: UUID, user: UUID, organization: UUID, forUpdate: Bool, _ work: UnitOfWork) async throws -> InboxEntry? {
+        let lock = forUpdate ? SQLFragment("FOR UPDATE") : SQLFragment("")
+        return try await work.query("""
+            SELECT \(inboxColumns) FROM notification.deliveries
+            WHERE id = \(id) AND recipient_user_id = \(user) AND organization_id = \(organization) AND channel = 'IN_APP' AND status = 'SENT'
+            \(lock)
+            """).first(where: { _ in true }).map(inboxEntry)
+    }
+
+    static func markRead(_ id: UUID, _ work: UnitOfWork) async throws -> InboxEntry {
+        try inboxEntry(try await work.query("""
+            UPDATE notification.deliveries SET read_at = clock_timestamp(), version = version + 1
+            WHERE id = \(id) AND read_at IS NULL
+            RETURNING \(inboxColumns)
+            """).single())
+    }
+
+    /// Marks read every unread in-app message of the user in the organization, up to `upTo`
+    /// (`created_at, id`) when given; returns how many.
+    static func markAllRead(user: UUID, organization: UUID, upTo: TimeKey?, _ work: UnitOfWork) async throws -> Int {
+        try await work.query("""
+            UPDATE notification.deliveries SET read_at = clock_timestamp(), version = version + 1
+            WHERE recipient_user_id = \(user) AND organization_id = \(organization) AND channel = 'IN_APP' AND status = 'SENT'
+              AND read_at IS NULL
+              AND (\(upTo?.time.postgres)::timestamptz IS NULL OR (created_at, id) <= (\(upTo?.time.postgres)::timestamptz, \(upTo?.id)::uuid))
+            """).affectedRows
+    }
+
+    // MARK: - Preferences
+
+    static func preferences(of users: [UUID], _ work: UnitOfWork) async throws -> [UUID: NotificationPreferences] {
+        guard !users.isEmpty else { return [:] }
+        var found: [UUID: NotificationPreferences] = [:]
+        for row in try await work.query("""
+            SELECT user_id, entries::text AS entries, version, updated_at FROM notification.preferences WHERE user_id = ANY (\(users)::uuid[])
+            """) {
+            let preferences = try preferences(row)
+            found[preferences.userID] = preferences
+        }
+        return found
+    }
+
+    static func preferences(_ row: PostgresRow) throws -> NotificationPreferences {
+        let entries = try JSONDecoder().decode([ChannelPreference].self, from: Data(try row.decode(String.self, "entries").utf8))
+        return NotificationPreferences(
+            userID: try row.decode(UUID.self, "user_id"), entries: entries, version: try row.decode(Int64.self, "version"),
+            updatedAt: Instant(try row.decode(PostgresTimestamp.self, "updated_at"))
+        )
+    }
+
+    /// The user's preferences, locked for an update when asked.
+    static func preferences(of user: UUID, forUpdate: Bool, _ work: UnitOfWork) async throws -> NotificationPreferences? {
+        let lock = forUpdate ? SQLFragment("FOR UPDATE") : SQLFragment("")
+        return try await work.query("""
+            SELECT user_id, entries::text AS entries, version, updated_at FROM notification.preferences WHERE user_id = \(user) \(lock)
+            """).first(where: { _ in true }).map(preferences)
+    }
+
+    static func savePreferences(of user: UUID, _ entries: [ChannelPreference], _ work: UnitOfWork) async throws -> NotificationPreferences {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(entries), as: UTF8.self)
+        return try preferences(try await work.query("""
+            INSERT INTO notification.preferences (user_id, entries) VALUES (\(user)::uuid, \(json)::jsonb)
+            ON CONFLICT (user_id) DO UPDATE SET entries = EXCLUDED.entries, version = notification.preferences.version + 1,
+                updated_at = clock_timestamp()
+            RETURNING user_id, entries::text AS entries, version, updated_at
+            """).single())
+    }
+}
+
+struct CorruptDelivery: Error, CustomStringConvertible {
+    let description: String
+}
+
+extension Duration {
+    /// Whole milliseconds (rounded down), for SQL intervals.
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

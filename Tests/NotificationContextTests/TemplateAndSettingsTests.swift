@@ -1,0 +1,98 @@
+import Foundation
+import KaroKarKernel
+@testable import KaroKarServer
+@testable import NotificationContext
+import Testing
+
+/// Every rule's template renders (name, entity, no leftover tags, a link-free one-line SMS), and
+/// the senders' settings are validated (secrets never from a flag).
+struct TemplateAndSettingsTests {
+    @Test func everyRuleHasATemplateThatRenders() throws {
+        let recipient = RecipientFacts(
+            userID: UUID(), organizationID: UUID(), firstName: "Meera", lastName: "Iyer", email: "meera@example.com", phone: "+919800000000",
+            isReachable: true
+        )
+        let facts = [
+            "bookingId": "b-1", "vehicleId": "v-1", "assignmentId": "a-1", "organizationId": "o-1", "verificationId": "ver-1",
+            "period": "2027-07-01 00:00 UTC to 2027-07-03 00:00 UTC", "reason": "accident", "notes": "call us", "subjectKind": "vehicle",
+            "subjectId": "v-1", "verificationType": "insurance", "expiredAt": "2027-07-01 00:00 UTC", "expiresAt": "2028-01-01 00:00 UTC",
+        ]
+        #expect(NotificationRules.all.count >= 13)
+        for rule in NotificationRules.all {
+            let rendered = try #require(TemplateRenderer.render(rule.template, recipient: recipient, facts: facts), "\(rule.template)")
+            #expect(rendered.body.hasPrefix("Hello Meera,"), "\(rule.template)")
+            for text in [rendered.title, rendered.body, rendered.short] {
+                #expect(!text.contains("{{") && !text.contains("}}") && !text.isEmpty, "\(rule.template): \(text)")
+            }
+            #expect(!rendered.short.contains("http") && !rendered.short.contains("\n") && rendered.short.count <= 320, "\(rule.template)")
+            // The entity is named.
+            let entity = facts[rule.subjectFact] ?? ""
+            #expect((rendered.title + rendered.body).contains(entity) || rule.subjectType == "verification", "\(rule.template)")
+        }
+        // Event text cannot break out of a header line or get HTML-escaped.
+        let hostile = TemplateRenderer.render(
+            "booking_rejected", recipient: recipient, facts: ["bookingId": "b\r\nBcc: x@evil.test", "reason": "<b>&</b>"]
+        )!
+        #expect(!hostile.title.contains("\r") && !hostile.title.contains("\n") && hostile.short.contains("<b>&</b>"))
+    }
+
+    @Test func mailIsDotStuffedAndHeadersStayOnOneLine() {
+        let configuration = SMTPConfiguration(host: "127.0.0.1", from: "n@karokar.test")
+        let data = SMTPClient.data(of: MailMessage(
+            messageID: "id@karokar.test", to: "a@example.com", toName: "A \"B\"", subject: "Hi\r\nBcc: x@evil.test", body: ".hidden\nline\n."
+        ), configuration: configuration)
+        #expect(data.contains("\r\n..hidden\r\nline\r\n..\r\n.\r\n"))
+        #expect(data.contains("Subject: Hi  Bcc: x@evil.test\r\n") && !data.contains("\r\nBcc:"))
+        #expect(data.contains("To: \"A \\\"B\\\"\" <a@example.com>\r\n") && data.contains("Message-ID: <id@karokar.test>\r\n"))
+        let unicode = SMTPClient.data(of: MailMessage(messageID: "i@k", to: "a@example.com", toName: "Zoë", subject: "Résumé", body: "naïve"), configuration: configuration)
+        #expect(unicode.contains("Subject: =?UTF-8?B?") && unicode.contains("Content-Transfer-Encoding: base64"))
+        #expect(!SMTPClient.isAddress("a@b>\r\nRCPT TO:<c@d") && SMTPClient.isAddress("a.b+c@example.com"))
+    }
+
+    @Test func backoffDoublesWithJitterAndACap() {
+        var options = NotificationOptions()
+        options.firstRetryDelay = .seconds(1)
+        options.maximumRetryDelay = .seconds(10)
+        #expect(options.retryDelay(afterAttempts: 1, random: 1) == .seconds(1))
+        #expect(options.retryDelay(afterAttempts: 3, random: 1) == .seconds(4))
+        #expect(options.retryDelay(afterAttempts: 3, random: 0) == .seconds(2))
+        #expect(options.retryDelay(afterAttempts: 60, random: 1) == .seconds(10))
+    }
+
+    @Test func sendersSettings() throws {
+        func resolve(flags: [String: String] = [:], environment: [String: String] = [:], files: [String: String] = [:]) throws -> ServerSettings {
+            try ServerSettings.resolve(flags: flags, environment: environment, configFile: nil) { path in
+                guard let text = files[path] else { throw RecorderError(description: "no file") }
+                return Array(text.utf8)
+            }
+        }
+        // Nothing configured: no e-mail, SMS nor push.
+        let none = try resolve()
+        #expect(none.notification.smtp == nil && none.notification.sms == nil && none.notification.push == nil)
+        // A secret given as a flag is refused; from the environment or a file it is taken.
+        #expect(throws: ServerSettings.Invalid.self) {
+            _ = try resolve(flags: ["notification-smtp-host": "mail", "notification-smtp-username": "u", "notification-smtp-password": "p"])
+        }
+        let fromEnvironment = try resolve(
+            flags: ["notification-smtp-host": "mail", "notification-smtp-username": "u"],
+            environment: ["KAROKAR_NOTIFICATION_SMTP_PASSWORD": "p", "KAROKAR_NOTIFICATION_SMS_URL": "https://sms.example/send",
+                          "KAROKAR_NOTIFICATION_SMS_AUTH": "hmac", "KAROKAR_NOTIFICATION_SMS_SECRET": "s"],
+            files: [:]
+        )
+        #expect(fromEnvironment.notification.smtp?.authentication == .password(username: "u", password: "p"))
+        #expect(fromEnvironment.notification.sms?.authentication == .hmac("s"))
+        #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(environment: ["KAROKAR_NOTIFICATION_SMS_URL": "https://sms.example/send"]) }
+        let fromFile = try resolve(
+            environment: ["KAROKAR_NOTIFICATION_PUSH_URL": "https://push.example/send", "KAROKAR_NOTIFICATION_PUSH_SECRET_FILE": "/run/push"],
+            files: ["/run/push": "token\n"]
+        )
+        #expect(fromFile.notification.push?.authentication == .bearer("token"))
+        let tls = try resolve(flags: ["notification-smtp-host": "mail", "notification-smtp-starttls": "true"])
+        #expect(tls.notification.smtp?.security == .startTLS(trustRootsFile: nil))
+        let pinned = try resolve(flags: ["notification-smtp-host": "mail", "notification-smtp-ca-file": "/etc/ca.pem"])
+        #expect(pinned.notification.smtp?.security == .startTLS(trustRootsFile: "/etc/ca.pem"))
+        #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-smtp-port": "70000"]) }
+        #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-smtp-from": "not an address"]) }
+        #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-sms-url": "ftp://x"]) }
+    }
+}
