@@ -44,15 +44,20 @@ public struct PostgresJSON: PostgresCodable, Hashable {
 /// One-dimensional arrays (`text[]`, `uuid[]`, `int8[]`, ...); NULL elements are not supported.
 extension Array: PostgresEncodable where Element: PostgresEncodable {
     public var postgresText: String {
-        "{" + map { element in
-            let text = element.postgresText
-            var quoted = "\""
-            for character in text {
-                if character == "\"" || character == "\\" { quoted.append("\\") }
-                quoted.append(character)
+        // Byte by byte (a quote and a backslash are single UTF-8 bytes that never occur inside a
+        // multi-byte sequence): batches of long elements, such as Audit's payloads, stay cheap.
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for (index, element) in enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "\""))
+            for byte in element.postgresText.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                out.append(byte)
             }
-            return quoted + "\""
-        }.joined(separator: ",") + "}"
+            out.append(UInt8(ascii: "\""))
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

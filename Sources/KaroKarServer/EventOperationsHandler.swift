@@ -7,9 +7,12 @@ import KaroKarServices
 
 /// `karokar.events.v1.EventOperationsService`: consumer lag and dead letters, for platform
 /// administrators (permission `events.manage`, acting for the platform organization). The event
-/// platform is the kernel's; the server serves its operations beside the contexts.
+/// platform is the kernel's; the server serves its operations beside the contexts. What changes
+/// something (replay, discard, forget) runs as a mutation publishing its `events.*` event, so the
+/// operator's act has its audit record like any business action.
 struct EventOperationsHandler: EventsV1.EventOperationsService.Handler {
-    let pool: PostgresPool
+    let bus: EventBus
+    var pool: PostgresPool { bus.pool }
 
     /// Every method acts on all tenants' events: only for the platform organization.
     private func requirePlatform(_ context: ServerCallContext) throws(RPCError) {
@@ -68,14 +71,45 @@ struct EventOperationsHandler: EventsV1.EventOperationsService.Handler {
     func replayDeadLetter(_ request: EventsV1.ReplayDeadLetterRequest, context: ServerCallContext) async throws -> EventsV1.ReplayDeadLetterResponse {
         try requirePlatform(context)
         try key(request.consumer, request.sequence)
-        guard try await DeadLetters(pool: pool).replay(consumer: request.consumer, seq: request.sequence) else { throw Self.notFound }
+        let invocation = try Invocation(context, fingerprint: request)
+        _ = try await bus.mutation(invocation) { work -> DeadLetters.Acted in
+            guard let acted = try await DeadLetters.replay(consumer: request.consumer, seq: request.sequence, work) else { throw Self.notFound }
+            return acted
+        }
         return EventsV1.ReplayDeadLetterResponse()
     }
 
     func discardDeadLetter(_ request: EventsV1.DiscardDeadLetterRequest, context: ServerCallContext) async throws -> EventsV1.DiscardDeadLetterResponse {
         try requirePlatform(context)
         try key(request.consumer, request.sequence)
-        guard try await DeadLetters(pool: pool).discard(consumer: request.consumer, seq: request.sequence) else { throw Self.notFound }
+        let invocation = try Invocation(context, fingerprint: request)
+        _ = try await bus.mutation(invocation) { work -> DeadLetters.Acted in
+            guard let acted = try await DeadLetters.discard(consumer: request.consumer, seq: request.sequence, work) else { throw Self.notFound }
+            return acted
+        }
         return EventsV1.DiscardDeadLetterResponse()
+    }
+
+    func forgetConsumer(_ request: EventsV1.ForgetConsumerRequest, context: ServerCallContext) async throws -> EventsV1.ForgetConsumerResponse {
+        try requirePlatform(context)
+        var check = Validation()
+        if !Self.validConsumer(request.consumer) {
+            check.add("consumer", request.consumer.isEmpty ? "REQUIRED" : "MALFORMED", "a consumer name: lower-case letters, digits and underscores")
+        }
+        try check.finish()
+        guard !bus.registeredConsumerNames.contains(request.consumer) else {
+            throw RPCError(
+                .failedPrecondition, "consumer \(request.consumer) runs in this server: retire it from the code and redeploy first",
+                domainCode: "CONSUMER_IN_USE"
+            )
+        }
+        let invocation = try Invocation(context, fingerprint: request)
+        let dropped = try await bus.mutation(invocation) { work -> Int64 in
+            guard let dropped = try await EventConsumers.forget(consumer: request.consumer, work) else {
+                throw RPCError(.notFound, "no such consumer", domainCode: "CONSUMER_NOT_FOUND")
+            }
+            return dropped
+        }
+        return EventsV1.ForgetConsumerResponse(deliveriesDropped: dropped)
     }
 }

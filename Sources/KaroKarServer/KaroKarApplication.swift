@@ -31,7 +31,7 @@ public struct KaroKarApplication: Sendable {
             let bus = EventBus(pool: pool, clock: clock)
             contexts = ComposedContexts.compose(ContextEnvironment(bus: bus, pages: pages, logger: logger), settings: settings)
             definitions += contexts.services(executor: pool.executor)
-            var operations = EventOperationsHandler(pool: pool).serviceDefinition()
+            var operations = EventOperationsHandler(bus: bus).serviceDefinition()
             operations.executor = pool.executor
             definitions.append(operations)
             self.bus = bus

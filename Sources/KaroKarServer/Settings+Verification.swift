@@ -75,7 +75,7 @@ extension ServerSettings {
         return true
     }
 
-    /// A configured provider has a name, a URL, its secret, and fits in the event relay's lease.
+    /// A configured provider has a name, a URL, its secret, and fits in a provider worker's lease.
     func checkVerificationProvider() throws {
         guard let provider = verification.httpProviders.first else { return }
         guard !provider.name.isEmpty, !provider.url.isEmpty else {
@@ -89,7 +89,7 @@ extension ServerSettings {
         case .none: break
         }
         guard provider.worstCase <= .seconds(20) else {
-            throw Invalid(description: "verification-http-provider-timeout-ms × attempts, with the backoff, must stay within 20 s (the event relay's lease is 30 s)")
+            throw Invalid(description: "verification-http-provider-timeout-ms × attempts, with the backoff, must stay within 20 s (a provider worker's lease is 60 s)")
         }
     }
 }

@@ -49,10 +49,15 @@ public actor Verification: BoundedContext {
         [VerificationHandler(verification: self).serviceDefinition()]
     }
 
-    /// The expiry sweep, every ``VerificationOptions/expirySweepInterval``, until cancelled.
+    /// The expiry sweep, every ``VerificationOptions/expirySweepInterval``, until cancelled,
+    /// and the external providers' workers (``askProvidersContinuously()``).
     public nonisolated func runBackgroundWork() async {
-        guard let interval = options.expirySweepInterval else { return }
-        await expirePeriodically(every: interval)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.askProvidersContinuously() }
+            if let interval = self.options.expirySweepInterval {
+                group.addTask { await self.expirePeriodically(every: interval) }
+            }
+        }
     }
 }
 
@@ -64,6 +69,16 @@ public struct VerificationOptions: Sendable {
     public var expiryBatchSize = 100
     /// External providers that answer over HTTP (``HTTPProviderConfiguration``).
     public var httpProviders: [HTTPProviderConfiguration] = []
+    /// Provider workers per server process (each asks one provider at a time).
+    public var providerWorkers = 2
+    /// How often an idle provider worker looks for due questions.
+    public var providerPollInterval: Duration = .milliseconds(200)
+    /// A claimed question no one settles within this is due again (its worker died). Longer
+    /// than one check's worst case (every attempt timing out, every backoff: at most 20 s).
+    public var providerLease: Duration = .seconds(60)
+    /// Backoff before a question without an answer is asked again: doubling from the first, capped.
+    public var providerFirstRetryDelay: Duration = .milliseconds(100)
+    public var providerMaximumRetryDelay: Duration = .seconds(300)
 
     public init() {}
 }

@@ -3,12 +3,13 @@ import KaroKarProto
 import KaroKarToolSupport
 
 /// `karokar events ...`: the event platform's operations (karokar.events.v1.EventOperationsService),
-/// for platform administrators: consumers' lag, dead letters, replay and discard.
+/// for platform administrators: consumers' lag, dead letters, replay and discard, forgetting a
+/// retired consumer.
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
         abstract: "Operate the event platform: consumer lag and dead letters (platform administrators).",
-        subcommands: [Consumers.self, DeadLetters.self, Replay.self, Discard.self]
+        subcommands: [Consumers.self, DeadLetters.self, Replay.self, Discard.self, ForgetConsumer.self]
     )
 
     static let service = "karokar.events.v1.EventOperationsService"
@@ -93,6 +94,19 @@ struct EventsCommand: AsyncParsableCommand {
             try await EventsCommand.call(
                 "DiscardDeadLetter", "{\"consumer\": \(EventsCommand.quoted(consumer)), \"sequence\": \"\(sequence)\"}", connection: connection
             )
+        }
+    }
+
+    struct ForgetConsumer: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "forget-consumer",
+            abstract: "Forget a retired consumer: its cursor and its deliveries (refused while the server runs it)."
+        )
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The consumer's name (from consumers).") var consumer: String
+
+        func run() async throws {
+            try await EventsCommand.call("ForgetConsumer", "{\"consumer\": \(EventsCommand.quoted(consumer))}", connection: connection)
         }
     }
 }

@@ -102,6 +102,20 @@ struct AuditServiceTests {
             await Self.refused(.permissionDenied, "PERMISSION_DENIED") {
                 _ = try await audit.checkCompleteness(Self.everything, options: b.admin.callOptions)
             }
+            // Permission before validation: a malformed call B may not make answers PERMISSION_DENIED,
+            // not INVALID_ARGUMENT (B learns nothing from the validation); the platform's is invalid.
+            let backwards = AuditV1.CheckCompletenessRequest(recordedAfter: CommonV1.Timestamp(seconds: 10), recordedBefore: CommonV1.Timestamp(seconds: 5))
+            var backwardsChain = AuditV1.VerifyChainRequest()
+            backwardsChain.fromSequence = CommonV1.Int64Value(value: 5)
+            backwardsChain.toSequence = CommonV1.Int64Value(value: 1)
+            await Self.refused(.permissionDenied, "PERMISSION_DENIED") {
+                _ = try await audit.checkCompleteness(backwards, options: b.admin.callOptions)
+            }
+            await Self.refused(.permissionDenied, "PERMISSION_DENIED") {
+                _ = try await audit.verifyChain(backwardsChain, options: b.admin.callOptions)
+            }
+            await expectCode(.invalidArgument) { _ = try await audit.checkCompleteness(backwards, options: platform.callOptions) }
+            await expectCode(.invalidArgument) { _ = try await audit.verifyChain(backwardsChain, options: platform.callOptions) }
             // Staff without audit.read.
             let staff = try await market.member(of: a, role: "VENDOR_STAFF")
             await Self.refused(.permissionDenied, "PERMISSION_DENIED") {

@@ -54,9 +54,10 @@ struct PermissionMatrixTests {
     /// further (platform-wide verbs).
     static let platformOnlyHandlers: Set<String> = [
         "/karokar.identity.v1.IdentityService/DisableUser",
-        // The audit chain spans every tenant (CheckCompleteness too, but an empty request is
-        // refused as INVALID_ARGUMENT before the platform check).
+        // The audit chain and the completeness check span every tenant (checked before the
+        // request is validated: a tenant learns nothing from the validation).
         "/karokar.audit.v1.AuditService/VerifyChain",
+        "/karokar.audit.v1.AuditService/CheckCompleteness",
     ]
 
     @Test func everyServedMethodAdmitsExactlyTheRolesThatHoldItsPermission() async throws {

@@ -63,6 +63,60 @@ extension ToolProcesses {
 
                 let malformed = try await karokar(["replay", "Not A Name", "0"], market: market, token: platform, config: config)
                 #expect(malformed.status == 64 + 3, "INVALID_ARGUMENT: \(malformed.stderr)")
+
+                // Each act of the operator is audited, the operator its actor; refused ones are not.
+                let operatorID = try await market.platformAdmin().userID
+                #expect(try await Self.audited(market, ["events.dead_letter_replayed", "events.dead_letter_discarded"], actor: operatorID))
+            }
+        }
+
+        /// Waits (up to 30 s) until the audit trail holds exactly `types`, in order, among the
+        /// `events.*` records, each with `actor` as its user actor.
+        static func audited(_ market: TestMarketplace, _ types: [String], actor: String) async throws -> Bool {
+            let started = ContinuousClock.now
+            var seen: [String] = []
+            while ContinuousClock.now - started < .seconds(30) {
+                let rows = try await market.pool.query("""
+                    SELECT event_type, actor_id, actor_type FROM audit.records WHERE event_type LIKE 'events.%' ORDER BY sequence
+                    """)
+                seen = try rows.map { try $0.decode(String.self, "event_type") }
+                if seen == types {
+                    return try rows.allSatisfy { try $0.decode(String?.self, "actor_id") == actor && $0.decode(String.self, "actor_type") == "USER" }
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            Issue.record("audited events.*: \(seen)")
+            return false
+        }
+
+        @Test func aRetiredConsumerIsForgottenButNotOneTheServerRuns() async throws {
+            try await TestMarketplace.run { market in
+                let config = try ScratchDirectory()
+                defer { config.remove() }
+                let platform = try await market.platformAdmin()
+                _ = try await deadLetter(market, consumer: "retired_probe")
+                try await market.pool.query("""
+                    INSERT INTO karokar_events.delivery (consumer, seq, aggregate_key, state, attempts)
+                    SELECT 'retired_probe', seq, aggregate_type || ':' || aggregate_id, 'pending', 0
+                    FROM karokar_events.outbox ORDER BY seq OFFSET 1 LIMIT 2
+                    """)
+                let running = try await karokar(["forget-consumer", "audit"], market: market, token: platform.accessToken, config: config)
+                #expect(running.status == 64 + 9 && running.stderr.contains("CONSUMER_IN_USE"), "\(running.status) \(running.stderr)")
+                #expect(try await market.pool.query("SELECT 1 FROM karokar_events.consumer WHERE name = 'audit'").count == 1)
+
+                let vendor = try await market.onboard(.vendor)
+                let tenant = try await karokar(["forget-consumer", "retired_probe"], market: market, token: vendor.admin.accessToken, config: config)
+                #expect(tenant.status == 64 + 7, "PERMISSION_DENIED: \(tenant.stderr)")
+
+                let forgotten = try await karokar(["forget-consumer", "retired_probe"], market: market, token: platform.accessToken, config: config)
+                #expect(forgotten.status == 0 && forgotten.stdout.contains("\"deliveriesDropped\": \"3\""), "\(forgotten.stdout) \(forgotten.stderr)")
+                #expect(try await market.pool.query("SELECT 1 FROM karokar_events.consumer WHERE name = 'retired_probe'").isEmpty)
+                #expect(try await market.pool.query("SELECT 1 FROM karokar_events.delivery WHERE consumer = 'retired_probe'").isEmpty)
+                let again = try await karokar(["forget-consumer", "retired_probe"], market: market, token: platform.accessToken, config: config)
+                #expect(again.status == 64 + 5 && again.stderr.contains("CONSUMER_NOT_FOUND"), "\(again.status) \(again.stderr)")
+                let malformed = try await karokar(["forget-consumer", "Not A Name"], market: market, token: platform.accessToken, config: config)
+                #expect(malformed.status == 64 + 3, "INVALID_ARGUMENT: \(malformed.stderr)")
+                #expect(try await Self.audited(market, ["events.consumer_forgotten"], actor: platform.userID))
             }
         }
 
@@ -72,12 +126,15 @@ extension ToolProcesses {
                 defer { config.remove() }
                 let seq = try await deadLetter(market, consumer: "ops_probe")
                 let vendor = try await market.onboard(.vendor)
-                for arguments in [["consumers"], ["dead-letters"], ["replay", "ops_probe", "\(seq)"], ["discard", "ops_probe", "\(seq)"]] {
+                for arguments in [
+                    ["consumers"], ["dead-letters"], ["replay", "ops_probe", "\(seq)"], ["discard", "ops_probe", "\(seq)"], ["forget-consumer", "ops_probe"],
+                ] {
                     let outcome = try await karokar(arguments, market: market, token: vendor.admin.accessToken, config: config)
                     #expect(outcome.status == 64 + 7, "PERMISSION_DENIED for \(arguments): \(outcome.stderr)")
                 }
                 #expect(try await market.pool.query("SELECT state FROM karokar_events.delivery WHERE consumer = 'ops_probe'").single()
                     .decode(String.self, "state") == "dead", "nothing changed")
+                #expect(try await market.pool.query("SELECT 1 FROM karokar_events.outbox WHERE event_type LIKE 'events.%'").isEmpty, "nothing published")
             }
         }
     }

@@ -93,6 +93,28 @@ struct HTTPProviderTests {
         }
     }
 
+    @Test("a slow provider holds no transaction and no pooled connection while it thinks")
+    func slowProviderHoldsNothing() async throws {
+        let stub = ProviderStub(script: [ProviderStub.Behaviour(body: "{\"decision\": \"APPROVED\"}", delay: .seconds(3))], fallback: .approve())
+        try await Self.run(stub, { $0.timeout = .seconds(5); $0.attempts = 1 }) { world in
+            let submitted = try await submitExternal(world)
+            let deadline = Date().addingTimeInterval(15)
+            while stub.requests.isEmpty, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(!stub.requests.isEmpty, "the provider was asked")
+            try await Task.sleep(for: .milliseconds(1500))  // the provider is thinking
+            // Asked inside a transaction, that transaction would be open since before the question.
+            let open = try await world.market.pool.query("""
+                SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start < clock_timestamp() - interval '1200 milliseconds'
+                """).single().decode(Int.self, "n")
+            #expect(open == 0, "no transaction stays open while the provider thinks")
+            #expect(try await world.get(submitted.id).status == .pending)
+            let decided = try await world.waitFor(submitted.id) { $0.status != .pending }
+            #expect(decided.status == .approved && stub.requests.count == 1)
+            #expect(try await world.market.pool.query("SELECT 1 FROM verification.provider_requests").isEmpty, "the question is settled")
+        }
+    }
+
     @Test("500s: retried with backoff within one check, then answered")
     func serverErrors() async throws {
         let stub = ProviderStub(script: [.failure(.internalServerError), .failure(.serviceUnavailable)], fallback: .approve())
@@ -108,14 +130,14 @@ struct HTTPProviderTests {
         }
     }
 
-    @Test("garbage bodies: the verification stays PENDING while the relay retries; a fixed provider then decides, once")
+    @Test("garbage bodies: the verification stays PENDING while the question is asked again; a fixed provider then decides, once")
     func garbage() async throws {
         let stub = ProviderStub(fallback: ProviderStub.Behaviour(body: "<html>gateway</html>"))
         try await Self.run(stub, { $0.attempts = 2 }) { world in
             let submitted = try await submitExternal(world)
             let deadline = Date().addingTimeInterval(20)
             while stub.requests.count < 4, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            #expect(stub.requests.count >= 4)  // two checks of two attempts: the relay retried the delivery
+            #expect(stub.requests.count >= 4)  // two checks of two attempts: the question was asked again
             let waiting = try await world.get(submitted.id)
             #expect(waiting.status == .pending && waiting.history.count == 1)
             for body in ["{\"decision\": \"MAYBE\"}", "{\"decision\": \"APPROVED\", \"expiresAt\": \"yesterday\"}", "[1, 2]"] {

@@ -33,20 +33,23 @@ extension Audit {
         return found
     }
 
+    /// Refuses a caller who may not see the whole trail (the chain, the completeness check). The
+    /// RPC layer calls it before validating the request: a tenant learns nothing from the
+    /// validation of a call it may not make.
+    static func requireWholeTrail(_ caller: Caller, _ what: String) throws {
+        guard seesAll(caller) else { throw DomainError.permissionDenied("\(what) spans every tenant: platform administrators only") }
+    }
+
     /// Recomputes the chain over [from, to].
     nonisolated func verifyChain(from: Int64?, to: Int64?, _ invocation: Invocation) async throws -> ChainReport {
-        guard Self.seesAll(invocation.caller) else {
-            throw DomainError.permissionDenied("the audit chain spans every tenant: platform administrators only")
-        }
+        try Self.requireWholeTrail(invocation.caller, "the audit chain")
         let now = environment.clock.now()
         return try await bus.read(invocation) { work in try await AuditStore.verify(from: from, to: to, now: now, work) }
     }
 
     /// The outbox against the trail over [from, to).
     nonisolated func completeness(from: Instant, to: Instant, limit: Int, _ invocation: Invocation) async throws -> CompletenessReport {
-        guard Self.seesAll(invocation.caller) else {
-            throw DomainError.permissionDenied("the completeness check spans every tenant: platform administrators only")
-        }
+        try Self.requireWholeTrail(invocation.caller, "the completeness check")
         return try await bus.read(invocation) { work in try await AuditStore.completeness(from: from, to: to, limit: limit, work) }
     }
 }

@@ -11,13 +11,20 @@ enum AuditRecording {
     static let consumer = "audit"
 
     static func subscribe(to bus: EventBus) {
-        bus.consume("*", as: consumer, from: .beginning, onDeadLetter: .wait) { event, work in
-            try record(event, work)
+        bus.consumeBatches("*", as: consumer, from: .beginning, onDeadLetter: .wait) { events, work in
+            try record(events, work)
         }
     }
 
-    /// Appends the event's record (a redelivery changes nothing), with the consumer's commit.
-    static func record(_ event: EventsV1.EventEnvelope, _ work: UnitOfWork) throws {
+    /// Appends the events' records in order, under one lock of the chain head (a redelivery
+    /// changes nothing), with the consumer's commit. A malformed event fails the batch; the relay
+    /// then hands the events over one at a time, and that one alone ends in dead letters.
+    static func record(_ events: [EventsV1.EventEnvelope], _ work: UnitOfWork) throws {
+        AuditStore.append(try events.map(newRecord), work)
+    }
+
+    /// The record of one event.
+    static func newRecord(_ event: EventsV1.EventEnvelope) throws -> AuditStore.NewRecord {
         let actorType: AuditActorType = switch event.actor?.type {
         case .user?: .user
         case .serviceAccount?: .serviceAccount
@@ -28,11 +35,11 @@ enum AuditRecording {
         guard let eventID = UUID(uuidString: event.eventId) else {
             throw AuditRecordingError.malformedEvent("event id \(event.eventId.prefix(64))")
         }
-        AuditStore.append(
+        return AuditStore.NewRecord(
             eventID: eventID, eventType: event.eventType, entityType: event.aggregateType, entityID: event.aggregateId,
             actorID: actorID, actorType: actorType, organizationID: UUID(uuidString: event.organizationId),
             occurredAt: event.occurredAt.map(Instant.init) ?? Instant(microseconds: 0), correlationID: event.correlationId,
-            payload: ProtoCodec.encode(event), work
+            payload: ProtoCodec.encode(event)
         )
     }
 }

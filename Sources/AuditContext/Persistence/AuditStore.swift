@@ -2,25 +2,40 @@ import Foundation
 import KaroKarKernel
 import KaroKarPostgres
 
-/// SQL <-> audit records. Appends go through `audit.append` (the chain head's lock, the
+/// SQL <-> audit records. Appends go through `audit.append_batch` (the chain head's lock, the
 /// database's hash); reads are keyset-paged on (occurred_at, sequence).
 enum AuditStore {
     static let columns = SQLFragment(
         "id, sequence, event_id, event_type, entity_type, entity_id, actor_id, actor_type, organization_id, occurred_at, recorded_at, correlation_id, payload, previous_hash, record_hash"
     )
 
-    /// Appends one event's record (nothing when the event is recorded already). Queued to go out
-    /// with the consumer's next statement or its commit, in one round trip with the batch's other
-    /// appends: the chain head's lock is then held only while the pipeline runs and commits. A
+    /// One event's record to append.
+    struct NewRecord: Sendable {
+        var eventID: UUID
+        var eventType: String
+        var entityType: String
+        var entityID: String
+        var actorID: String?
+        var actorType: AuditActorType
+        var organizationID: UUID?
+        var occurredAt: Instant
+        var correlationID: String
+        var payload: [UInt8]
+    }
+
+    /// Appends a batch of records in order under one lock of the chain head (`audit.append_batch`;
+    /// events recorded already are skipped). Queued to go out with the consumer's commit, in the
+    /// same round trip: the head's lock is held only while that pipeline runs and commits. A
     /// failure surfaces at the commit (the relay then delivers the batch one by one).
-    static func append(
-        eventID: UUID, eventType: String, entityType: String, entityID: String, actorID: String?, actorType: AuditActorType,
-        organizationID: UUID?, occurredAt: Instant, correlationID: String, payload: [UInt8], _ work: UnitOfWork
-    ) {
+    static func append(_ records: [NewRecord], _ work: UnitOfWork) {
+        guard !records.isEmpty else { return }
+        let ids = records.map { _ in UUID.random() }
         work.session.enqueue("""
-            SELECT audit.append(\(UUID.random())::uuid, \(eventID)::uuid, \(eventType), \(entityType), \(entityID), \(actorID),
-                                \(actorType.rawValue), \(organizationID)::uuid, \(occurredAt.postgres)::timestamptz, \(correlationID),
-                                \(PostgresBytes(payload))::bytea)
+            SELECT audit.append_batch(
+                \(ids)::uuid[], \(records.map(\.eventID))::uuid[], \(records.map(\.eventType))::text[], \(records.map(\.entityType))::text[],
+                \(records.map(\.entityID))::text[], \(records.map { $0.actorID ?? "" })::text[], \(records.map(\.actorType.rawValue))::text[],
+                \(records.map { $0.organizationID?.lowercasedString ?? "" })::text[], \(records.map(\.occurredAt.postgres))::timestamptz[],
+                \(records.map(\.correlationID))::text[], \(records.map { PostgresBytes($0.payload) })::bytea[])
             """)
     }
 

@@ -66,23 +66,27 @@ struct AuditHandler: AuditV1.AuditService.Handler {
     }
 
     func verifyChain(_ request: AuditV1.VerifyChainRequest, context: ServerCallContext) async throws -> AuditV1.VerifyChainResponse {
+        let invocation = try Invocation(context, fingerprint: request)
+        try Audit.requireWholeTrail(invocation.caller, "the audit chain")  // before validation: a tenant learns nothing from it
         var check = Validation()
         let from = request.fromSequence.map { check.range($0.value, "fromSequence.value", 1...Int64.max) }
         let to = request.toSequence.map { check.range($0.value, "toSequence.value", 1...Int64.max) }
         if let from, let to, to < from { check.add("toSequence.value", "OUT_OF_RANGE", "toSequence must not precede fromSequence") }
         try check.finish()
-        let report = try await audit.verifyChain(from: from, to: to, Invocation(context, fingerprint: request))
+        let report = try await audit.verifyChain(from: from, to: to, invocation)
         return AuditV1.VerifyChainResponse(verification: report.message)
     }
 
     func checkCompleteness(_ request: AuditV1.CheckCompletenessRequest, context: ServerCallContext) async throws -> AuditV1.CheckCompletenessResponse {
+        let invocation = try Invocation(context, fingerprint: request)
+        try Audit.requireWholeTrail(invocation.caller, "the completeness check")  // before validation: a tenant learns nothing from it
         var check = Validation()
         let from = check.instant(request.recordedAfter, "recordedAfter")
         let to = check.instant(request.recordedBefore, "recordedBefore")
         let limit = check.range(request.limit, "limit", 0...1000)
         if to < from { check.add("recordedBefore", "OUT_OF_RANGE", "recordedBefore must not precede recordedAfter") }
         try check.finish()
-        let report = try await audit.completeness(from: from, to: to, limit: limit == 0 ? 100 : Int(limit), Invocation(context, fingerprint: request))
+        let report = try await audit.completeness(from: from, to: to, limit: limit == 0 ? 100 : Int(limit), invocation)
         return AuditV1.CheckCompletenessResponse(
             eventsInOutbox: report.eventsInOutbox, eventsAudited: report.eventsAudited,
             missingEventIds: report.missingEventIDs.map(\.lowercasedString), complete: report.complete

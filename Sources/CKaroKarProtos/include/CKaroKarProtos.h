@@ -23,6 +23,7 @@
 #include "karokar/events/v1/event_operations_service.pb-c.h"
 #include "karokar/events/v1/fleet_events.pb-c.h"
 #include "karokar/events/v1/identity_events.pb-c.h"
+#include "karokar/events/v1/operations_events.pb-c.h"
 #include "karokar/events/v1/verification_events.pb-c.h"
 #include "karokar/fleet/v1/fleet.pb-c.h"
 #include "karokar/fleet/v1/fleet_service.pb-c.h"
@@ -178,11 +179,16 @@ static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__booking_requested(void) { return &karokar__events__v1__booking_requested__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__booking_terminated(void) { return &karokar__events__v1__booking_terminated__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__booking_termination_requested(void) { return &karokar__events__v1__booking_termination_requested__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__consumer_forgotten(void) { return &karokar__events__v1__consumer_forgotten__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__consumer_lag(void) { return &karokar__events__v1__consumer_lag__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__dead_letter(void) { return &karokar__events__v1__dead_letter__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__dead_letter_discarded(void) { return &karokar__events__v1__dead_letter_discarded__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__dead_letter_replayed(void) { return &karokar__events__v1__dead_letter_replayed__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__discard_dead_letter_request(void) { return &karokar__events__v1__discard_dead_letter_request__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__discard_dead_letter_response(void) { return &karokar__events__v1__discard_dead_letter_response__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__event_envelope(void) { return &karokar__events__v1__event_envelope__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__forget_consumer_request(void) { return &karokar__events__v1__forget_consumer_request__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__forget_consumer_response(void) { return &karokar__events__v1__forget_consumer_response__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__handover_reading(void) { return &karokar__events__v1__handover_reading__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__list_consumers_request(void) { return &karokar__events__v1__list_consumers_request__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__list_consumers_response(void) { return &karokar__events__v1__list_consumers_response__descriptor; }
@@ -207,6 +213,7 @@ static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__service_account_created(void) { return &karokar__events__v1__service_account_created__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__service_account_revoked(void) { return &karokar__events__v1__service_account_revoked__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__service_account_secret_rotated(void) { return &karokar__events__v1__service_account_secret_rotated__descriptor; }
+static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__turnaround_buffer_set(void) { return &karokar__events__v1__turnaround_buffer_set__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__user_created(void) { return &karokar__events__v1__user_created__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__user_disable_requested(void) { return &karokar__events__v1__user_disable_requested__descriptor; }
 static inline const ProtobufCMessageDescriptor *kk_message_descriptor__karokar__events__v1__user_disabled(void) { return &karokar__events__v1__user_disabled__descriptor; }

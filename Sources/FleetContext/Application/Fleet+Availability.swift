@@ -23,6 +23,7 @@ extension Fleet {
             guard try await VehicleStore.setTurnaround(caller.organizationID, minutes: minutes, work) else {
                 throw DomainError.notFound("organization")
             }
+            try await work.publish(HoldEvents.turnaroundBufferSet(caller.organizationID, minutes: minutes))
             return minutes
         }
     }

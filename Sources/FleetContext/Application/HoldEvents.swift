@@ -2,9 +2,16 @@ import Foundation
 import KaroKarKernel
 import KaroKarMessages
 
-/// The `availability.*` events (aggregate: the vehicle) and the `maintenance.*` events
-/// (aggregate: the maintenance record, at its version).
+/// The `availability.*` events (aggregate: the vehicle), the `maintenance.*` events (aggregate:
+/// the maintenance record, at its version) and `fleet_settings.*` (aggregate: the owner).
 enum HoldEvents {
+    /// `fleet_settings.turnaround_buffer_set` (aggregate: the owner's fleet settings).
+    static func turnaroundBufferSet(_ organization: UUID, minutes: Int32) -> EventDraft {
+        let owner = organization.lowercasedString
+        return EventDraft("fleet_settings.turnaround_buffer_set", aggregateType: "fleet_settings", aggregateID: owner,
+                          payload: .turnaroundBufferSet(EventsV1.TurnaroundBufferSet(organizationId: owner, minutes: UInt32(clamping: minutes))))
+    }
+
     static func created(_ record: AvailabilityRecord) -> EventDraft {
         let vehicle = record.vehicleID.lowercasedString
         return EventDraft("availability.created", aggregateType: "vehicle", aggregateID: vehicle,

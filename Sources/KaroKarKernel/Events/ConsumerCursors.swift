@@ -1,3 +1,4 @@
+import KaroKarMessages
 public import KaroKarPostgres
 
 /// The outbox side of consumers that cannot miss an event (events migration 4): each consumer's
@@ -169,5 +170,22 @@ public struct EventConsumers: Sendable {
             try await session.query("DELETE FROM karokar_events.processed WHERE consumer = \(consumer)")
             return try await session.query("DELETE FROM karokar_events.consumer WHERE name = \(consumer) RETURNING 1").count == 1
         }
+    }
+
+    /// ``forget(consumer:)`` in `work`, which also publishes `events.consumer_forgotten`: the
+    /// deliveries dropped, nil if no process ever registered `consumer` (nothing changes).
+    /// The caller refuses consumers its own process runs (``EventBus/registeredConsumerNames``).
+    public static func forget(consumer: String, _ work: UnitOfWork) async throws -> Int64? {
+        guard try await work.query("SELECT 1 FROM karokar_events.consumer WHERE name = \(consumer) FOR UPDATE").count == 1 else { return nil }
+        let dropped = try await work.query("""
+            WITH gone AS (DELETE FROM karokar_events.delivery WHERE consumer = \(consumer) RETURNING 1) SELECT count(*)::int8 AS n FROM gone
+            """).single().decode(Int64.self, "n")
+        try await work.query("DELETE FROM karokar_events.processed WHERE consumer = \(consumer)")
+        try await work.query("DELETE FROM karokar_events.consumer WHERE name = \(consumer)")
+        try await work.publish(EventDraft(
+            "events.consumer_forgotten", aggregateType: "consumer", aggregateID: consumer,
+            payload: .consumerForgotten(EventsV1.ConsumerForgotten(consumer: consumer, deliveriesDropped: dropped))
+        ))
+        return dropped
     }
 }

@@ -58,4 +58,52 @@ public struct DeadLetters: Sendable {
         if !rows.isEmpty { try await pool.query("SELECT pg_notify(\(EventBus.channel), '')") }
         return !rows.isEmpty
     }
+
+    /// The dead delivery an operator acted on, in the operator's unit of work.
+    public struct Acted: Sendable, Hashable, Codable {
+        public let consumer: String
+        public let seq: Int64
+        public let eventID: String
+        public let eventType: String
+    }
+
+    /// ``replay(consumer:seq:)`` in `work`, which also publishes `events.dead_letter_replayed`
+    /// (so the operator's act is audited like any business action). Nil if there is no such
+    /// dead delivery (nothing changes).
+    public static func replay(consumer: String, seq: Int64, _ work: UnitOfWork) async throws -> Acted? {
+        let rows = try await work.query("""
+            UPDATE karokar_events.delivery AS d SET state = 'pending', attempts = 0, available_at = clock_timestamp(), leased_by = NULL
+            FROM karokar_events.outbox AS o
+            WHERE d.consumer = \(consumer) AND d.seq = \(seq) AND d.state = 'dead' AND o.seq = d.seq
+            RETURNING o.event_id::text AS event_id, o.event_type
+            """)
+        guard !rows.isEmpty else { return nil }
+        let row = rows[0]
+        let acted = Acted(consumer: consumer, seq: seq, eventID: try row.decode(String.self, "event_id"), eventType: try row.decode(String.self, "event_type"))
+        try await work.query("SELECT pg_notify(\(EventBus.channel), '')")  // sent at commit
+        try await work.publish(EventDraft(
+            "events.dead_letter_replayed", aggregateType: "dead_letter", aggregateID: "\(consumer):\(seq)",
+            payload: .deadLetterReplayed(EventsV1.DeadLetterReplayed(consumer: consumer, sequence: seq, eventId: acted.eventID, eventType: acted.eventType))
+        ))
+        return acted
+    }
+
+    /// ``discard(consumer:seq:)`` in `work`, which also publishes `events.dead_letter_discarded`.
+    /// Nil if there is no such dead delivery (nothing changes).
+    public static func discard(consumer: String, seq: Int64, _ work: UnitOfWork) async throws -> Acted? {
+        let rows = try await work.query("""
+            DELETE FROM karokar_events.delivery AS d USING karokar_events.outbox AS o
+            WHERE d.consumer = \(consumer) AND d.seq = \(seq) AND d.state = 'dead' AND o.seq = d.seq
+            RETURNING o.event_id::text AS event_id, o.event_type
+            """)
+        guard !rows.isEmpty else { return nil }
+        let row = rows[0]
+        let acted = Acted(consumer: consumer, seq: seq, eventID: try row.decode(String.self, "event_id"), eventType: try row.decode(String.self, "event_type"))
+        try await work.query("SELECT pg_notify(\(EventBus.channel), '')")
+        try await work.publish(EventDraft(
+            "events.dead_letter_discarded", aggregateType: "dead_letter", aggregateID: "\(consumer):\(seq)",
+            payload: .deadLetterDiscarded(EventsV1.DeadLetterDiscarded(consumer: consumer, sequence: seq, eventId: acted.eventID, eventType: acted.eventType))
+        ))
+        return acted
+    }
 }

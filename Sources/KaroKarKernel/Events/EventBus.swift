@@ -9,6 +9,10 @@ import NIOConcurrencyHelpers
 /// transaction of its own, at least once, de-duplicated on the event id).
 public typealias EventHandler = @Sendable (_ event: EventsV1.EventEnvelope, _ work: UnitOfWork) async throws -> Void
 
+/// An after-commit consumer that takes the relay's batch at once (``EventBus/consumeBatches(_:as:from:onDeadLetter:_:)``):
+/// the events in delivery order, in one unit of work acting as the system.
+public typealias EventBatchHandler = @Sendable (_ events: [EventsV1.EventEnvelope], _ work: UnitOfWork) async throws -> Void
+
 /// The one event bus (ARCHITECTURE.md item 7, DOMAIN.md section 3).
 ///
 /// - Reactions an invariant depends on subscribe with ``react(to:as:_:)``: they run inside the
@@ -25,6 +29,8 @@ public final class EventBus: Sendable {
         let handler: EventHandler
         var start: ConsumerStart = .now
         var onDeadLetter: DeadLetterPolicy = .wait
+        /// Set for a batch consumer (``handler`` then hands it one event at a time).
+        var batchHandler: EventBatchHandler?
 
         func matches(_ eventType: String) -> Bool {
             patterns.contains { $0.matches(eventType) }
@@ -95,8 +101,33 @@ public final class EventBus: Sendable {
         }
     }
 
+    /// An after-commit consumer like ``consume(_:as:from:onDeadLetter:_:)`` that receives each of
+    /// the relay's batches at once (up to ``EventRelay/Options/batchSize`` events, in delivery
+    /// order: each aggregate's in order), so it can write them in one statement. When the batch
+    /// fails, the relay hands it the batch's events one at a time (each its own unit of work), so
+    /// a failing event is retried and ends in dead letters alone, as with `consume`.
+    public func consumeBatches(
+        _ patterns: EventPattern..., as name: String, from start: ConsumerStart = .now, onDeadLetter: DeadLetterPolicy = .wait,
+        _ handler: @escaping EventBatchHandler
+    ) {
+        precondition(ConsumerName.isValid(name), "consumer names are plain lower-case identifiers: \(name)")
+        registry.withLockedValue { registry in
+            precondition(!registry.consumers.contains { $0.name == name }, "consumer \(name) is registered twice")
+            registry.consumers.append(Subscription(
+                name: name, patterns: patterns, handler: { event, work in try await handler([event], work) }, start: start,
+                onDeadLetter: onDeadLetter, batchHandler: handler
+            ))
+            registry.knownConsumers = registry.consumers.map(\.name).sorted()
+        }
+    }
+
     var consumers: [Subscription] {
         registry.withLockedValue { $0.consumers }
+    }
+
+    /// The names of this process's after-commit consumers (operators may not forget them).
+    public var registeredConsumerNames: [String] {
+        knownConsumers
     }
 
     /// Every consumer's name, written with each event: a consumer not in it gets its delivery from

@@ -239,6 +239,21 @@ public final class EventRelay: Sendable {
             defer { if journal.hasDeliveries { bus.committed() } }
             try await bus.pool.transaction(durable: false) { session in
                 let fresh = try await OutboxStore.settle(claimed, consumer: consumer.name, session: session)
+                if let batch = consumer.batchHandler {
+                    let events = claimed.filter { fresh.contains($0.seq) }.map(\.envelope)
+                    guard !events.isEmpty else { return }
+                    let work = UnitOfWork(session: session, origin: .system(), bus: bus, depth: 0, journal: journal)
+                    do {
+                        try await batch(events, work)
+                    } catch let error as PostgresError where error.code.isConnectionFailure || error.code.isTransient {
+                        throw error
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        throw BatchFailure(error: error)
+                    }
+                    return
+                }
                 for (index, delivery) in claimed.enumerated() where fresh.contains(delivery.seq) {
                     do {
                         try await run(delivery, consumer: consumer, session: session, journal: journal)
@@ -258,6 +273,13 @@ public final class EventRelay: Sendable {
             var rest = claimed
             rest.remove(at: failure.index)
             try await processOneByOne(rest, consumer: consumer, failedAggregates: [claimed[failure.index].aggregateKey], logger: logger)
+        } catch let failure as BatchFailure where claimed.count > 1 {
+            // A batch consumer's batch failed: no event is to blame yet. Each runs again alone,
+            // where a failure is that event's (counted, retried, dead in the end).
+            logger.warning("event batch failed; delivering one by one", metadata: ["error": "\(failure.error)"])
+            try await processOneByOne(claimed, consumer: consumer, failedAggregates: [], logger: logger)
+        } catch let failure as BatchFailure {
+            try await recordFailure(claimed[0], consumer: consumer, error: failure.error, logger: logger)
         } catch let error as PostgresError where claimed.count == 1 && !error.code.isConnectionFailure && !error.code.isTransient {
             // The same for a batch of one: the failure is that delivery's.
             try await recordFailure(claimed[0], consumer: consumer, error: error, logger: logger)
@@ -273,6 +295,10 @@ public final class EventRelay: Sendable {
 
     private struct HandlerFailure: Error {
         let index: Int
+        let error: any Error
+    }
+
+    private struct BatchFailure: Error {
         let error: any Error
     }
 

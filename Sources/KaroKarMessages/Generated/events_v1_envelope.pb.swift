@@ -95,6 +95,7 @@ extension EventsV1 {
             case vehicleDocumentAdded(EventsV1.VehicleDocumentAdded)
             case vehicleBlockPlaced(EventsV1.VehicleBlockPlaced)
             case vehicleBlockRemoved(EventsV1.VehicleBlockRemoved)
+            case turnaroundBufferSet(EventsV1.TurnaroundBufferSet)
             case maintenanceScheduled(EventsV1.MaintenanceScheduled)
             case maintenanceStarted(EventsV1.MaintenanceStarted)
             case maintenanceCompleted(EventsV1.MaintenanceCompleted)
@@ -127,6 +128,9 @@ extension EventsV1 {
             case verificationRejected(EventsV1.VerificationRejected)
             case verificationExpired(EventsV1.VerificationExpired)
             case verificationRevoked(EventsV1.VerificationRevoked)
+            case deadLetterReplayed(EventsV1.DeadLetterReplayed)
+            case deadLetterDiscarded(EventsV1.DeadLetterDiscarded)
+            case consumerForgotten(EventsV1.ConsumerForgotten)
         }
 
         public init() {}
@@ -275,6 +279,7 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         ProtoFieldSchema(name: "vehicle_document_added", jsonName: "vehicleDocumentAdded", number: 206, type: "message", typeName: "karokar.events.v1.VehicleDocumentAdded", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "vehicle_block_placed", jsonName: "vehicleBlockPlaced", number: 207, type: "message", typeName: "karokar.events.v1.VehicleBlockPlaced", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "vehicle_block_removed", jsonName: "vehicleBlockRemoved", number: 208, type: "message", typeName: "karokar.events.v1.VehicleBlockRemoved", repeated: false, oneof: "payload", mapKeyType: ""),
+        ProtoFieldSchema(name: "turnaround_buffer_set", jsonName: "turnaroundBufferSet", number: 209, type: "message", typeName: "karokar.events.v1.TurnaroundBufferSet", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "maintenance_scheduled", jsonName: "maintenanceScheduled", number: 220, type: "message", typeName: "karokar.events.v1.MaintenanceScheduled", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "maintenance_started", jsonName: "maintenanceStarted", number: 221, type: "message", typeName: "karokar.events.v1.MaintenanceStarted", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "maintenance_completed", jsonName: "maintenanceCompleted", number: 222, type: "message", typeName: "karokar.events.v1.MaintenanceCompleted", repeated: false, oneof: "payload", mapKeyType: ""),
@@ -304,6 +309,9 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         ProtoFieldSchema(name: "verification_rejected", jsonName: "verificationRejected", number: 352, type: "message", typeName: "karokar.events.v1.VerificationRejected", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "verification_expired", jsonName: "verificationExpired", number: 353, type: "message", typeName: "karokar.events.v1.VerificationExpired", repeated: false, oneof: "payload", mapKeyType: ""),
         ProtoFieldSchema(name: "verification_revoked", jsonName: "verificationRevoked", number: 354, type: "message", typeName: "karokar.events.v1.VerificationRevoked", repeated: false, oneof: "payload", mapKeyType: ""),
+        ProtoFieldSchema(name: "dead_letter_replayed", jsonName: "deadLetterReplayed", number: 400, type: "message", typeName: "karokar.events.v1.DeadLetterReplayed", repeated: false, oneof: "payload", mapKeyType: ""),
+        ProtoFieldSchema(name: "dead_letter_discarded", jsonName: "deadLetterDiscarded", number: 401, type: "message", typeName: "karokar.events.v1.DeadLetterDiscarded", repeated: false, oneof: "payload", mapKeyType: ""),
+        ProtoFieldSchema(name: "consumer_forgotten", jsonName: "consumerForgotten", number: 402, type: "message", typeName: "karokar.events.v1.ConsumerForgotten", repeated: false, oneof: "payload", mapKeyType: ""),
     ])
 
     public init(cMessage raw: UnsafeRawPointer) throws {
@@ -347,6 +355,7 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         case 206: self.payload = .vehicleDocumentAdded(try EventsV1.VehicleDocumentAdded(cMessage: ProtoC.required(c.vehicle_document_added)))
         case 207: self.payload = .vehicleBlockPlaced(try EventsV1.VehicleBlockPlaced(cMessage: ProtoC.required(c.vehicle_block_placed)))
         case 208: self.payload = .vehicleBlockRemoved(try EventsV1.VehicleBlockRemoved(cMessage: ProtoC.required(c.vehicle_block_removed)))
+        case 209: self.payload = .turnaroundBufferSet(try EventsV1.TurnaroundBufferSet(cMessage: ProtoC.required(c.turnaround_buffer_set)))
         case 220: self.payload = .maintenanceScheduled(try EventsV1.MaintenanceScheduled(cMessage: ProtoC.required(c.maintenance_scheduled)))
         case 221: self.payload = .maintenanceStarted(try EventsV1.MaintenanceStarted(cMessage: ProtoC.required(c.maintenance_started)))
         case 222: self.payload = .maintenanceCompleted(try EventsV1.MaintenanceCompleted(cMessage: ProtoC.required(c.maintenance_completed)))
@@ -376,6 +385,9 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         case 352: self.payload = .verificationRejected(try EventsV1.VerificationRejected(cMessage: ProtoC.required(c.verification_rejected)))
         case 353: self.payload = .verificationExpired(try EventsV1.VerificationExpired(cMessage: ProtoC.required(c.verification_expired)))
         case 354: self.payload = .verificationRevoked(try EventsV1.VerificationRevoked(cMessage: ProtoC.required(c.verification_revoked)))
+        case 400: self.payload = .deadLetterReplayed(try EventsV1.DeadLetterReplayed(cMessage: ProtoC.required(c.dead_letter_replayed)))
+        case 401: self.payload = .deadLetterDiscarded(try EventsV1.DeadLetterDiscarded(cMessage: ProtoC.required(c.dead_letter_discarded)))
+        case 402: self.payload = .consumerForgotten(try EventsV1.ConsumerForgotten(cMessage: ProtoC.required(c.consumer_forgotten)))
         default: self.payload = nil
         }
     }
@@ -478,6 +490,9 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         case .vehicleBlockRemoved(let value)?:
             c.pointee.payload_case = .init(rawValue: 208)
             c.pointee.vehicle_block_removed = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__VehicleBlockRemoved.self)
+        case .turnaroundBufferSet(let value)?:
+            c.pointee.payload_case = .init(rawValue: 209)
+            c.pointee.turnaround_buffer_set = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__TurnaroundBufferSet.self)
         case .maintenanceScheduled(let value)?:
             c.pointee.payload_case = .init(rawValue: 220)
             c.pointee.maintenance_scheduled = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__MaintenanceScheduled.self)
@@ -565,6 +580,15 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         case .verificationRevoked(let value)?:
             c.pointee.payload_case = .init(rawValue: 354)
             c.pointee.verification_revoked = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__VerificationRevoked.self)
+        case .deadLetterReplayed(let value)?:
+            c.pointee.payload_case = .init(rawValue: 400)
+            c.pointee.dead_letter_replayed = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__DeadLetterReplayed.self)
+        case .deadLetterDiscarded(let value)?:
+            c.pointee.payload_case = .init(rawValue: 401)
+            c.pointee.dead_letter_discarded = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__DeadLetterDiscarded.self)
+        case .consumerForgotten(let value)?:
+            c.pointee.payload_case = .init(rawValue: 402)
+            c.pointee.consumer_forgotten = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Events__V1__ConsumerForgotten.self)
         case nil: break
         }
         return UnsafeMutableRawPointer(c)
@@ -611,6 +635,7 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         case .vehicleDocumentAdded(let value)?: writer.always("vehicleDocumentAdded", value)
         case .vehicleBlockPlaced(let value)?: writer.always("vehicleBlockPlaced", value)
         case .vehicleBlockRemoved(let value)?: writer.always("vehicleBlockRemoved", value)
+        case .turnaroundBufferSet(let value)?: writer.always("turnaroundBufferSet", value)
         case .maintenanceScheduled(let value)?: writer.always("maintenanceScheduled", value)
         case .maintenanceStarted(let value)?: writer.always("maintenanceStarted", value)
         case .maintenanceCompleted(let value)?: writer.always("maintenanceCompleted", value)
@@ -640,6 +665,9 @@ extension EventsV1.EventEnvelope: ProtoMessage {
         case .verificationRejected(let value)?: writer.always("verificationRejected", value)
         case .verificationExpired(let value)?: writer.always("verificationExpired", value)
         case .verificationRevoked(let value)?: writer.always("verificationRevoked", value)
+        case .deadLetterReplayed(let value)?: writer.always("deadLetterReplayed", value)
+        case .deadLetterDiscarded(let value)?: writer.always("deadLetterDiscarded", value)
+        case .consumerForgotten(let value)?: writer.always("consumerForgotten", value)
         case nil: break
         }
         return writer.value
@@ -744,6 +772,9 @@ extension EventsV1.EventEnvelope: ProtoMessage {
             case "vehicleBlockRemoved", "vehicle_block_removed":
                 if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
                 self.payload = .vehicleBlockRemoved(try ProtoJSON.decode(value, field: key))
+            case "turnaroundBufferSet", "turnaround_buffer_set":
+                if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
+                self.payload = .turnaroundBufferSet(try ProtoJSON.decode(value, field: key))
             case "maintenanceScheduled", "maintenance_scheduled":
                 if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
                 self.payload = .maintenanceScheduled(try ProtoJSON.decode(value, field: key))
@@ -831,6 +862,15 @@ extension EventsV1.EventEnvelope: ProtoMessage {
             case "verificationRevoked", "verification_revoked":
                 if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
                 self.payload = .verificationRevoked(try ProtoJSON.decode(value, field: key))
+            case "deadLetterReplayed", "dead_letter_replayed":
+                if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
+                self.payload = .deadLetterReplayed(try ProtoJSON.decode(value, field: key))
+            case "deadLetterDiscarded", "dead_letter_discarded":
+                if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
+                self.payload = .deadLetterDiscarded(try ProtoJSON.decode(value, field: key))
+            case "consumerForgotten", "consumer_forgotten":
+                if self.payload != nil { throw ProtoJSONError.duplicateOneof(field: key) }
+                self.payload = .consumerForgotten(try ProtoJSON.decode(value, field: key))
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

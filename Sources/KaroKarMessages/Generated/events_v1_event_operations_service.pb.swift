@@ -171,6 +171,33 @@ extension EventsV1 {
 
         public init() {}
     }
+
+    /// `karokar.events.v1.ForgetConsumerRequest`
+    public struct ForgetConsumerRequest: Sendable, Hashable {
+        public var consumer: String = ""
+
+        public init() {}
+
+        public init(
+            consumer: String = ""
+        ) {
+            self.consumer = consumer
+        }
+    }
+
+    /// `karokar.events.v1.ForgetConsumerResponse`
+    public struct ForgetConsumerResponse: Sendable, Hashable {
+        /// Deliveries dropped with it (pending, retrying or dead).
+        public var deliveriesDropped: Int64 = 0
+
+        public init() {}
+
+        public init(
+            deliveriesDropped: Int64 = 0
+        ) {
+            self.deliveriesDropped = deliveriesDropped
+        }
+    }
 }
 
 extension EventsV1.ConsumerLag: ProtoMessage {
@@ -621,6 +648,82 @@ extension EventsV1.DiscardDeadLetterResponse: ProtoMessage {
         for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
             if value == .null { continue }
             switch key {
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension EventsV1.ForgetConsumerRequest: ProtoMessage {
+    public static let protoName = "karokar.events.v1.ForgetConsumerRequest"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__forget_consumer_request())
+    public static let protoMaxDepth = 1
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "consumer", jsonName: "consumer", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Events__V1__ForgetConsumerRequest.self).pointee
+        self.consumer = try ProtoC.string(c.consumer)
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Events__V1__ForgetConsumerRequest.self)
+        karokar__events__v1__forget_consumer_request__init(c)
+        c.pointee.consumer = arena.cString(self.consumer)
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("consumer", self.consumer)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "consumer": self.consumer = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension EventsV1.ForgetConsumerResponse: ProtoMessage {
+    public static let protoName = "karokar.events.v1.ForgetConsumerResponse"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__forget_consumer_response())
+    public static let protoMaxDepth = 1
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "deliveries_dropped", jsonName: "deliveriesDropped", number: 1, type: "int64", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Events__V1__ForgetConsumerResponse.self).pointee
+        self.deliveriesDropped = c.deliveries_dropped
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Events__V1__ForgetConsumerResponse.self)
+        karokar__events__v1__forget_consumer_response__init(c)
+        c.pointee.deliveries_dropped = self.deliveriesDropped
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("deliveriesDropped", self.deliveriesDropped)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "deliveriesDropped", "deliveries_dropped": self.deliveriesDropped = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

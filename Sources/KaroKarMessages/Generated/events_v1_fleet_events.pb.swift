@@ -584,6 +584,24 @@ extension EventsV1 {
             self.sourceId = sourceId
         }
     }
+
+    /// `fleet_settings.turnaround_buffer_set`: an owner set its turnaround buffer (minutes held after
+    /// each booking or assignment of its vehicles, for records placed from then on).
+    /// Aggregate: fleet_settings, the owning organization.
+    public struct TurnaroundBufferSet: Sendable, Hashable {
+        public var organizationId: String = ""
+        public var minutes: UInt32 = 0
+
+        public init() {}
+
+        public init(
+            organizationId: String = "",
+            minutes: UInt32 = 0
+        ) {
+            self.organizationId = organizationId
+            self.minutes = minutes
+        }
+    }
 }
 
 extension EventsV1.OwnershipType: ProtoEnum {
@@ -1815,6 +1833,49 @@ extension EventsV1.AvailabilityStatusChanged: ProtoMessage {
             case "status": self.status = try ProtoJSON.decode(value, field: key)
             case "sourceType", "source_type": self.sourceType = try ProtoJSON.decode(value, field: key)
             case "sourceId", "source_id": self.sourceId = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension EventsV1.TurnaroundBufferSet: ProtoMessage {
+    public static let protoName = "karokar.events.v1.TurnaroundBufferSet"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__events__v1__turnaround_buffer_set())
+    public static let protoMaxDepth = 1
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "organization_id", jsonName: "organizationId", number: 1, type: "string", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "minutes", jsonName: "minutes", number: 2, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Events__V1__TurnaroundBufferSet.self).pointee
+        self.organizationId = try ProtoC.string(c.organization_id)
+        self.minutes = c.minutes
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Events__V1__TurnaroundBufferSet.self)
+        karokar__events__v1__turnaround_buffer_set__init(c)
+        c.pointee.organization_id = arena.cString(self.organizationId)
+        c.pointee.minutes = self.minutes
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.field("organizationId", self.organizationId)
+        writer.field("minutes", self.minutes)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "organizationId", "organization_id": self.organizationId = try ProtoJSON.decode(value, field: key)
+            case "minutes": self.minutes = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }
         }

@@ -27,6 +27,9 @@ extension EventsV1 {
             public static let discardDeadLetter = RPCMethod<EventsV1.DiscardDeadLetterRequest, EventsV1.DiscardDeadLetterResponse>(
                 service: "karokar.events.v1.EventOperationsService", name: "DiscardDeadLetter", access: .permissions(["events.manage"])
             )
+            public static let forgetConsumer = RPCMethod<EventsV1.ForgetConsumerRequest, EventsV1.ForgetConsumerResponse>(
+                service: "karokar.events.v1.EventOperationsService", name: "ForgetConsumer", access: .permissions(["events.manage"])
+            )
         }
 
         /// Implemented by the server side (an actor of the context that owns the service).
@@ -45,6 +48,12 @@ extension EventsV1 {
             /// events of its aggregate flow again. NOT_FOUND / DEAD_LETTER_NOT_FOUND as above.
             /// Permission: events.manage.
             func discardDeadLetter(_ request: EventsV1.DiscardDeadLetterRequest, context: ServerCallContext) async throws -> EventsV1.DiscardDeadLetterResponse
+            /// Forgets a retired consumer: its registration, its cursor and its deliveries (pending,
+            /// retrying or dead), so the outbox stops keeping events for it. FAILED_PRECONDITION /
+            /// CONSUMER_IN_USE for a consumer the serving process has registered (retire it from the code
+            /// and redeploy first); NOT_FOUND / CONSUMER_NOT_FOUND for a name no process registered.
+            /// Permission: events.manage.
+            func forgetConsumer(_ request: EventsV1.ForgetConsumerRequest, context: ServerCallContext) async throws -> EventsV1.ForgetConsumerResponse
         }
 
         /// Typed client stub over any ``RPCClientTransport`` (normally an ``RPCClient``).
@@ -80,6 +89,15 @@ extension EventsV1 {
             public func discardDeadLetter(_ request: EventsV1.DiscardDeadLetterRequest, options: CallOptions = CallOptions()) async throws -> EventsV1.DiscardDeadLetterResponse {
                 try await transport.unary(Method.discardDeadLetter, request, options: options)
             }
+
+            /// Forgets a retired consumer: its registration, its cursor and its deliveries (pending,
+            /// retrying or dead), so the outbox stops keeping events for it. FAILED_PRECONDITION /
+            /// CONSUMER_IN_USE for a consumer the serving process has registered (retire it from the code
+            /// and redeploy first); NOT_FOUND / CONSUMER_NOT_FOUND for a name no process registered.
+            /// Permission: events.manage.
+            public func forgetConsumer(_ request: EventsV1.ForgetConsumerRequest, options: CallOptions = CallOptions()) async throws -> EventsV1.ForgetConsumerResponse {
+                try await transport.unary(Method.forgetConsumer, request, options: options)
+            }
         }
     }
 }
@@ -99,6 +117,9 @@ extension EventsV1.EventOperationsService.Handler {
             },
             RPCRoute(EventsV1.EventOperationsService.Method.discardDeadLetter) { request, context in
                 try await self.discardDeadLetter(request, context: context)
+            },
+            RPCRoute(EventsV1.EventOperationsService.Method.forgetConsumer) { request, context in
+                try await self.forgetConsumer(request, context: context)
             },
         ])
     }

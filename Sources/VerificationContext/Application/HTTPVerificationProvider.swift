@@ -206,7 +206,8 @@ public struct HTTPProviderConfiguration: Sendable, Hashable {
     }
 
     /// The longest one check can take (every attempt timing out, every backoff): kept well
-    /// under the event relay's lease, so a delivery is not handed to a second worker meanwhile.
+    /// under a provider worker's lease (``VerificationOptions/providerLease``), so a question is
+    /// not handed to a second worker meanwhile.
     public var worstCase: Duration {
         (1..<max(attempts, 1)).reduce(timeout * attempts) { $0 + retryDelay(afterAttempt: $1) }
     }

@@ -101,5 +101,22 @@ public enum VerificationMigrations {
             CREATE TRIGGER decisions_no_truncate BEFORE TRUNCATE ON verification.decisions
                 FOR EACH STATEMENT EXECUTE FUNCTION verification.refuse_history_change();
             """),
+        // External providers are asked outside any transaction: the consumer of
+        // `verification.submitted` only queues a request here (in the delivery's transaction);
+        // workers of any server process claim one at a time (`FOR UPDATE SKIP LOCKED`, a lease),
+        // call the provider holding no connection, and apply the answer in a short transaction
+        // that also deletes the request.
+        Migration(context: "verification", version: 2, name: "provider_requests", sql: """
+            CREATE TABLE verification.provider_requests (
+                verification_id uuid PRIMARY KEY REFERENCES verification.verifications (id),
+                provider text NOT NULL,
+                correlation_id text NOT NULL,
+                attempts int NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                available_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                leased_until timestamptz,
+                last_error text
+            );
+            CREATE INDEX provider_requests_due ON verification.provider_requests (available_at);
+            """),
     ]
 }

@@ -20,6 +20,7 @@ PROTOBUF_C__BEGIN_DECLS
 #include "karokar/events/v1/booking_events.pb-c.h"
 #include "karokar/events/v1/fleet_events.pb-c.h"
 #include "karokar/events/v1/identity_events.pb-c.h"
+#include "karokar/events/v1/operations_events.pb-c.h"
 #include "karokar/events/v1/verification_events.pb-c.h"
 
 typedef struct Karokar__Events__V1__Actor Karokar__Events__V1__Actor;
@@ -97,6 +98,7 @@ typedef enum {
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_VEHICLE_DOCUMENT_ADDED = 206,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_VEHICLE_BLOCK_PLACED = 207,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_VEHICLE_BLOCK_REMOVED = 208,
+  KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_TURNAROUND_BUFFER_SET = 209,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_MAINTENANCE_SCHEDULED = 220,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_MAINTENANCE_STARTED = 221,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_MAINTENANCE_COMPLETED = 222,
@@ -125,7 +127,10 @@ typedef enum {
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_VERIFICATION_APPROVED = 351,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_VERIFICATION_REJECTED = 352,
   KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_VERIFICATION_EXPIRED = 353,
-  KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_VERIFICATION_REVOKED = 354
+  KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_VERIFICATION_REVOKED = 354,
+  KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_DEAD_LETTER_REPLAYED = 400,
+  KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_DEAD_LETTER_DISCARDED = 401,
+  KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD_CONSUMER_FORGOTTEN = 402
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(KAROKAR__EVENTS__V1__EVENT_ENVELOPE__PAYLOAD__CASE)
 } Karokar__Events__V1__EventEnvelope__PayloadCase;
 
@@ -210,6 +215,7 @@ struct  Karokar__Events__V1__EventEnvelope
     Karokar__Events__V1__VehicleDocumentAdded *vehicle_document_added;
     Karokar__Events__V1__VehicleBlockPlaced *vehicle_block_placed;
     Karokar__Events__V1__VehicleBlockRemoved *vehicle_block_removed;
+    Karokar__Events__V1__TurnaroundBufferSet *turnaround_buffer_set;
     Karokar__Events__V1__MaintenanceScheduled *maintenance_scheduled;
     Karokar__Events__V1__MaintenanceStarted *maintenance_started;
     Karokar__Events__V1__MaintenanceCompleted *maintenance_completed;
@@ -248,6 +254,9 @@ struct  Karokar__Events__V1__EventEnvelope
     Karokar__Events__V1__VerificationRejected *verification_rejected;
     Karokar__Events__V1__VerificationExpired *verification_expired;
     Karokar__Events__V1__VerificationRevoked *verification_revoked;
+    Karokar__Events__V1__DeadLetterReplayed *dead_letter_replayed;
+    Karokar__Events__V1__DeadLetterDiscarded *dead_letter_discarded;
+    Karokar__Events__V1__ConsumerForgotten *consumer_forgotten;
   };
 };
 #define KAROKAR__EVENTS__V1__EVENT_ENVELOPE__INIT \

@@ -26,6 +26,8 @@ typedef struct Karokar__Events__V1__ReplayDeadLetterRequest Karokar__Events__V1_
 typedef struct Karokar__Events__V1__ReplayDeadLetterResponse Karokar__Events__V1__ReplayDeadLetterResponse;
 typedef struct Karokar__Events__V1__DiscardDeadLetterRequest Karokar__Events__V1__DiscardDeadLetterRequest;
 typedef struct Karokar__Events__V1__DiscardDeadLetterResponse Karokar__Events__V1__DiscardDeadLetterResponse;
+typedef struct Karokar__Events__V1__ForgetConsumerRequest Karokar__Events__V1__ForgetConsumerRequest;
+typedef struct Karokar__Events__V1__ForgetConsumerResponse Karokar__Events__V1__ForgetConsumerResponse;
 
 
 /* --- enums --- */
@@ -180,6 +182,29 @@ struct  Karokar__Events__V1__DiscardDeadLetterResponse
 #define KAROKAR__EVENTS__V1__DISCARD_DEAD_LETTER_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__discard_dead_letter_response__descriptor) \
      }
+
+
+struct  Karokar__Events__V1__ForgetConsumerRequest
+{
+  ProtobufCMessage base;
+  char *consumer;
+};
+#define KAROKAR__EVENTS__V1__FORGET_CONSUMER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__forget_consumer_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Karokar__Events__V1__ForgetConsumerResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Deliveries dropped with it (pending, retrying or dead).
+   */
+  int64_t deliveries_dropped;
+};
+#define KAROKAR__EVENTS__V1__FORGET_CONSUMER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__forget_consumer_response__descriptor) \
+    , 0 }
 
 
 /* Karokar__Events__V1__ConsumerLag methods */
@@ -372,6 +397,44 @@ Karokar__Events__V1__DiscardDeadLetterResponse *
 void   karokar__events__v1__discard_dead_letter_response__free_unpacked
                      (Karokar__Events__V1__DiscardDeadLetterResponse *message,
                       ProtobufCAllocator *allocator);
+/* Karokar__Events__V1__ForgetConsumerRequest methods */
+void   karokar__events__v1__forget_consumer_request__init
+                     (Karokar__Events__V1__ForgetConsumerRequest         *message);
+size_t karokar__events__v1__forget_consumer_request__get_packed_size
+                     (const Karokar__Events__V1__ForgetConsumerRequest   *message);
+size_t karokar__events__v1__forget_consumer_request__pack
+                     (const Karokar__Events__V1__ForgetConsumerRequest   *message,
+                      uint8_t             *out);
+size_t karokar__events__v1__forget_consumer_request__pack_to_buffer
+                     (const Karokar__Events__V1__ForgetConsumerRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Events__V1__ForgetConsumerRequest *
+       karokar__events__v1__forget_consumer_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__events__v1__forget_consumer_request__free_unpacked
+                     (Karokar__Events__V1__ForgetConsumerRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Karokar__Events__V1__ForgetConsumerResponse methods */
+void   karokar__events__v1__forget_consumer_response__init
+                     (Karokar__Events__V1__ForgetConsumerResponse         *message);
+size_t karokar__events__v1__forget_consumer_response__get_packed_size
+                     (const Karokar__Events__V1__ForgetConsumerResponse   *message);
+size_t karokar__events__v1__forget_consumer_response__pack
+                     (const Karokar__Events__V1__ForgetConsumerResponse   *message,
+                      uint8_t             *out);
+size_t karokar__events__v1__forget_consumer_response__pack_to_buffer
+                     (const Karokar__Events__V1__ForgetConsumerResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Events__V1__ForgetConsumerResponse *
+       karokar__events__v1__forget_consumer_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__events__v1__forget_consumer_response__free_unpacked
+                     (Karokar__Events__V1__ForgetConsumerResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Karokar__Events__V1__ConsumerLag_Closure)
@@ -404,6 +467,12 @@ typedef void (*Karokar__Events__V1__DiscardDeadLetterRequest_Closure)
 typedef void (*Karokar__Events__V1__DiscardDeadLetterResponse_Closure)
                  (const Karokar__Events__V1__DiscardDeadLetterResponse *message,
                   void *closure_data);
+typedef void (*Karokar__Events__V1__ForgetConsumerRequest_Closure)
+                 (const Karokar__Events__V1__ForgetConsumerRequest *message,
+                  void *closure_data);
+typedef void (*Karokar__Events__V1__ForgetConsumerResponse_Closure)
+                 (const Karokar__Events__V1__ForgetConsumerResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -427,6 +496,10 @@ struct Karokar__Events__V1__EventOperationsService_Service
                               const Karokar__Events__V1__DiscardDeadLetterRequest *input,
                               Karokar__Events__V1__DiscardDeadLetterResponse_Closure closure,
                               void *closure_data);
+  void (*forget_consumer)(Karokar__Events__V1__EventOperationsService_Service *service,
+                          const Karokar__Events__V1__ForgetConsumerRequest *input,
+                          Karokar__Events__V1__ForgetConsumerResponse_Closure closure,
+                          void *closure_data);
 };
 typedef void (*Karokar__Events__V1__EventOperationsService_ServiceDestroy)(Karokar__Events__V1__EventOperationsService_Service *);
 void karokar__events__v1__event_operations_service__init (Karokar__Events__V1__EventOperationsService_Service *service,
@@ -438,7 +511,8 @@ void karokar__events__v1__event_operations_service__init (Karokar__Events__V1__E
       function_prefix__ ## list_consumers,\
       function_prefix__ ## list_dead_letters,\
       function_prefix__ ## replay_dead_letter,\
-      function_prefix__ ## discard_dead_letter  }
+      function_prefix__ ## discard_dead_letter,\
+      function_prefix__ ## forget_consumer  }
 void karokar__events__v1__event_operations_service__list_consumers(ProtobufCService *service,
                                                                    const Karokar__Events__V1__ListConsumersRequest *input,
                                                                    Karokar__Events__V1__ListConsumersResponse_Closure closure,
@@ -455,6 +529,10 @@ void karokar__events__v1__event_operations_service__discard_dead_letter(Protobuf
                                                                         const Karokar__Events__V1__DiscardDeadLetterRequest *input,
                                                                         Karokar__Events__V1__DiscardDeadLetterResponse_Closure closure,
                                                                         void *closure_data);
+void karokar__events__v1__event_operations_service__forget_consumer(ProtobufCService *service,
+                                                                    const Karokar__Events__V1__ForgetConsumerRequest *input,
+                                                                    Karokar__Events__V1__ForgetConsumerResponse_Closure closure,
+                                                                    void *closure_data);
 
 /* --- descriptors --- */
 
@@ -468,6 +546,8 @@ extern const ProtobufCMessageDescriptor karokar__events__v1__replay_dead_letter_
 extern const ProtobufCMessageDescriptor karokar__events__v1__replay_dead_letter_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__discard_dead_letter_request__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__discard_dead_letter_response__descriptor;
+extern const ProtobufCMessageDescriptor karokar__events__v1__forget_consumer_request__descriptor;
+extern const ProtobufCMessageDescriptor karokar__events__v1__forget_consumer_response__descriptor;
 extern const ProtobufCServiceDescriptor karokar__events__v1__event_operations_service__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -33,6 +33,7 @@ typedef struct Karokar__Events__V1__MaintenanceCancelled Karokar__Events__V1__Ma
 typedef struct Karokar__Events__V1__AvailabilityCreated Karokar__Events__V1__AvailabilityCreated;
 typedef struct Karokar__Events__V1__AvailabilityReleased Karokar__Events__V1__AvailabilityReleased;
 typedef struct Karokar__Events__V1__AvailabilityStatusChanged Karokar__Events__V1__AvailabilityStatusChanged;
+typedef struct Karokar__Events__V1__TurnaroundBufferSet Karokar__Events__V1__TurnaroundBufferSet;
 
 
 /* --- enums --- */
@@ -449,6 +450,22 @@ struct  Karokar__Events__V1__AvailabilityStatusChanged
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, KAROKAR__EVENTS__V1__AVAILABILITY_STATUS__AVAILABILITY_STATUS_UNSPECIFIED, KAROKAR__EVENTS__V1__AVAILABILITY_STATUS__AVAILABILITY_STATUS_UNSPECIFIED, KAROKAR__EVENTS__V1__AVAILABILITY_SOURCE_TYPE__AVAILABILITY_SOURCE_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
+/*
+ * `fleet_settings.turnaround_buffer_set`: an owner set its turnaround buffer (minutes held after
+ * each booking or assignment of its vehicles, for records placed from then on).
+ * Aggregate: fleet_settings, the owning organization.
+ */
+struct  Karokar__Events__V1__TurnaroundBufferSet
+{
+  ProtobufCMessage base;
+  char *organization_id;
+  uint32_t minutes;
+};
+#define KAROKAR__EVENTS__V1__TURNAROUND_BUFFER_SET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__events__v1__turnaround_buffer_set__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
 /* Karokar__Events__V1__VehicleRegistered methods */
 void   karokar__events__v1__vehicle_registered__init
                      (Karokar__Events__V1__VehicleRegistered         *message);
@@ -753,6 +770,25 @@ Karokar__Events__V1__AvailabilityStatusChanged *
 void   karokar__events__v1__availability_status_changed__free_unpacked
                      (Karokar__Events__V1__AvailabilityStatusChanged *message,
                       ProtobufCAllocator *allocator);
+/* Karokar__Events__V1__TurnaroundBufferSet methods */
+void   karokar__events__v1__turnaround_buffer_set__init
+                     (Karokar__Events__V1__TurnaroundBufferSet         *message);
+size_t karokar__events__v1__turnaround_buffer_set__get_packed_size
+                     (const Karokar__Events__V1__TurnaroundBufferSet   *message);
+size_t karokar__events__v1__turnaround_buffer_set__pack
+                     (const Karokar__Events__V1__TurnaroundBufferSet   *message,
+                      uint8_t             *out);
+size_t karokar__events__v1__turnaround_buffer_set__pack_to_buffer
+                     (const Karokar__Events__V1__TurnaroundBufferSet   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Events__V1__TurnaroundBufferSet *
+       karokar__events__v1__turnaround_buffer_set__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__events__v1__turnaround_buffer_set__free_unpacked
+                     (Karokar__Events__V1__TurnaroundBufferSet *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Karokar__Events__V1__VehicleRegistered_Closure)
@@ -803,6 +839,9 @@ typedef void (*Karokar__Events__V1__AvailabilityReleased_Closure)
 typedef void (*Karokar__Events__V1__AvailabilityStatusChanged_Closure)
                  (const Karokar__Events__V1__AvailabilityStatusChanged *message,
                   void *closure_data);
+typedef void (*Karokar__Events__V1__TurnaroundBufferSet_Closure)
+                 (const Karokar__Events__V1__TurnaroundBufferSet *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -831,6 +870,7 @@ extern const ProtobufCMessageDescriptor karokar__events__v1__maintenance_cancell
 extern const ProtobufCMessageDescriptor karokar__events__v1__availability_created__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__availability_released__descriptor;
 extern const ProtobufCMessageDescriptor karokar__events__v1__availability_status_changed__descriptor;
+extern const ProtobufCMessageDescriptor karokar__events__v1__turnaround_buffer_set__descriptor;
 
 PROTOBUF_C__END_DECLS
 

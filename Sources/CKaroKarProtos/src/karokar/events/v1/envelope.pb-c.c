@@ -148,7 +148,7 @@ const ProtobufCMessageDescriptor karokar__events__v1__actor__descriptor =
   (ProtobufCMessageInit) karokar__events__v1__actor__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor karokar__events__v1__event_envelope__field_descriptors[67] =
+static const ProtobufCFieldDescriptor karokar__events__v1__event_envelope__field_descriptors[71] =
 {
   {
     "event_id",
@@ -607,6 +607,18 @@ static const ProtobufCFieldDescriptor karokar__events__v1__event_envelope__field
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "turnaround_buffer_set",
+    209,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Karokar__Events__V1__EventEnvelope, payload_case),
+    offsetof(Karokar__Events__V1__EventEnvelope, turnaround_buffer_set),
+    &karokar__events__v1__turnaround_buffer_set__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "maintenance_scheduled",
     220,
     PROTOBUF_C_LABEL_NONE,
@@ -954,40 +966,79 @@ static const ProtobufCFieldDescriptor karokar__events__v1__event_envelope__field
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dead_letter_replayed",
+    400,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Karokar__Events__V1__EventEnvelope, payload_case),
+    offsetof(Karokar__Events__V1__EventEnvelope, dead_letter_replayed),
+    &karokar__events__v1__dead_letter_replayed__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dead_letter_discarded",
+    401,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Karokar__Events__V1__EventEnvelope, payload_case),
+    offsetof(Karokar__Events__V1__EventEnvelope, dead_letter_discarded),
+    &karokar__events__v1__dead_letter_discarded__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "consumer_forgotten",
+    402,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Karokar__Events__V1__EventEnvelope, payload_case),
+    offsetof(Karokar__Events__V1__EventEnvelope, consumer_forgotten),
+    &karokar__events__v1__consumer_forgotten__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned karokar__events__v1__event_envelope__field_indices_by_name[] = {
   6,   /* field[6] = actor */
   3,   /* field[3] = aggregate_id */
   2,   /* field[2] = aggregate_type */
   9,   /* field[9] = aggregate_version */
-  55,   /* field[55] = allocation_removed */
-  54,   /* field[54] = allocation_set */
-  57,   /* field[57] = assignment_accepted */
-  59,   /* field[59] = assignment_activated */
-  61,   /* field[61] = assignment_closed */
-  60,   /* field[60] = assignment_completed */
-  56,   /* field[56] = assignment_created */
-  58,   /* field[58] = assignment_rejected */
-  42,   /* field[42] = availability_created */
-  43,   /* field[43] = availability_released */
-  44,   /* field[44] = availability_status_changed */
-  50,   /* field[50] = booking_activated */
-  47,   /* field[47] = booking_approved */
-  49,   /* field[49] = booking_assigned */
-  53,   /* field[53] = booking_cancelled */
-  51,   /* field[51] = booking_completed */
-  45,   /* field[45] = booking_created */
-  48,   /* field[48] = booking_rejected */
-  46,   /* field[46] = booking_requested */
-  52,   /* field[52] = booking_terminated */
+  56,   /* field[56] = allocation_removed */
+  55,   /* field[55] = allocation_set */
+  58,   /* field[58] = assignment_accepted */
+  60,   /* field[60] = assignment_activated */
+  62,   /* field[62] = assignment_closed */
+  61,   /* field[61] = assignment_completed */
+  57,   /* field[57] = assignment_created */
+  59,   /* field[59] = assignment_rejected */
+  43,   /* field[43] = availability_created */
+  44,   /* field[44] = availability_released */
+  45,   /* field[45] = availability_status_changed */
+  51,   /* field[51] = booking_activated */
+  48,   /* field[48] = booking_approved */
+  50,   /* field[50] = booking_assigned */
+  54,   /* field[54] = booking_cancelled */
+  52,   /* field[52] = booking_completed */
+  46,   /* field[46] = booking_created */
+  49,   /* field[49] = booking_rejected */
+  47,   /* field[47] = booking_requested */
+  53,   /* field[53] = booking_terminated */
   27,   /* field[27] = booking_termination_requested */
+  70,   /* field[70] = consumer_forgotten */
   8,   /* field[8] = correlation_id */
+  69,   /* field[69] = dead_letter_discarded */
+  68,   /* field[68] = dead_letter_replayed */
   0,   /* field[0] = event_id */
   1,   /* field[1] = event_type */
-  41,   /* field[41] = maintenance_cancelled */
-  40,   /* field[40] = maintenance_completed */
-  38,   /* field[38] = maintenance_scheduled */
-  39,   /* field[39] = maintenance_started */
+  42,   /* field[42] = maintenance_cancelled */
+  41,   /* field[41] = maintenance_completed */
+  39,   /* field[39] = maintenance_scheduled */
+  40,   /* field[40] = maintenance_started */
   20,   /* field[20] = member_activated */
   12,   /* field[12] = member_added */
   14,   /* field[14] = member_removed */
@@ -1002,6 +1053,7 @@ static const unsigned karokar__events__v1__event_envelope__field_indices_by_name
   17,   /* field[17] = service_account_created */
   19,   /* field[19] = service_account_revoked */
   18,   /* field[18] = service_account_secret_rotated */
+  38,   /* field[38] = turnaround_buffer_set */
   11,   /* field[11] = user_created */
   28,   /* field[28] = user_disable_requested */
   15,   /* field[15] = user_disabled */
@@ -1017,27 +1069,28 @@ static const unsigned karokar__events__v1__event_envelope__field_indices_by_name
   31,   /* field[31] = vehicle_suspended */
   32,   /* field[32] = vehicle_suspension_lifted */
   25,   /* field[25] = vehicle_suspension_requested */
-  63,   /* field[63] = verification_approved */
-  65,   /* field[65] = verification_expired */
-  64,   /* field[64] = verification_rejected */
-  66,   /* field[66] = verification_revoked */
-  62,   /* field[62] = verification_submitted */
+  64,   /* field[64] = verification_approved */
+  66,   /* field[66] = verification_expired */
+  65,   /* field[65] = verification_rejected */
+  67,   /* field[67] = verification_revoked */
+  63,   /* field[63] = verification_submitted */
   5,   /* field[5] = version */
 };
-static const ProtobufCIntRange karokar__events__v1__event_envelope__number_ranges[11 + 1] =
+static const ProtobufCIntRange karokar__events__v1__event_envelope__number_ranges[12 + 1] =
 {
   { 1, 0 },
   { 100, 10 },
   { 150, 21 },
   { 160, 25 },
   { 200, 29 },
-  { 220, 38 },
-  { 240, 42 },
-  { 250, 45 },
-  { 270, 54 },
-  { 300, 56 },
-  { 350, 62 },
-  { 0, 67 }
+  { 220, 39 },
+  { 240, 43 },
+  { 250, 46 },
+  { 270, 55 },
+  { 300, 57 },
+  { 350, 63 },
+  { 400, 68 },
+  { 0, 71 }
 };
 const ProtobufCMessageDescriptor karokar__events__v1__event_envelope__descriptor =
 {
@@ -1047,10 +1100,10 @@ const ProtobufCMessageDescriptor karokar__events__v1__event_envelope__descriptor
   "Karokar__Events__V1__EventEnvelope",
   "karokar.events.v1",
   sizeof(Karokar__Events__V1__EventEnvelope),
-  67,
+  71,
   karokar__events__v1__event_envelope__field_descriptors,
   karokar__events__v1__event_envelope__field_indices_by_name,
-  11,  karokar__events__v1__event_envelope__number_ranges,
+  12,  karokar__events__v1__event_envelope__number_ranges,
   (ProtobufCMessageInit) karokar__events__v1__event_envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

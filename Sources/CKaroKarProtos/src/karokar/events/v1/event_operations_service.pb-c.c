@@ -457,6 +457,96 @@ void   karokar__events__v1__discard_dead_letter_response__free_unpacked
   assert(message->base.descriptor == &karokar__events__v1__discard_dead_letter_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   karokar__events__v1__forget_consumer_request__init
+                     (Karokar__Events__V1__ForgetConsumerRequest         *message)
+{
+  static const Karokar__Events__V1__ForgetConsumerRequest init_value = KAROKAR__EVENTS__V1__FORGET_CONSUMER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t karokar__events__v1__forget_consumer_request__get_packed_size
+                     (const Karokar__Events__V1__ForgetConsumerRequest *message)
+{
+  assert(message->base.descriptor == &karokar__events__v1__forget_consumer_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__events__v1__forget_consumer_request__pack
+                     (const Karokar__Events__V1__ForgetConsumerRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__events__v1__forget_consumer_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__events__v1__forget_consumer_request__pack_to_buffer
+                     (const Karokar__Events__V1__ForgetConsumerRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__events__v1__forget_consumer_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Events__V1__ForgetConsumerRequest *
+       karokar__events__v1__forget_consumer_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Events__V1__ForgetConsumerRequest *)
+     protobuf_c_message_unpack (&karokar__events__v1__forget_consumer_request__descriptor,
+                                allocator, len, data);
+}
+void   karokar__events__v1__forget_consumer_request__free_unpacked
+                     (Karokar__Events__V1__ForgetConsumerRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__events__v1__forget_consumer_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   karokar__events__v1__forget_consumer_response__init
+                     (Karokar__Events__V1__ForgetConsumerResponse         *message)
+{
+  static const Karokar__Events__V1__ForgetConsumerResponse init_value = KAROKAR__EVENTS__V1__FORGET_CONSUMER_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t karokar__events__v1__forget_consumer_response__get_packed_size
+                     (const Karokar__Events__V1__ForgetConsumerResponse *message)
+{
+  assert(message->base.descriptor == &karokar__events__v1__forget_consumer_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__events__v1__forget_consumer_response__pack
+                     (const Karokar__Events__V1__ForgetConsumerResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__events__v1__forget_consumer_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__events__v1__forget_consumer_response__pack_to_buffer
+                     (const Karokar__Events__V1__ForgetConsumerResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__events__v1__forget_consumer_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Events__V1__ForgetConsumerResponse *
+       karokar__events__v1__forget_consumer_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Events__V1__ForgetConsumerResponse *)
+     protobuf_c_message_unpack (&karokar__events__v1__forget_consumer_response__descriptor,
+                                allocator, len, data);
+}
+void   karokar__events__v1__forget_consumer_response__free_unpacked
+                     (Karokar__Events__V1__ForgetConsumerResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__events__v1__forget_consumer_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor karokar__events__v1__consumer_lag__field_descriptors[9] =
 {
   {
@@ -985,15 +1075,93 @@ const ProtobufCMessageDescriptor karokar__events__v1__discard_dead_letter_respon
   (ProtobufCMessageInit) karokar__events__v1__discard_dead_letter_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor karokar__events__v1__event_operations_service__method_descriptors[4] =
+static const ProtobufCFieldDescriptor karokar__events__v1__forget_consumer_request__field_descriptors[1] =
+{
+  {
+    "consumer",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__ForgetConsumerRequest, consumer),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__events__v1__forget_consumer_request__field_indices_by_name[] = {
+  0,   /* field[0] = consumer */
+};
+static const ProtobufCIntRange karokar__events__v1__forget_consumer_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor karokar__events__v1__forget_consumer_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.events.v1.ForgetConsumerRequest",
+  "ForgetConsumerRequest",
+  "Karokar__Events__V1__ForgetConsumerRequest",
+  "karokar.events.v1",
+  sizeof(Karokar__Events__V1__ForgetConsumerRequest),
+  1,
+  karokar__events__v1__forget_consumer_request__field_descriptors,
+  karokar__events__v1__forget_consumer_request__field_indices_by_name,
+  1,  karokar__events__v1__forget_consumer_request__number_ranges,
+  (ProtobufCMessageInit) karokar__events__v1__forget_consumer_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__events__v1__forget_consumer_response__field_descriptors[1] =
+{
+  {
+    "deliveries_dropped",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__ForgetConsumerResponse, deliveries_dropped),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__events__v1__forget_consumer_response__field_indices_by_name[] = {
+  0,   /* field[0] = deliveries_dropped */
+};
+static const ProtobufCIntRange karokar__events__v1__forget_consumer_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor karokar__events__v1__forget_consumer_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.events.v1.ForgetConsumerResponse",
+  "ForgetConsumerResponse",
+  "Karokar__Events__V1__ForgetConsumerResponse",
+  "karokar.events.v1",
+  sizeof(Karokar__Events__V1__ForgetConsumerResponse),
+  1,
+  karokar__events__v1__forget_consumer_response__field_descriptors,
+  karokar__events__v1__forget_consumer_response__field_indices_by_name,
+  1,  karokar__events__v1__forget_consumer_response__number_ranges,
+  (ProtobufCMessageInit) karokar__events__v1__forget_consumer_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor karokar__events__v1__event_operations_service__method_descriptors[5] =
 {
   { "ListConsumers", &karokar__events__v1__list_consumers_request__descriptor, &karokar__events__v1__list_consumers_response__descriptor },
   { "ListDeadLetters", &karokar__events__v1__list_dead_letters_request__descriptor, &karokar__events__v1__list_dead_letters_response__descriptor },
   { "ReplayDeadLetter", &karokar__events__v1__replay_dead_letter_request__descriptor, &karokar__events__v1__replay_dead_letter_response__descriptor },
   { "DiscardDeadLetter", &karokar__events__v1__discard_dead_letter_request__descriptor, &karokar__events__v1__discard_dead_letter_response__descriptor },
+  { "ForgetConsumer", &karokar__events__v1__forget_consumer_request__descriptor, &karokar__events__v1__forget_consumer_response__descriptor },
 };
 const unsigned karokar__events__v1__event_operations_service__method_indices_by_name[] = {
   3,        /* DiscardDeadLetter */
+  4,        /* ForgetConsumer */
   0,        /* ListConsumers */
   1,        /* ListDeadLetters */
   2         /* ReplayDeadLetter */
@@ -1005,7 +1173,7 @@ const ProtobufCServiceDescriptor karokar__events__v1__event_operations_service__
   "EventOperationsService",
   "Karokar__Events__V1__EventOperationsService",
   "karokar.events.v1",
-  4,
+  5,
   karokar__events__v1__event_operations_service__method_descriptors,
   karokar__events__v1__event_operations_service__method_indices_by_name
 };
@@ -1040,6 +1208,14 @@ void karokar__events__v1__event_operations_service__discard_dead_letter(Protobuf
 {
   assert(service->descriptor == &karokar__events__v1__event_operations_service__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void karokar__events__v1__event_operations_service__forget_consumer(ProtobufCService *service,
+                                                                    const Karokar__Events__V1__ForgetConsumerRequest *input,
+                                                                    Karokar__Events__V1__ForgetConsumerResponse_Closure closure,
+                                                                    void *closure_data)
+{
+  assert(service->descriptor == &karokar__events__v1__event_operations_service__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__events__v1__event_operations_service__init (Karokar__Events__V1__EventOperationsService_Service *service,
                                                           Karokar__Events__V1__EventOperationsService_ServiceDestroy destroy)

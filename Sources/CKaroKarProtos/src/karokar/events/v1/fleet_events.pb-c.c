@@ -727,6 +727,51 @@ void   karokar__events__v1__availability_status_changed__free_unpacked
   assert(message->base.descriptor == &karokar__events__v1__availability_status_changed__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   karokar__events__v1__turnaround_buffer_set__init
+                     (Karokar__Events__V1__TurnaroundBufferSet         *message)
+{
+  static const Karokar__Events__V1__TurnaroundBufferSet init_value = KAROKAR__EVENTS__V1__TURNAROUND_BUFFER_SET__INIT;
+  *message = init_value;
+}
+size_t karokar__events__v1__turnaround_buffer_set__get_packed_size
+                     (const Karokar__Events__V1__TurnaroundBufferSet *message)
+{
+  assert(message->base.descriptor == &karokar__events__v1__turnaround_buffer_set__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__events__v1__turnaround_buffer_set__pack
+                     (const Karokar__Events__V1__TurnaroundBufferSet *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__events__v1__turnaround_buffer_set__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__events__v1__turnaround_buffer_set__pack_to_buffer
+                     (const Karokar__Events__V1__TurnaroundBufferSet *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__events__v1__turnaround_buffer_set__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Events__V1__TurnaroundBufferSet *
+       karokar__events__v1__turnaround_buffer_set__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Events__V1__TurnaroundBufferSet *)
+     protobuf_c_message_unpack (&karokar__events__v1__turnaround_buffer_set__descriptor,
+                                allocator, len, data);
+}
+void   karokar__events__v1__turnaround_buffer_set__free_unpacked
+                     (Karokar__Events__V1__TurnaroundBufferSet *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__events__v1__turnaround_buffer_set__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor karokar__events__v1__vehicle_registered__field_descriptors[7] =
 {
   {
@@ -2425,6 +2470,57 @@ const ProtobufCMessageDescriptor karokar__events__v1__availability_status_change
   karokar__events__v1__availability_status_changed__field_indices_by_name,
   1,  karokar__events__v1__availability_status_changed__number_ranges,
   (ProtobufCMessageInit) karokar__events__v1__availability_status_changed__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__events__v1__turnaround_buffer_set__field_descriptors[2] =
+{
+  {
+    "organization_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__TurnaroundBufferSet, organization_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "minutes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Events__V1__TurnaroundBufferSet, minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__events__v1__turnaround_buffer_set__field_indices_by_name[] = {
+  1,   /* field[1] = minutes */
+  0,   /* field[0] = organization_id */
+};
+static const ProtobufCIntRange karokar__events__v1__turnaround_buffer_set__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor karokar__events__v1__turnaround_buffer_set__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.events.v1.TurnaroundBufferSet",
+  "TurnaroundBufferSet",
+  "Karokar__Events__V1__TurnaroundBufferSet",
+  "karokar.events.v1",
+  sizeof(Karokar__Events__V1__TurnaroundBufferSet),
+  2,
+  karokar__events__v1__turnaround_buffer_set__field_descriptors,
+  karokar__events__v1__turnaround_buffer_set__field_indices_by_name,
+  1,  karokar__events__v1__turnaround_buffer_set__number_ranges,
+  (ProtobufCMessageInit) karokar__events__v1__turnaround_buffer_set__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue karokar__events__v1__ownership_type__enum_values_by_number[3] =
