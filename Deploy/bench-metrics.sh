@@ -29,7 +29,7 @@ trap cleanup EXIT
 start_server() {  # NAME PORT EXTRA-ARGS...
   local name=$1 port=$2; shift 2
   env KAROKAR_BOOTSTRAP_ADMIN_PASSWORD="bench passphrase $RANDOM$RANDOM" KAROKAR_BOOTSTRAP_ADMIN_EMAIL=admin@bench.local \
-    KAROKAR_LOG_LEVEL=warning KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S=0 KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S=0 \
+    KAROKAR_LOG_LEVEL=info KAROKAR_FLEET_DOCUMENT_SWEEP_INTERVAL_S=0 KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S=0 \
     KAROKAR_VERIFICATION_EXPIRY_SWEEP_INTERVAL_S=0 \
     ${server_pin[@]+"${server_pin[@]}"} "$bin/karokar-server" --port "$port" --database-url "$database" \
     --set data-dir="$bench_dir/$name" "$@" >"$bench_dir/$name.log" 2>&1 &
