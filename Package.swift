@@ -49,6 +49,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // The Notification context's message templates.
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        // Operations (issue 20): the process's services and their shutdown, metrics at /metrics.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: - C: protobuf-c runtime, bounded arena, protoc-c output
@@ -68,7 +72,8 @@ let package = Package(
         // The server side of the RPC runtime: apart from KaroKarRPC, so that the client product
         // carries no unsafe flags (SwiftPM refuses a versioned dependency whose product does).
         .target(
-            name: "KaroKarRPCServer", dependencies: ["KaroKarRPC", "KaroKarProto", "KaroKarMessages", logging] + nio,
+            name: "KaroKarRPCServer",
+            dependencies: ["KaroKarRPC", "KaroKarProto", "KaroKarMessages", logging, .product(name: "CoreMetrics", package: "swift-metrics")] + nio,
             swiftSettings: strictSettings + hotPathSettings
         ),
         .target(
@@ -128,6 +133,10 @@ let package = Package(
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarPostgres",
                 "KaroKarKernel", "IdentityContext", "AdministrationContext", "FleetContext", "BookingContext", "AssignmentContext",
                 "VerificationContext", "AuditContext", "NotificationContext", logging, base64,
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ] + nio,
             swiftSettings: strictSettings + hotPathSettings
         ),
@@ -135,7 +144,8 @@ let package = Package(
             name: "karokar-server",
             dependencies: [
                 "KaroKarServer", "KaroKarRPC", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ] + nio,
             swiftSettings: strictSettings
         ),
 
@@ -246,6 +256,15 @@ let package = Package(
             dependencies: [
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarServer",
                 "KaroKarToolSupport", "KaroKarTestSupport", "karokar", "karokar-bench", logging,
+            ] + nio,
+            swiftSettings: strictSettings
+        ),
+        // Operations (issue 20): lifecycle, admin HTTP server, health, metrics, logs.
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: [
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarServer",
+                "KaroKarPostgres", "KaroKarTestSupport", logging, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ] + nio,
             swiftSettings: strictSettings
         ),

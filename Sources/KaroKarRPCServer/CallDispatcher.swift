@@ -1,7 +1,7 @@
 public import KaroKarRPC
 public import Logging
 import NIOCore
-import KaroKarMessages
+public import KaroKarMessages
 import KaroKarProto
 
 /// Routes calls to handlers through the interceptor chain, and turns their outcome into a REPLY
@@ -13,13 +13,20 @@ public final class CallDispatcher: Sendable {
         let methodInfo: CallMethod
         let route: RPCRoute
         let executor: (any TaskExecutor)?
+        /// Its series, when the server measures.
+        let metrics: MethodMetrics?
 
-        init(service: String, route: RPCRoute, executor: (any TaskExecutor)? = nil, interceptors: [any ServerInterceptor] = []) {
+        init(
+            service: String, route: RPCRoute, executor: (any TaskExecutor)? = nil, interceptors: [any ServerInterceptor] = [],
+            metrics: RPCServerMetrics? = nil
+        ) {
+            let path = "/\(service)/\(route.name)"
             self.methodInfo = CallMethod(
-                path: "/\(service)/\(route.name)", service: service, name: route.name, access: route.access, interceptors: interceptors
+                path: path, service: service, name: route.name, access: route.access, interceptors: interceptors
             )
             self.route = route
             self.executor = executor
+            self.metrics = metrics?.method(path)
         }
     }
 
@@ -28,18 +35,25 @@ public final class CallDispatcher: Sendable {
     let limits: ServerLimits
     let logger: Logger
     let errorTranslation: (@Sendable (any Error) -> RPCError?)?
+    let metrics: RPCServerMetrics?
+    let callCompleted: (@Sendable (CompletedCall) -> Void)?
+    /// Metrics or a completion hook: the clock is read for each call only then.
+    let observing: Bool
     let allocator = ByteBufferAllocator()
 
     public init(
         services: [RPCServiceDefinition], interceptors: [any ServerInterceptor], limits: ServerLimits, logger: Logger,
-        errorTranslation: (@Sendable (any Error) -> RPCError?)? = nil
+        errorTranslation: (@Sendable (any Error) -> RPCError?)? = nil, metrics: RPCServerMetrics? = nil,
+        callCompleted: (@Sendable (CompletedCall) -> Void)? = nil
     ) {
         var targets: [String: Target] = [:]
         for service in services {
             for route in service.routes {
                 let path = "/\(service.descriptor.name)/\(route.name)"
                 precondition(targets[path] == nil, "\(path) is registered twice")
-                targets[path] = Target(service: service.descriptor.name, route: route, executor: service.executor, interceptors: interceptors)
+                targets[path] = Target(
+                    service: service.descriptor.name, route: route, executor: service.executor, interceptors: interceptors, metrics: metrics
+                )
             }
         }
         self.targets = targets
@@ -47,6 +61,9 @@ public final class CallDispatcher: Sendable {
         self.limits = limits
         self.logger = logger
         self.errorTranslation = errorTranslation
+        self.metrics = metrics
+        self.callCompleted = callCompleted
+        self.observing = metrics != nil || callCompleted != nil
     }
 
     func target(for path: String) -> Target? {
@@ -55,12 +72,31 @@ public final class CallDispatcher: Sendable {
 
     /// Runs one call to completion and returns its REPLY frame.
     func execute(_ target: Target, payload: ByteBuffer, context: ServerCallContext) async -> ByteBuffer {
+        let started = observing ? NIODeadline.now() : nil
+        // The completion hook sees the context the handler saw (with what the interceptors added: the caller).
+        let innermost = callCompleted == nil ? nil : InnermostContext(context)
         do {
-            let response = try await run(0, target: target, payload: payload, context: context)
+            let response = try await run(0, target: target, payload: payload, context: context, innermost: innermost)
+            if let started { completed(target, context: innermost?.context ?? context, code: .ok, error: nil, since: started) }
             return ByteBuffer.okReplyFrame(callID: context.callID, payload: consume response, allocator: allocator)
         } catch {
-            return replyFrame(callID: context.callID, error: rpcError(from: error, context: context))
+            var status = rpcError(from: error, context: context)
+            if let started {
+                // A call the connection answered DEADLINE_EXCEEDED ends here cancelled.
+                if status.code == .cancelled, let deadline = context.deadline, deadline <= .now {
+                    status = RPCError(.deadlineExceeded, "deadline exceeded")
+                }
+                completed(target, context: innermost?.context ?? context, code: status.code, error: status, since: started)
+            }
+            return replyFrame(callID: context.callID, error: status)
         }
+    }
+
+    /// Records a finished call: its method's series, and the completion hook (the access log).
+    func completed(_ target: Target, context: ServerCallContext, code: RPCCode, error: RPCError?, since started: NIODeadline) {
+        let nanoseconds = (NIODeadline.now() - started).nanoseconds
+        target.metrics?.record(code, nanoseconds: nanoseconds)
+        callCompleted?(CompletedCall(context: context, code: code, error: error, nanoseconds: nanoseconds))
     }
 
     /// Answers a call to an immediate route (``RPCRoute/invokeNow``) without suspending, when every
@@ -70,7 +106,8 @@ public final class CallDispatcher: Sendable {
     /// `context` is left as it was when it returns false, and is not copied on the usual path
     /// (one interceptor, or none).
     func executeNow(
-        _ invoke: RPCRoute.ImmediateInvocation, payload: ByteBuffer, context: inout ServerCallContext, into out: inout ByteBuffer
+        _ invoke: RPCRoute.ImmediateInvocation, target: Target, receivedAt: NIODeadline, payload: ByteBuffer,
+        context: inout ServerCallContext, into out: inout ByteBuffer
     ) -> Bool {
         do {
             if interceptors.count == 1 {
@@ -83,19 +120,25 @@ public final class CallDispatcher: Sendable {
                 context = admitted
             }
             try invoke(payload, context, &out)
+            if observing { completed(target, context: context, code: .ok, error: nil, since: receivedAt) }
         } catch {
-            out.writeFrame(type: .reply, callID: context.callID, message: RPCV1.Reply(status: rpcError(from: error, context: context).status))
+            let status = rpcError(from: error, context: context)
+            out.writeFrame(type: .reply, callID: context.callID, message: RPCV1.Reply(status: status.status))
+            if observing { completed(target, context: context, code: status.code, error: status, since: receivedAt) }
         }
         return true
     }
 
-    private func run(_ index: Int, target: Target, payload: ByteBuffer, context: ServerCallContext) async throws -> ByteBuffer {
+    private func run(
+        _ index: Int, target: Target, payload: ByteBuffer, context: ServerCallContext, innermost: InnermostContext?
+    ) async throws -> ByteBuffer {
         guard index < interceptors.count else {
+            innermost?.context = context
             try Task.checkCancellation()
             return try await target.route.invoke(payload, context)
         }
         return try await interceptors[index].intercept(context: context) { context in
-            try await run(index + 1, target: target, payload: payload, context: context)
+            try await run(index + 1, target: target, payload: payload, context: context, innermost: innermost)
         }
     }
 
@@ -113,6 +156,13 @@ public final class CallDispatcher: Sendable {
         if let status, status.code != .internal { return status }
         var cause: Logger.Metadata = ["error.type": "\(type(of: error))", "error.description": "\(error)"]
         if let status { cause["error.message"] = "\(status.message)" }
+        // A call whose task was cancelled (its deadline passed, its client cancelled it, its
+        // connection dropped) fails however its statement was interrupted: that is no bug, and
+        // no `error` line. Its client gets CANCELLED, if it is still there to read it.
+        if Task.isCancelled {
+            context.logger.debug("call failed after it was cancelled", metadata: cause)
+            return RPCError(.cancelled, "the call was cancelled")
+        }
         context.logger.error("handler failed", metadata: cause)
         return RPCError.internalError
     }
@@ -125,5 +175,25 @@ public final class CallDispatcher: Sendable {
 
     func replyFrame(callID: UInt32, error: RPCError) -> ByteBuffer {
         replyFrame(callID: callID, RPCV1.Reply(status: error.status))
+    }
+}
+
+/// A call the server answered, for ``RPCServer/Configuration/callCompleted`` (the access log).
+public struct CompletedCall: Sendable {
+    public let context: ServerCallContext
+    public let code: RPCCode
+    /// The status sent, when not OK.
+    public let error: RPCError?
+    /// From the read that brought the CALL (immediate calls) or the call's task start, to the REPLY.
+    public let nanoseconds: Int64
+}
+
+/// The context a call's handler ran with, kept for the completion hook. Written and read by the
+/// call's own task only, one step after the other.
+final class InnermostContext: @unchecked Sendable {
+    var context: ServerCallContext
+
+    init(_ context: ServerCallContext) {
+        self.context = context
     }
 }

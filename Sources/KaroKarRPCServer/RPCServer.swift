@@ -33,6 +33,11 @@ public final class RPCServer: Sendable {
         /// the layers below the handlers (the database's: an outage is UNAVAILABLE), which this
         /// module does not know. Nil, or a nil answer, is INTERNAL.
         public var errorTranslation: (@Sendable (any Error) -> RPCError?)?
+        /// The server's metrics (``RPCServerMetrics``); nil measures nothing.
+        public var metrics: RPCServerMetrics?
+        /// Called once per call answered by a handler (not for refusals before one was chosen),
+        /// on the thread that answered it: keep it short (the access log).
+        public var callCompleted: (@Sendable (CompletedCall) -> Void)?
 
         public init() {}
     }
@@ -57,7 +62,8 @@ public final class RPCServer: Sendable {
         self.logger = logger
         self.dispatcher = CallDispatcher(
             services: configuration.services, interceptors: configuration.interceptors,
-            limits: configuration.limits, logger: logger, errorTranslation: configuration.errorTranslation
+            limits: configuration.limits, logger: logger, errorTranslation: configuration.errorTranslation,
+            metrics: configuration.metrics, callCompleted: configuration.callCompleted
         )
     }
 
@@ -112,8 +118,12 @@ public final class RPCServer: Sendable {
             return channel.close()
         }
         let sweeper = sweeper(for: channel.eventLoop)
+        let metrics = configuration.metrics
+        metrics?.connectionsOpened.increment()
+        metrics?.connections.increment()
         channel.closeFuture.whenComplete { [state] _ in
             state.withLockedValue { _ = $0.connections.removeValue(forKey: id) }
+            metrics?.connections.decrement()
         }
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(

@@ -38,7 +38,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         var deadline: NIODeadline?
     }
 
-    private let dispatcher: CallDispatcher
+    let dispatcher: CallDispatcher
     private let limits: ServerLimits
     private let serverName: String
     private let startsCallsOnEventLoop: Bool
@@ -118,6 +118,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         for call in calls.values {
             call.task?.cancel()
         }
+        if !calls.isEmpty { dispatcher.metrics?.callsInFlight.decrement(by: Double(calls.count)) }
         calls.removeAll()
         context.fireChannelInactive()
     }
@@ -126,7 +127,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         guard phase != .closed else { return }
         readTime = .now()
         lastActivity = readTime
-        parser.append(unwrapInboundIn(data))
+        let bytes = unwrapInboundIn(data)
+        dispatcher.metrics?.bytesReceived.increment(by: Int64(bytes.readableBytes))
+        parser.append(bytes)
         handleBufferedFrames(arrivedAt: readTime)
     }
 
@@ -240,16 +243,19 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         }
         lastCallID = callID
         if phase == .draining {
+            dispatcher.metrics?.refusedDraining.increment()
             write(callID: callID, error: RPCError(.unavailable, "the server is draining; retry elsewhere", domainCode: TransportDomainCode.draining))
             return
         }
         guard calls.count < limits.maximumCallsInFlight else {
+            dispatcher.metrics?.refusedTooMany.increment()
             write(callID: callID, error: RPCError(.resourceExhausted, "more than \(limits.maximumCallsInFlight) calls in flight", domainCode: TransportDomainCode.tooManyCalls))
             return
         }
         do {
             try startCall(callID, envelope: CallEnvelope.decode(frame.body, limits: limits, cache: &methodCache))
         } catch {
+            dispatcher.metrics?.refusedBadCall.increment()
             write(callID: callID, error: error)
         }
     }
@@ -269,7 +275,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         // is encoded into the outgoing bytes and goes out with this read's flush, and the call
         // never enters `calls`.
         if let invokeNow = target.route.invokeNow,
-           dispatcher.executeNow(invokeNow, payload: payload, context: &callContext, into: &outbound) {
+           dispatcher.executeNow(invokeNow, target: target, receivedAt: readTime, payload: payload, context: &callContext, into: &outbound) {
             flushLater()
             return
         }
@@ -289,6 +295,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             }
         }
         calls[callID] = InFlightCall(task: task, deadline: deadline)
+        dispatcher.metrics?.callsInFlight.increment()
         if let deadline { armDeadlineTimer(at: deadline) }
     }
 
@@ -316,6 +323,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     /// Writes the call's single REPLY, unless it already has one (cancelled, deadline passed).
     private func finish(_ callID: UInt32, with reply: ByteBuffer, cancellingTask: Bool = true) {
         guard let call = calls.removeValue(forKey: callID) else { return }
+        dispatcher.metrics?.callsInFlight.decrement()
         if cancellingTask { call.task?.cancel() }
         lastActivity = .now()  // the idle clock counts from the last call too, not only the last byte in
         write(reply)

@@ -6,10 +6,29 @@ import Synchronization
 
 /// `karokar.rpc.v1.HealthService`: overall and per-service serving status. Checks are answered
 /// on the connection's event loop (immediate handlers); the statuses sit behind a lock.
+///
+/// The overall status is NOT_SERVING while the server drains (``markNotServing()``) and while
+/// the database health probe finds the database unreachable (``setDatabaseAvailable(_:)``); the
+/// admin server's `/readyz` reads the same state (``readiness``).
 public final class HealthService: RPCV1.HealthService.Handler {
     private struct State {
         var statuses: [String: RPCV1.ServingStatus]
-        var overall = RPCV1.ServingStatus.serving
+        var configured = RPCV1.ServingStatus.serving
+        var draining = false
+        var databaseAvailable = true
+        var listening = false
+
+        var overall: RPCV1.ServingStatus { draining || !databaseAvailable ? .notServing : configured }
+    }
+
+    /// What `/readyz` answers: ready only once the server listens, while the database answers and
+    /// before the drain begins.
+    public enum Readiness: Sendable, Hashable {
+        case ready
+        case starting
+        case draining
+        case databaseUnavailable
+        case notServing
     }
 
     private let state: Mutex<State>
@@ -38,7 +57,26 @@ public final class HealthService: RPCV1.HealthService.Handler {
     /// Marks the whole server, or one service, serving or not.
     public func set(_ status: RPCV1.ServingStatus, service: String? = nil) {
         state.withLock { state in
-            if let service { state.statuses[service] = status } else { state.overall = status }
+            if let service { state.statuses[service] = status } else { state.configured = status }
+        }
+    }
+
+    /// The database health probe's finding; NOT_SERVING while false.
+    public func setDatabaseAvailable(_ available: Bool) {
+        state.withLock { $0.databaseAvailable = available }
+    }
+
+    /// The RPC server listens: from now on `/readyz` may answer ready.
+    public func markListening() {
+        state.withLock { $0.listening = true }
+    }
+
+    public var readiness: Readiness {
+        state.withLock { state in
+            if state.draining { return .draining }
+            if !state.listening { return .starting }
+            if !state.databaseAvailable { return .databaseUnavailable }
+            return state.configured == .serving ? .ready : .notServing
         }
     }
 }
@@ -106,6 +144,6 @@ public struct DiagnosticsService: RPCV1.DiagnosticsService.Handler {
 extension HealthService {
     /// Reports the whole server NOT_SERVING (during drain), so load balancers stop sending work.
     public func markNotServing() {
-        set(.notServing)
+        state.withLock { $0.draining = true }
     }
 }

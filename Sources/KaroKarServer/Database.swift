@@ -8,6 +8,16 @@ public struct Database: Sendable {
     public let pool: PostgresPool
     let embedded: EmbeddedPostgres?
 
+    /// A database the caller opened (tests; the pool is closed with ``close()``).
+    public init(pool: PostgresPool) {
+        self.init(pool: pool, embedded: nil)
+    }
+
+    init(pool: PostgresPool, embedded: EmbeddedPostgres?) {
+        self.pool = pool
+        self.embedded = embedded
+    }
+
     /// Every migration of the server, contexts in dependency order. Each bounded context adds its
     /// own here as it lands; the runner applies what is pending.
     public static var migrations: [Migration] { ComposedContexts.migrations }

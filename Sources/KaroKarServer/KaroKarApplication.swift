@@ -6,6 +6,7 @@ public import KaroKarRPCServer
 public import NIOCore
 import KaroKarMessages
 import KaroKarServices
+import IdentityContext
 
 /// The composition root: builds the server from settings. The executable and the tests both use it.
 ///
@@ -16,9 +17,13 @@ public struct KaroKarApplication: Sendable {
     public let health: HealthService
     public let bus: EventBus?
     public let relay: EventRelay?
+    /// The process's metrics, when the admin server publishes them (``OperationsOptions/measures``).
+    public let metrics: ServerMetrics?
+    let settings: ServerSettings
+    let logger: Logger
     /// The page-token sealer every context shares; its database-wide secret is installed at start.
     let pages: PageTokens
-    private let contexts: ComposedContexts
+    let contexts: ComposedContexts
 
     /// With a pool: the bounded contexts on an event bus whose clock is `clock`.
     public init(
@@ -54,7 +59,13 @@ public struct KaroKarApplication: Sendable {
         configuration.services = definitions
         configuration.interceptors = contexts.interceptors
         configuration.errorTranslation = InfrastructureErrors.translate
+        let metrics = settings.operations.measures ? ServerMetrics() : nil
+        configuration.metrics = metrics?.rpc
+        if settings.operations.accessLog { configuration.callCompleted = AccessLog().record }
         self.server = RPCServer(configuration: configuration, group: group, logger: logger)
+        self.metrics = metrics
+        self.settings = settings
+        self.logger = logger
         self.health = health
         self.pages = pages
         self.contexts = contexts
@@ -67,7 +78,9 @@ public struct KaroKarApplication: Sendable {
     public func start() async throws -> SocketAddress {
         if let bus { try await ServerSecrets.installPageTokenSecret(in: pages, pool: bus.pool) }
         for context in contexts.contexts { try await context.start() }
-        return try await server.start()
+        let address = try await server.start()
+        health.markListening()
+        return address
     }
 
     /// Graceful shutdown (Protos/PROTOCOL.md, section 13.1): reports NOT_SERVING, keeps serving for
@@ -79,11 +92,58 @@ public struct KaroKarApplication: Sendable {
         await server.drain()
     }
 
-    /// Runs the background work (the event relay, the contexts' listeners and sweeps) until the task is cancelled.
+    /// Runs the background work (the event relay, the contexts' listeners and sweeps, the
+    /// database health probe, the metrics sampler) until the task is cancelled. The executable
+    /// runs the same work as separate services (``services(database:admin:)``).
     public func runBackgroundWork() async {
         await withTaskGroup(of: Void.self) { group in
-            if let relay { group.addTask { await relay.run() } }
-            for context in contexts.contexts { group.addTask { await context.runBackgroundWork() } }
+            for work in backgroundWork { group.addTask { await work.run() } }
         }
+    }
+
+    /// Why `/readyz` fails, or nil when ready.
+    public var notReadyReason: String? {
+        switch health.readiness {
+        case .ready: nil
+        case .starting: "starting"
+        case .draining: "draining"
+        case .databaseUnavailable: "the database does not answer"
+        case .notServing: "not serving"
+        }
+    }
+
+    /// The admin server's answers for this application.
+    public var adminRoutes: AdminServer.Routes {
+        let application = self
+        let identity = contexts.contexts.lazy.compactMap { $0 as? Identity }.first
+        var exposition: (@Sendable () -> [UInt8])?
+        if let metrics {
+            let pool = bus?.pool
+            exposition = { metrics.exposition(pool: pool, identity: identity) }
+        }
+        return AdminServer.Routes(notReadyReason: { application.notReadyReason }, metrics: exposition)
+    }
+
+    /// One piece of background work, with the name its service has in logs.
+    struct BackgroundWork: Sendable {
+        let name: String
+        let run: @Sendable () async -> Void
+    }
+
+    var backgroundWork: [BackgroundWork] {
+        var work: [BackgroundWork] = []
+        if let relay { work.append(BackgroundWork(name: "event relay") { await relay.run() }) }
+        for context in contexts.contexts {
+            work.append(BackgroundWork(name: "\(type(of: context)) background work") { await context.runBackgroundWork() })
+        }
+        if let pool = bus?.pool {
+            let probe = DatabaseProbe(pool: pool, health: health, interval: settings.operations.healthCheckInterval, logger: logger)
+            work.append(BackgroundWork(name: "database health probe") { await probe.run() })
+            if let metrics {
+                let sampler = EventMetricsSampler(pool: pool, metrics: metrics, interval: settings.operations.metricsSampleInterval, logger: logger)
+                work.append(BackgroundWork(name: "event metrics sampler") { await sampler.run() })
+            }
+        }
+        return work
     }
 }

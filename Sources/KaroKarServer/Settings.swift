@@ -44,10 +44,12 @@ public struct ServerSettings: Sendable {
     public var notification = NotificationOptions()
     /// The event relay: attempts, fan-out, retention (issue 17).
     public var events = EventRelay.Options()
+    /// The admin HTTP server, logs, health probe (see Settings+Operations.swift).
+    public var operations = OperationsOptions()
 
     public init() {}
 
-    public static let specs: [SettingSpec] = serverSpecs + identitySpecs + verificationSpecs + notificationSpecs
+    public static let specs: [SettingSpec] = serverSpecs + operationsSpecs + identitySpecs + verificationSpecs + notificationSpecs
 
     static let serverSpecs: [SettingSpec] = [
         SettingSpec(name: "host", help: "address to listen on", defaultValue: "127.0.0.1"),
@@ -78,7 +80,7 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "idle-timeout-ms", help: "idle connections are drained after this", defaultValue: "300000"),
         SettingSpec(name: "frame-timeout-ms", help: "time allowed for one frame to arrive completely", defaultValue: "10000"),
         SettingSpec(name: "drain-timeout-ms", help: "longest graceful drain before closing anyway", defaultValue: "30000"),
-        SettingSpec(name: "drain-delay-ms", help: "on SIGTERM, how long health checks answer NOT_SERVING while the server still serves, before it drains", defaultValue: "0"),
+        SettingSpec(name: "drain-delay-ms", help: "the grace period: on SIGTERM, how long /readyz fails and health checks answer NOT_SERVING while the server still serves, before it drains", defaultValue: "0"),
         SettingSpec(name: "outbound-high-water-bytes", help: "unsent reply bytes past which a connection stops reading (its peer does not read)", defaultValue: "262144"),
         SettingSpec(name: "outbound-low-water-bytes", help: "unsent reply bytes below which a stopped connection reads again", defaultValue: "65536"),
         SettingSpec(name: "outbound-stall-timeout-ms", help: "a connection stopped this long by a peer that does not read is closed", defaultValue: "30000"),
@@ -116,6 +118,7 @@ public struct ServerSettings: Sendable {
             try settings.apply(name, entry.value, source: entry.source)
         }
         try settings.checkLimits()
+        try settings.checkOperations()
         try settings.checkVerificationProvider()
         try settings.checkNotification()
         try settings.checkProductionRequirements()
@@ -203,6 +206,7 @@ public struct ServerSettings: Sendable {
         case "outbound-low-water-bytes": limits.outboundLowWaterBytes = try integer(0...1_073_741_824)
         case "outbound-stall-timeout-ms": limits.outboundStallTimeout = try milliseconds()
         default:
+            if try applyOperations(name, value, source: source) { return }
             if try applyVerification(name, value, source: source) { return }
             if try applyNotification(name, value, source: source) { return }
             try applyIdentity(name, value, source: source)

@@ -1,11 +1,11 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import KaroKarRPC
 import KaroKarServer
 import Logging
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 
 /// `karokar-server`: the KaroKar RPC service.
 @main
@@ -32,6 +32,7 @@ struct SettingsOptions: ParsableArguments {
     @Option(help: "TCP port (KAROKAR_PORT), default 7420.") var port: String?
     @Option(help: "PostgreSQL URI (KAROKAR_DATABASE_URL); empty runs a private cluster.") var databaseURL: String?
     @Option(help: "JSON config file (KAROKAR_CONFIG).") var config: String?
+    @Option(help: "Admin HTTP port for /livez, /readyz, /metrics (KAROKAR_ADMIN_PORT), default off.") var adminPort: String?
     @Option(name: .customLong("set"), help: "Any other setting as NAME=VALUE, e.g. --set idle-timeout-ms=60000.")
     var overrides: [String] = []
 
@@ -40,6 +41,7 @@ struct SettingsOptions: ParsableArguments {
         if let host { flags["host"] = host }
         if let port { flags["port"] = port }
         if let databaseURL { flags["database-url"] = databaseURL }
+        if let adminPort { flags["admin-port"] = adminPort }
         for pair in overrides {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw ValidationError("--set expects NAME=VALUE, got \(pair)") }
@@ -55,13 +57,25 @@ struct SettingsOptions: ParsableArguments {
         } catch {
             throw ValidationError("\(error)")
         }
+        bootstrapLogging(settings.operations.logFormat)
         var logger = Logger(label: "karokar-server")
         logger.logLevel = Logger.Level(rawValue: settings.logLevel) ?? .info
         return (settings, logger)
     }
 }
 
-/// Runs the server until SIGTERM or SIGINT, then drains.
+/// swift-log, bootstrapped once per process: the text format (swift-log's stream handler on
+/// standard output, as before) or one JSON object per line.
+func bootstrapLogging(_ format: LogFormat) {
+    switch format {
+    case .text: LoggingSystem.bootstrap(StreamLogHandler.standardOutput)
+    case .json: LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
+    }
+}
+
+/// Runs the server as one `ServiceGroup` (Sources/KaroKarServer/Lifecycle.swift): until SIGTERM
+/// or SIGINT, then not ready, the grace period, the drain, the rest in order. A service that
+/// fails stops the others and the process exits with status 1.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Serve RPCs (the default).")
 
@@ -73,22 +87,24 @@ struct Serve: AsyncParsableCommand {
         let database = try await Database.open(settings, logger: logger)
         do {
             if settings.migrateOnStart { try await database.migrate(logger: logger) }
-            let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-            let application = KaroKarApplication(settings: settings, pool: database.pool, group: group, logger: logger)
-            try await application.start()
-            await withTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { await application.runBackgroundWork() }
-                await waitForTerminationSignal()
-                logger.info("signal received, draining")
-                await application.drain()
-                tasks.cancelAll()  // the relay stops between batches; undelivered events wait in the outbox
-            }
-            try await group.shutdownGracefully()
         } catch {
             await database.close()
             throw error
         }
-        await database.close()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let application = KaroKarApplication(settings: settings, pool: database.pool, group: group, logger: logger)
+        let admin = settings.operations.adminPort.map { port in
+            AdminServer(host: settings.operations.adminHost, port: port, routes: application.adminRoutes, group: group, logger: logger)
+        }
+        let services = ServiceGroup(configuration: application.serviceGroupConfiguration(database: database, admin: admin))
+        do {
+            try await services.run()
+        } catch {
+            logger.critical("stopping: \(error)")
+            try? await group.shutdownGracefully()
+            throw ExitCode.failure
+        }
+        try await group.shutdownGracefully()
         logger.info("stopped")
     }
 }
@@ -122,45 +138,5 @@ struct Migrate: AsyncParsableCommand {
             throw error
         }
         await database.close()
-    }
-}
-
-/// Suspends until SIGTERM or SIGINT.
-func waitForTerminationSignal() async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        let queue = DispatchQueue(label: "karokar.signals")
-        let resumed = SignalLatch(continuation)
-        var sources: [any DispatchSourceSignal] = []
-        for signalNumber in [SIGTERM, SIGINT] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-            source.setEventHandler { resumed.fire() }
-            source.resume()
-            sources.append(source)
-        }
-        resumed.keep(sources)
-    }
-}
-
-/// Resumes the continuation once, and keeps the signal sources alive until then.
-final class SignalLatch: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<Void, Never>?
-    private var sources: [any DispatchSourceSignal] = []
-
-    init(_ continuation: CheckedContinuation<Void, Never>) {
-        self.continuation = continuation
-    }
-
-    func keep(_ sources: [any DispatchSourceSignal]) {
-        lock.withLock { self.sources = sources }
-    }
-
-    func fire() {
-        let continuation = lock.withLock { () -> CheckedContinuation<Void, Never>? in
-            defer { self.continuation = nil }
-            return self.continuation
-        }
-        continuation?.resume()
     }
 }

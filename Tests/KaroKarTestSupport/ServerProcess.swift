@@ -10,10 +10,11 @@ public final class ServerProcess: @unchecked Sendable {
     private let output = LockedStrings()
     public private(set) var port = 0
 
-    /// Starts one and waits (at most 60 s) until it listens; `environment` adds `KAROKAR_*` settings.
-    public static func start(databaseURL: String, environment: [String: String] = [:]) async throws -> ServerProcess {
+    /// Starts one and waits (at most 60 s) until it listens; `environment` adds `KAROKAR_*` settings,
+    /// `arguments` go after the usual ones (e.g. `--admin-port 0`).
+    public static func start(databaseURL: String, environment: [String: String] = [:], arguments: [String] = []) async throws -> ServerProcess {
         let server = ServerProcess()
-        try server.launch(databaseURL: databaseURL, extra: environment)
+        try server.launch(databaseURL: databaseURL, extra: environment, arguments: arguments)
         try await server.waitUntilListening()
         return server
     }
@@ -26,9 +27,9 @@ public final class ServerProcess: @unchecked Sendable {
         URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("karokar-server")
     }
 
-    private func launch(databaseURL: String, extra: [String: String]) throws {
+    private func launch(databaseURL: String, extra: [String: String], arguments: [String]) throws {
         process.executableURL = Self.executable
-        process.arguments = ["--port", "0", "--database-url", databaseURL]
+        process.arguments = ["--port", "0", "--database-url", databaseURL] + arguments
         var environment = ProcessInfo.processInfo.environment.merging(TestIdentity.environment) { $1 }
         // Every suite runs at once on the test cluster: waiting is not what these tests measure.
         environment["KAROKAR_DATABASE_ACQUIRE_TIMEOUT_MS"] = "30000"
@@ -52,7 +53,7 @@ public final class ServerProcess: @unchecked Sendable {
         let started = ContinuousClock.now
         while ContinuousClock.now - started < .seconds(60) {
             let text = output.all.joined()
-            if let line = text.split(separator: "\n").first(where: { $0.contains("listening") }), let port = Self.port(in: String(line)) {
+            if let line = text.split(separator: "\n").first(where: { $0.contains("listening") && !$0.contains("admin server") }), let port = Self.port(in: String(line)) {
                 self.port = port
                 return
             }
@@ -100,4 +101,12 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// False once the process has exited (or crashed).
     public var isRunning: Bool { process.isRunning }
+
+    /// The exit status, once it has exited.
+    public var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
+    /// SIGTERM without waiting: for tests that watch the drain.
+    public func terminate() {
+        if process.isRunning { process.terminate() }
+    }
 }

@@ -73,3 +73,11 @@ final class PasswordHasher: Sendable {
         try? await pool.shutdownGracefully()
     }
 }
+
+extension Identity {
+    /// Password hashes running or waiting, and how many may before new ones are refused: for the
+    /// server's metrics (`karokar_password_hash_queue`).
+    public nonisolated var passwordHashQueue: (admitted: Int, capacity: Int) {
+        (hasher.inUse, hasher.capacity)
+    }
+}

@@ -1,0 +1,61 @@
+import KaroKarTestSupport
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A bare HTTP/1.1 exchange over a real TCP connection: sends `request` as it is, reads until the
+/// server closes (the admin server answers once and closes), and splits the answer.
+struct HTTPAnswer: Sendable {
+    let status: Int
+    let headers: [String: String]
+    let body: String
+}
+
+enum HTTP {
+    static func get(port: Int, _ path: String) async throws -> HTTPAnswer {
+        try await exchange(port: port, Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+    }
+
+    static func exchange(port: Int, _ request: [UInt8]) async throws -> HTTPAnswer {
+        let raw = try await rawExchange(port: port, request)
+        return parse(raw)
+    }
+
+    /// Everything the server sent before closing.
+    static func rawExchange(port: Int, _ request: [UInt8]) async throws -> [UInt8] {
+        let collector = Collector()
+        let channel = try await ClientBootstrap(group: TestServer.group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        channel.writeAndFlush(channel.allocator.buffer(bytes: request), promise: nil)
+        try await channel.closeFuture.get()
+        return collector.bytes
+    }
+
+    static func parse(_ raw: [UInt8]) -> HTTPAnswer {
+        let text = String(decoding: raw, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { return HTTPAnswer(status: 0, headers: [:], body: text) }
+        let lines = text[..<split.lowerBound].components(separatedBy: "\r\n")
+        let status = lines.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return HTTPAnswer(status: status, headers: headers, body: String(text[split.upperBound...]))
+    }
+
+    final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        private let received = NIOLockedValueBox<[UInt8]>([])
+
+        var bytes: [UInt8] { received.withLockedValue { $0 } }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = unwrapInboundIn(data)
+            received.withLockedValue { $0 += buffer.readableBytesView }
+        }
+    }
+}
