@@ -38,6 +38,8 @@ CROSS JOIN LATERAL (
           WHERE g.bucket = b.n AND g.free && tstzrange($1, $2 + $3::bigint * interval '1 microsecond')
             AND g.free @> coalesce(CASE WHEN $1 + $3::bigint * interval '1 microsecond' > $2 THEN tstzrange($2, $1 + $3::bigint * interval '1 microsecond') END, 'empty'::tstzrange)
             AND ($12::uuid IS NULL OR g.vehicle_id > $12::uuid)
+            AND ($4 OR g.vendor_owned OR g.organization_id = $5)
+            AND ($7::uuid IS NULL OR g.organization_id = $7::uuid)
           OFFSET 0) AS f
     JOIN fleet.vehicle AS v ON v.id = f.vehicle_id
     JOIN fleet.owner AS o ON o.organization_id = v.organization_id AND o.status = 'ACTIVE'

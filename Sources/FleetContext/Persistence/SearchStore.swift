@@ -115,6 +115,8 @@ enum SearchStore {
                       WHERE g.bucket = b.n AND g.free && \(span)::tstzrange
                         AND g.free @> coalesce(\(core)::tstzrange, 'empty'::tstzrange)
                         AND (\(after)::uuid IS NULL OR g.vehicle_id > \(after)::uuid)
+                        AND (\(reach.everything) OR g.vendor_owned OR g.organization_id = \(reach.caller))
+                        AND (\(reach.owner)::uuid IS NULL OR g.organization_id = \(reach.owner)::uuid)
                       OFFSET 0) AS f
                 JOIN fleet.vehicle AS v ON v.id = f.vehicle_id
                 JOIN fleet.owner AS o ON o.organization_id = v.organization_id AND o.status = 'ACTIVE'
