@@ -24,7 +24,17 @@ struct SearchOracleTests {
             // Windows from one hour to 60 days, starting on the hour, over the timelines' 60 days.
             let start = Double(Int.random(in: 0..<(58 * 24), using: &random)) / 24
             let hours = [1, 5, 24, 72, 7 * 24, 30 * 24, 60 * 24].randomElement(using: &random)!
-            let window = period(start, start + Double(hours) / 24)
+            var window = period(start, start + Double(hours) / 24)
+            // Every other window touches a record: it ends where one starts, or starts where one
+            // (with its buffer) ends, so off-by-one boundaries cannot hide.
+            if Bool.random(using: &random), let (lower, upper) = try await Oracle.read(world).held.values.flatMap({ $0 }).randomElement(using: &random) {
+                let length = Int64(hours) * 3_600
+                if Bool.random(using: &random) || upper == nil {
+                    window = CommonV1.Period(start: .init(seconds: lower / 1_000_000 - length), end: .init(seconds: lower / 1_000_000))
+                } else {
+                    window = CommonV1.Period(start: .init(seconds: upper! / 1_000_000), end: .init(seconds: upper! / 1_000_000 + length))
+                }
+            }
             let caller = fleet.randomCaller(&random)
             let filters = fleet.randomFilters(&random)
             let pageSize = UInt32.random(in: 1...7, using: &random)
@@ -33,15 +43,26 @@ struct SearchOracleTests {
             #expect(found == expected, "window \(window), filters \(filters), caller \(caller.1), page \(pageSize)")
         }
         for _ in 0..<30 {
-            let earliest = Double(Int.random(in: 0..<(55 * 24), using: &random)) / 24
-            let latest = earliest + Double(Int.random(in: 0...(14 * 24), using: &random)) / 24
+            let origin = days(0, nil).0.seconds
+            var earliest = origin + Int64.random(in: 0..<(55 * 24), using: &random) * 3_600
+            var latest = earliest + Int64.random(in: 0...(14 * 24), using: &random) * 3_600
+            // Every other range ends or starts where a record (with its buffer) ends.
+            if Bool.random(using: &random), let (_, upper) = try await Oracle.read(world).held.values.flatMap({ $0 }).randomElement(using: &random), let upper {
+                if Bool.random(using: &random) {
+                    latest = upper / 1_000_000
+                    earliest = latest - Int64.random(in: 0...(5 * 24), using: &random) * 3_600
+                } else {
+                    earliest = upper / 1_000_000
+                    latest = earliest + 86_400
+                }
+            }
             let choices: [UInt32] = [60, 300, 1_440, 4_320, 14_400, 43_200]
             let minutes = choices.randomElement(using: &random)!
             let caller = fleet.randomCaller(&random)
             let filters = fleet.randomFilters(&random)
             let found = try await flexibleAll(world, earliest, latest, minutes, filters, caller, pageSize: UInt32.random(in: 1...7, using: &random))
             let expected = try await Oracle.read(world).flexible(
-                earliest: days(earliest, nil).0.seconds, latest: days(latest, nil).0.seconds, minutes: Int64(minutes), filters, caller
+                earliest: earliest, latest: latest, minutes: Int64(minutes), filters, caller
             )
             let foundIDs: [String] = found.map { $0.0 }, expectedIDs: [String] = expected.map { $0.0 }
             let foundStarts: [Int64] = found.map { $0.1 }, expectedStarts: [Int64] = expected.map { $0.1 }
@@ -130,14 +151,14 @@ struct SearchOracleTests {
     }
 
     private func flexibleAll(
-        _ world: FleetWorld, _ earliest: Double, _ latest: Double, _ minutes: UInt32, _ filters: FleetV1.VehicleSearchFilters,
+        _ world: FleetWorld, _ earliest: Int64, _ latest: Int64, _ minutes: UInt32, _ filters: FleetV1.VehicleSearchFilters,
         _ caller: (UUID, TenantKind), pageSize: UInt32
     ) async throws -> [(String, Int64)] {
         var found: [(String, Int64)] = []
         var token = ""
         repeat {
             let page = try await world.handler.searchFlexibleStart(.init(
-                earliestStart: days(earliest, nil).0, latestStart: days(latest, nil).0, durationMinutes: minutes,
+                earliestStart: .init(seconds: earliest), latestStart: .init(seconds: latest), durationMinutes: minutes,
                 filters: filters, page: .init(pageSize: pageSize, pageToken: token)
             ), context: world.context(caller.0, caller.1))
             found += page.matches.map { match -> (String, Int64) in (match.vehicle!.id, match.earliestStart!.seconds) }
