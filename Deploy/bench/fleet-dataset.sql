@@ -48,6 +48,8 @@ CROSS JOIN LATERAL (SELECT CASE WHEN r < 0.60 THEN 'RESERVED' WHEN r < 0.85 THEN
                            CASE WHEN r < 0.60 THEN 'BOOKING' WHEN r < 0.85 THEN 'MAINTENANCE' ELSE 'MANUAL_BLOCK' END AS source
                     FROM (SELECT random() + 0 * k AS r) AS x) AS kind
 WHERE v.license_plate LIKE 'BENCH%';
+-- The vehicles' deferred status checks run now: a table with pending trigger events cannot be altered.
+SET CONSTRAINTS ALL IMMEDIATE;
 ALTER TABLE fleet.vehicle ENABLE TRIGGER vehicle_free;
 ALTER TABLE fleet.availability ENABLE TRIGGER availability_free;
 -- The same two indexes as migration 4, built once after the rows are in.

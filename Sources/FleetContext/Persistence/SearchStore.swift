@@ -16,8 +16,10 @@ import KaroKarPostgres
 /// - **gaps**: the free intervals that can hold the stretch, from the GiST index, bucket by bucket
 ///   in id order (a bucket is the id's first 10 bits), joined to their listings; cheap when few
 ///   vehicles are free (long windows, questions with no answer) and without selective filters.
+///   Each step scans a range of buckets (2, 4, 8, ... of 1,024) in one index scan.
 /// Without a selective filter only the second runs (it rejects almost nothing after the index);
-/// otherwise they take turns with doubling budgets, and the first to settle the page answers.
+/// otherwise they take turns with doubling budgets (walk 128, 256, ... listings; gaps 2, 4, ...
+/// buckets), and the first to settle the page answers.
 enum SearchStore {
     /// The first `limit` answers after `after`, by id.
     static func search(
@@ -26,7 +28,7 @@ enum SearchStore {
         let selective = search.make != nil || search.model != nil || search.yearMin != nil || search.yearMax != nil
             || reach.owner != nil || search.ownership == .corporateOwned
         var walkAfter = after, walkBudget = 128, walked: [AvailableVehicle] = []
-        var nextBucket = after.map(bucket) ?? 0, buckets = 8, gapped: [AvailableVehicle] = []
+        var nextBucket = after.map(bucket) ?? 0, buckets = 2, gapped: [AvailableVehicle] = []
         while true {
             if selective {
                 let (found, boundary) = try await walk(search, reach: reach, after: walkAfter, budget: walkBudget, limit: limit - walked.count, work)
@@ -107,32 +109,31 @@ enum SearchStore {
         let stretch = search.stretch
         let span = Period(start: stretch.earliestStart, end: stretch.latestEnd) ?? .from(stretch.earliestStart)
         let core = Period(start: stretch.latestStart, end: Instant(microseconds: stretch.earliestStart.microseconds + stretch.length))
+        // One index range scan over the buckets; the few index tuples it keeps (the caller may see
+        // them; their INCLUDE columns say so) are sorted by id and only then joined, lazily, up to
+        // the page's end.
         return try await work.query("""
-            SELECT x.* FROM generate_series(\(buckets.lowerBound)::int, \(buckets.upperBound)::int) AS b(n)
-            CROSS JOIN LATERAL (
-                SELECT DISTINCT ON (v.id) \(VehicleStore.columns), greatest(lower(f.free), \(stretch.earliestStart)::timestamptz) AS start
-                FROM (SELECT g.vehicle_id, g.free FROM fleet.vehicle_free AS g
-                      WHERE g.bucket = b.n AND g.free && \(span)::tstzrange
-                        AND g.free @> coalesce(\(core)::tstzrange, 'empty'::tstzrange)
-                        AND (\(after)::uuid IS NULL OR g.vehicle_id > \(after)::uuid)
-                        AND (\(reach.everything) OR g.vendor_owned OR g.organization_id = \(reach.caller))
-                        AND (\(reach.owner)::uuid IS NULL OR g.organization_id = \(reach.owner)::uuid)
-                      OFFSET 0) AS f
-                JOIN fleet.vehicle AS v ON v.id = f.vehicle_id
-                JOIN fleet.owner AS o ON o.organization_id = v.organization_id AND o.status = 'ACTIVE'
-                WHERE v.status = 'ACTIVE'
-                  AND greatest(lower(f.free), \(stretch.earliestStart)::timestamptz) <= \(stretch.latestStart)::timestamptz
-                  AND (upper_inf(f.free) OR greatest(lower(f.free), \(stretch.earliestStart)::timestamptz)
-                       + \(stretch.length)::bigint * interval '1 microsecond' + o.turnaround_minutes * interval '1 minute'
-                       <= upper(f.free))
-                  AND (\(reach.everything) OR v.ownership_type = 'VENDOR_OWNED' OR v.organization_id = \(reach.caller))
-                  AND (\(search.ownership?.rawValue)::text IS NULL OR v.ownership_type = \(search.ownership?.rawValue)::text)
-                  AND (\(reach.owner)::uuid IS NULL OR v.organization_id = \(reach.owner)::uuid)
-                  AND (\(search.make)::text IS NULL OR lower(v.make) = lower(\(search.make)::text))
-                  AND (\(search.model)::text IS NULL OR lower(v.model) = lower(\(search.model)::text))
-                  AND (\(search.yearMin)::int IS NULL OR v.year >= \(search.yearMin)::int)
-                  AND (\(search.yearMax)::int IS NULL OR v.year <= \(search.yearMax)::int)
-                ORDER BY v.id, start) AS x
+            SELECT DISTINCT ON (f.vehicle_id) \(VehicleStore.columns), greatest(lower(f.free), \(stretch.earliestStart)::timestamptz) AS start
+            FROM (SELECT g.vehicle_id, g.free FROM fleet.vehicle_free AS g
+                  WHERE g.bucket BETWEEN \(buckets.lowerBound)::int AND \(buckets.upperBound)::int
+                    AND g.free && \(span)::tstzrange AND g.free @> coalesce(\(core)::tstzrange, 'empty'::tstzrange)
+                    AND (\(after)::uuid IS NULL OR g.vehicle_id > \(after)::uuid)
+                    AND (\(reach.everything) OR g.vendor_owned OR g.organization_id = \(reach.caller))
+                    AND (\(reach.owner)::uuid IS NULL OR g.organization_id = \(reach.owner)::uuid)
+                    AND greatest(lower(g.free), \(stretch.earliestStart)::timestamptz) <= \(stretch.latestStart)::timestamptz
+                  ORDER BY g.vehicle_id, g.free OFFSET 0) AS f
+            CROSS JOIN LATERAL (SELECT * FROM fleet.vehicle AS w WHERE w.id = f.vehicle_id) AS v
+            JOIN fleet.owner AS o ON o.organization_id = v.organization_id AND o.status = 'ACTIVE'
+            WHERE v.status = 'ACTIVE'
+              AND (upper_inf(f.free) OR greatest(lower(f.free), \(stretch.earliestStart)::timestamptz)
+                   + \(stretch.length)::bigint * interval '1 microsecond' + o.turnaround_minutes * interval '1 minute'
+                   <= upper(f.free))
+              AND (\(search.ownership?.rawValue)::text IS NULL OR v.ownership_type = \(search.ownership?.rawValue)::text)
+              AND (\(search.make)::text IS NULL OR lower(v.make) = lower(\(search.make)::text))
+              AND (\(search.model)::text IS NULL OR lower(v.model) = lower(\(search.model)::text))
+              AND (\(search.yearMin)::int IS NULL OR v.year >= \(search.yearMin)::int)
+              AND (\(search.yearMax)::int IS NULL OR v.year <= \(search.yearMax)::int)
+            ORDER BY f.vehicle_id, f.free
             LIMIT \(limit)
             """).map { AvailableVehicle(vehicle: try $0.vehicle(), start: try $0.decode(Instant.self, "start")) }
     }
