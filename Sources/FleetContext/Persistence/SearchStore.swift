@@ -19,7 +19,8 @@ import KaroKarPostgres
 ///   Each step scans a range of buckets (2, 4, 8, ... of 1,024) in one index scan.
 /// Without a selective filter only the second runs (it rejects almost nothing after the index);
 /// otherwise they take turns with doubling budgets (walk 128, 256, ... listings; gaps 2, 4, ...
-/// buckets), and the first to settle the page answers.
+/// buckets), the turn going to the plan that has spent less time so far, and the first to settle
+/// the page answers: the cost is at most about twice the cheaper plan's.
 enum SearchStore {
     /// The first `limit` answers after `after`, by id.
     static func search(
@@ -29,19 +30,27 @@ enum SearchStore {
             || reach.owner != nil || search.ownership == .corporateOwned
         var walkAfter = after, walkBudget = 128, walked: [AvailableVehicle] = []
         var nextBucket = after.map(bucket) ?? 0, buckets = 2, gapped: [AvailableVehicle] = []
+        // Turns go by time spent, not by steps: a walk step probes listings (a few pages each), a
+        // gaps step reads index pages, so equal steps would not be equal costs.
+        let clock = ContinuousClock()
+        var walkTime = Duration.zero, gapsTime = Duration.zero
         while true {
-            if selective {
+            let started = clock.now
+            if selective && walkTime <= gapsTime {
                 let (found, boundary) = try await walk(search, reach: reach, after: walkAfter, budget: walkBudget, limit: limit - walked.count, work)
                 walked += found.prefix(limit - walked.count)
                 guard walked.count < limit, let boundary else { return walked }
                 walkAfter = boundary
                 walkBudget = min(walkBudget * 2, 1 << 20)
+                walkTime += clock.now - started
+            } else {
+                let last = min(nextBucket + buckets - 1, lastBucket)
+                gapped += try await gaps(search, reach: reach, after: after, buckets: nextBucket...last, limit: limit - gapped.count, work)
+                if gapped.count >= limit || last == lastBucket { return Array(gapped.prefix(limit)) }
+                nextBucket = last + 1
+                buckets *= 2
+                gapsTime += clock.now - started
             }
-            let last = min(nextBucket + buckets - 1, lastBucket)
-            gapped += try await gaps(search, reach: reach, after: after, buckets: nextBucket...last, limit: limit - gapped.count, work)
-            if gapped.count >= limit || last == lastBucket { return Array(gapped.prefix(limit)) }
-            nextBucket = last + 1
-            buckets *= 2
         }
     }
 
