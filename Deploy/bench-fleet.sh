@@ -7,6 +7,10 @@
 #      RPC path) vs pgbench running the same SQL (Deploy/bench/reservation.pgbench) against the same
 #      database at the same concurrency (target: at least 70% of pgbench's rate), in alternating rounds
 #      (BENCH_ROUNDS, default 3) since one run of either varies by tens of per cent on a shared machine.
+#   Issue 22: the search part asks many questions (one line each); BENCH_SCALE=10 loads ten times the
+#   data set (1,000,000 vehicles, 10,000,000 records; several GB, a long load) and reports its load
+#   time and size on disk; BENCH_SEARCH_SECONDS (default SECONDS) per question; BENCH_SKIP_SEARCH=1,
+#   BENCH_SKIP_RESERVATIONS=1 skip a part; BENCH_EXPLAIN= (empty) skips the EXPLAIN ANALYZE.
 # Usage: bash Deploy/bench-fleet.sh [SECONDS]   (default 20 s per run)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,38 +33,71 @@ vendor_token=$(token vendor@bench.local "$password")
 corporate_token=$(token corporate@bench.local "$password")
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "== data set: loading 100,000 vehicles and 1,000,000 availability records"
-psql -q -v ON_ERROR_STOP=1 -f Deploy/bench/fleet-dataset.sql "$database" >/dev/null
-# The onboarded vendor's own 10,000 active vehicles, with ids the reservation load can name.
+scale="${BENCH_SCALE:-1}"
+echo "== data set: loading $((100000 * scale)) vehicles and $((1000000 * scale)) availability records (BENCH_SCALE=$scale)"
+load_start=$(date +%s)
+psql -q -v ON_ERROR_STOP=1 -v scale="$scale" -f Deploy/bench/fleet-dataset.sql "$database" >/dev/null
+echo "  loaded in $(( $(date +%s) - load_start )) s; on disk: database $(psql -Atq "$database" -c "SELECT pg_size_pretty(pg_database_size(current_database()))"), $(psql -Atq "$database" -c "SELECT string_agg(relname || ' ' || pg_size_pretty(pg_total_relation_size(c.oid)), ', ' ORDER BY relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'fleet' AND c.relname IN ('vehicle', 'availability', 'vehicle_free')") (tables with their indexes)"
+# The onboarded vendor's own 10,000 active vehicles, with ids the reservation load can name (all
+# in the first id bucket, and free for every window: the gaps plan's first step finds them all).
 psql -q -v ON_ERROR_STOP=1 "$database" -c "
   INSERT INTO fleet.vehicle (id, organization_id, ownership_type, make, model, year, license_plate, status)
   SELECT ('00000000-0000-4000-8000-' || (100000000000 + g))::uuid, '$vendor', 'VENDOR_OWNED', 'Tata', 'Alpha', 2022, 'RES' || g, 'ACTIVE'
-  FROM generate_series(1, 10000) AS g; ANALYZE fleet.vehicle;"
+  FROM generate_series(1, 10000) AS g;" -c "VACUUM ANALYZE fleet.vehicle, fleet.vehicle_free;"
 psql -Atq "$database" -c "SELECT 'vehicles ' || count(*) FROM fleet.vehicle" -c "SELECT 'records ' || count(*) FROM fleet.availability"
 
 if [ -z "${BENCH_SKIP_SEARCH:-}" ]; then
-echo "== search: 8 concurrent searchers (a corporate), random 7-day windows of 2027, page of 50, ${seconds}s"
-search='{"period": {"start": {"seconds": "{{randomInt 1798761600 1829692800}}"}, "end": {"seconds": "{{prev + 604800}}"}}, "page": {"pageSize": 50}}'
-"$bin/karokar-bench" --address "$address" --call karokar.fleet.v1.FleetService/SearchAvailableVehicles --data "$search" \
-  -H "authorization: Bearer $corporate_token" --concurrency 8 --connections 8 --duration "${seconds}s" --warmup 3s \
-  --server-pid "$server_pid" --no-progress | sed 's/^/  /'
-echo "== EXPLAIN ANALYZE of the search (the server's statement, a corporate caller, 2027-06-01 + 7 days)"
-psql -q "$database" <<SQL | sed 's/^/  /'
-PREPARE search(tstzrange, bool, uuid, text, uuid, text, text, int, int, uuid, int) AS
-SELECT v.id, v.organization_id, v.ownership_type, v.make, v.model, v.year, v.license_plate, v.status, v.version, v.created_at, v.updated_at
-FROM fleet.vehicle AS v JOIN fleet.owner AS o ON o.organization_id = v.organization_id AND o.status = 'ACTIVE'
-WHERE v.status = 'ACTIVE' AND (\$2 OR v.ownership_type = 'VENDOR_OWNED' OR v.organization_id = \$3)
-  AND (\$4::text IS NULL OR v.ownership_type = \$4::text) AND (\$5::uuid IS NULL OR v.organization_id = \$5::uuid)
-  AND (\$6::text IS NULL OR lower(v.make) = lower(\$6::text)) AND (\$7::text IS NULL OR lower(v.model) = lower(\$7::text))
-  AND (\$8::int IS NULL OR v.year >= \$8::int) AND (\$9::int IS NULL OR v.year <= \$9::int)
-  AND (\$10::uuid IS NULL OR v.id > \$10::uuid)
-  AND (SELECT NOT EXISTS (SELECT 1 FROM fleet.availability AS a
-       WHERE a.vehicle_id = v.id AND a.released_at IS NULL AND a.blocked && fleet.with_turnaround(\$1::tstzrange, o.turnaround_minutes)))
-ORDER BY v.id LIMIT \$11;
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE search('[2027-06-01,2027-06-08)', false, '$corporate', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 51);
-SQL
-
+search_seconds="${BENCH_SEARCH_SECONDS:-$seconds}"
+# One line per question (issue 22): 8 concurrent searchers as a corporate, page of 50, random
+# windows starting in 2027 (the records' year); calls/s, p50, p99 (target at 100k/1M: p99 < 50 ms
+# for every shape; at BENCH_SCALE=10: p99 < 150 ms).
+window() {  # $1 seconds long, $2 extra request fields
+  echo "{\"period\": {\"start\": {\"seconds\": \"{{randomInt 1798761600 1829692800}}\"}, \"end\": {\"seconds\": \"{{prev + $1}}\"}}$2, \"page\": {\"pageSize\": 50}}"
+}
+first_page=$(call karokar.fleet.v1.FleetService/SearchAvailableVehicles '{"period": {"start": {"seconds": "1811808000"}, "end": {"seconds": "1812412800"}}, "page": {"pageSize": 50}}' -H "authorization: Bearer $corporate_token")
+token=$(echo "$first_page" | field "['page']['nextPageToken']")
+for _ in 1 2 3; do  # the token of the fifth page
+  token=$(call karokar.fleet.v1.FleetService/SearchAvailableVehicles "{\"period\": {\"start\": {\"seconds\": \"1811808000\"}, \"end\": {\"seconds\": \"1812412800\"}}, \"page\": {\"pageSize\": 50, \"pageToken\": \"$token\"}}" -H "authorization: Bearer $corporate_token" | field "['page']['nextPageToken']")
+done
+one_vendor=$(psql -Atq "$database" -c "SELECT md5('vendor7')::uuid")
+shapes=(
+  "7-day windows, no filter|SearchAvailableVehicles|$(window 604800 '')"
+  "1-hour windows|SearchAvailableVehicles|$(window 3600 '')"
+  "30-day windows|SearchAvailableVehicles|$(window 2592000 '')"
+  "60-day windows|SearchAvailableVehicles|$(window 5184000 '')"
+  "90-day windows|SearchAvailableVehicles|$(window 7776000 '')"
+  "180-day windows|SearchAvailableVehicles|$(window 15552000 '')"
+  "7 days, make+model+year matching nothing|SearchAvailableVehicles|$(window 604800 ', "filters": {"make": {"value": "Tata"}, "model": {"value": "Beta"}, "yearMin": {"value": 2030}}')"
+  "60 days, make+model+year matching nothing|SearchAvailableVehicles|$(window 5184000 ', "filters": {"make": {"value": "Tata"}, "model": {"value": "Beta"}, "yearMin": {"value": 2030}}')"
+  "7 days, a rare make (Skoda, 1 in 8; model Sigma, year 2025)|SearchAvailableVehicles|$(window 604800 ', "filters": {"make": {"value": "Skoda"}, "model": {"value": "Sigma"}, "yearMin": {"value": 2025}}')"
+  "60 days, a rare make (Skoda)|SearchAvailableVehicles|$(window 5184000 ', "filters": {"make": {"value": "Skoda"}}')"
+  "7 days, one vendor|SearchAvailableVehicles|$(window 604800 ", \"filters\": {\"vendorOrganizationId\": {\"value\": \"$one_vendor\"}}")"
+  "60 days, one vendor|SearchAvailableVehicles|$(window 5184000 ", \"filters\": {\"vendorOrganizationId\": {\"value\": \"$one_vendor\"}}")"
+  "7 days, own fleet (corporate-owned)|SearchAvailableVehicles|$(window 604800 ', "filters": {"ownershipType": "OWNERSHIP_TYPE_CORPORATE_OWNED"}')"
+  "later page (5th of a fixed 7-day window)|SearchAvailableVehicles|{\"period\": {\"start\": {\"seconds\": \"1811808000\"}, \"end\": {\"seconds\": \"1812412800\"}}, \"page\": {\"pageSize\": 50, \"pageToken\": \"$token\"}}"
+  "flexible: 30 days starting within 14 days|SearchFlexibleStart|{\"earliestStart\": {\"seconds\": \"{{randomInt 1798761600 1829692800}}\"}, \"latestStart\": {\"seconds\": \"{{prev + 1209600}}\"}, \"durationMinutes\": 43200, \"page\": {\"pageSize\": 50}}"
+  "flexible: 7 days starting within 2 days|SearchFlexibleStart|{\"earliestStart\": {\"seconds\": \"{{randomInt 1798761600 1829692800}}\"}, \"latestStart\": {\"seconds\": \"{{prev + 172800}}\"}, \"durationMinutes\": 10080, \"page\": {\"pageSize\": 50}}"
+)
+echo "== search: 8 concurrent searchers (a corporate), page of 50, ${search_seconds}s per question"
+printf '  %-58s %9s %9s %9s  %s\n' question calls/s "p50 ms" "p99 ms" statuses
+for shape in "${shapes[@]}"; do
+  IFS='|' read -r name method data <<<"$shape"
+  report=$("$bin/karokar-bench" --address "$address" --call "karokar.fleet.v1.FleetService/$method" --data "$data" \
+    -H "authorization: Bearer $corporate_token" --concurrency 8 --connections 8 --duration "${search_seconds}s" --warmup 2s \
+    --server-pid "$server_pid" --no-progress --format json) || { echo "karokar-bench failed ($name): $report" >&2; exit 1; }
+  python3 - "$name" "$report" <<'PY'
+import json, sys
+name, r = sys.argv[1], json.loads(sys.argv[2])
+lat = r.get("latencyMicros", {})
+print(f"  {name:58} {r['rate']:9.0f} {lat.get('p50', 0)/1000:9.2f} {lat.get('p99', 0)/1000:9.2f}  {r.get('statuses')}")
+PY
+done
+if [ -n "${BENCH_EXPLAIN-1}" ]; then
+echo "== EXPLAIN (ANALYZE, BUFFERS) of the search's two plans (Sources/FleetContext/Persistence/SearchStore.swift), a corporate caller"
+psql -q "$database" -v corporate="$corporate" -f Deploy/bench/search-explain.sql | sed 's/^/  /'
 fi
+fi
+[ -n "${BENCH_SKIP_RESERVATIONS:-}" ] && exit 0
 rounds="${BENCH_ROUNDS:-3}"
 echo "== reservations: $clients clients, ${seconds}s each, durable commits, $rounds rounds (ours, then pgbench)"
 results=()

@@ -88,6 +88,15 @@ extension Fleet {
     nonisolated func searchAvailableVehicles(_ search: VehicleSearch, page: Page<UUID>, _ invocation: Invocation) async throws -> [Vehicle] {
         guard let reach = SearchReach(search, caller: invocation.caller) else { return [] }
         return try await bus.read(invocation) { work in
+            try await SearchStore.search(search, reach: reach, after: page.after, limit: page.fetchLimit, work).map(\.vehicle)
+        }
+    }
+
+    /// `SearchFlexibleStart`: a page of the listings a search would show that are free for
+    /// `search.stretch.length` from some start in its range, each with its earliest such start, by id.
+    nonisolated func searchFlexibleStart(_ search: VehicleSearch, page: Page<UUID>, _ invocation: Invocation) async throws -> [AvailableVehicle] {
+        guard let reach = SearchReach(search, caller: invocation.caller) else { return [] }
+        return try await bus.read(invocation) { work in
             try await SearchStore.search(search, reach: reach, after: page.after, limit: page.fetchLimit, work)
         }
     }

@@ -27,15 +27,59 @@ enum FleetTenancy {
     }
 }
 
-/// A marketplace search (DOMAIN.md section 5, "Search"): a period and the filters, validated.
+/// A marketplace search (DOMAIN.md section 5, "Search"): when the vehicle must be free and the
+/// filters, validated.
 struct VehicleSearch: Sendable, Hashable {
-    var period: Period
+    var stretch: FreeStretch
     var vendor: UUID?
     var make: String?
     var model: String?
     var yearMin: Int32?
     var yearMax: Int32?
     var ownership: Ownership?
+
+    /// A search for vehicles free for the whole of `period` (a closed one).
+    init(period: Period) {
+        stretch = FreeStretch(period)
+    }
+
+    /// A flexible search: vehicles free for `stretch.length` from some start in its range.
+    init(stretch: FreeStretch) {
+        self.stretch = stretch
+    }
+}
+
+/// A search's answer: a vehicle and its earliest suitable start.
+struct AvailableVehicle: Sendable {
+    let vehicle: Vehicle
+    let start: Instant
+}
+
+/// When a vehicle must be free: for `length` microseconds from a start between `earliestStart`
+/// and `latestStart` (both included). A plain search is the case of one start. A vehicle's answer
+/// is its earliest suitable start; a booking from it, extended by the owner's turnaround buffer,
+/// fits in one of the vehicle's free intervals.
+struct FreeStretch: Sendable, Hashable {
+    let earliestStart: Instant
+    let latestStart: Instant
+    let length: Int64
+
+    /// Free for the whole of `period`: one start, `period.start`.
+    init(_ period: Period) {
+        earliestStart = period.start
+        latestStart = period.start
+        length = max(1, (period.end?.microseconds ?? period.start.microseconds) - period.start.microseconds)
+    }
+
+    /// `latestStart` not before `earliestStart`, `length` positive (checked at the edge).
+    init(earliestStart: Instant, latestStart: Instant, length: Int64) {
+        self.earliestStart = earliestStart
+        self.latestStart = max(earliestStart, latestStart)
+        self.length = max(1, length)
+    }
+
+    /// The latest instant a suitable booking (without buffer) may end: `latestStart + length`.
+    var latestEnd: Instant { Instant(microseconds: latestStart.microseconds + length) }
 }
 
 /// Whose listings one caller's search walks.

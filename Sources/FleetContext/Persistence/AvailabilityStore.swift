@@ -11,13 +11,20 @@ enum AvailabilityStore {
 
     /// No open record of any status holds the vehicle during `period` (extended by the owner's
     /// turnaround buffer when it is a booking's or an assignment's, `asBooking`).
+    /// Two probes, so each uses an index: the no-overlap constraint's (every status but
+    /// SUSPENDED) and the open suspensions' (migration 4).
     static func isFree(_ vehicle: UUID, _ period: Period, asBooking: Bool = false, _ work: UnitOfWork) async throws -> Bool {
         try await work.query("""
+            WITH asked AS (
+                SELECT fleet.with_turnaround(\(period)::tstzrange,
+                                             CASE WHEN \(asBooking) THEN fleet.turnaround_minutes(\(vehicle)) ELSE 0 END) AS blocked
+            )
             SELECT NOT EXISTS (
-                SELECT 1 FROM fleet.availability AS a
-                WHERE a.vehicle_id = \(vehicle) AND a.released_at IS NULL
-                  AND a.blocked && fleet.with_turnaround(\(period)::tstzrange,
-                                                         CASE WHEN \(asBooking) THEN fleet.turnaround_minutes(\(vehicle)) ELSE 0 END)
+                SELECT 1 FROM fleet.availability AS a, asked
+                WHERE a.vehicle_id = \(vehicle) AND a.released_at IS NULL AND a.status <> 'SUSPENDED' AND a.blocked && asked.blocked
+            ) AND NOT EXISTS (
+                SELECT 1 FROM fleet.availability AS a, asked
+                WHERE a.vehicle_id = \(vehicle) AND a.released_at IS NULL AND a.status = 'SUSPENDED' AND a.blocked && asked.blocked
             ) AS free
             """).single().decode(Bool.self, "free")
     }

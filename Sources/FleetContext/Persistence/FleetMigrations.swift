@@ -271,5 +271,6 @@ public enum FleetMigrations {
         Migration(context: "fleet", version: 3, name: "platform_blocks", sql: """
             ALTER TABLE fleet.block ADD COLUMN placed_by_platform boolean NOT NULL DEFAULT false;
             """),
+        freeIntervals,
     ]
 }

@@ -2,36 +2,148 @@ import Foundation
 import KaroKarKernel
 import KaroKarPostgres
 
-/// The marketplace search (DOMAIN.md section 5, "Search").
+/// The marketplace search (DOMAIN.md section 5, "Search") and the flexible search, over the free
+/// intervals of `fleet.vehicle_free` (migration 4; README, "Lists and search").
+///
+/// A vehicle answers when it is `ACTIVE`, its owner `ACTIVE`, the caller reaches it, the filters
+/// match, and one of its free intervals holds a booking of `stretch.length` from some start
+/// between `earliestStart` and `latestStart`, extended by the owner's turnaround buffer; its
+/// answer is the earliest such start. Pages are by vehicle id.
+///
+/// Two plans, raced so the cost follows the cheaper of the two whatever the question:
+/// - **walk**: listings that pass the filters, in id order (the vehicle indexes), each probed in
+///   its free intervals (index-only); cheap when the filters are selective or many vehicles free;
+/// - **gaps**: the free intervals that can hold the stretch, from the GiST index, bucket by bucket
+///   in id order (a bucket is the id's first 10 bits), joined to their listings; cheap when few
+///   vehicles are free (long windows, questions with no answer) and without selective filters.
+///   Each step scans a range of buckets (2, 4, 8, ... of 1,024) in one index scan.
+/// Without a selective filter only the second runs (it rejects almost nothing after the index);
+/// otherwise they take turns with doubling budgets (walk 128, 256, ... listings; gaps 2, 4, ...
+/// buckets), the turn going to the plan that has spent less time so far, and the first to settle
+/// the page answers: the cost is at most about twice the cheaper plan's.
 enum SearchStore {
-    /// `ACTIVE` vehicles of `ACTIVE` owners with no open record overlapping the period (extended
-    /// by the owner's turnaround buffer, as a booking of it would be), by id.
-    ///
-    /// The availability test is a scalar subquery on purpose: PostgreSQL then probes the open
-    /// records' GiST index once per candidate while walking listings in id order, and stops at
-    /// the page's end, instead of planning an anti-join over every record (see the benchmark
-    /// note in the README: 100,000 vehicles, 1,000,000 records). Deploy/bench-fleet.sh explains
-    /// this statement as it is written here.
+    /// The first `limit` answers after `after`, by id.
     static func search(
         _ search: VehicleSearch, reach: SearchReach, after: UUID?, limit: Int, _ work: UnitOfWork
-    ) async throws -> [Vehicle] {
-        try await work.query("""
-            SELECT \(VehicleStore.columns) FROM fleet.vehicle AS v
+    ) async throws -> [AvailableVehicle] {
+        let selective = search.make != nil || search.model != nil || search.yearMin != nil || search.yearMax != nil
+            || reach.owner != nil || search.ownership == .corporateOwned
+        var walkAfter = after, walkBudget = 128, walked: [AvailableVehicle] = []
+        var nextBucket = after.map(bucket) ?? 0, buckets = 2, gapped: [AvailableVehicle] = []
+        // Turns go by time spent, not by steps: a walk step probes listings (a few pages each), a
+        // gaps step reads index pages, so equal steps would not be equal costs.
+        let clock = ContinuousClock()
+        var walkTime = Duration.zero, gapsTime = Duration.zero
+        while true {
+            let started = clock.now
+            if selective && walkTime <= gapsTime {
+                let (found, boundary) = try await walk(search, reach: reach, after: walkAfter, budget: walkBudget, limit: limit - walked.count, work)
+                walked += found.prefix(limit - walked.count)
+                guard walked.count < limit, let boundary else { return walked }
+                walkAfter = boundary
+                walkBudget = min(walkBudget * 2, 1 << 20)
+                walkTime += clock.now - started
+            } else {
+                let last = min(nextBucket + buckets - 1, lastBucket)
+                gapped += try await gaps(search, reach: reach, after: after, buckets: nextBucket...last, limit: limit - gapped.count, work)
+                if gapped.count >= limit || last == lastBucket { return Array(gapped.prefix(limit)) }
+                nextBucket = last + 1
+                buckets *= 2
+                gapsTime += clock.now - started
+            }
+        }
+    }
+
+    static let lastBucket = 1023
+
+    /// The id's bucket, its first 10 bits (as `fleet.vehicle_free.bucket` computes it).
+    static func bucket(_ id: UUID) -> Int {
+        Int(id.uuid.0) << 2 | Int(id.uuid.1) >> 6
+    }
+
+    /// The walk: the next `budget` listings after `after` that pass the filters, each probed;
+    /// the answers among them (at most `limit`) and, unless the listings ran out, the last one
+    /// walked (where the next step resumes).
+    private static func walk(
+        _ search: VehicleSearch, reach: SearchReach, after: UUID?, budget: Int, limit: Int, _ work: UnitOfWork
+    ) async throws -> ([AvailableVehicle], UUID?) {
+        let stretch = search.stretch
+        // The listings are filtered from an index alone (index-only: the vehicle indexes include
+        // every filtered column), and only the answers' rows are read.
+        let rows = try await work.query("""
+            SELECT \(VehicleStore.columns), x.walked, x.start FROM (
+                SELECT c.id, row_number() OVER (ORDER BY c.id) AS walked,
+                       (SELECT min(greatest(lower(f.free), \(stretch.earliestStart)::timestamptz)) FROM fleet.vehicle_free AS f
+                        WHERE f.vehicle_id = c.id
+                          AND greatest(lower(f.free), \(stretch.earliestStart)::timestamptz) <= \(stretch.latestStart)::timestamptz
+                          AND (upper_inf(f.free) OR greatest(lower(f.free), \(stretch.earliestStart)::timestamptz)
+                               + \(stretch.length)::bigint * interval '1 microsecond' + c.turnaround_minutes * interval '1 minute'
+                               <= upper(f.free))) AS start
+                FROM (
+                    SELECT w.id, o.turnaround_minutes FROM fleet.vehicle AS w
+                    JOIN fleet.owner AS o ON o.organization_id = w.organization_id AND o.status = 'ACTIVE'
+                    WHERE w.status = 'ACTIVE'
+                      AND (\(reach.everything) OR w.ownership_type = 'VENDOR_OWNED' OR w.organization_id = \(reach.caller))
+                      AND (\(search.ownership?.rawValue)::text IS NULL OR w.ownership_type = \(search.ownership?.rawValue)::text)
+                      AND (\(reach.owner)::uuid IS NULL OR w.organization_id = \(reach.owner)::uuid)
+                      AND (\(search.make)::text IS NULL OR lower(w.make) = lower(\(search.make)::text))
+                      AND (\(search.model)::text IS NULL OR lower(w.model) = lower(\(search.model)::text))
+                      AND (\(search.yearMin)::int IS NULL OR w.year >= \(search.yearMin)::int)
+                      AND (\(search.yearMax)::int IS NULL OR w.year <= \(search.yearMax)::int)
+                      AND (\(after)::uuid IS NULL OR w.id > \(after)::uuid)
+                    ORDER BY w.id LIMIT \(budget)) AS c
+            ) AS x
+            CROSS JOIN LATERAL (SELECT * FROM fleet.vehicle AS v WHERE v.id = x.id) AS v
+            WHERE x.start IS NOT NULL OR x.walked = \(budget)
+            ORDER BY x.id
+            LIMIT \(limit + 1)
+            """)
+        var found: [AvailableVehicle] = []
+        var boundary: UUID?
+        for row in rows {
+            let vehicle = try row.vehicle()
+            if let start = try row.decode(Instant?.self, "start") { found.append(AvailableVehicle(vehicle: vehicle, start: start)) }
+            if try row.decode(Int64.self, "walked") == Int64(budget) { boundary = vehicle.id }
+        }
+        return (found, boundary)
+    }
+
+    /// The gaps: answers in `buckets` (ids after `after`), at most `limit`, by id. The index
+    /// finds the free intervals overlapping `[earliestStart, latestEnd)` that contain
+    /// `[latestStart, earliestStart + length)` when that is not empty (every suitable interval
+    /// does); the rest of the test, with the owner's buffer, is applied to what it finds.
+    private static func gaps(
+        _ search: VehicleSearch, reach: SearchReach, after: UUID?, buckets: ClosedRange<Int>, limit: Int, _ work: UnitOfWork
+    ) async throws -> [AvailableVehicle] {
+        let stretch = search.stretch
+        let span = Period(start: stretch.earliestStart, end: stretch.latestEnd) ?? .from(stretch.earliestStart)
+        let core = Period(start: stretch.latestStart, end: Instant(microseconds: stretch.earliestStart.microseconds + stretch.length))
+        // One index range scan over the buckets; the few index tuples it keeps (the caller may see
+        // them; their INCLUDE columns say so) are sorted by id and only then joined, lazily, up to
+        // the page's end.
+        return try await work.query("""
+            SELECT DISTINCT ON (f.vehicle_id) \(VehicleStore.columns), greatest(lower(f.free), \(stretch.earliestStart)::timestamptz) AS start
+            FROM (SELECT g.vehicle_id, g.free FROM fleet.vehicle_free AS g
+                  WHERE g.bucket BETWEEN \(buckets.lowerBound)::int AND \(buckets.upperBound)::int
+                    AND g.free && \(span)::tstzrange AND g.free @> coalesce(\(core)::tstzrange, 'empty'::tstzrange)
+                    AND (\(after)::uuid IS NULL OR g.vehicle_id > \(after)::uuid)
+                    AND (\(reach.everything) OR g.vendor_owned OR g.organization_id = \(reach.caller))
+                    AND (\(reach.owner)::uuid IS NULL OR g.organization_id = \(reach.owner)::uuid)
+                    AND greatest(lower(g.free), \(stretch.earliestStart)::timestamptz) <= \(stretch.latestStart)::timestamptz
+                  ORDER BY g.vehicle_id, g.free OFFSET 0) AS f
+            CROSS JOIN LATERAL (SELECT * FROM fleet.vehicle AS w WHERE w.id = f.vehicle_id) AS v
             JOIN fleet.owner AS o ON o.organization_id = v.organization_id AND o.status = 'ACTIVE'
             WHERE v.status = 'ACTIVE'
-              AND (\(reach.everything) OR v.ownership_type = 'VENDOR_OWNED' OR v.organization_id = \(reach.caller))
+              AND (upper_inf(f.free) OR greatest(lower(f.free), \(stretch.earliestStart)::timestamptz)
+                   + \(stretch.length)::bigint * interval '1 microsecond' + o.turnaround_minutes * interval '1 minute'
+                   <= upper(f.free))
               AND (\(search.ownership?.rawValue)::text IS NULL OR v.ownership_type = \(search.ownership?.rawValue)::text)
-              AND (\(reach.owner)::uuid IS NULL OR v.organization_id = \(reach.owner)::uuid)
               AND (\(search.make)::text IS NULL OR lower(v.make) = lower(\(search.make)::text))
               AND (\(search.model)::text IS NULL OR lower(v.model) = lower(\(search.model)::text))
               AND (\(search.yearMin)::int IS NULL OR v.year >= \(search.yearMin)::int)
               AND (\(search.yearMax)::int IS NULL OR v.year <= \(search.yearMax)::int)
-              AND (\(after)::uuid IS NULL OR v.id > \(after)::uuid)
-              AND (SELECT NOT EXISTS (
-                  SELECT 1 FROM fleet.availability AS a
-                  WHERE a.vehicle_id = v.id AND a.released_at IS NULL
-                    AND a.blocked && fleet.with_turnaround(\(search.period)::tstzrange, o.turnaround_minutes)))
-            ORDER BY v.id LIMIT \(limit)
-            """).map { try $0.vehicle() }
+            ORDER BY f.vehicle_id, f.free
+            LIMIT \(limit)
+            """).map { AvailableVehicle(vehicle: try $0.vehicle(), start: try $0.decode(Instant.self, "start")) }
     }
 }

@@ -53,8 +53,48 @@ extension FleetHandler {
         _ request: FleetV1.SearchAvailableVehiclesRequest, context: ServerCallContext
     ) async throws -> FleetV1.SearchAvailableVehiclesResponse {
         var check = Validation()
-        let filters = request.filters ?? FleetV1.VehicleSearchFilters()
         var search = VehicleSearch(period: check.period(request.period, "period"))
+        Self.filters(request.filters, into: &search, &check)
+        try check.finish()
+        let page = try Page<UUID>(request.page, list: "fleet.search", tokens: pages, maximum: 100)
+        let rows = try await fleet.searchAvailableVehicles(search, page: page, Invocation(context, fingerprint: request))
+        let (vehicles, next) = page.cut(rows) { $0.id }
+        return FleetV1.SearchAvailableVehiclesResponse(vehicles: vehicles.map(\.message), page: next)
+    }
+
+    func searchFlexibleStart(
+        _ request: FleetV1.SearchFlexibleStartRequest, context: ServerCallContext
+    ) async throws -> FleetV1.SearchFlexibleStartResponse {
+        var check = Validation()
+        let earliest = check.instant(request.earliestStart, "earliestStart")
+        let latest = check.instant(request.latestStart, "latestStart")
+        if latest < earliest {
+            check.add("latestStart", "OUT_OF_RANGE", "latestStart must not be before earliestStart")
+        } else if latest.microseconds - earliest.microseconds > Self.maximumStartRange {
+            check.add("latestStart", "OUT_OF_RANGE", "latestStart must be at most 366 days after earliestStart")
+        }
+        if !(1...527_040).contains(request.durationMinutes) {
+            check.add("durationMinutes", "OUT_OF_RANGE", "durationMinutes must be between 1 and 527040 (366 days)")
+        }
+        var search = VehicleSearch(stretch: FreeStretch(
+            earliestStart: earliest, latestStart: latest, length: Int64(request.durationMinutes) * 60_000_000
+        ))
+        Self.filters(request.filters, into: &search, &check)
+        try check.finish()
+        let page = try Page<UUID>(request.page, list: "fleet.search-flexible", tokens: pages, maximum: 100)
+        let rows = try await fleet.searchFlexibleStart(search, page: page, Invocation(context, fingerprint: request))
+        let (matches, next) = page.cut(rows) { $0.vehicle.id }
+        return FleetV1.SearchFlexibleStartResponse(
+            matches: matches.map { FleetV1.FlexibleStartMatch(vehicle: $0.vehicle.message, earliestStart: $0.start.timestamp) }, page: next
+        )
+    }
+
+    /// 366 days, in microseconds: how far apart a flexible search's earliest and latest starts may be.
+    static let maximumStartRange: Int64 = 366 * 86_400 * 1_000_000
+
+    /// The search filters, validated, into `search`.
+    static func filters(_ request: FleetV1.VehicleSearchFilters?, into search: inout VehicleSearch, _ check: inout Validation) {
+        let filters = request ?? FleetV1.VehicleSearchFilters()
         search.vendor = filters.vendorOrganizationId.flatMap { check.optionalUUID($0.value, "filters.vendorOrganizationId") }
         search.make = filters.make.map { check.text($0.value, "filters.make", maximumLength: 100) }
         search.model = filters.model.map { check.text($0.value, "filters.model", maximumLength: 100) }
@@ -64,10 +104,5 @@ extension FleetHandler {
             check.add("filters.ownershipType", "UNKNOWN_VALUE", "ownershipType must be one of the documented values")
         }
         search.ownership = Ownership(rawValue: filters.ownershipType.storedName ?? "")  // nil: either
-        try check.finish()
-        let page = try Page<UUID>(request.page, list: "fleet.search", tokens: pages, maximum: 100)
-        let rows = try await fleet.searchAvailableVehicles(search, page: page, Invocation(context, fingerprint: request))
-        let (vehicles, next) = page.cut(rows) { $0.id }
-        return FleetV1.SearchAvailableVehiclesResponse(vehicles: vehicles.map(\.message), page: next)
     }
 }

@@ -806,6 +806,64 @@ extension FleetV1 {
         }
     }
 
+    /// `karokar.fleet.v1.SearchFlexibleStartRequest`
+    public struct SearchFlexibleStartRequest: Sendable, Hashable {
+        public var earliestStart: CommonV1.Timestamp? = nil
+        public var latestStart: CommonV1.Timestamp? = nil
+        public var durationMinutes: UInt32 = 0
+        public var filters: FleetV1.VehicleSearchFilters? = nil
+        public var page: CommonV1.PageRequest? = nil
+
+        public init() {}
+
+        public init(
+            earliestStart: CommonV1.Timestamp? = nil,
+            latestStart: CommonV1.Timestamp? = nil,
+            durationMinutes: UInt32 = 0,
+            filters: FleetV1.VehicleSearchFilters? = nil,
+            page: CommonV1.PageRequest? = nil
+        ) {
+            self.earliestStart = earliestStart
+            self.latestStart = latestStart
+            self.durationMinutes = durationMinutes
+            self.filters = filters
+            self.page = page
+        }
+    }
+
+    /// `karokar.fleet.v1.FlexibleStartMatch`
+    public struct FlexibleStartMatch: Sendable, Hashable {
+        public var vehicle: FleetV1.Vehicle? = nil
+        /// The earliest start in the asked range from which the vehicle is free for the duration.
+        public var earliestStart: CommonV1.Timestamp? = nil
+
+        public init() {}
+
+        public init(
+            vehicle: FleetV1.Vehicle? = nil,
+            earliestStart: CommonV1.Timestamp? = nil
+        ) {
+            self.vehicle = vehicle
+            self.earliestStart = earliestStart
+        }
+    }
+
+    /// `karokar.fleet.v1.SearchFlexibleStartResponse`
+    public struct SearchFlexibleStartResponse: Sendable, Hashable {
+        public var matches: [FleetV1.FlexibleStartMatch] = []
+        public var page: CommonV1.PageResponse? = nil
+
+        public init() {}
+
+        public init(
+            matches: [FleetV1.FlexibleStartMatch] = [],
+            page: CommonV1.PageResponse? = nil
+        ) {
+            self.matches = matches
+            self.page = page
+        }
+    }
+
     /// `karokar.fleet.v1.CheckAvailabilityRequest`
     public struct CheckAvailabilityRequest: Sendable, Hashable {
         public var vehicleId: String = ""
@@ -3046,6 +3104,153 @@ extension FleetV1.SearchAvailableVehiclesResponse: ProtoMessage {
             if value == .null { continue }
             switch key {
             case "vehicles": self.vehicles = try ProtoJSON.decodeArray(value, field: key)
+            case "page": self.page = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension FleetV1.SearchFlexibleStartRequest: ProtoMessage {
+    public static let protoName = "karokar.fleet.v1.SearchFlexibleStartRequest"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__search_flexible_start_request())
+    public static let protoMaxDepth = 3
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "earliest_start", jsonName: "earliestStart", number: 1, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "latest_start", jsonName: "latestStart", number: 2, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "duration_minutes", jsonName: "durationMinutes", number: 3, type: "uint32", typeName: "", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "filters", jsonName: "filters", number: 4, type: "message", typeName: "karokar.fleet.v1.VehicleSearchFilters", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 5, type: "message", typeName: "karokar.common.v1.PageRequest", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Fleet__V1__SearchFlexibleStartRequest.self).pointee
+        self.earliestStart = try c.earliest_start.map { try CommonV1.Timestamp(cMessage: $0) }
+        self.latestStart = try c.latest_start.map { try CommonV1.Timestamp(cMessage: $0) }
+        self.durationMinutes = c.duration_minutes
+        self.filters = try c.filters.map { try FleetV1.VehicleSearchFilters(cMessage: $0) }
+        self.page = try c.page.map { try CommonV1.PageRequest(cMessage: $0) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Fleet__V1__SearchFlexibleStartRequest.self)
+        karokar__fleet__v1__search_flexible_start_request__init(c)
+        if let value = self.earliestStart { c.pointee.earliest_start = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
+        if let value = self.latestStart { c.pointee.latest_start = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
+        c.pointee.duration_minutes = self.durationMinutes
+        if let value = self.filters { c.pointee.filters = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Fleet__V1__VehicleSearchFilters.self) }
+        if let value = self.page { c.pointee.page = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__PageRequest.self) }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.optional("earliestStart", self.earliestStart)
+        writer.optional("latestStart", self.latestStart)
+        writer.field("durationMinutes", self.durationMinutes)
+        writer.optional("filters", self.filters)
+        writer.optional("page", self.page)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "earliestStart", "earliest_start": self.earliestStart = try ProtoJSON.decode(value, field: key)
+            case "latestStart", "latest_start": self.latestStart = try ProtoJSON.decode(value, field: key)
+            case "durationMinutes", "duration_minutes": self.durationMinutes = try ProtoJSON.decode(value, field: key)
+            case "filters": self.filters = try ProtoJSON.decode(value, field: key)
+            case "page": self.page = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension FleetV1.FlexibleStartMatch: ProtoMessage {
+    public static let protoName = "karokar.fleet.v1.FlexibleStartMatch"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__flexible_start_match())
+    public static let protoMaxDepth = 3
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "vehicle", jsonName: "vehicle", number: 1, type: "message", typeName: "karokar.fleet.v1.Vehicle", repeated: false, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "earliest_start", jsonName: "earliestStart", number: 2, type: "message", typeName: "karokar.common.v1.Timestamp", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Fleet__V1__FlexibleStartMatch.self).pointee
+        self.vehicle = try c.vehicle.map { try FleetV1.Vehicle(cMessage: $0) }
+        self.earliestStart = try c.earliest_start.map { try CommonV1.Timestamp(cMessage: $0) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Fleet__V1__FlexibleStartMatch.self)
+        karokar__fleet__v1__flexible_start_match__init(c)
+        if let value = self.vehicle { c.pointee.vehicle = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Fleet__V1__Vehicle.self) }
+        if let value = self.earliestStart { c.pointee.earliest_start = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__Timestamp.self) }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.optional("vehicle", self.vehicle)
+        writer.optional("earliestStart", self.earliestStart)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "vehicle": self.vehicle = try ProtoJSON.decode(value, field: key)
+            case "earliestStart", "earliest_start": self.earliestStart = try ProtoJSON.decode(value, field: key)
+            default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
+            }
+        }
+    }
+}
+
+extension FleetV1.SearchFlexibleStartResponse: ProtoMessage {
+    public static let protoName = "karokar.fleet.v1.SearchFlexibleStartResponse"
+    public static let protoDescriptor = ProtoMessageDescriptor(kk_message_descriptor__karokar__fleet__v1__search_flexible_start_response())
+    public static let protoMaxDepth = 4
+    public static let protoSchema = ProtoMessageSchema(name: protoName, fields: [
+        ProtoFieldSchema(name: "matches", jsonName: "matches", number: 1, type: "message", typeName: "karokar.fleet.v1.FlexibleStartMatch", repeated: true, oneof: "", mapKeyType: ""),
+        ProtoFieldSchema(name: "page", jsonName: "page", number: 2, type: "message", typeName: "karokar.common.v1.PageResponse", repeated: false, oneof: "", mapKeyType: ""),
+    ])
+
+    public init(cMessage raw: UnsafeRawPointer) throws {
+        let c = raw.assumingMemoryBound(to: Karokar__Fleet__V1__SearchFlexibleStartResponse.self).pointee
+        self.matches = try ProtoC.array(c.matches, count: c.n_matches) { element in try FleetV1.FlexibleStartMatch(cMessage: ProtoC.required(element)) }
+        self.page = try c.page.map { try CommonV1.PageResponse(cMessage: $0) }
+    }
+
+    public func makeCMessage(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        let c = arena.allocate(Karokar__Fleet__V1__SearchFlexibleStartResponse.self)
+        karokar__fleet__v1__search_flexible_start_response__init(c)
+        if !self.matches.isEmpty {
+            c.pointee.n_matches = self.matches.count
+            c.pointee.matches = arena.array(self.matches) { element in element.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Fleet__V1__FlexibleStartMatch.self) }
+        }
+        if let value = self.page { c.pointee.page = value.makeCMessage(in: arena).assumingMemoryBound(to: Karokar__Common__V1__PageResponse.self) }
+        return UnsafeMutableRawPointer(c)
+    }
+
+    public var protoJSON: JSONValue {
+        var writer = JSONObjectWriter()
+        writer.repeated("matches", self.matches)
+        writer.optional("page", self.page)
+        return writer.value
+    }
+
+    public init(protoJSON json: JSONValue) throws {
+        self.init()
+        for (key, value) in try JSONObjectReader.members(of: json, message: Self.protoName) {
+            if value == .null { continue }
+            switch key {
+            case "matches": self.matches = try ProtoJSON.decodeArray(value, field: key)
             case "page": self.page = try ProtoJSON.decode(value, field: key)
             default: throw ProtoJSONError.unknownField(key, message: Self.protoName)
             }

@@ -82,6 +82,9 @@ extension FleetV1 {
             public static let searchAvailableVehicles = RPCMethod<FleetV1.SearchAvailableVehiclesRequest, FleetV1.SearchAvailableVehiclesResponse>(
                 service: "karokar.fleet.v1.FleetService", name: "SearchAvailableVehicles", access: .permissions(["vehicle.search"])
             )
+            public static let searchFlexibleStart = RPCMethod<FleetV1.SearchFlexibleStartRequest, FleetV1.SearchFlexibleStartResponse>(
+                service: "karokar.fleet.v1.FleetService", name: "SearchFlexibleStart", access: .permissions(["vehicle.search"])
+            )
             public static let setTurnaroundBuffer = RPCMethod<FleetV1.SetTurnaroundBufferRequest, FleetV1.SetTurnaroundBufferResponse>(
                 service: "karokar.fleet.v1.FleetService", name: "SetTurnaroundBuffer", access: .permissions(["vehicle.update"])
             )
@@ -156,6 +159,14 @@ extension FleetV1 {
             /// `ACTIVE` vehicles of `ACTIVE` owners with no open record overlapping the period: vendors'
             /// listings plus the caller's own fleet, never another corporate's. Permission: vehicle.search.
             func searchAvailableVehicles(_ request: FleetV1.SearchAvailableVehiclesRequest, context: ServerCallContext) async throws -> FleetV1.SearchAvailableVehiclesResponse
+            /// Flexible start: the listings SearchAvailableVehicles would show that are free for
+            /// `duration_minutes` from some start between `earliest_start` and `latest_start` (both
+            /// included; "a vehicle for 30 days, starting within the next two weeks"), each with its earliest
+            /// such start, a booking from which (with the owner's turnaround buffer) would fit. Filtered and
+            /// paged (by vehicle id, at most 100) like SearchAvailableVehicles. `latest_start` at most 366
+            /// days after `earliest_start`; `duration_minutes` 1 to 527,040 (366 days).
+            /// Permission: vehicle.search.
+            func searchFlexibleStart(_ request: FleetV1.SearchFlexibleStartRequest, context: ServerCallContext) async throws -> FleetV1.SearchFlexibleStartResponse
             /// Sets the caller's organization's turnaround buffer: the minutes a vehicle stays held after
             /// each booking or assignment ends (cleaning, inspection), enforced by the database like the
             /// no-overlap rule and applied by availability checks and search. Applies to records placed
@@ -304,6 +315,17 @@ extension FleetV1 {
                 try await transport.unary(Method.searchAvailableVehicles, request, options: options)
             }
 
+            /// Flexible start: the listings SearchAvailableVehicles would show that are free for
+            /// `duration_minutes` from some start between `earliest_start` and `latest_start` (both
+            /// included; "a vehicle for 30 days, starting within the next two weeks"), each with its earliest
+            /// such start, a booking from which (with the owner's turnaround buffer) would fit. Filtered and
+            /// paged (by vehicle id, at most 100) like SearchAvailableVehicles. `latest_start` at most 366
+            /// days after `earliest_start`; `duration_minutes` 1 to 527,040 (366 days).
+            /// Permission: vehicle.search.
+            public func searchFlexibleStart(_ request: FleetV1.SearchFlexibleStartRequest, options: CallOptions = CallOptions()) async throws -> FleetV1.SearchFlexibleStartResponse {
+                try await transport.unary(Method.searchFlexibleStart, request, options: options)
+            }
+
             /// Sets the caller's organization's turnaround buffer: the minutes a vehicle stays held after
             /// each booking or assignment ends (cleaning, inspection), enforced by the database like the
             /// no-overlap rule and applied by availability checks and search. Applies to records placed
@@ -384,6 +406,9 @@ extension FleetV1.FleetService.Handler {
             },
             RPCRoute(FleetV1.FleetService.Method.searchAvailableVehicles) { request, context in
                 try await self.searchAvailableVehicles(request, context: context)
+            },
+            RPCRoute(FleetV1.FleetService.Method.searchFlexibleStart) { request, context in
+                try await self.searchFlexibleStart(request, context: context)
             },
             RPCRoute(FleetV1.FleetService.Method.setTurnaroundBuffer) { request, context in
                 try await self.setTurnaroundBuffer(request, context: context)

@@ -65,6 +65,9 @@ typedef struct Karokar__Fleet__V1__RunDocumentExpirySweepRequest Karokar__Fleet_
 typedef struct Karokar__Fleet__V1__RunDocumentExpirySweepResponse Karokar__Fleet__V1__RunDocumentExpirySweepResponse;
 typedef struct Karokar__Fleet__V1__SearchAvailableVehiclesRequest Karokar__Fleet__V1__SearchAvailableVehiclesRequest;
 typedef struct Karokar__Fleet__V1__SearchAvailableVehiclesResponse Karokar__Fleet__V1__SearchAvailableVehiclesResponse;
+typedef struct Karokar__Fleet__V1__SearchFlexibleStartRequest Karokar__Fleet__V1__SearchFlexibleStartRequest;
+typedef struct Karokar__Fleet__V1__FlexibleStartMatch Karokar__Fleet__V1__FlexibleStartMatch;
+typedef struct Karokar__Fleet__V1__SearchFlexibleStartResponse Karokar__Fleet__V1__SearchFlexibleStartResponse;
 typedef struct Karokar__Fleet__V1__CheckAvailabilityRequest Karokar__Fleet__V1__CheckAvailabilityRequest;
 typedef struct Karokar__Fleet__V1__CheckAvailabilityResponse Karokar__Fleet__V1__CheckAvailabilityResponse;
 typedef struct Karokar__Fleet__V1__CreateAvailabilityRecordRequest Karokar__Fleet__V1__CreateAvailabilityRecordRequest;
@@ -685,6 +688,46 @@ struct  Karokar__Fleet__V1__SearchAvailableVehiclesResponse
 };
 #define KAROKAR__FLEET__V1__SEARCH_AVAILABLE_VEHICLES_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&karokar__fleet__v1__search_available_vehicles_response__descriptor) \
+    , 0,NULL, NULL }
+
+
+struct  Karokar__Fleet__V1__SearchFlexibleStartRequest
+{
+  ProtobufCMessage base;
+  Karokar__Common__V1__Timestamp *earliest_start;
+  Karokar__Common__V1__Timestamp *latest_start;
+  uint32_t duration_minutes;
+  Karokar__Fleet__V1__VehicleSearchFilters *filters;
+  Karokar__Common__V1__PageRequest *page;
+};
+#define KAROKAR__FLEET__V1__SEARCH_FLEXIBLE_START_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__fleet__v1__search_flexible_start_request__descriptor) \
+    , NULL, NULL, 0, NULL, NULL }
+
+
+struct  Karokar__Fleet__V1__FlexibleStartMatch
+{
+  ProtobufCMessage base;
+  Karokar__Fleet__V1__Vehicle *vehicle;
+  /*
+   * The earliest start in the asked range from which the vehicle is free for the duration.
+   */
+  Karokar__Common__V1__Timestamp *earliest_start;
+};
+#define KAROKAR__FLEET__V1__FLEXIBLE_START_MATCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__fleet__v1__flexible_start_match__descriptor) \
+    , NULL, NULL }
+
+
+struct  Karokar__Fleet__V1__SearchFlexibleStartResponse
+{
+  ProtobufCMessage base;
+  size_t n_matches;
+  Karokar__Fleet__V1__FlexibleStartMatch **matches;
+  Karokar__Common__V1__PageResponse *page;
+};
+#define KAROKAR__FLEET__V1__SEARCH_FLEXIBLE_START_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&karokar__fleet__v1__search_flexible_start_response__descriptor) \
     , 0,NULL, NULL }
 
 
@@ -1696,6 +1739,63 @@ Karokar__Fleet__V1__SearchAvailableVehiclesResponse *
 void   karokar__fleet__v1__search_available_vehicles_response__free_unpacked
                      (Karokar__Fleet__V1__SearchAvailableVehiclesResponse *message,
                       ProtobufCAllocator *allocator);
+/* Karokar__Fleet__V1__SearchFlexibleStartRequest methods */
+void   karokar__fleet__v1__search_flexible_start_request__init
+                     (Karokar__Fleet__V1__SearchFlexibleStartRequest         *message);
+size_t karokar__fleet__v1__search_flexible_start_request__get_packed_size
+                     (const Karokar__Fleet__V1__SearchFlexibleStartRequest   *message);
+size_t karokar__fleet__v1__search_flexible_start_request__pack
+                     (const Karokar__Fleet__V1__SearchFlexibleStartRequest   *message,
+                      uint8_t             *out);
+size_t karokar__fleet__v1__search_flexible_start_request__pack_to_buffer
+                     (const Karokar__Fleet__V1__SearchFlexibleStartRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Fleet__V1__SearchFlexibleStartRequest *
+       karokar__fleet__v1__search_flexible_start_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__fleet__v1__search_flexible_start_request__free_unpacked
+                     (Karokar__Fleet__V1__SearchFlexibleStartRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Karokar__Fleet__V1__FlexibleStartMatch methods */
+void   karokar__fleet__v1__flexible_start_match__init
+                     (Karokar__Fleet__V1__FlexibleStartMatch         *message);
+size_t karokar__fleet__v1__flexible_start_match__get_packed_size
+                     (const Karokar__Fleet__V1__FlexibleStartMatch   *message);
+size_t karokar__fleet__v1__flexible_start_match__pack
+                     (const Karokar__Fleet__V1__FlexibleStartMatch   *message,
+                      uint8_t             *out);
+size_t karokar__fleet__v1__flexible_start_match__pack_to_buffer
+                     (const Karokar__Fleet__V1__FlexibleStartMatch   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Fleet__V1__FlexibleStartMatch *
+       karokar__fleet__v1__flexible_start_match__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__fleet__v1__flexible_start_match__free_unpacked
+                     (Karokar__Fleet__V1__FlexibleStartMatch *message,
+                      ProtobufCAllocator *allocator);
+/* Karokar__Fleet__V1__SearchFlexibleStartResponse methods */
+void   karokar__fleet__v1__search_flexible_start_response__init
+                     (Karokar__Fleet__V1__SearchFlexibleStartResponse         *message);
+size_t karokar__fleet__v1__search_flexible_start_response__get_packed_size
+                     (const Karokar__Fleet__V1__SearchFlexibleStartResponse   *message);
+size_t karokar__fleet__v1__search_flexible_start_response__pack
+                     (const Karokar__Fleet__V1__SearchFlexibleStartResponse   *message,
+                      uint8_t             *out);
+size_t karokar__fleet__v1__search_flexible_start_response__pack_to_buffer
+                     (const Karokar__Fleet__V1__SearchFlexibleStartResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Karokar__Fleet__V1__SearchFlexibleStartResponse *
+       karokar__fleet__v1__search_flexible_start_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   karokar__fleet__v1__search_flexible_start_response__free_unpacked
+                     (Karokar__Fleet__V1__SearchFlexibleStartResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Karokar__Fleet__V1__CheckAvailabilityRequest methods */
 void   karokar__fleet__v1__check_availability_request__init
                      (Karokar__Fleet__V1__CheckAvailabilityRequest         *message);
@@ -2026,6 +2126,15 @@ typedef void (*Karokar__Fleet__V1__SearchAvailableVehiclesRequest_Closure)
 typedef void (*Karokar__Fleet__V1__SearchAvailableVehiclesResponse_Closure)
                  (const Karokar__Fleet__V1__SearchAvailableVehiclesResponse *message,
                   void *closure_data);
+typedef void (*Karokar__Fleet__V1__SearchFlexibleStartRequest_Closure)
+                 (const Karokar__Fleet__V1__SearchFlexibleStartRequest *message,
+                  void *closure_data);
+typedef void (*Karokar__Fleet__V1__FlexibleStartMatch_Closure)
+                 (const Karokar__Fleet__V1__FlexibleStartMatch *message,
+                  void *closure_data);
+typedef void (*Karokar__Fleet__V1__SearchFlexibleStartResponse_Closure)
+                 (const Karokar__Fleet__V1__SearchFlexibleStartResponse *message,
+                  void *closure_data);
 typedef void (*Karokar__Fleet__V1__CheckAvailabilityRequest_Closure)
                  (const Karokar__Fleet__V1__CheckAvailabilityRequest *message,
                   void *closure_data);
@@ -2151,6 +2260,10 @@ struct Karokar__Fleet__V1__FleetService_Service
                                     const Karokar__Fleet__V1__SearchAvailableVehiclesRequest *input,
                                     Karokar__Fleet__V1__SearchAvailableVehiclesResponse_Closure closure,
                                     void *closure_data);
+  void (*search_flexible_start)(Karokar__Fleet__V1__FleetService_Service *service,
+                                const Karokar__Fleet__V1__SearchFlexibleStartRequest *input,
+                                Karokar__Fleet__V1__SearchFlexibleStartResponse_Closure closure,
+                                void *closure_data);
   void (*set_turnaround_buffer)(Karokar__Fleet__V1__FleetService_Service *service,
                                 const Karokar__Fleet__V1__SetTurnaroundBufferRequest *input,
                                 Karokar__Fleet__V1__SetTurnaroundBufferResponse_Closure closure,
@@ -2185,6 +2298,7 @@ void karokar__fleet__v1__fleet_service__init (Karokar__Fleet__V1__FleetService_S
       function_prefix__ ## list_vehicle_documents,\
       function_prefix__ ## run_document_expiry_sweep,\
       function_prefix__ ## search_available_vehicles,\
+      function_prefix__ ## search_flexible_start,\
       function_prefix__ ## set_turnaround_buffer  }
 void karokar__fleet__v1__fleet_service__register_vehicle(ProtobufCService *service,
                                                          const Karokar__Fleet__V1__RegisterVehicleRequest *input,
@@ -2274,6 +2388,10 @@ void karokar__fleet__v1__fleet_service__search_available_vehicles(ProtobufCServi
                                                                   const Karokar__Fleet__V1__SearchAvailableVehiclesRequest *input,
                                                                   Karokar__Fleet__V1__SearchAvailableVehiclesResponse_Closure closure,
                                                                   void *closure_data);
+void karokar__fleet__v1__fleet_service__search_flexible_start(ProtobufCService *service,
+                                                              const Karokar__Fleet__V1__SearchFlexibleStartRequest *input,
+                                                              Karokar__Fleet__V1__SearchFlexibleStartResponse_Closure closure,
+                                                              void *closure_data);
 void karokar__fleet__v1__fleet_service__set_turnaround_buffer(ProtobufCService *service,
                                                               const Karokar__Fleet__V1__SetTurnaroundBufferRequest *input,
                                                               Karokar__Fleet__V1__SetTurnaroundBufferResponse_Closure closure,
@@ -2384,6 +2502,9 @@ extern const ProtobufCMessageDescriptor karokar__fleet__v1__run_document_expiry_
 extern const ProtobufCMessageDescriptor karokar__fleet__v1__run_document_expiry_sweep_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__fleet__v1__search_available_vehicles_request__descriptor;
 extern const ProtobufCMessageDescriptor karokar__fleet__v1__search_available_vehicles_response__descriptor;
+extern const ProtobufCMessageDescriptor karokar__fleet__v1__search_flexible_start_request__descriptor;
+extern const ProtobufCMessageDescriptor karokar__fleet__v1__flexible_start_match__descriptor;
+extern const ProtobufCMessageDescriptor karokar__fleet__v1__search_flexible_start_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__fleet__v1__check_availability_request__descriptor;
 extern const ProtobufCMessageDescriptor karokar__fleet__v1__check_availability_response__descriptor;
 extern const ProtobufCMessageDescriptor karokar__fleet__v1__create_availability_record_request__descriptor;

@@ -2077,6 +2077,141 @@ void   karokar__fleet__v1__search_available_vehicles_response__free_unpacked
   assert(message->base.descriptor == &karokar__fleet__v1__search_available_vehicles_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   karokar__fleet__v1__search_flexible_start_request__init
+                     (Karokar__Fleet__V1__SearchFlexibleStartRequest         *message)
+{
+  static const Karokar__Fleet__V1__SearchFlexibleStartRequest init_value = KAROKAR__FLEET__V1__SEARCH_FLEXIBLE_START_REQUEST__INIT;
+  *message = init_value;
+}
+size_t karokar__fleet__v1__search_flexible_start_request__get_packed_size
+                     (const Karokar__Fleet__V1__SearchFlexibleStartRequest *message)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__search_flexible_start_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__fleet__v1__search_flexible_start_request__pack
+                     (const Karokar__Fleet__V1__SearchFlexibleStartRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__search_flexible_start_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__fleet__v1__search_flexible_start_request__pack_to_buffer
+                     (const Karokar__Fleet__V1__SearchFlexibleStartRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__search_flexible_start_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Fleet__V1__SearchFlexibleStartRequest *
+       karokar__fleet__v1__search_flexible_start_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Fleet__V1__SearchFlexibleStartRequest *)
+     protobuf_c_message_unpack (&karokar__fleet__v1__search_flexible_start_request__descriptor,
+                                allocator, len, data);
+}
+void   karokar__fleet__v1__search_flexible_start_request__free_unpacked
+                     (Karokar__Fleet__V1__SearchFlexibleStartRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__fleet__v1__search_flexible_start_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   karokar__fleet__v1__flexible_start_match__init
+                     (Karokar__Fleet__V1__FlexibleStartMatch         *message)
+{
+  static const Karokar__Fleet__V1__FlexibleStartMatch init_value = KAROKAR__FLEET__V1__FLEXIBLE_START_MATCH__INIT;
+  *message = init_value;
+}
+size_t karokar__fleet__v1__flexible_start_match__get_packed_size
+                     (const Karokar__Fleet__V1__FlexibleStartMatch *message)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__flexible_start_match__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__fleet__v1__flexible_start_match__pack
+                     (const Karokar__Fleet__V1__FlexibleStartMatch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__flexible_start_match__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__fleet__v1__flexible_start_match__pack_to_buffer
+                     (const Karokar__Fleet__V1__FlexibleStartMatch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__flexible_start_match__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Fleet__V1__FlexibleStartMatch *
+       karokar__fleet__v1__flexible_start_match__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Fleet__V1__FlexibleStartMatch *)
+     protobuf_c_message_unpack (&karokar__fleet__v1__flexible_start_match__descriptor,
+                                allocator, len, data);
+}
+void   karokar__fleet__v1__flexible_start_match__free_unpacked
+                     (Karokar__Fleet__V1__FlexibleStartMatch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__fleet__v1__flexible_start_match__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   karokar__fleet__v1__search_flexible_start_response__init
+                     (Karokar__Fleet__V1__SearchFlexibleStartResponse         *message)
+{
+  static const Karokar__Fleet__V1__SearchFlexibleStartResponse init_value = KAROKAR__FLEET__V1__SEARCH_FLEXIBLE_START_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t karokar__fleet__v1__search_flexible_start_response__get_packed_size
+                     (const Karokar__Fleet__V1__SearchFlexibleStartResponse *message)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__search_flexible_start_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t karokar__fleet__v1__search_flexible_start_response__pack
+                     (const Karokar__Fleet__V1__SearchFlexibleStartResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__search_flexible_start_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t karokar__fleet__v1__search_flexible_start_response__pack_to_buffer
+                     (const Karokar__Fleet__V1__SearchFlexibleStartResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &karokar__fleet__v1__search_flexible_start_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Karokar__Fleet__V1__SearchFlexibleStartResponse *
+       karokar__fleet__v1__search_flexible_start_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Karokar__Fleet__V1__SearchFlexibleStartResponse *)
+     protobuf_c_message_unpack (&karokar__fleet__v1__search_flexible_start_response__descriptor,
+                                allocator, len, data);
+}
+void   karokar__fleet__v1__search_flexible_start_response__free_unpacked
+                     (Karokar__Fleet__V1__SearchFlexibleStartResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &karokar__fleet__v1__search_flexible_start_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   karokar__fleet__v1__check_availability_request__init
                      (Karokar__Fleet__V1__CheckAvailabilityRequest         *message)
 {
@@ -5042,6 +5177,198 @@ const ProtobufCMessageDescriptor karokar__fleet__v1__search_available_vehicles_r
   (ProtobufCMessageInit) karokar__fleet__v1__search_available_vehicles_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor karokar__fleet__v1__search_flexible_start_request__field_descriptors[5] =
+{
+  {
+    "earliest_start",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Fleet__V1__SearchFlexibleStartRequest, earliest_start),
+    &karokar__common__v1__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latest_start",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Fleet__V1__SearchFlexibleStartRequest, latest_start),
+    &karokar__common__v1__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "duration_minutes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Fleet__V1__SearchFlexibleStartRequest, duration_minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "filters",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Fleet__V1__SearchFlexibleStartRequest, filters),
+    &karokar__fleet__v1__vehicle_search_filters__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Fleet__V1__SearchFlexibleStartRequest, page),
+    &karokar__common__v1__page_request__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__fleet__v1__search_flexible_start_request__field_indices_by_name[] = {
+  2,   /* field[2] = duration_minutes */
+  0,   /* field[0] = earliest_start */
+  3,   /* field[3] = filters */
+  1,   /* field[1] = latest_start */
+  4,   /* field[4] = page */
+};
+static const ProtobufCIntRange karokar__fleet__v1__search_flexible_start_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor karokar__fleet__v1__search_flexible_start_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.fleet.v1.SearchFlexibleStartRequest",
+  "SearchFlexibleStartRequest",
+  "Karokar__Fleet__V1__SearchFlexibleStartRequest",
+  "karokar.fleet.v1",
+  sizeof(Karokar__Fleet__V1__SearchFlexibleStartRequest),
+  5,
+  karokar__fleet__v1__search_flexible_start_request__field_descriptors,
+  karokar__fleet__v1__search_flexible_start_request__field_indices_by_name,
+  1,  karokar__fleet__v1__search_flexible_start_request__number_ranges,
+  (ProtobufCMessageInit) karokar__fleet__v1__search_flexible_start_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__fleet__v1__flexible_start_match__field_descriptors[2] =
+{
+  {
+    "vehicle",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Fleet__V1__FlexibleStartMatch, vehicle),
+    &karokar__fleet__v1__vehicle__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "earliest_start",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Fleet__V1__FlexibleStartMatch, earliest_start),
+    &karokar__common__v1__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__fleet__v1__flexible_start_match__field_indices_by_name[] = {
+  1,   /* field[1] = earliest_start */
+  0,   /* field[0] = vehicle */
+};
+static const ProtobufCIntRange karokar__fleet__v1__flexible_start_match__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor karokar__fleet__v1__flexible_start_match__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.fleet.v1.FlexibleStartMatch",
+  "FlexibleStartMatch",
+  "Karokar__Fleet__V1__FlexibleStartMatch",
+  "karokar.fleet.v1",
+  sizeof(Karokar__Fleet__V1__FlexibleStartMatch),
+  2,
+  karokar__fleet__v1__flexible_start_match__field_descriptors,
+  karokar__fleet__v1__flexible_start_match__field_indices_by_name,
+  1,  karokar__fleet__v1__flexible_start_match__number_ranges,
+  (ProtobufCMessageInit) karokar__fleet__v1__flexible_start_match__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor karokar__fleet__v1__search_flexible_start_response__field_descriptors[2] =
+{
+  {
+    "matches",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Karokar__Fleet__V1__SearchFlexibleStartResponse, n_matches),
+    offsetof(Karokar__Fleet__V1__SearchFlexibleStartResponse, matches),
+    &karokar__fleet__v1__flexible_start_match__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Karokar__Fleet__V1__SearchFlexibleStartResponse, page),
+    &karokar__common__v1__page_response__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned karokar__fleet__v1__search_flexible_start_response__field_indices_by_name[] = {
+  0,   /* field[0] = matches */
+  1,   /* field[1] = page */
+};
+static const ProtobufCIntRange karokar__fleet__v1__search_flexible_start_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor karokar__fleet__v1__search_flexible_start_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "karokar.fleet.v1.SearchFlexibleStartResponse",
+  "SearchFlexibleStartResponse",
+  "Karokar__Fleet__V1__SearchFlexibleStartResponse",
+  "karokar.fleet.v1",
+  sizeof(Karokar__Fleet__V1__SearchFlexibleStartResponse),
+  2,
+  karokar__fleet__v1__search_flexible_start_response__field_descriptors,
+  karokar__fleet__v1__search_flexible_start_response__field_indices_by_name,
+  1,  karokar__fleet__v1__search_flexible_start_response__number_ranges,
+  (ProtobufCMessageInit) karokar__fleet__v1__search_flexible_start_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor karokar__fleet__v1__check_availability_request__field_descriptors[2] =
 {
   {
@@ -5591,7 +5918,7 @@ const ProtobufCMessageDescriptor karokar__fleet__v1__get_vehicle_timeline_respon
   (ProtobufCMessageInit) karokar__fleet__v1__get_vehicle_timeline_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor karokar__fleet__v1__fleet_service__method_descriptors[23] =
+static const ProtobufCMethodDescriptor karokar__fleet__v1__fleet_service__method_descriptors[24] =
 {
   { "RegisterVehicle", &karokar__fleet__v1__register_vehicle_request__descriptor, &karokar__fleet__v1__register_vehicle_response__descriptor },
   { "GetVehicle", &karokar__fleet__v1__get_vehicle_request__descriptor, &karokar__fleet__v1__get_vehicle_response__descriptor },
@@ -5615,6 +5942,7 @@ static const ProtobufCMethodDescriptor karokar__fleet__v1__fleet_service__method
   { "ListVehicleDocuments", &karokar__fleet__v1__list_vehicle_documents_request__descriptor, &karokar__fleet__v1__list_vehicle_documents_response__descriptor },
   { "RunDocumentExpirySweep", &karokar__fleet__v1__run_document_expiry_sweep_request__descriptor, &karokar__fleet__v1__run_document_expiry_sweep_response__descriptor },
   { "SearchAvailableVehicles", &karokar__fleet__v1__search_available_vehicles_request__descriptor, &karokar__fleet__v1__search_available_vehicles_response__descriptor },
+  { "SearchFlexibleStart", &karokar__fleet__v1__search_flexible_start_request__descriptor, &karokar__fleet__v1__search_flexible_start_response__descriptor },
   { "SetTurnaroundBuffer", &karokar__fleet__v1__set_turnaround_buffer_request__descriptor, &karokar__fleet__v1__set_turnaround_buffer_response__descriptor },
 };
 const unsigned karokar__fleet__v1__fleet_service__method_indices_by_name[] = {
@@ -5637,7 +5965,8 @@ const unsigned karokar__fleet__v1__fleet_service__method_indices_by_name[] = {
   20,        /* RunDocumentExpirySweep */
   6,        /* ScheduleMaintenance */
   21,        /* SearchAvailableVehicles */
-  22,        /* SetTurnaroundBuffer */
+  22,        /* SearchFlexibleStart */
+  23,        /* SetTurnaroundBuffer */
   7,        /* StartMaintenance */
   12,        /* SuspendVehicle */
   3         /* UpdateVehicleDetails */
@@ -5649,7 +5978,7 @@ const ProtobufCServiceDescriptor karokar__fleet__v1__fleet_service__descriptor =
   "FleetService",
   "Karokar__Fleet__V1__FleetService",
   "karokar.fleet.v1",
-  23,
+  24,
   karokar__fleet__v1__fleet_service__method_descriptors,
   karokar__fleet__v1__fleet_service__method_indices_by_name
 };
@@ -5829,13 +6158,21 @@ void karokar__fleet__v1__fleet_service__search_available_vehicles(ProtobufCServi
   assert(service->descriptor == &karokar__fleet__v1__fleet_service__descriptor);
   service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void karokar__fleet__v1__fleet_service__search_flexible_start(ProtobufCService *service,
+                                                              const Karokar__Fleet__V1__SearchFlexibleStartRequest *input,
+                                                              Karokar__Fleet__V1__SearchFlexibleStartResponse_Closure closure,
+                                                              void *closure_data)
+{
+  assert(service->descriptor == &karokar__fleet__v1__fleet_service__descriptor);
+  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void karokar__fleet__v1__fleet_service__set_turnaround_buffer(ProtobufCService *service,
                                                               const Karokar__Fleet__V1__SetTurnaroundBufferRequest *input,
                                                               Karokar__Fleet__V1__SetTurnaroundBufferResponse_Closure closure,
                                                               void *closure_data)
 {
   assert(service->descriptor == &karokar__fleet__v1__fleet_service__descriptor);
-  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void karokar__fleet__v1__fleet_service__init (Karokar__Fleet__V1__FleetService_Service *service,
                                               Karokar__Fleet__V1__FleetService_ServiceDestroy destroy)
