@@ -30,7 +30,7 @@ struct AuditCoverageTests {
         "IdentityService/GetServiceAccount", "IdentityService/ListServiceAccounts",
         "FleetService/GetVehicle", "FleetService/ListFleet", "FleetService/GetMaintenance", "FleetService/ListMaintenance",
         "FleetService/ListSuspensions", "FleetService/ListBlocks", "FleetService/ListVehicleDocuments", "FleetService/SearchAvailableVehicles",
-        "AvailabilityService/CheckAvailability", "AvailabilityService/GetVehicleTimeline",
+        "FleetService/SearchFlexibleStart", "AvailabilityService/CheckAvailability", "AvailabilityService/GetVehicleTimeline",
         "AdministrationService/ListPendingApprovals", "AdministrationService/GetApprovalHistory", "AdministrationService/GetDashboardCounts",
         "AdministrationService/ListModerationActions",
         "BookingService/GetBooking", "BookingService/ListCorporateBookings", "BookingService/ListVendorBookingRequests",
@@ -429,6 +429,11 @@ struct AuditCoverageTests {
         )
         _ = try await fleet.searchAvailableVehicles(
             FleetV1.SearchAvailableVehiclesRequest(period: Self.days(60, 61)), options: walk.on(F.searchAvailableVehicles, manager)
+        )
+        let window = Self.days(60, 67)
+        _ = try await fleet.searchFlexibleStart(
+            FleetV1.SearchFlexibleStartRequest(earliestStart: window.start, latestStart: window.end, durationMinutes: 24 * 60),
+            options: walk.on(F.searchFlexibleStart, manager)
         )
 
         // MARK: Booking, allocations, assignment
