@@ -13,7 +13,7 @@ struct SessionEndTests {
     /// How long after `started` (when the change committed) the token stopped working on
     /// `identity` (polling WhoAmI), or nil when it still works after `within`.
     static func refusal(
-        of session: TestSession, on identity: IdentityV1.IdentityService.Client, since started: ContinuousClock.Instant, within: Duration = .seconds(3)
+        of session: TestSession, on identity: IdentityV1.IdentityService.Client, since started: ContinuousClock.Instant, within: Duration = .seconds(5)
     ) async throws -> (after: Duration, domainCode: String?)? {
         while ContinuousClock.now - started < within {
             do {
@@ -25,6 +25,13 @@ struct SessionEndTests {
         }
         return nil
     }
+
+    /// The other process learns of an ended session by `NOTIFY` (milliseconds on a quiet machine);
+    /// without it, it would keep the token until its cache entry expires (30 s by default). The
+    /// bound the tests assert sits between the two with room for a starved CI machine, where each
+    /// poll is an RPC to a process that shares two cores with dozens of others (a clean-clone run
+    /// measured 1.07 s once): a lost notification still fails it.
+    static let bound: Duration = .seconds(3)
 
     /// Two server processes on the market's database, with an Identity client each.
     static func withTwoProcesses(
@@ -44,7 +51,7 @@ struct SessionEndTests {
         await second.stop()
     }
 
-    @Test func aLogoutThroughOneProcessEndsTheSessionsAccessTokenOnTheOtherWithinASecond() async throws {
+    @Test func aLogoutThroughOneProcessEndsTheSessionsAccessTokenOnTheOtherWithinSecondsNotTheCacheLifetime() async throws {
         try await TestMarketplace.run { market in
             let email = try await market.register(.vendor).adminUser!.email
             try await Self.withTwoProcesses(market) { first, second in
@@ -57,8 +64,8 @@ struct SessionEndTests {
                 async let refusedHere = Self.refusal(of: session, on: first, since: started)
                 async let refusedThere = Self.refusal(of: session, on: second, since: started)
                 let (here, there) = try await (refusedHere, refusedThere)
-                #expect(here?.after ?? .seconds(99) < .seconds(1), "\(String(describing: here))")
-                #expect(there?.after ?? .seconds(99) < .seconds(1), "the other process: \(String(describing: there))")
+                #expect(here?.after ?? .seconds(99) < Self.bound, "\(String(describing: here))")
+                #expect(there?.after ?? .seconds(99) < Self.bound, "the other process: \(String(describing: there))")
                 #expect(there?.domainCode == "TOKEN_REVOKED")
                 _ = try await second.whoAmI(IdentityV1.WhoAmIRequest(), options: other.callOptions)  // only that session ended
                 await expectCode(.unauthenticated) {
@@ -68,7 +75,7 @@ struct SessionEndTests {
         }
     }
 
-    @Test func aPasswordChangeThroughOneProcessEndsEverySessionOfTheUserOnTheOtherWithinASecond() async throws {
+    @Test func aPasswordChangeThroughOneProcessEndsEverySessionOfTheUserOnTheOtherWithinSecondsNotTheCacheLifetime() async throws {
         try await TestMarketplace.run { market in
             let vendor = try await market.onboard(.vendor)
             let corporate = try await market.onboard(.corporate)
@@ -91,7 +98,7 @@ struct SessionEndTests {
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
                 for refused in refusals {
-                    #expect(refused?.after ?? .seconds(99) < .seconds(1), "\(String(describing: refused))")
+                    #expect(refused?.after ?? .seconds(99) < Self.bound, "\(String(describing: refused))")
                     #expect(refused?.domainCode == "TOKEN_REVOKED")
                 }
                 let renewed = try await market.login(email, "a brand new passphrase", organization: vendor.id)
