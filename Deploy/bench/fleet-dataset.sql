@@ -57,6 +57,6 @@ DROP INDEX fleet.vehicle_free_vehicle;
 DROP INDEX fleet.vehicle_free_window;
 SELECT fleet.rebuild_all_free();
 CREATE INDEX vehicle_free_vehicle ON fleet.vehicle_free (vehicle_id) INCLUDE (free);
-CREATE INDEX vehicle_free_window ON fleet.vehicle_free USING gist (bucket, free) INCLUDE (vehicle_id, organization_id, vendor_owned);
+CREATE INDEX vehicle_free_window ON fleet.vehicle_free USING gist (bucket, free) INCLUDE (vehicle_id, organization_id, vendor_owned, make_key, model_key, year);
 COMMIT;
 VACUUM ANALYZE fleet.owner, fleet.vehicle, fleet.availability, fleet.vehicle_free;

@@ -1,4 +1,6 @@
 import KaroKarProto
+import KaroKarRPC
+import KaroKarToolSupport
 
 extension BenchReport {
     var text: String {
@@ -66,25 +68,50 @@ extension BenchReport {
         ])
     }
 
-    /// A header and one row, so runs can be appended to one file.
+    /// A header and one row for the whole run (`stage` = `all`), so runs can be appended to one
+    /// file; with a load or concurrency schedule, one more row per stage (`stage` = 1, 2, ...) with
+    /// that stage's offered rate, concurrency, calls, achieved rate, percentiles and statuses
+    /// (the whole-run columns a stage does not have are empty).
     var csv: String {
-        let latency = Dictionary(uniqueKeysWithValues: latencies)
-        let columns: [(String, String)] = [
-            ("call", plan.method.path), ("mode", isOpenLoop ? "open" : "closed"),
-            ("target_rate", plan.rate.map { Self.number($0, 1) } ?? ""), ("concurrency", String(plan.concurrency)),
-            ("connections", String(plan.connections)), ("requests", String(result.stats.requests)),
-            ("seconds", Self.number(result.seconds, 6)), ("rate", Self.number(result.rate, 1)),
+        let header = csvColumns(stage: "all", rate: plan.rate, concurrency: plan.concurrency, stats: result.stats, seconds: result.seconds, whole: true)
+        var rows = [header.map(\.1)]
+        for (index, stage) in stages.enumerated() {
+            rows.append(csvColumns(
+                stage: String(index + 1), rate: stage.stage.rate, concurrency: stage.stage.concurrency,
+                stats: stage.result.stats, seconds: stage.result.seconds, whole: false
+            ).map(\.1))
+        }
+        return ([header.map(\.0)] + rows).map { $0.joined(separator: ",") }.joined(separator: "\n")
+    }
+
+    private func csvColumns(stage: String, rate: Double?, concurrency: Int, stats: LoadStats, seconds: Double, whole: Bool) -> [(String, String)] {
+        let latency = Dictionary(uniqueKeysWithValues: Self.latencies(stats.histogram))
+        let statuses = stats.statuses { StatusText.name(of: RPCCode(rawValue: $0)) }
+        return [
+            ("stage", stage), ("call", plan.method.path), ("mode", isOpenLoop ? "open" : "closed"),
+            ("target_rate", rate.map { Self.number($0, 1) } ?? ""), ("concurrency", String(concurrency)),
+            ("connections", String(plan.connections)), ("requests", String(stats.requests)),
+            ("seconds", Self.number(seconds, 6)), ("rate", Self.number(seconds > 0 ? Double(stats.requests) / seconds : 0, 1)),
         ] + ["min", "mean", "p50", "p90", "p99", "p99.9", "max"].map { name in
             ("\(name.replacingDots)_us", latency[name].map { Self.number($0, 3) } ?? "")
         } + [
             ("statuses", statuses.map { "\($0.0)=\($0.1)" }.joined(separator: ";")),
-            ("domain_codes", domainCodes.map { "\($0.0)=\($0.1)" }.joined(separator: ";")),
-            ("load_generator_cpu_us_per_call", microsecondsPerCall(result.cpu.loadGenerator).map { Self.number($0, 3) } ?? ""),
-            ("server_cpu_us_per_call", microsecondsPerCall(result.cpu.server).map { Self.number($0, 3) } ?? ""),
+        ] + wholeRunColumns(whole)
+    }
+
+    /// Figures only the whole run has (empty in a stage's row).
+    private func wholeRunColumns(_ whole: Bool) -> [(String, String)] {
+        let codes: String = domainCodes.map { "\($0.0)=\($0.1)" }.joined(separator: ";")
+        let loadCPU: String = microsecondsPerCall(result.cpu.loadGenerator).map { Self.number($0, 3) } ?? ""
+        let serverCPU: String = microsecondsPerCall(result.cpu.server).map { Self.number($0, 3) } ?? ""
+        let idleBytes: String = result.serverBytesPerIdleConnection.map { Self.number($0, 1) } ?? ""
+        return [
+            ("domain_codes", whole ? codes : ""),
+            ("load_generator_cpu_us_per_call", whole ? loadCPU : ""),
+            ("server_cpu_us_per_call", whole ? serverCPU : ""),
             ("idle_connections", String(plan.idleConnections)),
-            ("server_bytes_per_idle_connection", result.serverBytesPerIdleConnection.map { Self.number($0, 1) } ?? ""),
+            ("server_bytes_per_idle_connection", whole ? idleBytes : ""),
         ]
-        return columns.map(\.0).joined(separator: ",") + "\n" + columns.map(\.1).joined(separator: ",")
     }
 }
 

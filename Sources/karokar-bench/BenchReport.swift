@@ -26,9 +26,12 @@ struct BenchReport {
     var histogram: LatencyHistogram { result.stats.histogram }
 
     /// min, mean, p50 ... p99.9, max.
-    var latencies: [(String, Double)] {
+    var latencies: [(String, Double)] { Self.latencies(histogram) }
+
+    /// min, mean, p50 ... p99.9, max of one histogram (microseconds); none when it is empty.
+    static func latencies(_ histogram: LatencyHistogram) -> [(String, Double)] {
         guard histogram.count > 0 else { return [] }
-        let percentiles = Self.quantiles.map { ($0.0, Double(histogram.value(atQuantile: $0.1)) / 1000) }
+        let percentiles = quantiles.map { ($0.0, Double(histogram.value(atQuantile: $0.1)) / 1000) }
         return [("min", Double(histogram.minimum) / 1000), ("mean", histogram.mean / 1000)] + percentiles
             + [("max", Double(histogram.maximum) / 1000)]
     }

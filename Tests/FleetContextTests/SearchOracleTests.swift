@@ -38,9 +38,13 @@ struct SearchOracleTests {
             let caller = fleet.randomCaller(&random)
             let filters = fleet.randomFilters(&random)
             let pageSize = UInt32.random(in: 1...7, using: &random)
-            let found = try await searchAll(world, window, filters, caller, pageSize: pageSize)
             let expected = try await Oracle.read(world).free(window: window, filters, caller)
-            #expect(found == expected, "window \(window), filters \(filters), caller \(caller.1), page \(pageSize)")
+            for plans in [SearchStore.Plans.race, .walkOnly, .gapsOnly] {
+                let found = try await SearchStore.$plans.withValue(plans) {
+                    try await searchAll(world, window, filters, caller, pageSize: pageSize)
+                }
+                #expect(found == expected, "\(plans): window \(window), filters \(filters), caller \(caller.1), page \(pageSize)")
+            }
         }
         for _ in 0..<30 {
             let origin = days(0, nil).0.seconds
@@ -60,14 +64,19 @@ struct SearchOracleTests {
             let minutes = choices.randomElement(using: &random)!
             let caller = fleet.randomCaller(&random)
             let filters = fleet.randomFilters(&random)
-            let found = try await flexibleAll(world, earliest, latest, minutes, filters, caller, pageSize: UInt32.random(in: 1...7, using: &random))
+            let pageSize = UInt32.random(in: 1...7, using: &random)
             let expected = try await Oracle.read(world).flexible(
                 earliest: earliest, latest: latest, minutes: Int64(minutes), filters, caller
             )
-            let foundIDs: [String] = found.map { $0.0 }, expectedIDs: [String] = expected.map { $0.0 }
-            let foundStarts: [Int64] = found.map { $0.1 }, expectedStarts: [Int64] = expected.map { $0.1 }
-            #expect(foundIDs == expectedIDs, "flexible \(earliest)...\(latest) for \(minutes) min, filters \(filters)")
-            #expect(foundStarts == expectedStarts, "earliest starts, flexible \(earliest)...\(latest) for \(minutes) min")
+            let expectedIDs: [String] = expected.map { $0.0 }, expectedStarts: [Int64] = expected.map { $0.1 }
+            for plans in [SearchStore.Plans.race, .walkOnly, .gapsOnly] {
+                let found = try await SearchStore.$plans.withValue(plans) {
+                    try await flexibleAll(world, earliest, latest, minutes, filters, caller, pageSize: pageSize)
+                }
+                let foundIDs: [String] = found.map { $0.0 }, foundStarts: [Int64] = found.map { $0.1 }
+                #expect(foundIDs == expectedIDs, "\(plans): flexible \(earliest)...\(latest) for \(minutes) min, filters \(filters)")
+                #expect(foundStarts == expectedStarts, "\(plans): earliest starts, flexible \(earliest)...\(latest) for \(minutes) min")
+            }
         }
         await world.pool.close()
     }
@@ -244,6 +253,13 @@ struct RandomFleet {
         vehicle = try await world.handler.activateVehicle(.init(vehicleId: vehicle.id), context: context).vehicle!
         let id = UUID(hyphenated: vehicle.id)!
         active.append((id, owner, kind))
+        if Int.random(in: 0..<3, using: &random) == 0 {
+            // Listed details change after activation: the copies search filters on follow them.
+            _ = try await world.handler.updateVehicleDetails(.init(
+                vehicleId: vehicle.id, make: .init(value: makes.randomElement(using: &random)!),
+                model: .init(value: "M\(Int.random(in: 1...2, using: &random))"), year: .init(value: Int32.random(in: 2015...2025, using: &random))
+            ), context: context)
+        }
         for _ in 0..<Int.random(in: 0...5, using: &random) {
             try await randomRecord(on: id, owner, kind, within: 0, 58, &random)
         }

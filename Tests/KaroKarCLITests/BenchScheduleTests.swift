@@ -79,6 +79,33 @@ extension ToolProcesses {
             await server.stop()
         }
 
+        @Test("CSV: a header, the whole run's row, then one row per stage with its own rate, calls and percentiles")
+        func csvStageRows() async throws {
+            let server = try await TestServer.start()
+            let outcome = try await bench([
+                "--load-schedule", "line", "--load-start", "300", "--load-step=-100", "--load-end", "100", "-c", "16", "--warmup", "0",
+            ], port: server.port, format: "csv")
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            let lines = outcome.stdout.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            #expect(lines.count == 5, "header, whole run, three stages: \(outcome.stdout)")
+            guard lines.count == 5 else { return }
+            let header = lines[0]
+            func cell(_ row: [String], _ name: String) -> String? {
+                header.firstIndex(of: name).flatMap { $0 < row.count ? row[$0] : nil }
+            }
+            #expect(lines.allSatisfy { $0.count == header.count })
+            #expect(lines.dropFirst().map { cell($0, "stage") } == ["all", "1", "2", "3"])
+            #expect(lines.dropFirst(2).map { cell($0, "target_rate") } == ["300.0", "200.0", "100.0"])
+            let stageCalls = lines.dropFirst(2).compactMap { cell($0, "requests").flatMap(Int.init) }
+            #expect(stageCalls.count == 3 && stageCalls.reduce(0, +) == cell(lines[1], "requests").flatMap(Int.init), "the stages add up to the run")
+            for (row, offered) in zip(lines.dropFirst(2), [300, 200, 100]) {
+                #expect(abs((cell(row, "requests").flatMap(Int.init) ?? 0) - offered) <= 2)
+                #expect(cell(row, "statuses") == "OK=\(cell(row, "requests") ?? "")")
+                #expect(Double(cell(row, "p99_us") ?? "") ?? 0 > 0)
+            }
+            await server.stop()
+        }
+
         @Test("a concurrency schedule changes the calls in flight: a 10 ms handler caps each stage at concurrency × 100/s")
         func concurrencySchedule() async throws {
             let service = SlowEchoService()

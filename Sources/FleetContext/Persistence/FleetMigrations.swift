@@ -272,5 +272,6 @@ public enum FleetMigrations {
             ALTER TABLE fleet.block ADD COLUMN placed_by_platform boolean NOT NULL DEFAULT false;
             """),
         freeIntervals,
+        freeDetails,
     ]
 }

@@ -22,6 +22,12 @@ import KaroKarPostgres
 /// buckets), the turn going to the plan that has spent less time so far, and the first to settle
 /// the page answers: the cost is at most about twice the cheaper plan's.
 enum SearchStore {
+    /// Which plans answer: the server races them; the oracle tests pin each in turn, since both
+    /// must give the same answers and a small test fleet would otherwise settle every page with
+    /// whichever plan goes first.
+    enum Plans: Sendable { case race, walkOnly, gapsOnly }
+    @TaskLocal static var plans = Plans.race
+
     /// The first `limit` answers after `after`, by id.
     static func search(
         _ search: VehicleSearch, reach: SearchReach, after: UUID?, limit: Int, _ work: UnitOfWork
@@ -36,7 +42,12 @@ enum SearchStore {
         var walkTime = Duration.zero, gapsTime = Duration.zero
         while true {
             let started = clock.now
-            if selective && walkTime <= gapsTime {
+            let walkTurn = switch plans {
+            case .race: selective && walkTime <= gapsTime
+            case .walkOnly: true
+            case .gapsOnly: false
+            }
+            if walkTurn {
                 let (found, boundary) = try await walk(search, reach: reach, after: walkAfter, budget: walkBudget, limit: limit - walked.count, work)
                 walked += found.prefix(limit - walked.count)
                 guard walked.count < limit, let boundary else { return walked }
@@ -119,8 +130,10 @@ enum SearchStore {
         let span = Period(start: stretch.earliestStart, end: stretch.latestEnd) ?? .from(stretch.earliestStart)
         let core = Period(start: stretch.latestStart, end: Instant(microseconds: stretch.earliestStart.microseconds + stretch.length))
         // One index range scan over the buckets; the few index tuples it keeps (the caller may see
-        // them; their INCLUDE columns say so) are sorted by id and only then joined, lazily, up to
-        // the page's end.
+        // them and the filters match: their INCLUDE columns say so, migration 5) are sorted by id
+        // and only then joined, lazily, up to the page's end. The listing's own columns are
+        // tested again after the join (the copies follow them in the same transaction; the second
+        // test costs nothing for the rows that reach it).
         return try await work.query("""
             SELECT DISTINCT ON (f.vehicle_id) \(VehicleStore.columns), greatest(lower(f.free), \(stretch.earliestStart)::timestamptz) AS start
             FROM (SELECT g.vehicle_id, g.free FROM fleet.vehicle_free AS g
@@ -129,6 +142,11 @@ enum SearchStore {
                     AND (\(after)::uuid IS NULL OR g.vehicle_id > \(after)::uuid)
                     AND (\(reach.everything) OR g.vendor_owned OR g.organization_id = \(reach.caller))
                     AND (\(reach.owner)::uuid IS NULL OR g.organization_id = \(reach.owner)::uuid)
+                    AND (\(search.ownership?.rawValue)::text IS NULL OR g.vendor_owned = (\(search.ownership?.rawValue)::text = 'VENDOR_OWNED'))
+                    AND (\(search.make)::text IS NULL OR g.make_key = lower(\(search.make)::text))
+                    AND (\(search.model)::text IS NULL OR g.model_key = lower(\(search.model)::text))
+                    AND (\(search.yearMin)::int IS NULL OR g.year >= \(search.yearMin)::int)
+                    AND (\(search.yearMax)::int IS NULL OR g.year <= \(search.yearMax)::int)
                     AND greatest(lower(g.free), \(stretch.earliestStart)::timestamptz) <= \(stretch.latestStart)::timestamptz
                   ORDER BY g.vehicle_id, g.free OFFSET 0) AS f
             CROSS JOIN LATERAL (SELECT * FROM fleet.vehicle AS w WHERE w.id = f.vehicle_id) AS v
