@@ -38,11 +38,13 @@ echo "== data set: loading $((100000 * scale)) vehicles and $((1000000 * scale))
 load_start=$(date +%s)
 psql -q -v ON_ERROR_STOP=1 -v scale="$scale" -f Deploy/bench/fleet-dataset.sql "$database" >/dev/null
 echo "  loaded in $(( $(date +%s) - load_start )) s; on disk: database $(psql -Atq "$database" -c "SELECT pg_size_pretty(pg_database_size(current_database()))"), $(psql -Atq "$database" -c "SELECT string_agg(relname || ' ' || pg_size_pretty(pg_total_relation_size(c.oid)), ', ' ORDER BY relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'fleet' AND c.relname IN ('vehicle', 'availability', 'vehicle_free')") (tables with their indexes)"
-# The onboarded vendor's own 10,000 active vehicles, with ids the reservation load can name (all
-# in the first id bucket, and free for every window: the gaps plan's first step finds them all).
+# The onboarded vendor's own 10,000 active vehicles, the reservation load's: their ids are
+# md5('reservable' || n) for n = 1..10,000, spread over the id space as the server's random ids are
+# (sequential ids would all fall in the first id bucket of the search's gaps index and put 10,000
+# idle vehicles in front of every question's first step).
 psql -q -v ON_ERROR_STOP=1 "$database" -c "
   INSERT INTO fleet.vehicle (id, organization_id, ownership_type, make, model, year, license_plate, status)
-  SELECT ('00000000-0000-4000-8000-' || (100000000000 + g))::uuid, '$vendor', 'VENDOR_OWNED', 'Tata', 'Alpha', 2022, 'RES' || g, 'ACTIVE'
+  SELECT md5('reservable' || g)::uuid, '$vendor', 'VENDOR_OWNED', 'Tata', 'Alpha', 2022, 'RES' || g, 'ACTIVE'
   FROM generate_series(1, 10000) AS g;" -c "VACUUM ANALYZE fleet.vehicle, fleet.vehicle_free;"
 psql -Atq "$database" -c "SELECT 'vehicles ' || count(*) FROM fleet.vehicle" -c "SELECT 'records ' || count(*) FROM fleet.availability"
 
@@ -99,15 +101,45 @@ fi
 fi
 [ -n "${BENCH_SKIP_RESERVATIONS:-}" ] && exit 0
 rounds="${BENCH_ROUNDS:-3}"
+vehicle() { psql -Atq "$database" -c "SELECT md5('reservable' || $1)::uuid"; }
+# The reservation path's statements, as for approvals in Deploy/bench-booking.sh: three
+# reservations through the RPC (vehicles 2 to 4) and one pgbench transaction (vehicle 1) with
+# log_statement = 'all', compared with Deploy/bench/reservation.pgbench; the script stops if they differ.
+echo "== the reservation path's statements: 3 reservations and 1 pgbench transaction with log_statement = 'all', against Deploy/bench/reservation.pgbench"
+psql -Atq "$database" -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+capture=()
+for n in 2 3 4; do
+  id=$(vehicle $n)
+  call karokar.fleet.v1.AvailabilityService/CreateAvailabilityRecord "{\"vehicleId\": \"$id\", \"status\": \"AVAILABILITY_STATUS_RESERVED\",
+    \"sourceType\": \"AVAILABILITY_SOURCE_TYPE_BOOKING\", \"sourceId\": \"$(python3 -c 'import uuid; print(uuid.uuid4())')\",
+    \"period\": {\"start\": {\"seconds\": \"$((1900000000 + n * 3600))\"}, \"end\": {\"seconds\": \"$((1900000000 + n * 3600 + 3600))\"}}}" \
+    -H "authorization: Bearer $vendor_token" >/dev/null
+  capture+=("$id")
+done
+"$PGBIN/pgbench" -n -f Deploy/bench/reservation.pgbench -D vendor="$vendor" -D vehicles=1 -c 1 -t 1 -M prepared "$database" >/dev/null 2>&1 \
+  || echo "pgbench could not run Deploy/bench/reservation.pgbench" >&2
+psql -Atq "$database" -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
+python3 Deploy/bench/statements.py "$bench_dir/postgres.log" Deploy/bench/reservation.pgbench "${capture[@]}" --pgbench "$(vehicle 1)" \
+  | grep -E "same statements|DIFFERS|^    [-+]" | sed 's/^/  /' || true
+python3 Deploy/bench/statements.py "$bench_dir/postgres.log" Deploy/bench/reservation.pgbench "${capture[@]}" --pgbench "$(vehicle 1)" >/dev/null || {
+  python3 Deploy/bench/statements.py "$bench_dir/postgres.log" Deploy/bench/reservation.pgbench "${capture[@]}" --pgbench "$(vehicle 1)" | tail -40
+  echo "Deploy/bench/reservation.pgbench no longer runs what the server runs for a reservation: copy the statements above into it" >&2
+  exit 1
+}
+[ -n "${BENCH_STATEMENTS_ONLY:-}" ] && exit 0
+# The RPC side names the same vehicles: one request line per vehicle (--data-file), taken at
+# random, each call in an hour of its own (its sequence number), so no reservation meets another.
+requests="$bench_dir/reservations.jsonl"
 echo "== reservations: $clients clients, ${seconds}s each, durable commits, $rounds rounds (ours, then pgbench)"
 results=()
 for round in $(seq 1 "$rounds"); do
   # Each round books slots of its own, so no reservation meets an earlier one.
   base=$((2000000000 + round * 400000000))
-  reserve='{"vehicleId": "00000000-0000-4000-8000-{{randomInt 100000000001 100000010000}}", "status": "AVAILABILITY_STATUS_RESERVED",
-    "sourceType": "AVAILABILITY_SOURCE_TYPE_BOOKING", "sourceId": "{{uuid}}",
-    "period": {"start": {"seconds": "{{seq * 3600 + '$base'}}"}, "end": {"seconds": "{{prev + 3600}}"}}}'
-  ours=$("$bin/karokar-bench" --address "$address" --call karokar.fleet.v1.AvailabilityService/CreateAvailabilityRecord --data "$reserve" \
+  psql -Atq "$database" -c "SELECT md5('reservable' || g)::uuid FROM generate_series(1, 10000) AS g" | while read -r id; do
+    echo "{\"vehicleId\": \"$id\", \"status\": \"AVAILABILITY_STATUS_RESERVED\", \"sourceType\": \"AVAILABILITY_SOURCE_TYPE_BOOKING\", \"sourceId\": \"{{uuid}}\", \"period\": {\"start\": {\"seconds\": \"{{seq * 3600 + $base}}\"}, \"end\": {\"seconds\": \"{{prev + 3600}}\"}}}"
+  done >"$requests"
+  ours=$("$bin/karokar-bench" --address "$address" --call karokar.fleet.v1.AvailabilityService/CreateAvailabilityRecord --data-file "$requests" --data-order random \
     -H "authorization: Bearer $vendor_token" --concurrency "$clients" --connections 4 --duration "${seconds}s" --warmup 3s \
     --server-pid "$server_pid" --no-progress --format json) || { echo "karokar-bench failed: $ours" >&2; exit 1; }
   pg=$("$PGBIN/pgbench" -n -f Deploy/bench/reservation.pgbench -D vendor="$vendor" -D vehicles=10000 -c "$clients" -j 2 -T "$seconds" -M prepared "$database" 2>&1) || { echo "pgbench failed: $pg" >&2; exit 1; }
