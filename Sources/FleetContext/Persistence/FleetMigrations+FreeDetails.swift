@@ -5,8 +5,7 @@ extension FleetMigrations {
     // to its listing, so a question whose filters reject a bucket's free vehicles (a rare make in
     // the bucket of a vendor with 10,000 idle vehicles) read all of them from the heap. The
     // listing's filtered columns are copied into its gaps (make and model case-folded, as the
-    // filters compare them) and into the GiST index, so the index scan rejects them itself, and a
-    // second GiST index leads with the make, so a make's question scans only that make's gaps. The
+    // filters compare them) and into the GiST index, so the index scan rejects them itself. The
     // copies follow the listing: a trigger rewrites them when its make, model or year changes, in
     // the same transaction and under the same per-vehicle lock as the gaps.
     static let freeDetails = Migration(context: "fleet", version: 5, name: "free_interval_details", sql: """
@@ -71,10 +70,6 @@ extension FleetMigrations {
             DROP INDEX fleet.vehicle_free_window;
             CREATE INDEX vehicle_free_window ON fleet.vehicle_free USING gist (bucket, free)
                 INCLUDE (vehicle_id, organization_id, vendor_owned, make_key, model_key, year);
-            -- A make narrows the scan itself: a rare make's few free intervals are found without
-            -- walking every other make's (a long window's free vehicles are mostly of other makes).
-            CREATE INDEX vehicle_free_make ON fleet.vehicle_free USING gist (make_key, bucket, free)
-                INCLUDE (vehicle_id, organization_id, vendor_owned, model_key, year);
             ANALYZE fleet.vehicle_free;
             """)
 }
