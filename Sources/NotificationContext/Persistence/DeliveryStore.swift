@@ -93,13 +93,15 @@ enum DeliveryStore {
         }
     }
 
-    /// Records a sent delivery (only under its claim).
-    static func sent(_ delivery: OutgoingDelivery, pool: PostgresPool) async throws {
+    /// Records sent deliveries, in one statement (each only under its claim).
+    static func sent(_ deliveries: [OutgoingDelivery], pool: PostgresPool) async throws {
+        guard !deliveries.isEmpty else { return }
         try await pool.query("""
-            UPDATE notification.deliveries
+            UPDATE notification.deliveries AS d
             SET status = 'SENT', sent_at = clock_timestamp(), next_attempt_at = NULL, lease = NULL, last_error = NULL,
-                version = version + 1
-            WHERE id = \(delivery.id) AND lease = \(delivery.lease)::uuid AND status = 'PENDING'
+                version = d.version + 1
+            FROM unnest(\(deliveries.map(\.id))::uuid[], \(deliveries.map(\.lease))::uuid[]) AS s(id, lease)
+            WHERE d.id = s.id AND d.lease = s.lease AND d.status = 'PENDING'
             """)
     }
 
@@ -114,6 +116,34 @@ enum DeliveryStore {
                 lease = NULL, last_error = \(error), version = version + 1
             WHERE id = \(delivery.id) AND lease = \(delivery.lease)::uuid AND status = 'PENDING'
             """)
+    }
+
+    /// Retention: deletes up to `limit` deliveries created before `cutoff` that are done with
+    /// (SENT or SKIPPED; an in-app one only once read), skipping rows another process is deleting;
+    /// returns how many. FAILED deliveries (the operator's) and unread messages stay.
+    static func prune(before cutoff: Instant, limit: Int, pool: PostgresPool) async throws -> Int {
+        try await pool.query("""
+            DELETE FROM notification.deliveries WHERE id IN (
+                SELECT id FROM notification.deliveries
+                WHERE created_at < \(cutoff.postgres)::timestamptz AND status IN ('SENT', 'SKIPPED')
+                  AND (channel <> 'IN_APP' OR read_at IS NOT NULL)
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            )
+            """).affectedRows
+    }
+
+    /// Retention of the learned bookings: deletes up to `limit` closed ones last changed before
+    /// `cutoff`; returns how many.
+    static func pruneBookings(before cutoff: Instant, limit: Int, pool: PostgresPool) async throws -> Int {
+        try await pool.query("""
+            DELETE FROM notification.bookings WHERE booking_id IN (
+                SELECT booking_id FROM notification.bookings
+                WHERE NOT open AND updated_at < \(cutoff.postgres)::timestamptz
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            )
+            """).affectedRows
     }
 
     /// FAILED -> PENDING, due now, attempts reset; the delivery after, nil when there is none.
