@@ -95,7 +95,7 @@ struct NotificationBenchmark {
                        percentile_cont(0.5) WITHIN GROUP (ORDER BY planning) AS plan50, percentile_cont(0.99) WITHIN GROUP (ORDER BY planning) AS plan99,
                        percentile_cont(0.5) WITHIN GROUP (ORDER BY sending) AS send50, percentile_cont(0.99) WITHIN GROUP (ORDER BY sending) AS send99,
                        count(*) FILTER (WHERE sent_at <= \(publishedAt.timeIntervalSince1970)::float8 * interval '1 second' + 'epoch'::timestamptz)::int8
-                           AS sentWhileOffered,
+                           AS sent_while_offered,
                        extract(epoch FROM max(sent_at) - \(startedAt.timeIntervalSince1970)::float8 * interval '1 second' - 'epoch'::timestamptz)::float8
                            AS drained
                 FROM (SELECT extract(epoch FROM d.sent_at - o.recorded_at)::float8 AS lag,
@@ -106,7 +106,7 @@ struct NotificationBenchmark {
                 """).single()
             func number(_ name: String) throws -> String { String(format: "%.3f", try figures.decode(Double.self, name)) }
             let sent = try figures.decode(Int.self, "sent")
-            let sentWhileOffered = try figures.decode(Int.self, "sentWhileOffered")
+            let sentWhileOffered = try figures.decode(Int.self, "sent_while_offered")
             let drained = try figures.decode(Double.self, "drained")
             let offeredPerSecond = Double(offered) / offeredSeconds
             let offeredSamples = Array(backlog.prefix(Int(offeredSeconds.rounded(.down))))

@@ -22,20 +22,27 @@ enum DeliveryStore {
         var subjectID: String
     }
 
-    /// Writes the delivery unless the event already has one for this recipient and channel (a
-    /// redelivered event changes nothing). Queued with the transaction's next statement.
-    static func plan(_ planned: Planned, _ work: UnitOfWork) {
-        let pending = planned.status == .pending
-        let sent = planned.status == .sent
-        let name = "\(planned.recipient.firstName) \(planned.recipient.lastName)"
+    /// Writes the deliveries, in one statement, but none the event already has for the recipient
+    /// and channel (a redelivered event changes nothing). Queued with the transaction's next
+    /// statement. PENDING ones are due at once; SENT ones (in-app) are sent now.
+    static func plan(_ planned: [Planned], _ work: UnitOfWork) {
+        guard !planned.isEmpty else { return }
         work.session.enqueue("""
             INSERT INTO notification.deliveries (id, event_id, event_type, recipient_user_id, organization_id, channel, template, status,
                 last_error, next_attempt_at, sent_at, address, recipient_name, title, body, short_body, subject_type, subject_id)
-            VALUES (\(UUID.random())::uuid, \(planned.eventID)::uuid, \(planned.eventType), \(planned.recipient.userID)::uuid,
-                \(planned.recipient.organizationID)::uuid, \(planned.channel.rawValue), \(planned.template), \(planned.status.rawValue),
-                \(planned.lastError), CASE WHEN \(pending)::boolean THEN clock_timestamp() END,
-                CASE WHEN \(sent)::boolean THEN clock_timestamp() END, \(planned.address), \(name), \(planned.title), \(planned.body),
-                \(planned.shortBody), \(planned.subjectType), \(planned.subjectID))
+            SELECT u.id, u.event_id, u.event_type, u.recipient_user_id, u.organization_id, u.channel, u.template, u.status,
+                NULLIF(u.last_error, ''), CASE WHEN u.status = 'PENDING' THEN clock_timestamp() END,
+                CASE WHEN u.status = 'SENT' THEN clock_timestamp() END, u.address, u.recipient_name, u.title, u.body, u.short_body,
+                u.subject_type, u.subject_id
+            FROM unnest(\(planned.map { _ in UUID.random() })::uuid[], \(planned.map(\.eventID))::uuid[], \(planned.map(\.eventType))::text[],
+                \(planned.map(\.recipient.userID))::uuid[], \(planned.map(\.recipient.organizationID))::uuid[],
+                \(planned.map(\.channel.rawValue))::text[], \(planned.map(\.template))::text[], \(planned.map(\.status.rawValue))::text[],
+                \(planned.map { $0.lastError ?? "" })::text[], \(planned.map(\.address))::text[],
+                \(planned.map { "\($0.recipient.firstName) \($0.recipient.lastName)" })::text[], \(planned.map(\.title))::text[],
+                \(planned.map(\.body))::text[], \(planned.map(\.shortBody))::text[], \(planned.map(\.subjectType))::text[],
+                \(planned.map(\.subjectID))::text[])
+                AS u(id, event_id, event_type, recipient_user_id, organization_id, channel, template, status, last_error, address,
+                     recipient_name, title, body, short_body, subject_type, subject_id)
             ON CONFLICT (event_id, recipient_user_id, channel) DO NOTHING
             """)
     }
