@@ -110,6 +110,13 @@ public final class EventBus: Sendable {
         _ patterns: EventPattern..., as name: String, from start: ConsumerStart = .now, onDeadLetter: DeadLetterPolicy = .wait,
         _ handler: @escaping EventBatchHandler
     ) {
+        consumeBatches(patterns, as: name, from: start, onDeadLetter: onDeadLetter, handler)
+    }
+
+    public func consumeBatches(
+        _ patterns: [EventPattern], as name: String, from start: ConsumerStart = .now, onDeadLetter: DeadLetterPolicy = .wait,
+        _ handler: @escaping EventBatchHandler
+    ) {
         precondition(ConsumerName.isValid(name), "consumer names are plain lower-case identifiers: \(name)")
         registry.withLockedValue { registry in
             precondition(!registry.consumers.contains { $0.name == name }, "consumer \(name) is registered twice")
