@@ -85,7 +85,8 @@ final class CallStatistics: Sendable {
         var bucket = 0
         while bucket < bounds.count && bounds[bucket] < nanoseconds { bucket += 1 }
         let perMethod = bounds.count + 1
-        let methods = (tally.entries.map(\.method).max() ?? -1) + 1
+        var methods = 0
+        for entry in tally.entries where entry.method >= methods { methods = entry.method + 1 }
         shard.state.withLock { state in
             state.bytesReceived &+= tally.bytesReceived
             if methods > state.nanoseconds.count { state.reserve(methods: methods, bucketsPerMethod: perMethod) }

@@ -32,6 +32,17 @@ struct ClientRetryTests {
         }
     }
 
+    /// `service` on a port below the ephemeral range (32768 and up on Linux): a port the kernel
+    /// handed out may, once its listener closes, become another process's outgoing connection's
+    /// local port and keep the next server from binding it.
+    private func startOnFixedPort(_ service: SlowEchoService, limits: ServerLimits) async throws -> (RPCServer, Int) {
+        for _ in 0..<100 {
+            let port = Int.random(in: 20_000..<32_000)
+            if let server = try? await service.startServer(limits: limits, port: port).0 { return (server, port) }
+        }
+        throw RPCError(.unavailable, "no free port below the ephemeral range")
+    }
+
     /// True once nothing accepts connections on `port`.
     private func refused(_ port: Int) async -> Bool {
         guard let address = try? SocketAddress(ipAddress: "127.0.0.1", port: port) else { return false }
@@ -45,8 +56,7 @@ struct ClientRetryTests {
         let first = SlowEchoService()
         var limits = ServerLimits()
         limits.drainTimeout = .seconds(10)
-        let (server, address) = try await first.startServer(limits: limits)
-        let port = address.port!
+        let (server, port) = try await startOnFixedPort(first, limits: limits)
         let client = client(port: port)
         let echo = RPCV1.DiagnosticsService.Client(client)
         _ = try await echo.echo(RPCV1.EchoRequest(payload: [0]))
@@ -78,8 +88,7 @@ struct ClientRetryTests {
             let first = SlowEchoService()
             var limits = ServerLimits()
             limits.drainTimeout = .milliseconds(300)  // then the connection closes under the running call
-            let (server, address) = try await first.startServer(limits: limits)
-            let port = address.port!
+            let (server, port) = try await startOnFixedPort(first, limits: limits)
             let client = client(port: port)
             let echo = RPCV1.DiagnosticsService.Client(client)
             var options = CallOptions(timeout: .seconds(20), metadata: Metadata([(Metadata.Key.idempotencyKey, "retry-test-\(optIn)")]))
@@ -113,15 +122,15 @@ struct ClientRetryTests {
         let first = SlowEchoService()
         var limits = ServerLimits()
         limits.drainTimeout = .milliseconds(300)
-        let (server, address) = try await first.startServer(limits: limits)
-        let client = client(port: address.port!)
+        let (server, port) = try await startOnFixedPort(first, limits: limits)
+        let client = client(port: port)
         let call = Task {
             try await RPCV1.DiagnosticsService.Client(client).echo(.sleep(1_500), options: CallOptions(timeout: .seconds(20), retryWithIdempotencyKey: true))
         }
         try await eventually { first.startedCalls == 1 }
         let second = SlowEchoService()
         let draining = Task { await server.drain() }
-        let next = try await start(second, port: address.port!)
+        let next = try await start(second, port: port)
         await draining.value
         await #expect(throws: RPCError.self) { try await call.value }
         #expect(second.startedCalls == 0)
@@ -132,8 +141,7 @@ struct ClientRetryTests {
     @Test("refused connections: retried until a server listens, within the attempts and the deadline")
     func refusedConnections() async throws {
         let probe = SlowEchoService()
-        let (placeholder, address) = try await probe.startServer(limits: ServerLimits())
-        let port = address.port!
+        let (placeholder, port) = try await startOnFixedPort(probe, limits: ServerLimits())
         await placeholder.close()
         try await eventually { await refused(port) }
 
@@ -176,7 +184,7 @@ struct ClientRetryTests {
         let (server, address) = try await service.startServer(limits: limits)
         let holder = client(port: address.port!)
         _ = try await RPCV1.DiagnosticsService.Client(holder).echo(RPCV1.EchoRequest())  // takes the only connection
-        let other = client(port: address.port!)
+        let other = client(port: address.port!, retries: 100_000)  // bounded by the call's deadline
         let call = Task { try await RPCV1.DiagnosticsService.Client(other).echo(RPCV1.EchoRequest(payload: [5]), options: CallOptions(timeout: .seconds(20))) }
         try await eventually { other.retries >= 2 }  // closed at once, again and again
         await holder.close()
