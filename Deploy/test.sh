@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly what CI runs: installs what is missing, lints the protos, checks
 # that generated code is up to date, builds, runs every Swift test, and runs the protocol interop
-# client (written from Protos/PROTOCOL.md alone) against a live server. Exits non-zero on any failure.
+# client (written from Protos/PROTOCOL.md alone) against a live server, and the short scale-out run
+# (three servers behind HAProxy: Deploy/scale-out.sh). Exits non-zero on any failure.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -49,6 +50,9 @@ swift test --skip-build --skip "$fast_suites|$platform_suites"
 
 step "interop: a client written from PROTOCOL.md alone"
 bash Deploy/interop.sh
+
+step "scale-out (short): three servers behind HAProxy, guarantees, rolling restart, kill -9"
+SHORT=1 BENCH_BIN="$(swift build --show-bin-path)" timeout 600 bash Deploy/scale-out.sh
 
 step "fuzzing frame and payload decoding (${KAROKAR_FUZZ_SECONDS:-60}s)"
 bash Deploy/fuzz.sh "${KAROKAR_FUZZ_SECONDS:-60}"

@@ -34,7 +34,16 @@ public final class PostgresPool: Sendable {
         public var totalWaitMicroseconds: Int64
         public var connectionsOpened: Int
         public var connectionsClosed: Int
+        /// Leases by how long they waited, not cumulative: `acquireWaitBounds[i]` is bucket i's
+        /// upper bound, the last bucket is beyond them all. A lease of an idle connection waits 0.
+        public var acquireWaitCounts: [Int] = []
     }
+
+    /// The upper bounds of ``Metrics/acquireWaitCounts``' buckets.
+    public static let acquireWaitBounds: [Duration] = [
+        .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50),
+        .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5),
+    ]
 
     private struct State {
         var machine: PoolStateMachine<PostgresConnection>
@@ -43,6 +52,7 @@ public final class PostgresPool: Sendable {
         var nextConnectionID = 0
         var leases = 0
         var totalWait: Duration = .zero
+        var waitCounts = Array(repeating: 0, count: PostgresPool.acquireWaitBounds.count + 1)
         var opened = 0
         var closedCount = 0
         var lastConnectError: PostgresError?
@@ -74,7 +84,7 @@ public final class PostgresPool: Sendable {
                 inUse: state.machine.leased, idle: state.machine.idle.count, connecting: state.machine.connecting,
                 waiting: state.machine.waiters.count, leases: state.leases,
                 totalWaitMicroseconds: Int64(state.totalWait.components.seconds * 1_000_000 + state.totalWait.components.attoseconds / 1_000_000_000_000),
-                connectionsOpened: state.opened, connectionsClosed: state.closedCount
+                connectionsOpened: state.opened, connectionsClosed: state.closedCount, acquireWaitCounts: state.waitCounts
             )
         }
     }
@@ -115,6 +125,7 @@ public final class PostgresPool: Sendable {
                 preconditionFailure("an idle connection with no waiters must be handed out")
             }
             state.leases += 1
+            state.waitCounts[0] += 1
             return connection
         }
         if let idle { return idle }
@@ -144,8 +155,10 @@ public final class PostgresPool: Sendable {
             abandon(waiter, error: CancellationError())
         }
         state.withLockedValue { state in
+            let waited = ContinuousClock.now - started
             state.leases += 1
-            state.totalWait += ContinuousClock.now - started
+            state.totalWait += waited
+            state.waitCounts[PostgresPool.acquireWaitBounds.firstIndex { waited <= $0 } ?? PostgresPool.acquireWaitBounds.count] += 1
         }
         return connection
     }

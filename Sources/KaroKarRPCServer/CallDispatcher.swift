@@ -105,9 +105,12 @@ public final class CallDispatcher: Sendable {
     /// (nothing has happened: admission has no effects).
     /// `context` is left as it was when it returns false, and is not copied on the usual path
     /// (one interceptor, or none).
+    ///
+    /// Without a completion hook its metrics go into `tally`, which the connection records once
+    /// per read with one clock reading (``CallTally``), not per call.
     func executeNow(
         _ invoke: RPCRoute.ImmediateInvocation, target: Target, receivedAt: NIODeadline, payload: ByteBuffer,
-        context: inout ServerCallContext, into out: inout ByteBuffer
+        context: inout ServerCallContext, into out: inout ByteBuffer, tally: inout CallTally
     ) -> Bool {
         do {
             if interceptors.count == 1 {
@@ -120,11 +123,19 @@ public final class CallDispatcher: Sendable {
                 context = admitted
             }
             try invoke(payload, context, &out)
-            if observing { completed(target, context: context, code: .ok, error: nil, since: receivedAt) }
+            if callCompleted != nil {
+                completed(target, context: context, code: .ok, error: nil, since: receivedAt)
+            } else if let metrics = target.metrics {
+                tally.add(method: metrics.index, code: .ok)
+            }
         } catch {
             let status = rpcError(from: error, context: context)
             out.writeFrame(type: .reply, callID: context.callID, message: RPCV1.Reply(status: status.status))
-            if observing { completed(target, context: context, code: status.code, error: status, since: receivedAt) }
+            if callCompleted != nil {
+                completed(target, context: context, code: status.code, error: status, since: receivedAt)
+            } else if let metrics = target.metrics {
+                tally.add(method: metrics.index, code: status.code)
+            }
         }
         return true
     }

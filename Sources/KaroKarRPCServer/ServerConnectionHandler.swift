@@ -50,6 +50,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private var lastActivity = NIODeadline.now()
     /// When the last read arrived: call deadlines count from it.
     private var readTime = NIODeadline.now()
+    /// The immediate calls answered and the bytes read since the metrics last heard of them.
+    private var tally = CallTally()
     var partialFrameSince: NIODeadline?
     /// False while the bytes written and not yet sent are over the high-water mark (until they
     /// fall below the low-water mark): no frame is handled and the socket is not read meanwhile.
@@ -128,7 +130,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         readTime = .now()
         lastActivity = readTime
         let bytes = unwrapInboundIn(data)
-        dispatcher.metrics?.bytesReceived.increment(by: Int64(bytes.readableBytes))
+        tally.bytesReceived &+= bytes.readableBytes
         parser.append(bytes)
         handleBufferedFrames(arrivedAt: readTime)
     }
@@ -141,7 +143,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     @inline(__always)
     func handleBufferedFrames(arrivedAt: NIODeadline) {
         batching = true
-        defer { batching = false }
+        defer {
+            batching = false
+            if !tally.isEmpty { recordTally() }
+        }
         var completedFrame = false
         do {
             while phase != .closed, writable, let frame = try parser.next() {
@@ -165,6 +170,16 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         } else if completedFrame || partialFrameSince == nil {
             partialFrameSince = arrivedAt
         }
+    }
+
+    /// The immediate calls of the frames just handled, timed from the read that brought them
+    /// to now (their REPLYs are encoded and go out with this read's flush): one clock reading and
+    /// one uncontended lock for all of them.
+    private func recordTally() {
+        if let metrics = dispatcher.metrics {
+            metrics.statistics.record(tally, nanoseconds: tally.entries.isEmpty ? 0 : (NIODeadline.now() - readTime).nanoseconds)
+        }
+        tally.removeAll()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -275,7 +290,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         // is encoded into the outgoing bytes and goes out with this read's flush, and the call
         // never enters `calls`.
         if let invokeNow = target.route.invokeNow,
-           dispatcher.executeNow(invokeNow, target: target, receivedAt: readTime, payload: payload, context: &callContext, into: &outbound) {
+           dispatcher.executeNow(
+               invokeNow, target: target, receivedAt: readTime, payload: payload, context: &callContext, into: &outbound, tally: &tally
+           ) {
             flushLater()
             return
         }

@@ -10,7 +10,7 @@ struct KarokarBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "karokar-bench",
         abstract: "Load generator for KaroKar RPC servers.",
-        subcommands: [BenchCommand.self, ScenarioCommand.self, CompareCommand.self, HTMLCommand.self, PoolBenchmark.self, OutboxBenchmark.self, ReservationBenchmark.self],
+        subcommands: [BenchCommand.self, ScenarioCommand.self, CrossInstanceCommand.self, CompareCommand.self, HTMLCommand.self, PoolBenchmark.self, OutboxBenchmark.self, ReservationBenchmark.self],
         defaultSubcommand: BenchCommand.self
     )
 }
