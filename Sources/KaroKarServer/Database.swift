@@ -25,7 +25,7 @@ public struct Database: Sendable {
     /// Connects to `database-url`, or initializes and starts the private cluster under `data-dir`.
     public static func open(_ settings: ServerSettings, logger: Logger) async throws -> Database {
         var embedded: EmbeddedPostgres?
-        var connectionString = settings.databaseURL
+        var connectionString = settings.databaseConnectionString
         if connectionString.isEmpty {
             let directory = URL(fileURLWithPath: settings.dataDirectory).standardizedFileURL.path + "/postgres"
             logger.info("starting the private PostgreSQL", metadata: ["directory": "\(directory)"])
