@@ -1,24 +1,24 @@
-import Foundation
+public import Foundation
 
 /// A throwaway PKI made with the `openssl` command (Deploy/install-deps.sh installs it) in a
 /// fresh directory: two unrelated CAs, a server certificate for `localhost` and 127.0.0.1, and
 /// client certificates, each with its P-256 key.
-struct TestCertificates: Sendable {
-    let directory: String
+public struct TestCertificates: Sendable {
+    public let directory: String
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// `<name>.pem` and `<name>.key` in the directory.
-    func certificate(_ name: String) -> String { directory + "/" + name + ".pem" }
-    func key(_ name: String) -> String { directory + "/" + name + ".key" }
+    public func certificate(_ name: String) -> String { directory + "/" + name + ".pem" }
+    public func key(_ name: String) -> String { directory + "/" + name + ".key" }
 
     /// `ca` and `other-ca`; `server` (CN=localhost, for localhost and 127.0.0.1), `named` (for
     /// localhost only) and `client` (CN=billing) from `ca`;
     /// `stranger` (CN=stranger) from `other-ca`; `server-encrypted.key`, the server key under the
     /// passphrase `hunter2`.
-    static func make() throws -> TestCertificates {
+    public static func make() throws -> TestCertificates {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("karokar-tls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let pki = TestCertificates(directory: directory)
@@ -65,7 +65,7 @@ struct TestCertificates: Sendable {
         }
     }
 
-    func remove() {
+    public func remove() {
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
