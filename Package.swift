@@ -12,6 +12,8 @@ let nio: [Target.Dependency] = [
     .product(name: "NIOCore", package: "swift-nio"),
     .product(name: "NIOPosix", package: "swift-nio"),
 ]
+/// TLS of the RPC port (server and client) and the SMTP client's STARTTLS.
+let nioSSL: [Target.Dependency] = [.product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOTLS", package: "swift-nio")]
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
 let base64: Target.Dependency = .product(name: "ExtrasBase64", package: "swift-extras-base64")
@@ -66,14 +68,14 @@ let package = Package(
             name: "KaroKarMessages", dependencies: ["KaroKarProto", "CKaroKarProtos"], swiftSettings: strictSettings
         ),
         .target(
-            name: "KaroKarRPC", dependencies: ["KaroKarProto", "KaroKarMessages", logging] + nio,
+            name: "KaroKarRPC", dependencies: ["KaroKarProto", "KaroKarMessages", logging] + nioSSL + nio,
             swiftSettings: strictSettings
         ),
         // The server side of the RPC runtime: apart from KaroKarRPC, so that the client product
         // carries no unsafe flags (SwiftPM refuses a versioned dependency whose product does).
         .target(
             name: "KaroKarRPCServer",
-            dependencies: ["KaroKarRPC", "KaroKarProto", "KaroKarMessages", logging, .product(name: "CoreMetrics", package: "swift-metrics")] + nio,
+            dependencies: ["KaroKarRPC", "KaroKarProto", "KaroKarMessages", logging, .product(name: "CoreMetrics", package: "swift-metrics")] + nioSSL + nio,
             swiftSettings: strictSettings + hotPathSettings
         ),
         .target(

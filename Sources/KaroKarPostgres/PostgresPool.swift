@@ -166,7 +166,7 @@ public final class PostgresPool: Sendable {
     private func scheduleTimeout(_ waiter: Int) {
         let timeout = configuration.acquireTimeout
         timers.scheduleTask(in: TimeAmount(timeout)) { [self] in
-            let reason = state.withLockedValue { $0.lastConnectError.map { " (database unavailable: \($0))" } ?? "" }
+            let reason = state.withLockedValue { $0.lastConnectError.map { " (database unavailable: \($0.debugDescription))" } ?? "" }
             abandon(waiter, error: PostgresError(code: .poolTimeout, serverMessage: "no database connection free within \(timeout)\(reason)"))
         }
     }

@@ -24,6 +24,9 @@ public final class RPCClient: RPCClientTransport, Sendable {
         public var retryBackoff: Duration = .milliseconds(20)
         public var retryBackoffLimit: Duration = .seconds(1)
         public var maximumFrameBytes = 16 * 1024 * 1024
+        /// TLS (PROTOCOL.md, "TLS"); nil: plain TCP. A connection counts as made once its TLS
+        /// handshake has completed; a failed handshake is a failure to connect.
+        public var tls: RPCClientTLS?
 
         public init(host: String = "127.0.0.1", port: Int = 7420) {
             self.host = host
@@ -190,6 +193,7 @@ public final class RPCClient: RPCClientTransport, Sendable {
     private func connect(slot index: Int) -> EventLoopFuture<ClientConnection> {
         let configuration = self.configuration
         let state = self.state
+        let handshake = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
         let future = ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
@@ -198,9 +202,20 @@ public final class RPCClient: RPCClientTransport, Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         ClientConnectionHandler(clientName: configuration.clientName, maximumFrameBytes: configuration.maximumFrameBytes)
                     )
+                    if let tls = configuration.tls {
+                        let done = try tls.addHandlers(to: channel, host: configuration.host)
+                        handshake.withLockedValue { $0 = done }
+                    }
                 }
             }
             .connect(host: configuration.host, port: configuration.port)
+            .flatMap { channel in
+                guard let done = handshake.withLockedValue({ $0 }) else { return channel.eventLoop.makeSucceededFuture(channel) }
+                return done.map { channel }.flatMapError { error in
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
             .flatMapThrowing { channel in
                 try ClientConnection(channel: channel) { [state] connection in
                     state.withLockedValue { state in

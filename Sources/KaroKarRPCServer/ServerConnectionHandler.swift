@@ -3,6 +3,8 @@ import KaroKarMessages
 import KaroKarProto
 import Logging
 import NIOCore
+import NIOSSL
+import NIOTLS
 
 /// Sent through a connection's pipeline to start a graceful drain.
 public struct ServerDrainEvent: Sendable {
@@ -73,6 +75,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private var methodCache: MethodCache? = MethodCache()
     var context: ChannelHandlerContext?
     private var peer = "?"
+    /// With mutual TLS: the verified client certificate's identity, known once the handshake is done.
+    private var clientCertificate: String?
     /// What the connection's calls share; made again when the logger changes.
     private var callConnection: CallConnection
 
@@ -94,7 +98,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         mailbox = ReplyMailbox(loop: context.eventLoop) { [weak self] replies in self?.deliver(replies) }
         peer = context.channel.remoteAddress?.description ?? "?"
         logger[metadataKey: "rpc.peer"] = "\(peer)"
-        callConnection = CallConnection(peer: peer, logger: logger, attributes: callConnection.attributes)
+        callConnection = CallConnection(peer: peer, logger: logger, attributes: callConnection.attributes, clientCertificate: clientCertificate)
         if context.channel.isActive { start(context: context) }
     }
 
@@ -190,6 +194,14 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ServerDrainEvent {
             beginDrain(RPCError(.ok, "server shutting down"))
+        } else if case .handshakeCompleted? = event as? TLSUserEvent {
+            // Before any frame: TLS delivers no data before its handshake has completed.
+            if let identity = RPCTLS.identity(of: try? context.pipeline.syncOperations.nioSSL_peerCertificate()) {
+                clientCertificate = identity
+                logger[metadataKey: "rpc.tls.client"] = "\(identity)"
+                callConnection = CallConnection(peer: peer, logger: logger, attributes: callConnection.attributes, clientCertificate: clientCertificate)
+            }
+            context.fireUserInboundEventTriggered(event)
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -239,7 +251,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         phase = .open
         if !hello.clientName.isEmpty {
             logger[metadataKey: "rpc.client"] = "\(hello.clientName.prefix(64))"
-            callConnection = CallConnection(peer: peer, logger: logger, attributes: callConnection.attributes)
+            callConnection = CallConnection(peer: peer, logger: logger, attributes: callConnection.attributes, clientCertificate: clientCertificate)
         }
         let ack = RPCV1.HelloAck(
             protocolVersion: 1, serverName: serverName, maxFrameBytes: UInt32(limits.maximumFrameBytes),

@@ -25,7 +25,7 @@ public struct Database: Sendable {
     /// Connects to `database-url`, or initializes and starts the private cluster under `data-dir`.
     public static func open(_ settings: ServerSettings, logger: Logger) async throws -> Database {
         var embedded: EmbeddedPostgres?
-        var connectionString = settings.databaseURL
+        var connectionString = settings.databaseConnectionString
         if connectionString.isEmpty {
             let directory = URL(fileURLWithPath: settings.dataDirectory).standardizedFileURL.path + "/postgres"
             logger.info("starting the private PostgreSQL", metadata: ["directory": "\(directory)"])
@@ -40,6 +40,11 @@ public struct Database: Sendable {
         let database = Database(pool: PostgresPool(configuration: configuration), embedded: embedded)
         do {
             try await database.pool.query("SELECT 1")
+            if embedded == nil { try await PoolerCheck.run(connectionString: connectionString) }
+        } catch let error as PostgresError {
+            await database.close()
+            // At start the server's text is what the operator needs (a refused password, an unknown host).
+            throw StartupFailure(description: "cannot use the database: \(error.debugDescription)")
         } catch {
             await database.close()
             throw error
@@ -61,4 +66,9 @@ public struct Database: Sendable {
         await pool.close()
         await embedded?.stop()
     }
+}
+
+/// Why the server cannot start, in words for the operator.
+struct StartupFailure: Error, CustomStringConvertible {
+    let description: String
 }

@@ -56,6 +56,7 @@ public struct KaroKarApplication: Sendable {
         configuration.host = settings.host
         configuration.port = settings.port
         configuration.limits = settings.limits
+        configuration.tls = settings.tls.context
         configuration.services = definitions
         configuration.interceptors = contexts.interceptors
         configuration.errorTranslation = InfrastructureErrors.translate

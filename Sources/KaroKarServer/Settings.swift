@@ -30,6 +30,8 @@ public struct ServerSettings: Sendable {
     public var limits = ServerLimits()
     /// A libpq URI or connection string; empty: run a private PostgreSQL under `dataDirectory`.
     public var databaseURL = ""
+    /// Added to `databaseURL` as its password (``databaseConnectionString``); a secret.
+    public var databasePassword: String?
     public var dataDirectory = ".karokar"
     public var databasePoolSize = 10
     public var databaseAcquireTimeout: Duration = .seconds(5)
@@ -46,16 +48,20 @@ public struct ServerSettings: Sendable {
     public var events = EventRelay.Options()
     /// The admin HTTP server, logs, health probe (see Settings+Operations.swift).
     public var operations = OperationsOptions()
+    /// TLS on the RPC port (see Settings+TLS.swift).
+    public var tls = TLSOptions()
 
     public init() {}
 
-    public static let specs: [SettingSpec] = serverSpecs + operationsSpecs + identitySpecs + verificationSpecs + notificationSpecs
+    public static let specs: [SettingSpec] = serverSpecs + operationsSpecs + tlsSpecs + identitySpecs + verificationSpecs + notificationSpecs
 
     static let serverSpecs: [SettingSpec] = [
         SettingSpec(name: "host", help: "address to listen on", defaultValue: "127.0.0.1"),
         SettingSpec(name: "port", help: "TCP port to listen on (0 = any free port)", defaultValue: "7420"),
         SettingSpec(name: "log-level", help: "trace, debug, info, notice, warning, error or critical", defaultValue: "info"),
         SettingSpec(name: "database-url", help: "PostgreSQL URI; empty runs a private cluster under data-dir", defaultValue: ""),
+        SettingSpec(name: "database-password", help: "password for database-url (environment or the -file variant only; a URL flag holding a password is refused)", defaultValue: ""),
+        SettingSpec(name: "database-password-file", help: "file holding database-password", defaultValue: ""),
         SettingSpec(name: "data-dir", help: "where the private PostgreSQL cluster lives", defaultValue: ".karokar"),
         SettingSpec(name: "database-pool-size", help: "connections in the PostgreSQL pool", defaultValue: "10"),
         SettingSpec(name: "database-acquire-timeout-ms", help: "how long a call waits for a pool connection before UNAVAILABLE / DATABASE_UNAVAILABLE", defaultValue: "5000"),
@@ -108,6 +114,7 @@ public struct ServerSettings: Sendable {
                 values[key] = (value, "\(configFile): \(key)")
             }
         }
+        try checkFlags(flags)
         for spec in specs {
             if let value = environment[spec.environmentVariable] { values[spec.name] = (value, spec.environmentVariable) }
             if let value = flags[spec.name] { values[spec.name] = (value, spec.flag) }
@@ -119,6 +126,10 @@ public struct ServerSettings: Sendable {
         }
         try settings.checkLimits()
         try settings.checkOperations()
+        try settings.checkTLS(readFile: readFile)
+        if settings.databasePassword != nil && settings.databaseURL.isEmpty {
+            throw Invalid(description: "database-password is set but database-url is empty (the private cluster needs none)")
+        }
         try settings.checkVerificationProvider()
         try settings.checkNotification()
         try settings.checkProductionRequirements()
@@ -161,6 +172,7 @@ public struct ServerSettings: Sendable {
             host = value
         case "port": port = try integer(0...65535)
         case "database-url": databaseURL = value
+        case "database-password": databasePassword = value.isEmpty ? nil : value
         case "data-dir":
             guard !value.isEmpty else { throw Invalid(description: "\(source): data-dir must not be empty") }
             dataDirectory = value
@@ -207,6 +219,7 @@ public struct ServerSettings: Sendable {
         case "outbound-stall-timeout-ms": limits.outboundStallTimeout = try milliseconds()
         default:
             if try applyOperations(name, value, source: source) { return }
+            if try applyTLS(name, value, source: source) { return }
             if try applyVerification(name, value, source: source) { return }
             if try applyNotification(name, value, source: source) { return }
             try applyIdentity(name, value, source: source)

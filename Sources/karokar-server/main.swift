@@ -52,7 +52,7 @@ struct SettingsOptions: ParsableArguments {
         do {
             settings = try ServerSettings.resolve(
                 flags: flags, environment: environment, configFile: config ?? environment["KAROKAR_CONFIG"],
-                readFile: { path in Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+                readFile: { path in try RPCTLS.readFile(path) }
             )
         } catch {
             throw ValidationError("\(error)")

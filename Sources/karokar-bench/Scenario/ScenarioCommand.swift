@@ -35,6 +35,7 @@ struct ScenarioCommand: AsyncParsableCommand {
 
     @Argument(help: "The scenario: builtin or marketplace.") var name: String
     @Option(help: "Server address, HOST:PORT.") var address = ServerAddress.default.description
+    @OptionGroup(title: "TLS") var tls: TLSFlags
     @Option(name: [.short, .long], help: "Workers (calls in flight).") var concurrency = 16
     @Option(help: "TCP connections the workers share.") var connections = 1
     @Option(help: "How long the mix runs, e.g. 10s (ignored with --total).") var duration = "10s"
@@ -156,6 +157,7 @@ struct ScenarioCommand: AsyncParsableCommand {
         configuration.connections = connections
         configuration.clientName = "karokar-bench-scenario"
         configuration.maximumRetries = max(0, retries)
+        configuration.tls = try tls.clientTLS()
         return RPCClient(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton)
     }
 }
