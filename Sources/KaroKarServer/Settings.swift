@@ -72,6 +72,7 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "booking-expiry-sweep-interval-s", help: "seconds between booking request expiry sweeps (0 = never)", defaultValue: "60"),
         SettingSpec(name: "booking-expiry-batch-size", help: "expired booking requests one sweep transaction cancels at most (1 to 10000); a sweep repeats until none is due", defaultValue: "100"),
         SettingSpec(name: "events-max-attempts", help: "attempts of an event handler before its delivery is dead (a dead letter)", defaultValue: "10"),
+        SettingSpec(name: "events-claim-interval-ms", help: "least time between two claims of one consumer's delivery loop while its batches are not full (0 = claim whenever woken): fewer, larger claims under load, at most this much added lag", defaultValue: "20"),
         SettingSpec(name: "events-fan-out-interval-ms", help: "how often consumers' cursors move over the outbox, writing deliveries their publishers could not", defaultValue: "1000"),
         SettingSpec(name: "events-prune-interval-s", help: "seconds between retention passes over the outbox, processed records and idempotency keys (0 = never)", defaultValue: "300"),
         SettingSpec(name: "events-outbox-retention-days", help: "days an event stays in the outbox once every consumer has handled it", defaultValue: "30"),
@@ -193,6 +194,7 @@ public struct ServerSettings: Sendable {
             booking.expirySweepInterval = seconds == 0 ? nil : .seconds(seconds)
         case "booking-expiry-batch-size": booking.expiryBatchSize = try integer(1...10_000)
         case "events-max-attempts": events.maximumAttempts = try integer(1...1000)
+        case "events-claim-interval-ms": events.claimInterval = .milliseconds(try integer(0...1000))
         case "events-fan-out-interval-ms": events.fanOutInterval = .milliseconds(try integer(10...3_600_000))
         case "events-prune-interval-s":
             let seconds = try integer(0...86_400)
