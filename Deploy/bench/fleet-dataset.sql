@@ -59,6 +59,6 @@ DROP INDEX fleet.vehicle_free_make;
 SELECT fleet.rebuild_all_free();
 CREATE INDEX vehicle_free_vehicle ON fleet.vehicle_free (vehicle_id) INCLUDE (free);
 CREATE INDEX vehicle_free_window ON fleet.vehicle_free USING gist (bucket, free) INCLUDE (vehicle_id, organization_id, vendor_owned, make_key, model_key, year);
-CREATE INDEX vehicle_free_make ON fleet.vehicle_free USING gist (make_key, free) INCLUDE (vehicle_id, organization_id, vendor_owned, model_key, year);
+CREATE INDEX vehicle_free_make ON fleet.vehicle_free USING gist (make_key, model_key, free) INCLUDE (vehicle_id, organization_id, vendor_owned, year);
 COMMIT;
 VACUUM ANALYZE fleet.owner, fleet.vehicle, fleet.availability, fleet.vehicle_free;

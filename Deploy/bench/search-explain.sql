@@ -104,7 +104,7 @@ EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE make('2027-08-27', '2027-08-27', 6
 \echo '-- 60 days from 2027-02-12, make Skoda (824 free intervals): the make plan with budget 512 gives up, with 2,048 answers'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE make('2027-02-12', '2027-02-12', 60 * 86400000000::bigint, false, :'corporate', NULL, NULL, 'Skoda', NULL, NULL, NULL, NULL, 512, 51);
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE make('2027-02-12', '2027-02-12', 60 * 86400000000::bigint, false, :'corporate', NULL, NULL, 'Skoda', NULL, NULL, NULL, NULL, 2048, 51);
-\echo '-- 7 days from 2027-03-27 (the fleet's busy week: 1 in 10 free), Skoda Sigma 2025+: the walk (budget 512, its third step) and the make plan (budget 512)'
+\echo '-- 7 days from 2027-03-27 (the busy week: 1 vehicle in 10 free), Skoda Sigma 2025+: the walk (budget 512, its third step) and the make plan (budget 512)'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE walk('2027-03-27', '2027-03-27', 7 * 86400000000::bigint, false, :'corporate', NULL, NULL, 'Skoda', 'Sigma', 2025, NULL, NULL, 512, 51);
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE make('2027-03-27', '2027-03-27', 7 * 86400000000::bigint, false, :'corporate', NULL, NULL, 'Skoda', 'Sigma', 2025, NULL, NULL, 512, 51);
 \echo '-- flexible: 30 days starting within 14 days of 2027-06-01, the gaps plan'

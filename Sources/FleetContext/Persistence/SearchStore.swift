@@ -18,7 +18,8 @@ import KaroKarPostgres
 ///   vehicles are free (long windows, questions with no answer) and without selective filters.
 ///   Each step scans a range of buckets (2, 4, 8, ... of 1,024) in one index scan.
 /// - **make** (a make is asked for): the make's free intervals that can hold the stretch, from
-///   the make-leading GiST index (migration 6), all of them in one scan, sorted by id; cheap when
+///   the GiST index over (make, model, free) (migration 6), all of them in one scan (a model
+///   asked for narrows it in the index), sorted by id; cheap when
 ///   the make has few answers (a rare make over a long window), where the gaps scan every bucket
 ///   among the other makes' intervals and the walk probes every listing of the make. Its steps
 ///   are budgets of kept intervals (512, 2,048, ...): a step that finds more than its budget
