@@ -95,7 +95,7 @@ print(f"  {name:58} {r['rate']:9.0f} {lat.get('p50', 0)/1000:9.2f} {lat.get('p99
 PY
 done
 if [ -n "${BENCH_EXPLAIN-1}" ]; then
-echo "== EXPLAIN (ANALYZE, BUFFERS) of the search's two plans (Sources/FleetContext/Persistence/SearchStore.swift), a corporate caller"
+echo "== EXPLAIN (ANALYZE, BUFFERS) of the search's three plans (Sources/FleetContext/Persistence/SearchStore.swift), a corporate caller"
 psql -q "$database" -v corporate="$corporate" -f Deploy/bench/search-explain.sql | sed 's/^/  /'
 fi
 fi
