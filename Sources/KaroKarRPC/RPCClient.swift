@@ -90,12 +90,13 @@ public final class RPCClient: RPCClientTransport, Sendable {
     /// left of it. A call that may have started is retried only with `retryWithIdempotencyKey` and
     /// an `idempotency-key` (Protos/PROTOCOL.md, section 14).
     public func call(path: String, payload: [UInt8], options: CallOptions) async throws -> [UInt8] {
-        let deadline = options.timeout.map { ContinuousClock.now + $0 }
-        let mayRepeat = options.retryWithIdempotencyKey && options.metadata[Metadata.Key.idempotencyKey] != nil
+        // The current span's traceparent, before the deadline's clock starts (as before tracing).
         var metadata = options.metadata
         if let trace = InstrumentationContext.current, metadata.bytes(for: Metadata.Key.traceparent) == nil {
             (configuration.instrument ?? InstrumentationSystem.instrument).inject(trace, into: &metadata, using: MetadataTraceInjector())
         }
+        let deadline = options.timeout.map { ContinuousClock.now + $0 }
+        let mayRepeat = options.retryWithIdempotencyKey && options.metadata[Metadata.Key.idempotencyKey] != nil
         var retries = 0
         while true {
             var timeout = options.timeout
