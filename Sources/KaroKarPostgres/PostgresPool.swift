@@ -1,3 +1,4 @@
+public import Tracing
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -18,6 +19,8 @@ public final class PostgresPool: Sendable {
         /// machine): while the kernel runs a woken backend, the other loop goes on; on two cores
         /// that made the pool benchmark about 5 points faster (see Deploy/bench-postgres.sh).
         public var ioThreads = min(2, System.coreCount)
+        /// Spans of the statements run inside a span (a traced call); nil: none (the default).
+        public var tracer: (any Tracer)?
 
         public init(connectionString: String) {
             self.connectionString = connectionString
@@ -95,7 +98,7 @@ public final class PostgresPool: Sendable {
     /// (or is closed if it broke or was left inside a transaction).
     public func withConnection<R: Sendable>(_ body: (PostgresSession) async throws -> R) async throws -> R {
         let connection = try await lease()
-        let session = PostgresSession(connection: connection)
+        let session = PostgresSession(connection: connection, tracer: configuration.tracer)
         do {
             let result = try await body(session)
             giveBack(connection)

@@ -1,4 +1,5 @@
 public import NIOCore
+public import Instrumentation
 import KaroKarMessages
 import KaroKarProto
 import NIOConcurrencyHelpers
@@ -27,6 +28,12 @@ public final class RPCClient: RPCClientTransport, Sendable {
         /// TLS (PROTOCOL.md, "TLS"); nil: plain TCP. A connection counts as made once its TLS
         /// handshake has completed; a failed handshake is a failure to connect.
         public var tls: RPCClientTLS?
+        /// What writes the current span's `traceparent` (and `tracestate`) into each call's
+        /// metadata: nil, the process's `InstrumentationSystem.instrument` (a no-op unless the
+        /// application bootstrapped one). Only calls made inside a span
+        /// (`InstrumentationContext.current` set) consult it; a `traceparent` already in the
+        /// call's metadata is sent as it is.
+        public var instrument: (any Instrument)?
 
         public init(host: String = "127.0.0.1", port: Int = 7420) {
             self.host = host
@@ -83,6 +90,11 @@ public final class RPCClient: RPCClientTransport, Sendable {
     /// left of it. A call that may have started is retried only with `retryWithIdempotencyKey` and
     /// an `idempotency-key` (Protos/PROTOCOL.md, section 14).
     public func call(path: String, payload: [UInt8], options: CallOptions) async throws -> [UInt8] {
+        // The current span's traceparent, before the deadline's clock starts (as before tracing).
+        var metadata = options.metadata
+        if let trace = InstrumentationContext.current, metadata.bytes(for: Metadata.Key.traceparent) == nil {
+            (configuration.instrument ?? InstrumentationSystem.instrument).inject(trace, into: &metadata, using: MetadataTraceInjector())
+        }
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
         let mayRepeat = options.retryWithIdempotencyKey && options.metadata[Metadata.Key.idempotencyKey] != nil
         var retries = 0
@@ -96,7 +108,7 @@ public final class RPCClient: RPCClientTransport, Sendable {
             var immediately = false
             do {
                 let connection = try await connection()
-                let body = Self.encodeCall(path: path, payload: payload, timeout: timeout, metadata: options.metadata)
+                let body = Self.encodeCall(path: path, payload: payload, timeout: timeout, metadata: metadata)
                 return try await connection.call(body: body, timeout: timeout, token: nextToken())
             } catch let error as CallNotStarted {
                 failure = error.error

@@ -43,6 +43,9 @@ public final class RPCServer: Sendable {
         /// nil: plain TCP. With mutual TLS, the client certificate's identity is in each call's
         /// logger (`rpc.tls.client`) and ``ServerCallContext/clientCertificate``.
         public var tls: NIOSSLContext?
+        /// Server spans continuing the callers' W3C traces (``RPCServerTracing``); nil: none
+        /// (the default; then the only cost is one check per call).
+        public var tracing: RPCServerTracing?
 
         public init() {}
     }
@@ -68,7 +71,7 @@ public final class RPCServer: Sendable {
         self.dispatcher = CallDispatcher(
             services: configuration.services, interceptors: configuration.interceptors,
             limits: configuration.limits, logger: logger, errorTranslation: configuration.errorTranslation,
-            metrics: configuration.metrics, callCompleted: configuration.callCompleted
+            metrics: configuration.metrics, callCompleted: configuration.callCompleted, tracing: configuration.tracing
         )
     }
 

@@ -2,6 +2,7 @@ import Foundation
 public import KaroKarPostgres
 
 public import Logging
+public import Tracing
 
 /// The server's PostgreSQL: the configured one, or a private cluster it runs itself.
 public struct Database: Sendable {
@@ -23,7 +24,8 @@ public struct Database: Sendable {
     public static var migrations: [Migration] { ComposedContexts.migrations }
 
     /// Connects to `database-url`, or initializes and starts the private cluster under `data-dir`.
-    public static func open(_ settings: ServerSettings, logger: Logger) async throws -> Database {
+    /// `tracer`: spans of the statements run inside traced calls (``ServerTracing``).
+    public static func open(_ settings: ServerSettings, logger: Logger, tracer: (any Tracer)? = nil) async throws -> Database {
         var embedded: EmbeddedPostgres?
         var connectionString = settings.databaseConnectionString
         if connectionString.isEmpty {
@@ -37,6 +39,7 @@ public struct Database: Sendable {
         var configuration = PostgresPool.Configuration(connectionString: connectionString)
         configuration.maximumConnections = settings.databasePoolSize
         configuration.acquireTimeout = settings.databaseAcquireTimeout
+        configuration.tracer = tracer
         let database = Database(pool: PostgresPool(configuration: configuration), embedded: embedded)
         do {
             try await database.pool.query("SELECT 1")

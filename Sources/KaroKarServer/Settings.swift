@@ -50,10 +50,12 @@ public struct ServerSettings: Sendable {
     public var operations = OperationsOptions()
     /// TLS on the RPC port (see Settings+TLS.swift).
     public var tls = TLSOptions()
+    /// Spans and their export (see Settings+Tracing.swift).
+    public var tracing = TracingOptions()
 
     public init() {}
 
-    public static let specs: [SettingSpec] = serverSpecs + operationsSpecs + tlsSpecs + identitySpecs + verificationSpecs + notificationSpecs
+    public static let specs: [SettingSpec] = serverSpecs + operationsSpecs + tracingSpecs + tlsSpecs + identitySpecs + verificationSpecs + notificationSpecs
 
     static let serverSpecs: [SettingSpec] = [
         SettingSpec(name: "host", help: "address to listen on", defaultValue: "127.0.0.1"),
@@ -221,6 +223,7 @@ public struct ServerSettings: Sendable {
         case "outbound-stall-timeout-ms": limits.outboundStallTimeout = try milliseconds()
         default:
             if try applyOperations(name, value, source: source) { return }
+            if try applyTracing(name, value, source: source) { return }
             if try applyTLS(name, value, source: source) { return }
             if try applyVerification(name, value, source: source) { return }
             if try applyNotification(name, value, source: source) { return }

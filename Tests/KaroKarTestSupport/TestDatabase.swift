@@ -1,5 +1,6 @@
 import Foundation
 public import KaroKarPostgres
+public import Tracing
 
 /// The test run's PostgreSQL: one throwaway cluster per test process, started on first use, with a
 /// fresh database for each caller. The cluster's watchdog stops it and deletes its directory when
@@ -31,13 +32,17 @@ public enum TestDatabase {
     /// A new, empty database on the shared cluster, and a pool for it. The acquire timeout is
     /// long by default: every suite runs at once on a 2-core machine, and tests are not where
     /// the pool's latency is measured (tests of the timeout itself pass a short one).
-    public static func fresh(maximumConnections: Int = 10, acquireTimeout: Duration? = .seconds(30)) async throws -> (PostgresPool, String) {
+    /// `tracer`: the pool traces statements (``PostgresPool/Configuration/tracer``).
+    public static func fresh(
+        maximumConnections: Int = 10, acquireTimeout: Duration? = .seconds(30), tracer: (any Tracer)? = nil
+    ) async throws -> (PostgresPool, String) {
         let cluster = try await cluster.get()
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         try await cluster.createDatabase(name)
         var configuration = PostgresPool.Configuration(connectionString: cluster.connectionString(database: name))
         configuration.maximumConnections = maximumConnections
         if let acquireTimeout { configuration.acquireTimeout = acquireTimeout }
+        configuration.tracer = tracer
         return (PostgresPool(configuration: configuration), cluster.connectionString(database: name))
     }
 }

@@ -5,6 +5,7 @@ public import KaroKarServer
 public import NIOCore
 import Logging
 import NIOPosix
+public import Tracing
 
 /// The real server (the same composition root as `karokar-server`) on a free loopback port.
 public struct TestServer: Sendable {
@@ -28,10 +29,12 @@ public struct TestServer: Sendable {
     /// Every bounded context on a fresh, migrated database of the test cluster, with the event relay running.
     /// `background: false` leaves the event relay and the contexts' sweeps off (for tests that
     /// count what the calls alone do to the database).
+    /// `tracer`: the server and its pool trace with it (README, "Tracing").
     public static func startWithDatabase(
-        clock: any WallClock = SystemClock(), background: Bool = true, _ configure: (inout ServerSettings) -> Void = { _ in }
+        clock: any WallClock = SystemClock(), background: Bool = true, tracer: (any Tracer)? = nil,
+        _ configure: (inout ServerSettings) -> Void = { _ in }
     ) async throws -> TestServer {
-        let (pool, _) = try await TestDatabase.fresh()
+        let (pool, _) = try await TestDatabase.fresh(tracer: tracer)
         _ = try await MigrationRunner.migrate(Database.migrations, pool: pool)
         return try await start(pool: pool, clock: clock, background: background, configure)
     }
@@ -39,7 +42,7 @@ public struct TestServer: Sendable {
     /// A server on `pool`, already migrated (e.g. a second server process on the same database).
     public static func start(
         pool: PostgresPool?, clock: any WallClock = SystemClock(), background: Bool = true, group: any EventLoopGroup = TestServer.group,
-        _ configure: (inout ServerSettings) -> Void = { _ in }
+        tracer: (any Tracer)? = nil, _ configure: (inout ServerSettings) -> Void = { _ in }
     ) async throws -> TestServer {
         var settings = ServerSettings()
         settings.port = 0
@@ -47,7 +50,7 @@ public struct TestServer: Sendable {
         configure(&settings)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
-        let application = KaroKarApplication(settings: settings, pool: pool, clock: clock, group: group, logger: logger)
+        let application = KaroKarApplication(settings: settings, pool: pool, clock: clock, group: group, logger: logger, tracer: tracer)
         let address = try await application.start()
         let background = pool == nil || !background ? nil : Task { await application.runBackgroundWork() }
         return TestServer(application: application, address: address, group: group, pool: pool, background: background)

@@ -1,6 +1,7 @@
 import Foundation
 import KaroKarPostgres
 public import Logging
+import Tracing
 
 /// Delivers outbox events to the bus's after-commit consumers: loops per consumer, woken by
 /// PostgreSQL's NOTIFY at commit (with a slow poll as a safety net), leasing deliveries with
@@ -231,7 +232,13 @@ public final class EventRelay: Sendable {
                     let claimed = try await OutboxStore.claim(
                         consumer: consumer.name, limit: options.batchSize, lease: options.lease, owner: owner, pool: bus.pool
                     )
-                    if !claimed.isEmpty { try await process(claimed, consumer: consumer, logger: logger) }
+                    if !claimed.isEmpty {
+                        if let tracer = bus.pool.configuration.tracer {
+                            try await processTraced(claimed, consumer: consumer, logger: logger, tracer: tracer)
+                        } else {
+                            try await process(claimed, consumer: consumer, logger: logger)
+                        }
+                    }
                     return claimed
                 }
                 failures = 0
@@ -249,6 +256,48 @@ public final class EventRelay: Sendable {
     }
 
     // MARK: - Batches
+
+    /// ``process(_:consumer:logger:)`` inside a consumer span, whose statements are its children.
+    /// A delivery of one event whose publishing call was traced (its `traceparent` is on the
+    /// outbox row) continues that trace; a batch links to each publishing call's span instead
+    /// (OpenTelemetry's messaging conventions).
+    private func processTraced(_ claimed: [OutboxStore.Claimed], consumer: EventBus.Subscription, logger: Logger, tracer: any Tracer) async throws {
+        let parents = (try? await OutboxStore.traceParents(of: claimed, pool: bus.pool)) ?? [:]
+        var publishers: [InstrumentationContext] = []
+        for delivery in claimed {
+            guard let traceParent = parents[delivery.seq] else { continue }
+            var context = InstrumentationContext.topLevel
+            tracer.extract(traceParent, into: &context, using: TraceParentExtractor())
+            publishers.append(context)
+        }
+        let parent = claimed.count == 1 ? publishers.first : nil
+        let span = tracer.startSpan("process \(consumer.name)", context: parent ?? .topLevel, ofKind: .consumer)
+        if span.isRecording {
+            var attributes = span.attributes
+            attributes["messaging.system"] = "karokar.outbox"
+            attributes["messaging.operation.type"] = "process"
+            attributes["messaging.consumer.group.name"] = consumer.name
+            attributes["messaging.batch.message_count"] = Int64(claimed.count)
+            if claimed.count == 1 {
+                attributes["messaging.message.id"] = claimed[0].envelope.eventId
+                attributes["karokar.event_type"] = claimed[0].envelope.eventType
+            }
+            span.attributes = attributes
+            if parent == nil {
+                for publisher in publishers.prefix(64) { span.addLink(SpanLink(context: publisher, attributes: [:])) }
+            }
+        }
+        do {
+            try await InstrumentationContext.withValue(span.context) {
+                try await process(claimed, consumer: consumer, logger: logger)
+            }
+            span.end()
+        } catch {
+            span.setStatus(SpanStatus(code: .error, message: "\(type(of: error))"))
+            span.end()
+            throw error
+        }
+    }
 
     func process(_ claimed: [OutboxStore.Claimed], consumer: EventBus.Subscription, logger: Logger) async throws {
         do {
@@ -368,5 +417,12 @@ public final class EventRelay: Sendable {
     private func run(_ delivery: OutboxStore.Claimed, consumer: EventBus.Subscription, session: PostgresSession, journal: Journal) async throws {
         let work = UnitOfWork(session: session, origin: .reaction(to: delivery.envelope), bus: bus, depth: 0, journal: journal)
         try await consumer.handler(delivery.envelope, work)
+    }
+}
+
+/// A stored `traceparent`, for an `Instrument`'s `extract`.
+struct TraceParentExtractor: Extractor {
+    func extract(key: String, from carrier: String) -> String? {
+        key == "traceparent" ? carrier : nil
     }
 }

@@ -282,5 +282,12 @@ public enum EventsMigrations {
             END
             $$;
             """),
+        Migration(context: "karokar_events", version: 5, name: "outbox_trace_parent", sql: """
+            -- Tracing (README, "Tracing"): the W3C traceparent of the call that published the
+            -- event, when the server traces, so that its deliveries continue (or link to) that
+            -- trace. NULL otherwise. Nullable without a default: a catalog-only change.
+            ALTER TABLE karokar_events.outbox ADD COLUMN trace_parent text
+                CHECK (trace_parent IS NULL OR octet_length(trace_parent) <= 128);
+            """),
     ]
 }

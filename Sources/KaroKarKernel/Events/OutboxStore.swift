@@ -18,6 +18,10 @@ enum OutboxStore {
     static func append(_ envelope: EventsV1.EventEnvelope, consumers: [String], known: [String], session: PostgresSession) {
         let occurred = envelope.occurredAt.map { PostgresTimestamp(seconds: $0.seconds, nanos: $0.nanos) } ?? PostgresTimestamp(seconds: 0)
         let organization = envelope.organizationId.isEmpty ? nil : envelope.organizationId
+        if let traceParent = session.currentTraceparent {
+            appendTraced(envelope, traceParent: traceParent, consumers: consumers, known: known, session: session)
+            return
+        }
         session.enqueue("""
             WITH event AS (
                 INSERT INTO karokar_events.outbox
@@ -33,6 +37,42 @@ enum OutboxStore {
             )
             SELECT 1
             """)
+    }
+
+    /// ``append(_:consumers:known:session:)`` inside a traced call: with the call's
+    /// `traceparent` (events migration 5). A statement of its own, so that the untraced one
+    /// stays as it was.
+    private static func appendTraced(
+        _ envelope: EventsV1.EventEnvelope, traceParent: String, consumers: [String], known: [String], session: PostgresSession
+    ) {
+        let occurred = envelope.occurredAt.map { PostgresTimestamp(seconds: $0.seconds, nanos: $0.nanos) } ?? PostgresTimestamp(seconds: 0)
+        let organization = envelope.organizationId.isEmpty ? nil : envelope.organizationId
+        session.enqueue("""
+            WITH event AS (
+                INSERT INTO karokar_events.outbox
+                    (event_id, event_type, aggregate_type, aggregate_id, organization_id, occurred_at, envelope, known_consumers, trace_parent)
+                VALUES (\(envelope.eventId)::uuid, \(envelope.eventType), \(envelope.aggregateType), \(envelope.aggregateId),
+                        \(organization)::uuid, \(occurred)::timestamptz, \(PostgresBytes(ProtoCodec.encode(envelope)))::bytea,
+                        \(known)::text[], \(String(traceParent.prefix(128))))
+                RETURNING seq
+            ), deliveries AS (
+                INSERT INTO karokar_events.delivery (consumer, seq, aggregate_key)
+                SELECT consumer, event.seq, \(envelope.aggregateType + ":" + envelope.aggregateId)
+                FROM event, unnest(\(consumers)::text[]) AS consumer
+            )
+            SELECT 1
+            """)
+    }
+
+    /// The `traceparent`s the publishing calls left on claimed events (only read when the relay traces).
+    static func traceParents(of claimed: [Claimed], pool: PostgresPool) async throws -> [Int64: String] {
+        let rows = try await pool.query("""
+            SELECT seq, trace_parent FROM karokar_events.outbox
+            WHERE seq = ANY(\(claimed.map(\.seq))::int8[]) AND trace_parent IS NOT NULL
+            """)
+        var parents: [Int64: String] = [:]
+        for row in rows { parents[try row.decode(Int64.self, "seq")] = try row.decode(String.self, "trace_parent") }
+        return parents
     }
 
     /// A delivery leased to this relay.
