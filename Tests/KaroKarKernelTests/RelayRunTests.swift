@@ -258,4 +258,53 @@ struct RelayRunTests {
         await poolB.close()
         await poolA.close()
     }
+
+    /// Index entries the delivery table's indexes returned so far (flushed by the claims' own
+    /// transactions, `pg_stat_force_next_flush`).
+    static func entriesRead(_ pool: PostgresPool) async throws -> Int {
+        try await pool.query("""
+            SELECT coalesce(sum(idx_tup_read), 0)::int8 AS n FROM pg_stat_user_indexes WHERE schemaname = 'karokar_events' AND relname = 'delivery'
+            """).single().decode(Int.self, "n")
+    }
+
+    @Test("a claim 3,000 deliveries behind, planned on statistics taken while the queue was empty, probes each candidate's aggregate by index: it reads the candidates' aggregates, not the backlog")
+    func claimPlanIgnoresStaleStatistics() async throws {
+        let (pool, _) = try await kernelDatabase()
+        let bus = EventBus(pool: pool)
+        recordingConsumer(bus, "reader", "vehicle.*")
+        try await EventRelay(bus: bus, logger: Logger(label: "unused")).registerConsumers()
+        try await pool.query("ANALYZE karokar_events.delivery")
+        try await pool.query("ALTER TABLE karokar_events.delivery SET (autovacuum_enabled = false)")
+        // 300 aggregates with 10 events each, interleaved; the oldest 100 leased by another relay.
+        try await pool.query("""
+            INSERT INTO karokar_events.outbox (event_id, event_type, aggregate_type, aggregate_id, occurred_at, envelope, known_consumers)
+            SELECT gen_random_uuid(), 'vehicle.registered', 'vehicle', 's' || (g % 300), now(), '\\x00'::bytea, '{reader}'
+            FROM generate_series(0, 2999) AS g
+            """)
+        try await pool.query("""
+            INSERT INTO karokar_events.delivery (consumer, seq, aggregate_key)
+            SELECT 'reader', seq, aggregate_type || ':' || aggregate_id FROM karokar_events.outbox ORDER BY seq
+            """)
+        try await pool.query("""
+            UPDATE karokar_events.delivery SET available_at = clock_timestamp() + interval '1 minute', attempts = 1, leased_by = 'other'
+            WHERE seq IN (SELECT seq FROM karokar_events.outbox ORDER BY seq LIMIT 100)
+            """)
+        // Each claim leases the next 100 aggregates' heads (their later events wait behind them).
+        for round in 1...2 {
+            let before = try await Self.entriesRead(pool)
+            let leased = try await pool.transaction(durable: false) { session in
+                let rows = try await session.query("SELECT count(*)::int AS n FROM karokar_events.claim('reader', 100, '1 minute', 'test')")
+                try await session.query("SELECT pg_stat_force_next_flush()")
+                return try rows.single().decode(Int.self, "n")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            let read = try await Self.entriesRead(pool) - before
+            #expect(leased == 100, "round \(round)")
+            // Walked: the leased rows and the candidates; probed: each candidate's aggregate (10
+            // deliveries), twice. A probe through the primary key reads every earlier delivery of
+            // the consumer instead: 100 to 300 per candidate.
+            #expect(read < 5_000, "round \(round): \(read) index entries read to lease \(leased)")
+        }
+        await pool.close()
+    }
 }
