@@ -16,7 +16,9 @@
 # Usage: bash Deploy/bench-booking.sh [SECONDS]   (default 20 s per run; BENCH_SKIP_APPROVALS=1 runs 2 and 3 only;
 #        BENCH_LIVES_ONLY=1 runs 2 only; BENCH_STATEMENTS_ONLY=1 runs 0 only, a functional check that
 #        needs no quiet machine; BENCH_SERVER_ENV adds server settings, e.g.
-#        BENCH_SERVER_ENV=KAROKAR_EVENTS_CLAIM_INTERVAL_MS=0 for the relay claiming whenever woken)
+#        BENCH_SERVER_ENV=KAROKAR_EVENTS_CLAIM_INTERVAL_MS=0 for the relay claiming whenever woken;
+#        BENCH_AFTER_START_SQL=FILE runs FILE on the database once the server has migrated it, e.g.
+#        Deploy/bench/claim-heads.sql for the relay's claim before events migration 6)
 # Part 2 also prints the server's and PostgreSQL's CPU per call over its load phase
 # (Deploy/bench/cpu.py); with BENCH_PG_STATS=1 (pg_stat_statements, Deploy/bench/cluster.sh) it
 # prints PostgreSQL's time by part (request path, relay, each consumer) and the top statements.
@@ -27,6 +29,10 @@ seconds="${1:-20}"
 clients=16
 BENCH_SERVER_ENV="KAROKAR_DATABASE_POOL_SIZE=20 KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S=0 ${BENCH_SERVER_ENV:-}"
 source Deploy/bench/server.sh
+if [ -n "${BENCH_AFTER_START_SQL:-}" ]; then
+  echo "== after start: $BENCH_AFTER_START_SQL"
+  psql -q -v ON_ERROR_STOP=1 "$database" -f "$BENCH_AFTER_START_SQL"
+fi
 admin=$(token admin@bench.local "$password")
 onboard() {  # $1 type, $2 e-mail: registers, approves, prints the organization id
   local id

@@ -77,21 +77,16 @@ runtime_packages=$(packages_of 2)
 # What debian:bookworm-slim has without installing anything (its Essential and Required packages
 # that programs link against).
 base_packages="libc6 libgcc-s1 libstdc++6 zlib1g libzstd1 liblzma5 libbz2-1.0 libselinux1 libpcre2-8-0 libcrypt1 libtinfo6 libudev1 libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblz4-1 libacl1 libattr1 libmd0 libdb5.3 libaudit1 libcap-ng0 libpam0g libsemanage2 libsepol2 libseccomp2 libsmartcols1 libuuid1 libblkid1 libmount1"
+# A package the runtime stage installs brings its dependencies (libpq5: libssl3, libkrb5-3, ...).
+closure="$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances \
+  $runtime_packages 2>/dev/null | sed -n 's/^ *\(Pre\)\{0,1\}Depends: //p; /^[a-z0-9]/p' | tr -d '<>' | sed 's/:any$//' | sort -u)"
 unexpected=()
 while read -r library; do
-  real="$(readlink -f "$library")"
-  owner="$(dpkg -S "$real" 2>/dev/null | head -1 | cut -d: -f1)" || owner=""
+  owner="$(dpkg -S "$(readlink -f "$library")" 2>/dev/null | head -1 | cut -d: -f1)" || owner=""
   [ -n "$owner" ] || owner="$(dpkg -S "$library" 2>/dev/null | head -1 | cut -d: -f1)" || owner=""
-  provided=0
-  for package in $runtime_packages $base_packages; do [ "$owner" = "$package" ] && provided=1; done
-  # A package the runtime stage installs brings its dependencies: libpq5 its libssl3, libkrb5, ...
-  if [ $provided = 0 ] && [ -n "$owner" ]; then
-    for package in $runtime_packages; do
-      if apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances "$package" 2>/dev/null \
-        | grep -qx "  Depends: $owner\|$owner"; then provided=1; break; fi
-    done
+  if [ -z "$owner" ] || ! printf '%s\n' $runtime_packages $base_packages $closure | grep -qx "$owner"; then
+    unexpected+=("$library (${owner:-no package})")
   fi
-  [ $provided = 1 ] || unexpected+=("$library (${owner:-no package})")
 done < <(ldd "$binary" | awk '/=> \// {print $3}')
 if [ ${#unexpected[@]} -gt 0 ]; then
   echo "libraries the runtime stage does not install: ${unexpected[*]}" >&2

@@ -334,16 +334,18 @@ public final class EventRelay: Sendable {
             }
         } catch let failure as HandlerFailure {
             // The batch rolled back. The failed delivery counts as attempted; the rest run again,
-            // one transaction each.
-            try await recordFailure(claimed[failure.index], consumer: consumer, error: failure.error, logger: logger)
+            // one transaction each, but for the later events of its aggregate (a claim leases an
+            // aggregate's run: the events before the failed one run, the ones after it wait).
+            let failed = claimed[failure.index]
+            try await recordFailure(failed, consumer: consumer, error: failure.error, logger: logger)
             var rest = claimed
             rest.remove(at: failure.index)
-            try await processOneByOne(rest, consumer: consumer, failedAggregates: [claimed[failure.index].aggregateKey], logger: logger)
+            try await processOneByOne(rest, consumer: consumer, failedAt: [failed.aggregateKey: failed.seq], logger: logger)
         } catch let failure as BatchFailure where claimed.count > 1 {
             // A batch consumer's batch failed: no event is to blame yet. Each runs again alone,
             // where a failure is that event's (counted, retried, dead in the end).
             logger.warning("event batch failed; delivering one by one", metadata: ["error": "\(failure.error)"])
-            try await processOneByOne(claimed, consumer: consumer, failedAggregates: [], logger: logger)
+            try await processOneByOne(claimed, consumer: consumer, failedAt: [:], logger: logger)
         } catch let failure as BatchFailure {
             try await recordFailure(claimed[0], consumer: consumer, error: failure.error, logger: logger)
         } catch let error as PostgresError where claimed.count == 1 && !error.code.isConnectionFailure && !error.code.isTransient {
@@ -355,7 +357,7 @@ public final class EventRelay: Sendable {
             // rolled back; every delivery runs again in a transaction of its own, where such a
             // failure is that delivery's (counted, retried, dead in the end) and the others flow.
             logger.warning("event batch failed at commit; delivering one by one", metadata: ["error": "\(error)"])
-            try await processOneByOne(claimed, consumer: consumer, failedAggregates: [], logger: logger)
+            try await processOneByOne(claimed, consumer: consumer, failedAt: [:], logger: logger)
         }
     }
 
@@ -369,12 +371,13 @@ public final class EventRelay: Sendable {
     }
 
     private func processOneByOne(
-        _ claimed: [OutboxStore.Claimed], consumer: EventBus.Subscription, failedAggregates: Set<String>, logger: Logger
+        _ claimed: [OutboxStore.Claimed], consumer: EventBus.Subscription, failedAt: [String: Int64], logger: Logger
     ) async throws {
-        var failedAggregates = failedAggregates
+        // Per aggregate, the earliest delivery that failed: the ones after it wait for it.
+        var failedAt = failedAt
         var notAttempted: [Int64] = []
         for delivery in claimed {
-            guard !failedAggregates.contains(delivery.aggregateKey) else {
+            if let failed = failedAt[delivery.aggregateKey], delivery.seq > failed {
                 notAttempted.append(delivery.seq)  // keeps the aggregate's order: it waits for the failed one
                 continue
             }
@@ -389,7 +392,7 @@ public final class EventRelay: Sendable {
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
-                failedAggregates.insert(delivery.aggregateKey)
+                failedAt[delivery.aggregateKey] = min(failedAt[delivery.aggregateKey] ?? delivery.seq, delivery.seq)
                 try await recordFailure(delivery, consumer: consumer, error: error, logger: logger)
             }
         }

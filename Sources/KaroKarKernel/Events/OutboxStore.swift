@@ -83,10 +83,13 @@ enum OutboxStore {
         let envelope: EventsV1.EventEnvelope
     }
 
-    /// Leases up to `limit` due deliveries of `consumer`, oldest first, skipping any whose aggregate
-    /// has an earlier delivery still outstanding (pending, leased elsewhere, or dead): that keeps
-    /// each consumer's order per aggregate across any number of relays. The statement is the
-    /// database function `karokar_events.claim` (events migration 3), which pins its plan.
+    /// Leases up to `limit` due deliveries of `consumer`, oldest first: of each aggregate, its run
+    /// of consecutive due deliveries from the first outstanding one, none while an earlier one is
+    /// leased elsewhere, backing off, or dead (with ``DeadLetterPolicy/wait``). The batch handles
+    /// them in `seq` order and a failure holds back the rest of its aggregate's run, so each
+    /// consumer sees each aggregate in order across any number of relays. The statement is the
+    /// database function `karokar_events.claim` (events migration 6: claims of one consumer
+    /// serialized, its plan pinned, a run with a gap cut at the gap).
     static func claim(consumer: String, limit: Int, lease: Duration, owner: String, pool: PostgresPool) async throws -> [Claimed] {
         let rows = try await pool.query("""
             SELECT seq, attempts, aggregate_key, envelope
