@@ -59,8 +59,7 @@ public struct TestCertificates: Sendable {
         process.standardError = output
         try process.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        guard ChildExit.wait(process) == 0 else {
             throw Failure(description: "openssl \(arguments.joined(separator: " ")) failed: \(text)")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import KaroKarTestSupport
 import Testing
 @testable import NotificationContext
 
@@ -186,8 +187,7 @@ struct SMTPImplicitTLSTests {
         ]
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
-        openssl.waitUntilExit()
-        #expect(openssl.terminationStatus == 0)
+        #expect(await ChildExit.wait(openssl) == 0)
 
         let server = try SMTPRecorder(arguments: ["--implicit-tls", cert, key, "--auth", "mailer:s3cret"])
         defer { server.stop() }

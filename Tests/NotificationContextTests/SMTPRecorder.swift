@@ -53,7 +53,7 @@ final class SMTPRecorder: @unchecked Sendable {
         // SIGKILL: a child of the test process may inherit SIGTERM blocked, and the pipe's other
         // end may be held open by other children (servers, clusters).
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        ChildExit.wait(process, timeout: .seconds(30))
         try? FileManager.default.removeItem(at: directory)
     }
 

@@ -64,7 +64,7 @@ final class PgBouncer: @unchecked Sendable {
         try process.run()
         let started = ContinuousClock.now
         while !(await Self.accepts(port: port)) {
-            guard process.isRunning, ContinuousClock.now - started < .seconds(20) else {
+            guard ChildExit.isRunning(process), ContinuousClock.now - started < .seconds(20) else {
                 throw Failure(description: "pgbouncer did not start: \(log)")
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -76,10 +76,10 @@ final class PgBouncer: @unchecked Sendable {
     func url(_ database: String) -> String { "postgresql://\(EmbeddedPostgres.superuser)@127.0.0.1:\(port)/\(database)" }
 
     func stop() {
-        if process.isRunning {
+        if ChildExit.isRunning(process) {
             // pgbouncer 1.18 waits for its clients on SIGTERM; the test is done with it.
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            ChildExit.wait(process, timeout: .seconds(30))
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
