@@ -88,7 +88,10 @@ public final class OTLPHTTPExporter: SpanExporter, Sendable {
             try? await Task.sleep(for: min(configuration.interval, .milliseconds(100)))
             let due = ContinuousClock.now - lastSend >= configuration.interval
             while let batch = takeBatch(ifAtLeast: due ? 1 : configuration.batchSize) {
-                await send(batch, client: client, failing: &failing)
+                // A batch taken is sent from a task the cancellation does not reach: cancelled
+                // mid-request, the request failed and the batch was counted lost.
+                let exporter = self, wasFailing = failing
+                failing = await Task { await exporter.send(batch, client: client, wasFailing: wasFailing) }.value
                 lastSend = ContinuousClock.now
             }
             if due { lastSend = ContinuousClock.now }
@@ -98,7 +101,7 @@ public final class OTLPHTTPExporter: SpanExporter, Sendable {
         let wasFailing = failing
         await Task {
             var failing = wasFailing
-            while let batch = exporter.takeBatch(ifAtLeast: 1) { await exporter.send(batch, client: client, failing: &failing) }
+            while let batch = exporter.takeBatch(ifAtLeast: 1) { failing = await exporter.send(batch, client: client, wasFailing: failing) }
             try? await client.shutdown()
         }.value
     }
@@ -113,7 +116,8 @@ public final class OTLPHTTPExporter: SpanExporter, Sendable {
         }
     }
 
-    private func send(_ batch: [FinishedSpan], client: HTTPClient, failing: inout Bool) async {
+    /// Sends one batch; returns whether export is failing now (`wasFailing`: it was before).
+    private func send(_ batch: [FinishedSpan], client: HTTPClient, wasFailing: Bool) async -> Bool {
         var request = HTTPClientRequest(url: configuration.tracesURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -125,17 +129,17 @@ public final class OTLPHTTPExporter: SpanExporter, Sendable {
                 throw ExportRefused(status: Int(response.status.code))
             }
             sent.add(batch.count, ordering: .relaxed)
-            if failing { logger.info("trace export works again", metadata: ["url": "\(configuration.tracesURL)"]) }
-            failing = false
+            if wasFailing { logger.info("trace export works again", metadata: ["url": "\(configuration.tracesURL)"]) }
+            return false
         } catch {
             failed.add(batch.count, ordering: .relaxed)
             // One warning per outage, not one per batch.
-            if !failing {
+            if !wasFailing {
                 logger.warning("trace export failed; spans are dropped until it works", metadata: [
                     "url": "\(configuration.tracesURL)", "error": "\(error)", "spans": "\(batch.count)",
                 ])
             }
-            failing = true
+            return true
         }
     }
 
