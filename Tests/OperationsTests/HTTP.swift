@@ -30,8 +30,23 @@ enum HTTP {
             }
             .connect(host: "127.0.0.1", port: port).get()
         channel.writeAndFlush(channel.allocator.buffer(bytes: request), promise: nil)
+        // The server closes after its answer, or within its request timeout (10 s); a test waits
+        // no longer than this for either, and says what it had.
+        let expired = NIOLockedValueBox(false)
+        let limit = channel.eventLoop.scheduleTask(in: .seconds(30)) {
+            expired.withLockedValue { $0 = true }
+            channel.close(promise: nil)
+        }
         try await channel.closeFuture.get()
-        return collector.bytes
+        limit.cancel()
+        guard expired.withLockedValue({ $0 }) else { return collector.bytes }
+        throw ExchangeTimeout(request: String(decoding: request.prefix(80), as: UTF8.self), received: collector.bytes.count)
+    }
+
+    struct ExchangeTimeout: Error, CustomStringConvertible {
+        let request: String
+        let received: Int
+        var description: String { "the admin server neither answered nor closed within 30 s (\(received) bytes received; request \(request.debugDescription))" }
     }
 
     static func parse(_ raw: [UInt8]) -> HTTPAnswer {
