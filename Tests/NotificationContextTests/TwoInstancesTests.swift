@@ -70,9 +70,11 @@ struct TwoInstancesTests {
             }
             _ = try await world.waitUntil(seconds: 30) { try await counts().sent >= expected }
             let recorded = try await counts()
-            // Every delivery SENT, each once at the SMTP server (above). Under load a few take a
-            // second claim (seen: 12 of 1,000 at load average 3 with other suites running) with
-            // still one copy received: counted here, not failed, until that is explained.
+            // Every delivery SENT, each once at the SMTP server (above: one DATA per message). Under
+            // load a few take a second attempt (seen: 12 of 1,000 with other suites running), still
+            // with one copy received: their first attempt failed before DATA, waiting longer than
+            // the world's 1.5 s SMTP timeout for a pooled connection ("no SMTP connection came free",
+            // with KAROKAR_TEST_LOG_LEVEL=notice), and was retried as it should be. Counted, not failed.
             #expect(recorded.sent == expected && recorded.total == expected, "each of the \(expected) deliveries SENT: \(recorded)")
             if recorded.once != expected { print("two instances: \(expected - recorded.once) deliveries took more than one attempt") }
             print("two instances: \(expected) e-mails in \(String(format: "%.1f", Date().timeIntervalSince(started))) s (loaded machine)")
