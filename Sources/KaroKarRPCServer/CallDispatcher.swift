@@ -3,6 +3,7 @@ public import Logging
 import NIOCore
 public import KaroKarMessages
 import KaroKarProto
+import Synchronization
 public import Tracing
 
 /// Routes calls to handlers through the interceptor chain, and turns their outcome into a REPLY
@@ -223,7 +224,13 @@ public final class CallDispatcher: Sendable {
         case is CancellationError: RPCError(.cancelled, "the call was cancelled")
         default: errorTranslation?(error)
         }
-        if let status, status.code != .internal { return status }
+        if let status, status.code != .internal {
+            // Translated (the layers beneath): an RPCError of the handler's own is no outage.
+            if status.code == .unavailable, !(error is RPCError), !(error is any RPCErrorConvertible) {
+                logOutage(error, status: status, context: context)
+            }
+            return status
+        }
         var cause: Logger.Metadata = ["error.type": "\(type(of: error))", "error.description": "\(error)"]
         if let status { cause["error.message"] = "\(status.message)" }
         // A call whose task was cancelled (its deadline passed, its client cancelled it, its
@@ -236,6 +243,28 @@ public final class CallDispatcher: Sendable {
         context.logger.error("handler failed", metadata: cause)
         return RPCError.internalError
     }
+
+    /// A call failed for lack of something beneath the server (the database down, its pool out
+    /// of connections): the client is told UNAVAILABLE without the cause; the log gets the cause
+    /// (e.g. libpq's message), at warning at most once per ``outageLogInterval``, the rest at debug,
+    /// so an outage is visible without one line per call.
+    private func logOutage(_ error: any Error, status: RPCError, context: ServerCallContext) {
+        let now = ContinuousClock.now
+        let loud = lastOutageLog.withLock { last -> Bool in
+            if let previous = last, now - previous < Self.outageLogInterval { return false }
+            last = now
+            return true
+        }
+        let metadata: Logger.Metadata = ["error.type": "\(type(of: error))", "error.description": "\(error)", "error.message": "\(status.message)"]
+        if loud {
+            context.logger.warning("call failed: a dependency is unavailable", metadata: metadata)
+        } else {
+            context.logger.debug("call failed: a dependency is unavailable", metadata: metadata)
+        }
+    }
+
+    static let outageLogInterval: Duration = .seconds(10)
+    private let lastOutageLog = Mutex<ContinuousClock.Instant?>(nil)
 
     func replyFrame(callID: UInt32, _ reply: RPCV1.Reply) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 64 + reply.payload.count)
