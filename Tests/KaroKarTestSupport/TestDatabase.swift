@@ -29,6 +29,9 @@ public enum TestDatabase {
         // relays and migrations connecting) are the peak. 1,000 was reached on a CI run
         // ("too many clients"); 700 is typical now that servers close the pools they made.
         options.maximumConnections = 2000
+        // The lock table is shared by every database: a hundred migrations at once (the run's
+        // start) must not leave a business statement "out of shared memory" (53200: UNAVAILABLE).
+        options.maximumLocksPerTransaction = 256
         return options
     }
 

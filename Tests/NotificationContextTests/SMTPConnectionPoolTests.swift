@@ -9,9 +9,12 @@ import Testing
 /// the message still goes once; a refused transaction does not spoil the connection for the next.
 @Suite(.serialized)
 struct SMTPConnectionPoolTests {
-    static func configuration(_ server: SMTPRecorder, connections: Int) -> SMTPConfiguration {
+    /// `timeout`: 5 s by default; the tests that queue many sends on few connections give more
+    /// (a waiter's turn comes after every send ahead of it, each a round of Python's SMTP server
+    /// on a machine running every suite at once).
+    static func configuration(_ server: SMTPRecorder, connections: Int, timeout: Duration = .seconds(5)) -> SMTPConfiguration {
         var configuration = SMTPConfiguration(host: "127.0.0.1", port: server.port, from: "notifications@karokar.test")
-        configuration.timeout = .seconds(5)
+        configuration.timeout = timeout
         configuration.maximumConnections = connections
         return configuration
     }
@@ -23,7 +26,7 @@ struct SMTPConnectionPoolTests {
     @Test func manyMessagesGoOverAtMostThePoolsConnections() async throws {
         let server = try SMTPRecorder()
         defer { server.stop() }
-        let pool = SMTPConnectionPool(SMTPClient(Self.configuration(server, connections: 3)))
+        let pool = SMTPConnectionPool(SMTPClient(Self.configuration(server, connections: 3, timeout: .seconds(60))))
         // 60 messages, 12 at a time, over 3 connections at most.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<12 {
