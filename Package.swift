@@ -12,7 +12,12 @@ let nio: [Target.Dependency] = [
     .product(name: "NIOCore", package: "swift-nio"),
     .product(name: "NIOPosix", package: "swift-nio"),
 ]
+/// TLS of the RPC port (server and client) and the SMTP client's STARTTLS.
+let nioSSL: [Target.Dependency] = [.product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOTLS", package: "swift-nio")]
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+/// swift-distributed-tracing's API (the client only needs `Instrumentation`, for `traceparent`).
+let tracing: Target.Dependency = .product(name: "Tracing", package: "swift-distributed-tracing")
+let instrumentation: Target.Dependency = .product(name: "Instrumentation", package: "swift-distributed-tracing")
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
 let base64: Target.Dependency = .product(name: "ExtrasBase64", package: "swift-extras-base64")
 /// What a bounded context may depend on: the shared kernel (ARCHITECTURE.md item 8).
@@ -53,6 +58,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Tracing (issue 20): already in the graph through async-http-client; named here for its API.
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
     ],
     targets: [
         // MARK: - C: protobuf-c runtime, bounded arena, protoc-c output
@@ -66,14 +73,14 @@ let package = Package(
             name: "KaroKarMessages", dependencies: ["KaroKarProto", "CKaroKarProtos"], swiftSettings: strictSettings
         ),
         .target(
-            name: "KaroKarRPC", dependencies: ["KaroKarProto", "KaroKarMessages", logging] + nio,
+            name: "KaroKarRPC", dependencies: ["KaroKarProto", "KaroKarMessages", logging, instrumentation] + nioSSL + nio,
             swiftSettings: strictSettings
         ),
         // The server side of the RPC runtime: apart from KaroKarRPC, so that the client product
         // carries no unsafe flags (SwiftPM refuses a versioned dependency whose product does).
         .target(
             name: "KaroKarRPCServer",
-            dependencies: ["KaroKarRPC", "KaroKarProto", "KaroKarMessages", logging, .product(name: "CoreMetrics", package: "swift-metrics")] + nio,
+            dependencies: ["KaroKarRPC", "KaroKarProto", "KaroKarMessages", logging, tracing, .product(name: "CoreMetrics", package: "swift-metrics")] + nioSSL + nio,
             swiftSettings: strictSettings + hotPathSettings
         ),
         .target(
@@ -85,7 +92,7 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         .target(
             name: "KaroKarPostgres",
-            dependencies: ["CLibPQ", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
+            dependencies: ["CLibPQ", tracing, .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
             swiftSettings: strictSettings
         ),
 
@@ -93,7 +100,7 @@ let package = Package(
         .target(
             name: "KaroKarKernel",
             dependencies: [
-                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarPostgres", logging, crypto, base64,
+                "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarPostgres", logging, crypto, base64, tracing,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ] + nio,
             swiftSettings: strictSettings
@@ -126,13 +133,20 @@ let package = Package(
             exclude: ["README.md"], swiftSettings: strictSettings
         ),
 
+        // MARK: - Tracing: the W3C tracer and the OTLP/HTTP JSON exporter (README, "Tracing")
+        .target(
+            name: "KaroKarTracing",
+            dependencies: [tracing, logging, .product(name: "AsyncHTTPClient", package: "async-http-client")] + nio,
+            swiftSettings: strictSettings
+        ),
+
         // MARK: - Server
         .target(
             name: "KaroKarServer",
             dependencies: [
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarPostgres",
                 "KaroKarKernel", "IdentityContext", "AdministrationContext", "FleetContext", "BookingContext", "AssignmentContext",
-                "VerificationContext", "AuditContext", "NotificationContext", logging, base64,
+                "VerificationContext", "AuditContext", "NotificationContext", "KaroKarTracing", logging, base64, tracing,
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -182,7 +196,7 @@ let package = Package(
             name: "KaroKarTestSupport",
             dependencies: [
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarServer",
-                "KaroKarPostgres", "KaroKarKernel", "IdentityContext", logging,
+                "KaroKarPostgres", "KaroKarKernel", "IdentityContext", "KaroKarTracing", logging, tracing,
             ] + nio,
             path: "Tests/KaroKarTestSupport", swiftSettings: strictSettings
         ),
@@ -264,7 +278,8 @@ let package = Package(
             name: "OperationsTests",
             dependencies: [
                 "KaroKarProto", "KaroKarMessages", "KaroKarRPC", "KaroKarRPCServer", "KaroKarServices", "KaroKarServer",
-                "KaroKarPostgres", "KaroKarTestSupport", logging, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "KaroKarPostgres", "KaroKarTestSupport", "KaroKarKernel", "KaroKarTracing", logging, tracing,
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ] + nio,
             swiftSettings: strictSettings
         ),

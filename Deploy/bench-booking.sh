@@ -14,14 +14,25 @@
 #      step (target: every step's p99 under 20 ms);
 #   3. the marketplace scenario with its whole mix, with and without the booking steps.
 # Usage: bash Deploy/bench-booking.sh [SECONDS]   (default 20 s per run; BENCH_SKIP_APPROVALS=1 runs 2 and 3 only;
-#        BENCH_STATEMENTS_ONLY=1 runs 0 only, a functional check that needs no quiet machine)
+#        BENCH_LIVES_ONLY=1 runs 2 only; BENCH_STATEMENTS_ONLY=1 runs 0 only, a functional check that
+#        needs no quiet machine; BENCH_SERVER_ENV adds server settings, e.g.
+#        BENCH_SERVER_ENV=KAROKAR_EVENTS_CLAIM_INTERVAL_MS=0 for the relay claiming whenever woken;
+#        BENCH_AFTER_START_SQL=FILE runs FILE on the database once the server has migrated it, e.g.
+#        Deploy/bench/claim-heads.sql for the relay's claim before events migration 6)
+# Part 2 also prints the server's and PostgreSQL's CPU per call over its load phase
+# (Deploy/bench/cpu.py); with BENCH_PG_STATS=1 (pg_stat_statements, Deploy/bench/cluster.sh) it
+# prints PostgreSQL's time by part (request path, relay, each consumer) and the top statements.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 seconds="${1:-20}"
 clients=16
-BENCH_SERVER_ENV="KAROKAR_DATABASE_POOL_SIZE=20 KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S=0"
+BENCH_SERVER_ENV="KAROKAR_DATABASE_POOL_SIZE=20 KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S=0 ${BENCH_SERVER_ENV:-}"
 source Deploy/bench/server.sh
+if [ -n "${BENCH_AFTER_START_SQL:-}" ]; then
+  echo "== after start: $BENCH_AFTER_START_SQL"
+  psql -q -v ON_ERROR_STOP=1 "$database" -f "$BENCH_AFTER_START_SQL"
+fi
 admin=$(token admin@bench.local "$password")
 onboard() {  # $1 type, $2 e-mail: registers, approves, prints the organization id
   local id
@@ -37,6 +48,7 @@ decider=$(psql -Atq "$database" -c "SELECT id FROM identity.users WHERE email = 
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), $(date -u '+%Y-%m-%d %H:%M UTC')"
 rounds="${BENCH_ROUNDS:-3}"
+if [ -z "${BENCH_LIVES_ONLY:-}" ]; then
 # Booking n is REQUESTED by the corporate for vehicle (n mod 10,000) + 1 of the vendor, over the
 # n-th hour from 2096: no two approvals meet. pgbench round r uses n = r * 1,000,000 + client *
 # 10,000 + 1, 2, ...; the server's round r uses n = 10,000,000 + r * 1,000,000 + its call sequence;
@@ -77,9 +89,10 @@ python3 Deploy/bench/statements.py "$bench_dir/postgres.log" Deploy/bench/approv
   echo "Deploy/bench/approval.pgbench no longer runs what the server runs for an approval: copy the statements above into it" >&2
   exit 1
 }
+fi
 [ -n "${BENCH_STATEMENTS_ONLY:-}" ] && exit 0
 
-if [ -z "${BENCH_SKIP_APPROVALS:-}" ]; then
+if [ -z "${BENCH_SKIP_APPROVALS:-}" ] && [ -z "${BENCH_LIVES_ONLY:-}" ]; then
 echo "== approvals: $clients in flight, ${seconds}s each, durable commits, $rounds rounds (ours, then pgbench)"
 results=()
 for round in $(seq 1 "$rounds"); do
@@ -116,8 +129,18 @@ scenario() {  # $1 mix (empty: the whole mix)
     ${1:+--mix "$1"}
 }
 others="search=0,check-availability=0,get-vehicle=0,vehicle-timeline=0,list-fleet=0,who-am-i=0,schedule-maintenance=0,place-block=0"
-echo "== booking lives: $clients concurrent flows, ${seconds}s (the marketplace scenario, booking chain only)"
-scenario "$others,create-booking=1,self-book=0" | sed 's/^/  /'
+echo "== booking lives: $clients concurrent flows, ${seconds}s (the marketplace scenario, booking chain only)${BENCH_SERVER_ENV:+; server: $BENCH_SERVER_ENV}"
+[ "${BENCH_PG_STATS:-0}" = 1 ] && pg_stats_reset karokar
+postmaster=$(head -1 "$bench_dir/data/postmaster.pid")
+python3 Deploy/bench/cpu.py "$server_pid" "$postmaster" -- \
+  "$bin/karokar-bench" scenario marketplace --address "$address" --size 20 --vehicles-per-vendor 10 --corporates 8 \
+    --admin-email admin@bench.local --admin-password "$password" --concurrency "$clients" --connections 4 --duration "${seconds}s" \
+    --mix "$others,create-booking=1,self-book=0" | sed 's/^/  /'
+if [ "${BENCH_PG_STATS:-0}" = 1 ]; then
+  echo "== PostgreSQL's statements during the booking lives (setup included; pg_stat_statements, wall time)"
+  pg_stats_report karokar | sed 's/^/  /'
+fi
+[ -n "${BENCH_LIVES_ONLY:-}" ] && exit 0
 echo "== the marketplace scenario with bookings (its whole mix), ${seconds}s"
 scenario "" | sed 's/^/  /'
 echo "== the marketplace scenario without bookings, ${seconds}s"

@@ -95,7 +95,7 @@ print(f"  {name:58} {r['rate']:9.0f} {lat.get('p50', 0)/1000:9.2f} {lat.get('p99
 PY
 done
 if [ -n "${BENCH_EXPLAIN-1}" ]; then
-echo "== EXPLAIN (ANALYZE, BUFFERS) of the search's two plans (Sources/FleetContext/Persistence/SearchStore.swift), a corporate caller"
+echo "== EXPLAIN (ANALYZE, BUFFERS) of the search's three plans (Sources/FleetContext/Persistence/SearchStore.swift), a corporate caller"
 psql -q "$database" -v corporate="$corporate" -f Deploy/bench/search-explain.sql | sed 's/^/  /'
 fi
 fi
@@ -120,13 +120,14 @@ done
 "$PGBIN/pgbench" -n -f Deploy/bench/reservation.pgbench -D vendor="$vendor" -D vehicles=1 -c 1 -t 1 -M prepared "$database" >/dev/null 2>&1 \
   || echo "pgbench could not run Deploy/bench/reservation.pgbench" >&2
 psql -Atq "$database" -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
-python3 Deploy/bench/statements.py "$bench_dir/postgres.log" Deploy/bench/reservation.pgbench "${capture[@]}" --pgbench "$(vehicle 1)" \
-  | grep -E "same statements|DIFFERS|^    [-+]" | sed 's/^/  /' || true
-python3 Deploy/bench/statements.py "$bench_dir/postgres.log" Deploy/bench/reservation.pgbench "${capture[@]}" --pgbench "$(vehicle 1)" >/dev/null || {
-  python3 Deploy/bench/statements.py "$bench_dir/postgres.log" Deploy/bench/reservation.pgbench "${capture[@]}" --pgbench "$(vehicle 1)" | tail -40
+statements_report="$bench_dir/statements.txt"
+if python3 Deploy/bench/statements.py "$bench_dir/postgres.log" Deploy/bench/reservation.pgbench "${capture[@]}" --pgbench "$(vehicle 1)" >"$statements_report"; then
+  grep -E "same statements" "$statements_report" | sed 's/^/  /' || true
+else
+  tail -40 "$statements_report"
   echo "Deploy/bench/reservation.pgbench no longer runs what the server runs for a reservation: copy the statements above into it" >&2
   exit 1
-}
+fi
 [ -n "${BENCH_STATEMENTS_ONLY:-}" ] && exit 0
 # The RPC side names the same vehicles: one request line per vehicle (--data-file), taken at
 # random, each call in an hour of its own (its sequence number), so no reservation meets another.

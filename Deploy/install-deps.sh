@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what KaroKar needs and is missing: Debian packages (protobuf-c, protobuf's descriptor.proto,
-# libpq, PostgreSQL) and
+# libpq, PostgreSQL; HAProxy and curl for Deploy/scale-out.sh; openssl, which the TLS tests make their
+# certificates with; pgbouncer, which the pooler tests run in front of PostgreSQL) and
 # the Python tools used by code generation and linting (protobuf, buf). Idempotent; quiet when
 # everything is present. Needs root (or sudo) only when something must be installed.
 set -euo pipefail
 
-apt_packages=(libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libpq-dev postgresql postgresql-contrib)
+apt_packages=(libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libpq-dev postgresql postgresql-contrib haproxy curl openssl pgbouncer)
 pip_packages=(buf-bin protobuf aiosmtpd)
 
 missing=()

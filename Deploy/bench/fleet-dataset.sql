@@ -52,11 +52,13 @@ WHERE v.license_plate LIKE 'BENCH%';
 SET CONSTRAINTS ALL IMMEDIATE;
 ALTER TABLE fleet.vehicle ENABLE TRIGGER vehicle_free;
 ALTER TABLE fleet.availability ENABLE TRIGGER availability_free;
--- The indexes of migrations 4 and 5, built once after the rows are in.
+-- The indexes of migrations 4, 5 and 6, built once after the rows are in.
 DROP INDEX fleet.vehicle_free_vehicle;
 DROP INDEX fleet.vehicle_free_window;
+DROP INDEX fleet.vehicle_free_make;
 SELECT fleet.rebuild_all_free();
 CREATE INDEX vehicle_free_vehicle ON fleet.vehicle_free (vehicle_id) INCLUDE (free);
 CREATE INDEX vehicle_free_window ON fleet.vehicle_free USING gist (bucket, free) INCLUDE (vehicle_id, organization_id, vendor_owned, make_key, model_key, year);
+CREATE INDEX vehicle_free_make ON fleet.vehicle_free USING gist (make_key, model_key, free) INCLUDE (vehicle_id, organization_id, vendor_owned, year);
 COMMIT;
 VACUUM ANALYZE fleet.owner, fleet.vehicle, fleet.availability, fleet.vehicle_free;

@@ -19,6 +19,10 @@ public final class EmbeddedPostgres: Sendable {
         public var throwaway = false
         /// PostgreSQL's `max_connections`.
         public var maximumConnections = 200
+        /// PostgreSQL's `max_locks_per_transaction` (its lock table holds this many per
+        /// connection slot); nil: PostgreSQL's default, 64. A migration creating a whole schema
+        /// takes hundreds of locks, and a test run migrates a hundred databases at once.
+        public var maximumLocksPerTransaction: Int?
 
         public init(directory: String) {
             self.directory = directory
@@ -116,6 +120,7 @@ public final class EmbeddedPostgres: Sendable {
         var settings = [
             "-p \(options.port)", "-k \(socketDirectory)", "-c listen_addresses=''", "-c max_connections=\(options.maximumConnections)",
         ]
+        if let locks = options.maximumLocksPerTransaction { settings.append("-c max_locks_per_transaction=\(locks)") }
         if !options.durable {
             settings += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         }

@@ -52,8 +52,28 @@ final class PostgresConnection: @unchecked Sendable {
         let options = conninfo.contains("://")
             ? conninfo + (conninfo.contains("?") ? "&" : "?") + "options=-c%20TimeZone%3DUTC%20-c%20DateStyle%3DISO&application_name=karokar"
             : conninfo + " options='-c TimeZone=UTC -c DateStyle=ISO' application_name=karokar"
-        guard let handle = PQconnectdb(options) else {
+        guard var handle = PQconnectdb(options) else {
             throw PostgresError(code: .connectionFailure, serverMessage: "out of memory")
+        }
+        // pgbouncer refuses the `options` startup parameter (Deploy/pgbouncer.md): connect without
+        // it and set the two settings instead; pgbouncer keeps them with the client's session.
+        if PQstatus(handle) != CONNECTION_OK, String(cString: PQerrorMessage(handle)).contains("unsupported startup parameter") {
+            PQfinish(handle)
+            let plain = conninfo.contains("://")
+                ? conninfo + (conninfo.contains("?") ? "&" : "?") + "application_name=karokar" : conninfo + " application_name=karokar"
+            guard let retried = PQconnectdb(plain) else {
+                throw PostgresError(code: .connectionFailure, serverMessage: "out of memory")
+            }
+            handle = retried
+            if PQstatus(handle) == CONNECTION_OK, let result = PQexec(handle, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'") {
+                let status = PQresultStatus(result)
+                PQclear(result)
+                if status != PGRES_COMMAND_OK {
+                    let message = String(cString: PQerrorMessage(handle))
+                    PQfinish(handle)
+                    throw PostgresError(code: .connectionFailure, serverMessage: "cannot set TimeZone and DateStyle: \(message)")
+                }
+            }
         }
         guard PQstatus(handle) == CONNECTION_OK, PQsetnonblocking(handle, 1) == 0 else {
             let message = String(cString: PQerrorMessage(handle))

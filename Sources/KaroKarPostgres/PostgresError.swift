@@ -1,5 +1,8 @@
 /// A database failure, classified by SQLSTATE. `description` is generic and safe to log at any
-/// level; the server's own text (which may quote data) is only in `debugDescription`.
+/// level; the server's own text (which may quote data) is only in `debugDescription`, except for
+/// an outage (``Category/unavailable``: no connection, too many clients, shutting down), whose
+/// text is libpq's or the server's about the connection, never a row's, and is what an operator
+/// needs to tell one outage from another.
 /// Nothing here ever reaches an RPC client: contexts map the codes they expect to domain errors.
 public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -107,7 +110,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
     }
 
     public var description: String {
-        "PostgreSQL error \(code.rawValue)" + (constraint.map { " on constraint \($0)" } ?? "")
+        let generic = "PostgreSQL error \(code.rawValue)" + (constraint.map { " on constraint \($0)" } ?? "")
+        guard category == .unavailable, !serverMessage.isEmpty else { return generic }
+        return generic + ": " + serverMessage.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " ")
     }
 
     public var debugDescription: String {

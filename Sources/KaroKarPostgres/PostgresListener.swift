@@ -27,6 +27,11 @@ public final class PostgresListener: Sendable {
     /// Waits at most `timeout` for notifications; returns the channels notified (empty on
     /// timeout). A broken connection is replaced on the next call; until then this throws.
     public func wait(timeout: Duration) async throws -> [String] {
+        try await notifications(timeout: timeout).map(\.channel)
+    }
+
+    /// ``wait(timeout:)`` with each notification's payload.
+    public func notifications(timeout: Duration) async throws -> [PostgresNotification] {
         let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         return try await thread.runIfActive { [self] in
             let listening = try current()
@@ -50,6 +55,12 @@ public final class PostgresListener: Sendable {
         connection.withLockedValue { $0 = nil }
         try? await thread.shutdownGracefully()
     }
+}
+
+/// One `NOTIFY` a ``PostgresListener`` received.
+public struct PostgresNotification: Sendable, Hashable {
+    public let channel: String
+    public let payload: String
 }
 
 /// The libpq side of ``PostgresListener``; used only from its thread.
@@ -77,7 +88,7 @@ private final class ListeningConnection: @unchecked Sendable {
         PQfinish(handle)
     }
 
-    func wait(milliseconds: Int32) throws -> [String] {
+    func wait(milliseconds: Int32) throws -> [PostgresNotification] {
         var notified = drain()
         guard notified.isEmpty else { return notified }
         var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
@@ -92,13 +103,15 @@ private final class ListeningConnection: @unchecked Sendable {
         return notified
     }
 
-    private func drain() -> [String] {
-        var channels: [String] = []
+    private func drain() -> [PostgresNotification] {
+        var notifications: [PostgresNotification] = []
         while let notification = PQnotifies(handle) {
-            channels.append(String(cString: notification.pointee.relname))
+            notifications.append(PostgresNotification(
+                channel: String(cString: notification.pointee.relname), payload: String(cString: notification.pointee.extra)
+            ))
             PQfreemem(notification)
         }
-        return channels
+        return notifications
     }
 
     private func broken() -> PostgresError {

@@ -1,3 +1,4 @@
+public import Tracing
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -18,6 +19,8 @@ public final class PostgresPool: Sendable {
         /// machine): while the kernel runs a woken backend, the other loop goes on; on two cores
         /// that made the pool benchmark about 5 points faster (see Deploy/bench-postgres.sh).
         public var ioThreads = min(2, System.coreCount)
+        /// Spans of the statements run inside a span (a traced call); nil: none (the default).
+        public var tracer: (any Tracer)?
 
         public init(connectionString: String) {
             self.connectionString = connectionString
@@ -34,7 +37,16 @@ public final class PostgresPool: Sendable {
         public var totalWaitMicroseconds: Int64
         public var connectionsOpened: Int
         public var connectionsClosed: Int
+        /// Leases by how long they waited, not cumulative: `acquireWaitBounds[i]` is bucket i's
+        /// upper bound, the last bucket is beyond them all. A lease of an idle connection waits 0.
+        public var acquireWaitCounts: [Int] = []
     }
+
+    /// The upper bounds of ``Metrics/acquireWaitCounts``' buckets.
+    public static let acquireWaitBounds: [Duration] = [
+        .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50),
+        .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5),
+    ]
 
     private struct State {
         var machine: PoolStateMachine<PostgresConnection>
@@ -43,6 +55,7 @@ public final class PostgresPool: Sendable {
         var nextConnectionID = 0
         var leases = 0
         var totalWait: Duration = .zero
+        var waitCounts = Array(repeating: 0, count: PostgresPool.acquireWaitBounds.count + 1)
         var opened = 0
         var closedCount = 0
         var lastConnectError: PostgresError?
@@ -74,7 +87,7 @@ public final class PostgresPool: Sendable {
                 inUse: state.machine.leased, idle: state.machine.idle.count, connecting: state.machine.connecting,
                 waiting: state.machine.waiters.count, leases: state.leases,
                 totalWaitMicroseconds: Int64(state.totalWait.components.seconds * 1_000_000 + state.totalWait.components.attoseconds / 1_000_000_000_000),
-                connectionsOpened: state.opened, connectionsClosed: state.closedCount
+                connectionsOpened: state.opened, connectionsClosed: state.closedCount, acquireWaitCounts: state.waitCounts
             )
         }
     }
@@ -85,7 +98,7 @@ public final class PostgresPool: Sendable {
     /// (or is closed if it broke or was left inside a transaction).
     public func withConnection<R: Sendable>(_ body: (PostgresSession) async throws -> R) async throws -> R {
         let connection = try await lease()
-        let session = PostgresSession(connection: connection)
+        let session = PostgresSession(connection: connection, tracer: configuration.tracer)
         do {
             let result = try await body(session)
             giveBack(connection)
@@ -115,6 +128,7 @@ public final class PostgresPool: Sendable {
                 preconditionFailure("an idle connection with no waiters must be handed out")
             }
             state.leases += 1
+            state.waitCounts[0] += 1
             return connection
         }
         if let idle { return idle }
@@ -144,8 +158,10 @@ public final class PostgresPool: Sendable {
             abandon(waiter, error: CancellationError())
         }
         state.withLockedValue { state in
+            let waited = ContinuousClock.now - started
             state.leases += 1
-            state.totalWait += ContinuousClock.now - started
+            state.totalWait += waited
+            state.waitCounts[PostgresPool.acquireWaitBounds.firstIndex { waited <= $0 } ?? PostgresPool.acquireWaitBounds.count] += 1
         }
         return connection
     }
@@ -153,7 +169,7 @@ public final class PostgresPool: Sendable {
     private func scheduleTimeout(_ waiter: Int) {
         let timeout = configuration.acquireTimeout
         timers.scheduleTask(in: TimeAmount(timeout)) { [self] in
-            let reason = state.withLockedValue { $0.lastConnectError.map { " (database unavailable: \($0))" } ?? "" }
+            let reason = state.withLockedValue { $0.lastConnectError.map { " (database unavailable: \($0.debugDescription))" } ?? "" }
             abandon(waiter, error: PostgresError(code: .poolTimeout, serverMessage: "no database connection free within \(timeout)\(reason)"))
         }
     }

@@ -4,6 +4,11 @@ import NIOCore
 
 /// The client side of one connection: sends HELLO, assigns increasing call ids, matches REPLYs,
 /// enforces a local deadline, handles DRAIN. Runs on the channel's event loop.
+///
+/// It knows which calls the server cannot have started, so that the client retries exactly those:
+/// CALLs wait for HELLO_ACK before they are written (a connection a balancer accepted but could
+/// not pass to a server, or a server closed at once, fails them as not started), and each CALL's
+/// write is confirmed, so a call still unwritten when the connection is lost is not started either.
 final class ClientConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -13,6 +18,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         let completion: Completion
         var timer: Scheduled<Void>?
         let token: UInt64
+        /// Its CALL frame was handed to the socket: from then on the outcome of a lost connection is unknown.
+        var written = false
     }
 
     private let clientName: String
@@ -23,6 +30,9 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private var callIDsByToken: [UInt64: UInt32] = [:]
     private var cancelledTokens: Set<UInt64> = []
     private var flushPending = false
+    /// CALLs made before HELLO_ACK, written when it arrives.
+    private var held: [(callID: UInt32, frame: ByteBuffer)] = []
+    private var acknowledged = false
     /// Set by DRAIN: calls above it were not started.
     private(set) var drainedAfter: UInt32?
     private(set) var isClosed = false
@@ -66,13 +76,15 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         let lost = pending
         pending.removeAll()
         callIDsByToken.removeAll()
+        held.removeAll()
         for (callID, call) in lost {
             call.timer?.cancel()
-            let error = RPCError(.unavailable, "connection lost before the reply")
             if let drainedAfter, callID > drainedAfter {
-                call.completion.resume(throwing: CallNotStarted(error: error))
+                call.completion.resume(throwing: CallNotStarted(error: RPCError(.unavailable, "connection lost; the server had not started the call")))
+            } else if !call.written {
+                call.completion.resume(throwing: CallNotStarted(error: RPCError(.unavailable, "connection lost before the call was sent")))
             } else {
-                call.completion.resume(throwing: error)
+                call.completion.resume(throwing: CallOutcomeUnknown(error: RPCError(.unavailable, "connection lost before the reply")))
             }
         }
         context.fireChannelInactive()
@@ -106,7 +118,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             return
         }
         guard isUsable else {
-            completion.resume(throwing: CallNotStarted(error: RPCError(.unavailable, "connection is draining or closed")))
+            completion.resume(throwing: CallNotStarted(error: RPCError(.unavailable, "connection is draining or closed"), immediately: true))
             return
         }
         let callID = nextCallID
@@ -122,7 +134,22 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         callIDsByToken[token] = callID
         var frame = context.channel.allocator.buffer(capacity: FrameLayout.lengthFieldSize + FrameLayout.headerSize + body.readableBytes)
         frame.writeFrame(Frame(type: .call, callID: callID, body: body))
-        write(frame)
+        if acknowledged {
+            write(call: callID, frame)
+        } else {
+            held.append((callID, frame))
+        }
+    }
+
+    /// Writes a CALL and marks it written once the socket took all of it.
+    private func write(call callID: UInt32, _ frame: ByteBuffer) {
+        guard let context else { return }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenSuccess { [self] in
+            pending[callID]?.written = true
+        }
+        context.write(NIOAny(frame), promise: promise)
+        scheduleFlush()
     }
 
     func cancel(token: UInt64) {
@@ -138,6 +165,10 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         callIDsByToken[call.token] = nil
         call.timer?.cancel()
         call.completion.resume(throwing: error)
+        if let index = held.firstIndex(where: { $0.callID == callID }) {
+            held.remove(at: index)  // never sent: nothing to cancel
+            return
+        }
         if sendCancel, let context, !isClosed {
             var frame = context.channel.allocator.buffer(capacity: 16)
             frame.writeFrameHeader(type: FrameType.cancel.rawValue, callID: callID, bodyLength: 0)
@@ -152,7 +183,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         case .reply: handleReply(frame)
         case .drain: handleDrain(frame)
         case .ping: write(pong: frame)
-        case .helloAck, .pong: break
+        case .helloAck: handleHelloAck()
+        case .pong: break
         default:
             if frame.typeByte < FrameType.firstIgnorable { context?.close(promise: nil) }
         }
@@ -170,10 +202,21 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             } else {
                 let error = RPCError(status: status)
                 let notStarted = [TransportDomainCode.draining, TransportDomainCode.tooManyCalls].contains(error.domainCode)
-                call.completion.resume(throwing: notStarted ? CallNotStarted(error: error) : error)
+                call.completion.resume(throwing: notStarted
+                    ? CallNotStarted(error: error, immediately: error.domainCode == TransportDomainCode.draining) : error)
             }
         } catch {
             call.completion.resume(throwing: RPCError(.internal, "undecodable REPLY from the server"))
+        }
+    }
+
+    private func handleHelloAck() {
+        guard !acknowledged else { return }
+        acknowledged = true
+        let waiting = held
+        held.removeAll()
+        for (callID, frame) in waiting where pending[callID] != nil {
+            write(call: callID, frame)
         }
     }
 
@@ -187,7 +230,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             if let call = pending.removeValue(forKey: callID) {
                 callIDsByToken[call.token] = nil
                 call.timer?.cancel()
-                call.completion.resume(throwing: CallNotStarted(error: RPCError(.unavailable, "not started: \(reason)")))
+                call.completion.resume(throwing: CallNotStarted(error: RPCError(.unavailable, "not started: \(reason)"), immediately: true))
             }
         }
     }
@@ -209,7 +252,11 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func write(_ buffer: ByteBuffer) {
         guard let context else { return }
         context.write(NIOAny(buffer), promise: nil)
-        guard !flushPending else { return }
+        scheduleFlush()
+    }
+
+    private func scheduleFlush() {
+        guard let context, !flushPending else { return }
         flushPending = true
         context.eventLoop.assumeIsolated().execute { [self] in
             flushPending = false

@@ -19,6 +19,8 @@ public struct Metadata: Sendable, Hashable, Sequence {
         public static let authorization = "authorization"
         public static let idempotencyKey = "idempotency-key"
         public static let traceparent = "traceparent"
+        /// The W3C vendor list sent beside `traceparent`.
+        public static let tracestate = "tracestate"
         public static let requestID = "request-id"
     }
 

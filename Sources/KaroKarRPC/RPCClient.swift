@@ -1,8 +1,10 @@
 public import NIOCore
+public import Instrumentation
 import KaroKarMessages
 import KaroKarProto
 import NIOConcurrencyHelpers
 import NIOPosix
+import Synchronization
 
 /// A client of a KaroKar RPC server: a small pool of multiplexed connections, deadlines,
 /// cancellation, typed errors, and automatic retry of calls the server never started.
@@ -18,7 +20,20 @@ public final class RPCClient: RPCClientTransport, Sendable {
         public var connectTimeout: Duration = .seconds(5)
         /// How often a call the server never started is tried again.
         public var maximumRetries = 3
+        /// The first retry's longest backoff; it doubles each retry (with full jitter) up to
+        /// `retryBackoffLimit`.
+        public var retryBackoff: Duration = .milliseconds(20)
+        public var retryBackoffLimit: Duration = .seconds(1)
         public var maximumFrameBytes = 16 * 1024 * 1024
+        /// TLS (PROTOCOL.md, "TLS"); nil: plain TCP. A connection counts as made once its TLS
+        /// handshake has completed; a failed handshake is a failure to connect.
+        public var tls: RPCClientTLS?
+        /// What writes the current span's `traceparent` (and `tracestate`) into each call's
+        /// metadata: nil, the process's `InstrumentationSystem.instrument` (a no-op unless the
+        /// application bootstrapped one). Only calls made inside a span
+        /// (`InstrumentationContext.current` set) consult it; a `traceparent` already in the
+        /// call's metadata is sent as it is.
+        public var instrument: (any Instrument)?
 
         public init(host: String = "127.0.0.1", port: Int = 7420) {
             self.host = host
@@ -42,6 +57,7 @@ public final class RPCClient: RPCClientTransport, Sendable {
     public let configuration: Configuration
     private let group: any EventLoopGroup
     private let state: NIOLockedValueBox<State>
+    private let retryCount = Atomic<Int>(0)
 
     public init(configuration: Configuration, group: any EventLoopGroup) {
         precondition(configuration.connections >= 1)
@@ -65,11 +81,58 @@ public final class RPCClient: RPCClientTransport, Sendable {
     }
 
     /// An untyped call: the request and response as encoded protobuf (the CLI and load generator use it).
+    ///
+    /// A call the server provably never started (connection refused or closed before its CALL was
+    /// written, a DRAIN's `last_call_id` below it, REPLY `DRAINING` or `TOO_MANY_CALLS`) is tried
+    /// again on a new connection to the same address (behind a balancer, possibly another server):
+    /// at most `maximumRetries` times, after a backoff with full jitter (none for the first retry
+    /// after a drain), and never past the call's deadline, which each attempt carries as what is
+    /// left of it. A call that may have started is retried only with `retryWithIdempotencyKey` and
+    /// an `idempotency-key` (Protos/PROTOCOL.md, section 14).
     public func call(path: String, payload: [UInt8], options: CallOptions) async throws -> [UInt8] {
+        // The current span's traceparent, before the deadline's clock starts (as before tracing).
+        var metadata = options.metadata
+        if let trace = InstrumentationContext.current, metadata.bytes(for: Metadata.Key.traceparent) == nil {
+            (configuration.instrument ?? InstrumentationSystem.instrument).inject(trace, into: &metadata, using: MetadataTraceInjector())
+        }
+        let deadline = options.timeout.map { ContinuousClock.now + $0 }
+        let mayRepeat = options.retryWithIdempotencyKey && options.metadata[Metadata.Key.idempotencyKey] != nil
+        var retries = 0
+        while true {
+            var timeout = options.timeout
+            if let deadline {
+                timeout = deadline - ContinuousClock.now
+                guard timeout! > .zero else { throw RPCError(.deadlineExceeded, "deadline exceeded before the call could be sent") }
+            }
+            let failure: RPCError
+            var immediately = false
+            do {
+                let connection = try await connection()
+                let body = Self.encodeCall(path: path, payload: payload, timeout: timeout, metadata: metadata)
+                return try await connection.call(body: body, timeout: timeout, token: nextToken())
+            } catch let error as CallNotStarted {
+                failure = error.error
+                immediately = error.immediately
+            } catch let error as CallOutcomeUnknown {
+                guard mayRepeat else { throw error.error }
+                failure = error.error
+            }
+            retries += 1
+            guard retries <= configuration.maximumRetries else { throw failure }
+            guard !Task.isCancelled else { throw RPCError(.cancelled, "the call was cancelled") }
+            retryCount.add(1, ordering: .relaxed)
+            try await backOff(before: retries, immediately: immediately, deadline: deadline, after: failure)
+        }
+    }
+
+    /// Retries made so far (every call, every attempt after its first): for load generators' reports.
+    public var retries: Int { retryCount.load(ordering: .relaxed) }
+
+    private static func encodeCall(path: String, payload: [UInt8], timeout: Duration?, metadata: Metadata) -> ByteBuffer {
         let call = RPCV1.Call(
             method: path,
-            timeoutMicros: options.timeout.map { UInt64(clamping: max(TimeAmount($0).nanoseconds / 1000, 1)) } ?? 0,
-            metadata: options.metadata.wireEntries,
+            timeoutMicros: timeout.map { UInt64(clamping: max(TimeAmount($0).nanoseconds / 1000, 1)) } ?? 0,
+            metadata: metadata.wireEntries,
             payload: payload
         )
         var body = ByteBufferAllocator().buffer(capacity: payload.count + path.utf8.count + 16)
@@ -79,18 +142,25 @@ public final class RPCClient: RPCClientTransport, Sendable {
                 return size
             }
         }
-        var attempt = 0
-        while true {
-            do {
-                let connection = try await connection()
-                return try await connection.call(body: body, timeout: options.timeout, token: nextToken())
-            } catch let error as CallNotStarted {
-                attempt += 1
-                guard attempt <= configuration.maximumRetries, !Task.isCancelled else { throw error.error }
-                if error.error.domainCode == TransportDomainCode.tooManyCalls {
-                    try await Task.sleep(for: .milliseconds(5 * attempt))
-                }
-            }
+        return body
+    }
+
+    /// Exponential backoff with full jitter: a random wait up to `retryBackoff` × 2^(retry − 1),
+    /// capped at `retryBackoffLimit`; none before the first retry after a drain (the server asked
+    /// for a new connection, and a balancer sends it elsewhere). Gives up rather than sleep past
+    /// the deadline.
+    private func backOff(before retry: Int, immediately: Bool, deadline: ContinuousClock.Instant?, after failure: RPCError) async throws {
+        if immediately && retry == 1 { return }
+        let ceiling = min(configuration.retryBackoffLimit, configuration.retryBackoff * (1 << min(retry - 1, 20)))
+        let nanoseconds = max(TimeAmount(ceiling).nanoseconds, 1)
+        let delay = Duration.nanoseconds(Int64.random(in: 0...nanoseconds))
+        if let deadline, ContinuousClock.now + delay >= deadline {
+            throw RPCError(.deadlineExceeded, "deadline exceeded before the call could be started (last attempt: \(failure.message))")
+        }
+        do {
+            try await Task.sleep(for: delay)
+        } catch {
+            throw RPCError(.cancelled, "the call was cancelled")
         }
     }
 
@@ -135,6 +205,7 @@ public final class RPCClient: RPCClientTransport, Sendable {
     private func connect(slot index: Int) -> EventLoopFuture<ClientConnection> {
         let configuration = self.configuration
         let state = self.state
+        let handshake = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
         let future = ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
@@ -143,9 +214,20 @@ public final class RPCClient: RPCClientTransport, Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         ClientConnectionHandler(clientName: configuration.clientName, maximumFrameBytes: configuration.maximumFrameBytes)
                     )
+                    if let tls = configuration.tls {
+                        let done = try tls.addHandlers(to: channel, host: configuration.host)
+                        handshake.withLockedValue { $0 = done }
+                    }
                 }
             }
             .connect(host: configuration.host, port: configuration.port)
+            .flatMap { channel in
+                guard let done = handshake.withLockedValue({ $0 }) else { return channel.eventLoop.makeSucceededFuture(channel) }
+                return done.map { channel }.flatMapError { error in
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
             .flatMapThrowing { channel in
                 try ClientConnection(channel: channel) { [state] connection in
                     state.withLockedValue { state in

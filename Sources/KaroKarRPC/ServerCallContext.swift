@@ -86,6 +86,8 @@ public struct ServerCallContext: Sendable {
     public var peer: String { connectionInfo.peer }
     /// What lives as long as the call's connection, shared by its calls.
     public var connection: ConnectionAttributes { connectionInfo.attributes }
+    /// With mutual TLS: the identity of the client's verified certificate (``RPCTLS/identity(of:)``).
+    public var clientCertificate: String? { connectionInfo.clientCertificate }
 
     /// The connection's logger with `rpc.method` and `rpc.call_id` added. Built on access: setting
     /// metadata costs a dictionary copy (and some log handlers re-render it), too much for every call.
@@ -161,11 +163,16 @@ public final class CallConnection: Sendable {
     /// The connection's logger (`rpc.peer`, `rpc.client`).
     public let logger: Logger
     public let attributes: ConnectionAttributes
+    /// With mutual TLS: the identity of the client's verified certificate, e.g. `CN=billing`.
+    public let clientCertificate: String?
 
-    public init(peer: String, logger: Logger, attributes: ConnectionAttributes = ConnectionAttributes()) {
+    public init(
+        peer: String, logger: Logger, attributes: ConnectionAttributes = ConnectionAttributes(), clientCertificate: String? = nil
+    ) {
         self.peer = peer
         self.logger = logger
         self.attributes = attributes
+        self.clientCertificate = clientCertificate
     }
 }
 

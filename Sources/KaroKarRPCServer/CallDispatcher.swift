@@ -3,6 +3,8 @@ public import Logging
 import NIOCore
 public import KaroKarMessages
 import KaroKarProto
+import Synchronization
+public import Tracing
 
 /// Routes calls to handlers through the interceptor chain, and turns their outcome into a REPLY
 /// frame. Shared by every connection of a server; holds no mutable state. A class, so that a call
@@ -15,6 +17,8 @@ public final class CallDispatcher: Sendable {
         let executor: (any TaskExecutor)?
         /// Its series, when the server measures.
         let metrics: MethodMetrics?
+        /// `service/method`: the name of its calls' server spans.
+        let spanName: String
 
         init(
             service: String, route: RPCRoute, executor: (any TaskExecutor)? = nil, interceptors: [any ServerInterceptor] = [],
@@ -27,6 +31,7 @@ public final class CallDispatcher: Sendable {
             self.route = route
             self.executor = executor
             self.metrics = metrics?.method(path)
+            self.spanName = String(path.dropFirst())
         }
     }
 
@@ -39,12 +44,17 @@ public final class CallDispatcher: Sendable {
     let callCompleted: (@Sendable (CompletedCall) -> Void)?
     /// Metrics or a completion hook: the clock is read for each call only then.
     let observing: Bool
+    /// Nil (the default): no spans, and no cost beyond this check.
+    let tracing: RPCServerTracing?
+    /// Immediate routes are answered on the event loop only without tracing (a span needs the
+    /// call's task to carry its context to the handler's statements).
+    let answersImmediately: Bool
     let allocator = ByteBufferAllocator()
 
     public init(
         services: [RPCServiceDefinition], interceptors: [any ServerInterceptor], limits: ServerLimits, logger: Logger,
         errorTranslation: (@Sendable (any Error) -> RPCError?)? = nil, metrics: RPCServerMetrics? = nil,
-        callCompleted: (@Sendable (CompletedCall) -> Void)? = nil
+        callCompleted: (@Sendable (CompletedCall) -> Void)? = nil, tracing: RPCServerTracing? = nil
     ) {
         var targets: [String: Target] = [:]
         for service in services {
@@ -64,6 +74,8 @@ public final class CallDispatcher: Sendable {
         self.metrics = metrics
         self.callCompleted = callCompleted
         self.observing = metrics != nil || callCompleted != nil
+        self.tracing = tracing
+        self.answersImmediately = tracing == nil
     }
 
     func target(for path: String) -> Target? {
@@ -72,6 +84,7 @@ public final class CallDispatcher: Sendable {
 
     /// Runs one call to completion and returns its REPLY frame.
     func execute(_ target: Target, payload: ByteBuffer, context: ServerCallContext) async -> ByteBuffer {
+        if let tracing { return await executeTraced(tracing, target, payload: payload, context: context) }
         let started = observing ? NIODeadline.now() : nil
         // The completion hook sees the context the handler saw (with what the interceptors added: the caller).
         let innermost = callCompleted == nil ? nil : InnermostContext(context)
@@ -92,6 +105,53 @@ public final class CallDispatcher: Sendable {
         }
     }
 
+    /// ``execute(_:payload:context:)`` inside a server span: its parent is the call's
+    /// `traceparent` (when valid; else the span starts a trace), and it is the current span of the
+    /// handler's task, so the statements it runs and the calls it makes are its children.
+    private func executeTraced(_ tracing: RPCServerTracing, _ target: Target, payload: ByteBuffer, context: ServerCallContext) async -> ByteBuffer {
+        let tracer = tracing.tracer
+        var parent = InstrumentationContext.topLevel
+        tracer.extract(context.metadata, into: &parent, using: MetadataTraceExtractor())
+        let span = tracer.startSpan(target.spanName, context: parent, ofKind: .server)
+        let started = observing ? NIODeadline.now() : nil
+        let innermost = InnermostContext(context)
+        let frame: ByteBuffer
+        var failure: RPCError?
+        do {
+            let response = try await InstrumentationContext.withValue(span.context) {
+                try await run(0, target: target, payload: payload, context: context, innermost: innermost)
+            }
+            if let started { completed(target, context: innermost.context, code: .ok, error: nil, since: started) }
+            frame = ByteBuffer.okReplyFrame(callID: context.callID, payload: consume response, allocator: allocator)
+        } catch {
+            var status = rpcError(from: error, context: context)
+            if status.code == .cancelled, let deadline = context.deadline, deadline <= .now {
+                status = RPCError(.deadlineExceeded, "deadline exceeded")
+            }
+            if let started { completed(target, context: innermost.context, code: status.code, error: status, since: started) }
+            frame = replyFrame(callID: context.callID, error: status)
+            failure = status
+        }
+        if span.isRecording {
+            var attributes = span.attributes
+            attributes["rpc.system"] = "karokar"
+            attributes["rpc.service"] = target.methodInfo.service
+            attributes["rpc.method"] = target.methodInfo.name
+            attributes["network.peer.address"] = context.peer
+            attributes["rpc.karokar.call_id"] = Int64(context.callID)
+            attributes["rpc.karokar.status_code"] = RPCServerMetrics.name(of: failure?.code ?? .ok)
+            if let domainCode = failure?.domainCode { attributes["rpc.karokar.domain_code"] = domainCode }
+            tracing.attributes?(innermost.context, &attributes)
+            span.attributes = attributes
+            // As OpenTelemetry's RPC conventions: only the server's own faults mark a server span failed.
+            if let failure, [.unknown, .deadlineExceeded, .unimplemented, .internal, .unavailable, .dataLoss].contains(failure.code) {
+                span.setStatus(SpanStatus(code: .error, message: failure.message))
+            }
+        }
+        span.end()
+        return frame
+    }
+
     /// Records a finished call: its method's series, and the completion hook (the access log).
     func completed(_ target: Target, context: ServerCallContext, code: RPCCode, error: RPCError?, since started: NIODeadline) {
         let nanoseconds = (NIODeadline.now() - started).nanoseconds
@@ -105,9 +165,12 @@ public final class CallDispatcher: Sendable {
     /// (nothing has happened: admission has no effects).
     /// `context` is left as it was when it returns false, and is not copied on the usual path
     /// (one interceptor, or none).
+    ///
+    /// Without a completion hook its metrics go into `tally`, which the connection records once
+    /// per read with one clock reading (``CallTally``), not per call.
     func executeNow(
         _ invoke: RPCRoute.ImmediateInvocation, target: Target, receivedAt: NIODeadline, payload: ByteBuffer,
-        context: inout ServerCallContext, into out: inout ByteBuffer
+        context: inout ServerCallContext, into out: inout ByteBuffer, tally: inout CallTally
     ) -> Bool {
         do {
             if interceptors.count == 1 {
@@ -120,11 +183,19 @@ public final class CallDispatcher: Sendable {
                 context = admitted
             }
             try invoke(payload, context, &out)
-            if observing { completed(target, context: context, code: .ok, error: nil, since: receivedAt) }
+            if callCompleted != nil {
+                completed(target, context: context, code: .ok, error: nil, since: receivedAt)
+            } else if let metrics = target.metrics {
+                tally.add(method: metrics.index, code: .ok)
+            }
         } catch {
             let status = rpcError(from: error, context: context)
             out.writeFrame(type: .reply, callID: context.callID, message: RPCV1.Reply(status: status.status))
-            if observing { completed(target, context: context, code: status.code, error: status, since: receivedAt) }
+            if callCompleted != nil {
+                completed(target, context: context, code: status.code, error: status, since: receivedAt)
+            } else if let metrics = target.metrics {
+                tally.add(method: metrics.index, code: status.code)
+            }
         }
         return true
     }
@@ -153,7 +224,13 @@ public final class CallDispatcher: Sendable {
         case is CancellationError: RPCError(.cancelled, "the call was cancelled")
         default: errorTranslation?(error)
         }
-        if let status, status.code != .internal { return status }
+        if let status, status.code != .internal {
+            // Translated (the layers beneath): an RPCError of the handler's own is no outage.
+            if status.code == .unavailable, !(error is RPCError), !(error is any RPCErrorConvertible) {
+                logOutage(error, status: status, context: context)
+            }
+            return status
+        }
         var cause: Logger.Metadata = ["error.type": "\(type(of: error))", "error.description": "\(error)"]
         if let status { cause["error.message"] = "\(status.message)" }
         // A call whose task was cancelled (its deadline passed, its client cancelled it, its
@@ -166,6 +243,28 @@ public final class CallDispatcher: Sendable {
         context.logger.error("handler failed", metadata: cause)
         return RPCError.internalError
     }
+
+    /// A call failed for lack of something beneath the server (the database down, its pool out
+    /// of connections): the client is told UNAVAILABLE without the cause; the log gets the cause
+    /// (e.g. libpq's message), at warning at most once per ``outageLogInterval``, the rest at debug,
+    /// so an outage is visible without one line per call.
+    private func logOutage(_ error: any Error, status: RPCError, context: ServerCallContext) {
+        let now = ContinuousClock.now
+        let loud = lastOutageLog.withLock { last -> Bool in
+            if let previous = last, now - previous < Self.outageLogInterval { return false }
+            last = now
+            return true
+        }
+        let metadata: Logger.Metadata = ["error.type": "\(type(of: error))", "error.description": "\(error)", "error.message": "\(status.message)"]
+        if loud {
+            context.logger.warning("call failed: a dependency is unavailable", metadata: metadata)
+        } else {
+            context.logger.debug("call failed: a dependency is unavailable", metadata: metadata)
+        }
+    }
+
+    static let outageLogInterval: Duration = .seconds(10)
+    private let lastOutageLog = Mutex<ContinuousClock.Instant?>(nil)
 
     func replyFrame(callID: UInt32, _ reply: RPCV1.Reply) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 64 + reply.payload.count)
@@ -195,5 +294,20 @@ final class InnermostContext: @unchecked Sendable {
 
     init(_ context: ServerCallContext) {
         self.context = context
+    }
+}
+
+/// Tracing of the server's calls (README, "Tracing"): a server span per call answered by a
+/// handler, continuing the caller's W3C trace (`traceparent`, `tracestate` metadata).
+public struct RPCServerTracing: Sendable {
+    /// Extracts the caller's context (`traceparent`) and makes the spans.
+    public var tracer: any Tracer
+    /// Adds what the composition root knows of a call once its interceptors ran (the caller's
+    /// organization), to the span of a sampled call.
+    public var attributes: (@Sendable (ServerCallContext, inout SpanAttributes) -> Void)?
+
+    public init(tracer: any Tracer, attributes: (@Sendable (ServerCallContext, inout SpanAttributes) -> Void)? = nil) {
+        self.tracer = tracer
+        self.attributes = attributes
     }
 }

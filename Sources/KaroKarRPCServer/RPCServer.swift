@@ -3,6 +3,7 @@ public import Logging
 public import NIOCore
 import NIOConcurrencyHelpers
 import NIOPosix
+public import NIOSSL
 
 /// The RPC server: accepts TCP connections on one address and serves the registered services.
 ///
@@ -38,6 +39,13 @@ public final class RPCServer: Sendable {
         /// Called once per call answered by a handler (not for refusals before one was chosen),
         /// on the thread that answered it: keep it short (the access log).
         public var callCompleted: (@Sendable (CompletedCall) -> Void)?
+        /// TLS on every connection (``RPCTLS/serverContext(certificateChain:privateKey:passphrase:clientCA:)``);
+        /// nil: plain TCP. With mutual TLS, the client certificate's identity is in each call's
+        /// logger (`rpc.tls.client`) and ``ServerCallContext/clientCertificate``.
+        public var tls: NIOSSLContext?
+        /// Server spans continuing the callers' W3C traces (``RPCServerTracing``); nil: none
+        /// (the default; then the only cost is one check per call).
+        public var tracing: RPCServerTracing?
 
         public init() {}
     }
@@ -63,7 +71,7 @@ public final class RPCServer: Sendable {
         self.dispatcher = CallDispatcher(
             services: configuration.services, interceptors: configuration.interceptors,
             limits: configuration.limits, logger: logger, errorTranslation: configuration.errorTranslation,
-            metrics: configuration.metrics, callCompleted: configuration.callCompleted
+            metrics: configuration.metrics, callCompleted: configuration.callCompleted, tracing: configuration.tracing
         )
     }
 
@@ -126,6 +134,9 @@ public final class RPCServer: Sendable {
             metrics?.connections.decrement()
         }
         return channel.eventLoop.makeCompletedFuture {
+            if let tls = configuration.tls {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+            }
             try channel.pipeline.syncOperations.addHandler(
                 ServerConnectionHandler(
                     dispatcher: dispatcher, serverName: configuration.serverName, sweeper: sweeper,

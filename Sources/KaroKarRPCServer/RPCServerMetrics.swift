@@ -3,9 +3,7 @@ public import KaroKarRPC
 public import KaroKarMessages
 import Synchronization
 
-/// The RPC server's metrics, made through a swift-metrics factory (the composition root passes
-/// the Prometheus one; nil in ``RPCServer/Configuration/metrics`` measures nothing and costs one
-/// branch per call). Names follow Prometheus conventions:
+/// The RPC server's metrics. Names follow Prometheus conventions:
 ///
 /// - `karokar_rpc_calls_total{method, code}`: calls answered, by method and status code;
 /// - `karokar_rpc_call_duration_seconds{method}`: histogram, from the read that brought the CALL
@@ -17,37 +15,61 @@ import Synchronization
 /// - `karokar_rpc_connections`, `karokar_rpc_connections_opened_total`;
 /// - `karokar_rpc_received_bytes_total`, `karokar_rpc_sent_bytes_total`.
 ///
-/// Every series is made once (the method's, when the server is built; a status code's, the
-/// first time a method answers it), so recording is an atomic add, a lock-protected histogram
-/// update and one clock read per call.
+/// What happens per call or per read and write (the calls, their durations, the bytes) is not
+/// recorded through swift-metrics' shared handles: every thread adds to a shard of its own
+/// (``CallStatistics``: an uncontended lock and a few array additions, no allocation, no
+/// shared cache line), and the shards are summed when `/metrics` is read (``emit(into:)``).
+/// The rest (connections, refusals, calls in flight) goes through the swift-metrics `factory`
+/// (the composition root passes the Prometheus one; nil in ``RPCServer/Configuration/metrics``
+/// measures nothing and costs one branch per call).
 public final class RPCServerMetrics: Sendable {
     public static let callsLabel = "karokar_rpc_calls_total"
     public static let durationLabel = "karokar_rpc_call_duration_seconds"
+    /// Latency buckets of RPC calls, from 50 µs (Echo on the event loop) to 10 s.
+    public static let defaultBuckets: [Duration] = [
+        .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+        .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(10),
+    ]
 
     let factory: any MetricsFactory
     let connections: Meter
     let connectionsOpened: Counter
     let callsInFlight: Meter
-    let bytesReceived: Counter
-    let bytesSent: Counter
     let refusedDraining: Counter
     let refusedTooMany: Counter
     let refusedBadCall: Counter
+    let statistics: CallStatistics
 
-    public init(factory: any MetricsFactory) {
+    public init(factory: any MetricsFactory, buckets: [Duration] = RPCServerMetrics.defaultBuckets) {
         self.factory = factory
+        statistics = CallStatistics(buckets: buckets)
         connections = Meter(label: "karokar_rpc_connections", factory: factory)
         connectionsOpened = Counter(label: "karokar_rpc_connections_opened_total", factory: factory)
         callsInFlight = Meter(label: "karokar_rpc_calls_in_flight", factory: factory)
-        bytesReceived = Counter(label: "karokar_rpc_received_bytes_total", factory: factory)
-        bytesSent = Counter(label: "karokar_rpc_sent_bytes_total", factory: factory)
         refusedDraining = Counter(label: "karokar_rpc_calls_refused_total", dimensions: [("reason", "draining")], factory: factory)
         refusedTooMany = Counter(label: "karokar_rpc_calls_refused_total", dimensions: [("reason", "too_many_calls")], factory: factory)
         refusedBadCall = Counter(label: "karokar_rpc_calls_refused_total", dimensions: [("reason", "bad_call")], factory: factory)
     }
 
+    /// The method's series, resolved once (when the server is built): recording is by index.
     func method(_ path: String) -> MethodMetrics {
-        MethodMetrics(path: path, factory: factory)
+        MethodMetrics(index: statistics.register(path), statistics: statistics)
+    }
+
+    @inline(__always)
+    func received(_ bytes: Int) {
+        statistics.addBytes(received: bytes, sent: 0)
+    }
+
+    @inline(__always)
+    func sent(_ bytes: Int) {
+        statistics.addBytes(received: 0, sent: bytes)
+    }
+
+    /// Appends the per-call series (calls, durations, bytes) in Prometheus' text format.
+    public func emit(into buffer: inout [UInt8]) {
+        statistics.emit(into: &buffer)
     }
 
     /// The name of `code` as in the protocol (`OK`, `NOT_FOUND`, ...), for labels and logs.
@@ -75,36 +97,13 @@ public final class RPCServerMetrics: Sendable {
     }
 }
 
-/// One method's series.
-final class MethodMetrics: Sendable {
-    let path: String
-    let factory: any MetricsFactory
-    let duration: CoreMetrics.Timer
-    let ok: Counter
-    /// The other codes' counters, made on first use (most methods never answer most codes).
-    let others = Mutex<[RPCCode: Counter]>([:])
+/// One method's series: its index in ``CallStatistics``.
+struct MethodMetrics: Sendable {
+    let index: Int
+    let statistics: CallStatistics
 
-    init(path: String, factory: any MetricsFactory) {
-        self.path = path
-        self.factory = factory
-        duration = CoreMetrics.Timer(label: RPCServerMetrics.durationLabel, dimensions: [("method", path)], factory: factory)
-        ok = Counter(label: RPCServerMetrics.callsLabel, dimensions: [("method", path), ("code", "OK")], factory: factory)
-    }
-
+    @inline(__always)
     func record(_ code: RPCCode, nanoseconds: Int64) {
-        duration.recordNanoseconds(nanoseconds)
-        if code == .ok {
-            ok.increment()
-            return
-        }
-        let counter = others.withLock { counters in
-            if let counter = counters[code] { return counter }
-            let counter = Counter(
-                label: RPCServerMetrics.callsLabel, dimensions: [("method", path), ("code", RPCServerMetrics.name(of: code))], factory: factory
-            )
-            counters[code] = counter
-            return counter
-        }
-        counter.increment()
+        statistics.record(method: index, code: code, nanoseconds: nanoseconds)
     }
 }

@@ -32,7 +32,7 @@ extension ServerConnectionHandler {
         guard let context else { return }
         if buffer.readableBytes >= Self.directWriteBytes {
             writeOutbound(context)
-            dispatcher.metrics?.bytesSent.increment(by: Int64(buffer.readableBytes))
+            dispatcher.metrics?.sent(buffer.readableBytes)
             context.write(NIOAny(buffer), promise: nil)
         } else {
             outbound.writeImmutableBuffer(buffer)
@@ -53,7 +53,7 @@ extension ServerConnectionHandler {
     /// channel holds the old until the flush).
     func writeOutbound(_ context: ChannelHandlerContext) {
         guard outbound.readableBytes > 0 else { return }
-        dispatcher.metrics?.bytesSent.increment(by: Int64(outbound.readableBytes))
+        dispatcher.metrics?.sent(outbound.readableBytes)
         context.write(NIOAny(outbound), promise: nil)
         outbound.clear()
     }
@@ -62,7 +62,7 @@ extension ServerConnectionHandler {
         guard flushPending, let context else { return }
         flushPending = false
         if outbound.readableBytes > 0 {
-            dispatcher.metrics?.bytesSent.increment(by: Int64(outbound.readableBytes))
+            dispatcher.metrics?.sent(outbound.readableBytes)
             context.write(NIOAny(outbound), promise: nil)
             context.flush()
             // Usually written out by now, so the storage is this buffer's alone again and

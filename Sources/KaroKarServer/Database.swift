@@ -2,6 +2,7 @@ import Foundation
 public import KaroKarPostgres
 
 public import Logging
+public import Tracing
 
 /// The server's PostgreSQL: the configured one, or a private cluster it runs itself.
 public struct Database: Sendable {
@@ -23,9 +24,10 @@ public struct Database: Sendable {
     public static var migrations: [Migration] { ComposedContexts.migrations }
 
     /// Connects to `database-url`, or initializes and starts the private cluster under `data-dir`.
-    public static func open(_ settings: ServerSettings, logger: Logger) async throws -> Database {
+    /// `tracer`: spans of the statements run inside traced calls (``ServerTracing``).
+    public static func open(_ settings: ServerSettings, logger: Logger, tracer: (any Tracer)? = nil) async throws -> Database {
         var embedded: EmbeddedPostgres?
-        var connectionString = settings.databaseURL
+        var connectionString = settings.databaseConnectionString
         if connectionString.isEmpty {
             let directory = URL(fileURLWithPath: settings.dataDirectory).standardizedFileURL.path + "/postgres"
             logger.info("starting the private PostgreSQL", metadata: ["directory": "\(directory)"])
@@ -37,9 +39,15 @@ public struct Database: Sendable {
         var configuration = PostgresPool.Configuration(connectionString: connectionString)
         configuration.maximumConnections = settings.databasePoolSize
         configuration.acquireTimeout = settings.databaseAcquireTimeout
+        configuration.tracer = tracer
         let database = Database(pool: PostgresPool(configuration: configuration), embedded: embedded)
         do {
             try await database.pool.query("SELECT 1")
+            if embedded == nil { try await PoolerCheck.run(connectionString: connectionString) }
+        } catch let error as PostgresError {
+            await database.close()
+            // At start the server's text is what the operator needs (a refused password, an unknown host).
+            throw StartupFailure(description: "cannot use the database: \(error.debugDescription)")
         } catch {
             await database.close()
             throw error
@@ -61,4 +69,9 @@ public struct Database: Sendable {
         await pool.close()
         await embedded?.stop()
     }
+}
+
+/// Why the server cannot start, in words for the operator.
+struct StartupFailure: Error, CustomStringConvertible {
+    let description: String
 }

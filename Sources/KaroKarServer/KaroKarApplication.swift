@@ -7,6 +7,7 @@ public import NIOCore
 import KaroKarMessages
 import KaroKarServices
 import IdentityContext
+public import Tracing
 
 /// The composition root: builds the server from settings. The executable and the tests both use it.
 ///
@@ -26,8 +27,12 @@ public struct KaroKarApplication: Sendable {
     let contexts: ComposedContexts
 
     /// With a pool: the bounded contexts on an event bus whose clock is `clock`.
+    ///
+    /// `tracer`: server spans per call (README, "Tracing"); nil: the pool's tracer
+    /// (``PostgresPool/Configuration/tracer``), if it has one.
     public init(
-        settings: ServerSettings, pool: PostgresPool? = nil, clock: any WallClock = SystemClock(), group: any EventLoopGroup, logger: Logger
+        settings: ServerSettings, pool: PostgresPool? = nil, clock: any WallClock = SystemClock(), group: any EventLoopGroup, logger: Logger,
+        tracer: (any Tracer)? = nil
     ) {
         let pages = PageTokens()
         var contexts = ComposedContexts()
@@ -56,12 +61,16 @@ public struct KaroKarApplication: Sendable {
         configuration.host = settings.host
         configuration.port = settings.port
         configuration.limits = settings.limits
+        configuration.tls = settings.tls.context
         configuration.services = definitions
         configuration.interceptors = contexts.interceptors
         configuration.errorTranslation = InfrastructureErrors.translate
         let metrics = settings.operations.measures ? ServerMetrics() : nil
         configuration.metrics = metrics?.rpc
         if settings.operations.accessLog { configuration.callCompleted = AccessLog().record }
+        if let tracer = tracer ?? pool?.configuration.tracer {
+            configuration.tracing = RPCServerTracing(tracer: tracer, attributes: ServerTracing.callAttributes)
+        }
         self.server = RPCServer(configuration: configuration, group: group, logger: logger)
         self.metrics = metrics
         self.settings = settings

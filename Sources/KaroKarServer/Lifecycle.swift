@@ -7,7 +7,8 @@ public import ServiceLifecycle
 /// The services, in the order they are listed (they all start at once; start-up work that must
 /// come first, opening and migrating the database, is done before the group runs):
 ///
-/// 1. the admin HTTP server (`/livez`, `/readyz`, `/metrics`), when `admin-port` is set;
+/// 1. the admin HTTP server (`/livez`, `/readyz`, `/metrics`), when `admin-port` is set; the
+///    trace exporter, when `tracing-otlp-endpoint` is set;
 /// 2. the database (the pool, and the private PostgreSQL when the server runs its own);
 /// 3. the event relay; each context's background work (sweeps, listeners); the database health
 ///    probe; the event metrics sampler;
@@ -24,16 +25,18 @@ public import ServiceLifecycle
 /// 2. the background work is cancelled between batches (undelivered events wait in the outbox
 ///    for the next relay, of this process or another);
 /// 3. the pool closes, and the private PostgreSQL stops (a fast shutdown);
-/// 4. the admin server closes last: until then `/readyz` answers `not ready: draining`.
+/// 4. the trace exporter sends the spans still queued (within its request timeout);
+/// 5. the admin server closes last: until then `/readyz` answers `not ready: draining`.
 ///
 /// A service that fails (the RPC port or the admin port taken, a context's start-up work
 /// throwing) shuts the others down the same way, and the process exits with status 1 after
 /// logging `<service> failed: <error>`. A stop that takes longer than the grace period plus the
 /// drain timeout plus 30 s is cut short by cancelling every service.
 extension KaroKarApplication {
-    public func serviceGroupConfiguration(database: Database?, admin: AdminServer?) -> ServiceGroupConfiguration {
+    public func serviceGroupConfiguration(database: Database?, admin: AdminServer?, tracing: ServerTracing? = nil) -> ServiceGroupConfiguration {
         var services: [any Service] = []
         if let admin { services.append(AdminService(admin: admin)) }
+        if let tracing { services.append(TraceExportService(exporter: tracing.exporter)) }
         if let database { services.append(DatabaseService(database: database)) }
         services += backgroundWork.map(BackgroundService.init)
         services.append(RPCServerService(application: self))

@@ -45,17 +45,9 @@ public final class ServerMetrics: Sendable {
         let lag: Gauge
     }
 
-    /// Latency buckets of RPC calls, from 50 µs (Echo on the event loop) to 10 s.
-    static let callBuckets: [Duration] = [
-        .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
-        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
-        .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(10),
-    ]
-
     public init() {
         let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets[RPCServerMetrics.durationLabel] = Self.callBuckets
+        let factory = PrometheusMetricsFactory(registry: registry)
         self.registry = registry
         rpc = RPCServerMetrics(factory: factory)
         func pool(_ state: String) -> Gauge {
@@ -139,11 +131,40 @@ public final class ServerMetrics: Sendable {
         eventSampleFailures.increment()
     }
 
-    /// The exposition text, after reading what is read at scrape time.
+    /// The exposition text, after reading what is read at scrape time: the registry's series,
+    /// the RPC server's per-call series (summed from their shards now), and the pool's
+    /// acquire-time histogram.
     func exposition(pool: PostgresPool?, identity: Identity?) -> [UInt8] {
         if let pool { samplePool(pool) }
         if let identity { samplePasswordHashing(identity) }
-        return registry.emitToBuffer()
+        var buffer = registry.emitToBuffer()
+        rpc.emit(into: &buffer)
+        if let pool { Self.emitAcquireHistogram(pool.metrics, into: &buffer) }
+        return buffer
+    }
+
+    /// `karokar_db_pool_acquire_duration_seconds`: how long leases waited for a connection.
+    static func emitAcquireHistogram(_ metrics: PostgresPool.Metrics, into buffer: inout [UInt8]) {
+        let name = "karokar_db_pool_acquire_duration_seconds"
+        var text = "# HELP \(name) time a call waited for a pool connection\n# TYPE \(name) histogram\n"
+        var cumulative = 0
+        for (index, count) in metrics.acquireWaitCounts.enumerated() {
+            cumulative += count
+            let bound = index < PostgresPool.acquireWaitBounds.count ? seconds(PostgresPool.acquireWaitBounds[index]) : "+Inf"
+            text += "\(name)_bucket{le=\"\(bound)\"} \(cumulative)\n"
+        }
+        let micros = metrics.totalWaitMicroseconds
+        text += "\(name)_sum \(micros / 1_000_000).\(String(repeating: "0", count: 6 - String(micros % 1_000_000).count))\(micros % 1_000_000)\n"
+        text += "\(name)_count \(cumulative)\n"
+        buffer.append(contentsOf: text.utf8)
+    }
+
+    private static func seconds(_ duration: Duration) -> String {
+        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        var fraction = String(nanoseconds % 1_000_000_000)
+        fraction = String(repeating: "0", count: 9 - fraction.count) + fraction
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        return fraction.isEmpty ? "\(nanoseconds / 1_000_000_000)" : "\(nanoseconds / 1_000_000_000).\(fraction)"
     }
 }
 

@@ -39,7 +39,7 @@ extension ServerSettings {
     static func readSecretFiles(_ values: inout [String: (value: String, source: String)], readFile: (String) throws -> [UInt8]) throws {
         for target in [
             "token-signing-key", "bootstrap-admin-password", "verification-http-provider-secret", "notification-smtp-password",
-            "notification-sms-secret", "notification-push-secret",
+            "notification-sms-secret", "notification-push-secret", "tls-key-passphrase", "database-password",
         ] {
             guard let file = values.removeValue(forKey: target + "-file"), !file.value.isEmpty else { continue }
             guard values[target] == nil else {

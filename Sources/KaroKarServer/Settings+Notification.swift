@@ -14,6 +14,9 @@ extension ServerSettings {
         SettingSpec(name: "notification-retry-delay-ms", help: "backoff before a delivery's second attempt (doubles per attempt, with jitter)", defaultValue: "5000"),
         SettingSpec(name: "notification-max-retry-delay-s", help: "the longest backoff between two attempts", defaultValue: "900"),
         SettingSpec(name: "notification-lease-s", help: "a claimed delivery whose sender died is due again after this", defaultValue: "60"),
+        SettingSpec(name: "notification-retention-days", help: "SENT and SKIPPED deliveries (in-app messages once read) are deleted this many days after they were made (0 = kept for ever; FAILED and unread stay)", defaultValue: "30"),
+        SettingSpec(name: "notification-retention-sweep-interval-s", help: "seconds between delivery retention sweeps (0 = never)", defaultValue: "3600"),
+        SettingSpec(name: "notification-retention-batch-size", help: "deliveries one retention statement deletes at most (a sweep repeats until none is left)", defaultValue: "1000"),
         SettingSpec(name: "notification-smtp-host", help: "SMTP relay for e-mail (empty: no e-mail deliveries)", defaultValue: ""),
         SettingSpec(name: "notification-smtp-port", help: "its port", defaultValue: "25"),
         SettingSpec(name: "notification-smtp-from", help: "the sender address of notifications", defaultValue: "notifications@karokar.local"),
@@ -25,7 +28,11 @@ extension ServerSettings {
         SettingSpec(name: "notification-smtp-password-file", help: "file holding notification-smtp-password", defaultValue: ""),
         SettingSpec(name: "notification-smtp-starttls", help: "require STARTTLS before AUTH and MAIL, the certificate verified (true or false)", defaultValue: "false"),
         SettingSpec(name: "notification-smtp-ca-file", help: "PEM roots that verify the SMTP server's certificate (implies STARTTLS; empty: the system's)", defaultValue: ""),
-        SettingSpec(name: "notification-smtp-timeout-ms", help: "limit of connecting and of each step of the SMTP dialogue", defaultValue: "5000"),
+        SettingSpec(name: "notification-smtp-implicit-tls", help: "TLS from the first byte (SMTPS, usually port 465), the certificate verified (true or false; not with notification-smtp-starttls)", defaultValue: "false"),
+        SettingSpec(name: "notification-smtp-timeout-ms", help: "limit of connecting, of each step of the SMTP dialogue and of waiting for a pooled connection", defaultValue: "5000"),
+        SettingSpec(name: "notification-smtp-connections", help: "persistent SMTP connections one process keeps to the relay at most (each carries many messages, one at a time)", defaultValue: "8"),
+        SettingSpec(name: "notification-smtp-idle-s", help: "a pooled SMTP connection idle this long is closed", defaultValue: "30"),
+        SettingSpec(name: "notification-smtp-max-messages-per-connection", help: "messages one SMTP connection carries before it is replaced", defaultValue: "1000"),
         SettingSpec(name: "notification-sms-url", help: "HTTP endpoint that sends SMS (empty: no SMS deliveries)", defaultValue: ""),
         SettingSpec(name: "notification-sms-auth", help: "bearer, hmac (x-karokar-signature) or none", defaultValue: "bearer"),
         SettingSpec(name: "notification-sms-secret", help: "its bearer token or HMAC secret (environment or the -file variant only)", defaultValue: ""),
@@ -66,6 +73,15 @@ extension ServerSettings {
         case "notification-retry-delay-ms": notification.firstRetryDelay = .milliseconds(try integer(1...3_600_000)); return true
         case "notification-max-retry-delay-s": notification.maximumRetryDelay = .seconds(try integer(1...86_400)); return true
         case "notification-lease-s": notification.lease = .seconds(try integer(5...3600)); return true
+        case "notification-retention-days":
+            let days = try integer(0...36_500)
+            notification.retention = days == 0 ? nil : .seconds(days * 86_400)
+            return true
+        case "notification-retention-sweep-interval-s":
+            let seconds = try integer(0...604_800)
+            notification.retentionSweepInterval = seconds == 0 ? nil : .seconds(seconds)
+            return true
+        case "notification-retention-batch-size": notification.retentionBatchSize = try integer(1...100_000); return true
         case "notification-smtp-host": smtp.host = value
         case "notification-smtp-port": smtp.port = try integer(1...65535)
         case "notification-smtp-from":
@@ -88,12 +104,29 @@ extension ServerSettings {
             if name == "notification-smtp-username" { username = value } else { password = value }
             smtp.authentication = username.isEmpty && password.isEmpty ? .none : .password(username: username, password: password)
         case "notification-smtp-timeout-ms": smtp.timeout = .milliseconds(try integer(10...300_000))
+        case "notification-smtp-connections": smtp.maximumConnections = try integer(1...256)
+        case "notification-smtp-idle-s": smtp.idleTimeout = .seconds(try integer(1...3600))
+        case "notification-smtp-max-messages-per-connection": smtp.maximumMessagesPerConnection = try integer(1...1_000_000)
         case "notification-smtp-ca-file":
-            // Applied before `-starttls` (name order): a CA file means STARTTLS unless that says false.
+            // Applied before `-implicit-tls` and `-starttls` (name order): a CA file means
+            // STARTTLS unless implicit TLS is asked for or `-starttls` says false.
             if !value.isEmpty { smtp.security = .startTLS(trustRootsFile: value) }
+        case "notification-smtp-implicit-tls":
+            guard value == "true" || value == "false" else { throw Invalid(description: "\(source): expected true or false") }
+            if value == "true" {
+                if case .startTLS(let roots) = smtp.security {
+                    smtp.security = .implicitTLS(trustRootsFile: roots)
+                } else {
+                    smtp.security = .implicitTLS(trustRootsFile: nil)
+                }
+            }
         case "notification-smtp-starttls":
             guard value == "true" || value == "false" else { throw Invalid(description: "\(source): expected true or false") }
-            if value == "false" {
+            if case .implicitTLS = smtp.security {
+                if value == "true" {
+                    throw Invalid(description: "\(source): notification-smtp-starttls and notification-smtp-implicit-tls exclude each other")
+                }
+            } else if value == "false" {
                 smtp.security = .none
             } else if case .none = smtp.security {
                 smtp.security = .startTLS(trustRootsFile: nil)

@@ -30,6 +30,8 @@ public struct ServerSettings: Sendable {
     public var limits = ServerLimits()
     /// A libpq URI or connection string; empty: run a private PostgreSQL under `dataDirectory`.
     public var databaseURL = ""
+    /// Added to `databaseURL` as its password (``databaseConnectionString``); a secret.
+    public var databasePassword: String?
     public var dataDirectory = ".karokar"
     public var databasePoolSize = 10
     public var databaseAcquireTimeout: Duration = .seconds(5)
@@ -46,16 +48,22 @@ public struct ServerSettings: Sendable {
     public var events = EventRelay.Options()
     /// The admin HTTP server, logs, health probe (see Settings+Operations.swift).
     public var operations = OperationsOptions()
+    /// TLS on the RPC port (see Settings+TLS.swift).
+    public var tls = TLSOptions()
+    /// Spans and their export (see Settings+Tracing.swift).
+    public var tracing = TracingOptions()
 
     public init() {}
 
-    public static let specs: [SettingSpec] = serverSpecs + operationsSpecs + identitySpecs + verificationSpecs + notificationSpecs
+    public static let specs: [SettingSpec] = serverSpecs + operationsSpecs + tracingSpecs + tlsSpecs + identitySpecs + verificationSpecs + notificationSpecs
 
     static let serverSpecs: [SettingSpec] = [
         SettingSpec(name: "host", help: "address to listen on", defaultValue: "127.0.0.1"),
         SettingSpec(name: "port", help: "TCP port to listen on (0 = any free port)", defaultValue: "7420"),
         SettingSpec(name: "log-level", help: "trace, debug, info, notice, warning, error or critical", defaultValue: "info"),
         SettingSpec(name: "database-url", help: "PostgreSQL URI; empty runs a private cluster under data-dir", defaultValue: ""),
+        SettingSpec(name: "database-password", help: "password for database-url (environment or the -file variant only; a URL flag holding a password is refused)", defaultValue: ""),
+        SettingSpec(name: "database-password-file", help: "file holding database-password", defaultValue: ""),
         SettingSpec(name: "data-dir", help: "where the private PostgreSQL cluster lives", defaultValue: ".karokar"),
         SettingSpec(name: "database-pool-size", help: "connections in the PostgreSQL pool", defaultValue: "10"),
         SettingSpec(name: "database-acquire-timeout-ms", help: "how long a call waits for a pool connection before UNAVAILABLE / DATABASE_UNAVAILABLE", defaultValue: "5000"),
@@ -66,6 +74,7 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "booking-expiry-sweep-interval-s", help: "seconds between booking request expiry sweeps (0 = never)", defaultValue: "60"),
         SettingSpec(name: "booking-expiry-batch-size", help: "expired booking requests one sweep transaction cancels at most (1 to 10000); a sweep repeats until none is due", defaultValue: "100"),
         SettingSpec(name: "events-max-attempts", help: "attempts of an event handler before its delivery is dead (a dead letter)", defaultValue: "10"),
+        SettingSpec(name: "events-claim-interval-ms", help: "least time between two claims of one consumer's delivery loop while its batches are not full (0 = claim whenever woken): fewer, larger claims under load, at most this much added lag", defaultValue: "20"),
         SettingSpec(name: "events-fan-out-interval-ms", help: "how often consumers' cursors move over the outbox, writing deliveries their publishers could not", defaultValue: "1000"),
         SettingSpec(name: "events-prune-interval-s", help: "seconds between retention passes over the outbox, processed records and idempotency keys (0 = never)", defaultValue: "300"),
         SettingSpec(name: "events-outbox-retention-days", help: "days an event stays in the outbox once every consumer has handled it", defaultValue: "30"),
@@ -108,6 +117,7 @@ public struct ServerSettings: Sendable {
                 values[key] = (value, "\(configFile): \(key)")
             }
         }
+        try checkFlags(flags)
         for spec in specs {
             if let value = environment[spec.environmentVariable] { values[spec.name] = (value, spec.environmentVariable) }
             if let value = flags[spec.name] { values[spec.name] = (value, spec.flag) }
@@ -119,6 +129,10 @@ public struct ServerSettings: Sendable {
         }
         try settings.checkLimits()
         try settings.checkOperations()
+        try settings.checkTLS(readFile: readFile)
+        if settings.databasePassword != nil && settings.databaseURL.isEmpty {
+            throw Invalid(description: "database-password is set but database-url is empty (the private cluster needs none)")
+        }
         try settings.checkVerificationProvider()
         try settings.checkNotification()
         try settings.checkProductionRequirements()
@@ -161,6 +175,7 @@ public struct ServerSettings: Sendable {
             host = value
         case "port": port = try integer(0...65535)
         case "database-url": databaseURL = value
+        case "database-password": databasePassword = value.isEmpty ? nil : value
         case "data-dir":
             guard !value.isEmpty else { throw Invalid(description: "\(source): data-dir must not be empty") }
             dataDirectory = value
@@ -181,6 +196,7 @@ public struct ServerSettings: Sendable {
             booking.expirySweepInterval = seconds == 0 ? nil : .seconds(seconds)
         case "booking-expiry-batch-size": booking.expiryBatchSize = try integer(1...10_000)
         case "events-max-attempts": events.maximumAttempts = try integer(1...1000)
+        case "events-claim-interval-ms": events.claimInterval = .milliseconds(try integer(0...1000))
         case "events-fan-out-interval-ms": events.fanOutInterval = .milliseconds(try integer(10...3_600_000))
         case "events-prune-interval-s":
             let seconds = try integer(0...86_400)
@@ -207,6 +223,8 @@ public struct ServerSettings: Sendable {
         case "outbound-stall-timeout-ms": limits.outboundStallTimeout = try milliseconds()
         default:
             if try applyOperations(name, value, source: source) { return }
+            if try applyTracing(name, value, source: source) { return }
+            if try applyTLS(name, value, source: source) { return }
             if try applyVerification(name, value, source: source) { return }
             if try applyNotification(name, value, source: source) { return }
             try applyIdentity(name, value, source: source)

@@ -46,11 +46,17 @@ public actor Notification: BoundedContext {
         [NotificationHandler(notification: self).serviceDefinition()]
     }
 
-    /// The senders' loop, until cancelled (every server process runs one; they share the work
-    /// through the database).
+    /// The senders' loop and the retention sweep, until cancelled (every server process runs
+    /// them; they share the work through the database).
     public nonisolated func runBackgroundWork() async {
-        guard options.sending, !senders.isEmpty else { return }
-        await DeliverySenders(notification: self).run()
+        await withTaskGroup(of: Void.self) { group in
+            if options.sending, !senders.isEmpty {
+                group.addTask { await DeliverySenders(notification: self).run() }
+            }
+            if options.retention != nil, let interval = options.retentionSweepInterval {
+                group.addTask { await self.prunePeriodically(every: interval) }
+            }
+        }
     }
 }
 
@@ -75,6 +81,13 @@ public struct NotificationOptions: Sendable {
     public var maximumRetryDelay: Duration = .seconds(900)
     /// A claimed delivery whose sender died is due again after this (longer than any send).
     public var lease: Duration = .seconds(60)
+    /// SENT and SKIPPED deliveries (in-app ones once read) are deleted this long after they were
+    /// created; nil: kept for ever.
+    public var retention: Duration? = .seconds(30 * 86_400)
+    /// How often the retention sweep runs; nil: never.
+    public var retentionSweepInterval: Duration? = .seconds(3600)
+    /// Deliveries one retention statement deletes at most (a sweep repeats until none is left).
+    public var retentionBatchSize = 1000
 
     public init() {}
 

@@ -10,7 +10,7 @@ struct KarokarBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "karokar-bench",
         abstract: "Load generator for KaroKar RPC servers.",
-        subcommands: [BenchCommand.self, ScenarioCommand.self, CompareCommand.self, HTMLCommand.self, PoolBenchmark.self, OutboxBenchmark.self, ReservationBenchmark.self],
+        subcommands: [BenchCommand.self, ScenarioCommand.self, CrossInstanceCommand.self, CompareCommand.self, HTMLCommand.self, PoolBenchmark.self, OutboxBenchmark.self, ReservationBenchmark.self],
         defaultSubcommand: BenchCommand.self
     )
 }
@@ -50,6 +50,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Also report the CPU time of this server process (and its memory per idle connection).") var serverPid: Int32?
     @Option(help: "Report format: text, json, csv or html (one self-contained file with charts).") var format = "text"
     @OptionGroup(title: "Schedules and knee search") var schedule: ScheduleOptions
+    @OptionGroup(title: "TLS") var tls: TLSFlags
     @Flag(inversion: .prefixedNo, help: "Show a live progress line (only on a terminal).") var progress = true
 
     func validate() throws {
@@ -103,7 +104,8 @@ struct BenchCommand: AsyncParsableCommand {
             requests: try requestSource(typeName: method.requestType),
             metadata: try MetadataText.parse(metadata), timeout: timeout == .zero ? nil : timeout,
             concurrency: concurrency, connections: connections, rate: rps > 0 ? rps : nil, length: length,
-            warmup: try DurationText.parse(warmup), seed: seed, serverPID: serverPid, idleConnections: idleConnections
+            warmup: try DurationText.parse(warmup), seed: seed, serverPID: serverPid, idleConnections: idleConnections,
+            tls: try tls.clientTLS()
         )
     }
 }

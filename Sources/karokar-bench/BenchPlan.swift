@@ -25,6 +25,8 @@ struct BenchPlan: Sendable {
     var serverPID: Int32?
     /// Connections opened and handshaken before the run and left idle through it.
     var idleConnections = 0
+    /// TLS on every connection (`--tls…`); nil: plain TCP.
+    var tls: RPCClientTLS?
 
     var frames: CallFrameWriter {
         CallFrameWriter(path: method.path, timeout: timeout, metadata: metadata)

@@ -18,7 +18,7 @@ struct BenchRun {
 
     func run(showProgress: Bool) async throws -> BenchResult {
         let idle = plan.idleConnections > 0
-            ? try await IdleConnections.open(plan.idleConnections, to: plan.address, group: group, serverPID: plan.serverPID) : nil
+            ? try await IdleConnections.open(plan.idleConnections, to: plan.address, tls: plan.tls, group: group, serverPID: plan.serverPID) : nil
         let connections = try await connectAll()
         let start = LoadConnectionHandler.now() + 2_000_000
         let schedule = plan.schedule(start: start)
@@ -54,17 +54,25 @@ struct BenchRun {
         let ready = loop.makePromise(of: RPCV1.HelloAck.self)
         let done = loop.makePromise(of: LoadStats.self)
         let channel: any Channel
+        let handshake = loop.makePromise(of: Void.self)
         do {
             channel = try await ClientBootstrap(group: loop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connectTimeout(.seconds(5))
-                .channelInitializer { channel in
+                .channelInitializer { [plan] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(LoadConnectionHandler(ready: ready, done: done))
+                        if let tls = plan.tls {
+                            handshake.completeWith(try tls.addHandlers(to: channel, host: plan.address.host))
+                        } else {
+                            handshake.succeed()
+                        }
                     }
                 }
                 .connect(host: plan.address.host, port: plan.address.port).get()
+            try await handshake.futureResult.get()
         } catch {
+            handshake.fail(error)
             ready.fail(error)
             done.fail(error)
             throw ToolError("cannot connect to \(plan.address): \(error)")

@@ -13,7 +13,7 @@ struct IdleConnections {
 
     /// Opens `count` connections, 256 at a time, each handshaken (its HELLO_ACK read) before it
     /// counts; the server's resident memory is read before and a second after.
-    static func open(_ count: Int, to address: ServerAddress, group: any EventLoopGroup, serverPID: Int32?) async throws -> IdleConnections {
+    static func open(_ count: Int, to address: ServerAddress, tls: RPCClientTLS?, group: any EventLoopGroup, serverPID: Int32?) async throws -> IdleConnections {
         OpenFileLimit.raise(toAtLeast: count + 1_024)
         let before = serverPID.flatMap(residentBytes(pid:))
         var channels: [any Channel] = []
@@ -21,7 +21,7 @@ struct IdleConnections {
         while channels.count < count {
             try await withThrowingTaskGroup(of: (any Channel).self) { tasks in
                 for _ in 0..<min(256, count - channels.count) {
-                    tasks.addTask { try await connect(to: address, group: group) }
+                    tasks.addTask { try await connect(to: address, tls: tls, group: group) }
                 }
                 for try await channel in tasks { channels.append(channel) }
             }
@@ -37,7 +37,7 @@ struct IdleConnections {
         for closed in closing { try? await closed.get() }
     }
 
-    private static func connect(to address: ServerAddress, group: any EventLoopGroup) async throws -> any Channel {
+    private static func connect(to address: ServerAddress, tls: RPCClientTLS?, group: any EventLoopGroup) async throws -> any Channel {
         let loop = group.next()
         let acknowledged = loop.makePromise(of: Void.self)
         do {
@@ -46,6 +46,8 @@ struct IdleConnections {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(Greeter(acknowledged: acknowledged))
+                        // A failed handshake closes the channel, which fails `acknowledged`.
+                        _ = try tls?.addHandlers(to: channel, host: address.host)
                     }
                 }
                 .connect(host: address.host, port: address.port).get()

@@ -52,7 +52,7 @@ struct SettingsOptions: ParsableArguments {
         do {
             settings = try ServerSettings.resolve(
                 flags: flags, environment: environment, configFile: config ?? environment["KAROKAR_CONFIG"],
-                readFile: { path in Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+                readFile: { path in try RPCTLS.readFile(path) }
             )
         } catch {
             throw ValidationError("\(error)")
@@ -84,7 +84,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let (settings, logger) = try options.resolve()
         raiseOpenFileLimit(for: settings, logger: logger)
-        let database = try await Database.open(settings, logger: logger)
+        let tracing = ServerTracing.make(settings, logger: logger)
+        let database = try await Database.open(settings, logger: logger, tracer: tracing?.tracer)
         do {
             if settings.migrateOnStart { try await database.migrate(logger: logger) }
         } catch {
@@ -96,7 +97,7 @@ struct Serve: AsyncParsableCommand {
         let admin = settings.operations.adminPort.map { port in
             AdminServer(host: settings.operations.adminHost, port: port, routes: application.adminRoutes, group: group, logger: logger)
         }
-        let services = ServiceGroup(configuration: application.serviceGroupConfiguration(database: database, admin: admin))
+        let services = ServiceGroup(configuration: application.serviceGroupConfiguration(database: database, admin: admin, tracing: tracing))
         do {
             try await services.run()
         } catch {

@@ -17,6 +17,21 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: [.customLong("timeout"), .customLong("deadline")], help: "Deadline of each call, e.g. 500ms, 10s; 0 for none.")
     var timeout = "30s"
 
+    @Flag(help: "Connect with TLS, the server verified against the system's roots (implied by the other --tls options).")
+    var tls = false
+
+    @Option(help: "PEM CA certificates that verify the server's certificate (implies --tls).")
+    var tlsCa: String?
+
+    @Option(help: "PEM client certificate, for a server that requires mutual TLS (with --tls-key).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert (a file path).")
+    var tlsKey: String?
+
+    @Option(help: "The name the server's certificate must carry (default: the host of --address).")
+    var tlsServerName: String?
+
     func serverAddress() throws(ToolError) -> ServerAddress {
         try ServerAddress(parsing: address)
     }
@@ -44,6 +59,9 @@ struct ConnectionOptions: ParsableArguments {
         var configuration = RPCClient.Configuration(host: address.host, port: address.port)
         configuration.clientName = "karokar-cli"
         configuration.connectTimeout = .seconds(5)
+        configuration.tls = try ClientTLSText(
+            enabled: tls, caFile: tlsCa, certificateFile: tlsCert, keyFile: tlsKey, serverName: tlsServerName
+        ).clientTLS()
         let client = RPCClient(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton)
         do {
             let result = try await body(client)

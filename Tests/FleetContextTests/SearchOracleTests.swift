@@ -39,8 +39,8 @@ struct SearchOracleTests {
             let filters = fleet.randomFilters(&random)
             let pageSize = UInt32.random(in: 1...7, using: &random)
             let expected = try await Oracle.read(world).free(window: window, filters, caller)
-            for plans in [SearchStore.Plans.race, .walkOnly, .gapsOnly] {
-                let found = try await SearchStore.$plans.withValue(plans) {
+            for plans in SearchOracleTests.plans {
+                let found = try await pinned(plans) {
                     try await searchAll(world, window, filters, caller, pageSize: pageSize)
                 }
                 #expect(found == expected, "\(plans): window \(window), filters \(filters), caller \(caller.1), page \(pageSize)")
@@ -69,8 +69,8 @@ struct SearchOracleTests {
                 earliest: earliest, latest: latest, minutes: Int64(minutes), filters, caller
             )
             let expectedIDs: [String] = expected.map { $0.0 }, expectedStarts: [Int64] = expected.map { $0.1 }
-            for plans in [SearchStore.Plans.race, .walkOnly, .gapsOnly] {
-                let found = try await SearchStore.$plans.withValue(plans) {
+            for plans in SearchOracleTests.plans {
+                let found = try await pinned(plans) {
                     try await flexibleAll(world, earliest, latest, minutes, filters, caller, pageSize: pageSize)
                 }
                 let foundIDs: [String] = found.map { $0.0 }, foundStarts: [Int64] = found.map { $0.1 }
@@ -142,6 +142,17 @@ struct SearchOracleTests {
         )
         #expect(found.matches.map(\.vehicle?.id) == [vehicle.id] && found.matches.first?.earliestStart == days(0, nil).0)
         await world.pool.close()
+    }
+
+    /// Every plan on its own, and the race. The make plan starts with a budget of one interval,
+    /// so pages with more than one candidate take its give-up-and-rescan path (budgets 1, 4, 16,
+    /// ...) before a complete scan answers.
+    static let plans: [SearchStore.Plans] = [.race, .walkOnly, .gapsOnly, .makeOnly]
+
+    private func pinned<T: Sendable>(_ plans: SearchStore.Plans, _ body: () async throws -> T) async throws -> T {
+        try await SearchStore.$plans.withValue(plans) {
+            try await SearchStore.$firstMakeBudget.withValue(plans == .makeOnly ? 1 : 512) { try await body() }
+        }
     }
 
     private func searchAll(
@@ -227,13 +238,24 @@ struct RandomFleet {
 
     func randomFilters(_ random: inout SeededGenerator) -> FleetV1.VehicleSearchFilters {
         var filters = FleetV1.VehicleSearchFilters()
-        switch Int.random(in: 0..<8, using: &random) {
+        switch Int.random(in: 0..<11, using: &random) {
         case 0: filters.make = .init(value: makes.randomElement(using: &random)!.uppercased())
         case 1: filters.vendorOrganizationId = .init(value: vendors.randomElement(using: &random)!.postgresText)
         case 2: filters.ownershipType = Bool.random(using: &random) ? .vendorOwned : .corporateOwned
         case 3: filters.yearMin = .init(value: 2018); filters.yearMax = .init(value: 2022)
         case 4: filters.make = .init(value: "Kia"); filters.model = .init(value: "M2"); filters.yearMin = .init(value: 2030)  // no answer
         case 5: filters.model = .init(value: "m1")
+        // A make with the other filters (the make plan tests them in its index scan and again on
+        // the listing): model and year range, one vendor, one ownership.
+        case 6:
+            filters.make = .init(value: makes.randomElement(using: &random)!.lowercased()); filters.model = .init(value: "M2")
+            filters.yearMin = .init(value: 2017); filters.yearMax = .init(value: 2023)
+        case 7:
+            filters.make = .init(value: makes.randomElement(using: &random)!)
+            filters.vendorOrganizationId = .init(value: vendors.randomElement(using: &random)!.postgresText)
+        case 8:
+            filters.make = .init(value: makes.randomElement(using: &random)!)
+            filters.ownershipType = Bool.random(using: &random) ? .vendorOwned : .corporateOwned
         default: break
         }
         return filters

@@ -103,12 +103,13 @@ struct BootstrapTests {
         #expect(fromFiles.identity.bootstrap.adminPassword == "a strong enough passphrase")
         #expect(Self.refusal(["bootstrap-admin-password-file": "/run/secrets/password"], full, files: ["/run/secrets/password": "x"])?
             .contains("not both") == true)
-        let short = Self.refusal(["token-signing-key": Data(repeating: 1, count: 16).base64EncodedString()])
+        let short = Self.refusal([:], ["KAROKAR_TOKEN_SIGNING_KEY": Data(repeating: 1, count: 16).base64EncodedString()])
         #expect(short?.contains("32 bytes") == true)
         #expect(Self.refusal(["token-algorithm": "none"]) != nil)
         #expect(Self.refusal(["token-signing-key-file": "/missing"])?.contains("cannot read") == true)
         let secret = "do-not-print-this-secret!!"
         #expect(Self.refusal(["token-signing-key": secret])?.contains(secret) == false, "errors never echo a secret")
+        #expect(Self.refusal([:], ["KAROKAR_TOKEN_SIGNING_KEY": secret])?.contains(secret) == false, "errors never echo a secret")
     }
 
     @Test func aWeakConfiguredPasswordStopsTheServerBeforeItServes() async throws {

@@ -247,8 +247,7 @@ extension ToolProcesses {
             try process.run()
             let stderr = errors.fileHandleForReading.readDataToEndOfFile()
             _ = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(String(decoding: stderr, as: UTF8.self))")
+            #expect(ChildExit.wait(process) == 0, "\(String(decoding: stderr, as: UTF8.self))")
         }
 
         static func embeddedData(_ page: String) throws -> JSONValue {

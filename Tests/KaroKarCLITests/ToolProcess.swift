@@ -1,4 +1,5 @@
 import Foundation
+import KaroKarTestSupport
 
 /// Runs one of the package's built executables (`karokar`, `karokar-bench`) as a real process.
 /// The blocking wait happens on its own thread, never on the cooperative pool, which the
@@ -41,9 +42,9 @@ struct ToolProcess {
                 try? input.fileHandleForWriting.close()
                 let stdout = output.fileHandleForReading.readDataToEndOfFile()
                 let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
+                let status = ChildExit.wait(process, timeout: .seconds(600)) ?? -1
                 continuation.resume(returning: Outcome(
-                    status: process.terminationStatus,
+                    status: status,
                     stdout: String(decoding: stdout, as: UTF8.self),
                     stderr: String(decoding: stderr, as: UTF8.self)
                 ))

@@ -57,7 +57,7 @@ public final class ServerProcess: @unchecked Sendable {
                 self.port = port
                 return
             }
-            guard process.isRunning else { throw Failure(description: "karokar-server exited: \(text.suffix(3000))") }
+            guard ChildExit.isRunning(process) else { throw Failure(description: "karokar-server exited: \(text.suffix(3000))") }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw Failure(description: "karokar-server did not listen within 60 s: \(output.all.joined().suffix(3000))")
@@ -81,32 +81,31 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// SIGTERM, then waits for the exit (the server drains first).
     public func stop() async {
-        guard process.isRunning else { return }
+        guard ChildExit.isRunning(process) else { return }
         process.terminate()
-        let started = ContinuousClock.now
-        while process.isRunning, ContinuousClock.now - started < .seconds(30) {
-            try? await Task.sleep(for: .milliseconds(50))
+        if await ChildExit.wait(process, timeout: .seconds(30)) == nil {
+            kill(process.processIdentifier, SIGKILL)
+            await ChildExit.wait(process, timeout: .seconds(30))
         }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     /// SIGKILL: the process dies at once, wherever it is (no drain), and this waits for its exit.
     public func killNow() async {
-        guard process.isRunning else { return }
+        guard ChildExit.isRunning(process) else { return }
         kill(process.processIdentifier, SIGKILL)
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        await ChildExit.wait(process, timeout: .seconds(30))
     }
 
     public var log: String { output.all.joined() }
 
     /// False once the process has exited (or crashed).
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { ChildExit.isRunning(process) }
 
     /// The exit status, once it has exited.
-    public var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+    public var exitStatus: Int32? { ChildExit.status(of: process) }
 
     /// SIGTERM without waiting: for tests that watch the drain.
     public func terminate() {
-        if process.isRunning { process.terminate() }
+        if ChildExit.isRunning(process) { process.terminate() }
     }
 }

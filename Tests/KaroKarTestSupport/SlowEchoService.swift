@@ -43,11 +43,11 @@ public final class SlowEchoService: RPCV1.DiagnosticsService.Handler {
     /// A bare RPC server hosting only this service and health, with the given limits, on `group`
     /// (the tests' shared loops unless a test that times replies brings its own).
     public func startServer(
-        limits: ServerLimits, startsCallsOnEventLoop: Bool = true, group: any EventLoopGroup = TestServer.group
+        limits: ServerLimits, startsCallsOnEventLoop: Bool = true, group: any EventLoopGroup = TestServer.group, port: Int = 0
     ) async throws -> (RPCServer, SocketAddress) {
         var configuration = RPCServer.Configuration()
         configuration.startsCallsOnEventLoop = startsCallsOnEventLoop
-        configuration.port = 0
+        configuration.port = port
         configuration.limits = limits
         configuration.services = [serviceDefinition()]
         var logger = Logger(label: "slow-echo-server")

@@ -5,6 +5,7 @@ public import KaroKarPostgres
 public import KaroKarRPC
 public import KaroKarServer
 public import KaroKarServices
+public import Tracing
 
 /// A signed-in principal: its token and the ids it acts for.
 public struct TestSession: Sendable {
@@ -48,9 +49,10 @@ public struct TestMarketplace: Sendable {
     public static let password = "correct horse battery staple"
 
     public static func start(
-        clock: any WallClock = SystemClock(), background: Bool = true, _ configure: (inout ServerSettings) -> Void = { _ in }
+        clock: any WallClock = SystemClock(), background: Bool = true, tracer: (any Tracer)? = nil,
+        _ configure: (inout ServerSettings) -> Void = { _ in }
     ) async throws -> TestMarketplace {
-        let server = try await TestServer.startWithDatabase(clock: clock, background: background, configure)
+        let server = try await TestServer.startWithDatabase(clock: clock, background: background, tracer: tracer, configure)
         return TestMarketplace(server: server, client: server.client())
     }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import KaroKarTestSupport
 import KaroKarKernel
 import NIOCore
 import NIOHTTP1
@@ -112,8 +113,7 @@ struct SMTPStartTLSTests {
         ]
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
-        openssl.waitUntilExit()
-        #expect(openssl.terminationStatus == 0)
+        #expect(await ChildExit.wait(openssl) == 0)
 
         let server = try SMTPRecorder(arguments: ["--tls", cert, key, "--auth", "mailer:s3cret"])
         defer { server.stop() }

@@ -20,13 +20,14 @@ struct NotificationWorld {
     let platform: TestSession
 
     static func run(
+        smtpArguments: [String] = [], clock: any WallClock = SystemClock(),
         _ configure: @escaping @Sendable (inout ServerSettings) -> Void = { _ in }, _ body: (NotificationWorld) async throws -> Void
     ) async throws {
-        let smtp = try SMTPRecorder()
+        let smtp = try SMTPRecorder(arguments: smtpArguments)
         let http = HTTPRecorder()
         _ = try await http.start()
         do {
-            try await TestMarketplace.run({ settings in
+            try await TestMarketplace.run(clock: clock, { settings in
                 Self.senders(&settings, smtp: smtp, http: http)
                 configure(&settings)
             }) { market in

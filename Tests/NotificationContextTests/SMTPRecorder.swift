@@ -11,6 +11,8 @@ final class SMTPRecorder: @unchecked Sendable {
         var subject: String
         var headers: [String: String]
         var body: String
+        /// The connection it came on (`pid-n`).
+        var connection: String?
     }
 
     let directory: URL
@@ -51,12 +53,14 @@ final class SMTPRecorder: @unchecked Sendable {
         // SIGKILL: a child of the test process may inherit SIGTERM blocked, and the pipe's other
         // end may be held open by other children (servers, clusters).
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        ChildExit.wait(process, timeout: .seconds(30))
         try? FileManager.default.removeItem(at: directory)
     }
 
     /// `ok`, `refuse` (451 at RCPT), `reject` (550 at RCPT), `hang` (no answer to DATA's end),
-    /// `close` (closes after DATA); for everyone, or per recipient.
+    /// `close` (closes after DATA), `close-idle` (accepts, then closes the connection); for
+    /// everyone, or per recipient; `drop-reused` (default only: 421 to MAIL on a connection that
+    /// already carried a message, and closes it).
     func behave(_ fallback: String = "ok", recipients: [String: String] = [:]) throws {
         let rules: [String: Any] = ["default": fallback, "recipients": recipients]
         let data = try JSONSerialization.data(withJSONObject: rules)
@@ -67,18 +71,37 @@ final class SMTPRecorder: @unchecked Sendable {
     }
 
     var messages: [Message] {
-        let folder = directory.appendingPathComponent("messages")
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
-        return names.compactMap { name in
-            (try? Data(contentsOf: folder.appendingPathComponent(name))).flatMap { try? JSONDecoder().decode(Message.self, from: $0) }
-        }
+        lines(of: "messages").compactMap { try? JSONDecoder().decode(Message.self, from: $0) }
     }
 
     /// The Message-IDs of every DATA the server received (accepted or not), in order.
     var attempts: [String] {
-        let text = (try? String(contentsOf: directory.appendingPathComponent("attempts.jsonl"), encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["messageId"] as? String
+        attemptRecords.map(\.messageId)
+    }
+
+    /// Every DATA the server received: its Message-ID and the connection it came on.
+    var attemptRecords: [(messageId: String, connection: String)] {
+        lines(of: "attempts").compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let id = object["messageId"] as? String else { return nil }
+            return (id, object["connection"] as? String ?? "")
+        }
+    }
+
+    /// How many connections clients opened to the server.
+    var connections: Int {
+        lines(of: "connections").count
+    }
+
+    /// The complete lines of DIRECTORY/<kind>-*.jsonl (each server process writes its own file;
+    /// a line still being written is left out).
+    private func lines(of kind: String) -> [Data] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
+            .filter { $0.hasPrefix(kind + "-") && $0.hasSuffix(".jsonl") }.sorted()
+        return names.flatMap { name -> [Data] in
+            guard let data = try? Data(contentsOf: directory.appendingPathComponent(name)) else { return [] }
+            var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true).map { Data($0) }
+            if data.last != UInt8(ascii: "\n"), !lines.isEmpty { lines.removeLast() }
+            return lines
         }
     }
 }

@@ -91,6 +91,32 @@ struct TemplateAndSettingsTests {
         #expect(tls.notification.smtp?.security == .startTLS(trustRootsFile: nil))
         let pinned = try resolve(flags: ["notification-smtp-host": "mail", "notification-smtp-ca-file": "/etc/ca.pem"])
         #expect(pinned.notification.smtp?.security == .startTLS(trustRootsFile: "/etc/ca.pem"))
+        // Implicit TLS (SMTPS), with or without a CA file; not together with STARTTLS.
+        let smtps = try resolve(flags: ["notification-smtp-host": "mail", "notification-smtp-port": "465", "notification-smtp-implicit-tls": "true"])
+        #expect(smtps.notification.smtp?.security == .implicitTLS(trustRootsFile: nil))
+        let pinnedSMTPS = try resolve(flags: [
+            "notification-smtp-host": "mail", "notification-smtp-ca-file": "/etc/ca.pem", "notification-smtp-implicit-tls": "true",
+        ])
+        #expect(pinnedSMTPS.notification.smtp?.security == .implicitTLS(trustRootsFile: "/etc/ca.pem"))
+        #expect(throws: ServerSettings.Invalid.self) {
+            _ = try resolve(flags: ["notification-smtp-host": "mail", "notification-smtp-implicit-tls": "true", "notification-smtp-starttls": "true"])
+        }
+        #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-smtp-implicit-tls": "yes"]) }
+        // The connection pool and retention.
+        let pooled = try resolve(flags: [
+            "notification-smtp-host": "mail", "notification-smtp-connections": "3", "notification-smtp-idle-s": "10",
+            "notification-smtp-max-messages-per-connection": "50", "notification-retention-days": "7",
+            "notification-retention-sweep-interval-s": "60", "notification-retention-batch-size": "200",
+        ])
+        #expect(pooled.notification.smtp?.maximumConnections == 3 && pooled.notification.smtp?.idleTimeout == .seconds(10))
+        #expect(pooled.notification.smtp?.maximumMessagesPerConnection == 50)
+        #expect(pooled.notification.retention == .seconds(7 * 86_400) && pooled.notification.retentionSweepInterval == .seconds(60))
+        #expect(pooled.notification.retentionBatchSize == 200)
+        #expect(none.notification.retention == .seconds(30 * 86_400))
+        let forever = try resolve(flags: ["notification-retention-days": "0", "notification-retention-sweep-interval-s": "0"])
+        #expect(forever.notification.retention == nil && forever.notification.retentionSweepInterval == nil)
+        #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-smtp-connections": "0"]) }
+        #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-retention-days": "-1"]) }
         #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-smtp-port": "70000"]) }
         #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-smtp-from": "not an address"]) }
         #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-sms-url": "ftp://x"]) }

@@ -5,7 +5,7 @@ import KaroKarServices
 import KaroKarTestSupport
 import Testing
 
-@Suite("Admin HTTP server: /livez, /readyz, /metrics")
+@Suite("Admin HTTP server: /livez, /readyz, /metrics", .timeLimit(.minutes(3)))
 struct AdminServerTests {
     @Test("livez and readyz answer 200 on a serving server; readyz fails from the start of a drain, while calls are still served")
     func health() async throws {

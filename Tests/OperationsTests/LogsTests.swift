@@ -87,4 +87,44 @@ struct LogsTests {
         await client.close()
         await application.server.close()
     }
+
+    @Test("an outage: the client gets UNAVAILABLE without the cause; the log gets the cause, once per 10 s, not once per call")
+    func outageIsLoggedWithItsCause() async throws {
+        let log = LogRecorder()
+        let cluster = try await EmbeddedPostgres.start(TestDatabase.throwawayOptions(name: "logs-outage"))
+        try await cluster.createDatabase("karokar")
+        var configuration = PostgresPool.Configuration(connectionString: cluster.connectionString(database: "karokar"))
+        configuration.acquireTimeout = .seconds(1)
+        let pool = PostgresPool(configuration: configuration)
+        _ = try await MigrationRunner.migrate(Database.migrations, pool: pool)
+        var settings = ServerSettings()
+        settings.port = 0
+        TestIdentity.configure(&settings)
+        let application = KaroKarApplication(settings: settings, pool: pool, group: TestServer.group, logger: log.logger(level: .warning))
+        let address = try await application.start()
+        let client = RPCClient(configuration: .init(host: "127.0.0.1", port: address.port!), group: TestServer.group)
+        let identity = IdentityV1.IdentityService.Client(client)
+        _ = try await identity.login(.init(email: TestIdentity.adminEmail, password: TestIdentity.adminPassword))
+
+        try await cluster.pause()
+        for _ in 0..<3 {
+            let failure = await #expect(throws: RPCError.self) {
+                _ = try await identity.login(.init(email: TestIdentity.adminEmail, password: TestIdentity.adminPassword))
+            }
+            #expect(failure?.code == .unavailable && failure?.domainCode == "DATABASE_UNAVAILABLE", "\(String(describing: failure))")
+            #expect(failure?.message.contains("PostgreSQL") != true && failure?.message.contains("socket") != true, "no cause sent")
+        }
+        let outages = log.all.filter { $0.message == "call failed: a dependency is unavailable" }
+        #expect(outages.count == 1, "\(outages)")
+        #expect(outages.first?.level == .warning)
+        #expect(outages.first?.metadata["error.type"].map { "\($0)" } == "PostgresError")
+        // libpq's own words about the connection, so an operator can tell one outage from another.
+        let cause = outages.first?.metadata["error.description"].map { "\($0)" } ?? ""
+        #expect(cause.hasPrefix("PostgreSQL error 08") && cause.count > "PostgreSQL error 08000: ".count, "\(cause)")
+
+        await client.close()
+        await application.server.close()
+        await pool.close()
+        await cluster.stop()
+    }
 }

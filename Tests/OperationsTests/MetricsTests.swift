@@ -51,6 +51,12 @@ struct MetricsTests {
         #expect((metrics.value("karokar_db_pool_acquires_total") ?? 0) > 0)
         #expect(metrics.value("karokar_db_pool_connections", ["state": "in_use"]) != nil)
         #expect(metrics.value("karokar_db_pool_acquire_wait_seconds_total") != nil)
+        #expect(metrics.types["karokar_db_pool_acquire_duration_seconds"] == "histogram")
+        let acquires = metrics.value("karokar_db_pool_acquires_total") ?? -1
+        // Read just after the counter (the relay may lease in between): every lease is in the histogram.
+        let histogramCount = metrics.value("karokar_db_pool_acquire_duration_seconds_count") ?? -1
+        #expect(histogramCount >= acquires && acquires > 0)
+        #expect(metrics.value("karokar_db_pool_acquire_duration_seconds_bucket", ["le": "+Inf"]) == histogramCount)
         #expect(metrics.value("karokar_password_hash_queue") == 0)
         #expect((metrics.value("karokar_password_hash_capacity") ?? 0) > 0)
 

@@ -90,7 +90,12 @@ struct ExpirySweepTests {
     @Test("provider settings: what a server refuses to start with")
     func providerSettings() throws {
         func resolve(_ values: [String: String]) throws -> ServerSettings {
-            try ServerSettings.resolve(flags: values, environment: [:], configFile: nil, readFile: { _ in [] })
+            // The secret from the environment: a secret flag is refused (Settings+Secrets.swift).
+            try ServerSettings.resolve(
+                flags: values.filter { $0.key != "verification-http-provider-secret" },
+                environment: values["verification-http-provider-secret"].map { ["KAROKAR_VERIFICATION_HTTP_PROVIDER_SECRET": $0] } ?? [:],
+                configFile: nil, readFile: { _ in [] }
+            )
         }
         let ok = try resolve([
             "verification-http-provider-name": "insurer", "verification-http-provider-url": "https://insurer.example/check",

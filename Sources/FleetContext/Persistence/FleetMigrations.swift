@@ -273,5 +273,6 @@ public enum FleetMigrations {
             """),
         freeIntervals,
         freeDetails,
+        freeMake,
     ]
 }

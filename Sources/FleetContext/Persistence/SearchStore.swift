@@ -10,23 +10,34 @@ import KaroKarPostgres
 /// between `earliestStart` and `latestStart`, extended by the owner's turnaround buffer; its
 /// answer is the earliest such start. Pages are by vehicle id.
 ///
-/// Two plans, raced so the cost follows the cheaper of the two whatever the question:
+/// Three plans, raced so the cost follows the cheaper one whatever the question:
 /// - **walk**: listings that pass the filters, in id order (the vehicle indexes), each probed in
 ///   its free intervals (index-only); cheap when the filters are selective or many vehicles free;
 /// - **gaps**: the free intervals that can hold the stretch, from the GiST index, bucket by bucket
 ///   in id order (a bucket is the id's first 10 bits), joined to their listings; cheap when few
 ///   vehicles are free (long windows, questions with no answer) and without selective filters.
 ///   Each step scans a range of buckets (2, 4, 8, ... of 1,024) in one index scan.
-/// Without a selective filter only the second runs (it rejects almost nothing after the index);
-/// otherwise they take turns with doubling budgets (walk 128, 256, ... listings; gaps 2, 4, ...
-/// buckets), the turn going to the plan that has spent less time so far, and the first to settle
-/// the page answers: the cost is at most about twice the cheaper plan's.
+/// - **make** (a make is asked for): the make's free intervals that can hold the stretch, from
+///   the GiST index over (make, model, free) (migration 6), all of them in one scan (a model
+///   asked for narrows it in the index), sorted by id; cheap when
+///   the make has few answers (a rare make over a long window), where the gaps scan every bucket
+///   among the other makes' intervals and the walk probes every listing of the make. Its steps
+///   are budgets of kept intervals (512, 2,048, ...): a step that finds more than its budget
+///   gives up (the scan is unordered, so a partial one settles nothing) and the next scans again.
+/// Without a selective filter only the gaps run (the walk rejects almost nothing); with one, the
+/// walk races the make plan when a make is asked for and the gaps otherwise: the two take turns
+/// with doubling budgets (walk 128, 256, ... listings; gaps 2, 4, ... buckets; make 512, 2,048,
+/// ... intervals), the turn going to the plan that has spent less time so far, and the first to
+/// settle the page answers: the cost is at most about twice the cheaper plan's.
 enum SearchStore {
-    /// Which plans answer: the server races them; the oracle tests pin each in turn, since both
+    /// Which plans answer: the server races them; the oracle tests pin each in turn, since all
     /// must give the same answers and a small test fleet would otherwise settle every page with
-    /// whichever plan goes first.
-    enum Plans: Sendable { case race, walkOnly, gapsOnly }
+    /// whichever plan goes first. `makeOnly` answers a question without a make with the gaps.
+    enum Plans: Sendable { case race, walkOnly, gapsOnly, makeOnly }
     @TaskLocal static var plans = Plans.race
+    /// The make plan's first budget (kept intervals; each next step's is four times the last).
+    /// The oracle tests start it at 1, so their small fleets take the give-up-and-rescan path too.
+    @TaskLocal static var firstMakeBudget = 512
 
     /// The first `limit` answers after `after`, by id.
     static func search(
@@ -36,6 +47,10 @@ enum SearchStore {
             || reach.owner != nil || search.ownership == .corporateOwned
         var walkAfter = after, walkBudget = 128, walked: [AvailableVehicle] = []
         var nextBucket = after.map(bucket) ?? 0, buckets = 2, gapped: [AvailableVehicle] = []
+        var makeBudget = max(firstMakeBudget, 1)
+        // The walk's rival: the make's own intervals when a make is asked for (unless the gaps
+        // are pinned), the bucketed gaps otherwise.
+        let byMake = search.make != nil && plans != .gapsOnly
         // Turns go by time spent, not by steps: a walk step probes listings (a few pages each), a
         // gaps step reads index pages, so equal steps would not be equal costs.
         let clock = ContinuousClock()
@@ -45,7 +60,7 @@ enum SearchStore {
             let walkTurn = switch plans {
             case .race: selective && walkTime <= gapsTime
             case .walkOnly: true
-            case .gapsOnly: false
+            case .gapsOnly, .makeOnly: false
             }
             if walkTurn {
                 let (found, boundary) = try await walk(search, reach: reach, after: walkAfter, budget: walkBudget, limit: limit - walked.count, work)
@@ -54,6 +69,10 @@ enum SearchStore {
                 walkAfter = boundary
                 walkBudget = min(walkBudget * 2, 1 << 20)
                 walkTime += clock.now - started
+            } else if byMake {
+                if let found = try await make(search, reach: reach, after: after, budget: makeBudget, limit: limit, work) { return found }
+                makeBudget = min(makeBudget * 4, 1 << 30)
+                gapsTime += clock.now - started
             } else {
                 let last = min(nextBucket + buckets - 1, lastBucket)
                 gapped += try await gaps(search, reach: reach, after: after, buckets: nextBucket...last, limit: limit - gapped.count, work)
@@ -70,6 +89,58 @@ enum SearchStore {
     /// The id's bucket, its first 10 bits (as `fleet.vehicle_free.bucket` computes it).
     static func bucket(_ id: UUID) -> Int {
         Int(id.uuid.0) << 2 | Int(id.uuid.1) >> 6
+    }
+
+    /// The make plan: the first `limit` answers after `after`, by id, or nil when more than
+    /// `budget` of the make's intervals (ids after `after`, the caller may see them, the filters
+    /// match) can hold the stretch: the index scan is unordered, so only a complete one settles
+    /// the page. The kept intervals are sorted by id and joined, lazily, to their listings and
+    /// owners up to the page's end (`OFFSET 0` keeps the listing a lookup by id: a join the
+    /// planner may choose instead reads every listing of the make).
+    private static func make(
+        _ search: VehicleSearch, reach: SearchReach, after: UUID?, budget: Int, limit: Int, _ work: UnitOfWork
+    ) async throws -> [AvailableVehicle]? {
+        guard let make = search.make else { return nil }
+        let stretch = search.stretch
+        let span = Period(start: stretch.earliestStart, end: stretch.latestEnd) ?? .from(stretch.earliestStart)
+        let core = Period(start: stretch.latestStart, end: Instant(microseconds: stretch.earliestStart.microseconds + stretch.length))
+        let rows = try await work.query("""
+            WITH m AS MATERIALIZED (
+                SELECT g.vehicle_id, g.free FROM fleet.vehicle_free AS g
+                WHERE g.make_key = lower(\(make)::text)
+                  AND g.free && \(span)::tstzrange AND g.free @> coalesce(\(core)::tstzrange, 'empty'::tstzrange)
+                  AND (\(after)::uuid IS NULL OR g.vehicle_id > \(after)::uuid)
+                  AND (\(reach.everything) OR g.vendor_owned OR g.organization_id = \(reach.caller))
+                  AND (\(reach.owner)::uuid IS NULL OR g.organization_id = \(reach.owner)::uuid)
+                  AND (\(search.ownership?.rawValue)::text IS NULL OR g.vendor_owned = (\(search.ownership?.rawValue)::text = 'VENDOR_OWNED'))
+                  AND (\(search.model)::text IS NULL OR g.model_key = lower(\(search.model)::text))
+                  AND (\(search.yearMin)::int IS NULL OR g.year >= \(search.yearMin)::int)
+                  AND (\(search.yearMax)::int IS NULL OR g.year <= \(search.yearMax)::int)
+                  AND greatest(lower(g.free), \(stretch.earliestStart)::timestamptz) <= \(stretch.latestStart)::timestamptz
+                LIMIT \(budget + 1)::bigint)
+            SELECT c.matched, a.* FROM (SELECT count(*) AS matched FROM m) AS c
+            LEFT JOIN LATERAL (
+                SELECT DISTINCT ON (f.vehicle_id) \(VehicleStore.columns), greatest(lower(f.free), \(stretch.earliestStart)::timestamptz) AS start
+                FROM (SELECT m.vehicle_id, m.free FROM m ORDER BY m.vehicle_id, m.free OFFSET 0) AS f
+                CROSS JOIN LATERAL (SELECT * FROM fleet.vehicle AS w WHERE w.id = f.vehicle_id OFFSET 0) AS v
+                JOIN fleet.owner AS o ON o.organization_id = v.organization_id AND o.status = 'ACTIVE'
+                WHERE c.matched <= \(budget)::bigint AND v.status = 'ACTIVE'
+                  AND (upper_inf(f.free) OR greatest(lower(f.free), \(stretch.earliestStart)::timestamptz)
+                       + \(stretch.length)::bigint * interval '1 microsecond' + o.turnaround_minutes * interval '1 minute'
+                       <= upper(f.free))
+                  AND (\(search.ownership?.rawValue)::text IS NULL OR v.ownership_type = \(search.ownership?.rawValue)::text)
+                  AND lower(v.make) = lower(\(make)::text)
+                  AND (\(search.model)::text IS NULL OR lower(v.model) = lower(\(search.model)::text))
+                  AND (\(search.yearMin)::int IS NULL OR v.year >= \(search.yearMin)::int)
+                  AND (\(search.yearMax)::int IS NULL OR v.year <= \(search.yearMax)::int)
+                ORDER BY f.vehicle_id, f.free
+                LIMIT \(limit)) AS a ON true
+            """)
+        guard let first = rows.first(where: { _ in true }), try first.decode(Int64.self, "matched") <= Int64(budget) else { return nil }
+        return try rows.compactMap { row in
+            guard try row.decode(UUID?.self, "id") != nil else { return nil }  // no answer: the count's row alone
+            return AvailableVehicle(vehicle: try row.vehicle(), start: try row.decode(Instant.self, "start"))
+        }
     }
 
     /// The walk: the next `budget` listings after `after` that pass the filters, each probed;

@@ -16,9 +16,9 @@ public import KaroKarPostgres
 ///   in another, so the cursor never passes the **horizon** (`karokar_events.horizon.safe_seq`):
 ///   every `seq` at or below it belongs to a committed event or to none, ever (see the
 ///   migration's comment for the proof with transaction ids and snapshots).
-/// - **Order per aggregate.** The claim leases a delivery only when no earlier delivery of its
-///   aggregate is outstanding for that consumer (and, with ``DeadLetterPolicy/wait``, none is
-///   dead), and, past the cursor, only when no earlier event of its aggregate still lacks its
+/// - **Order per aggregate.** The claim leases a delivery only when every earlier delivery of its
+///   aggregate still outstanding for that consumer is leased in the same claim (an aggregate's
+///   run, handled in order; with ``DeadLetterPolicy/wait`` a dead one holds back the rest), and, past the cursor, only when no earlier event of its aggregate still lacks its
 ///   delivery (an event of a publisher that did not know the consumer, which the fan-out has not
 ///   reached yet). Events of one aggregate are written by transactions that lock the aggregate,
 ///   so an earlier event is committed before a later one takes its `seq`.

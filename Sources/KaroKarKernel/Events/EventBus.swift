@@ -41,7 +41,7 @@ public final class EventBus: Sendable {
         var reactions: [Subscription] = []
         var consumers: [Subscription] = []
         var knownConsumers: [String] = []
-        var commitListeners: [Int: @Sendable () -> Void] = [:]
+        var commitListeners: [Int: @Sendable (Set<String>) -> Void] = [:]
         var nextListener = 0
     }
 
@@ -110,6 +110,13 @@ public final class EventBus: Sendable {
         _ patterns: EventPattern..., as name: String, from start: ConsumerStart = .now, onDeadLetter: DeadLetterPolicy = .wait,
         _ handler: @escaping EventBatchHandler
     ) {
+        consumeBatches(patterns, as: name, from: start, onDeadLetter: onDeadLetter, handler)
+    }
+
+    public func consumeBatches(
+        _ patterns: [EventPattern], as name: String, from start: ConsumerStart = .now, onDeadLetter: DeadLetterPolicy = .wait,
+        _ handler: @escaping EventBatchHandler
+    ) {
         precondition(ConsumerName.isValid(name), "consumer names are plain lower-case identifiers: \(name)")
         registry.withLockedValue { registry in
             precondition(!registry.consumers.contains { $0.name == name }, "consumer \(name) is registered twice")
@@ -157,24 +164,31 @@ public final class EventBus: Sendable {
         let result = try await pool.transaction(isolation: isolation) { session in
             try await body(UnitOfWork(session: session, origin: origin, bus: self, depth: 0, journal: journal))
         }
-        if journal.hasDeliveries { committed() }
+        if journal.hasDeliveries { committed(journal.consumers) }
         return result
     }
 
     // MARK: - Wake-ups after commit
 
-    /// Deliveries were committed: wakes this process's relay at once (it also NOTIFYs the other
-    /// processes' relays, outside any publishing transaction).
-    func committed() {
-        for listener in registry.withLockedValue({ Array($0.commitListeners.values) }) { listener() }
+    /// Deliveries to `consumers` were committed: wakes those consumers' loops in this process's
+    /// relay at once (the others have nothing new), and NOTIFYs the other processes' relays,
+    /// outside any publishing transaction.
+    func committed(_ consumers: Set<String>) {
+        for listener in registry.withLockedValue({ Array($0.commitListeners.values) }) { listener(consumers) }
         notifyBell.ring()
     }
 
+    /// This bus's NOTIFY payload: its own relay ignores the notifications it sent (the commit
+    /// listener already woke the right loops), those of other processes wake every loop.
+    let notifierID = UUID.random().lowercasedString
+
     /// Tells other processes' relays that deliveries were committed, until cancelled: one NOTIFY
-    /// for any number of commits made while one is being sent, in a transaction of its own that
-    /// does not wait for its WAL flush (a lost NOTIFY only costs a poll interval). ``EventRelay``
-    /// runs it; a process that publishes without a relay runs it itself. One per process.
-    public func runNotifier() async {
+    /// for any number of commits made while one is being sent or within `interval` after it, in
+    /// a transaction of its own that does not wait for its WAL flush (a lost NOTIFY only costs a
+    /// poll interval). ``EventRelay`` runs it (with its claim interval: the other processes' loops
+    /// would not claim sooner anyway); a process that publishes without a relay runs it itself.
+    /// One per process.
+    public func runNotifier(interval: Duration = .zero) async {
         guard notifierRunning.withLockedValue({ running in
             defer { running = true }
             return !running
@@ -183,13 +197,15 @@ public final class EventBus: Sendable {
         while !Task.isCancelled {
             guard await notifyBell.wait(timeout: .seconds(5)) else { continue }
             _ = try? await pool.transaction(durable: false) { session in
-                try await session.query("SELECT pg_notify(\(Self.channel), '')")
+                try await session.query("SELECT pg_notify(\(Self.channel), \(notifierID))")
             }
+            if interval > .zero { try? await Task.sleep(for: interval) }
         }
     }
 
-    /// Called after every commit that wrote deliveries, until ``removeCommitListener(_:)``.
-    func addCommitListener(_ listener: @escaping @Sendable () -> Void) -> Int {
+    /// Called after every commit that wrote deliveries, with their consumers' names, until
+    /// ``removeCommitListener(_:)``.
+    func addCommitListener(_ listener: @escaping @Sendable (Set<String>) -> Void) -> Int {
         registry.withLockedValue { registry in
             registry.nextListener += 1
             registry.commitListeners[registry.nextListener] = listener

@@ -282,5 +282,116 @@ public enum EventsMigrations {
             END
             $$;
             """),
+        Migration(context: "karokar_events", version: 5, name: "outbox_trace_parent", sql: """
+            -- Tracing (README, "Tracing"): the W3C traceparent of the call that published the
+            -- event, when the server traces, so that its deliveries continue (or link to) that
+            -- trace. NULL otherwise. Nullable without a default: a catalog-only change.
+            ALTER TABLE karokar_events.outbox ADD COLUMN trace_parent text
+                CHECK (trace_parent IS NULL OR octet_length(trace_parent) <= 128);
+            """),
+        Migration(context: "karokar_events", version: 6, name: "claim_runs", sql: """
+            -- The claim of migration 4 leased only the first outstanding delivery of each aggregate.
+            -- A booking's life publishes its events within about 100 ms, so a claim of 100 got
+            -- about ten (one per booking), each later event waited for the previous batch's
+            -- settlement, and every claim walked and probed the whole growing backlog: half of
+            -- PostgreSQL's time under the booking benchmark (Booking's README, "Performance").
+            --
+            -- This claim leases each aggregate's *run*: its consecutive due deliveries from the
+            -- first outstanding one, oldest first, up to p_limit in all. The relay handles a batch in
+            -- seq order, and a failure holds back the rest of its aggregate's run (released, not
+            -- attempted), so order per aggregate still holds within a batch. Across claims:
+            --
+            -- 1. A delivery is a candidate only if every earlier outstanding delivery of its
+            --    aggregate is due too (none leased elsewhere, backing off, or dead under 'wait').
+            --    Taken in seq order up to p_limit, the candidates of an aggregate form a prefix of
+            --    its outstanding deliveries, all of which are candidates.
+            -- 2. Claims of one consumer are serialized (a transaction-scoped advisory lock per
+            --    consumer, held to the claim's commit), so a concurrent claim cannot lock the head of
+            --    a run while this one locks its tail: SKIP LOCKED would otherwise let a later event
+            --    pass an earlier one.
+            -- 3. Rows locked by someone else are still skipped (a relay settling deliveries whose
+            --    lease expired holds them in its batch transaction). A skipped row leaves a gap in
+            --    its aggregate's run, so before leasing, every picked delivery is checked once more
+            --    with a fresh snapshot: it is leased only if each earlier outstanding delivery of its
+            --    aggregate was picked too. Guarantee 3 alone keeps the order; 2 keeps claims dense.
+            --
+            -- No step of the claim may depend on delivery's statistics: it is a queue, analyzed
+            -- while nearly empty or never. Under the booking benchmark the planner probed a
+            -- candidate's earlier deliveries through the primary key (consumer, seq), reading every
+            -- earlier delivery of the consumer, and scanned the consumer's whole range to lease the
+            -- picked rows; a claim grew with the square of the backlog (2.4 s for 100 deliveries
+            -- 17,000 behind) and the relay fell further behind. Now:
+            -- - the candidates are walked along the primary key (the only index with consumer in
+            --   the default collation; sorts, bitmaps and sequential scans off);
+            -- - a probe compares consumer in the "C" collation and seq through an expression, so
+            --   the primary key matches none of its conditions and only delivery_run, on
+            --   (consumer "C", aggregate_key, seq), can serve it: it reads the aggregate's few
+            --   outstanding deliveries. delivery_run replaces delivery_aggregate (publishing still
+            --   maintains two indexes);
+            -- - the picked rows are checked and leased one by one by primary key (point lookups;
+            --   the check's probe takes the aggregate as a value, never as a join).
+            DROP INDEX karokar_events.delivery_aggregate;
+            CREATE INDEX delivery_run ON karokar_events.delivery (consumer COLLATE "C", aggregate_key, seq);
+
+            -- The lease is not worth a WAL flush (the claim would hold the consumer's lock through
+            -- it): lost in a crash, a lease only makes its deliveries due again, which
+            -- at-least-once delivery allows (settlement deduplicates). Called by the relay in a
+            -- transaction of its own; the setting is local to that transaction.
+            DROP FUNCTION karokar_events.claim(text, int, interval, text);
+            CREATE FUNCTION karokar_events.claim(p_consumer text, p_limit int, p_lease interval, p_owner text)
+                RETURNS TABLE (seq bigint, attempts int, aggregate_key text, envelope bytea)
+                LANGUAGE plpgsql SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off
+                    SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+            #variable_conflict use_column
+            DECLARE
+                v_position bigint;
+                v_dead_waits boolean;
+                v_picked bigint[];
+                v_seq bigint;
+                v_attempts int;
+                v_key text;
+            BEGIN
+                -- 0x6b6b6576 is "kkev"; the second key the consumer's.
+                PERFORM pg_advisory_xact_lock(1802200438, hashtext(p_consumer));
+                PERFORM set_config('synchronous_commit', 'off', true);
+                SELECT k.position, k.on_dead = 'wait' INTO v_position, v_dead_waits FROM karokar_events.consumer AS k WHERE k.name = p_consumer;
+                v_position := coalesce(v_position, 0);
+                v_dead_waits := coalesce(v_dead_waits, true);
+                SELECT array_agg(picked.seq) INTO v_picked FROM (
+                    SELECT c.seq FROM karokar_events.delivery AS c
+                    WHERE c.consumer = p_consumer AND c.state = 'pending' AND c.available_at <= clock_timestamp()
+                      AND NOT EXISTS (
+                          SELECT 1 FROM karokar_events.delivery AS e
+                          WHERE e.consumer COLLATE "C" = p_consumer AND e.aggregate_key = c.aggregate_key AND e.seq + 0 < c.seq
+                            AND (e.state = 'pending' AND e.available_at > clock_timestamp() OR e.state = 'dead' AND v_dead_waits))
+                      AND (c.seq <= v_position OR NOT EXISTS (
+                          SELECT 1 FROM karokar_events.outbox AS oc JOIN karokar_events.outbox AS e
+                              ON e.aggregate_type = oc.aggregate_type AND e.aggregate_id = oc.aggregate_id
+                          WHERE oc.seq = c.seq AND e.seq > v_position AND e.seq < c.seq
+                            AND NOT (p_consumer = ANY (coalesce(e.known_consumers, '{}')))))
+                    ORDER BY c.seq
+                    LIMIT p_limit
+                    FOR UPDATE SKIP LOCKED
+                ) AS picked;
+                IF v_picked IS NULL THEN
+                    RETURN;
+                END IF;
+                FOREACH v_seq IN ARRAY v_picked LOOP
+                    SELECT d.aggregate_key INTO v_key FROM karokar_events.delivery AS d WHERE d.consumer = p_consumer AND d.seq = v_seq;
+                    UPDATE karokar_events.delivery AS d
+                    SET available_at = clock_timestamp() + p_lease, attempts = d.attempts + 1, leased_by = p_owner
+                    WHERE d.consumer = p_consumer AND d.seq = v_seq
+                      AND NOT EXISTS (
+                          SELECT 1 FROM karokar_events.delivery AS e
+                          WHERE e.consumer COLLATE "C" = p_consumer AND e.aggregate_key = v_key AND e.seq + 0 < v_seq
+                            AND (e.state = 'pending' OR v_dead_waits) AND NOT (e.seq = ANY (v_picked)))
+                    RETURNING d.attempts INTO v_attempts;
+                    IF FOUND THEN
+                        RETURN QUERY SELECT v_seq, v_attempts, v_key, o.envelope FROM karokar_events.outbox AS o WHERE o.seq = v_seq;
+                    END IF;
+                END LOOP;
+            END
+            $$;
+            """),
     ]
 }

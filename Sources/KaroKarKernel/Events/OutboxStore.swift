@@ -18,6 +18,10 @@ enum OutboxStore {
     static func append(_ envelope: EventsV1.EventEnvelope, consumers: [String], known: [String], session: PostgresSession) {
         let occurred = envelope.occurredAt.map { PostgresTimestamp(seconds: $0.seconds, nanos: $0.nanos) } ?? PostgresTimestamp(seconds: 0)
         let organization = envelope.organizationId.isEmpty ? nil : envelope.organizationId
+        if let traceParent = session.currentTraceparent {
+            appendTraced(envelope, traceParent: traceParent, consumers: consumers, known: known, session: session)
+            return
+        }
         session.enqueue("""
             WITH event AS (
                 INSERT INTO karokar_events.outbox
@@ -35,6 +39,42 @@ enum OutboxStore {
             """)
     }
 
+    /// ``append(_:consumers:known:session:)`` inside a traced call: with the call's
+    /// `traceparent` (events migration 5). A statement of its own, so that the untraced one
+    /// stays as it was.
+    private static func appendTraced(
+        _ envelope: EventsV1.EventEnvelope, traceParent: String, consumers: [String], known: [String], session: PostgresSession
+    ) {
+        let occurred = envelope.occurredAt.map { PostgresTimestamp(seconds: $0.seconds, nanos: $0.nanos) } ?? PostgresTimestamp(seconds: 0)
+        let organization = envelope.organizationId.isEmpty ? nil : envelope.organizationId
+        session.enqueue("""
+            WITH event AS (
+                INSERT INTO karokar_events.outbox
+                    (event_id, event_type, aggregate_type, aggregate_id, organization_id, occurred_at, envelope, known_consumers, trace_parent)
+                VALUES (\(envelope.eventId)::uuid, \(envelope.eventType), \(envelope.aggregateType), \(envelope.aggregateId),
+                        \(organization)::uuid, \(occurred)::timestamptz, \(PostgresBytes(ProtoCodec.encode(envelope)))::bytea,
+                        \(known)::text[], \(String(traceParent.prefix(128))))
+                RETURNING seq
+            ), deliveries AS (
+                INSERT INTO karokar_events.delivery (consumer, seq, aggregate_key)
+                SELECT consumer, event.seq, \(envelope.aggregateType + ":" + envelope.aggregateId)
+                FROM event, unnest(\(consumers)::text[]) AS consumer
+            )
+            SELECT 1
+            """)
+    }
+
+    /// The `traceparent`s the publishing calls left on claimed events (only read when the relay traces).
+    static func traceParents(of claimed: [Claimed], pool: PostgresPool) async throws -> [Int64: String] {
+        let rows = try await pool.query("""
+            SELECT seq, trace_parent FROM karokar_events.outbox
+            WHERE seq = ANY(\(claimed.map(\.seq))::int8[]) AND trace_parent IS NOT NULL
+            """)
+        var parents: [Int64: String] = [:]
+        for row in rows { parents[try row.decode(Int64.self, "seq")] = try row.decode(String.self, "trace_parent") }
+        return parents
+    }
+
     /// A delivery leased to this relay.
     struct Claimed: Sendable {
         let seq: Int64
@@ -43,10 +83,13 @@ enum OutboxStore {
         let envelope: EventsV1.EventEnvelope
     }
 
-    /// Leases up to `limit` due deliveries of `consumer`, oldest first, skipping any whose aggregate
-    /// has an earlier delivery still outstanding (pending, leased elsewhere, or dead): that keeps
-    /// each consumer's order per aggregate across any number of relays. The statement is the
-    /// database function `karokar_events.claim` (events migration 3), which pins its plan.
+    /// Leases up to `limit` due deliveries of `consumer`, oldest first: of each aggregate, its run
+    /// of consecutive due deliveries from the first outstanding one, none while an earlier one is
+    /// leased elsewhere, backing off, or dead (with ``DeadLetterPolicy/wait``). The batch handles
+    /// them in `seq` order and a failure holds back the rest of its aggregate's run, so each
+    /// consumer sees each aggregate in order across any number of relays. The statement is the
+    /// database function `karokar_events.claim` (events migration 6: claims of one consumer
+    /// serialized, its plan pinned, a run with a gap cut at the gap).
     static func claim(consumer: String, limit: Int, lease: Duration, owner: String, pool: PostgresPool) async throws -> [Claimed] {
         let rows = try await pool.query("""
             SELECT seq, attempts, aggregate_key, envelope

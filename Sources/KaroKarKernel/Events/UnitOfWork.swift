@@ -46,7 +46,7 @@ public struct UnitOfWork: Sendable {
         let envelope = draft.envelope(origin: origin, at: bus.clock.now())
         let consumers = bus.consumerNames(for: envelope.eventType)
         OutboxStore.append(envelope, consumers: consumers, known: bus.knownConsumers, session: session)
-        if !consumers.isEmpty { journal.markDelivering() }
+        if !consumers.isEmpty { journal.markDelivering(to: consumers) }
         let reacting = UnitOfWork(session: session, origin: origin, bus: bus, depth: depth + 1, journal: journal)
         for reaction in bus.reactions(for: envelope.eventType) {
             try await reaction.handler(envelope, reacting)
@@ -57,16 +57,19 @@ public struct UnitOfWork: Sendable {
 
 /// What a unit of work did that matters after its commit.
 final class Journal: Sendable {
-    private let delivering = NIOLockedValueBox(false)
+    private let delivering = NIOLockedValueBox(Set<String>())
 
     init() {}
 
-    /// An event with after-commit consumers was written.
-    func markDelivering() {
-        delivering.withLockedValue { $0 = true }
+    /// An event with deliveries to these after-commit consumers was written.
+    func markDelivering(to consumers: [String]) {
+        delivering.withLockedValue { $0.formUnion(consumers) }
     }
 
-    var hasDeliveries: Bool { delivering.withLockedValue { $0 } }
+    var hasDeliveries: Bool { delivering.withLockedValue { !$0.isEmpty } }
+
+    /// The consumers that got deliveries (their relay loops are the ones to wake).
+    var consumers: Set<String> { delivering.withLockedValue { $0 } }
 }
 
 /// Failures of the bus itself (a handler's own errors pass through unchanged).

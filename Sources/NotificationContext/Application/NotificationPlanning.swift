@@ -13,14 +13,21 @@ import KaroKarMessages
 enum NotificationPlanning {
     static let consumer = "notification"
 
+    /// Takes the relay's batches (up to 100 events) at once: recipients and preferences looked
+    /// up once per batch (``PlanningBatch``), the deliveries written in one statement. A batch
+    /// that fails is handed over again one event at a time by the relay.
     static func subscribe(_ notification: Notification, to bus: EventBus) {
         let patterns = Set(NotificationRules.all.map(\.eventType)).union(["booking.*"]).sorted().map { EventPattern(stringLiteral: $0) }
-        bus.consume(patterns, as: consumer, from: .now, onDeadLetter: .proceed) { event, work in
-            try await plan(event, notification: notification, work)
+        bus.consumeBatches(patterns, as: consumer, from: .now, onDeadLetter: .proceed) { events, work in
+            let batch = PlanningBatch(directory: notification.recipients)
+            for event in events {
+                try await plan(event, notification: notification, batch, work)
+            }
+            DeliveryStore.plan(batch.planned, work)
         }
     }
 
-    static func plan(_ event: EventsV1.EventEnvelope, notification: Notification, _ work: UnitOfWork) async throws {
+    static func plan(_ event: EventsV1.EventEnvelope, notification: Notification, _ batch: PlanningBatch, _ work: UnitOfWork) async throws {
         let facts = EventFacts.of(event)
         if event.eventType.hasPrefix("booking."), let booking = uuid(facts["bookingId"]), let vehicle = uuid(facts["vehicleId"]),
            let corporate = uuid(facts["corporateOrganizationId"]) {
@@ -31,9 +38,9 @@ enum NotificationPlanning {
               rule.when.allSatisfy({ facts[$0] == "true" }), !rule.unless.contains(where: { facts[$0] == "true" }),
               let eventID = uuid(event.eventId)
         else { return }
-        let people = try await recipients(of: rule, facts: facts, directory: notification.recipients, work)
+        let people = try await recipients(of: rule, facts: facts, directory: batch, work)
         guard !people.isEmpty else { return }
-        let preferences = try await DeliveryStore.preferences(of: people.map(\.userID), work)
+        let preferences = try await batch.preferences(of: people.map(\.userID), work)
         let channels = ([.inApp] + rule.channels).filter(notification.channels.contains)
         let subjectID = facts[rule.subjectFact] ?? event.aggregateId
         for person in people {
@@ -56,12 +63,12 @@ enum NotificationPlanning {
                 } else if (channel == .email || channel == .sms) && address.isEmpty {
                     (status, reason) = (.skipped, "the recipient has no \(channel == .sms ? "phone number" : "e-mail address")")
                 }
-                DeliveryStore.plan(DeliveryStore.Planned(
+                batch.planned.append(DeliveryStore.Planned(
                     eventID: eventID, eventType: event.eventType, recipient: person, channel: channel, template: rule.template,
                     status: status, lastError: reason, address: address, title: rendered.title,
                     body: channel == .email ? rendered.body + NotificationTemplates.emailFooter : rendered.body,
                     shortBody: rendered.short, subjectType: rule.subjectType, subjectID: subjectID
-                ), work)
+                ))
             }
         }
     }
@@ -102,6 +109,59 @@ enum NotificationPlanning {
 
     static func uuid(_ text: String?) -> UUID? {
         text.flatMap(UUID.init(uuidString:))
+    }
+}
+
+/// One batch's planning: the deliveries to write, and the recipients and preferences looked up
+/// so far (a batch of events about one organization asks the directory once). Within the
+/// batch's transaction a lookup answers as at its first asking. Used by one task, in turn.
+final class PlanningBatch: RecipientDirectory, @unchecked Sendable {
+    struct Members: Hashable {
+        var organization: UUID
+        var roles: [String]
+        var limit: Int
+    }
+
+    struct Membership: Hashable {
+        var user: UUID
+        var organization: UUID
+    }
+
+    let directory: any RecipientDirectory
+    var planned: [DeliveryStore.Planned] = []
+    private var members: [Members: [RecipientFacts]] = [:]
+    private var memberships: [Membership: RecipientFacts?] = [:]
+    private var preferences: [UUID: NotificationPreferences?] = [:]
+
+    init(directory: any RecipientDirectory) {
+        self.directory = directory
+    }
+
+    func recipients(organization: UUID, roles: [String], limit: Int, on work: UnitOfWork) async throws -> [RecipientFacts] {
+        let key = Members(organization: organization, roles: roles, limit: limit)
+        if let found = members[key] { return found }
+        let found = try await directory.recipients(organization: organization, roles: roles, limit: limit, on: work)
+        members[key] = found
+        return found
+    }
+
+    func recipient(user: UUID, organization: UUID, on work: UnitOfWork) async throws -> RecipientFacts? {
+        let key = Membership(user: user, organization: organization)
+        if let found = memberships[key] { return found }
+        let found = try await directory.recipient(user: user, organization: organization, on: work)
+        memberships[key] = .some(found)
+        return found
+    }
+
+    func preferences(of users: [UUID], _ work: UnitOfWork) async throws -> [UUID: NotificationPreferences] {
+        let missing = users.filter { preferences[$0] == nil }
+        if !missing.isEmpty {
+            let found = try await DeliveryStore.preferences(of: missing, work)
+            for user in missing { preferences[user] = .some(found[user]) }
+        }
+        var answer: [UUID: NotificationPreferences] = [:]
+        for user in users { if let known = preferences[user] ?? nil { answer[user] = known } }
+        return answer
     }
 }
 

@@ -22,20 +22,27 @@ enum DeliveryStore {
         var subjectID: String
     }
 
-    /// Writes the delivery unless the event already has one for this recipient and channel (a
-    /// redelivered event changes nothing). Queued with the transaction's next statement.
-    static func plan(_ planned: Planned, _ work: UnitOfWork) {
-        let pending = planned.status == .pending
-        let sent = planned.status == .sent
-        let name = "\(planned.recipient.firstName) \(planned.recipient.lastName)"
+    /// Writes the deliveries, in one statement, but none the event already has for the recipient
+    /// and channel (a redelivered event changes nothing). Queued with the transaction's next
+    /// statement. PENDING ones are due at once; SENT ones (in-app) are sent now.
+    static func plan(_ planned: [Planned], _ work: UnitOfWork) {
+        guard !planned.isEmpty else { return }
         work.session.enqueue("""
             INSERT INTO notification.deliveries (id, event_id, event_type, recipient_user_id, organization_id, channel, template, status,
                 last_error, next_attempt_at, sent_at, address, recipient_name, title, body, short_body, subject_type, subject_id)
-            VALUES (\(UUID.random())::uuid, \(planned.eventID)::uuid, \(planned.eventType), \(planned.recipient.userID)::uuid,
-                \(planned.recipient.organizationID)::uuid, \(planned.channel.rawValue), \(planned.template), \(planned.status.rawValue),
-                \(planned.lastError), CASE WHEN \(pending)::boolean THEN clock_timestamp() END,
-                CASE WHEN \(sent)::boolean THEN clock_timestamp() END, \(planned.address), \(name), \(planned.title), \(planned.body),
-                \(planned.shortBody), \(planned.subjectType), \(planned.subjectID))
+            SELECT u.id, u.event_id, u.event_type, u.recipient_user_id, u.organization_id, u.channel, u.template, u.status,
+                NULLIF(u.last_error, ''), CASE WHEN u.status = 'PENDING' THEN clock_timestamp() END,
+                CASE WHEN u.status = 'SENT' THEN clock_timestamp() END, u.address, u.recipient_name, u.title, u.body, u.short_body,
+                u.subject_type, u.subject_id
+            FROM unnest(\(planned.map { _ in UUID.random() })::uuid[], \(planned.map(\.eventID))::uuid[], \(planned.map(\.eventType))::text[],
+                \(planned.map(\.recipient.userID))::uuid[], \(planned.map(\.recipient.organizationID))::uuid[],
+                \(planned.map(\.channel.rawValue))::text[], \(planned.map(\.template))::text[], \(planned.map(\.status.rawValue))::text[],
+                \(planned.map { $0.lastError ?? "" })::text[], \(planned.map(\.address))::text[],
+                \(planned.map { "\($0.recipient.firstName) \($0.recipient.lastName)" })::text[], \(planned.map(\.title))::text[],
+                \(planned.map(\.body))::text[], \(planned.map(\.shortBody))::text[], \(planned.map(\.subjectType))::text[],
+                \(planned.map(\.subjectID))::text[])
+                AS u(id, event_id, event_type, recipient_user_id, organization_id, channel, template, status, last_error, address,
+                     recipient_name, title, body, short_body, subject_type, subject_id)
             ON CONFLICT (event_id, recipient_user_id, channel) DO NOTHING
             """)
     }
@@ -93,13 +100,15 @@ enum DeliveryStore {
         }
     }
 
-    /// Records a sent delivery (only under its claim).
-    static func sent(_ delivery: OutgoingDelivery, pool: PostgresPool) async throws {
+    /// Records sent deliveries, in one statement (each only under its claim).
+    static func sent(_ deliveries: [OutgoingDelivery], pool: PostgresPool) async throws {
+        guard !deliveries.isEmpty else { return }
         try await pool.query("""
-            UPDATE notification.deliveries
+            UPDATE notification.deliveries AS d
             SET status = 'SENT', sent_at = clock_timestamp(), next_attempt_at = NULL, lease = NULL, last_error = NULL,
-                version = version + 1
-            WHERE id = \(delivery.id) AND lease = \(delivery.lease)::uuid AND status = 'PENDING'
+                version = d.version + 1
+            FROM unnest(\(deliveries.map(\.id))::uuid[], \(deliveries.map(\.lease))::uuid[]) AS s(id, lease)
+            WHERE d.id = s.id AND d.lease = s.lease AND d.status = 'PENDING'
             """)
     }
 
@@ -114,6 +123,34 @@ enum DeliveryStore {
                 lease = NULL, last_error = \(error), version = version + 1
             WHERE id = \(delivery.id) AND lease = \(delivery.lease)::uuid AND status = 'PENDING'
             """)
+    }
+
+    /// Retention: deletes up to `limit` deliveries created before `cutoff` that are done with
+    /// (SENT or SKIPPED; an in-app one only once read), skipping rows another process is deleting;
+    /// returns how many. FAILED deliveries (the operator's) and unread messages stay.
+    static func prune(before cutoff: Instant, limit: Int, pool: PostgresPool) async throws -> Int {
+        try await pool.query("""
+            DELETE FROM notification.deliveries WHERE id IN (
+                SELECT id FROM notification.deliveries
+                WHERE created_at < \(cutoff.postgres)::timestamptz AND status IN ('SENT', 'SKIPPED')
+                  AND (channel <> 'IN_APP' OR read_at IS NOT NULL)
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            )
+            """).affectedRows
+    }
+
+    /// Retention of the learned bookings: deletes up to `limit` closed ones last changed before
+    /// `cutoff`; returns how many.
+    static func pruneBookings(before cutoff: Instant, limit: Int, pool: PostgresPool) async throws -> Int {
+        try await pool.query("""
+            DELETE FROM notification.bookings WHERE booking_id IN (
+                SELECT booking_id FROM notification.bookings
+                WHERE NOT open AND updated_at < \(cutoff.postgres)::timestamptz
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            )
+            """).affectedRows
     }
 
     /// FAILED -> PENDING, due now, attempts reset; the delivery after, nil when there is none.
@@ -165,113 +202,6 @@ enum DeliveryStore {
               AND (\(key?.time.postgres)::timestamptz IS NULL OR (created_at, id) < (\(key?.time.postgres)::timestamptz, \(key?.id)::uuid))
             ORDER BY created_at DESC, id DESC LIMIT \(limit)
             """).map(delivery)
-    }
-
-    // MARK: - Inbox
-
-    static let inboxColumns = SQLFragment(
-        "id, event_id, event_type, organization_id, title, body, subject_type, subject_id, created_at, read_at, version"
-    )
-
-    static func inboxEntry(_ row: PostgresRow) throws -> InboxEntry {
-        InboxEntry(
-            id: try row.decode(UUID.self, "id"), eventID: try row.decode(UUID.self, "event_id"),
-            eventType: try row.decode(String.self, "event_type"), organizationID: try row.decode(UUID.self, "organization_id"),
-            title: try row.decode(String.self, "title"), body: try row.decode(String.self, "body"),
-            subjectType: try row.decode(String.self, "subject_type"), subjectID: try row.decode(String.self, "subject_id"),
-            createdAt: Instant(try row.decode(PostgresTimestamp.self, "created_at")),
-            readAt: try row.decode(PostgresTimestamp?.self, "read_at").map(Instant.init), version: try row.decode(Int64.self, "version")
-        )
-    }
-
-    static func inbox(
-        user: UUID, organization: UUID, unreadOnly: Bool, after key: TimeKey?, limit: Int, _ work: UnitOfWork
-    ) async throws -> [InboxEntry] {
-        try await work.query("""
-            SELECT \(inboxColumns) FROM notification.deliveries
-            WHERE recipient_user_id = \(user) AND organization_id = \(organization) AND channel = 'IN_APP' AND status = 'SENT'
-              AND (NOT \(unreadOnly)::boolean OR read_at IS NULL)
-              AND (\(key?.time.postgres)::timestamptz IS NULL OR (created_at, id) < (\(key?.time.postgres)::timestamptz, \(key?.id)::uuid))
-            ORDER BY created_at DESC, id DESC LIMIT \(limit)
-            """).map(inboxEntry)
-    }
-
-    static func unreadCount(user: UUID, organization: UUID, _ work: UnitOfWork) async throws -> Int {
-        try await work.query("""
-            SELECT count(*)::int8 AS unread FROM notification.deliveries
-            WHERE recipient_user_id = \(user) AND organization_id = \(organization) AND channel = 'IN_APP' AND status = 'SENT'
-              AND read_at IS NULL
-            """).single().decode(Int.self, "unread")
-    }
-
-    static func inboxEntry(_ id: UUID, user: UUID, organization: UUID, forUpdate: Bool, _ work: UnitOfWork) async throws -> InboxEntry? {
-        let lock = forUpdate ? SQLFragment("FOR UPDATE") : SQLFragment("")
-        return try await work.query("""
-            SELECT \(inboxColumns) FROM notification.deliveries
-            WHERE id = \(id) AND recipient_user_id = \(user) AND organization_id = \(organization) AND channel = 'IN_APP' AND status = 'SENT'
-            \(lock)
-            """).first(where: { _ in true }).map(inboxEntry)
-    }
-
-    static func markRead(_ id: UUID, _ work: UnitOfWork) async throws -> InboxEntry {
-        try inboxEntry(try await work.query("""
-            UPDATE notification.deliveries SET read_at = clock_timestamp(), version = version + 1
-            WHERE id = \(id) AND read_at IS NULL
-            RETURNING \(inboxColumns)
-            """).single())
-    }
-
-    /// Marks read every unread in-app message of the user in the organization, up to `upTo`
-    /// (`created_at, id`) when given; returns how many.
-    static func markAllRead(user: UUID, organization: UUID, upTo: TimeKey?, _ work: UnitOfWork) async throws -> Int {
-        try await work.query("""
-            UPDATE notification.deliveries SET read_at = clock_timestamp(), version = version + 1
-            WHERE recipient_user_id = \(user) AND organization_id = \(organization) AND channel = 'IN_APP' AND status = 'SENT'
-              AND read_at IS NULL
-              AND (\(upTo?.time.postgres)::timestamptz IS NULL OR (created_at, id) <= (\(upTo?.time.postgres)::timestamptz, \(upTo?.id)::uuid))
-            """).affectedRows
-    }
-
-    // MARK: - Preferences
-
-    static func preferences(of users: [UUID], _ work: UnitOfWork) async throws -> [UUID: NotificationPreferences] {
-        guard !users.isEmpty else { return [:] }
-        var found: [UUID: NotificationPreferences] = [:]
-        for row in try await work.query("""
-            SELECT user_id, entries::text AS entries, version, updated_at FROM notification.preferences WHERE user_id = ANY (\(users)::uuid[])
-            """) {
-            let preferences = try preferences(row)
-            found[preferences.userID] = preferences
-        }
-        return found
-    }
-
-    static func preferences(_ row: PostgresRow) throws -> NotificationPreferences {
-        let entries = try JSONDecoder().decode([ChannelPreference].self, from: Data(try row.decode(String.self, "entries").utf8))
-        return NotificationPreferences(
-            userID: try row.decode(UUID.self, "user_id"), entries: entries, version: try row.decode(Int64.self, "version"),
-            updatedAt: Instant(try row.decode(PostgresTimestamp.self, "updated_at"))
-        )
-    }
-
-    /// The user's preferences, locked for an update when asked.
-    static func preferences(of user: UUID, forUpdate: Bool, _ work: UnitOfWork) async throws -> NotificationPreferences? {
-        let lock = forUpdate ? SQLFragment("FOR UPDATE") : SQLFragment("")
-        return try await work.query("""
-            SELECT user_id, entries::text AS entries, version, updated_at FROM notification.preferences WHERE user_id = \(user) \(lock)
-            """).first(where: { _ in true }).map(preferences)
-    }
-
-    static func savePreferences(of user: UUID, _ entries: [ChannelPreference], _ work: UnitOfWork) async throws -> NotificationPreferences {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let json = String(decoding: try encoder.encode(entries), as: UTF8.self)
-        return try preferences(try await work.query("""
-            INSERT INTO notification.preferences (user_id, entries) VALUES (\(user)::uuid, \(json)::jsonb)
-            ON CONFLICT (user_id) DO UPDATE SET entries = EXCLUDED.entries, version = notification.preferences.version + 1,
-                updated_at = clock_timestamp()
-            RETURNING user_id, entries::text AS entries, version, updated_at
-            """).single())
     }
 }
 

@@ -35,6 +35,7 @@ struct ScenarioCommand: AsyncParsableCommand {
 
     @Argument(help: "The scenario: builtin or marketplace.") var name: String
     @Option(help: "Server address, HOST:PORT.") var address = ServerAddress.default.description
+    @OptionGroup(title: "TLS") var tls: TLSFlags
     @Option(name: [.short, .long], help: "Workers (calls in flight).") var concurrency = 16
     @Option(help: "TCP connections the workers share.") var connections = 1
     @Option(help: "How long the mix runs, e.g. 10s (ignored with --total).") var duration = "10s"
@@ -53,6 +54,8 @@ struct ScenarioCommand: AsyncParsableCommand {
     var metadata: [String] = []
     @Option(help: "Open loop: steps of the mix started per second (latency from each intended start); 0: closed loop.") var rps = 0.0
     @Option(help: "Report format: text, json or html.") var format = "text"
+    @Option(help: "Times the client retries a call the server provably did not start (drain, refused connection).") var retries = 3
+    @Option(help: "End the mix early once this file exists (--duration is then the longest it runs).") var stopFile: String?
     @OptionGroup(title: "Schedules and knee search (rates are steps of the mix per second)") var schedule: ScheduleOptions
 
     func validate() throws {
@@ -78,11 +81,13 @@ struct ScenarioCommand: AsyncParsableCommand {
                 concurrency: concurrency, duration: try DurationText.parse(duration), total: total, seed: seed
             )
             runner.rate = rps > 0 ? rps : nil
+            runner.stopFile = stopFile
             runner.stages = try schedule.stages(concurrency: concurrency)
             runner.bound = try schedule.kneeBound()
-            let result: ScenarioResult
+            var result: ScenarioResult
             do {
                 result = try await runner.run()
+                result.clientRetries = client.retries
                 await client.close()
             } catch {
                 await client.close()
@@ -151,6 +156,8 @@ struct ScenarioCommand: AsyncParsableCommand {
         var configuration = RPCClient.Configuration(host: address.host, port: address.port)
         configuration.connections = connections
         configuration.clientName = "karokar-bench-scenario"
+        configuration.maximumRetries = max(0, retries)
+        configuration.tls = try tls.clientTLS()
         return RPCClient(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton)
     }
 }

@@ -43,6 +43,9 @@ struct ScenarioResult: Sendable {
     var concurrency = 0
     var stages: [ScenarioStageResult] = []
     var knee: KneeVerdict? = nil
+    /// Calls the client retried by itself because the server provably had not started them
+    /// (a drain, a refused or unusable connection): each counted once per retry.
+    var clientRetries = 0
 }
 
 extension ScenarioResult {
@@ -67,6 +70,7 @@ extension ScenarioResult {
         if let knee { lines.append(BenchReport.kneeText(knee)) }
         lines.append("unexpected: \(load.unexpected) failures" + (load.unexpected == 0 ? "" : " (" + load.steps.sorted { $0.key < $1.key }
             .compactMap { name, stats in stats.firstUnexpected.map { "\(name): \($0)" } }.joined(separator: "; ") + ")"))
+        lines.append("retries:    \(clientRetries) (calls the client retried by itself: the server had not started them)")
         if !tallies.isEmpty {
             lines.append("tallies:    " + tallies.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
@@ -116,7 +120,8 @@ extension ScenarioResult {
             })),
             JSONMember("load", .object([
                 JSONMember("requests", .number(String(load.requests))), JSONMember("seconds", .number(BenchReport.number(load.seconds, 6))),
-                JSONMember("unexpected", .number(String(load.unexpected))), JSONMember("steps", Self.json(load.steps)),
+                JSONMember("unexpected", .number(String(load.unexpected))), JSONMember("clientRetries", .number(String(clientRetries))),
+                JSONMember("steps", Self.json(load.steps)),
                 JSONMember("series", BenchReport.seriesJSON(seriesPoints)),
                 JSONMember("stages", .array(stages.enumerated().map {
                     BenchReport.stageJSON($0.offset + 1, $0.element.stage, $0.element.load.merged, seconds: $0.element.load.seconds)

@@ -4,6 +4,11 @@ import KaroKarServices
 import KaroKarToolSupport
 import NIOCore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Runs a scenario: checks that the server hosts every method it needs, runs the setup phases,
 /// then `concurrency` workers draw steps from the mix until the duration is over (closed loop).
@@ -23,15 +28,12 @@ struct ScenarioRunner {
     /// A changing load (schedules, knee search) instead of one `rate` and `concurrency`.
     var stages: [LoadStage]? = nil
     var bound: Duration? = nil
+    /// The mix also ends (before its duration) once this file exists: a script ends a load when
+    /// what it measures is over (Deploy/scale-out.sh's rolling restart).
+    var stopFile: String? = nil
 
     func run() async throws -> ScenarioResult {
-        try await checkHosted()
-        var phases: [ScenarioResult.Phase] = []
-        for (index, phase) in scenario.setup.enumerated() {
-            let result = await run(phase, seed: seed &+ UInt64(index) &* 7919)
-            phases.append(result)
-            try result.requireSuccess()
-        }
+        let phases = try await runSetup()
         guard let stages else {
             let load = await runMix(rate: rate, concurrency: concurrency, duration: duration, total: total)
             return ScenarioResult(scenario: scenario, setup: phases, load: load, tallies: context.world.tallies, rate: rate, concurrency: concurrency)
@@ -51,6 +53,18 @@ struct ScenarioRunner {
             scenario: scenario, setup: phases, load: load, tallies: context.world.tallies, rate: rate, concurrency: concurrency,
             stages: done, knee: knee
         )
+    }
+
+    /// Checks the server hosts every method, then runs the setup phases (the mix not).
+    func runSetup() async throws -> [ScenarioResult.Phase] {
+        try await checkHosted()
+        var phases: [ScenarioResult.Phase] = []
+        for (index, phase) in scenario.setup.enumerated() {
+            let result = await run(phase, seed: seed &+ UInt64(index) &* 7919)
+            phases.append(result)
+            try result.requireSuccess()
+        }
+        return phases
     }
 
     private func checkHosted() async throws {
@@ -94,6 +108,16 @@ struct ScenarioRunner {
         let started = LoadConnectionHandler.now() + 1_000_000
         let end = started + UInt64(TimeAmount(duration).nanoseconds)
         let tickets = Tickets(total ?? .max)
+        let stop = StopFlag()
+        let watcher = stopFile.map { path in
+            Task {
+                while !Task.isCancelled {
+                    if access(path, F_OK) == 0 { stop.raise() }
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+        }
+        defer { watcher?.cancel() }
         let interval = rate.map { UInt64(max(1, (1e9 / $0).rounded())) }
         let width = total == nil ? UInt64(min(max(duration.inSeconds / 50, 0.01), 1) * 1e9) : 100_000_000
         let fresh = StepStats(load: LoadStats(series: TimeSeries(origin: started, width: width)))
@@ -113,7 +137,7 @@ struct ScenarioRunner {
                             let now = LoadConnectionHandler.now()
                             if intended! > now { try? await Task.sleep(for: .nanoseconds(Int64(intended! - now))) }
                         } else {
-                            guard total == nil ? LoadConnectionHandler.now() < end : tickets.take() else { break }
+                            guard total == nil ? LoadConnectionHandler.now() < end && !stop.raised : tickets.take() else { break }
                         }
                         let draw = Int.random(in: 0..<cumulative.last!, using: &random)
                         await run(steps[cumulative.firstIndex { draw < $0 }!].step, in: context, into: &stats, &random, intended: intended, fresh: fresh)
@@ -264,4 +288,11 @@ final class Tickets: Sendable {
     func next() -> Int {
         taken.wrappingAdd(1, ordering: .relaxed).oldValue
     }
+}
+
+/// Set once: the mix stops.
+final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var raised: Bool { flag.load(ordering: .relaxed) }
+    func raise() { flag.store(true, ordering: .relaxed) }
 }

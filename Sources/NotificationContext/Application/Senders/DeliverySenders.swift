@@ -1,5 +1,6 @@
 import Foundation
 import KaroKarKernel
+import KaroKarPostgres
 import Logging
 
 /// The senders' loop of one server process: claims due deliveries (``DeliveryStore/claim``, `FOR
@@ -7,14 +8,27 @@ import Logging
 /// ``NotificationOptions/maximumInFlight`` at once, each on its own (a slow or failing recipient
 /// or channel holds a slot, never the others), and records each outcome under its claim: SENT,
 /// PENDING again after a backoff with jitter, or FAILED when the attempts run out or the refusal
-/// is permanent. It claims more as slots free up, and at least every poll interval.
+/// is permanent. It claims more as slots free up, and at least every poll interval. Sent
+/// deliveries are recorded together (``SentRecorder``: one statement for all that finished while
+/// the previous one ran), not one round trip each.
 struct DeliverySenders {
     let notification: Notification
+    let recorder: SentRecorder
+
+    init(notification: Notification) {
+        self.notification = notification
+        recorder = SentRecorder(pool: notification.environment.pool)
+    }
 
     var options: NotificationOptions { notification.options }
     var logger: Logger { notification.environment.logger }
 
     func run() async {
+        await loop()
+        for sender in notification.senders.values { await sender.close() }
+    }
+
+    private func loop() async {
         let pool = notification.environment.pool
         let channels = Array(notification.senders.keys)
         await withTaskGroup(of: Bool.self) { group in
@@ -54,7 +68,7 @@ struct DeliverySenders {
         guard let sender = notification.senders[delivery.channel] else { return }
         do {
             try await sender.send(delivery)
-            try await DeliveryStore.sent(delivery, pool: pool)
+            try await recorder.record(delivery)
         } catch let failure as SendFailure {
             let last = failure.isPermanent || delivery.attempt >= options.maximumAttempts
             let delay = last ? nil : options.retryDelay(afterAttempts: delivery.attempt)
@@ -73,5 +87,46 @@ struct DeliverySenders {
             // same Message-ID / idempotency key.
             logger.warning("cannot record a sent delivery", metadata: ["delivery": "\(delivery.id.lowercasedString)", "error": "\(error)"])
         }
+    }
+}
+
+/// Records sent deliveries in batches, like a group commit: a delivery sent while a batch is
+/// being written waits for the next one, which takes everything that arrived meanwhile (at most
+/// ``maximumBatch``). So a busy sender writes one statement per batch, an idle one per delivery
+/// (no timer, no added latency). A delivery not yet recorded when its process dies is due again
+/// after its lease and sent again with the same Message-ID (as one in flight would be).
+actor SentRecorder {
+    static let maximumBatch = 500
+
+    let pool: PostgresPool
+    private var queue: [(delivery: OutgoingDelivery, done: CheckedContinuation<Void, any Error>)] = []
+    private var writing = false
+
+    init(pool: PostgresPool) {
+        self.pool = pool
+    }
+
+    func record(_ delivery: OutgoingDelivery) async throws {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            queue.append((delivery, done))
+            if !writing {
+                writing = true
+                Task { await self.write() }
+            }
+        }
+    }
+
+    private func write() async {
+        while !queue.isEmpty {
+            let batch = Array(queue.prefix(Self.maximumBatch))
+            queue.removeFirst(batch.count)
+            do {
+                try await DeliveryStore.sent(batch.map(\.delivery), pool: pool)
+                for entry in batch { entry.done.resume() }
+            } catch {
+                for entry in batch { entry.done.resume(throwing: error) }
+            }
+        }
+        writing = false
     }
 }

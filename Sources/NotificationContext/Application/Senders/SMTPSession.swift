@@ -57,7 +57,8 @@ struct SMTPSession: Sendable {
     func require(_ reply: SMTPReply, _ codes: [Int], step: String, permanentOn5xx: Bool = false) throws {
         guard !codes.contains(reply.code) else { return }
         let text = "the SMTP server refused \(step): \(reply.text)"
-        throw permanentOn5xx && (500..<600).contains(reply.code) ? SendFailure.permanent(text) : SendFailure.transient(text)
+        let failure = permanentOn5xx && (500..<600).contains(reply.code) ? SendFailure.permanent(text) : SendFailure.transient(text)
+        throw SMTPRefusal(code: reply.code, failure: failure)
     }
 
     /// Puts TLS under the dialogue (after the server's 220 to STARTTLS); a failed handshake fails
@@ -72,6 +73,19 @@ struct SMTPSession: Sendable {
         } catch {
             throw SendFailure.transient("cannot start TLS: \(error)")
         }
+    }
+
+    /// Back into the pool (see ``SMTPReplyReader/park()``).
+    func park() {
+        let reader = reader
+        channel.eventLoop.execute { reader.park() }
+    }
+
+    /// Out of the pool: whether the connection is still good (open, nothing said while parked).
+    func unpark() async -> Bool {
+        guard channel.isActive else { return false }
+        let reader = reader
+        return (try? await channel.eventLoop.submit { reader.unpark() }.get()) ?? false
     }
 
     /// Says goodbye (briefly: the message is sent already) and closes.
@@ -89,12 +103,32 @@ final class SMTPReplyReader: ChannelInboundHandler, @unchecked Sendable {
     static let maximumLineBytes = 4096
     static let maximumLines = 100
 
+    /// Replies read ahead of their step (the dialogue waits for each reply before the next
+    /// command, so at most one is legitimately early).
+    static let maximumReadyReplies = 4
+
     // Touched on the channel's event loop only.
     private var buffer = ByteBuffer()
     private var lines: [String] = []
     private var ready: [SMTPReply] = []
     private var failure: (any Error)?
     private var waiter: EventLoopPromise<SMTPReply>?
+    /// Between transactions (the connection is in the pool): anything the server says then (a
+    /// 421 before it closes an idle connection) makes the connection unusable.
+    private var idle = false
+
+    /// The connection goes back to the pool: no step is waiting and no reply is owed.
+    func park() {
+        idle = true
+        if !ready.isEmpty, failure == nil { failure = SendFailure.transient("the SMTP server spoke out of turn: \(ready[0].text.prefix(100))") }
+    }
+
+    /// The connection leaves the pool for a transaction: whether it is still good (nothing was
+    /// said while it was parked, it did not fail or close).
+    func unpark() -> Bool {
+        idle = false
+        return failure == nil && ready.isEmpty && lines.isEmpty && buffer.readableBytes == 0
+    }
 
     func next(_ promise: EventLoopPromise<SMTPReply>) {
         if !ready.isEmpty {
@@ -128,8 +162,13 @@ final class SMTPReplyReader: ChannelInboundHandler, @unchecked Sendable {
                 if let waiter {
                     self.waiter = nil
                     waiter.succeed(reply)
+                } else if idle {
+                    return fail(SendFailure.transient("the SMTP server spoke out of turn: \(reply.text.prefix(100))"), context)
                 } else {
                     ready.append(reply)
+                    guard ready.count <= Self.maximumReadyReplies else {
+                        return fail(SendFailure.transient("the SMTP server sent replies nobody asked for"), context)
+                    }
                 }
             }
         }

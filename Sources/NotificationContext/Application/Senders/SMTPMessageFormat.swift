@@ -1,0 +1,66 @@
+import Foundation
+
+/// How a message is written for DATA, and what is an address.
+extension SMTPClient {
+    /// The message as DATA carries it: headers, body, CRLF line ends, dot-stuffed, ending in
+    /// `CRLF.CRLF`. An ASCII body goes as 7bit text; any other as base64.
+    static func data(of message: MailMessage, configuration: SMTPConfiguration, date: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
+        let body = message.body.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+        let ascii = body.utf8.allSatisfy { $0 < 0x80 } && body.split(separator: "\n").allSatisfy { $0.utf8.count <= 998 }
+        var lines = [
+            "From: \(mailbox(configuration.fromName, configuration.from))",
+            "To: \(mailbox(message.toName, message.to))",
+            "Subject: \(encodedWord(message.subject))",
+            "Date: \(formatter.string(from: date))",
+            "Message-ID: <\(message.messageID)>",
+            "MIME-Version: 1.0",
+            "Content-Type: text/plain; charset=utf-8",
+            "Content-Transfer-Encoding: \(ascii ? "7bit" : "base64")",
+        ]
+        for (name, value) in message.headers { lines.append("\(name): \(headerValue(value))") }
+        lines.append("")
+        if ascii {
+            lines += body.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasPrefix(".") ? "." + $0 : String($0) }
+        } else {
+            let encoded = Data(body.utf8).base64EncodedString()
+            var index = encoded.startIndex
+            while index < encoded.endIndex {
+                let end = encoded.index(index, offsetBy: 76, limitedBy: encoded.endIndex) ?? encoded.endIndex
+                lines.append(String(encoded[index..<end]))
+                index = end
+            }
+        }
+        return lines.joined(separator: "\r\n") + "\r\n.\r\n"
+    }
+
+    /// A header value on one line (CR, LF and other controls become spaces).
+    static func headerValue(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+    }
+
+    /// RFC 2047 `=?UTF-8?B?...?=` for non-ASCII text; ASCII as it is.
+    static func encodedWord(_ text: String) -> String {
+        let flat = headerValue(text)
+        guard !flat.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return flat }
+        return "=?UTF-8?B?\(Data(flat.utf8).base64EncodedString())?="
+    }
+
+    static func mailbox(_ name: String, _ address: String) -> String {
+        let flat = headerValue(name).trimmingCharacters(in: .whitespaces)
+        guard !flat.isEmpty else { return "<\(address)>" }
+        let display = flat.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })
+            ? "\"" + flat.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            : encodedWord(flat)
+        return "\(display) <\(address)>"
+    }
+
+    /// `local@domain`, printable ASCII, nothing that could end a command or an address.
+    static func isAddress(_ text: String) -> Bool {
+        text.utf8.count <= 254 && text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: ">") })
+            && text.split(separator: "@", omittingEmptySubsequences: false).count == 2 && !text.hasPrefix("@") && !text.hasSuffix("@")
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import KaroKarKernel
+import KaroKarPostgres
+import KaroKarTestSupport
+import Testing
+@testable import NotificationContext
+
+/// The batch writer of planned deliveries against the real schema: one statement for many rows,
+/// text of any shape carried intact (quotes, backslashes, braces, commas, new lines, non-ASCII),
+/// and unique per (event, recipient, channel): the same delivery twice in one batch, or again in
+/// a later one (a redelivered event), is written once.
+@Suite(.serialized)
+struct PlanningBatchTests {
+    @Test func aBatchIsWrittenOnceWithItsTextIntact() async throws {
+        try await NotificationWorld.run({ settings in
+            settings.notification.sending = false
+        }) { world in
+            let bus = world.market.server.application.bus!
+            let event = UUID.random()
+            let organization = UUID.random()
+            let people = (0..<3).map { n in
+                RecipientFacts(
+                    userID: UUID.random(), organizationID: organization, firstName: "Ä\"\\{\(n)}", lastName: "O'Neil, Jr.",
+                    email: "p\(n)@example.com", phone: nil, isReachable: true
+                )
+            }
+            let body = "Line one, \"quoted\" \\ back {braces}\nLine two: ünïcode ✓\n.dot"
+            func planned(_ person: RecipientFacts, _ channel: NotificationChannel, _ status: DeliveryStatus) -> DeliveryStore.Planned {
+                DeliveryStore.Planned(
+                    eventID: event, eventType: "booking.requested", recipient: person, channel: channel, template: "booking_requested",
+                    status: status, lastError: status == .skipped ? "opted out, {really}" : nil, address: channel == .email ? person.email : "",
+                    title: "Title \(person.firstName)", body: body, shortBody: "short", subjectType: "booking", subjectID: "b-1"
+                )
+            }
+            var rows: [DeliveryStore.Planned] = []
+            for person in people {
+                rows += [planned(person, .email, .pending), planned(person, .inApp, .sent), planned(person, .sms, .skipped)]
+            }
+            // The first person's e-mail twice in the batch.
+            rows.append(planned(people[0], .email, .pending))
+            _ = try await bus.transaction(.system()) { work in DeliveryStore.plan(rows, work) }
+            // Redelivered: a later batch writes nothing new.
+            _ = try await bus.transaction(.system()) { work in DeliveryStore.plan(Array(rows.prefix(4)), work) }
+
+            let written = try await world.pool.query("""
+                SELECT recipient_user_id, channel, status, last_error, next_attempt_at IS NOT NULL AS due, sent_at IS NOT NULL AS sent,
+                       recipient_name, title, body
+                FROM notification.deliveries WHERE event_id = \(event)
+                """)
+            #expect(written.count == 9)
+            for row in written {
+                let user = try row.decode(UUID.self, "recipient_user_id")
+                let person = try #require(people.first { $0.userID == user })
+                let status = try row.decode(String.self, "status")
+                #expect(try row.decode(String.self, "body") == body)
+                #expect(try row.decode(String.self, "title") == "Title \(person.firstName)")
+                #expect(try row.decode(String.self, "recipient_name") == "\(person.firstName) \(person.lastName)")
+                #expect(try row.decode(Bool.self, "due") == (status == "PENDING"))
+                #expect(try row.decode(Bool.self, "sent") == (status == "SENT"))
+                #expect(try row.decode(String?.self, "last_error") == (status == "SKIPPED" ? "opted out, {really}" : nil))
+            }
+        }
+    }
+}
