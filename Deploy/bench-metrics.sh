@@ -24,7 +24,9 @@ database="$(conninfo karokar)"
 server_pin=() pin_load=()
 if [ "${BENCH_PIN:-0}" = 1 ]; then server_pin=(taskset -c 0) pin_load=(taskset -c 1); fi
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done; stop_cluster; }
+# `|| true`: under `set -e` a `wait` on a server that SIGTERM ended (143) aborted the trap,
+# leaving the other servers and the cluster running.
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; stop_cluster; }
 trap cleanup EXIT
 start_server() {  # NAME PORT EXTRA-ARGS...
   local name=$1 port=$2; shift 2

@@ -37,7 +37,9 @@ openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -
   -extfile "$pki/server.ext" 2>/dev/null
 
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done; stop_cluster; }
+# `|| true`: under `set -e` a `wait` on a server that SIGTERM ended (143) aborted the trap,
+# leaving the other servers and the cluster running.
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; stop_cluster; }
 trap cleanup EXIT
 start_server() {  # NAME PORT EXTRA-ARGS...
   local name=$1 port=$2; shift 2
