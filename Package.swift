@@ -136,7 +136,7 @@ let package = Package(
         // MARK: - Tracing: the W3C tracer and the OTLP/HTTP JSON exporter (README, "Tracing")
         .target(
             name: "KaroKarTracing",
-            dependencies: [tracing, logging, .product(name: "AsyncHTTPClient", package: "async-http-client")] + nio,
+            dependencies: ["KaroKarProto", tracing, logging, .product(name: "AsyncHTTPClient", package: "async-http-client")] + nio,
             swiftSettings: strictSettings
         ),
 

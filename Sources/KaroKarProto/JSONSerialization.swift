@@ -48,6 +48,15 @@ extension JSONValue {
     }
 
     private static func writeString(_ text: String, to out: inout String) {
+        JSONString.append(text, to: &out)
+    }
+}
+
+/// A JSON string literal, the one escaper of the project (JSON output, the JSON log lines, the
+/// OTLP/HTTP trace export): quotes, backslashes and control characters escaped, and U+2028 and
+/// U+2029 too, so a line never breaks in a reader that treats them as line ends.
+public enum JSONString {
+    public static func append(_ text: String, to out: inout String) {
         out += "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -56,7 +65,7 @@ extension JSONValue {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
+            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)

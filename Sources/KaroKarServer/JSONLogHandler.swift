@@ -1,4 +1,5 @@
 import Foundation
+import KaroKarProto
 public import Logging
 import Synchronization
 
@@ -58,22 +59,9 @@ public struct JSONLogHandler: LogHandler {
         escape(value, into: &line)
     }
 
-    /// A JSON string: quotes, backslashes and control characters escaped.
+    /// A JSON string (``JSONString``).
     static func escape(_ text: String, into line: inout String) {
-        line += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": line += "\\\""
-            case "\\": line += "\\\\"
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
-                line += String(format: "\\u%04x", scalar.value)
-            default: line.unicodeScalars.append(scalar)
-            }
-        }
-        line += "\""
+        JSONString.append(text, to: &line)
     }
 
     private static func timestamp() -> String {

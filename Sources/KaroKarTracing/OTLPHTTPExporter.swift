@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import KaroKarProto
 public import Logging
 import NIOCore
 import Synchronization
@@ -280,21 +281,8 @@ public enum OTLPJSON {
         }
     }
 
-    /// A JSON string literal.
+    /// A JSON string literal (``JSONString``).
     static func string(_ text: String, into out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u00" + String(TraceContext.hex(UInt64(scalar.value)).suffix(2))
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        JSONString.append(text, to: &out)
     }
 }

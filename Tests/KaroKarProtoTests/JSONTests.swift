@@ -61,4 +61,13 @@ struct JSONTests {
             #expect(throws: ProtoJSONError.self, "\(malformed)") { try [UInt8](protoJSON: .string(malformed)) }
         }
     }
+
+    @Test("JSONString: quotes, backslashes, control characters and U+2028/9 escaped; what it writes parses back to the text")
+    func jsonStringEscapes() throws {
+        let text = "q\"b\\n\nr\rt\tbell\u{07}nul\u{00}ls\u{2028}ps\u{2029}é😀"
+        var out = ""
+        JSONString.append(text, to: &out)
+        #expect(out == #""q\"b\\n\nr\rt\tbell\u0007nul\u0000ls\u2028ps\u2029é😀""#)
+        #expect(try JSONParser.parse(out) == .string(text))
+    }
 }
