@@ -154,18 +154,12 @@ public final class OTLPHTTPExporter: SpanExporter, Sendable {
 /// integers as decimal strings, enums as numbers.
 public enum OTLPJSON {
     public static func encode(_ spans: [FinishedSpan], serviceName: String, resource: [(key: String, value: String)] = []) -> String {
-        var out = "{\"resourceSpans\":[{\"resource\":{\"attributes\":["
-        var first = true
-        for (key, value) in [("service.name", serviceName)] + resource {
-            if !first { out += "," }
-            first = false
-            out += "{\"key\":"
-            string(key, into: &out)
-            out += ",\"value\":{\"stringValue\":"
-            string(value, into: &out)
-            out += "}}"
-        }
-        out += "]},\"scopeSpans\":[{\"scope\":{\"name\":\"karokar\"},\"spans\":["
+        var resourceAttributes = SpanAttributes()
+        for (key, value) in resource { resourceAttributes[key] = value }
+        resourceAttributes["service.name"] = serviceName
+        var out = "{\"resourceSpans\":[{\"resource\":{\"attributes\":"
+        attributes(resourceAttributes, into: &out)
+        out += "},\"scopeSpans\":[{\"scope\":{\"name\":\"karokar\"},\"spans\":["
         for (index, span) in spans.enumerated() {
             if index > 0 { out += "," }
             encode(span, into: &out)
