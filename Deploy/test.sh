@@ -37,18 +37,19 @@ swift build --build-tests
 # PostgreSQL layer's and the event platform's suites time outages, cancels and relay leases, and
 # should not share it with the contexts' suites (dozens of servers, two-process races, fuzzing).
 # Everything else (every context, and any new target) runs in the third.
-# Each group is bounded (20, 20 and 30 minutes; they take 1-4): a hung test fails the run
-# with its group named instead of using up CI's 90 minutes.
+# Each group is bounded (20, 20 and 30 minutes; they take 1-8) by Deploy/test-group.sh: a hung
+# test fails the run with the tests that never finished named (and the test process's threads),
+# instead of using up CI's 90 minutes.
 fast_suites='KaroKarProtoTests|KaroKarRPCTests'
 platform_suites='KaroKarPostgresTests|KaroKarKernelTests'
 step "swift test: protocol and RPC runtime suites"
-timeout --kill-after=30 1200 swift test --skip-build --filter "$fast_suites"
+bash Deploy/test-group.sh 1200 --filter "$fast_suites"
 
 step "swift test: PostgreSQL layer and event platform (throwaway PostgreSQL)"
-timeout --kill-after=30 1200 swift test --skip-build --filter "$platform_suites"
+bash Deploy/test-group.sh 1200 --filter "$platform_suites"
 
 step "swift test: every other suite (the contexts, the tools, the fuzzer, the architecture)"
-timeout --kill-after=30 1800 swift test --skip-build --skip "$fast_suites|$platform_suites"
+bash Deploy/test-group.sh 1800 --skip "$fast_suites|$platform_suites"
 
 step "interop: a client written from PROTOCOL.md alone"
 bash Deploy/interop.sh

@@ -238,16 +238,8 @@ extension ToolProcesses {
                 assert svgs, "no SVG chart"
                 print(len(svgs))
                 """
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", "-c", script, file]
-            let output = Pipe(), errors = Pipe()
-            process.standardOutput = output
-            process.standardError = errors
-            try process.run()
-            let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-            _ = output.fileHandleForReading.readDataToEndOfFile()
-            #expect(ChildExit.wait(process) == 0, "\(String(decoding: stderr, as: UTF8.self))")
+            let outcome = try ChildProcess.runBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, file], timeout: .seconds(120))
+            #expect(outcome.status == 0, "\(outcome)")
         }
 
         static func embeddedData(_ page: String) throws -> JSONValue {

@@ -1,9 +1,8 @@
 import Foundation
 import KaroKarTestSupport
 
-/// Runs one of the package's built executables (`karokar`, `karokar-bench`) as a real process.
-/// The blocking wait happens on its own thread, never on the cooperative pool, which the
-/// in-process test servers need.
+/// Runs one of the package's built executables (`karokar`, `karokar-bench`) as a real process
+/// (through `ChildProcess`: its own thread, both pipes read together, bounded in time).
 struct ToolProcess {
     struct Outcome: Sendable {
         let status: Int32
@@ -24,32 +23,17 @@ struct ToolProcess {
         return directory
     }
 
+    /// Runs `tool` to its end (at most five minutes: past that it is killed and the outcome's
+    /// status is -1, with what it printed).
     static func run(
         _ tool: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil
     ) async throws -> Outcome {
-        let process = Process()
-        process.executableURL = directory.appendingPathComponent(tool)
-        process.arguments = arguments
-        process.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { mine, _ in mine }
-        let output = Pipe(), errors = Pipe(), input = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = input
-        try process.run()
-        return await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-                try? input.fileHandleForWriting.close()
-                let stdout = output.fileHandleForReading.readDataToEndOfFile()
-                let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-                let status = ChildExit.wait(process, timeout: .seconds(600)) ?? -1
-                continuation.resume(returning: Outcome(
-                    status: status,
-                    stdout: String(decoding: stdout, as: UTF8.self),
-                    stderr: String(decoding: stderr, as: UTF8.self)
-                ))
-            }
-        }
+        let outcome = try await ChildProcess.run(
+            directory.appendingPathComponent(tool), arguments,
+            environment: environment.merging(["PATH": "/usr/bin:/bin"]) { mine, _ in mine }, stdin: stdin
+        )
+        let killed = outcome.timedOut ? "\n(\(tool) \(arguments.first ?? "") did not end in 300 s and was killed)" : ""
+        return Outcome(status: outcome.status ?? -1, stdout: outcome.stdout, stderr: outcome.stderr + killed)
     }
 }
 

@@ -113,25 +113,10 @@ enum Probe {
     }
 
     static func run(_ arguments: [String]) async throws -> Outcome {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        return try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { finished in
-                let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                continuation.resume(returning: Outcome(
-                    status: finished.terminationStatus, killedBySIGKILL: finished.terminationReason == .uncaughtSignal && finished.terminationStatus == SIGKILL,
-                    output: text
-                ))
-            }
-            do {
-                try process.run()
-            } catch {
-                continuation.resume(throwing: error)
-            }
-        }
+        let outcome = try await ChildProcess.run(executable, arguments, timeout: .seconds(300))
+        return Outcome(
+            status: outcome.status ?? -1, killedBySIGKILL: outcome.endedBySignal && outcome.status == SIGKILL,
+            output: outcome.stdout + outcome.stderr
+        )
     }
 }

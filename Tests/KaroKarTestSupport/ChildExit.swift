@@ -12,25 +12,37 @@ import Glibc
 /// forever (the whole test run hung). Here, a child Foundation still reports running is reaped
 /// with `waitpid(WNOHANG)`, and its status is remembered for later questions.
 public enum ChildExit {
-    private static let reaped = NIOLockedValueBox([ObjectIdentifier: Int32]())
+    /// How a child ended: its exit code, or the number of the signal that ended it.
+    public struct Ending: Sendable, Equatable {
+        public let status: Int32
+        public let bySignal: Bool
+    }
 
-    /// The exit status (the exit code, or the signal's number if a signal ended it, as
-    /// `Process.terminationStatus`) once `process` has exited; nil while it runs.
-    public static func status(of process: Process) -> Int32? {
+    private static let reaped = NIOLockedValueBox([ObjectIdentifier: Ending]())
+
+    /// How `process` ended; nil while it runs.
+    public static func ending(of process: Process) -> Ending? {
         let key = ObjectIdentifier(process)
-        if let status = reaped.withLockedValue({ $0[key] }) { return status }
-        if !process.isRunning { return process.terminationStatus }
+        if let ending = reaped.withLockedValue({ $0[key] }) { return ending }
+        func foundations() -> Ending? {
+            process.isRunning ? nil : Ending(status: process.terminationStatus, bySignal: process.terminationReason == .uncaughtSignal)
+        }
+        if let ending = foundations() { return ending }
         var raw: Int32 = 0
         let pid = process.processIdentifier
         guard waitpid(pid, &raw, WNOHANG) == pid else {
             // 0: running. -1 (ECHILD): Foundation reaped it just now; `isRunning` turns false.
-            return process.isRunning ? nil : process.terminationStatus
+            return foundations()
         }
         let low = raw & 0x7f
-        let status = low == 0 ? (raw >> 8) & 0xff : low
-        reaped.withLockedValue { $0[key] = status }
-        return status
+        let ending = low == 0 ? Ending(status: (raw >> 8) & 0xff, bySignal: false) : Ending(status: low, bySignal: true)
+        reaped.withLockedValue { $0[key] = ending }
+        return ending
     }
+
+    /// The exit status (the exit code, or the signal's number if a signal ended it, as
+    /// `Process.terminationStatus`) once `process` has exited; nil while it runs.
+    public static func status(of process: Process) -> Int32? { ending(of: process)?.status }
 
     public static func isRunning(_ process: Process) -> Bool { status(of: process) == nil }
 

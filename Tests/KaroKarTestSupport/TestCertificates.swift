@@ -51,16 +51,9 @@ public struct TestCertificates: Sendable {
     }
 
     private func openssl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        guard ChildExit.wait(process) == 0 else {
-            throw Failure(description: "openssl \(arguments.joined(separator: " ")) failed: \(text)")
+        let outcome = try ChildProcess.runBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["openssl"] + arguments, timeout: .seconds(60))
+        guard outcome.status == 0 else {
+            throw Failure(description: "openssl \(arguments.joined(separator: " ")) failed: \(outcome)")
         }
     }
 
