@@ -46,9 +46,6 @@ public final class CallDispatcher: Sendable {
     let observing: Bool
     /// Nil (the default): no spans, and no cost beyond this check.
     let tracing: RPCServerTracing?
-    /// Immediate routes are answered on the event loop only without tracing (a span needs the
-    /// call's task to carry its context to the handler's statements).
-    let answersImmediately: Bool
     let allocator = ByteBufferAllocator()
 
     public init(
@@ -75,7 +72,6 @@ public final class CallDispatcher: Sendable {
         self.callCompleted = callCompleted
         self.observing = metrics != nil || callCompleted != nil
         self.tracing = tracing
-        self.answersImmediately = tracing == nil
     }
 
     func target(for path: String) -> Target? {
@@ -109,10 +105,7 @@ public final class CallDispatcher: Sendable {
     /// `traceparent` (when valid; else the span starts a trace), and it is the current span of the
     /// handler's task, so the statements it runs and the calls it makes are its children.
     private func executeTraced(_ tracing: RPCServerTracing, _ target: Target, payload: ByteBuffer, context: ServerCallContext) async -> ByteBuffer {
-        let tracer = tracing.tracer
-        var parent = InstrumentationContext.topLevel
-        tracer.extract(context.metadata, into: &parent, using: MetadataTraceExtractor())
-        let span = tracer.startSpan(target.spanName, context: parent, ofKind: .server)
+        let span = startSpan(tracing, target, context: context)
         let started = observing ? NIODeadline.now() : nil
         let innermost = InnermostContext(context)
         let frame: ByteBuffer
@@ -132,6 +125,21 @@ public final class CallDispatcher: Sendable {
             frame = replyFrame(callID: context.callID, error: status)
             failure = status
         }
+        end(span, tracing, target, context: innermost.context, failure: failure)
+        return frame
+    }
+
+    /// A server span for the call: its parent is the call's `traceparent` (when valid; else the
+    /// span starts a trace).
+    private func startSpan(_ tracing: RPCServerTracing, _ target: Target, context: ServerCallContext) -> any Span {
+        var parent = InstrumentationContext.topLevel
+        tracing.tracer.extract(context.metadata, into: &parent, using: MetadataTraceExtractor())
+        return tracing.tracer.startSpan(target.spanName, context: parent, ofKind: .server)
+    }
+
+    /// Ends a call's span, with the call's attributes when it is recorded; `context` is the one
+    /// the handler saw (with the caller the interceptors found).
+    private func end(_ span: any Span, _ tracing: RPCServerTracing, _ target: Target, context: ServerCallContext, failure: RPCError?) {
         if span.isRecording {
             var attributes = span.attributes
             attributes["rpc.system"] = "karokar"
@@ -141,7 +149,7 @@ public final class CallDispatcher: Sendable {
             attributes["rpc.karokar.call_id"] = Int64(context.callID)
             attributes["rpc.karokar.status_code"] = RPCServerMetrics.name(of: failure?.code ?? .ok)
             if let domainCode = failure?.domainCode { attributes["rpc.karokar.domain_code"] = domainCode }
-            tracing.attributes?(innermost.context, &attributes)
+            tracing.attributes?(context, &attributes)
             span.attributes = attributes
             // As OpenTelemetry's RPC conventions: only the server's own faults mark a server span failed.
             if let failure, [.unknown, .deadlineExceeded, .unimplemented, .internal, .unavailable, .dataLoss].contains(failure.code) {
@@ -149,7 +157,6 @@ public final class CallDispatcher: Sendable {
             }
         }
         span.end()
-        return frame
     }
 
     /// Records a finished call: its method's series, and the completion hook (the access log).
@@ -168,10 +175,15 @@ public final class CallDispatcher: Sendable {
     ///
     /// Without a completion hook its metrics go into `tally`, which the connection records once
     /// per read with one clock reading (``CallTally``), not per call.
+    ///
+    /// With tracing the call gets its server span here, started and ended around the handler:
+    /// an immediate handler runs no statement and makes no call, so no task needs to carry the
+    /// span's context, and a traced server keeps answering these on the event loop.
     func executeNow(
         _ invoke: RPCRoute.ImmediateInvocation, target: Target, receivedAt: NIODeadline, payload: ByteBuffer,
         context: inout ServerCallContext, into out: inout ByteBuffer, tally: inout CallTally
     ) -> Bool {
+        var refusal: (any Error)?
         do {
             if interceptors.count == 1 {
                 guard try interceptors[0].admitNow(context: &context) else { return false }
@@ -182,21 +194,24 @@ public final class CallDispatcher: Sendable {
                 }
                 context = admitted
             }
-            try invoke(payload, context, &out)
-            if callCompleted != nil {
-                completed(target, context: context, code: .ok, error: nil, since: receivedAt)
-            } else if let metrics = target.metrics {
-                tally.add(method: metrics.index, code: .ok)
-            }
         } catch {
-            let status = rpcError(from: error, context: context)
-            out.writeFrame(type: .reply, callID: context.callID, message: RPCV1.Reply(status: status.status))
-            if callCompleted != nil {
-                completed(target, context: context, code: status.code, error: status, since: receivedAt)
-            } else if let metrics = target.metrics {
-                tally.add(method: metrics.index, code: status.code)
-            }
+            refusal = error
         }
+        let span = tracing.map { startSpan($0, target, context: context) }
+        var failure: RPCError?
+        do {
+            if let refusal { throw refusal }
+            try invoke(payload, context, &out)
+        } catch {
+            failure = rpcError(from: error, context: context)
+            out.writeFrame(type: .reply, callID: context.callID, message: RPCV1.Reply(status: failure!.status))
+        }
+        if callCompleted != nil {
+            completed(target, context: context, code: failure?.code ?? .ok, error: failure, since: receivedAt)
+        } else if let metrics = target.metrics {
+            tally.add(method: metrics.index, code: failure?.code ?? .ok)
+        }
+        if let span, let tracing { end(span, tracing, target, context: context, failure: failure) }
         return true
     }
 

@@ -301,7 +301,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         // An immediate route is answered here and now when the interceptors allow it: the reply
         // is encoded into the outgoing bytes and goes out with this read's flush, and the call
         // never enters `calls`.
-        if let invokeNow = target.route.invokeNow, dispatcher.answersImmediately,
+        if let invokeNow = target.route.invokeNow,
            dispatcher.executeNow(
                invokeNow, target: target, receivedAt: readTime, payload: payload, context: &callContext, into: &outbound, tally: &tally
            ) {

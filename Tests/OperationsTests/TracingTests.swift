@@ -123,6 +123,32 @@ struct TracingTests {
         await server.stop()
     }
 
+    @Test("immediate methods (answered on the event loop, no task) get their span too: the caller's trace and parent, the status")
+    func immediateMethodSpans() async throws {
+        let recorder = RecordingSpanExporter()
+        let market = try await TestMarketplace.start(tracer: KaroKarTracer(exporter: recorder))
+        let echo = RPCV1.DiagnosticsService.Client(market.client)
+        let trace = Self.hex(16), parent = Self.hex(8)
+        #expect(try await echo.echo(.init(payload: [7]), options: Self.options(traceparent: "00-\(trace)-\(parent)-01")).payload == [7])
+        // WhoAmI without a token: refused by the interceptor on the spot, still one span, its status recorded.
+        let refused = Self.hex(16)
+        await #expect(throws: RPCError.self) {
+            _ = try await IdentityV1.IdentityService.Client(market.client).whoAmI(.init(), options: Self.options(traceparent: "00-\(refused)-\(Self.hex(8))-01"))
+        }
+        let spans = await recorder.waitUntil { spans in
+            spans.contains { $0.context.traceIDHex == trace && $0.kind == .server } && spans.contains { $0.context.traceIDHex == refused && $0.kind == .server }
+        }
+        let span = try #require(spans.first { $0.context.traceIDHex == trace && $0.kind == .server })
+        #expect(span.name == String(RPCV1.DiagnosticsService.Method.echo.path.dropFirst()))
+        #expect(span.parentSpanID.map { TraceContext(traceIDHigh: 1, traceIDLow: 1, spanID: $0, flags: 1).spanIDHex } == parent)
+        #expect(Self.text(span.attributes.get("rpc.karokar.status_code")) == "OK")
+        #expect(Self.text(span.attributes.get("rpc.method")) == "Echo")
+        let whoAmI = try #require(spans.first { $0.context.traceIDHex == refused && $0.kind == .server })
+        #expect(Self.text(whoAmI.attributes.get("rpc.karokar.status_code")) == "UNAUTHENTICATED")
+        #expect(spans.filter { $0.context.traceIDHex == trace }.count == 1, "one span per call")
+        await market.stop()
+    }
+
     @Test("the Swift client sends the current span's traceparent: the server span is its child")
     func clientPropagation() async throws {
         let recorder = RecordingSpanExporter()
