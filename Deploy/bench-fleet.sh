@@ -11,6 +11,9 @@
 #   data set (1,000,000 vehicles, 10,000,000 records; several GB, a long load) and reports its load
 #   time and size on disk; BENCH_SEARCH_SECONDS (default SECONDS) per question; BENCH_SKIP_SEARCH=1,
 #   BENCH_SKIP_RESERVATIONS=1 skip a part; BENCH_EXPLAIN= (empty) skips the EXPLAIN ANALYZE.
+#   BENCH_HOLD=1: once the data set is loaded, writes the server's address, the database and the
+#   corporate's token to $bench_dir/hold.env (the path is printed) and waits, server and cluster
+#   running, until that file is removed: for EXPLAINs and single questions by hand.
 # Usage: bash Deploy/bench-fleet.sh [SECONDS]   (default 20 s per run)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -47,6 +50,13 @@ psql -q -v ON_ERROR_STOP=1 "$database" -c "
   SELECT md5('reservable' || g)::uuid, '$vendor', 'VENDOR_OWNED', 'Tata', 'Alpha', 2022, 'RES' || g, 'ACTIVE'
   FROM generate_series(1, 10000) AS g;" -c "VACUUM ANALYZE fleet.vehicle, fleet.vehicle_free;"
 psql -Atq "$database" -c "SELECT 'vehicles ' || count(*) FROM fleet.vehicle" -c "SELECT 'records ' || count(*) FROM fleet.availability"
+
+if [ -n "${BENCH_HOLD:-}" ]; then
+  printf 'address=%q\ndatabase=%q\ncorporate=%q\ncorporate_token=%q\nbin=%q\nserver_pid=%q\n' \
+    "$address" "$database" "$corporate" "$corporate_token" "$bin" "$server_pid" >"$bench_dir/hold.env"
+  echo "== holding: source $bench_dir/hold.env; remove it to go on"
+  while [ -e "$bench_dir/hold.env" ]; do sleep 2; done
+fi
 
 if [ -z "${BENCH_SKIP_SEARCH:-}" ]; then
 search_seconds="${BENCH_SEARCH_SECONDS:-$seconds}"

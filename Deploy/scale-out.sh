@@ -32,14 +32,8 @@ fi
 concurrency="${CONCURRENCY:-64}" connections="${CONNECTIONS:-4}"
 haproxy="${HAPROXY:-$(command -v haproxy || true)}"
 [ -n "$haproxy" ] || { echo "haproxy is not installed (bash Deploy/install-deps.sh, or HAPROXY=...)" >&2; exit 1; }
-if [ -n "${BENCH_BIN:-}" ]; then
-  bin="$(cd "$BENCH_BIN" && pwd)"
-else
-  swift build -c release --product karokar-server >/dev/null
-  swift build -c release --product karokar-bench >/dev/null
-  bin="$(swift build -c release --show-bin-path)"
-fi
-for tool in karokar-server karokar-bench; do [ -x "$bin/$tool" ] || { echo "no $bin/$tool" >&2; exit 1; }; done
+source Deploy/bench/binaries.sh
+bench_binaries karokar-server karokar-bench
 source Deploy/bench/cluster.sh
 "$PGBIN/createdb" karokar
 database="$(conninfo karokar)"

@@ -8,14 +8,8 @@
 # generator, so the two never share a core (less run-to-run noise on a 2-core machine).
 # BENCH_BIN=DIR takes karokar-server, karokar-bench and karokar from DIR instead of building
 # release ones (e.g. .build/debug for a functional run; never for figures).
-if [ -n "${BENCH_BIN:-}" ]; then
-  bin="$(cd "$BENCH_BIN" && pwd)"
-else
-  swift build -c release --product karokar-server >/dev/null
-  swift build -c release --product karokar-bench >/dev/null
-  swift build -c release --product karokar >/dev/null
-  bin="$(swift build -c release --show-bin-path)"
-fi
+source Deploy/bench/binaries.sh
+bench_binaries karokar-server karokar-bench karokar
 source Deploy/bench/cluster.sh
 "$PGBIN/createdb" karokar
 database="$(conninfo karokar)"

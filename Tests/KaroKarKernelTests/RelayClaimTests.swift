@@ -14,24 +14,9 @@ import Testing
 /// meanwhile come in one batch; an idle loop still claims at once when woken.
 @Suite("Event relay: when it claims")
 struct RelayClaimTests {
-    /// Counts every call of `karokar_events.claim` per consumer in demo.claims (the real claim
-    /// runs behind it, renamed).
-    static func countClaims(_ pool: PostgresPool) async throws {
-        try await pool.query("CREATE TABLE demo.claims (consumer text NOT NULL)")
-        try await pool.query("ALTER FUNCTION karokar_events.claim(text, int, interval, text) RENAME TO claim_counted")
-        try await pool.query("""
-            CREATE FUNCTION karokar_events.claim(p_consumer text, p_limit int, p_lease interval, p_owner text)
-                RETURNS TABLE (seq bigint, attempts int, aggregate_key text, envelope bytea) LANGUAGE plpgsql AS $$
-            BEGIN
-                INSERT INTO demo.claims VALUES (p_consumer);
-                RETURN QUERY SELECT * FROM karokar_events.claim_counted(p_consumer, p_limit, p_lease, p_owner);
-            END
-            $$
-            """)
-    }
-
+    /// The calls of `karokar_events.claim` by `consumer` so far (``RelayRunTests/recordClaims(_:)``).
     static func claims(_ pool: PostgresPool, _ consumer: String) async throws -> Int {
-        try await count(pool, "SELECT count(*)::int FROM demo.claims WHERE consumer = \(consumer)")
+        try await count(pool, "SELECT count(*)::int FROM demo.claimed WHERE consumer = \(consumer)")
     }
 
     /// Runs a relay with `options` while `body` runs.
@@ -59,7 +44,7 @@ struct RelayClaimTests {
     @Test("a commit wakes only the loops of the consumers it wrote deliveries for; the relay's own NOTIFY wakes none")
     func targetedWakeUps() async throws {
         let (pool, _) = try await kernelDatabase()
-        try await Self.countClaims(pool)
+        try await RelayRunTests.recordClaims(pool)
         let bus = EventBus(pool: pool)
         recordingConsumer(bus, "busy", "vehicle.*")
         recordingConsumer(bus, "idle", "organization.*")
