@@ -1,4 +1,5 @@
 import CLibPQ
+import Dispatch
 import Glibc
 import NIOConcurrencyHelpers
 import Synchronization
@@ -111,17 +112,26 @@ final class SocketPoller: TaskExecutor, Sendable {
         // A job resumed on a loop (its reply arrived there) stays on that loop's thread.
         let loop = Loop.current(in: loops)
             ?? loops[nextLoop.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count]
-        loop.push(job)
+        loop.push(job, executor: asUnownedTaskExecutor())
     }
 }
 
 /// One thread of a ``SocketPoller``: its own epoll set, its own job queue, and an eventfd that
 /// wakes it for a job or for stopping.
+///
+/// Its two descriptors are closed when the loop itself goes (`deinit`), never by its thread on
+/// stopping: a task may still push a job (and so write to the eventfd) after the poller stopped,
+/// and a closed number is soon reused; the write then went into whatever had it (seen: a
+/// PostgreSQL connection's socket, which then read 01 00 00 00 ... as a message: "invalid frontend
+/// message type 1"). Jobs pushed once the thread has ended run on Dispatch's global queue: a task
+/// that prefers a stopped poller's executor still runs, never waits forever.
 private final class Loop: @unchecked Sendable {
     private struct Jobs {
         var queue: [UnownedJob] = []
         /// The thread is (about to be) blocked in epoll_wait: a push must wake it.
         var sleeping = false
+        /// The thread has ended: jobs go elsewhere.
+        var ended = false
     }
 
     let index: Int
@@ -165,13 +175,24 @@ private final class Loop: @unchecked Sendable {
         pthread_detach(handle)
     }
 
-    func push(_ job: UnownedJob) {
-        let mustWake = jobs.withLockedValue { jobs -> Bool in
+    deinit {
+        close(epoll)
+        close(wakeup)
+    }
+
+    func push(_ job: UnownedJob, executor: UnownedTaskExecutor) {
+        enum Outcome { case queued, wake, ended }
+        let outcome = jobs.withLockedValue { jobs -> Outcome in
+            if jobs.ended { return .ended }
             jobs.queue.append(job)
             defer { jobs.sleeping = false }
-            return jobs.sleeping
+            return jobs.sleeping ? .wake : .queued
         }
-        if mustWake { wake() }
+        switch outcome {
+        case .queued: break
+        case .wake: wake()
+        case .ended: DispatchQueue.global().async { job.runSynchronously(on: executor) }
+        }
     }
 
     func wake() {
@@ -207,8 +228,13 @@ private final class Loop: @unchecked Sendable {
                 var value: UInt64 = 0
                 _ = read(wakeup, &value, 8)
                 if poller.isStopping {
-                    close(epoll)
-                    close(wakeup)
+                    // Jobs pushed before the end run here; later ones go to Dispatch (`push`).
+                    let left = jobs.withLockedValue { jobs -> [UnownedJob] in
+                        jobs.ended = true
+                        defer { jobs.queue = [] }
+                        return jobs.queue
+                    }
+                    for job in left { job.runSynchronously(on: poller.asUnownedTaskExecutor()) }
                     return
                 }
             }

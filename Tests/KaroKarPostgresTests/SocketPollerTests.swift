@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 @testable import KaroKarPostgres
 import KaroKarTestSupport
 import Testing
@@ -83,4 +84,45 @@ struct SocketPollerTests {
         #expect(pool.metrics.connectionsClosed == 0)
         await pool.close()
     }
+
+    /// A closed pool's poller keeps its descriptors until nothing can reach them, and a task that
+    /// prefers its executor still runs. Before, the loop thread closed its eventfd on stopping; a
+    /// later job's wake-up then wrote 01 00 00 00 00 00 00 00 into whatever reused the number (in
+    /// a test run, another pool's PostgreSQL socket: "invalid frontend message type 1"), and the
+    /// job itself never ran.
+    @Test("after close: no wake-up lands in a reused descriptor, and tasks preferring the executor still run")
+    func afterClose() async throws {
+        let (pool, _) = try await TestDatabase.fresh(maximumConnections: 2)
+        _ = try await pool.query("SELECT 1 AS n")
+        let executor = pool.executor
+        await pool.close()
+        try await Task.sleep(for: .milliseconds(200))  // the loop threads have ended
+        // Socket pairs take the lowest free numbers, the ones a closed eventfd would have left:
+        // a byte written into either end is readable at the other.
+        var pairs: [(Int32, Int32)] = []
+        for _ in 0..<32 {
+            var fds: [Int32] = [0, 0]
+            #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds) == 0)
+            pairs.append((fds[0], fds[1]))
+        }
+        defer { for (a, b) in pairs { close(a); close(b) } }
+        let ran = Counter()
+        for _ in 0..<20 {
+            Task(executorPreference: executor) { ran.increment() }
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ran.value < 20, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(ran.value == 20, "every task preferring the closed pool's executor ran")
+        var buffer = [UInt8](repeating: 0, count: 64)
+        for (a, b) in pairs {
+            #expect(read(a, &buffer, buffer.count) <= 0 && read(b, &buffer, buffer.count) <= 0, "no stray bytes in a reused descriptor")
+        }
+    }
+}
+
+/// A thread-safe count for the tests.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }
