@@ -10,14 +10,15 @@ limit="$1"; shift
 log="$(mktemp -t karokar-tests.XXXXXX)"
 trap 'rm -f "$log" "$log.rc" "$log.gdb"' EXIT
 
-# Tests (Swift Testing and XCTest) that printed "started" more often than "passed"/"failed".
+# Tests (Swift Testing and XCTest) that printed "started" more often than "passed"/"failed"
+# ("run" is the whole run's own line, not a test).
 unfinished() {
   awk '
     /^◇ Test .* started\.$/           { name = $0; sub(/^◇ Test /, "", name); sub(/ started\.$/, "", name); open[name]++; next }
     /^(✔|✘) Test .* (passed|failed) /  { name = $0; sub(/^(✔|✘) Test /, "", name); sub(/ (passed|failed) .*$/, "", name); open[name]--; next }
     /^Test Case .* started/            { name = $0; sub(/^Test Case /, "", name); sub(/ started.*$/, "", name); open[name]++; next }
     /^Test Case .* (passed|failed) /   { name = $0; sub(/^Test Case /, "", name); sub(/ (passed|failed) .*$/, "", name); open[name]--; next }
-    END { for (name in open) if (open[name] > 0) print "    " name }
+    END { for (name in open) if (open[name] > 0 && name != "run") print "    " name }
   ' "$log" | sort
 }
 
@@ -34,7 +35,7 @@ while kill -0 "$runner" 2>/dev/null; do
         echo "==> threads of the test process $pid (gdb):"
         timeout 180 gdb -p "$pid" -batch -ex "thread apply all bt 25" > "$log.gdb" 2>&1 || true
         # Frames in the project's own code (and the waits under them), not every idle thread.
-        grep -E '^Thread |KaroKar|karokar|Tests|ChildProcess|waitpid|poll|read \(|futex' "$log.gdb" | head -400
+        grep -E '^Thread |^#.*(KaroKar|karokar|Tests|ChildProcess|waitpid|poll|futex)' "$log.gdb" | head -400
       done
     fi
     # The test processes, their children (servers, tools, clusters' shells) and swift test itself.
