@@ -40,6 +40,12 @@ while kill -0 "$runner" 2>/dev/null; do
     fi
     # The test processes, their children (servers, tools, clusters' shells) and swift test itself.
     for pid in $tests; do pkill -9 -P "$pid" 2>/dev/null; kill -9 "$pid" 2>/dev/null; done
+    # Their throwaway clusters (KaroKarTestSupport names them karokar-test-PID-...): stopped at once.
+    for pid in $tests; do
+      pkill -QUIT -f "postgres -D /tmp/karokar-test-$pid-" 2>/dev/null || true
+      sleep 1
+      rm -rf /tmp/karokar-test-"$pid"-* 2>/dev/null || true
+    done
     pkill -9 -f 'swift-test' 2>/dev/null || true
     wait "$runner" 2>/dev/null
     echo
