@@ -7,7 +7,8 @@
 #     there (the image's /out is a directory of the scratch space);
 #   runtime stage: every shared library the binary needs must come from a package the stage's
 #     apt-get line installs or from the slim base image's own packages; then the binary runs as the
-#     stage's non-root uid (setpriv, no user created) in a home of its own, with the stage's ENV
+#     stage's non-root uid (setpriv; a passwd entry for it made for the run, as the stage's useradd
+#     does, when this machine has none) in a home of its own, with the stage's ENV
 #     and CMD (`serve` on its private PostgreSQL), on free ports; the HEALTHCHECK command must pass;
 #     STOPSIGNAL must stop it with exit status 0.
 # A clean release build with a static Swift runtime takes a long time (20+ minutes on 2 cores):
@@ -21,8 +22,10 @@ file=Deploy/Containerfile
 [ "$(id -u)" = 0 ] || { echo "run as root: the runtime stage runs the server as another uid" >&2; exit 1; }
 scratch="$(mktemp -d /tmp/karokar-container.XXXXXX)"
 server=""
+created_user=""
 cleanup() {
   if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then kill -KILL "$server" 2>/dev/null || true; fi
+  if [ -n "$created_user" ]; then userdel "$created_user" 2>/dev/null || true; fi
   rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -101,6 +104,12 @@ user_line="$(instructions | awk -F'\t' '$1 == 2 && $2 ~ /^USER /' | cut -f2)"
 [ -n "$user_line" ] || { echo "the runtime stage has no USER: it would run as root" >&2; exit 1; }
 home="$scratch/home"
 mkdir -p "$home" "$scratch/bin"
+# The image's useradd makes the uid a user (initdb, for one, refuses a uid without a passwd entry):
+# so here, for the run, when this machine has none.
+if ! getent passwd "$uid" >/dev/null; then
+  useradd --system --uid "$uid" --no-create-home --home-dir "$home" "karokar-check-$uid"
+  created_user="karokar-check-$uid"
+fi
 cp "$binary" "$scratch/bin/karokar-server"
 chown -R "$uid:$uid" "$home"
 chmod 755 "$scratch" "$scratch/bin"
