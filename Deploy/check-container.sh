@@ -25,7 +25,13 @@ server=""
 created_user=""
 cleanup() {
   if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then kill -KILL "$server" 2>/dev/null || true; fi
-  if [ -n "$created_user" ]; then userdel "$created_user" 2>/dev/null || true; fi
+  if [ -n "$created_user" ]; then
+    # Whatever still runs as it (its private PostgreSQL may outlive a killed server) goes first:
+    # userdel refuses a user that has processes.
+    pkill -KILL -u "$created_user" 2>/dev/null || true
+    for _ in $(seq 1 20); do pgrep -u "$created_user" >/dev/null || break; sleep 0.5; done
+    userdel "$created_user" || echo "could not remove the user $created_user made for the check" >&2
+  fi
   rm -rf "$scratch"
 }
 trap cleanup EXIT
