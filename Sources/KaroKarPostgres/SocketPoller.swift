@@ -216,7 +216,8 @@ private final class Loop: @unchecked Sendable {
             batch.removeAll(keepingCapacity: true)
             if count < 0 {
                 if errno == EINTR { continue }
-                break
+                end(poller)
+                return
             }
             ready.removeAll(keepingCapacity: true)
             for index in 0..<Int(count) {
@@ -228,18 +229,23 @@ private final class Loop: @unchecked Sendable {
                 var value: UInt64 = 0
                 _ = read(wakeup, &value, 8)
                 if poller.isStopping {
-                    // Jobs pushed before the end run here; later ones go to Dispatch (`push`).
-                    let left = jobs.withLockedValue { jobs -> [UnownedJob] in
-                        jobs.ended = true
-                        defer { jobs.queue = [] }
-                        return jobs.queue
-                    }
-                    for job in left { job.runSynchronously(on: poller.asUnownedTaskExecutor()) }
+                    end(poller)
                     return
                 }
             }
             if !ready.isEmpty { poller.take(ready).forEach { $0.resume() } }
         }
+    }
+
+    /// The thread's last act, however it stops: jobs pushed before now run here, later ones go
+    /// to Dispatch (``push(_:executor:)``), so none is left waiting.
+    private func end(_ poller: SocketPoller) {
+        let left = jobs.withLockedValue { jobs -> [UnownedJob] in
+            jobs.ended = true
+            defer { jobs.queue = [] }
+            return jobs.queue
+        }
+        for job in left { job.runSynchronously(on: poller.asUnownedTaskExecutor()) }
     }
 
     /// Carries the loop and its poller into the thread.

@@ -203,8 +203,9 @@ public final class CallDispatcher: Sendable {
             if let refusal { throw refusal }
             try invoke(payload, context, &out)
         } catch {
-            failure = rpcError(from: error, context: context)
-            out.writeFrame(type: .reply, callID: context.callID, message: RPCV1.Reply(status: failure!.status))
+            let status = rpcError(from: error, context: context)
+            out.writeFrame(type: .reply, callID: context.callID, message: RPCV1.Reply(status: status.status))
+            failure = status
         }
         if callCompleted != nil {
             completed(target, context: context, code: failure?.code ?? .ok, error: failure, since: receivedAt)
