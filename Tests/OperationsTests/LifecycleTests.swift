@@ -56,7 +56,10 @@ struct LifecycleTests {
 
     @Test("graceful shutdown: readiness fails first, calls are served through the grace period, then DRAIN, then the rest stops in order")
     func gracefulShutdown() async throws {
-        let process = try await Process()
+        // A grace period of 5 s, not the default 1.5: between readiness turning false and the call
+        // below, a loaded CI machine once took longer than 1.5 s (two HTTP exchanges), so the call
+        // met a connection already drained and closed ("I/O on closed channel").
+        let process = try await Process(drainDelay: .seconds(5))
         let running = Task { try await process.group.run() }
         let (rpcPort, adminPort) = try await process.ports()
         try #require(try await eventually { try await HTTP.get(port: adminPort, "/readyz").status == 200 })
@@ -74,7 +77,7 @@ struct LifecycleTests {
             return
         }
         #expect(try Frames.decode(RPCV1.Reply.self, reply).status?.code ?? .ok == .ok)
-        guard case .frame(let drain)? = await raw.next(timeout: .seconds(10)), drain.type == .drain else {
+        guard case .frame(let drain)? = await raw.next(timeout: .seconds(30)), drain.type == .drain else {
             Issue.record("expected DRAIN after the grace period")
             return
         }
