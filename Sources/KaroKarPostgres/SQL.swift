@@ -10,20 +10,26 @@ public struct SQL: Sendable, Hashable, ExpressibleByStringInterpolation {
     public private(set) var text: String
     /// Bind values in text format; nil is SQL NULL.
     public private(set) var binds: [String?]
+    /// Where each placeholder starts in `text` (UTF-8 offsets, in bind order), so that a statement
+    /// spliced into another as a clause can be renumbered without reading its text.
+    private var placeholders: [Int]
 
     public init(stringLiteral value: String) {
         text = value
         binds = []
+        placeholders = []
     }
 
     public init(stringInterpolation: StringInterpolation) {
         text = stringInterpolation.text
         binds = stringInterpolation.binds
+        placeholders = stringInterpolation.placeholders
     }
 
     public struct StringInterpolation: StringInterpolationProtocol {
         var text = ""
         var binds: [String?] = []
+        var placeholders: [Int] = []
 
         public init(literalCapacity: Int, interpolationCount: Int) {
             text.reserveCapacity(literalCapacity + 3 * interpolationCount)
@@ -34,8 +40,36 @@ public struct SQL: Sendable, Hashable, ExpressibleByStringInterpolation {
         }
 
         public mutating func appendInterpolation(_ value: some PostgresEncodable) {
-            binds.append(value.postgresText)
+            appendBind(value.postgresText)
+        }
+
+        private mutating func appendBind(_ bind: String?) {
+            binds.append(bind)
+            placeholders.append(text.utf8.count)
             text += "$\(binds.count)"
+        }
+
+        /// Splices a clause (itself a statement of bind parameters and source text) when there
+        /// is one, and nothing when it is nil: its placeholders are renumbered after this
+        /// statement's. For a filter that is present or not, where `($1 IS NULL OR col = $1)`
+        /// would do: the statement differs by the filters present, so each combination is its own
+        /// prepared statement, and PostgreSQL's generic plan of it (after five runs) can use the
+        /// filter as an index condition, which it cannot through `$1 IS NULL OR`.
+        public mutating func appendInterpolation(clause: SQL?) {
+            guard let clause else { return }
+            let source = clause.text.utf8
+            var copied = source.startIndex
+            for (offset, bind) in zip(clause.placeholders, clause.binds) {
+                let start = source.index(source.startIndex, offsetBy: offset)
+                text += String(decoding: source[copied..<start], as: UTF8.self)
+                // Skip the clause's own `$n`: the dollar sign and its digits.
+                copied = source.index(after: start)
+                while copied < source.endIndex, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(source[copied]) {
+                    copied = source.index(after: copied)
+                }
+                appendBind(bind)
+            }
+            text += String(decoding: source[copied...], as: UTF8.self)
         }
 
         /// Splices a fragment written in the source code (never a value).
@@ -44,8 +78,7 @@ public struct SQL: Sendable, Hashable, ExpressibleByStringInterpolation {
         }
 
         public mutating func appendInterpolation(_ value: (some PostgresEncodable)?) {
-            binds.append(value?.postgresText)
-            text += "$\(binds.count)"
+            appendBind(value?.postgresText)
         }
     }
 }
