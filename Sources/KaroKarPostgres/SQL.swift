@@ -4,7 +4,9 @@
 ///
 /// There is deliberately no way to interpolate raw text: SQL is never assembled from input. The
 /// one exception is a ``SQLFragment``, which can only be made from a string literal (a column
-/// list shared by several queries, say), so no value read at run time can ever become SQL.
+/// list shared by several queries, say), so no value read at run time can ever become SQL. A
+/// `\(clause:)` splices another `SQL` (an optional filter, present or not), whose values stay
+/// bind parameters, renumbered.
 public struct SQL: Sendable, Hashable, ExpressibleByStringInterpolation {
     /// The statement with `$1`, `$2`, ... placeholders.
     public private(set) var text: String
