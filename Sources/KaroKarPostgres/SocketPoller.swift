@@ -40,6 +40,8 @@ final class SocketPoller: TaskExecutor, Sendable {
     private let state = NIOLockedValueBox(State())
     /// Spreads jobs enqueued from outside the loops (new tasks, hand-overs) round robin.
     private let nextLoop = Atomic<Int>(0)
+    /// Waits that began after ``shutdown()`` (each one poll of up to 100 ms): for the tests.
+    let waitsAfterShutdown = Atomic<Int>(0)
 
     /// `threads`: how many loops (each one thread), at least one.
     init(threads: Int) {
@@ -64,7 +66,17 @@ final class SocketPoller: TaskExecutor, Sendable {
             let operation: Int32
             switch registration {
             case .stopping:
-                continuation.resume()  // shutting down: the caller's libpq call fails on its own
+                // The loops are ending, but a statement sent before may still be running: its
+                // caller waits on its socket with poll(2), off the loops and at most 100 ms at a
+                // time (then libpq looks again), not in a loop that returns at once (a whole core
+                // spun until the reply came), and not for ever (a closed socket has no event).
+                waitsAfterShutdown.add(1, ordering: .relaxed)
+                let events = Int16(interest == .readable ? POLLIN : POLLIN | POLLOUT)
+                DispatchQueue.global().async {
+                    var descriptor = pollfd(fd: socket, events: events, revents: 0)
+                    _ = poll(&descriptor, 1, 100)
+                    continuation.resume()
+                }
                 return
             case .new: operation = EPOLL_CTL_ADD
             case .same: operation = EPOLL_CTL_MOD

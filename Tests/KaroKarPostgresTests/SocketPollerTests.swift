@@ -126,3 +126,23 @@ final class Counter: Sendable {
     func increment() { count.withLock { $0 += 1 } }
     var value: Int { count.withLock { $0 } }
 }
+
+/// A statement still running when its pool closes waits for its reply on poll(2), not by asking
+/// again at once: before, each wait after the poller's shutdown returned immediately, and the
+/// caller spun a core (hundreds of thousands of waits) until the reply came.
+@Suite("socket poller after shutdown", .timeLimit(.minutes(1)))
+struct SocketPollerShutdownTests {
+    @Test("a statement running across the pool's close completes without spinning")
+    func runningStatementDoesNotSpin() async throws {
+        let (pool, _) = try await TestDatabase.fresh(maximumConnections: 1)
+        let running = Task { try await pool.query("SELECT pg_sleep(0.6) IS NULL AS slept").single().decode(Bool.self, "slept") }
+        try await Task.sleep(for: .milliseconds(150))  // the statement is on the server
+        await pool.close()
+        // Closing hands back no connection in use: the statement finishes (or fails) on its own.
+        let outcome = await running.result
+        let waits = pool.poller.waitsAfterShutdown.load(ordering: .relaxed)
+        #expect(waits >= 1, "the statement waited after the shutdown (else the test shows nothing)")
+        #expect(waits <= 30, "about one wait per reply or per 100 ms, not a spin: \(waits)")
+        if case .success(let slept) = outcome { #expect(slept == false) }
+    }
+}
