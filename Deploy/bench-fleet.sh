@@ -66,6 +66,10 @@ search_seconds="${BENCH_SEARCH_SECONDS:-$seconds}"
 window() {  # $1 seconds long, $2 extra request fields
   echo "{\"period\": {\"start\": {\"seconds\": \"{{randomInt 1798761600 1829692800}}\"}, \"end\": {\"seconds\": \"{{prev + $1}}\"}}$2, \"page\": {\"pageSize\": 50}}"
 }
+# Access tokens live 15 minutes and the load alone can take longer (BENCH_SCALE=10: about 15
+# minutes): each question signs in again, and a question answered with anything but OK fails the
+# run (an expired token once made one look like 50,000 calls/s of UNAUTHENTICATED).
+corporate_token=$(token corporate@bench.local "$password")
 first_page=$(call karokar.fleet.v1.FleetService/SearchAvailableVehicles '{"period": {"start": {"seconds": "1811808000"}, "end": {"seconds": "1812412800"}}, "page": {"pageSize": 50}}' -H "authorization: Bearer $corporate_token")
 token=$(echo "$first_page" | field "['page']['nextPageToken']")
 for _ in 1 2 3; do  # the token of the fifth page
@@ -92,16 +96,19 @@ shapes=(
 )
 echo "== search: 8 concurrent searchers (a corporate), page of 50, ${search_seconds}s per question"
 printf '  %-58s %9s %9s %9s  %s\n' question calls/s "p50 ms" "p99 ms" statuses
+failed_questions=()
 for shape in "${shapes[@]}"; do
   IFS='|' read -r name method data <<<"$shape"
+  corporate_token=$(token corporate@bench.local "$password")
   report=$("$bin/karokar-bench" --address "$address" --call "karokar.fleet.v1.FleetService/$method" --data "$data" \
     -H "authorization: Bearer $corporate_token" --concurrency 8 --connections 8 --duration "${search_seconds}s" --warmup 2s \
     --server-pid "$server_pid" --no-progress --format json) || { echo "karokar-bench failed ($name): $report" >&2; exit 1; }
-  python3 - "$name" "$report" <<'PY'
+  python3 - "$name" "$report" <<'PY' || failed_questions+=("$name")
 import json, sys
 name, r = sys.argv[1], json.loads(sys.argv[2])
 lat = r.get("latencyMicros", {})
 print(f"  {name:58} {r['rate']:9.0f} {lat.get('p50', 0)/1000:9.2f} {lat.get('p99', 0)/1000:9.2f}  {r.get('statuses')}")
+sys.exit(0 if set(r.get("statuses") or {}) == {"OK"} else 1)
 PY
 done
 if [ -n "${BENCH_EXPLAIN-1}" ]; then
@@ -109,7 +116,12 @@ echo "== EXPLAIN (ANALYZE, BUFFERS) of the search's three plans (Sources/FleetCo
 psql -q "$database" -v corporate="$corporate" -f Deploy/bench/search-explain.sql | sed 's/^/  /'
 fi
 fi
+if [ ${#failed_questions[@]} -gt 0 ]; then
+  echo "answered with other statuses than OK (figures above are not the search's): ${failed_questions[*]}" >&2
+  exit 1
+fi
 [ -n "${BENCH_SKIP_RESERVATIONS:-}" ] && exit 0
+vendor_token=$(token vendor@bench.local "$password")
 rounds="${BENCH_ROUNDS:-3}"
 vehicle() { psql -Atq "$database" -c "SELECT md5('reservable' || $1)::uuid"; }
 # The reservation path's statements, as for approvals in Deploy/bench-booking.sh: three
