@@ -10,7 +10,8 @@
 #   Issue 22: the search part asks many questions (one line each); BENCH_SCALE=10 loads ten times the
 #   data set (1,000,000 vehicles, 10,000,000 records; several GB, a long load) and reports its load
 #   time and size on disk; BENCH_SEARCH_SECONDS (default SECONDS) per question; BENCH_SKIP_SEARCH=1,
-#   BENCH_SKIP_RESERVATIONS=1 skip a part; BENCH_EXPLAIN= (empty) skips the EXPLAIN ANALYZE.
+#   BENCH_SKIP_RESERVATIONS=1 skip a part; BENCH_EXPLAIN= (empty) skips the EXPLAIN ANALYZE;
+#   BENCH_SEARCH_ROUNDS=N asks every question N times in alternating rounds and prints the medians.
 #   BENCH_HOLD=1: once the data set is loaded, writes the server's address, the database and the
 #   corporate's token to $bench_dir/hold.env (the path is printed) and waits, server and cluster
 #   running, until that file is removed: for EXPLAINs and single questions by hand.
@@ -95,22 +96,43 @@ shapes=(
   "flexible: 7 days starting within 2 days|SearchFlexibleStart|{\"earliestStart\": {\"seconds\": \"{{randomInt 1798761600 1829692800}}\"}, \"latestStart\": {\"seconds\": \"{{prev + 172800}}\"}, \"durationMinutes\": 10080, \"page\": {\"pageSize\": 50}}"
 )
 echo "== search: 8 concurrent searchers (a corporate), page of 50, ${search_seconds}s per question"
+search_rounds="${BENCH_SEARCH_ROUNDS:-1}"
+[ "$search_rounds" -gt 1 ] && echo "   $search_rounds rounds, each asking every question in turn; then each question's median of its rounds"
 printf '  %-58s %9s %9s %9s  %s\n' question calls/s "p50 ms" "p99 ms" statuses
 failed_questions=()
-for shape in "${shapes[@]}"; do
-  IFS='|' read -r name method data <<<"$shape"
-  corporate_token=$(token corporate@bench.local "$password")
-  report=$("$bin/karokar-bench" --address "$address" --call "karokar.fleet.v1.FleetService/$method" --data "$data" \
-    -H "authorization: Bearer $corporate_token" --concurrency 8 --connections 8 --duration "${search_seconds}s" --warmup 2s \
-    --server-pid "$server_pid" --no-progress --format json) || { echo "karokar-bench failed ($name): $report" >&2; exit 1; }
-  python3 - "$name" "$report" <<'PY' || failed_questions+=("$name")
+search_reports="$bench_dir/search-reports.jsonl"
+: >"$search_reports"
+for search_round in $(seq 1 "$search_rounds"); do
+  [ "$search_rounds" -gt 1 ] && echo "  round $search_round"
+  for shape in "${shapes[@]}"; do
+    IFS='|' read -r name method data <<<"$shape"
+    corporate_token=$(token corporate@bench.local "$password")
+    report=$("$bin/karokar-bench" --address "$address" --call "karokar.fleet.v1.FleetService/$method" --data "$data" \
+      -H "authorization: Bearer $corporate_token" --concurrency 8 --connections 8 --duration "${search_seconds}s" --warmup 2s \
+      --server-pid "$server_pid" --no-progress --format json) || { echo "karokar-bench failed ($name): $report" >&2; exit 1; }
+    python3 - "$name" "$report" "$search_reports" <<'PY' || failed_questions+=("$name")
 import json, sys
-name, r = sys.argv[1], json.loads(sys.argv[2])
+name, r, reports = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 lat = r.get("latencyMicros", {})
 print(f"  {name:58} {r['rate']:9.0f} {lat.get('p50', 0)/1000:9.2f} {lat.get('p99', 0)/1000:9.2f}  {r.get('statuses')}")
+with open(reports, "a") as out:
+    out.write(json.dumps({"name": name, "rate": r["rate"], "p50": lat.get("p50", 0) / 1000, "p99": lat.get("p99", 0) / 1000}) + "\n")
 sys.exit(0 if set(r.get("statuses") or {}) == {"OK"} else 1)
 PY
+  done
 done
+if [ "$search_rounds" -gt 1 ]; then
+  echo "== search: medians of $search_rounds rounds"
+  python3 - "$search_reports" <<'PY'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+for name in dict.fromkeys(row["name"] for row in rows):
+    mine = [row for row in rows if row["name"] == name]
+    median = lambda key: statistics.median(row[key] for row in mine)
+    spread = ", ".join("%.1f" % row["p99"] for row in mine)
+    print(f"  {name:58} {median('rate'):9.0f} {median('p50'):9.2f} {median('p99'):9.2f}  (p99 of the rounds: {spread})")
+PY
+fi
 if [ -n "${BENCH_EXPLAIN-1}" ]; then
 echo "== EXPLAIN (ANALYZE, BUFFERS) of the search's three plans (Sources/FleetContext/Persistence/SearchStore.swift), a corporate caller"
 psql -q "$database" -v corporate="$corporate" -f Deploy/bench/search-explain.sql | sed 's/^/  /'
