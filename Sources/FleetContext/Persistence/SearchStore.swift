@@ -27,8 +27,9 @@ import KaroKarPostgres
 /// Without a selective filter only the gaps run (the walk rejects almost nothing); with one, the
 /// walk races the make plan when a make is asked for and the gaps otherwise: the two take turns
 /// with doubling budgets (walk 128, 256, ... listings; gaps 2, 4, ... buckets; make 2,048, 8,192,
-/// ... intervals), the turn going to the plan that has spent less time so far, and the first to
-/// settle the page answers: the cost is at most about twice the cheaper plan's.
+/// ... intervals), the turn going to the plan that has spent less time so far (once per search,
+/// to a walk whose answer rate says its next step fills the page: `walkSettlesNext`), and the
+/// first to settle the page answers: the cost is at most about twice the cheaper plan's.
 enum SearchStore {
     /// Which plans answer: the server races them; the oracle tests pin each in turn, since all
     /// must give the same answers and a small test fleet would otherwise settle every page with
