@@ -59,16 +59,11 @@ public struct SQL: Sendable, Hashable, ExpressibleByStringInterpolation {
         /// filter as an index condition, which it cannot through `$1 IS NULL OR`.
         public mutating func appendInterpolation(clause: SQL?) {
             guard let clause else { return }
-            let source = clause.text.utf8
-            var copied = source.startIndex
-            for (offset, bind) in zip(clause.placeholders, clause.binds) {
-                let start = source.index(source.startIndex, offsetBy: offset)
-                text += String(decoding: source[copied..<start], as: UTF8.self)
-                // Skip the clause's own `$n`: the dollar sign and its digits.
-                copied = source.index(after: start)
-                while copied < source.endIndex, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(source[copied]) {
-                    copied = source.index(after: copied)
-                }
+            let source = Array(clause.text.utf8)
+            var copied = 0
+            for (number, (offset, bind)) in zip(clause.placeholders, clause.binds).enumerated() {
+                text += String(decoding: source[copied..<offset], as: UTF8.self)
+                copied = offset + "$\(number + 1)".utf8.count  // the clause's own `$n`, replaced
                 appendBind(bind)
             }
             text += String(decoding: source[copied...], as: UTF8.self)

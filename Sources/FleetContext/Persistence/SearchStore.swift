@@ -99,20 +99,11 @@ enum SearchStore {
     /// README "Search"). Ids are random, so the rate of answers along the ids is the fleet's.
     static func walkSettlesNext(found: Int, walked: Int, limit: Int, budget: Int, bonus: inout Bool) -> Bool {
         guard bonus, found > 0, walked > 0, limit > found else { return false }
-        // (limit - found) / (found / walked) <= budget * 3/4, in integers; too large to say: no.
-        guard let needed = product(limit - found, walked, 4), let reach = product(found, budget, 3), needed <= reach else { return false }
+        // Listings still needed at the rate so far, against three quarters of the next step (in
+        // Double: no product of these counts can trap).
+        guard Double(limit - found) * Double(walked) / Double(found) <= Double(budget) * 0.75 else { return false }
         bonus = false
         return true
-    }
-
-    private static func product(_ factors: Int...) -> Int? {
-        var result = 1
-        for factor in factors {
-            let (value, overflow) = result.multipliedReportingOverflow(by: factor)
-            if overflow { return nil }
-            result = value
-        }
-        return result
     }
 
     static let lastBucket = 1023
