@@ -56,4 +56,11 @@ while kill -0 "$runner" 2>/dev/null; do
   sleep 2
 done
 wait "$runner"
-exit "$(cat "$log.rc" 2>/dev/null || echo 1)"
+rc="$(cat "$log.rc" 2>/dev/null || echo 1)"
+if [ "$rc" != 0 ]; then
+  # The failures again, last: a run's output is long and what is kept of it is often its tail.
+  echo
+  echo "==> swift test $* failed (exit $rc); its failures:"
+  grep -E '^✘ .*(recorded an issue|failed after)|^Test Case .* failed|: error: ' "$log" | grep -v '^✘ Test run with' | head -60
+fi
+exit "$rc"

@@ -134,9 +134,21 @@ final class Counter: Sendable {
 struct SocketPollerShutdownTests {
     @Test("a statement running across the pool's close completes without spinning")
     func runningStatementDoesNotSpin() async throws {
-        let (pool, _) = try await TestDatabase.fresh(maximumConnections: 1)
+        let (pool, connectionString) = try await TestDatabase.fresh(maximumConnections: 1)
         let running = Task { try await pool.query("SELECT pg_sleep(0.6) IS NULL AS slept").single().decode(Bool.self, "slept") }
-        try await Task.sleep(for: .milliseconds(150))  // the statement is on the server
+        // The statement is on the server (seen from another pool) before the close: a fixed sleep
+        // was not always enough on a busy machine (the connection was still being opened, the
+        // close failed the statement at once, and nothing waited after the shutdown).
+        let observer = PostgresPool(configuration: .init(connectionString: connectionString))
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let seen = try await observer.query(
+                "SELECT count(*)::int8 AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(0.6)%' AND state = 'active'"
+            ).single().decode(Int64.self, "n")
+            if seen > 0 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        await observer.close()
         await pool.close()
         // Closing hands back no connection in use: the statement finishes (or fails) on its own.
         let outcome = await running.result
