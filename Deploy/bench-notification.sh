@@ -29,6 +29,9 @@ flags=(-c "$config")
 if [ "$config" = release ]; then flags+=(-Xswiftc -enable-testing); fi
 "${nice[@]}" swift build --build-tests "${flags[@]}" >/dev/null
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $config build"
+# The test run's PostgreSQL as Deploy/bench/cluster.sh's for the other benchmarks (512 MB of shared
+# buffers; PostgreSQL's default 128 MB holds less than a minute of deliveries at the target).
+KAROKAR_TEST_PG_SETTINGS="${KAROKAR_TEST_PG_SETTINGS:-shared_buffers=512MB}" \
 KAROKAR_NOTIFICATION_RATE="$rate" KAROKAR_NOTIFICATION_SECONDS="$seconds" KAROKAR_NOTIFICATION_IN_FLIGHT="$in_flight" \
   KAROKAR_NOTIFICATION_SMTP_CONNECTIONS="$connections" KAROKAR_NOTIFICATION_SMTP_PROCESSES="$processes" \
   "${nice[@]}" swift test --skip-build "${flags[@]}" --filter 'NotificationBenchmark' 2>&1 | grep -E 'notification bench|passed|failed|error' || true

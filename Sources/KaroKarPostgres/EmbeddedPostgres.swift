@@ -23,6 +23,10 @@ public final class EmbeddedPostgres: Sendable {
         /// connection slot); nil: PostgreSQL's default, 64. A migration creating a whole schema
         /// takes hundreds of locks, and a test run migrates a hundred databases at once.
         public var maximumLocksPerTransaction: Int?
+        /// Further server settings (`-c name=value`), e.g. `shared_buffers` for a benchmark.
+        /// Names are letters, digits, `_` and `.`; values have no whitespace or quotes (they
+        /// pass through pg_ctl's option string).
+        public var settings: [String: String] = [:]
 
         public init(directory: String) {
             self.directory = directory
@@ -121,6 +125,12 @@ public final class EmbeddedPostgres: Sendable {
             "-p \(options.port)", "-k \(socketDirectory)", "-c listen_addresses=''", "-c max_connections=\(options.maximumConnections)",
         ]
         if let locks = options.maximumLocksPerTransaction { settings.append("-c max_locks_per_transaction=\(locks)") }
+        for (name, value) in options.settings.sorted(by: { $0.key < $1.key }) {
+            let nameIsPlain = !name.isEmpty && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") }
+            let valueIsPlain = !value.isEmpty && !value.contains { $0.isWhitespace || $0 == "'" || $0 == "\"" || $0 == "\\" }
+            guard nameIsPlain, valueIsPlain else { throw Failure(description: "unusable PostgreSQL setting \(name)=\(value)") }
+            settings.append("-c \(name)=\(value)")
+        }
         if !options.durable {
             settings += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         }

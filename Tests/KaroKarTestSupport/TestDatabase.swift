@@ -32,6 +32,12 @@ public enum TestDatabase {
         // The lock table is shared by every database: a hundred migrations at once (the run's
         // start) must not leave a business statement "out of shared memory" (53200: UNAVAILABLE).
         options.maximumLocksPerTransaction = 256
+        // KAROKAR_TEST_PG_SETTINGS="shared_buffers=512MB work_mem=8MB": settings for a benchmark
+        // run as a test (Deploy/bench-notification.sh), never needed by the tests themselves.
+        for setting in (ProcessInfo.processInfo.environment["KAROKAR_TEST_PG_SETTINGS"] ?? "").split(separator: " ") {
+            let parts = setting.split(separator: "=", maxSplits: 1)
+            options.settings[String(parts[0])] = parts.count == 2 ? String(parts[1]) : ""
+        }
         return options
     }
 

@@ -69,11 +69,14 @@ enum DeliveryStore {
     /// Claims up to `limit` due deliveries (not in-app): each moves one `lease` ahead, its attempt
     /// counted, under a new lease token, in a transaction of its own that skips rows another
     /// process is claiming. A sender that dies leaves them due again when the lease ends.
+    ///
+    /// The plan is pinned (``pinPlan(_:)``) to `deliveries_due` in its order.
     static func claim(limit: Int, lease: Duration, channels: [NotificationChannel], pool: PostgresPool) async throws -> [OutgoingDelivery] {
         let token = UUID.random()
         let leaseMilliseconds = lease.milliseconds
         let rows = try await pool.transaction { session in
-            try await session.query("""
+            pinPlan(session)
+            return try await session.query("""
                 WITH due AS (
                     SELECT id FROM notification.deliveries
                     WHERE status = 'PENDING' AND next_attempt_at <= clock_timestamp() AND channel = ANY (\(channels.map(\.rawValue))::text[])
@@ -100,15 +103,40 @@ enum DeliveryStore {
         }
     }
 
-    /// Records sent deliveries, in one statement (each only under its claim).
+    /// Records sent deliveries, in one statement (each only under its claim), found by their
+    /// keys (the plan pinned, ``pinPlan(_:)``). A lease is only ever held by a PENDING row (the
+    /// table's `delivery_lease_only_pending` check), so the claim's token alone says the row is
+    /// still PENDING under this claim; testing `status = 'PENDING'` as well let the planner join
+    /// through the partial index of PENDING rows, every one of them per batch.
     static func sent(_ deliveries: [OutgoingDelivery], pool: PostgresPool) async throws {
         guard !deliveries.isEmpty else { return }
-        try await pool.query("""
-            UPDATE notification.deliveries AS d
-            SET status = 'SENT', sent_at = clock_timestamp(), next_attempt_at = NULL, lease = NULL, last_error = NULL,
-                version = d.version + 1
-            FROM unnest(\(deliveries.map(\.id))::uuid[], \(deliveries.map(\.lease))::uuid[]) AS s(id, lease)
-            WHERE d.id = s.id AND d.lease = s.lease AND d.status = 'PENDING'
+        try await pool.transaction { session in
+            pinPlan(session)
+            _ = try await session.query("""
+                UPDATE notification.deliveries AS d
+                SET status = 'SENT', sent_at = clock_timestamp(), next_attempt_at = NULL, lease = NULL, last_error = NULL,
+                    version = d.version + 1
+                FROM unnest(\(deliveries.map(\.id))::uuid[], \(deliveries.map(\.lease))::uuid[]) AS s(id, lease)
+                WHERE d.id = s.id AND d.lease = s.lease
+                """)
+        }
+    }
+
+    /// The senders' statements run on plans that read only what they return, whatever the
+    /// statistics say. The deliveries table fills faster than autovacuum analyzes it, and on the
+    /// statistics of a new table PostgreSQL chose, as a prepared statement's cached generic plan,
+    /// to read every PENDING row: the claim by a bitmap scan and a sort of all of them to take the
+    /// first `limit` (57 to 77 ms per claim with 80,000 due, 1.5 ms in the index's order:
+    /// Deploy/bench/notification-claim.sql), recording SENT by a hash join or a nested loop over
+    /// all of them (15 to 330 ms per batch, seen with auto_explain in Deploy/bench-notification.sh). Each sending
+    /// then cost in proportion to the backlog, so a backlog, once formed, drained at a few
+    /// hundred e-mails per second until autovacuum's first ANALYZE. The settings are the
+    /// transaction's own (`set_config(..., true)`), sent in the same round trip.
+    static func pinPlan(_ session: PostgresSession) {
+        session.enqueue("""
+            SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true),
+                   set_config('enable_sort', 'off', true), set_config('enable_hashjoin', 'off', true),
+                   set_config('enable_mergejoin', 'off', true)
             """)
     }
 

@@ -64,5 +64,11 @@ public enum NotificationMigrations {
             );
             CREATE INDEX bookings_open_on_vehicle ON notification.bookings (vehicle_id) WHERE open;
             """),
+        // A sender's claim is the only holder of a lease, and only while the row is PENDING:
+        // recording an outcome finds the row by its id and lease alone (DeliveryStore.sent).
+        Migration(context: "notification", version: 2, name: "lease_only_pending", sql: """
+            UPDATE notification.deliveries SET lease = NULL WHERE lease IS NOT NULL AND status <> 'PENDING';
+            ALTER TABLE notification.deliveries ADD CONSTRAINT delivery_lease_only_pending CHECK (lease IS NULL OR status = 'PENDING');
+            """),
     ]
 }
