@@ -109,11 +109,7 @@ enum EventFacts {
 
     /// `2027-07-01 09:00 UTC`.
     static func describe(_ instant: Instant) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm"
-        return formatter.string(from: Date(timeIntervalSince1970: Double(instant.seconds))) + " UTC"
+        CivilTime(instant).minuteText + " UTC"
     }
 
     static func describe(_ start: CommonV1.Timestamp?, _ end: CommonV1.Timestamp?) -> String {

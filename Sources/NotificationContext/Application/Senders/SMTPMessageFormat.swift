@@ -1,21 +1,18 @@
 import Foundation
+import KaroKarKernel
 
 /// How a message is written for DATA, and what is an address.
 extension SMTPClient {
     /// The message as DATA carries it: headers, body, CRLF line ends, dot-stuffed, ending in
     /// `CRLF.CRLF`. An ASCII body goes as 7bit text; any other as base64.
     static func data(of message: MailMessage, configuration: SMTPConfiguration, date: Date = Date()) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
         let body = message.body.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
         let ascii = body.utf8.allSatisfy { $0 < 0x80 } && body.split(separator: "\n").allSatisfy { $0.utf8.count <= 998 }
         var lines = [
             "From: \(mailbox(configuration.fromName, configuration.from))",
             "To: \(mailbox(message.toName, message.to))",
             "Subject: \(encodedWord(message.subject))",
-            "Date: \(formatter.string(from: date))",
+            "Date: \(CivilTime(Instant(date)).rfc5322)",
             "Message-ID: <\(message.messageID)>",
             "MIME-Version: 1.0",
             "Content-Type: text/plain; charset=utf-8",
