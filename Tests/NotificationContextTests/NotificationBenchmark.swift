@@ -114,13 +114,13 @@ struct NotificationBenchmark {
                     group.addTask {
                         for n in 0..<perPublisher {
                             try await Task.sleep(until: started + interval * n, clock: .continuous)
-                            let booking = UUID().uuidString.lowercased()
+                            let booking = UUID.random().lowercasedString
                             try await bus.transaction(.system()) { work in
                                 try await work.publish(EventDraft("booking.requested", aggregateType: "booking", aggregateID: booking, payload: .bookingRequested(.init(
-                                    bookingId: booking, vehicleId: UUID().uuidString.lowercased(), vendorOrganizationId: vendor,
-                                    corporateOrganizationId: UUID().uuidString.lowercased(),
+                                    bookingId: booking, vehicleId: UUID.random().lowercasedString, vendorOrganizationId: vendor,
+                                    corporateOrganizationId: UUID.random().lowercasedString,
                                     period: .init(start: .init(seconds: 1_814_400_000), end: .init(seconds: 1_814_486_400)),
-                                    requestedBy: UUID().uuidString.lowercased()
+                                    requestedBy: UUID.random().lowercasedString
                                 ))))
                             }
                         }

@@ -36,6 +36,26 @@ struct TemplateAndSettingsTests {
         #expect(!hostile.title.contains("\r") && !hostile.title.contains("\n") && hostile.short.contains("<b>&</b>"))
     }
 
+    /// Titles and SMS: control characters become spaces and spaces at the ends go, exactly as
+    /// Foundation's general category and trimming would do (the form it replaced), for random
+    /// text mixing ASCII, controls (C0, DEL, C1), Unicode spaces, combining marks and emoji.
+    @Test func oneLineReplacesControlsAndTrimsAsFoundationWould() {
+        func reference(_ text: String) -> String {
+            String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+                .trimmingCharacters(in: .whitespaces)
+        }
+        #expect(TemplateRenderer.oneLine("  a\r\nb\tc\u{85}d\u{2003} ") == "a  b c d")
+        let alphabet: [Unicode.Scalar] = ["a", "Z", " ", "\t", "\r", "\n", "\u{0}", "\u{7F}", "\u{9F}", "\u{A0}", "\u{2003}", "\u{3000}",
+                                          "\u{301}", "\u{1F697}", "é", "\u{200B}", "\u{2028}", "\u{FEFF}"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            var scalars = String.UnicodeScalarView()
+            for _ in 0..<Int.random(in: 0...12, using: &generator) { scalars.append(alphabet.randomElement(using: &generator)!) }
+            let text = String(scalars)
+            #expect(TemplateRenderer.oneLine(text) == reference(text), "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+    }
+
     @Test func mailIsDotStuffedAndHeadersStayOnOneLine() {
         let configuration = SMTPConfiguration(host: "127.0.0.1", from: "n@karokar.test")
         let data = SMTPClient.data(of: MailMessage(
