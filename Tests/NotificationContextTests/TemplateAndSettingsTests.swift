@@ -56,6 +56,25 @@ struct TemplateAndSettingsTests {
         }
     }
 
+    /// DATA's body in one pass over its bytes gives what the line-splitting form gave (kept here
+    /// as the reference) for random bodies of dots, CR, LF, CRLF, long lines and non-ASCII.
+    @Test func mailBodyMatchesTheLineByLineForm() {
+        func reference(_ message: String) -> String? {
+            let body = message.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+            guard body.utf8.allSatisfy({ $0 < 0x80 }) && body.split(separator: "\n").allSatisfy({ $0.utf8.count <= 998 }) else { return nil }
+            return body.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasPrefix(".") ? "." + $0 : String($0) }
+                .joined(separator: "\r\n")
+        }
+        let pieces = ["a", ".", "..", "\r", "\n", "\r\n", "\n\r", " ", "é", String(repeating: "x", count: 400), "ok.", "\r\n."]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3_000 {
+            let body = (0..<Int.random(in: 0...8, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            #expect(SMTPClient.asciiText(body) == reference(body), "\(Array(body.utf8))")
+        }
+        let edge = String(repeating: "y", count: 998)
+        #expect(SMTPClient.asciiText(edge) == edge && SMTPClient.asciiText(edge + "y") == nil)
+    }
+
     @Test func mailIsDotStuffedAndHeadersStayOnOneLine() {
         let configuration = SMTPConfiguration(host: "127.0.0.1", from: "n@karokar.test")
         let data = SMTPClient.data(of: MailMessage(

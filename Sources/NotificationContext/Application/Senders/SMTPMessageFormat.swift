@@ -6,8 +6,8 @@ extension SMTPClient {
     /// The message as DATA carries it: headers, body, CRLF line ends, dot-stuffed, ending in
     /// `CRLF.CRLF`. An ASCII body goes as 7bit text; any other as base64.
     static func data(of message: MailMessage, configuration: SMTPConfiguration, date: Date = Date()) -> String {
-        let body = message.body.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
-        let ascii = body.utf8.allSatisfy { $0 < 0x80 } && body.split(separator: "\n").allSatisfy { $0.utf8.count <= 998 }
+        let text = asciiText(message.body)
+        let ascii = text != nil
         var lines = [
             "From: \(mailbox(configuration.fromName, configuration.from))",
             "To: \(mailbox(message.toName, message.to))",
@@ -20,9 +20,10 @@ extension SMTPClient {
         ]
         for (name, value) in message.headers { lines.append("\(name): \(headerValue(value))") }
         lines.append("")
-        if ascii {
-            lines += body.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasPrefix(".") ? "." + $0 : String($0) }
+        if let text {
+            return lines.joined(separator: "\r\n") + "\r\n" + text + "\r\n.\r\n"
         } else {
+            let body = message.body.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
             let encoded = Data(body.utf8).base64EncodedString()
             var index = encoded.startIndex
             while index < encoded.endIndex {
@@ -32,6 +33,35 @@ extension SMTPClient {
             }
         }
         return lines.joined(separator: "\r\n") + "\r\n.\r\n"
+    }
+
+    /// An ASCII body as DATA's 7bit text, in one pass over its bytes: CRLF, CR and LF each end a
+    /// line, lines join with CRLF, a line starting with "." gets another. Nil when the body is not
+    /// ASCII or a line is longer than 998 bytes (it then goes as base64).
+    static func asciiText(_ body: String) -> String? {
+        let cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n"), dot = UInt8(ascii: ".")
+        var out: [UInt8] = []
+        out.reserveCapacity(body.utf8.count + 16)
+        var lineLength = 0
+        var afterCR = false
+        for byte in body.utf8 {
+            if byte == lf && afterCR {
+                afterCR = false
+                continue
+            }
+            afterCR = byte == cr
+            if byte == cr || byte == lf {
+                out.append(cr)
+                out.append(lf)
+                lineLength = 0
+                continue
+            }
+            guard byte < 0x80, lineLength < 998 else { return nil }
+            if lineLength == 0 && byte == dot { out.append(dot) }
+            out.append(byte)
+            lineLength += 1
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A header value on one line (CR, LF and other controls become spaces).
