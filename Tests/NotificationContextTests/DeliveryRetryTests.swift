@@ -43,6 +43,28 @@ struct DeliveryRetryTests {
         }
     }
 
+    /// Recording SENT finds a delivery by id and lease alone (DeliveryStore.sent), which is right
+    /// only because a lease is never held by a delivery that is not PENDING: the table refuses it.
+    @Test func onlyAPendingDeliveryHoldsALease() async throws {
+        try await NotificationWorld.run { world in
+            let event = try await world.bookingRequested()
+            #expect(try await world.waitUntil {
+                let emails = try await world.deliveries(of: event).filter { $0.channel == "EMAIL" }
+                return emails.count == 2 && emails.allSatisfy { $0.status == "SENT" }
+            })
+            let leases = try await world.pool.query("""
+                SELECT count(*)::int8 AS n FROM notification.deliveries WHERE lease IS NOT NULL AND status <> 'PENDING'
+                """).single().decode(Int.self, "n")
+            #expect(leases == 0)
+            let refused = await #expect(throws: (any Error).self) {
+                try await world.pool.query("""
+                    UPDATE notification.deliveries SET lease = \(UUID.random())::uuid WHERE event_id = \(UUID(uuidString: event)!) AND status = 'SENT'
+                    """)
+            }
+            #expect(String(describing: refused).contains("delivery_lease_only_pending"), "\(String(describing: refused))")
+        }
+    }
+
     @Test func aDeliveryFailsAfterTheLimitWithoutHoldingBackOthers() async throws {
         try await NotificationWorld.run { world in
             let adminEmail = world.vendor.adminEmail
