@@ -14,12 +14,34 @@ final class SMTPSink: Sendable {
         var matching = 0
         var messages = 0
         var connections = 0
+        var commands = 0
+        var pipelinedCommands = 0
     }
 
     let subjectPrefix: String
+    /// Offers PIPELINING (RFC 2920) in its EHLO reply.
+    let pipelining: Bool
+    /// Answers DATA with 354 even when no recipient was accepted (RFC 2920 says 554): a server
+    /// the client must still end up in step with.
+    let acceptsDataWithoutRecipients: Bool
 
-    init(subjectPrefix: String) {
+    /// A recipient whose address contains "refused" is refused (550), as is DATA without an
+    /// accepted recipient (554, unless `acceptsDataWithoutRecipients`).
+    init(subjectPrefix: String, pipelining: Bool = true, acceptsDataWithoutRecipients: Bool = false) {
         self.subjectPrefix = subjectPrefix
+        self.pipelining = pipelining
+        self.acceptsDataWithoutRecipients = acceptsDataWithoutRecipients
+    }
+
+    /// Commands received in one read together with the one before them (pipelined), and the
+    /// commands received in all.
+    var commandCounts: (pipelined: Int, all: Int) { state.withLockedValue { ($0.pipelinedCommands, $0.commands) } }
+
+    fileprivate func received(commands: Int) {
+        state.withLockedValue { state in
+            state.commands += commands
+            state.pipelinedCommands += max(0, commands - 1)
+        }
     }
 
     private let state = NIOLockedValueBox(State())
@@ -78,6 +100,8 @@ private final class SMTPSinkHandler: ChannelInboundHandler {
     private var messageID = ""
     private var subject = ""
     private var messageBytes = 0
+    private var recipients = 0
+    private var emptyEnvelope = false
 
     init(sink: SMTPSink) { self.sink = sink }
 
@@ -91,6 +115,8 @@ private final class SMTPSinkHandler: ChannelInboundHandler {
         var incoming = unwrapInboundIn(data)
         pending.writeBuffer(&incoming)
         var wrote = false
+        var commands = 0
+        defer { sink.received(commands: commands) }
         while let line = nextLine() {
             if line.count > Self.maximumLine {
                 reply("500 line too long", context: context)
@@ -101,8 +127,12 @@ private final class SMTPSinkHandler: ChannelInboundHandler {
             if inData {
                 if line == "." {
                     inData = false
-                    sink.accepted(messageID: messageID, subject: subject)
-                    reply("250 OK queued", context: context)
+                    if emptyEnvelope {
+                        reply("554 5.5.1 no valid recipients", context: context)
+                    } else {
+                        sink.accepted(messageID: messageID, subject: subject)
+                        reply("250 OK queued", context: context)
+                    }
                     wrote = true
                 } else {
                     messageBytes += line.utf8.count + 2
@@ -121,11 +151,27 @@ private final class SMTPSinkHandler: ChannelInboundHandler {
                 continue
             }
             let verb = line.prefix(4).uppercased()
+            commands += 1
             switch verb {
-            case "EHLO": reply("250-sink.karokar.test\r\n250-8BITMIME\r\n250 SIZE \(Self.maximumMessage)", context: context)
+            case "EHLO":
+                reply("250-sink.karokar.test\r\n250-8BITMIME\r\n\(sink.pipelining ? "250-PIPELINING\r\n" : "")250 SIZE \(Self.maximumMessage)", context: context)
             case "HELO": reply("250 sink.karokar.test", context: context)
-            case "MAIL", "RCPT", "RSET", "NOOP": reply("250 OK", context: context)
+            case "MAIL", "NOOP": reply("250 OK", context: context)
+            case "RSET":
+                recipients = 0
+                reply("250 OK", context: context)
+            case "RCPT":
+                if line.contains("refused") {
+                    reply("550 5.1.1 no such user", context: context)
+                } else {
+                    recipients += 1
+                    reply("250 OK", context: context)
+                }
+            case "DATA" where recipients == 0 && !sink.acceptsDataWithoutRecipients:
+                reply("554 5.5.1 no valid recipients", context: context)
             case "DATA":
+                emptyEnvelope = recipients == 0
+                recipients = 0
                 inData = true
                 messageID = ""
                 subject = ""

@@ -6,8 +6,8 @@ import NIOSSL
 /// A small SMTP client over SwiftNIO (RFC 5321): ``connect()`` opens a session (greeting, EHLO or
 /// HELO when refused, TLS, AUTH PLAIN or LOGIN when configured), ``transaction(_:on:)`` sends one
 /// message on it (MAIL, RCPT, DATA with dot-stuffing; RSET after a refusal, so the session
-/// carries the next one), and ``send(_:)`` does both once and QUITs (``SMTPConnectionPool``
-/// keeps sessions instead). Every step is bounded by the configured timeout, replies are read
+/// carries the next one; MAIL, RCPT and DATA in one write when the server offers PIPELINING),
+/// and ``send(_:)`` does both once and QUITs (``SMTPConnectionPool`` keeps sessions instead). Every step is bounded by the configured timeout, replies are read
 /// with bounded lines (4 KiB) and bounded length (100 lines). With
 /// ``SMTPConfiguration/Security/startTLS(trustRootsFile:)``, STARTTLS (NIOSSL, the certificate and
 /// host name verified) is required before AUTH and MAIL: a server that does not offer it is an
@@ -90,13 +90,16 @@ struct SMTPClient: Sendable {
             throw .transient("cannot connect to \(configuration.host):\(configuration.port): \(error)")
         }
         let session = SMTPSession(channel: channel, reader: reader, timeout: configuration.timeout)
+        let extensions: [String]
         do {
-            try await open(session)
+            extensions = try await open(session)
         } catch {
             channel.close(promise: nil)
             throw Self.failure(error)
         }
-        return SMTPConnection(session: session)
+        let connection = SMTPConnection(session: session)
+        connection.pipelining = extensions.contains { $0 == "PIPELINING" || $0.hasPrefix("PIPELINING ") }
+        return connection
     }
 
     static func failure(_ error: any Error) -> SendFailure {
@@ -107,10 +110,13 @@ struct SMTPClient: Sendable {
         }
     }
 
-    private func open(_ session: SMTPSession) async throws {
+    /// Greeting, EHLO (HELO when refused), STARTTLS and AUTH when configured; the extensions
+    /// the server offers for mail transactions (upper case, empty after HELO).
+    private func open(_ session: SMTPSession) async throws -> [String] {
         try await session.expect([220], step: "greeting")
         var hello = try await session.command("EHLO \(configuration.heloName)", step: "EHLO")
-        if hello.code != 250 {
+        let extended = hello.code == 250
+        if !extended {
             hello = try await session.command("HELO \(configuration.heloName)", step: "HELO")
             try session.require(hello, [250], step: "HELO")
         }
@@ -139,6 +145,7 @@ struct SMTPClient: Sendable {
                 throw SendFailure.transient("the SMTP server offers neither AUTH PLAIN nor AUTH LOGIN")
             }
         }
+        return extended ? extensions : []
     }
 
     /// One mail transaction on an open session. After a refusal (the server answered in turn),
@@ -149,9 +156,14 @@ struct SMTPClient: Sendable {
         var dataWritten = false
         do {
             guard Self.isAddress(message.to) else { throw SendFailure.permanent("not an e-mail address: \(message.to.prefix(100))") }
-            try session.require(try await session.command("MAIL FROM:<\(configuration.from)>", step: "MAIL"), [250], step: "MAIL FROM", permanentOn5xx: true)
-            try session.require(try await session.command("RCPT TO:<\(message.to)>", step: "RCPT"), [250, 251], step: "RCPT TO", permanentOn5xx: true)
-            try session.require(try await session.command("DATA", step: "DATA"), [354], step: "DATA", permanentOn5xx: true)
+            let mail = "MAIL FROM:<\(configuration.from)>", recipient = "RCPT TO:<\(message.to)>"
+            if connection.pipelining {
+                try await pipelinedEnvelope(mail: mail, recipient: recipient, on: session)
+            } else {
+                try session.require(try await session.command(mail, step: "MAIL"), [250], step: "MAIL FROM", permanentOn5xx: true)
+                try session.require(try await session.command(recipient, step: "RCPT"), [250, 251], step: "RCPT TO", permanentOn5xx: true)
+                try session.require(try await session.command("DATA", step: "DATA"), [354], step: "DATA", permanentOn5xx: true)
+            }
             dataWritten = true
             try await session.write(Self.data(of: message, configuration: configuration), step: "message")
             try session.require(try await session.reply(step: "end of message"), [250], step: "end of message", permanentOn5xx: true)
@@ -174,5 +186,27 @@ struct SMTPClient: Sendable {
                 failure: Self.failure(error), connectionUsable: false, closedBeforeData: !dataWritten && !connection.isOpen
             )
         }
+    }
+
+    /// MAIL, RCPT and DATA in one write to a server that offers PIPELINING (RFC 2920), then their
+    /// three replies in order: one round trip instead of three. Every reply owed is read before a
+    /// refusal is thrown (so RSET's reply is the next one), except after a 421, when the server is
+    /// closing. A server that accepts DATA although MAIL or RCPT was refused gets an empty message
+    /// ended at once ("." alone), which it must reject for want of recipients, and the first
+    /// refusal is reported.
+    private func pipelinedEnvelope(mail: String, recipient: String, on session: SMTPSession) async throws {
+        try await session.write(mail + "\r\n" + recipient + "\r\nDATA\r\n", step: "MAIL, RCPT and DATA")
+        let mailReply = try await session.reply(step: "MAIL")
+        if mailReply.code == 421 { try session.require(mailReply, [250], step: "MAIL FROM", permanentOn5xx: true) }
+        let recipientReply = try await session.reply(step: "RCPT")
+        if recipientReply.code == 421 { try session.require(recipientReply, [250, 251], step: "RCPT TO", permanentOn5xx: true) }
+        let dataReply = try await session.reply(step: "DATA")
+        let envelopeAccepted = mailReply.code == 250 && [250, 251].contains(recipientReply.code)
+        if dataReply.code == 354 && !envelopeAccepted {
+            _ = try await session.command(".", step: "end of an empty message")
+        }
+        try session.require(mailReply, [250], step: "MAIL FROM", permanentOn5xx: true)
+        try session.require(recipientReply, [250, 251], step: "RCPT TO", permanentOn5xx: true)
+        try session.require(dataReply, [354], step: "DATA", permanentOn5xx: true)
     }
 }

@@ -71,6 +71,8 @@ final class SMTPConnection: @unchecked Sendable {
     let session: SMTPSession
     /// Mutated by its holder only (the pool while it is parked).
     var messages = 0
+    /// The server offers PIPELINING (RFC 2920): a transaction writes MAIL, RCPT and DATA at once.
+    var pipelining = false
     var parkedAt = ContinuousClock.now
     var idleTimer: Scheduled<Void>?
 
