@@ -17,6 +17,20 @@ struct SMTPPipeliningTests {
         return SMTPConnectionPool(SMTPClient(configuration))
     }
 
+    /// `body` with a pool of one connection to `sink`, both closed after, whatever happens.
+    static func sending(to sink: SMTPSink, _ body: (SMTPConnectionPool) async throws -> Void) async throws {
+        let pool = Self.pool(try await sink.start())
+        do {
+            try await body(pool)
+        } catch {
+            await pool.close()
+            await sink.stop()
+            throw error
+        }
+        await pool.close()
+        await sink.stop()
+    }
+
     static func message(_ n: Int, to: String = "meera@example.com") -> MailMessage {
         MailMessage(messageID: "pipe-\(n)@karokar.test", to: to, toName: "Meera", subject: "Pipelined \(n)", body: "Hello \(n).")
     }
@@ -24,11 +38,9 @@ struct SMTPPipeliningTests {
     @Test(arguments: [false, true])
     func aRefusedRecipientLeavesTheSessionInStep(acceptsDataWithoutRecipients: Bool) async throws {
         let sink = SMTPSink(subjectPrefix: "Pipelined", acceptsDataWithoutRecipients: acceptsDataWithoutRecipients)
-        let port = try await sink.start()
-        let pool = Self.pool(port)
-        do {
+        try await Self.sending(to: sink) { pool in
             try await pool.send(Self.message(1))
-            do {
+            do throws(SendFailure) {
                 try await pool.send(Self.message(2, to: "refused@example.com"))
                 Issue.record("a refused recipient was reported as sent")
             } catch {
@@ -40,31 +52,17 @@ struct SMTPPipeliningTests {
             // One connection throughout, and the envelopes were pipelined.
             #expect(counts.connections == 1)
             #expect(sink.commandCounts.pipelined >= 2 * 4, "\(sink.commandCounts)")
-        } catch {
-            await pool.close()
-            await sink.stop()
-            throw error
         }
-        await pool.close()
-        await sink.stop()
     }
 
     @Test func withoutTheExtensionOneCommandAtATime() async throws {
         let sink = SMTPSink(subjectPrefix: "Pipelined", pipelining: false)
-        let port = try await sink.start()
-        let pool = Self.pool(port)
-        do {
+        try await Self.sending(to: sink) { pool in
             for n in 1...3 { try await pool.send(Self.message(n)) }
             await #expect(throws: SendFailure.self) { try await pool.send(Self.message(4, to: "refused@example.com")) }
             try await pool.send(Self.message(5))
             #expect(sink.counts.matching == 4 && sink.counts.connections == 1)
             #expect(sink.commandCounts.pipelined == 0, "\(sink.commandCounts)")
-        } catch {
-            await pool.close()
-            await sink.stop()
-            throw error
         }
-        await pool.close()
-        await sink.stop()
     }
 }
