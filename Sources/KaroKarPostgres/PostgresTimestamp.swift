@@ -36,7 +36,7 @@ public struct PostgresTimestamp: PostgresCodable, Hashable, Comparable {
 
     /// `(q, r)` with `value = q * divisor + r` and `0 <= r < divisor`, for a positive divisor.
     /// Cannot overflow: `|q| <= |value|`.
-    static func floorDivide(_ value: Int64, _ divisor: Int64) -> (quotient: Int64, remainder: Int64) {
+    public static func floorDivide(_ value: Int64, _ divisor: Int64) -> (quotient: Int64, remainder: Int64) {
         let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
         return remainder < 0 ? (quotient - 1, remainder + divisor) : (quotient, remainder)
     }
@@ -120,7 +120,8 @@ public struct PostgresTimestamp: PostgresCodable, Hashable, Comparable {
         return era * 146_097 + doe - 719_468
     }
 
-    static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
+    /// (year, month, day) of the day `days` after 1970-01-01 (before it, when negative).
+    public static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
