@@ -34,9 +34,11 @@ UPDATE deliveries AS d SET attempts = d.attempts + 1, lease = gen_random_uuid(),
     next_attempt_at = clock_timestamp() + interval '1 minute'
 FROM due WHERE d.id = due.id;
 
-\echo '== pinned, as the server claims'
+\echo '== pinned, as the server claims (DeliveryStore.pinPlan)'
+-- The statement is written out twice on purpose: a prepared one keeps its first plan here.
 SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true),
-       set_config('enable_sort', 'off', true) \gset
+       set_config('enable_sort', 'off', true), set_config('enable_hashjoin', 'off', true),
+       set_config('enable_mergejoin', 'off', true) \gset
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 WITH due AS (
     SELECT id FROM deliveries
