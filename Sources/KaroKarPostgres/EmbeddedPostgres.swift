@@ -55,6 +55,7 @@ public final class EmbeddedPostgres: Sendable {
 
     /// Initializes the cluster if needed and starts it; returns when it accepts connections.
     public static func start(_ options: Options) async throws -> EmbeddedPostgres {
+        _ = try extraSettings(options)  // a bad setting fails before anything is created
         let cluster = EmbeddedPostgres(options: options)
         try await NIOThreadPool.singleton.runIfActive { try cluster.startBlocking() }
         return cluster
@@ -120,17 +121,23 @@ public final class EmbeddedPostgres: Sendable {
         try startServer()
     }
 
+    /// ``Options/settings`` as `-c name=value` arguments, in name order; throws for a name or
+    /// value that pg_ctl's option string could not carry as it is.
+    static func extraSettings(_ options: Options) throws -> [String] {
+        try options.settings.sorted(by: { $0.key < $1.key }).map { name, value in
+            let nameIsPlain = !name.isEmpty && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") }
+            let valueIsPlain = !value.isEmpty && !value.contains { $0.isWhitespace || $0 == "'" || $0 == "\"" || $0 == "\\" }
+            guard nameIsPlain, valueIsPlain else { throw Failure(description: "unusable PostgreSQL setting \(name)=\(value)") }
+            return "-c \(name)=\(value)"
+        }
+    }
+
     private func startServer() throws {
         var settings = [
             "-p \(options.port)", "-k \(socketDirectory)", "-c listen_addresses=''", "-c max_connections=\(options.maximumConnections)",
         ]
         if let locks = options.maximumLocksPerTransaction { settings.append("-c max_locks_per_transaction=\(locks)") }
-        for (name, value) in options.settings.sorted(by: { $0.key < $1.key }) {
-            let nameIsPlain = !name.isEmpty && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") }
-            let valueIsPlain = !value.isEmpty && !value.contains { $0.isWhitespace || $0 == "'" || $0 == "\"" || $0 == "\\" }
-            guard nameIsPlain, valueIsPlain else { throw Failure(description: "unusable PostgreSQL setting \(name)=\(value)") }
-            settings.append("-c \(name)=\(value)")
-        }
+        settings += try Self.extraSettings(options)
         if !options.durable {
             settings += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         }
