@@ -39,11 +39,19 @@ struct RelayPermitsTests {
         // The first two take the permits; the rest queue one by one, in a known order.
         let first = Task { try await permits.withPermit { await holders.enter(0); try await Task.sleep(for: .milliseconds(300)); await holders.leave() } }
         let second = Task { try await permits.withPermit { await holders.enter(1); try await Task.sleep(for: .milliseconds(300)); await holders.leave() } }
-        try await Task.sleep(for: .milliseconds(100))
+        // Each task has arrived (holds a permit or waits for one) before the next is made: on a
+        // busy machine a fixed sleep did not always let a task start in time.
+        func arrived(_ count: Int) async throws {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while await holders.entered.count + permits.waiting < count, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(1))
+            }
+        }
+        try await arrived(2)
         var waiting: [Task<Void, any Error>] = []
         for index in 2..<8 {
             waiting.append(Task { try await permits.withPermit { await holders.enter(index); try await Task.sleep(for: .milliseconds(20)); await holders.leave() } })
-            try await Task.sleep(for: .milliseconds(20))  // queued before the next one arrives
+            try await arrived(index + 1)
         }
         for task in [first, second] + waiting { try await task.value }
         #expect(await holders.most == 2, "never more than the limit at once")

@@ -20,6 +20,9 @@ final class RelayPermits: Sendable {
         state = NIOLockedValueBox(State(available: max(1, limit)))
     }
 
+    /// Loops waiting for a permit now.
+    var waiting: Int { state.withLockedValue { $0.waiters.count } }
+
     func withPermit<Result>(_ body: () async throws -> Result) async throws -> Result {
         await acquire()
         defer { release() }
