@@ -38,7 +38,17 @@ struct RelayPermitsTests {
         let holders = Holders()
         // The first two take the permits; the rest queue one by one, in a known order.
         let first = Task { try await permits.withPermit { await holders.enter(0); try await Task.sleep(for: .milliseconds(300)); await holders.leave() } }
-        let second = Task { try await permits.withPermit { await holders.enter(1); try await Task.sleep(for: .milliseconds(300)); await holders.leave() } }
+        // The second keeps its permit until every waiter has entered: the waiters then pass one
+        // permit along, one grant at a time, so the order they enter in is the order of the
+        // grants (two waiters granted at once could enter in either order).
+        let second = Task {
+            try await permits.withPermit {
+                await holders.enter(1)
+                let deadline = ContinuousClock.now + .seconds(20)
+                while await holders.entered.count < 8, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+                await holders.leave()
+            }
+        }
         // Each task has arrived (holds a permit or waits for one) before the next is made: on a
         // busy machine a fixed sleep did not always let a task start in time.
         func arrived(_ count: Int) async throws {
@@ -56,7 +66,8 @@ struct RelayPermitsTests {
         for task in [first, second] + waiting { try await task.value }
         #expect(await holders.most == 2, "never more than the limit at once")
         #expect(await holders.entered.count == 8)
-        #expect(Array(await holders.entered.dropFirst(2)) == Array(2..<8), "waiters are served in arrival order")
+        let order = Array(await holders.entered.dropFirst(2))
+        #expect(order == Array(2..<8), "waiters are served in arrival order: \(order)")
 
         let one = RelayPermits(1)
         await #expect(throws: Boom.self) { try await one.withPermit { () async throws -> Int in throw Boom() } }
