@@ -4,21 +4,23 @@ import KaroKarMessages
 import KaroKarProto
 
 /// Audit's one subscription: every event type, present and future (`*`), from the beginning of
-/// the outbox, after commit, with dead letters holding back their aggregate (the trail stays in
-/// order). A new event type needs no audit code. Business contexts never write audit records.
+/// the outbox, after commit, read from the outbox as a log (events migration 8: no delivery row
+/// per event; in `seq` order, each event once, with the cursor's move in the same transaction).
+/// A batch that fails is retried and the trail waits for it (it stays complete and in order).
+/// A new event type needs no audit code. Business contexts never write audit records.
 enum AuditRecording {
     /// The consumer's durable name.
     static let consumer = "audit"
 
     static func subscribe(to bus: EventBus) {
-        bus.consumeBatches("*", as: consumer, from: .beginning, onDeadLetter: .wait) { events, work in
+        bus.consumeLog("*", as: consumer, from: .beginning) { events, work in
             try record(events, work)
         }
     }
 
-    /// Appends the events' records in order, under one lock of the chain head (a redelivery
-    /// changes nothing), with the consumer's commit. A malformed event fails the batch; the relay
-    /// then hands the events over one at a time, and that one alone ends in dead letters.
+    /// Appends the events' records in order, under one lock of the chain head (an event recorded
+    /// already changes nothing), with the consumer's commit. A malformed event fails the batch,
+    /// which is retried (logged, the trail waiting) until an operator intervenes.
     static func record(_ events: [EventsV1.EventEnvelope], _ work: UnitOfWork) throws {
         AuditStore.append(try events.map(newRecord), work)
     }
@@ -44,7 +46,7 @@ enum AuditRecording {
     }
 }
 
-/// An event the trail cannot record (it goes to dead letters and waits for an operator).
+/// An event the trail cannot record (its batch fails; the trail waits, logging the error).
 enum AuditRecordingError: Error, CustomStringConvertible {
     case malformedEvent(String)
 

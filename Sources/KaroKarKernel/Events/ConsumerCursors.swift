@@ -30,16 +30,27 @@ public import KaroKarPostgres
 enum ConsumerCursors {
     /// Registers (or refreshes) this process's consumers: their patterns and dead-letter policy;
     /// a consumer new to the database starts at the beginning or at the outbox's current end.
+    ///
+    /// A consumer that took deliveries and now reads the log (events migration 8) moves its cursor
+    /// back before its oldest outstanding delivery, so it re-reads what it had not handled (and
+    /// may re-read some it had: a log consumer's handler is idempotent on event ids); the log
+    /// removes those delivery rows as it passes them.
     static func register(_ consumers: [EventBus.Subscription], pool: PostgresPool) async throws {
         for consumer in consumers {
             let beginning = consumer.start == .beginning
+            let reads = consumer.readsLog ? "log" : "deliveries"
             try await pool.query("""
-                INSERT INTO karokar_events.consumer (name, patterns, position, on_dead)
+                INSERT INTO karokar_events.consumer AS k (name, patterns, position, on_dead, reads)
                 SELECT \(consumer.name), \(consumer.patterns.map(\.description))::text[],
                        CASE WHEN \(beginning)::boolean THEN 0 ELSE (CASE WHEN is_called THEN last_value ELSE 0 END) END,
-                       \(consumer.onDeadLetter.rawValue)
+                       \(consumer.onDeadLetter.rawValue), \(reads)
                 FROM karokar_events.outbox_seq_seq
-                ON CONFLICT (name) DO UPDATE SET patterns = EXCLUDED.patterns, on_dead = EXCLUDED.on_dead, seen_at = clock_timestamp()
+                ON CONFLICT (name) DO UPDATE SET patterns = EXCLUDED.patterns, on_dead = EXCLUDED.on_dead, seen_at = clock_timestamp(),
+                    reads = EXCLUDED.reads,
+                    position = CASE WHEN EXCLUDED.reads = 'log' AND k.reads = 'deliveries'
+                                    THEN least(k.position, coalesce((SELECT min(d.seq) - 1 FROM karokar_events.delivery AS d
+                                                                     WHERE d.consumer = EXCLUDED.name), k.position))
+                                    ELSE k.position END
                 """)
         }
     }

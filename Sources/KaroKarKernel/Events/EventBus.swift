@@ -20,6 +20,8 @@ public typealias EventBatchHandler = @Sendable (_ events: [EventsV1.EventEnvelop
 /// - Everything else subscribes with ``consume(_:as:_:)``: publishing writes the event and one
 ///   delivery per matching consumer to the outbox in the same transaction; ``EventRelay`` delivers
 ///   after commit, from any server process, at least once, in order per aggregate.
+/// - A consumer of every event in one order (Audit) may read the outbox itself instead, with
+///   ``consumeLog(_:as:from:_:)``: no delivery rows, exactly once, in `seq` order.
 ///
 /// Subscriptions are made while the server is composed, before it serves.
 public final class EventBus: Sendable {
@@ -31,6 +33,9 @@ public final class EventBus: Sendable {
         var onDeadLetter: DeadLetterPolicy = .wait
         /// Set for a batch consumer (``handler`` then hands it one event at a time).
         var batchHandler: EventBatchHandler?
+        /// A log consumer (``EventBus/consumeLog(_:as:from:_:)``): reads the outbox itself, takes
+        /// no deliveries.
+        var readsLog = false
 
         func matches(_ eventType: String) -> Bool {
             patterns.contains { $0.matches(eventType) }
@@ -97,7 +102,7 @@ public final class EventBus: Sendable {
         registry.withLockedValue { registry in
             precondition(!registry.consumers.contains { $0.name == name }, "consumer \(name) is registered twice")
             registry.consumers.append(Subscription(name: name, patterns: patterns, handler: handler, start: start, onDeadLetter: onDeadLetter))
-            registry.knownConsumers = registry.consumers.map(\.name).sorted()
+            registry.knownConsumers = registry.consumers.filter { !$0.readsLog }.map(\.name).sorted()
         }
     }
 
@@ -124,7 +129,31 @@ public final class EventBus: Sendable {
                 name: name, patterns: patterns, handler: { event, work in try await handler([event], work) }, start: start,
                 onDeadLetter: onDeadLetter, batchHandler: handler
             ))
-            registry.knownConsumers = registry.consumers.map(\.name).sorted()
+            registry.knownConsumers = registry.consumers.filter { !$0.readsLog }.map(\.name).sorted()
+        }
+    }
+
+    /// An after-commit consumer that reads the outbox itself, in `seq` order, instead of taking
+    /// deliveries: publishing writes nothing for it, and ``EventRelay`` hands it the events past
+    /// its cursor up to the outbox's horizon (every `seq` at or below it committed or never will
+    /// be) in batches of up to ``EventRelay/Options/logBatchSize``, in one transaction with the
+    /// cursor's move, so each event takes effect exactly once. One process at a time reads a
+    /// log; its lag is about ``EventRelay/Options/logInterval`` (the horizon moves behind the
+    /// commits). For a consumer of (nearly) every event that needs no per-event retries: a
+    /// failing batch rolls back and is retried, the whole log waiting for it (there are no dead
+    /// letters). A consumer that took deliveries before re-reads from its oldest outstanding
+    /// one, so its handler must be idempotent on event ids (Audit's is).
+    public func consumeLog(
+        _ patterns: EventPattern..., as name: String, from start: ConsumerStart = .now, _ handler: @escaping EventBatchHandler
+    ) {
+        precondition(ConsumerName.isValid(name), "consumer names are plain lower-case identifiers: \(name)")
+        registry.withLockedValue { registry in
+            precondition(!registry.consumers.contains { $0.name == name }, "consumer \(name) is registered twice")
+            registry.consumers.append(Subscription(
+                name: name, patterns: patterns, handler: { event, work in try await handler([event], work) }, start: start,
+                onDeadLetter: .wait, batchHandler: handler, readsLog: true
+            ))
+            registry.knownConsumers = registry.consumers.filter { !$0.readsLog }.map(\.name).sorted()
         }
     }
 
@@ -134,11 +163,12 @@ public final class EventBus: Sendable {
 
     /// The names of this process's after-commit consumers (operators may not forget them).
     public var registeredConsumerNames: [String] {
-        knownConsumers
+        registry.withLockedValue { $0.consumers.map(\.name).sorted() }
     }
 
-    /// Every consumer's name, written with each event: a consumer not in it gets its delivery from
-    /// the fan-out (``EventRelay``), not from the publisher.
+    /// Every consumer taking deliveries, written with each event: a consumer not in it gets its
+    /// delivery from the fan-out (``EventRelay``), not from the publisher. Log consumers are not
+    /// in it (they take no deliveries).
     var knownConsumers: [String] {
         registry.withLockedValue { $0.knownConsumers }
     }
@@ -148,7 +178,7 @@ public final class EventBus: Sendable {
     }
 
     func consumerNames(for eventType: String) -> [String] {
-        registry.withLockedValue { $0.consumers.filter { $0.matches(eventType) }.map(\.name) }
+        registry.withLockedValue { $0.consumers.filter { !$0.readsLog && $0.matches(eventType) }.map(\.name) }
     }
 
     // MARK: - Units of work

@@ -1,4 +1,5 @@
 import Foundation
+import KaroKarMessages
 import KaroKarPostgres
 public import Logging
 import Tracing
@@ -53,6 +54,11 @@ public final class EventRelay: Sendable {
         public var fanOutInterval: Duration = .seconds(1)
         /// Events one fan-out transaction walks per consumer.
         public var fanOutBatch = 1000
+        /// Events one step of a log consumer (``EventBus/consumeLog(_:as:from:_:)``) reads at most.
+        public var logBatchSize = 500
+        /// How often a log consumer that has read up to the horizon moves the horizon and reads
+        /// again: about its lag behind the commits.
+        public var logInterval: Duration = .milliseconds(100)
         /// How often a retention pass runs (nil: never). Passes of several processes do not
         /// overlap (an advisory lock; the others skip).
         public var pruneInterval: Duration? = .seconds(300)
@@ -109,7 +115,9 @@ public final class EventRelay: Sendable {
             return
         }
         guard await register(consumers) else { return }
-        let workers = consumers.flatMap { consumer in (0..<max(1, options.workersPerConsumer)).map { _ in (consumer, Doorbell()) } }
+        let logs = consumers.filter(\.readsLog)
+        let takers = consumers.filter { !$0.readsLog }
+        let workers = takers.flatMap { consumer in (0..<max(1, options.workersPerConsumer)).map { _ in (consumer, Doorbell()) } }
         let doorbells = workers.map(\.1)
         // A commit in this process wakes only the loops of the consumers it wrote deliveries for.
         let listening = bus.addCommitListener { names in
@@ -119,10 +127,13 @@ public final class EventRelay: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.listen(listener, waking: doorbells) }
             group.addTask { await self.bus.runNotifier(interval: self.options.claimInterval) }
-            group.addTask { await self.fanOut(consumers, waking: doorbells) }
+            group.addTask { await self.fanOut(takers, waking: doorbells) }
             group.addTask { await self.prune() }
             for (consumer, doorbell) in workers {
                 group.addTask { await self.deliver(to: consumer, doorbell: doorbell) }
+            }
+            for consumer in logs {
+                group.addTask { await self.readLog(of: consumer) }
             }
             await group.waitForAll()
         }
@@ -220,6 +231,35 @@ public final class EventRelay: Sendable {
         }
     }
 
+    /// A log consumer's loop: moves the horizon, reads the log up to it (``OutboxLog``), at once
+    /// again while a batch was full, else every ``Options/logInterval``. A failing step rolls
+    /// back and is retried with backoff; the log waits for it.
+    private func readLog(of consumer: EventBus.Subscription) async {
+        var logger = self.logger
+        logger[metadataKey: "events.consumer"] = "\(consumer.name)"
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let started = ContinuousClock.now
+                let readUp = try await permits.withPermit {
+                    let safe = try await ConsumerCursors.advanceHorizon(pool: bus.pool)
+                    return try await OutboxLog.step(consumer, safe: safe, limit: options.logBatchSize, bus: bus)
+                }
+                failures = 0
+                if readUp != false { try? await Task.sleep(until: started + options.logInterval, clock: .continuous) }
+            } catch {
+                failures += 1
+                if !Task.isCancelled {
+                    logger.log(
+                        level: failures >= options.maximumAttempts ? .error : .warning, "event log step failed; the log waits and retries",
+                        metadata: ["error": "\(error)", "events.failures": "\(failures)"]
+                    )
+                }
+                try? await Task.sleep(for: options.retryDelay(afterAttempts: failures))
+            }
+        }
+    }
+
     private func deliver(to consumer: EventBus.Subscription, doorbell: Doorbell) async {
         var logger = self.logger
         logger[metadataKey: "events.consumer"] = "\(consumer.name)"
@@ -263,24 +303,37 @@ public final class EventRelay: Sendable {
     /// (OpenTelemetry's messaging conventions).
     private func processTraced(_ claimed: [OutboxStore.Claimed], consumer: EventBus.Subscription, logger: Logger, tracer: any Tracer) async throws {
         let parents = (try? await OutboxStore.traceParents(of: claimed, pool: bus.pool)) ?? [:]
+        try await Self.withConsumerSpan(
+            consumer.name, events: claimed.map(\.envelope), traceParents: claimed.compactMap { parents[$0.seq] }, tracer: tracer
+        ) {
+            try await process(claimed, consumer: consumer, logger: logger)
+        }
+    }
+
+    /// `body` inside a consumer span for `events`: a batch of one whose publishing call was
+    /// traced (`traceParents`, from the outbox rows) continues that trace; a larger batch links to
+    /// each publishing call's span instead (OpenTelemetry's messaging conventions).
+    static func withConsumerSpan(
+        _ consumer: String, events: [EventsV1.EventEnvelope], traceParents: [String], tracer: any Tracer,
+        _ body: () async throws -> Void
+    ) async throws {
         var publishers: [InstrumentationContext] = []
-        for delivery in claimed {
-            guard let traceParent = parents[delivery.seq] else { continue }
+        for traceParent in traceParents {
             var context = InstrumentationContext.topLevel
             tracer.extract(traceParent, into: &context, using: TraceParentExtractor())
             publishers.append(context)
         }
-        let parent = claimed.count == 1 ? publishers.first : nil
-        let span = tracer.startSpan("process \(consumer.name)", context: parent ?? .topLevel, ofKind: .consumer)
+        let parent = events.count == 1 ? publishers.first : nil
+        let span = tracer.startSpan("process \(consumer)", context: parent ?? .topLevel, ofKind: .consumer)
         if span.isRecording {
             var attributes = span.attributes
             attributes["messaging.system"] = "karokar.outbox"
             attributes["messaging.operation.type"] = "process"
-            attributes["messaging.consumer.group.name"] = consumer.name
-            attributes["messaging.batch.message_count"] = Int64(claimed.count)
-            if claimed.count == 1 {
-                attributes["messaging.message.id"] = claimed[0].envelope.eventId
-                attributes["karokar.event_type"] = claimed[0].envelope.eventType
+            attributes["messaging.consumer.group.name"] = consumer
+            attributes["messaging.batch.message_count"] = Int64(events.count)
+            if events.count == 1 {
+                attributes["messaging.message.id"] = events[0].eventId
+                attributes["karokar.event_type"] = events[0].eventType
             }
             span.attributes = attributes
             if parent == nil {
@@ -289,7 +342,7 @@ public final class EventRelay: Sendable {
         }
         do {
             try await InstrumentationContext.withValue(span.context) {
-                try await process(claimed, consumer: consumer, logger: logger)
+                try await body()
             }
             span.end()
         } catch {

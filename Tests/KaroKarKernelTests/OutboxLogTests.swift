@@ -1,0 +1,179 @@
+import Foundation
+import KaroKarKernel
+import KaroKarMessages
+import KaroKarPostgres
+import KaroKarTestSupport
+import Logging
+import Synchronization
+import Testing
+
+/// Log consumers (``EventBus/consumeLog(_:as:from:_:)``, events migration 8): they read the outbox
+/// in `seq` order up to the horizon, their cursor moving with their handler's writes; publishing
+/// writes no delivery for them.
+/// How many more steps a handler fails.
+final class Failures: Sendable {
+    let left: Mutex<Int>
+    init(_ left: Int) { self.left = Mutex(left) }
+}
+
+@Suite("Event relay: log consumers")
+struct OutboxLogTests {
+    /// Records each event it is handed in demo.seen (skipping one it recorded already when
+    /// `idempotent`), in the step's transaction.
+    static func logReader(_ bus: EventBus, _ name: String, idempotent: Bool = false, failing: Failures? = nil) {
+        bus.consumeLog("vehicle.*", as: name, from: .beginning) { events, work in
+            if let failing, failing.left.withLock({ left in
+                defer { left = max(0, left - 1) }
+                return left > 0
+            }) {
+                throw Veto()
+            }
+            for event in events {
+                try await work.query("""
+                    INSERT INTO demo.seen (consumer, event_id, aggregate_id, aggregate_version)
+                    SELECT \(name), \(event.eventId)::uuid, \(event.aggregateId), \(event.aggregateVersion)
+                    WHERE NOT (\(idempotent)::boolean AND EXISTS (SELECT 1 FROM demo.seen WHERE consumer = \(name) AND event_id = \(event.eventId)::uuid))
+                    """)
+            }
+        }
+    }
+
+    static func relay(_ bus: EventBus) -> EventRelay {
+        var logger = Logger(label: "log-test")
+        logger.logLevel = .critical
+        var options = fastOptions
+        options.logInterval = .milliseconds(20)
+        options.logBatchSize = 7  // several steps per test
+        return EventRelay(bus: bus, options: options, logger: logger)
+    }
+
+    /// Events seen out of the outbox's order (0 when each was seen after every earlier one).
+    static func outOfOrder(_ pool: PostgresPool) async throws -> Int {
+        try await count(pool, """
+            SELECT count(*)::int FROM (
+                SELECT o.seq < lag(o.seq) OVER (ORDER BY s.id) AS back
+                FROM demo.seen AS s JOIN karokar_events.outbox AS o USING (event_id)) AS x
+            WHERE back
+            """)
+    }
+
+    @Test("two processes read one log while others publish: every matching event once, in seq order; other types skipped; no delivery row written for it")
+    func everyEventOnceInOrder() async throws {
+        let (pool, _) = try await kernelDatabase()
+        let buses = [EventBus(pool: pool), EventBus(pool: pool)]
+        for bus in buses { Self.logReader(bus, "reader") }
+        try await publishVersions(buses[0], aggregates: 4, versions: 5, prefix: "early")  // before any relay
+        let relays = buses.map(Self.relay)
+        let running = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for relay in relays { group.addTask { await relay.run() } }
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<6 {
+                group.addTask {
+                    for version in 1...10 {
+                        try await buses[writer % 2].transaction(.system()) { work in
+                            try await work.publish(vehicleEvent("w\(writer)", version: Int64(version)))
+                            try await work.publish(vehicleEvent("w\(writer)", version: Int64(version), type: "booking.created"))
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        var done = false
+        let started = ContinuousClock.now
+        while !done, ContinuousClock.now - started < .seconds(30) {
+            done = try await count(pool, "SELECT count(*)::int FROM demo.seen") >= 80
+            if !done { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        try await Task.sleep(for: .milliseconds(200))  // a duplicate would show by now
+        running.cancel()
+        await running.value
+        #expect(done)
+        try await expectDeliveredOnceInSequence(pool, total: 80)
+        #expect(try await Self.outOfOrder(pool) == 0, "seen in the outbox's order")
+        #expect(try await count(pool, "SELECT count(*)::int FROM demo.seen WHERE aggregate_id LIKE 'w%'") == 60, "booking.* was not handed over")
+        #expect(try await count(pool, "SELECT count(*)::int FROM karokar_events.delivery") == 0)
+        #expect(try await count(pool, "SELECT count(*)::int FROM karokar_events.outbox WHERE 'reader' = ANY (known_consumers)") == 0)
+        let head = try await count(pool, "SELECT max(seq)::int FROM karokar_events.outbox")
+        #expect(try await count(pool, "SELECT position::int FROM karokar_events.consumer WHERE name = 'reader' AND reads = 'log'") == head)
+        await pool.close()
+    }
+
+    @Test("a failing step writes nothing and the log waits; once the handler recovers every event is seen once, in order")
+    func failureWaitsThenRecovers() async throws {
+        let (pool, _) = try await kernelDatabase()
+        let bus = EventBus(pool: pool)
+        let failing = Failures(1_000_000)
+        Self.logReader(bus, "reader", failing: failing)
+        try await publishVersions(bus, aggregates: 3, versions: 4, prefix: "f")
+        let relay = Self.relay(bus)
+        let running = Task { await relay.run() }
+        // Several failed steps (fastOptions retries within 200 ms).
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(try await count(pool, "SELECT count(*)::int FROM demo.seen") == 0)
+        #expect(try await count(pool, "SELECT position::int FROM karokar_events.consumer WHERE name = 'reader'") == 0, "the cursor did not move")
+        failing.left.withLock { $0 = 0 }
+        var done = false
+        let started = ContinuousClock.now
+        while !done, ContinuousClock.now - started < .seconds(30) {
+            done = try await count(pool, "SELECT count(*)::int FROM demo.seen") >= 12
+            if !done { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        running.cancel()
+        await running.value
+        #expect(done)
+        try await expectDeliveredOnceInSequence(pool, total: 12)
+        #expect(try await Self.outOfOrder(pool) == 0)
+        await pool.close()
+    }
+
+    @Test("a consumer that took deliveries and now reads the log misses nothing: it re-reads from its oldest outstanding delivery, and the delivery rows go")
+    func switchFromDeliveries() async throws {
+        let (pool, _) = try await kernelDatabase()
+        let before = EventBus(pool: pool)
+        recordingConsumer(before, "switcher", "vehicle.*")
+        var logger = Logger(label: "log-test")
+        logger.logLevel = .critical
+        try await EventRelay(bus: before, options: fastOptions, logger: logger).registerConsumers()
+        for version in 1...10 {
+            try await before.transaction(.system()) { try await $0.publish(vehicleEvent("s", version: Int64(version))) }
+        }
+        #expect(try await count(pool, "SELECT count(*)::int FROM karokar_events.delivery WHERE consumer = 'switcher'") == 10)
+        // The first four were handled while the consumer took deliveries.
+        try await pool.query("""
+            WITH handled AS (
+                DELETE FROM karokar_events.delivery WHERE consumer = 'switcher'
+                AND seq IN (SELECT seq FROM karokar_events.delivery WHERE consumer = 'switcher' ORDER BY seq LIMIT 4)
+                RETURNING seq
+            )
+            INSERT INTO demo.seen (consumer, event_id, aggregate_id, aggregate_version)
+            SELECT 'switcher', o.event_id, o.aggregate_id, o.seq FROM handled JOIN karokar_events.outbox AS o USING (seq)
+            """)
+        // aggregate_version of those four rows holds their seq; the log's rows hold the version.
+        // Every delivery is written, so the cursor stands at the head (as the fan-out leaves it).
+        try await pool.query("UPDATE karokar_events.consumer SET position = (SELECT max(seq) FROM karokar_events.outbox) WHERE name = 'switcher'")
+        let after = EventBus(pool: pool)
+        Self.logReader(after, "switcher", idempotent: true)
+        let relay = Self.relay(after)
+        let running = Task { await relay.run() }
+        var done = false
+        let started = ContinuousClock.now
+        while !done, ContinuousClock.now - started < .seconds(30) {
+            let seen = try await count(pool, "SELECT count(*)::int FROM demo.seen")
+            let left = try await count(pool, "SELECT count(*)::int FROM karokar_events.delivery")
+            done = seen >= 10 && left == 0
+            if !done { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        running.cancel()
+        await running.value
+        #expect(done)
+        #expect(try await count(pool, "SELECT count(DISTINCT event_id)::int FROM demo.seen") == 10, "no event missed")
+        #expect(try await count(pool, "SELECT count(*)::int FROM demo.seen") == 10, "none twice")
+        #expect(try await count(pool, "SELECT count(*)::int FROM karokar_events.consumer WHERE name = 'switcher' AND reads = 'log'") == 1)
+        await pool.close()
+    }
+}
