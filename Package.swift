@@ -123,7 +123,7 @@ let package = Package(
             ],
             exclude: ["README.md"], swiftSettings: strictSettings
         ),
-        .target(name: "AuditContext", dependencies: kernel, exclude: ["README.md"], swiftSettings: strictSettings),
+        .target(name: "AuditContext", dependencies: kernel + [crypto], exclude: ["README.md"], swiftSettings: strictSettings),
         .target(
             name: "NotificationContext",
             dependencies: kernel + nio + [

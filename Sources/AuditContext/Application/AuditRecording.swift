@@ -14,15 +14,15 @@ enum AuditRecording {
 
     static func subscribe(to bus: EventBus) {
         bus.consumeLog("*", as: consumer, from: .beginning) { events, work in
-            try record(events, work)
+            try await record(events, work, recordedAt: SystemClock().now())
         }
     }
 
     /// Appends the events' records in order, under one lock of the chain head (an event recorded
     /// already changes nothing), with the consumer's commit. A malformed event fails the batch,
     /// which is retried (logged, the trail waiting) until an operator intervenes.
-    static func record(_ events: [EventsV1.EventEnvelope], _ work: UnitOfWork) throws {
-        AuditStore.append(try events.map(newRecord), work)
+    static func record(_ events: [EventsV1.EventEnvelope], _ work: UnitOfWork, recordedAt: Instant) async throws {
+        try await AuditStore.append(try events.map(newRecord), work, recordedAt: recordedAt)
     }
 
     /// The record of one event.

@@ -1,9 +1,10 @@
+import Crypto
 import Foundation
 import KaroKarKernel
 import KaroKarPostgres
 
-/// SQL <-> audit records. Appends go through `audit.append_batch` (the chain head's lock, the
-/// database's hash); reads are keyset-paged on (occurred_at, sequence).
+/// SQL <-> audit records. Appends lock the chain head and hash the records in order
+/// (``AuditHash``); reads are keyset-paged on (occurred_at, sequence).
 enum AuditStore {
     static let columns = SQLFragment(
         "id, sequence, event_id, event_type, entity_type, entity_id, actor_id, actor_type, organization_id, occurred_at, recorded_at, correlation_id, payload, previous_hash, record_hash"
@@ -23,19 +24,57 @@ enum AuditStore {
         var payload: [UInt8]
     }
 
-    /// Appends a batch of records in order under one lock of the chain head (`audit.append_batch`;
-    /// events recorded already are skipped). Queued to go out with the consumer's commit, in the
-    /// same round trip: the head's lock is held only while that pipeline runs and commits. A
-    /// failure surfaces at the commit (the relay then delivers the batch one by one).
-    static func append(_ records: [NewRecord], _ work: UnitOfWork) {
+    /// Appends a batch of records in order at the head of the chain, skipping events recorded
+    /// already (a re-read) or twice in the batch: locks `audit.chain_head` (one round trip), reads
+    /// which events are recorded (another; after the lock, so a concurrent appender's records
+    /// are seen), hashes the records one after another from the head here (``AuditHash``, the
+    /// layout `audit.record_hash` recomputes for VerifyChain), and queues one statement that
+    /// inserts them and moves the head to go out with the commit. Until events migration 8 and
+    /// this, `audit.append_batch` hashed in PL/pgSQL: seven SQL-function calls per record, each
+    /// an executor of its own, about 0.13 ms of PostgreSQL per record under the booking benchmark.
+    static func append(_ records: [NewRecord], _ work: UnitOfWork, recordedAt: Instant) async throws {
         guard !records.isEmpty else { return }
-        let ids = records.map { _ in UUID.random() }
+        let head = try await work.query("SELECT last_sequence, last_hash FROM audit.chain_head WHERE id = 1 FOR UPDATE").single()
+        var sequence = try head.decode(Int64.self, "last_sequence")
+        var hash = try head.decode(PostgresBytes.self, "last_hash").bytes
+        let known = try await work.query("""
+            SELECT event_id FROM audit.records WHERE event_id = ANY(\(records.map(\.eventID))::uuid[])
+            """)
+        var recorded = Set(try known.map { try $0.decode(UUID.self, "event_id") })
+        var ids: [UUID] = [], sequences: [Int64] = [], previous: [PostgresBytes] = [], hashes: [PostgresBytes] = []
+        var kept: [NewRecord] = []
+        for record in records where recorded.insert(record.eventID).inserted {
+            let (next, overflow) = sequence.addingReportingOverflow(1)
+            guard !overflow else { throw AuditStoreError.sequenceExhausted }
+            let id = UUID.random()
+            let link = hash
+            hash = AuditHash.record(previous: link, sequence: next, id: id, record, recordedAt: recordedAt)
+            sequence = next
+            ids.append(id)
+            sequences.append(next)
+            previous.append(PostgresBytes(link))
+            hashes.append(PostgresBytes(hash))
+            kept.append(record)
+        }
+        guard !kept.isEmpty else { return }
         work.session.enqueue("""
-            SELECT audit.append_batch(
-                \(ids)::uuid[], \(records.map(\.eventID))::uuid[], \(records.map(\.eventType))::text[], \(records.map(\.entityType))::text[],
-                \(records.map(\.entityID))::text[], \(records.map { $0.actorID ?? "" })::text[], \(records.map(\.actorType.rawValue))::text[],
-                \(records.map { $0.organizationID?.lowercasedString ?? "" })::text[], \(records.map(\.occurredAt.postgres))::timestamptz[],
-                \(records.map(\.correlationID))::text[], \(records.map { PostgresBytes($0.payload) })::bytea[])
+            WITH added AS (
+                INSERT INTO audit.records (id, sequence, event_id, event_type, entity_type, entity_id, actor_id, actor_type,
+                                           organization_id, occurred_at, recorded_at, correlation_id, payload, previous_hash, record_hash)
+                SELECT x.id, x.sequence, x.event_id, x.event_type, x.entity_type, x.entity_id, nullif(x.actor_id, ''), x.actor_type,
+                       nullif(x.organization_id, '')::uuid, x.occurred_at, \(recordedAt.postgres)::timestamptz, x.correlation_id,
+                       x.payload, x.previous_hash, x.record_hash
+                FROM unnest(\(ids)::uuid[], \(sequences)::int8[], \(kept.map(\.eventID))::uuid[], \(kept.map(\.eventType))::text[],
+                            \(kept.map(\.entityType))::text[], \(kept.map(\.entityID))::text[], \(kept.map { $0.actorID ?? "" })::text[],
+                            \(kept.map(\.actorType.rawValue))::text[], \(kept.map { $0.organizationID?.lowercasedString ?? "" })::text[],
+                            \(kept.map(\.occurredAt.postgres))::timestamptz[], \(kept.map(\.correlationID))::text[],
+                            \(kept.map { PostgresBytes($0.payload) })::bytea[], \(previous)::bytea[], \(hashes)::bytea[])
+                    AS x (id, sequence, event_id, event_type, entity_type, entity_id, actor_id, actor_type, organization_id,
+                          occurred_at, correlation_id, payload, previous_hash, record_hash)
+                RETURNING 1
+            )
+            UPDATE audit.chain_head SET last_sequence = \(sequence)::int8, last_hash = \(PostgresBytes(hash))::bytea
+            WHERE id = 1 AND (SELECT count(*) FROM added) = \(kept.count)
             """)
     }
 
@@ -142,5 +181,56 @@ enum AuditStore {
             eventsInOutbox: try counts.decode(Int64.self, "events"), eventsAudited: try counts.decode(Int64.self, "audited"),
             missingEventIDs: missing
         )
+    }
+}
+
+enum AuditStoreError: Error, CustomStringConvertible {
+    case sequenceExhausted
+
+    var description: String { "the audit chain's sequence is exhausted" }
+}
+
+/// A record's `record_hash`: SHA-256 over the layout of the README ("The hash"), the one
+/// `audit.record_hash` recomputes in the database for VerifyChain: `previous_hash`; `sequence`
+/// (int8, big-endian); `id` and `event_id` (16 bytes each); the text fields each as its UTF-8
+/// length (int4, big-endian) then its bytes (an absent actor or tenant as empty text, a tenant
+/// in lower case); `occurred_at` and `recorded_at` as microseconds since the epoch (int8); the
+/// correlation id as a text field; the payload's length (int4) then its bytes.
+enum AuditHash {
+    static func record(previous: [UInt8], sequence: Int64, id: UUID, _ record: AuditStore.NewRecord, recordedAt: Instant) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: previous)
+        integer(sequence, into: &hasher)
+        uuid(id, into: &hasher)
+        uuid(record.eventID, into: &hasher)
+        for text in [record.eventType, record.entityType, record.entityID, record.actorID ?? "", record.actorType.rawValue,
+                     record.organizationID?.lowercasedString ?? ""] {
+            field(text, into: &hasher)
+        }
+        integer(record.occurredAt.microseconds, into: &hasher)
+        integer(recordedAt.microseconds, into: &hasher)
+        field(record.correlationID, into: &hasher)
+        length(record.payload.count, into: &hasher)
+        hasher.update(data: record.payload)
+        return Array(hasher.finalize())
+    }
+
+    private static func integer(_ value: Int64, into hasher: inout SHA256) {
+        withUnsafeBytes(of: value.bigEndian) { hasher.update(bufferPointer: $0) }
+    }
+
+    /// An int4 length as PostgreSQL's `int4send` writes it (texts and payloads stay far below 2^31 bytes: PostgreSQL's 1 GB limit).
+    private static func length(_ count: Int, into hasher: inout SHA256) {
+        withUnsafeBytes(of: Int32(truncatingIfNeeded: count).bigEndian) { hasher.update(bufferPointer: $0) }
+    }
+
+    private static func field(_ text: String, into hasher: inout SHA256) {
+        let bytes = Array(text.utf8)
+        length(bytes.count, into: &hasher)
+        hasher.update(data: bytes)
+    }
+
+    private static func uuid(_ value: UUID, into hasher: inout SHA256) {
+        withUnsafeBytes(of: value.uuid) { hasher.update(bufferPointer: $0) }
     }
 }
