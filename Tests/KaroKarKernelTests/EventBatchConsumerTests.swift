@@ -3,6 +3,7 @@ import KaroKarKernel
 import KaroKarMessages
 import KaroKarPostgres
 import KaroKarTestSupport
+import Logging
 import Testing
 
 /// Batch consumers (``EventBus/consumeBatches(_:as:from:onDeadLetter:_:)``, Audit's): the relay
@@ -62,6 +63,33 @@ struct EventBatchConsumerTests {
         #expect(try await DeadLetters(pool: pool).replay(consumer: "batcher", seq: letter.seq))
         #expect(try await relayUntil(bus) { try await count(pool, "SELECT count(*)::int FROM demo.seen") == 4 })
         try await expectDeliveredOnceInSequence(pool, total: 4)
+        await pool.close()
+    }
+
+    @Test("an event whose envelope does not decode goes dead at once, not failing every claim; the other events flow")
+    func malformedEnvelopeIsDeadAtOnce() async throws {
+        let (pool, _) = try await kernelDatabase()
+        let bus = EventBus(pool: pool)
+        let sizes = LockedStrings()
+        Self.batchConsumer(bus, sizes: sizes)
+        try await EventRelay(bus: bus, logger: Logger(label: "unused")).registerConsumers()
+        try await bus.transaction(.system()) { try await $0.publish(vehicleEvent("before")) }
+        try await pool.query("""
+            WITH event AS (
+                INSERT INTO karokar_events.outbox (event_id, event_type, aggregate_type, aggregate_id, occurred_at, envelope, known_consumers)
+                VALUES (gen_random_uuid(), 'vehicle.registered', 'vehicle', 'garbage', now(), '\\x0a0a0a'::bytea, '{batcher}')
+                RETURNING seq
+            )
+            INSERT INTO karokar_events.delivery (consumer, seq, aggregate_key) SELECT 'batcher', seq, 'vehicle:garbage' FROM event
+            """)
+        try await bus.transaction(.system()) { try await $0.publish(vehicleEvent("after")) }
+        #expect(try await relayUntil(bus) {
+            let seen = try await count(pool, "SELECT count(*)::int FROM demo.seen")
+            let dead = try await count(pool, "SELECT count(*)::int FROM karokar_events.delivery WHERE state = 'dead' AND attempts = 1")
+            return seen == 2 && dead == 1
+        })
+        let letter = try #require(try await DeadLetters(pool: pool).list(consumer: "batcher").first)
+        #expect(letter.envelope.aggregateId == "garbage" && letter.lastError.contains("not a valid EventEnvelope"))
         await pool.close()
     }
 }

@@ -20,13 +20,15 @@ final class Failures: Sendable {
 struct OutboxLogTests {
     /// Records each event it is handed in demo.seen (skipping one it recorded already when
     /// `idempotent`), in the step's transaction.
-    static func logReader(_ bus: EventBus, _ name: String, idempotent: Bool = false, failing: Failures? = nil) {
+    static func logReader(
+        _ bus: EventBus, _ name: String, idempotent: Bool = false, failing: Failures? = nil, failure: any Error & Sendable = Veto()
+    ) {
         bus.consumeLog("vehicle.*", as: name, from: .beginning) { events, work in
             if let failing, failing.left.withLock({ left in
                 defer { left = max(0, left - 1) }
                 return left > 0
             }) {
-                throw Veto()
+                throw failure
             }
             for event in events {
                 try await work.query("""
@@ -102,32 +104,81 @@ struct OutboxLogTests {
         await pool.close()
     }
 
-    @Test("a failing step writes nothing and the log waits; once the handler recovers every event is seen once, in order")
-    func failureWaitsThenRecovers() async throws {
+    @Test("the database unavailable (a connection failure): the step writes nothing and the log waits, then every event is seen once, in order")
+    func unavailableWaitsThenRecovers() async throws {
         let (pool, _) = try await kernelDatabase()
         let bus = EventBus(pool: pool)
         let failing = Failures(1_000_000)
-        Self.logReader(bus, "reader", failing: failing)
+        Self.logReader(bus, "reader", failing: failing, failure: PostgresError(code: .connectionFailure, serverMessage: "down"))
         try await publishVersions(bus, aggregates: 3, versions: 4, prefix: "f")
         let relay = Self.relay(bus)
         let running = Task { await relay.run() }
-        // Several failed steps (fastOptions retries within 200 ms).
-        try await Task.sleep(for: .milliseconds(600))
+        try await Task.sleep(for: .milliseconds(600))  // several failed steps (fastOptions retries within 200 ms)
         #expect(try await count(pool, "SELECT count(*)::int FROM demo.seen") == 0)
         #expect(try await count(pool, "SELECT position::int FROM karokar_events.consumer WHERE name = 'reader'") == 0, "the cursor did not move")
+        #expect(try await count(pool, "SELECT count(*)::int FROM karokar_events.delivery") == 0, "nothing parked")
         failing.left.withLock { $0 = 0 }
-        var done = false
-        let started = ContinuousClock.now
-        while !done, ContinuousClock.now - started < .seconds(30) {
-            done = try await count(pool, "SELECT count(*)::int FROM demo.seen") >= 12
-            if !done { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        #expect(try await Self.until(pool, seen: 12))
         running.cancel()
         await running.value
-        #expect(done)
         try await expectDeliveredOnceInSequence(pool, total: 12)
         #expect(try await Self.outOfOrder(pool) == 0)
         await pool.close()
+    }
+
+    @Test("a poison event (a malformed envelope, or one its handler refuses) is parked as a dead letter and the log goes on; replayed once healed, it is handled once")
+    func poisonIsParked() async throws {
+        let (pool, _) = try await kernelDatabase()
+        let bus = EventBus(pool: pool)
+        let poisoned = Failures(1)  // 1: the handler refuses aggregate "bad"
+        bus.consumeLog("vehicle.*", as: "reader", from: .beginning) { events, work in
+            if poisoned.left.withLock({ $0 }) > 0, events.contains(where: { $0.aggregateId == "bad" }) { throw Veto() }
+            for event in events {
+                try await work.query("""
+                    INSERT INTO demo.seen (consumer, event_id, aggregate_id, aggregate_version)
+                    VALUES ('reader', \(event.eventId)::uuid, \(event.aggregateId), \(event.aggregateVersion))
+                    """)
+            }
+        }
+        for aggregate in ["a", "bad", "b"] {
+            try await bus.transaction(.system()) { try await $0.publish(vehicleEvent(aggregate)) }
+        }
+        // An event whose envelope is not a protobuf EventEnvelope (written by hand).
+        try await pool.query("""
+            INSERT INTO karokar_events.outbox (event_id, event_type, aggregate_type, aggregate_id, occurred_at, envelope)
+            VALUES (gen_random_uuid(), 'vehicle.registered', 'vehicle', 'garbage', now(), '\\x0a0a0a'::bytea)
+            """)
+        try await bus.transaction(.system()) { try await $0.publish(vehicleEvent("c")) }
+        let relay = Self.relay(bus)
+        let running = Task { await relay.run() }
+        #expect(try await Self.until(pool, seen: 3), "a, b and c flowed past the two poisons")
+        let letters = try await DeadLetters(pool: pool).list(consumer: "reader")
+        #expect(letters.count == 2, "\(letters)")
+        let bad = try #require(try await pool.query("""
+            SELECT d.seq FROM karokar_events.delivery AS d JOIN karokar_events.outbox AS o USING (seq) WHERE o.aggregate_id = 'bad' AND d.state = 'dead'
+            """).first { _ in true }).decode(Int64.self, "seq")
+        poisoned.left.withLock { $0 = 0 }
+        #expect(try await DeadLetters(pool: pool).replay(consumer: "reader", seq: bad))
+        #expect(try await Self.until(pool, seen: 4), "the replayed one was handled by the consumer's deliveries loop")
+        try await Task.sleep(for: .milliseconds(200))
+        running.cancel()
+        await running.value
+        #expect(try await count(pool, "SELECT count(*)::int FROM demo.seen") == 4)
+        #expect(try await count(pool, "SELECT count(DISTINCT event_id)::int FROM demo.seen") == 4)
+        #expect(try await count(pool, "SELECT count(*)::int FROM karokar_events.delivery WHERE state = 'dead'") == 1, "the garbage stays parked")
+        let head = try await count(pool, "SELECT max(seq)::int FROM karokar_events.outbox")
+        #expect(try await count(pool, "SELECT position::int FROM karokar_events.consumer WHERE name = 'reader'") == head)
+        await pool.close()
+    }
+
+    /// Waits (at most 30 s) until demo.seen has `seen` rows.
+    static func until(_ pool: PostgresPool, seen: Int) async throws -> Bool {
+        let started = ContinuousClock.now
+        while ContinuousClock.now - started < .seconds(30) {
+            if try await count(pool, "SELECT count(*)::int FROM demo.seen") >= seen { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
     }
 
     @Test("a consumer that took deliveries and now reads the log misses nothing: it re-reads from its oldest outstanding delivery, and the delivery rows go")

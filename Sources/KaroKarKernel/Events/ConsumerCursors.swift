@@ -32,25 +32,36 @@ enum ConsumerCursors {
     /// a consumer new to the database starts at the beginning or at the outbox's current end.
     ///
     /// A consumer that took deliveries and now reads the log (events migration 8) moves its cursor
-    /// back before its oldest outstanding delivery, so it re-reads what it had not handled (and
-    /// may re-read some it had: a log consumer's handler is idempotent on event ids); the log
-    /// removes those delivery rows as it passes them.
+    /// back before its oldest pending delivery, whose rows go, so it re-reads what it had not
+    /// handled (and may re-read some it had: a log consumer's handler is idempotent on event
+    /// ids); its dead letters stay.
     static func register(_ consumers: [EventBus.Subscription], pool: PostgresPool) async throws {
         for consumer in consumers {
             let beginning = consumer.start == .beginning
             let reads = consumer.readsLog ? "log" : "deliveries"
+            // One statement: the row as it was (locked), the upsert, and, for a consumer switching
+            // to the log, its pending deliveries removed (the log reads them again: the cursor
+            // moves back before the oldest). Its dead letters stay for operators.
             try await pool.query("""
-                INSERT INTO karokar_events.consumer AS k (name, patterns, position, on_dead, reads)
-                SELECT \(consumer.name), \(consumer.patterns.map(\.description))::text[],
-                       CASE WHEN \(beginning)::boolean THEN 0 ELSE (CASE WHEN is_called THEN last_value ELSE 0 END) END,
-                       \(consumer.onDeadLetter.rawValue), \(reads)
-                FROM karokar_events.outbox_seq_seq
-                ON CONFLICT (name) DO UPDATE SET patterns = EXCLUDED.patterns, on_dead = EXCLUDED.on_dead, seen_at = clock_timestamp(),
-                    reads = EXCLUDED.reads,
-                    position = CASE WHEN EXCLUDED.reads = 'log' AND k.reads = 'deliveries'
-                                    THEN least(k.position, coalesce((SELECT min(d.seq) - 1 FROM karokar_events.delivery AS d
-                                                                     WHERE d.consumer = EXCLUDED.name), k.position))
-                                    ELSE k.position END
+                WITH previous AS (
+                    SELECT k.reads FROM karokar_events.consumer AS k WHERE k.name = \(consumer.name) FOR UPDATE
+                ), registered AS (
+                    INSERT INTO karokar_events.consumer AS k (name, patterns, position, on_dead, reads)
+                    SELECT \(consumer.name), \(consumer.patterns.map(\.description))::text[],
+                           CASE WHEN \(beginning)::boolean THEN 0 ELSE (CASE WHEN is_called THEN last_value ELSE 0 END) END,
+                           \(consumer.onDeadLetter.rawValue), \(reads)
+                    FROM karokar_events.outbox_seq_seq
+                    ON CONFLICT (name) DO UPDATE SET patterns = EXCLUDED.patterns, on_dead = EXCLUDED.on_dead, seen_at = clock_timestamp(),
+                        reads = EXCLUDED.reads,
+                        position = CASE WHEN EXCLUDED.reads = 'log' AND k.reads = 'deliveries'
+                                        THEN least(k.position, coalesce((SELECT min(d.seq) - 1 FROM karokar_events.delivery AS d
+                                                                         WHERE d.consumer = EXCLUDED.name AND d.state = 'pending'), k.position))
+                                        ELSE k.position END
+                    RETURNING 1
+                )
+                DELETE FROM karokar_events.delivery AS d
+                WHERE d.consumer = \(consumer.name) AND d.state = 'pending' AND \(consumer.readsLog)::boolean
+                  AND (SELECT reads FROM previous) = 'deliveries' AND (SELECT count(*) FROM registered) = 1
                 """)
         }
     }

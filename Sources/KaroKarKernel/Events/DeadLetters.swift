@@ -23,7 +23,8 @@ public struct DeadLetters: Sendable {
     /// Oldest first; `consumer` nil for all consumers; only sequence numbers after `after`.
     public func list(consumer: String? = nil, after: Int64 = 0, limit: Int = 100) async throws -> [Letter] {
         let rows = try await pool.query("""
-            SELECT d.consumer, d.seq, d.attempts, coalesce(d.last_error, '') AS last_error, o.envelope
+            SELECT d.consumer, d.seq, d.attempts, coalesce(d.last_error, '') AS last_error, o.envelope,
+                   o.event_id::text AS event_id, o.event_type, o.aggregate_type, o.aggregate_id
             FROM karokar_events.delivery AS d JOIN karokar_events.outbox AS o ON o.seq = d.seq
             WHERE d.state = 'dead' AND (\(consumer)::text IS NULL OR d.consumer = \(consumer)) AND d.seq > \(after)
             ORDER BY d.seq, d.consumer LIMIT \(min(max(limit, 1), 1000))
@@ -32,9 +33,23 @@ public struct DeadLetters: Sendable {
             Letter(
                 consumer: try row.decode(String.self, "consumer"), seq: try row.decode(Int64.self, "seq"),
                 attempts: try row.decode(Int.self, "attempts"), lastError: try row.decode(String.self, "last_error"),
-                envelope: try ProtoCodec.decode(EventsV1.EventEnvelope.self, from: try row.decode(PostgresBytes.self, "envelope").bytes)
+                envelope: try Self.envelope(row)
             )
         }
+    }
+
+    /// The letter's envelope; for one that does not decode (an event parked for that very reason),
+    /// what its outbox row says of it, so that one malformed event cannot hide the others.
+    static func envelope(_ row: PostgresRow) throws -> EventsV1.EventEnvelope {
+        if let envelope = try? ProtoCodec.decode(EventsV1.EventEnvelope.self, from: try row.decode(PostgresBytes.self, "envelope").bytes) {
+            return envelope
+        }
+        var envelope = EventsV1.EventEnvelope()
+        envelope.eventId = try row.decode(String.self, "event_id")
+        envelope.eventType = try row.decode(String.self, "event_type")
+        envelope.aggregateType = try row.decode(String.self, "aggregate_type")
+        envelope.aggregateId = try row.decode(String.self, "aggregate_id")
+        return envelope
     }
 
     /// Makes a dead delivery due again now, with a fresh attempt budget. False if there is none.

@@ -117,7 +117,10 @@ public final class EventRelay: Sendable {
         guard await register(consumers) else { return }
         let logs = consumers.filter(\.readsLog)
         let takers = consumers.filter { !$0.readsLog }
-        let workers = takers.flatMap { consumer in (0..<max(1, options.workersPerConsumer)).map { _ in (consumer, Doorbell()) } }
+        // A log consumer's deliveries are only its replayed dead letters: one loop is plenty.
+        let workers = consumers.flatMap { consumer in
+            (0..<(consumer.readsLog ? 1 : max(1, options.workersPerConsumer))).map { _ in (consumer, Doorbell()) }
+        }
         let doorbells = workers.map(\.1)
         // A commit in this process wakes only the loops of the consumers it wrote deliveries for.
         let listening = bus.addCommitListener { names in
@@ -232,8 +235,10 @@ public final class EventRelay: Sendable {
     }
 
     /// A log consumer's loop: moves the horizon, reads the log up to it (``OutboxLog``), at once
-    /// again while a batch was full, else every ``Options/logInterval``. A failing step rolls
-    /// back and is retried with backoff; the log waits for it.
+    /// again while a batch was full, else every ``Options/logInterval``. A step that fails for
+    /// the database's availability is retried with backoff. One that fails otherwise is read
+    /// again an event at a time, and an event that fails alone is parked as a dead letter (the
+    /// log goes on; its deliveries loop handles a replayed one).
     private func readLog(of consumer: EventBus.Subscription) async {
         var logger = self.logger
         logger[metadataKey: "events.consumer"] = "\(consumer.name)"
@@ -243,7 +248,12 @@ public final class EventRelay: Sendable {
                 let started = ContinuousClock.now
                 let readUp = try await permits.withPermit {
                     let safe = try await ConsumerCursors.advanceHorizon(pool: bus.pool)
-                    return try await OutboxLog.step(consumer, safe: safe, limit: options.logBatchSize, bus: bus)
+                    do {
+                        return try await OutboxLog.step(consumer, safe: safe, limit: options.logBatchSize, bus: bus)
+                    } catch let failure as OutboxLog.StepFailure where !failure.isTransient {
+                        logger.warning("event log batch failed; reading it one event at a time", metadata: ["error": "\(failure)"])
+                        return try await isolate(consumer, safe: safe, logger: logger)
+                    }
                 }
                 failures = 0
                 if readUp != false { try? await Task.sleep(until: started + options.logInterval, clock: .continuous) }
@@ -258,6 +268,24 @@ public final class EventRelay: Sendable {
                 try? await Task.sleep(for: options.retryDelay(afterAttempts: failures))
             }
         }
+    }
+
+    /// Reads up to a batch of `consumer`'s log one event at a time, parking each event that
+    /// fails alone; returns like ``OutboxLog/step(_:safe:limit:bus:)``.
+    private func isolate(_ consumer: EventBus.Subscription, safe: Int64, logger: Logger) async throws -> Bool? {
+        for _ in 0..<options.logBatchSize {
+            do {
+                let readUp = try await OutboxLog.step(consumer, safe: safe, limit: 1, bus: bus)
+                if readUp != false { return readUp }
+            } catch let failure as OutboxLog.StepFailure where !failure.isTransient {
+                guard let seq = failure.seq else { throw failure }
+                logger.error("event handler failed; the event is parked as a dead letter", metadata: [
+                    "events.seq": "\(seq)", "error": "\(failure)",
+                ])
+                guard try await OutboxLog.park(consumer, seq: seq, error: "\(failure)", pool: bus.pool) else { return nil }
+            }
+        }
+        return false
     }
 
     private func deliver(to consumer: EventBus.Subscription, doorbell: Doorbell) async {

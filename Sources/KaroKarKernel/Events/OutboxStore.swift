@@ -95,14 +95,29 @@ enum OutboxStore {
             SELECT seq, attempts, aggregate_key, envelope
             FROM karokar_events.claim(\(consumer), \(limit)::int, \(lease.postgresInterval)::interval, \(owner))
             """)
-        return try rows.map { row in
-            let bytes = try row.decode(PostgresBytes.self, "envelope").bytes
-            return Claimed(
-                seq: try row.decode(Int64.self, "seq"), attempts: try row.decode(Int.self, "attempts"),
-                aggregateKey: try row.decode(String.self, "aggregate_key"),
-                envelope: try ProtoCodec.decode(EventsV1.EventEnvelope.self, from: bytes)
-            )
-        }.sorted { $0.seq < $1.seq }
+        var claimed: [Claimed] = []
+        var malformed: [Int64] = []
+        for row in rows {
+            let seq = try row.decode(Int64.self, "seq")
+            guard let envelope = try? ProtoCodec.decode(EventsV1.EventEnvelope.self, from: try row.decode(PostgresBytes.self, "envelope").bytes) else {
+                malformed.append(seq)
+                continue
+            }
+            claimed.append(Claimed(
+                seq: seq, attempts: try row.decode(Int.self, "attempts"), aggregateKey: try row.decode(String.self, "aggregate_key"),
+                envelope: envelope
+            ))
+        }
+        if !malformed.isEmpty {
+            // No handler can take an event whose envelope does not decode (written by hand or by
+            // a bug): dead at once, for operators, instead of failing every claim that meets it.
+            try await pool.query("""
+                UPDATE karokar_events.delivery SET state = 'dead', leased_by = NULL,
+                    last_error = 'the event''s envelope is not a valid EventEnvelope'
+                WHERE consumer = \(consumer) AND seq = ANY(\(malformed)::int8[])
+                """)
+        }
+        return claimed.sorted { $0.seq < $1.seq }
     }
 
     /// Settles a delivery inside the consumer's transaction: removes it and records the event as
