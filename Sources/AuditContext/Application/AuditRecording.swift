@@ -6,7 +6,8 @@ import KaroKarProto
 /// Audit's one subscription: every event type, present and future (`*`), from the beginning of
 /// the outbox, after commit, read from the outbox as a log (events migration 8: no delivery row
 /// per event; in `seq` order, each event once, with the cursor's move in the same transaction).
-/// A batch that fails is retried and the trail waits for it (it stays complete and in order).
+/// A step that fails is retried while the database is unavailable; an event that fails alone is
+/// parked as a dead letter for operators (the trail of the others goes on).
 /// A new event type needs no audit code. Business contexts never write audit records.
 enum AuditRecording {
     /// The consumer's durable name.
@@ -19,8 +20,8 @@ enum AuditRecording {
     }
 
     /// Appends the events' records in order, under one lock of the chain head (an event recorded
-    /// already changes nothing), with the consumer's commit. A malformed event fails the batch,
-    /// which is retried (logged, the trail waiting) until an operator intervenes.
+    /// already changes nothing), with the consumer's commit. A malformed event fails the batch;
+    /// read again alone, it is parked as a dead letter.
     static func record(_ events: [EventsV1.EventEnvelope], _ work: UnitOfWork, recordedAt: Instant) async throws {
         try await AuditStore.append(try events.map(newRecord), work, recordedAt: recordedAt)
     }
@@ -46,7 +47,7 @@ enum AuditRecording {
     }
 }
 
-/// An event the trail cannot record (its batch fails; the trail waits, logging the error).
+/// An event the trail cannot record (parked as a dead letter for an operator).
 enum AuditRecordingError: Error, CustomStringConvertible {
     case malformedEvent(String)
 

@@ -139,10 +139,12 @@ public final class EventBus: Sendable {
     /// be) in batches of up to ``EventRelay/Options/logBatchSize``, in one transaction with the
     /// cursor's move, so each event takes effect exactly once. One process at a time reads a
     /// log; its lag is about ``EventRelay/Options/logInterval`` (the horizon moves behind the
-    /// commits). For a consumer of (nearly) every event that needs no per-event retries: a
-    /// failing batch rolls back and is retried, the whole log waiting for it (there are no dead
-    /// letters). A consumer that took deliveries before re-reads from its oldest outstanding
-    /// one, so its handler must be idempotent on event ids (Audit's is).
+    /// commits). For a consumer of (nearly) every event in one order: a batch that fails because
+    /// the database is unavailable is retried, the log waiting; one that fails otherwise is read
+    /// again an event at a time, and an event that fails alone is parked as a dead letter (the
+    /// log goes on; a replayed one comes later, out of order). A consumer that took deliveries
+    /// before re-reads from its oldest pending one, so its handler must be idempotent on event
+    /// ids (Audit's is).
     public func consumeLog(
         _ patterns: EventPattern..., as name: String, from start: ConsumerStart = .now, _ handler: @escaping EventBatchHandler
     ) {
