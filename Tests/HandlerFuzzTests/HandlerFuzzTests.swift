@@ -29,10 +29,12 @@ struct HandlerFuzzTests {
             let cast = try await FuzzCast.make(client)
             let methods = try await Self.servedMethods(client)
             #expect(methods.count > 60, "the served methods were found")
+            try await VictimSnapshot.auditCaughtUp(pool)
             let before = try await VictimSnapshot.take(pool, ids: cast.victimIDs)
             var random = SeededGenerator(seed: Self.seed)
             var failures = try await Self.boundaries(methods, as: cast.attackers, pools: cast.pools, client: client, &random)
             failures += try await Self.fuzz(methods, as: cast.attackers, pools: cast.pools, client: client, &random)
+            try await VictimSnapshot.auditCaughtUp(pool)
             let after = try await VictimSnapshot.take(pool, ids: cast.victimIDs)
             for (table, sum) in before where after[table] != sum {
                 failures.append("an attacker changed the victim's rows in \(table)")
@@ -133,6 +135,23 @@ struct HandlerFuzzTests {
 /// A fingerprint of the victims' rows in every context's schema: rows whose organization,
 /// vehicle or own id is a victim's.
 enum VictimSnapshot {
+    /// Waits (at most 60 s) until Audit has read the outbox up to its head, so that a snapshot
+    /// holds the audit records of everything done so far: Audit reads the outbox as a log, a
+    /// little behind the commits (events migration 8), and a victim's record written after the
+    /// first snapshot would look like an attacker's change.
+    static func auditCaughtUp(_ pool: PostgresPool) async throws {
+        let started = ContinuousClock.now
+        while ContinuousClock.now - started < .seconds(60) {
+            let caughtUp = try await pool.query("""
+                SELECT (SELECT position FROM karokar_events.consumer WHERE name = 'audit')
+                       >= (SELECT coalesce(max(seq), 0) FROM karokar_events.outbox) AS done
+                """).single().decode(Bool?.self, "done")
+            if caughtUp == true { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("Audit did not catch up with the outbox within 60 s")
+    }
+
     static func take(_ pool: PostgresPool, ids: [String]) async throws -> [String: String] {
         let rows = try await pool.query("""
             SELECT c.table_schema || '.' || c.table_name || '.' || c.column_name AS name,
