@@ -15,7 +15,7 @@ enum AuditRecording {
 
     static func subscribe(to bus: EventBus) {
         bus.consumeLog("*", as: consumer, from: .beginning) { events, work in
-            try await record(events, work, recordedAt: SystemClock().now())
+            try await record(events, work, recordedAt: bus.clock.now())
         }
     }
 

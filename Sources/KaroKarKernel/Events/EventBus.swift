@@ -98,12 +98,7 @@ public final class EventBus: Sendable {
         _ patterns: [EventPattern], as name: String, from start: ConsumerStart = .now, onDeadLetter: DeadLetterPolicy = .wait,
         _ handler: @escaping EventHandler
     ) {
-        precondition(ConsumerName.isValid(name), "consumer names are plain lower-case identifiers: \(name)")
-        registry.withLockedValue { registry in
-            precondition(!registry.consumers.contains { $0.name == name }, "consumer \(name) is registered twice")
-            registry.consumers.append(Subscription(name: name, patterns: patterns, handler: handler, start: start, onDeadLetter: onDeadLetter))
-            registry.knownConsumers = registry.consumers.filter { !$0.readsLog }.map(\.name).sorted()
-        }
+        register(Subscription(name: name, patterns: patterns, handler: handler, start: start, onDeadLetter: onDeadLetter))
     }
 
     /// An after-commit consumer like ``consume(_:as:from:onDeadLetter:_:)`` that receives each of
@@ -122,15 +117,10 @@ public final class EventBus: Sendable {
         _ patterns: [EventPattern], as name: String, from start: ConsumerStart = .now, onDeadLetter: DeadLetterPolicy = .wait,
         _ handler: @escaping EventBatchHandler
     ) {
-        precondition(ConsumerName.isValid(name), "consumer names are plain lower-case identifiers: \(name)")
-        registry.withLockedValue { registry in
-            precondition(!registry.consumers.contains { $0.name == name }, "consumer \(name) is registered twice")
-            registry.consumers.append(Subscription(
-                name: name, patterns: patterns, handler: { event, work in try await handler([event], work) }, start: start,
-                onDeadLetter: onDeadLetter, batchHandler: handler
-            ))
-            registry.knownConsumers = registry.consumers.filter { !$0.readsLog }.map(\.name).sorted()
-        }
+        register(Subscription(
+            name: name, patterns: patterns, handler: { event, work in try await handler([event], work) }, start: start,
+            onDeadLetter: onDeadLetter, batchHandler: handler
+        ))
     }
 
     /// An after-commit consumer that reads the outbox itself, in `seq` order, instead of taking
@@ -148,13 +138,19 @@ public final class EventBus: Sendable {
     public func consumeLog(
         _ patterns: EventPattern..., as name: String, from start: ConsumerStart = .now, _ handler: @escaping EventBatchHandler
     ) {
+        register(Subscription(
+            name: name, patterns: patterns, handler: { event, work in try await handler([event], work) }, start: start,
+            onDeadLetter: .wait, batchHandler: handler, readsLog: true
+        ))
+    }
+
+    /// Adds an after-commit consumer (any kind); names are unique and plain.
+    private func register(_ subscription: Subscription) {
+        let name = subscription.name
         precondition(ConsumerName.isValid(name), "consumer names are plain lower-case identifiers: \(name)")
         registry.withLockedValue { registry in
             precondition(!registry.consumers.contains { $0.name == name }, "consumer \(name) is registered twice")
-            registry.consumers.append(Subscription(
-                name: name, patterns: patterns, handler: { event, work in try await handler([event], work) }, start: start,
-                onDeadLetter: .wait, batchHandler: handler, readsLog: true
-            ))
+            registry.consumers.append(subscription)
             registry.knownConsumers = registry.consumers.filter { !$0.readsLog }.map(\.name).sorted()
         }
     }
