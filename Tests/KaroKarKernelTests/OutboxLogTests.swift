@@ -239,4 +239,42 @@ struct OutboxLogTests {
         #expect(try await count(pool, "SELECT count(*)::int FROM karokar_events.consumer WHERE name = 'switcher' AND reads = 'log'") == 1)
         await pool.close()
     }
+
+    @Test("a long writing transaction in another database of the cluster does not hold the log back (events migration 10)")
+    func otherDatabasesDoNotHoldTheHorizon() async throws {
+        let (pool, _) = try await kernelDatabase()
+        let (other, _) = try await TestDatabase.fresh(maximumConnections: 2)
+        let opened = AsyncGate()
+        let release = AsyncGate()
+        // Another database's transaction with a transaction id, open while the log is read.
+        let holding = Task {
+            try await other.transaction { session in
+                try await session.query("SELECT pg_current_xact_id()")
+                await opened.open()
+                await release.wait()
+            }
+        }
+        await opened.wait()
+        let bus = EventBus(pool: pool)
+        Self.logReader(bus, "reader")
+        let relay = Self.relay(bus)
+        let running = Task { await relay.run() }
+        try await publishVersions(bus, aggregates: 2, versions: 3, prefix: "a")
+        // Before the migration the horizon waited for the other database's transaction: nothing
+        // was read until it ended.
+        let started = ContinuousClock.now
+        var seen = 0
+        while seen < 6, ContinuousClock.now - started < .seconds(10) {
+            seen = try await count(pool, "SELECT count(*)::int FROM demo.seen")
+            if seen < 6 { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(seen == 6, "read while the other database's transaction is open")
+        await release.open()
+        try await holding.value
+        running.cancel()
+        await running.value
+        try await expectDeliveredOnceInSequence(pool, total: 6)
+        await pool.close()
+        await other.close()
+    }
 }

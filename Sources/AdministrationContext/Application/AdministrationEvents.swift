@@ -60,19 +60,29 @@ enum AdministrationReactions {
                 _ = try await ApprovalStore.append(.pending, organization: id, review: nil, on: work)
             }
         }
-        // The dashboard's booking counts: after commit, at least once, in order per booking.
-        bus.consume("booking.*", as: "administration_bookings") { event, work in
-            guard let status = BookingCountStore.status(after: event.eventType), let id = UUID(hyphenated: event.aggregateId) else { return }
-            try await BookingCountStore.record(id, status: status, version: event.aggregateVersion, on: work)
+        // The dashboard's booking counts: after commit, read from the outbox as a log (events
+        // migration 8), each batch in one statement; a version already recorded wins over an
+        // older one, so reading an event again changes nothing.
+        bus.consumeLog("booking.*", as: "administration_bookings") { events, work in
+            var latest = LatestStatuses()
+            for event in events {
+                guard let status = BookingCountStore.status(after: event.eventType), let id = UUID(hyphenated: event.aggregateId) else { continue }
+                latest.note(id, status: status, version: event.aggregateVersion)
+            }
+            try await BookingCountStore.record(latest, on: work)
         }
         // The dashboard's vehicle counts: the same, from Fleet's lifecycle events.
-        bus.consume(VehicleStatusEvents.types.map { EventPattern(stringLiteral: $0) }, as: "administration_vehicles") { event, work in
-            var lifted: String?
-            if case .vehicleSuspensionLifted(let payload) = event.payload { lifted = payload.vehicleStatus.storedName }
-            guard let status = VehicleStatusEvents.status(after: event.eventType, liftedTo: lifted),
-                  let id = UUID(hyphenated: event.aggregateId)
-            else { return }
-            try await VehicleCountStore.record(id, status: status, version: event.aggregateVersion, on: work)
+        bus.consumeLog(VehicleStatusEvents.types.map { EventPattern(stringLiteral: $0) }, as: "administration_vehicles") { events, work in
+            var latest = LatestStatuses()
+            for event in events {
+                var lifted: String?
+                if case .vehicleSuspensionLifted(let payload) = event.payload { lifted = payload.vehicleStatus.storedName }
+                guard let status = VehicleStatusEvents.status(after: event.eventType, liftedTo: lifted),
+                      let id = UUID(hyphenated: event.aggregateId)
+                else { continue }
+                latest.note(id, status: status, version: event.aggregateVersion)
+            }
+            try await VehicleCountStore.record(latest, on: work)
         }
     }
 }

@@ -13,10 +13,14 @@ enum BookingCountStore {
         ][eventType]
     }
 
-    /// Records the status at `version`, unless a later version is already recorded (redelivery).
-    static func record(_ booking: UUID, status: String, version: Int64, on work: UnitOfWork) async throws {
+    /// Records each booking's status at its version, unless a later version is already recorded
+    /// (an event read again), in one statement.
+    static func record(_ latest: LatestStatuses, on work: UnitOfWork) async throws {
+        guard !latest.isEmpty else { return }
+        let (ids, statuses, versions) = latest.columns
         try await work.query("""
-            INSERT INTO administration.bookings AS b (booking_id, status, version) VALUES (\(booking), \(status), \(version))
+            INSERT INTO administration.bookings AS b (booking_id, status, version)
+            SELECT * FROM unnest(\(ids)::uuid[], \(statuses)::text[], \(versions)::int8[])
             ON CONFLICT (booking_id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version
             WHERE b.version < EXCLUDED.version
             """)

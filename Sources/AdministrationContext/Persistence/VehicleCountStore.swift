@@ -4,11 +4,14 @@ import KaroKarPostgres
 
 /// `administration.vehicles`: each vehicle's latest lifecycle status, as Fleet's events tell it.
 enum VehicleCountStore {
-    /// Records the status at `version`, unless a later version is already recorded (redelivery,
-    /// or an older event delivered late).
-    static func record(_ vehicle: UUID, status: String, version: Int64, on work: UnitOfWork) async throws {
+    /// Records each vehicle's status at its version, unless a later version is already recorded
+    /// (an event read again, or an older one replayed late), in one statement.
+    static func record(_ latest: LatestStatuses, on work: UnitOfWork) async throws {
+        guard !latest.isEmpty else { return }
+        let (ids, statuses, versions) = latest.columns
         try await work.query("""
-            INSERT INTO administration.vehicles AS v (vehicle_id, status, version) VALUES (\(vehicle), \(status), \(version))
+            INSERT INTO administration.vehicles AS v (vehicle_id, status, version)
+            SELECT * FROM unnest(\(ids)::uuid[], \(statuses)::text[], \(versions)::int8[])
             ON CONFLICT (vehicle_id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version
             WHERE v.version < EXCLUDED.version
             """)

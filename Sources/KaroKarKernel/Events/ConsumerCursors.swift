@@ -68,8 +68,19 @@ enum ConsumerCursors {
 
     /// Advances the horizon when it can; returns it.
     static func advanceHorizon(pool: PostgresPool) async throws -> Int64 {
+        try await advanceHorizonFully(pool: pool).safe
+    }
+
+    /// Advances the horizon when it can; returns it (`safe`) and the last `seq` taken when it
+    /// last moved (`pending`, which becomes safe at a later move): while `safe < pending`,
+    /// events known to be committed or in flight are not yet readable, and a reader should move
+    /// the horizon again soon rather than wait for the next commit.
+    static func advanceHorizonFully(pool: PostgresPool) async throws -> (safe: Int64, pending: Int64) {
         try await pool.transaction(durable: false) { session in
-            try await session.query("SELECT karokar_events.advance_horizon() AS safe").single().decode(Int64.self, "safe")
+            let safe = try await session.query("SELECT karokar_events.advance_horizon() AS safe").single().decode(Int64.self, "safe")
+            let pending = try await session.query("SELECT pending_seq FROM karokar_events.horizon WHERE id = 1")
+                .single().decode(Int64.self, "pending_seq")
+            return (safe, pending)
         }
     }
 

@@ -128,8 +128,9 @@ public final class EventBus: Sendable {
     /// its cursor up to the outbox's horizon (every `seq` at or below it committed or never will
     /// be) in batches of up to ``EventRelay/Options/logBatchSize``, in one transaction with the
     /// cursor's move, so each event takes effect exactly once. One process at a time reads a
-    /// log; its lag is about ``EventRelay/Options/logInterval`` (the horizon moves behind the
-    /// commits). For a consumer of (nearly) every event in one order: a batch that fails because
+    /// log; woken by the commits that publish, it reads about ``EventRelay/Options/logInterval``
+    /// after them (the horizon moves behind the commits). For a consumer of every event, or of
+    /// any events it can take in one order, with no call outside the database: a batch that fails because
     /// the database is unavailable is retried, the log waiting; one that fails otherwise is read
     /// again an event at a time, and an event that fails alone is parked as a dead letter (the
     /// log goes on; a replayed one comes later, out of order). A consumer that took deliveries
@@ -137,6 +138,12 @@ public final class EventBus: Sendable {
     /// ids (Audit's is).
     public func consumeLog(
         _ patterns: EventPattern..., as name: String, from start: ConsumerStart = .now, _ handler: @escaping EventBatchHandler
+    ) {
+        consumeLog(patterns, as: name, from: start, handler)
+    }
+
+    public func consumeLog(
+        _ patterns: [EventPattern], as name: String, from start: ConsumerStart = .now, _ handler: @escaping EventBatchHandler
     ) {
         register(Subscription(
             name: name, patterns: patterns, handler: { event, work in try await handler([event], work) }, start: start,
@@ -192,15 +199,16 @@ public final class EventBus: Sendable {
         let result = try await pool.transaction(isolation: isolation) { session in
             try await body(UnitOfWork(session: session, origin: origin, bus: self, depth: 0, journal: journal))
         }
-        if journal.hasDeliveries { committed(journal.consumers) }
+        if journal.hasEvents { committed(journal.consumers) }
         return result
     }
 
     // MARK: - Wake-ups after commit
 
-    /// Deliveries to `consumers` were committed: wakes those consumers' loops in this process's
-    /// relay at once (the others have nothing new), and NOTIFYs the other processes' relays,
-    /// outside any publishing transaction.
+    /// Events were committed, with deliveries to `consumers`: wakes those consumers' delivery
+    /// loops and every log consumer's loop in this process's relay at once (the other delivery
+    /// loops have nothing new), and NOTIFYs the other processes' relays, outside any publishing
+    /// transaction.
     func committed(_ consumers: Set<String>) {
         for listener in registry.withLockedValue({ Array($0.commitListeners.values) }) { listener(consumers) }
         notifyBell.ring()
@@ -210,7 +218,7 @@ public final class EventBus: Sendable {
     /// listener already woke the right loops), those of other processes wake every loop.
     let notifierID = UUID.random().lowercasedString
 
-    /// Tells other processes' relays that deliveries were committed, until cancelled: one NOTIFY
+    /// Tells other processes' relays that events were committed, until cancelled: one NOTIFY
     /// for any number of commits made while one is being sent or within `interval` after it, in
     /// a transaction of its own that does not wait for its WAL flush (a lost NOTIFY only costs a
     /// poll interval). ``EventRelay`` runs it (with its claim interval: the other processes' loops
@@ -231,7 +239,8 @@ public final class EventBus: Sendable {
         }
     }
 
-    /// Called after every commit that wrote deliveries, with their consumers' names, until
+    /// Called after every commit that published events, with the names of the consumers it wrote
+    /// deliveries for (maybe none), until
     /// ``removeCommitListener(_:)``.
     func addCommitListener(_ listener: @escaping @Sendable (Set<String>) -> Void) -> Int {
         registry.withLockedValue { registry in

@@ -17,6 +17,14 @@ public struct EventPattern: Sendable, Hashable, CustomStringConvertible, Express
         return description == eventType
     }
 
+    /// The pattern for SQL's `LIKE` (backslash escapes): `*` is `%`, `booking.*` is `booking.%`,
+    /// a name is itself with its underscores escaped.
+    var likePattern: String {
+        if description == "*" { return "%" }
+        let escaped = description.replacingOccurrences(of: "_", with: "\\_")
+        return description.hasSuffix(".*") ? String(escaped.dropLast()) + "%" : escaped
+    }
+
     static func isValid(_ pattern: String) -> Bool {
         pattern == "*" || EventName.isValid(pattern) || (pattern.hasSuffix(".*") && EventName.isSegment(pattern.dropLast(2)))
     }

@@ -56,8 +56,9 @@ public final class EventRelay: Sendable {
         public var fanOutBatch = 1000
         /// Events one step of a log consumer (``EventBus/consumeLog(_:as:from:_:)``) reads at most.
         public var logBatchSize = 500
-        /// How often a log consumer that has read up to the horizon moves the horizon and reads
-        /// again: about its lag behind the commits.
+        /// A log consumer's steps start at least this far apart unless the previous one read a
+        /// full batch: under a stream of commits one step takes the events of many (the horizon
+        /// needs two moves after a commit, so about twice this is the log's lag behind it).
         public var logInterval: Duration = .milliseconds(100)
         /// How often a retention pass runs (nil: never). Passes of several processes do not
         /// overlap (an advisory lock; the others skip).
@@ -121,10 +122,13 @@ public final class EventRelay: Sendable {
         let workers = consumers.flatMap { consumer in
             (0..<(consumer.readsLog ? 1 : max(1, options.workersPerConsumer))).map { _ in (consumer, Doorbell()) }
         }
-        let doorbells = workers.map(\.1)
-        // A commit in this process wakes only the loops of the consumers it wrote deliveries for.
+        let readers = logs.map { ($0, Doorbell()) }
+        let doorbells = workers.map(\.1) + readers.map(\.1)
+        // A commit in this process wakes the delivery loops of the consumers it wrote deliveries
+        // for, and every log reader (it published).
         let listening = bus.addCommitListener { names in
             for (consumer, doorbell) in workers where names.contains(consumer.name) { doorbell.ring() }
+            for (_, doorbell) in readers { doorbell.ring() }
         }
         let listener = PostgresListener(connectionString: bus.pool.configuration.connectionString, channels: [EventBus.channel])
         await withTaskGroup(of: Void.self) { group in
@@ -135,8 +139,8 @@ public final class EventRelay: Sendable {
             for (consumer, doorbell) in workers {
                 group.addTask { await self.deliver(to: consumer, doorbell: doorbell) }
             }
-            for consumer in logs {
-                group.addTask { await self.readLog(of: consumer) }
+            for (consumer, doorbell) in readers {
+                group.addTask { await self.readLog(of: consumer, doorbell: doorbell) }
             }
             await group.waitForAll()
         }
@@ -234,29 +238,39 @@ public final class EventRelay: Sendable {
         }
     }
 
-    /// A log consumer's loop: moves the horizon, reads the log up to it (``OutboxLog``), at once
-    /// again while a batch was full, else every ``Options/logInterval``. A step that fails for
-    /// the database's availability is retried with backoff. One that fails otherwise is read
-    /// again an event at a time, and an event that fails alone is parked as a dead letter (the
-    /// log goes on; its deliveries loop handles a replayed one).
-    private func readLog(of consumer: EventBus.Subscription) async {
+    /// A log consumer's loop: moves the horizon, reads the log up to it (``OutboxLog``), again at
+    /// once while a batch was full, every ``Options/logInterval`` while the horizon is behind the
+    /// events taken, else when a commit that published wakes it (this process's, or another's
+    /// NOTIFY; at the latest after ``Options/pollInterval``), no sooner than ``Options/logInterval``
+    /// after its previous step started (one step then takes the events of many commits). A step
+    /// that fails for the database's availability is retried with backoff. One that fails
+    /// otherwise is read again an event at a time, and an event that fails alone is parked as a
+    /// dead letter (the log goes on; its deliveries loop handles a replayed one).
+    private func readLog(of consumer: EventBus.Subscription, doorbell: Doorbell) async {
         var logger = self.logger
         logger[metadataKey: "events.consumer"] = "\(consumer.name)"
         var failures = 0
+        var started = ContinuousClock.now
+        var backlog = false
         while !Task.isCancelled {
             do {
-                let started = ContinuousClock.now
-                let readUp = try await permits.withPermit {
-                    let safe = try await ConsumerCursors.advanceHorizon(pool: bus.pool)
+                if !backlog { try? await Task.sleep(until: started + options.logInterval, clock: .continuous) }
+                started = ContinuousClock.now
+                let (readUp, horizonBehind) = try await permits.withPermit {
+                    let horizon = try await ConsumerCursors.advanceHorizonFully(pool: bus.pool)
                     do {
-                        return try await OutboxLog.step(consumer, safe: safe, limit: options.logBatchSize, bus: bus)
+                        let readUp = try await OutboxLog.step(consumer, safe: horizon.safe, limit: options.logBatchSize, bus: bus)
+                        return (readUp, horizon.safe < horizon.pending)
                     } catch let failure as OutboxLog.StepFailure where !failure.isTransient {
                         logger.warning("event log batch failed; reading it one event at a time", metadata: ["error": "\(failure)"])
-                        return try await isolate(consumer, safe: safe, logger: logger)
+                        return (try await isolate(consumer, safe: horizon.safe, logger: logger), horizon.safe < horizon.pending)
                     }
                 }
                 failures = 0
-                if readUp != false { try? await Task.sleep(until: started + options.logInterval, clock: .continuous) }
+                // A full batch: read on at once. Another process holds the log (nil), or it is
+                // read up to a horizon that has caught up: wait for a commit.
+                backlog = readUp == false
+                if readUp == true && !horizonBehind || readUp == nil { await doorbell.wait(timeout: options.pollInterval) }
             } catch {
                 failures += 1
                 if !Task.isCancelled {
@@ -383,7 +397,7 @@ public final class EventRelay: Sendable {
     func process(_ claimed: [OutboxStore.Claimed], consumer: EventBus.Subscription, logger: Logger) async throws {
         do {
             let journal = Journal()
-            defer { if journal.hasDeliveries { bus.committed(journal.consumers) } }
+            defer { if journal.hasEvents { bus.committed(journal.consumers) } }
             try await bus.pool.transaction(durable: false) { session in
                 let fresh = try await OutboxStore.settle(claimed, consumer: consumer.name, session: session)
                 if let batch = consumer.batchHandler {
@@ -467,7 +481,7 @@ public final class EventRelay: Sendable {
                 try await bus.pool.transaction(durable: false) { session in
                     try await handle(delivery, consumer: consumer, session: session, journal: journal)
                 }
-                if journal.hasDeliveries { bus.committed(journal.consumers) }
+                if journal.hasEvents { bus.committed(journal.consumers) }
             } catch let error as PostgresError where error.code.isConnectionFailure {
                 throw error
             } catch is CancellationError {

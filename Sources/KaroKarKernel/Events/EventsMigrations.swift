@@ -541,5 +541,45 @@ public enum EventsMigrations {
             END
             $$;
             """),
+        // The horizon waited for the oldest transaction of the whole cluster: a long writing
+        // transaction in another database (another application's, or a test's next door) held
+        // every log reader of this one back for as long as it ran. Every transaction that took
+        // a seq <= L (read first) had its transaction id before L was read, so when the snapshot
+        // S is taken next it is finished or in S's running list, and it runs in this database
+        // (the outbox is here); while it still runs its backend shows that id in
+        // pg_stat_activity (backend_xid, shown for every session). So the pending pair is now L
+        // and the running transactions of S whose id a backend of this database shows; the
+        // horizon moves once none of those is in progress. Prepared (two-phase) transactions are
+        // not backends and would be missed: the application does not prepare transactions.
+        Migration(context: "karokar_events", version: 10, name: "horizon_of_this_database", sql: """
+            ALTER TABLE karokar_events.horizon ADD COLUMN pending_xids xid8[] NOT NULL DEFAULT '{}';
+
+            CREATE OR REPLACE FUNCTION karokar_events.advance_horizon() RETURNS bigint LANGUAGE plpgsql AS $$
+            DECLARE
+                h karokar_events.horizon;
+                v_last bigint;
+                v_xids xid8[];
+            BEGIN
+                SELECT * INTO h FROM karokar_events.horizon WHERE id = 1 FOR UPDATE SKIP LOCKED;
+                IF NOT FOUND THEN
+                    RETURN (SELECT safe_seq FROM karokar_events.horizon WHERE id = 1);
+                END IF;
+                IF EXISTS (SELECT 1 FROM unnest(h.pending_xids) AS x WHERE pg_xact_status(x) = 'in progress') THEN
+                    RETURN h.safe_seq;
+                END IF;
+                -- The order matters: the sequence first, then (a later statement, a later
+                -- snapshot) the running transactions.
+                SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO v_last FROM karokar_events.outbox_seq_seq;
+                SELECT coalesce(array_agg(x), '{}') INTO v_xids
+                FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+                WHERE xid(x) IN (SELECT a.backend_xid FROM pg_stat_activity AS a
+                                 WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL);
+                UPDATE karokar_events.horizon
+                SET safe_seq = h.pending_seq, pending_seq = v_last, pending_xids = v_xids, pending_xmax = '0'::xid8
+                WHERE id = 1;
+                RETURN h.pending_seq;
+            END
+            $$;
+            """),
     ]
 }

@@ -43,7 +43,7 @@ enum OutboxLog {
     static func step(_ consumer: EventBus.Subscription, safe: Int64, limit: Int, bus: EventBus) async throws -> Bool? {
         guard let handler = consumer.batchHandler else { return true }
         let journal = Journal()
-        defer { if journal.hasDeliveries { bus.committed(journal.consumers) } }
+        defer { if journal.hasEvents { bus.committed(journal.consumers) } }
         return try await bus.pool.transaction(durable: false) { session -> Bool? in
             let held = try await session.query("""
                 SELECT position FROM karokar_events.consumer WHERE name = \(consumer.name) AND reads = 'log' FOR UPDATE SKIP LOCKED
@@ -51,9 +51,15 @@ enum OutboxLog {
             guard !held.isEmpty else { return nil }
             let position = try held[0].decode(Int64.self, "position")
             guard position < safe else { return true }
-            let rows = try await session.query("""
+            // Only the matching events leave the database (a consumer of a few types skips the
+            // rest there); the cursor still moves past the others.
+            let rows = try await session.query(consumer.patterns.contains("*") ? """
                 SELECT seq, event_type, envelope, trace_parent FROM karokar_events.outbox
                 WHERE seq > \(position)::int8 AND seq <= \(safe)::int8
+                ORDER BY seq LIMIT \(limit)::int
+                """ : """
+                SELECT seq, event_type, envelope, trace_parent FROM karokar_events.outbox
+                WHERE seq > \(position)::int8 AND seq <= \(safe)::int8 AND event_type LIKE ANY (\(consumer.patterns.map(\.likePattern))::text[])
                 ORDER BY seq LIMIT \(limit)::int
                 """)
             var last = position

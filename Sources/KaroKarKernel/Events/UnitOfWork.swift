@@ -46,7 +46,7 @@ public struct UnitOfWork: Sendable {
         let envelope = draft.envelope(origin: origin, at: bus.clock.now())
         let consumers = bus.consumerNames(for: envelope.eventType)
         OutboxStore.append(envelope, consumers: consumers, known: bus.knownConsumers, session: session)
-        if !consumers.isEmpty { journal.markDelivering(to: consumers) }
+        journal.markPublished(deliveringTo: consumers)
         let reacting = UnitOfWork(session: session, origin: origin, bus: bus, depth: depth + 1, journal: journal)
         for reaction in bus.reactions(for: envelope.eventType) {
             try await reaction.handler(envelope, reacting)
@@ -57,19 +57,30 @@ public struct UnitOfWork: Sendable {
 
 /// What a unit of work did that matters after its commit.
 final class Journal: Sendable {
-    private let delivering = NIOLockedValueBox(Set<String>())
+    private struct State {
+        var published = false
+        var delivering = Set<String>()
+    }
+
+    private let state = NIOLockedValueBox(State())
 
     init() {}
 
-    /// An event with deliveries to these after-commit consumers was written.
-    func markDelivering(to consumers: [String]) {
-        delivering.withLockedValue { $0.formUnion(consumers) }
+    /// An event was written, with deliveries to these after-commit consumers (none when every
+    /// consumer of its type reads the log).
+    func markPublished(deliveringTo consumers: [String]) {
+        state.withLockedValue { state in
+            state.published = true
+            state.delivering.formUnion(consumers)
+        }
     }
 
-    var hasDeliveries: Bool { delivering.withLockedValue { !$0.isEmpty } }
+    /// Whether anything was published: the relay's loops have something new after the commit.
+    var hasEvents: Bool { state.withLockedValue { $0.published } }
 
-    /// The consumers that got deliveries (their relay loops are the ones to wake).
-    var consumers: Set<String> { delivering.withLockedValue { $0 } }
+    /// The consumers that got deliveries (their delivery loops are the ones to wake; log
+    /// consumers wake on every commit that published).
+    var consumers: Set<String> { state.withLockedValue { $0.delivering } }
 }
 
 /// Failures of the bus itself (a handler's own errors pass through unchanged).

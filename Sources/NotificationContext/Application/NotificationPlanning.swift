@@ -3,22 +3,23 @@ import KaroKarKernel
 import KaroKarMessages
 
 /// The one subscription: the rules' event types and every booking event (to learn which
-/// corporates book which vehicle), after commit, from the moment the context is first deployed
-/// (`.now`), with dead letters not holding back their aggregate (`.proceed`: a notification
-/// that cannot be planned must not stop later ones). For each event a rule names, in the
+/// corporates book which vehicle), after commit, read from the outbox as a log (events migration
+/// 8: no delivery row per event, each event once with the cursor's move), from the moment the
+/// context is first deployed (`.now`); an event that cannot be planned is parked as a dead
+/// letter for operators and does not stop later ones. For each event a rule names, in the
 /// consumer's transaction: the recipients, then one delivery per recipient and channel,
 /// rendered, PENDING (to send), SENT (in-app: stored is delivered) or SKIPPED (opted out, no
-/// address, account disabled). Unique per (event, recipient, channel): a redelivered event adds
+/// address, account disabled). Unique per (event, recipient, channel): an event read again adds
 /// nothing. The senders take it from there after commit.
 enum NotificationPlanning {
     static let consumer = "notification"
 
-    /// Takes the relay's batches (up to 100 events) at once: recipients and preferences looked
-    /// up once per batch (``PlanningBatch``), the deliveries written in one statement. A batch
-    /// that fails is handed over again one event at a time by the relay.
+    /// Takes the log's batches (up to 500 events) at once: recipients and preferences looked up
+    /// once per batch (``PlanningBatch``), the deliveries written in one statement. A batch that
+    /// fails is read again one event at a time.
     static func subscribe(_ notification: Notification, to bus: EventBus) {
         let patterns = Set(NotificationRules.all.map(\.eventType)).union(["booking.*"]).sorted().map { EventPattern(stringLiteral: $0) }
-        bus.consumeBatches(patterns, as: consumer, from: .now, onDeadLetter: .proceed) { events, work in
+        bus.consumeLog(patterns, as: consumer, from: .now) { events, work in
             let batch = PlanningBatch(directory: notification.recipients)
             for event in events {
                 try await plan(event, notification: notification, batch, work)
