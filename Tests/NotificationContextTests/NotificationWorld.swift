@@ -7,6 +7,7 @@ import KaroKarServer
 import KaroKarServices
 import KaroKarTestSupport
 import NotificationContext
+import Testing
 
 /// The real server over TCP with real senders' peers: an SMTP server (aiosmtpd) and an HTTP
 /// server for SMS and push; an ACTIVE vendor whose admin and a staff member sign in, and the
@@ -32,6 +33,9 @@ struct NotificationWorld {
                 configure(&settings)
             }) { market in
                 let vendor = try await market.onboard(.vendor)
+                var probe = ServerSettings()
+                configure(&probe)
+                try await settle(market.pool, sending: probe.notification.sending)
                 let world = NotificationWorld(
                     market: market, smtp: smtp, http: http, vendor: vendor,
                     staff: try await market.member(of: vendor, role: "VENDOR_STAFF"), platform: try await market.platformAdmin()
@@ -45,6 +49,24 @@ struct NotificationWorld {
         }
         smtp.stop()
         await http.stop()
+    }
+
+    /// Waits until the onboarding's own notification (organization.approved, to the vendor's
+    /// admin) is planned and, when the senders run, sent: a test's SMTP behaviour (a hanging
+    /// mailbox) must not meet it.
+    static func settle(_ pool: PostgresPool, sending: Bool) async throws {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let row = try await pool.query("""
+                SELECT count(*) FILTER (WHERE event_type = 'organization.approved' AND channel = 'EMAIL' AND status <> 'PENDING')::int8 AS done,
+                       count(*) FILTER (WHERE status = 'PENDING')::int8 AS pending
+                FROM notification.deliveries
+                """).single()
+            if try row.decode(Int.self, "done") > 0, try row.decode(Int.self, "pending") == 0 { return }
+            if !sending, try row.decode(Int.self, "pending") > 0 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("the onboarding's notifications were not sent within 20 s")
     }
 
     static func senders(_ settings: inout ServerSettings, smtp: SMTPRecorder, http: HTTPRecorder) {
