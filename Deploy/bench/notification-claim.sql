@@ -27,12 +27,11 @@ EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 WITH due AS (
     SELECT id FROM deliveries
     WHERE status = 'PENDING' AND next_attempt_at <= clock_timestamp() AND channel = ANY ('{EMAIL}'::text[])
-      AND (lease_until IS NULL OR lease_until <= clock_timestamp())
     ORDER BY next_attempt_at LIMIT 64
     FOR UPDATE SKIP LOCKED
 )
 UPDATE deliveries AS d SET attempts = d.attempts + 1, lease = gen_random_uuid(),
-    lease_until = clock_timestamp() + interval '1 minute'
+    next_attempt_at = clock_timestamp() + interval '1 minute'
 FROM due WHERE d.id = due.id;
 
 \echo '== pinned, as the server claims (DeliveryStore.pinPlan)'
@@ -44,11 +43,10 @@ EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 WITH due AS (
     SELECT id FROM deliveries
     WHERE status = 'PENDING' AND next_attempt_at <= clock_timestamp() AND channel = ANY ('{EMAIL}'::text[])
-      AND (lease_until IS NULL OR lease_until <= clock_timestamp())
     ORDER BY next_attempt_at LIMIT 64
     FOR UPDATE SKIP LOCKED
 )
 UPDATE deliveries AS d SET attempts = d.attempts + 1, lease = gen_random_uuid(),
-    lease_until = clock_timestamp() + interval '1 minute'
+    next_attempt_at = clock_timestamp() + interval '1 minute'
 FROM due WHERE d.id = due.id;
 ROLLBACK;

@@ -58,7 +58,7 @@ struct DeliveryRetryTests {
             #expect(leases == 0)
             let refused = await #expect(throws: (any Error).self) {
                 try await world.pool.query("""
-                    UPDATE notification.deliveries SET lease = \(UUID.random())::uuid, lease_until = now() WHERE event_id = \(UUID(uuidString: event)!) AND status = 'SENT'
+                    UPDATE notification.deliveries SET lease = \(UUID.random())::uuid WHERE event_id = \(UUID(uuidString: event)!) AND status = 'SENT'
                     """)
             }
             #expect(String(describing: refused).contains("delivery_lease_only_pending"), "\(String(describing: refused))")

@@ -66,11 +66,9 @@ enum DeliveryStore {
 
     // MARK: - Senders
 
-    /// Claims up to `limit` due deliveries (not in-app) whose lease, if any, has ended: each gets
-    /// a new lease token held until `lease` from now (`lease_until`), its attempt counted, in a
-    /// transaction of its own that skips rows another process is claiming. A sender that dies
-    /// leaves them due again when the lease ends. `next_attempt_at` (the due index's key) stays:
-    /// the claim is a HOT update, no index entry written (migration 4).
+    /// Claims up to `limit` due deliveries (not in-app): each moves one `lease` ahead, its attempt
+    /// counted, under a new lease token, in a transaction of its own that skips rows another
+    /// process is claiming. A sender that dies leaves them due again when the lease ends.
     ///
     /// The plan is pinned (``pinPlan(_:)``) to `deliveries_due` in its order.
     static func claim(limit: Int, lease: Duration, channels: [NotificationChannel], pool: PostgresPool) async throws -> [OutgoingDelivery] {
@@ -82,13 +80,12 @@ enum DeliveryStore {
                 WITH due AS (
                     SELECT id FROM notification.deliveries
                     WHERE status = 'PENDING' AND next_attempt_at <= clock_timestamp() AND channel = ANY (\(channels.map(\.rawValue))::text[])
-                      AND (lease_until IS NULL OR lease_until <= clock_timestamp())
                     ORDER BY next_attempt_at LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED
                 )
                 UPDATE notification.deliveries AS d
                 SET attempts = d.attempts + 1, lease = \(token)::uuid,
-                    lease_until = clock_timestamp() + \(leaseMilliseconds) * interval '1 millisecond'
+                    next_attempt_at = clock_timestamp() + \(leaseMilliseconds) * interval '1 millisecond'
                 FROM due WHERE d.id = due.id
                 RETURNING d.id, d.event_id, d.event_type, d.recipient_user_id, d.channel, d.address, d.recipient_name, d.title, d.body,
                           d.short_body, d.attempts
@@ -117,8 +114,8 @@ enum DeliveryStore {
             pinPlan(session)
             _ = try await session.query("""
                 UPDATE notification.deliveries AS d
-                SET status = 'SENT', sent_at = clock_timestamp(), next_attempt_at = NULL, lease = NULL, lease_until = NULL,
-                    last_error = NULL, version = d.version + 1
+                SET status = 'SENT', sent_at = clock_timestamp(), next_attempt_at = NULL, lease = NULL, last_error = NULL,
+                    version = d.version + 1
                 FROM unnest(\(deliveries.map(\.id))::uuid[], \(deliveries.map(\.lease))::uuid[]) AS s(id, lease)
                 WHERE d.id = s.id AND d.lease = s.lease
                 """)
@@ -151,7 +148,7 @@ enum DeliveryStore {
             UPDATE notification.deliveries
             SET status = CASE WHEN \(final)::boolean THEN 'FAILED' ELSE 'PENDING' END,
                 next_attempt_at = CASE WHEN \(final)::boolean THEN NULL ELSE clock_timestamp() + \(delay) * interval '1 millisecond' END,
-                lease = NULL, lease_until = NULL, last_error = \(error), version = version + 1
+                lease = NULL, last_error = \(error), version = version + 1
             WHERE id = \(delivery.id) AND lease = \(delivery.lease)::uuid AND status = 'PENDING'
             """)
     }
@@ -188,7 +185,7 @@ enum DeliveryStore {
     static func retry(_ id: UUID, _ work: UnitOfWork) async throws -> Delivery? {
         try await work.query("""
             UPDATE notification.deliveries SET status = 'PENDING', attempts = 0, next_attempt_at = clock_timestamp(), lease = NULL,
-                lease_until = NULL, version = version + 1
+                version = version + 1
             WHERE id = \(id) AND status = 'FAILED'
             RETURNING \(columns)
             """).first(where: { _ in true }).map(delivery)

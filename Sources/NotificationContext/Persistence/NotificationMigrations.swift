@@ -76,17 +76,5 @@ public enum NotificationMigrations {
         Migration(context: "notification", version: 3, name: "drop_redundant_event_index", sql: """
             DROP INDEX notification.deliveries_of_event;
             """),
-        // A claim wrote the lease's end into next_attempt_at, the key of deliveries_due: every
-        // claimed row was a new tuple with an entry in each of the table's indexes (six) and the
-        // claim one of the three full-row writes each e-mail cost. The lease's end has a column
-        // of its own now, in no index, so a claim (attempts, lease, lease_until) can be a HOT
-        // update, written beside the row on its page (fillfactor 80 leaves room on new pages)
-        // with no index entry; the claim skips due rows whose lease has not ended.
-        Migration(context: "notification", version: 4, name: "lease_until", sql: """
-            ALTER TABLE notification.deliveries ADD COLUMN lease_until timestamptz;
-            UPDATE notification.deliveries SET lease_until = next_attempt_at WHERE lease IS NOT NULL;
-            ALTER TABLE notification.deliveries ADD CONSTRAINT delivery_lease_has_end CHECK ((lease IS NULL) = (lease_until IS NULL));
-            ALTER TABLE notification.deliveries SET (fillfactor = 80);
-            """),
     ]
 }
