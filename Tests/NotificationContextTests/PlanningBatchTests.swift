@@ -1,5 +1,6 @@
 import Foundation
 import KaroKarKernel
+import KaroKarMessages
 import KaroKarPostgres
 import KaroKarTestSupport
 import Testing
@@ -11,6 +12,54 @@ import Testing
 /// a later one (a redelivered event), is written once.
 @Suite(.serialized)
 struct PlanningBatchTests {
+    /// A batch learns bookings from its events in one statement; what it learned before a
+    /// `vehicle.suspended` in the same batch is written before that event's recipients are read:
+    /// the open booking's corporate is told, the one cancelled earlier in the batch is not.
+    @Test func aSuspensionSeesTheBookingsLearnedEarlierInItsBatch() async throws {
+        try await NotificationWorld.run({ settings in
+            settings.notification.sending = false
+        }) { world in
+            let corporate = try await world.market.onboard(.corporate)
+            let bus = world.market.server.application.bus!
+            func requested(_ booking: String, _ vehicle: String) -> EventDraft {
+                var payload = EventsV1.BookingRequested()
+                (payload.bookingId, payload.vehicleId, payload.vendorOrganizationId) = (booking, vehicle, world.vendor.id)
+                (payload.corporateOrganizationId, payload.requestedBy) = (corporate.id, corporate.admin.userID)
+                return EventDraft("booking.requested", aggregateType: "booking", aggregateID: booking, payload: .bookingRequested(payload))
+            }
+            func cancelled(_ booking: String, _ vehicle: String) -> EventDraft {
+                var payload = EventsV1.BookingCancelled()
+                (payload.bookingId, payload.vehicleId, payload.vendorOrganizationId) = (booking, vehicle, world.vendor.id)
+                (payload.corporateOrganizationId, payload.previousStatus) = (corporate.id, .requested)
+                return EventDraft("booking.cancelled", aggregateType: "booking", aggregateID: booking, payload: .bookingCancelled(payload))
+            }
+            func suspended(_ vehicle: String) -> EventDraft {
+                var payload = EventsV1.VehicleSuspended()
+                (payload.vehicleId, payload.organizationId, payload.suspensionId) = (vehicle, world.vendor.id, UUID.random().lowercasedString)
+                return EventDraft("vehicle.suspended", aggregateType: "vehicle", aggregateID: vehicle, payload: .vehicleSuspended(payload))
+            }
+            let (open, closed) = (UUID.random().lowercasedString, UUID.random().lowercasedString)
+            // One transaction: the log hands the planner these events in one batch.
+            let (openSuspension, closedSuspension) = try await bus.transaction(.system()) { work in
+                try await work.publish(requested(UUID.random().lowercasedString, open))
+                let closedBooking = UUID.random().lowercasedString
+                try await work.publish(requested(closedBooking, closed))
+                try await work.publish(cancelled(closedBooking, closed))
+                return (try await work.publish(suspended(open)).eventId, try await work.publish(suspended(closed)).eventId)
+            }
+            #expect(try await world.waitUntil {
+                let (a, b) = (try await world.deliveries(of: openSuspension), try await world.deliveries(of: closedSuspension))
+                return !a.isEmpty && !b.isEmpty
+            })
+            let told = Set(try await world.deliveries(of: openSuspension).map(\.recipient))
+            #expect(told.contains(corporate.admin.userID), "the corporate with an open booking on the vehicle is told")
+            #expect(told.contains(world.vendor.admin.userID))
+            let toldOfClosed = Set(try await world.deliveries(of: closedSuspension).map(\.recipient))
+            #expect(!toldOfClosed.contains(corporate.admin.userID), "a booking cancelled earlier in the batch is closed")
+            #expect(toldOfClosed.contains(world.vendor.admin.userID))
+        }
+    }
+
     @Test func aBatchIsWrittenOnceWithItsTextIntact() async throws {
         try await NotificationWorld.run({ settings in
             settings.notification.sending = false

@@ -24,6 +24,7 @@ enum NotificationPlanning {
             for event in events {
                 try await plan(event, notification: notification, batch, work)
             }
+            batch.flushLearnedBookings(work)
             DeliveryStore.plan(batch.planned, work)
         }
     }
@@ -33,12 +34,15 @@ enum NotificationPlanning {
         if event.eventType.hasPrefix("booking."), let booking = uuid(facts["bookingId"]), let vehicle = uuid(facts["vehicleId"]),
            let corporate = uuid(facts["corporateOrganizationId"]) {
             let closed = ["booking.rejected", "booking.completed", "booking.terminated", "booking.cancelled"].contains(event.eventType)
-            DeliveryStore.learnBooking(booking, vehicle: vehicle, corporate: corporate, open: !closed, work)
+            batch.learnBooking(booking, vehicle: vehicle, corporate: corporate, open: !closed)
         }
         guard let rule = NotificationRules.byEventType[event.eventType],
               rule.when.allSatisfy({ facts[$0] == "true" }), !rule.unless.contains(where: { facts[$0] == "true" }),
               let eventID = uuid(event.eventId)
         else { return }
+        if rule.recipients.contains(where: \.readsLearnedBookings) {
+            batch.flushLearnedBookings(work)  // what the batch learned so far, before it is read
+        }
         let people = try await recipients(of: rule, facts: facts, directory: batch, work)
         guard !people.isEmpty else { return }
         let preferences = try await batch.preferences(of: people.map(\.userID), work)
@@ -130,12 +134,27 @@ final class PlanningBatch: RecipientDirectory, @unchecked Sendable {
 
     let directory: any RecipientDirectory
     var planned: [DeliveryStore.Planned] = []
+    /// Bookings learned from the batch's events and not yet written: one statement for many.
+    private var learned: [UUID: DeliveryStore.LearnedBooking] = [:]
     private var members: [Members: [RecipientFacts]] = [:]
     private var memberships: [Membership: RecipientFacts?] = [:]
     private var preferences: [UUID: NotificationPreferences?] = [:]
 
     init(directory: any RecipientDirectory) {
         self.directory = directory
+    }
+
+    /// Notes a booking event's facts (closed once any event closed it).
+    func learnBooking(_ booking: UUID, vehicle: UUID, corporate: UUID, open: Bool) {
+        let known = learned[booking]
+        learned[booking] = DeliveryStore.LearnedBooking(booking: booking, vehicle: vehicle, corporate: corporate, open: open && (known?.open ?? true))
+    }
+
+    /// Queues the learned bookings' upsert (with the transaction's next statement).
+    func flushLearnedBookings(_ work: UnitOfWork) {
+        guard !learned.isEmpty else { return }
+        DeliveryStore.learnBookings(Array(learned.values), work)
+        learned = [:]
     }
 
     func recipients(organization: UUID, roles: [String], limit: Int, on work: UnitOfWork) async throws -> [RecipientFacts] {

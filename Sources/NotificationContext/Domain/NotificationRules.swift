@@ -9,6 +9,12 @@ enum RecipientRule: Sendable, Hashable {
     /// The members holding one of `roles` of every corporate with an open booking (not rejected,
     /// completed, terminated nor cancelled) on the vehicle in the fact `vehicle`.
     case bookingCorporates(vehicle: String, roles: [String])
+
+    /// Whether finding the recipients reads the bookings Notification learned from events.
+    var readsLearnedBookings: Bool {
+        if case .bookingCorporates = self { return true }
+        return false
+    }
 }
 
 /// One rule: an event type, whom it concerns, on which channels, with which template.

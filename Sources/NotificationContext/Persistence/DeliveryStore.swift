@@ -47,11 +47,22 @@ enum DeliveryStore {
             """)
     }
 
-    /// Learns a booking's vehicle, corporate and whether it is open, from a booking event.
-    static func learnBooking(_ booking: UUID, vehicle: UUID, corporate: UUID, open: Bool, _ work: UnitOfWork) {
+    /// What a booking event tells Notification about its booking.
+    struct LearnedBooking: Sendable {
+        var booking: UUID
+        var vehicle: UUID
+        var corporate: UUID
+        var open: Bool
+    }
+
+    /// Learns bookings' vehicles, corporates and whether they are open (a closed one stays
+    /// closed), in one statement queued with the transaction's next; each booking once.
+    static func learnBookings(_ bookings: [LearnedBooking], _ work: UnitOfWork) {
+        guard !bookings.isEmpty else { return }
         work.session.enqueue("""
             INSERT INTO notification.bookings (booking_id, vehicle_id, corporate_organization_id, open)
-            VALUES (\(booking)::uuid, \(vehicle)::uuid, \(corporate)::uuid, \(open)::boolean)
+            SELECT * FROM unnest(\(bookings.map(\.booking))::uuid[], \(bookings.map(\.vehicle))::uuid[],
+                                 \(bookings.map(\.corporate))::uuid[], \(bookings.map(\.open))::boolean[])
             ON CONFLICT (booking_id) DO UPDATE SET open = EXCLUDED.open AND notification.bookings.open, updated_at = clock_timestamp()
             """)
     }
