@@ -21,7 +21,8 @@
 #        Deploy/bench/claim-heads.sql for the relay's claim before events migration 6)
 # Part 2 also prints the server's and PostgreSQL's CPU per call over its load phase
 # (Deploy/bench/cpu.py); with BENCH_PG_STATS=1 (pg_stat_statements, Deploy/bench/cluster.sh) it
-# prints PostgreSQL's time by part (request path, relay, each consumer) and the top statements.
+# prints PostgreSQL's time by part (request path, relay, each consumer) and the top statements
+# (and, with BENCH_PG_SETTINGS=pg_stat_statements.track_planning=on, the top ones by planning time).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

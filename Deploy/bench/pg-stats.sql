@@ -33,3 +33,11 @@ SELECT calls, round(total_exec_time::numeric) AS total_ms, round(mean_exec_time:
 FROM pg_stat_statements
 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg_stat_statements%'
 ORDER BY total_exec_time DESC LIMIT 30;
+
+\echo '-- top 15 statements by planning time (with pg_stat_statements.track_planning = on; else empty)'
+SELECT calls, plans, round(total_plan_time::numeric) AS plan_ms, round(total_exec_time::numeric) AS exec_ms,
+    NOT toplevel AS nested, left(regexp_replace(query, '\s+', ' ', 'g'), 150) AS query
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg_stat_statements%'
+  AND total_plan_time > 0
+ORDER BY total_plan_time DESC LIMIT 15;

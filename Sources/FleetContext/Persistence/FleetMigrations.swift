@@ -274,5 +274,6 @@ public enum FleetMigrations {
         freeIntervals,
         freeDetails,
         freeMake,
+        cachedTurnaround,
     ]
 }
