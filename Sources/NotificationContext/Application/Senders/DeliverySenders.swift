@@ -10,21 +10,26 @@ import Logging
 /// PENDING again after a backoff with jitter, or FAILED when the attempts run out or the refusal
 /// is permanent. It claims more as slots free up, and at least every poll interval. Sent
 /// deliveries are recorded together (``SentRecorder``: one statement for all that finished while
-/// the previous one ran), not one round trip each.
+/// the previous one ran), not one round trip each; a slot is free again once its message is
+/// sent, not once SENT is written, and the loop claims nothing while more than
+/// ``maximumUnrecorded`` sent deliveries wait to be recorded (the database slower than the
+/// senders), so the recorder's queue stays bounded.
 struct DeliverySenders {
     let notification: Notification
     let recorder: SentRecorder
 
     init(notification: Notification) {
         self.notification = notification
-        recorder = SentRecorder(pool: notification.environment.pool)
+        recorder = SentRecorder(pool: notification.environment.pool, logger: notification.environment.logger)
     }
 
     var options: NotificationOptions { notification.options }
     var logger: Logger { notification.environment.logger }
+    var maximumUnrecorded: Int { 8 * options.maximumInFlight }
 
     func run() async {
         await loop()
+        await recorder.drain()  // what was sent is recorded before the process stops
         for sender in notification.senders.values { await sender.close() }
     }
 
@@ -35,7 +40,7 @@ struct DeliverySenders {
             var inFlight = 0
             var ticking = false
             while !Task.isCancelled {
-                let free = options.maximumInFlight - inFlight
+                let free = await recorder.backlog > maximumUnrecorded ? 0 : options.maximumInFlight - inFlight
                 if free > 0 {
                     do {
                         for delivery in try await DeliveryStore.claim(limit: free, lease: options.lease, channels: channels, pool: pool) {
@@ -68,7 +73,7 @@ struct DeliverySenders {
         guard let sender = notification.senders[delivery.channel] else { return }
         do {
             try await sender.send(delivery)
-            try await recorder.record(delivery)
+            await recorder.enqueue(delivery)
         } catch let failure as SendFailure {
             let last = failure.isPermanent || delivery.attempt >= options.maximumAttempts
             let delay = last ? nil : options.retryDelay(afterAttempts: delivery.attempt)
@@ -83,9 +88,7 @@ struct DeliverySenders {
                 logger.warning("cannot record a failed delivery", metadata: ["delivery": "\(delivery.id.lowercasedString)", "error": "\(error)"])
             }
         } catch {
-            // Recording SENT failed (the database): the lease ends and it is sent again, with the
-            // same Message-ID / idempotency key.
-            logger.warning("cannot record a sent delivery", metadata: ["delivery": "\(delivery.id.lowercasedString)", "error": "\(error)"])
+            logger.warning("delivery attempt failed", metadata: ["delivery": "\(delivery.id.lowercasedString)", "error": "\(error)"])
         }
     }
 }
@@ -93,40 +96,56 @@ struct DeliverySenders {
 /// Records sent deliveries in batches, like a group commit: a delivery sent while a batch is
 /// being written waits for the next one, which takes everything that arrived meanwhile (at most
 /// ``maximumBatch``). So a busy sender writes one statement per batch, an idle one per delivery
-/// (no timer, no added latency). A delivery not yet recorded when its process dies is due again
-/// after its lease and sent again with the same Message-ID (as one in flight would be).
+/// (no timer, no added latency). Senders hand a delivery over and go on (``enqueue(_:)``); a
+/// batch that cannot be written (the database) is logged and its deliveries are due again after
+/// their lease and sent again with the same Message-ID, as when the process dies before
+/// recording them.
 actor SentRecorder {
     static let maximumBatch = 500
 
     let pool: PostgresPool
-    private var queue: [(delivery: OutgoingDelivery, done: CheckedContinuation<Void, any Error>)] = []
-    private var writing = false
+    let logger: Logger
+    private var queue: [OutgoingDelivery] = []
+    private var writing = 0
+    private var drained: [CheckedContinuation<Void, Never>] = []
 
-    init(pool: PostgresPool) {
+    init(pool: PostgresPool, logger: Logger) {
         self.pool = pool
+        self.logger = logger
     }
 
-    func record(_ delivery: OutgoingDelivery) async throws {
-        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            queue.append((delivery, done))
-            if !writing {
-                writing = true
-                Task { await self.write() }
-            }
+    /// Sent deliveries not yet recorded (queued or being written).
+    var backlog: Int { queue.count + writing }
+
+    func enqueue(_ delivery: OutgoingDelivery) {
+        queue.append(delivery)
+        if writing == 0 {
+            writing = min(queue.count, Self.maximumBatch)
+            Task { await self.write() }
         }
+    }
+
+    /// Returns once every delivery handed over so far is recorded (or its batch failed).
+    func drain() async {
+        guard backlog > 0 else { return }
+        await withCheckedContinuation { drained.append($0) }
     }
 
     private func write() async {
         while !queue.isEmpty {
             let batch = Array(queue.prefix(Self.maximumBatch))
             queue.removeFirst(batch.count)
+            writing = batch.count
             do {
-                try await DeliveryStore.sent(batch.map(\.delivery), pool: pool)
-                for entry in batch { entry.done.resume() }
+                try await DeliveryStore.sent(batch, pool: pool)
             } catch {
-                for entry in batch { entry.done.resume(throwing: error) }
+                logger.warning("cannot record sent deliveries; they are due again when their leases end", metadata: [
+                    "deliveries": "\(batch.count)", "error": "\(error)",
+                ])
             }
         }
-        writing = false
+        writing = 0
+        for waiter in drained { waiter.resume() }
+        drained = []
     }
 }
