@@ -84,6 +84,21 @@ extension UUID {
         }
     }
 
+    /// A time-ordered (version 7, RFC 9562) UUID: the Unix time in milliseconds (clamped to 0 ...
+    /// 2^48 - 1) in its first 48 bits, then 74 random bits. Keys made so arrive in about the
+    /// order of their indexes: a new entry lands on the index's last pages, not on a random leaf
+    /// (fewer pages dirtied and written whole to the WAL after each checkpoint, in tables that
+    /// take thousands of rows a second: events, audit records, notification deliveries).
+    public static func timeOrdered(unixMilliseconds: Int64) -> UUID {
+        let milliseconds = UInt64(clamping: min(max(unixMilliseconds, 0), (1 << 48) - 1))
+        var bytes = random().uuid
+        withUnsafeMutableBytes(of: &bytes) { buffer in
+            for index in 0..<6 { buffer[index] = UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * UInt64(index))) }
+            buffer[6] = buffer[6] & 0x0F | 0x70  // version 7
+        }
+        return UUID(uuid: bytes)
+    }
+
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// The hyphenated lower-case form (`6f1c…-…`), as the wire and PostgreSQL write UUIDs. Written

@@ -87,9 +87,9 @@ struct PlanningBatchTests {
             }
             // The first person's e-mail twice in the batch.
             rows.append(planned(people[0], .email, .pending))
-            _ = try await bus.transaction(.system()) { work in DeliveryStore.plan(rows, work) }
+            _ = try await bus.transaction(.system()) { work in DeliveryStore.plan(rows, at: SystemClock().now(), work) }
             // Redelivered: a later batch writes nothing new.
-            _ = try await bus.transaction(.system()) { work in DeliveryStore.plan(Array(rows.prefix(4)), work) }
+            _ = try await bus.transaction(.system()) { work in DeliveryStore.plan(Array(rows.prefix(4)), at: SystemClock().now(), work) }
 
             let written = try await world.pool.query("""
                 SELECT recipient_user_id, channel, status, last_error, next_attempt_at IS NOT NULL AS due, sent_at IS NOT NULL AS sent,

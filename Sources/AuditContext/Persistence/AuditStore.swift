@@ -52,7 +52,7 @@ enum AuditStore {
         for record in records where recorded.insert(record.eventID).inserted {
             let (next, overflow) = sequence.addingReportingOverflow(1)
             guard !overflow else { throw AuditStoreError.sequenceExhausted }
-            let id = UUID.random()
+            let id = UUID.timeOrdered(unixMilliseconds: recordedAt.microseconds / 1000)
             let link = hash
             hash = AuditHash.record(previous: link, sequence: next, id: id, record, recordedAt: recordedAt)
             sequence = next

@@ -53,7 +53,8 @@ public struct EventDraft: Sendable, Hashable {
 
     func envelope(origin: EventOrigin, at instant: Instant) -> EventsV1.EventEnvelope {
         EventsV1.EventEnvelope(
-            eventId: UUID.random().lowercasedString, eventType: eventType, aggregateType: aggregateType,
+            eventId: UUID.timeOrdered(unixMilliseconds: instant.microseconds / 1000).lowercasedString, eventType: eventType,
+            aggregateType: aggregateType,
             aggregateId: aggregateID, occurredAt: instant.timestamp,
             version: schemaVersion, actor: origin.actor, organizationId: origin.organizationID,
             correlationId: origin.correlationID, aggregateVersion: aggregateVersion, payload: payload

@@ -25,7 +25,7 @@ enum NotificationPlanning {
                 try await plan(event, notification: notification, batch, work)
             }
             batch.flushLearnedBookings(work)
-            DeliveryStore.plan(batch.planned, work)
+            DeliveryStore.plan(batch.planned, at: notification.environment.clock.now(), work)
         }
     }
 

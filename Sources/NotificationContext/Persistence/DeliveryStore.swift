@@ -24,9 +24,11 @@ enum DeliveryStore {
 
     /// Writes the deliveries, in one statement, but none the event already has for the recipient
     /// and channel (a redelivered event changes nothing). Queued with the transaction's next
-    /// statement. PENDING ones are due at once; SENT ones (in-app) are sent now.
-    static func plan(_ planned: [Planned], _ work: UnitOfWork) {
+    /// statement. PENDING ones are due at once; SENT ones (in-app) are sent now. Their ids are
+    /// time-ordered (made at `now`): the table's primary key takes them at its right end.
+    static func plan(_ planned: [Planned], at now: Instant, _ work: UnitOfWork) {
         guard !planned.isEmpty else { return }
+        let milliseconds = now.microseconds / 1000
         work.session.enqueue("""
             INSERT INTO notification.deliveries (id, event_id, event_type, recipient_user_id, organization_id, channel, template, status,
                 last_error, next_attempt_at, sent_at, address, recipient_name, title, body, short_body, subject_type, subject_id)
@@ -34,7 +36,7 @@ enum DeliveryStore {
                 NULLIF(u.last_error, ''), CASE WHEN u.status = 'PENDING' THEN clock_timestamp() END,
                 CASE WHEN u.status = 'SENT' THEN clock_timestamp() END, u.address, u.recipient_name, u.title, u.body, u.short_body,
                 u.subject_type, u.subject_id
-            FROM unnest(\(planned.map { _ in UUID.random() })::uuid[], \(planned.map(\.eventID))::uuid[], \(planned.map(\.eventType))::text[],
+            FROM unnest(\(planned.map { _ in UUID.timeOrdered(unixMilliseconds: milliseconds) })::uuid[], \(planned.map(\.eventID))::uuid[], \(planned.map(\.eventType))::text[],
                 \(planned.map(\.recipient.userID))::uuid[], \(planned.map(\.recipient.organizationID))::uuid[],
                 \(planned.map(\.channel.rawValue))::text[], \(planned.map(\.template))::text[], \(planned.map(\.status.rawValue))::text[],
                 \(planned.map { $0.lastError ?? "" })::text[], \(planned.map(\.address))::text[],
