@@ -29,7 +29,14 @@ struct DeliverySenders {
 
     func run() async {
         await loop()
-        await recorder.drain()  // what was sent is recorded before the process stops
+        // What was sent is recorded before the process stops, unless the database takes longer
+        // than 5 s (those are due again after their lease, as after a crash).
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await recorder.drain() }
+            group.addTask { try? await Task.sleep(for: .seconds(5)) }
+            await group.next()
+            group.cancelAll()
+        }
         for sender in notification.senders.values { await sender.close() }
     }
 
@@ -107,7 +114,8 @@ actor SentRecorder {
     let logger: Logger
     private var queue: [OutgoingDelivery] = []
     private var writing = 0
-    private var drained: [CheckedContinuation<Void, Never>] = []
+    private var drained: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiter = 0
 
     init(pool: PostgresPool, logger: Logger) {
         self.pool = pool
@@ -125,10 +133,23 @@ actor SentRecorder {
         }
     }
 
-    /// Returns once every delivery handed over so far is recorded (or its batch failed).
+    /// Returns once every delivery handed over so far is recorded (or its batch failed), or the
+    /// task is cancelled.
     func drain() async {
         guard backlog > 0 else { return }
-        await withCheckedContinuation { drained.append($0) }
+        nextWaiter += 1
+        let id = nextWaiter
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if Task.isCancelled { continuation.resume() } else { drained[id] = continuation }
+            }
+        } onCancel: {
+            Task { await self.release(id) }
+        }
+    }
+
+    private func release(_ id: Int) {
+        drained.removeValue(forKey: id)?.resume()
     }
 
     private func write() async {
@@ -145,7 +166,7 @@ actor SentRecorder {
             }
         }
         writing = 0
-        for waiter in drained { waiter.resume() }
-        drained = []
+        for waiter in drained.values { waiter.resume() }
+        drained = [:]
     }
 }
