@@ -80,11 +80,17 @@ public struct KaroKarApplication: Sendable {
         self.contexts = contexts
     }
 
-    /// Runs the start-up work (the shared page-token secret, then each context's: signing keys,
-    /// the platform bootstrap), then starts serving. A failure here means the server must not
-    /// serve: it is thrown before the listener opens.
+    /// Runs the start-up work (the event consumers' registration, the shared page-token secret,
+    /// then each context's: signing keys, the platform bootstrap), then starts serving. A failure
+    /// here means the server must not serve: it is thrown before the listener opens.
+    ///
+    /// The consumers are registered first (the relay does it again when it runs): a log consumer
+    /// new to the database starts reading from its registration (`ConsumerStart.now`), and an
+    /// event this process published before it would be outside its log. (A delivery consumer
+    /// never missed one: the publisher writes its delivery.)
     @discardableResult
     public func start() async throws -> SocketAddress {
+        if let relay { try await relay.registerConsumers() }
         if let bus { try await ServerSecrets.installPageTokenSecret(in: pages, pool: bus.pool) }
         for context in contexts.contexts { try await context.start() }
         let address = try await server.start()
