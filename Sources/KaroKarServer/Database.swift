@@ -42,8 +42,8 @@ public struct Database: Sendable {
         configuration.tracer = tracer
         let database = Database(pool: PostgresPool(configuration: configuration), embedded: embedded)
         do {
-            try await database.pool.query("SELECT 1")
-            if embedded == nil { try await PoolerCheck.run(connectionString: connectionString) }
+            try await database.firstAnswer(logger: logger)
+            if embedded == nil { try await PoolerCheck.run(connectionString: connectionString, patience: firstConnectionPatience) }
         } catch let error as PostgresError {
             await database.close()
             // At start the server's text is what the operator needs (a refused password, an unknown host).
@@ -53,6 +53,34 @@ public struct Database: Sendable {
             throw error
         }
         return database
+    }
+
+    /// How long the start waits for a database that is slow to accept its first connection (a
+    /// machine under load, a cluster still recovering): longer than a call's acquire timeout,
+    /// since a server that gives up here does not start at all.
+    static let firstConnectionPatience: Duration = .seconds(60)
+
+    /// `SELECT 1` on the first connection. A pool timeout while the connection is still being
+    /// opened (no connect error) is retried until ``firstConnectionPatience``, with a warning each
+    /// time; a refused connection (bad password, unknown database, nothing listening) fails at
+    /// once with the database's reason.
+    func firstAnswer(logger: Logger) async throws {
+        let started = ContinuousClock.now
+        while true {
+            do {
+                try await pool.query("SELECT 1")
+                return
+            } catch let error as PostgresError where error.code == .poolTimeout && pool.lastConnectError == nil {
+                let waited = ContinuousClock.now - started
+                guard waited < Self.firstConnectionPatience else {
+                    throw StartupFailure(description: "cannot use the database: it has not accepted a connection within \(Self.firstConnectionPatience)")
+                }
+                logger.warning("the database has not accepted a connection yet; still waiting", metadata: [
+                    "waited_s": "\(waited.components.seconds)",
+                    "patience": "\(Self.firstConnectionPatience)",
+                ])
+            }
+        }
     }
 
     /// Applies pending migrations; returns how many ran.

@@ -19,10 +19,15 @@ enum PoolerCheck {
         }
     }
 
-    static func run(connectionString: String) async throws {
+    /// `patience`: how long each of the two connections may take to open. The start's, not a
+    /// call's acquire timeout: the database has just answered, a slow connect here means a machine
+    /// under load, and a server that gives up does not start at all (a refusal still fails, with
+    /// the database's reason, once the patience is spent).
+    static func run(connectionString: String, patience: Duration) async throws {
         var configuration = PostgresPool.Configuration(connectionString: connectionString)
         configuration.maximumConnections = 2
         configuration.ioThreads = 1
+        configuration.acquireTimeout = patience
         let probe = PostgresPool(configuration: configuration)
         do {
             try await probe.withConnection { first in

@@ -135,7 +135,7 @@ struct SocketPollerShutdownTests {
     @Test("a statement running across the pool's close completes without spinning")
     func runningStatementDoesNotSpin() async throws {
         let (pool, connectionString) = try await TestDatabase.fresh(maximumConnections: 1)
-        let running = Task { try await pool.query("SELECT pg_sleep(0.6) IS NULL AS slept").single().decode(Bool.self, "slept") }
+        let running = Task { try await pool.query("SELECT pg_sleep(1.5) IS NULL AS slept").single().decode(Bool.self, "slept") }
         // The statement is on the server (seen from another pool) before the close: a fixed sleep
         // was not always enough on a busy machine (the connection was still being opened, the
         // close failed the statement at once, and nothing waited after the shutdown).
@@ -143,7 +143,7 @@ struct SocketPollerShutdownTests {
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             let seen = try await observer.query(
-                "SELECT count(*)::int8 AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(0.6)%' AND state = 'active'"
+                "SELECT count(*)::int8 AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(1.5)%' AND state = 'active'"
             ).single().decode(Int64.self, "n")
             if seen > 0 { break }
             try await Task.sleep(for: .milliseconds(10))
