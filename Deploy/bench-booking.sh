@@ -18,7 +18,8 @@
 #        needs no quiet machine; BENCH_SERVER_ENV adds server settings, e.g.
 #        BENCH_SERVER_ENV=KAROKAR_EVENTS_CLAIM_INTERVAL_MS=0 for the relay claiming whenever woken;
 #        BENCH_AFTER_START_SQL=FILE runs FILE on the database once the server has migrated it, e.g.
-#        Deploy/bench/claim-heads.sql for the relay's claim before events migration 6)
+#        Deploy/bench/claim-heads.sql for the relay's claim before events migration 6; BENCH_POOL=N
+#        sets the server's database pool, default 6)
 # Part 2 also prints the server's and PostgreSQL's CPU per call over its load phase
 # (Deploy/bench/cpu.py); with BENCH_PG_STATS=1 (pg_stat_statements, Deploy/bench/cluster.sh) it
 # prints PostgreSQL's time by part (request path, relay, each consumer) and the top statements
@@ -28,7 +29,13 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 seconds="${1:-20}"
 clients=16
-BENCH_SERVER_ENV="KAROKAR_DATABASE_POOL_SIZE=20 KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S=0 ${BENCH_SERVER_ENV:-}"
+# A pool of 6 connections, three per core of this 2-core machine (server and PostgreSQL on it):
+# calls beyond that wait in the pool's FIFO queue instead of sharing the cores inside PostgreSQL,
+# which made the heavy steps' p99 two to three times their p50 (booking lives 2026-12-06, p99 per
+# step: pool 20, 24 to 58 ms; 10, 24 to 43; 6, 19 to 24; 5, 21 to 26; 4 and 3 fewer calls/s).
+# One event loop (BENCH_LOOPS to change it): PostgreSQL shares the two cores, and the lives ran
+# about 3% more calls/s with one loop than with two (README, "Settings").
+BENCH_SERVER_ENV="KAROKAR_DATABASE_POOL_SIZE=${BENCH_POOL:-6} KAROKAR_EVENT_LOOP_THREADS=${BENCH_LOOPS:-1} KAROKAR_BOOKING_EXPIRY_SWEEP_INTERVAL_S=0 ${BENCH_SERVER_ENV:-}"
 source Deploy/bench/server.sh
 if [ -n "${BENCH_AFTER_START_SQL:-}" ]; then
   echo "== after start: $BENCH_AFTER_START_SQL"

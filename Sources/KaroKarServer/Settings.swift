@@ -1,3 +1,4 @@
+import Foundation
 public import IdentityContext
 import KaroKarProto
 public import FleetContext
@@ -34,6 +35,9 @@ public struct ServerSettings: Sendable {
     public var databasePassword: String?
     public var dataDirectory = ".karokar"
     public var databasePoolSize = 10
+    /// SwiftNIO event loops (threads) serving the RPC and admin connections; default: the
+    /// machine's cores (README, "Settings": fewer where PostgreSQL shares the machine).
+    public var eventLoopThreads = ProcessInfo.processInfo.activeProcessorCount
     public var databaseAcquireTimeout: Duration = .seconds(5)
     public var migrateOnStart = true
     public var fleet = FleetOptions()
@@ -66,6 +70,7 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "database-password-file", help: "file holding database-password", defaultValue: ""),
         SettingSpec(name: "data-dir", help: "where the private PostgreSQL cluster lives", defaultValue: ".karokar"),
         SettingSpec(name: "database-pool-size", help: "connections in the PostgreSQL pool", defaultValue: "10"),
+        SettingSpec(name: "event-loop-threads", help: "SwiftNIO event loops (threads) serving connections (1 to 256); fewer than the cores leaves them to a PostgreSQL on the same machine", defaultValue: "the machine's cores"),
         SettingSpec(name: "database-acquire-timeout-ms", help: "how long a call waits for a pool connection before UNAVAILABLE / DATABASE_UNAVAILABLE", defaultValue: "5000"),
         SettingSpec(name: "migrate-on-start", help: "apply pending migrations at start (true or false)", defaultValue: "true"),
         SettingSpec(name: "fleet-activation-requires-verification", help: "activating a vehicle needs approved registration, insurance and fitness verifications (true or false; false only for development)", defaultValue: "true"),
@@ -75,6 +80,7 @@ public struct ServerSettings: Sendable {
         SettingSpec(name: "booking-expiry-batch-size", help: "expired booking requests one sweep transaction cancels at most (1 to 10000); a sweep repeats until none is due", defaultValue: "100"),
         SettingSpec(name: "events-max-attempts", help: "attempts of an event handler before its delivery is dead (a dead letter)", defaultValue: "10"),
         SettingSpec(name: "events-claim-interval-ms", help: "least time between two claims of one consumer's delivery loop while its batches are not full (0 = claim whenever woken): fewer, larger claims under load, at most this much added lag", defaultValue: "20"),
+        SettingSpec(name: "events-log-interval-ms", help: "least time between two steps of a log consumer (audit, notification planning, the dashboard's counts) while its batches are not full: larger, fewer steps under load, at most this much added lag", defaultValue: "100"),
         SettingSpec(name: "events-fan-out-interval-ms", help: "how often consumers' cursors move over the outbox, writing deliveries their publishers could not", defaultValue: "1000"),
         SettingSpec(name: "events-prune-interval-s", help: "seconds between retention passes over the outbox, processed records and idempotency keys (0 = never)", defaultValue: "300"),
         SettingSpec(name: "events-outbox-retention-days", help: "days an event stays in the outbox once every consumer has handled it", defaultValue: "30"),
@@ -181,6 +187,7 @@ public struct ServerSettings: Sendable {
             dataDirectory = value
         case "database-pool-size": databasePoolSize = try integer(1...500)
         case "database-acquire-timeout-ms": databaseAcquireTimeout = try milliseconds()
+        case "event-loop-threads": eventLoopThreads = try integer(1...256)
         case "migrate-on-start":
             guard value == "true" || value == "false" else { throw Invalid(description: "\(source): expected true or false") }
             migrateOnStart = value == "true"
@@ -197,6 +204,7 @@ public struct ServerSettings: Sendable {
         case "booking-expiry-batch-size": booking.expiryBatchSize = try integer(1...10_000)
         case "events-max-attempts": events.maximumAttempts = try integer(1...1000)
         case "events-claim-interval-ms": events.claimInterval = .milliseconds(try integer(0...1000))
+        case "events-log-interval-ms": events.logInterval = .milliseconds(try integer(1...1000))
         case "events-fan-out-interval-ms": events.fanOutInterval = .milliseconds(try integer(10...3_600_000))
         case "events-prune-interval-s":
             let seconds = try integer(0...86_400)

@@ -92,7 +92,7 @@ struct Serve: AsyncParsableCommand {
             await database.close()
             throw error
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.eventLoopThreads)
         let application = KaroKarApplication(settings: settings, pool: database.pool, group: group, logger: logger)
         let admin = settings.operations.adminPort.map { port in
             AdminServer(host: settings.operations.adminHost, port: port, routes: application.adminRoutes, group: group, logger: logger)

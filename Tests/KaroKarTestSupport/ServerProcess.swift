@@ -9,6 +9,8 @@ public final class ServerProcess: @unchecked Sendable {
     private let process: Process
     private let output = LockedStrings()
     public private(set) var port = 0
+    /// The process's id (its threads are under `/proc/PID/task`).
+    public var pid: Int32 { process.processIdentifier }
 
     /// Starts one and waits (at most 60 s) until it listens; `environment` adds `KAROKAR_*` settings,
     /// `arguments` go after the usual ones (e.g. `--admin-port 0`).

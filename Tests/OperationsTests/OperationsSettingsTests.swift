@@ -1,3 +1,4 @@
+import Foundation
 import KaroKarServer
 import Testing
 
@@ -31,6 +32,17 @@ struct OperationsSettingsTests {
         #expect(!operations.accessLog)
         #expect(operations.healthCheckInterval == .seconds(1))
         #expect(operations.metricsSampleInterval == .seconds(10))
+    }
+
+    @Test("event-loop-threads: the machine's cores by default, 1 to 256 from any source, anything else refused by name")
+    func eventLoopThreads() throws {
+        #expect(try Self.resolve().eventLoopThreads == ProcessInfo.processInfo.activeProcessorCount)
+        #expect(try Self.resolve(flags: ["event-loop-threads": "1"]).eventLoopThreads == 1)
+        #expect(try Self.resolve(environment: ["KAROKAR_EVENT_LOOP_THREADS": "256"]).eventLoopThreads == 256)
+        #expect(try Self.resolve(file: #"{"event-loop-threads": 3}"#).eventLoopThreads == 3)
+        for bad in ["0", "257", "-1", "two", ""] {
+            #expect(Self.error(environment: ["KAROKAR_EVENT_LOOP_THREADS": bad]).contains("KAROKAR_EVENT_LOOP_THREADS"), "\(bad)")
+        }
     }
 
     @Test("every setting from a flag")

@@ -39,6 +39,35 @@ struct ServerProcessTests {
         await pool.close()
     }
 
+    @Test("event-loop-threads sets how many SwiftNIO event loop threads the process runs")
+    func eventLoopThreads() async throws {
+        let (pool, url) = try await TestDatabase.fresh()
+        _ = try await MigrationRunner.migrate(Database.migrations, pool: pool)
+        // SwiftNIO names its event loops' threads NIO-ELT-<group>-#<n>; other groups of the
+        // process (timers, clients) count the same in both, so the difference is the setting's.
+        func eventLoopThreads(_ setting: Int) async throws -> Int {
+            let server = try await ServerProcess.start(databaseURL: url, environment: ["KAROKAR_EVENT_LOOP_THREADS": "\(setting)"])
+            let loops: Int
+            do {
+                let client = server.client()
+                _ = try await RPCV1.DiagnosticsService.Client(client).echo(.init(payload: [1]))
+                await client.close()
+                let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.pid)/task")
+                let names = tasks.compactMap { try? String(contentsOfFile: "/proc/\(server.pid)/task/\($0)/comm", encoding: .utf8) }
+                loops = names.filter { $0.hasPrefix("NIO-ELT-") }.count
+            } catch {
+                await server.stop()
+                throw error
+            }
+            await server.stop()
+            return loops
+        }
+        let one = try await eventLoopThreads(1)
+        let four = try await eventLoopThreads(4)
+        #expect(four - one == 3, "1 setting: \(one) NIO-ELT threads, 4: \(four)")
+        await pool.close()
+    }
+
     @Test("a service that cannot start stops the process with status 1 and says which")
     func failingService() async throws {
         let (pool, url) = try await TestDatabase.fresh()
