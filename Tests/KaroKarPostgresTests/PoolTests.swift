@@ -50,6 +50,52 @@ struct PoolTests {
         await cluster.stop()
     }
 
+    @Test("each waiter times out at its own deadline, served waiters never, whatever came before (one timer for all)")
+    func eachWaiterHasItsOwnDeadline() async throws {
+        let (setup, url) = try await TestDatabase.fresh(maximumConnections: 1)
+        await setup.close()
+        var configuration = PostgresPool.Configuration(connectionString: url)
+        configuration.maximumConnections = 1
+        configuration.acquireTimeout = .seconds(2)
+        let pool = PostgresPool(configuration: configuration)
+        _ = try await pool.query("SELECT 1")
+        let clock = ContinuousClock()
+        // Served: many short waits, each well within the timeout (the timer armed by the first
+        // fires while later ones wait, and must not fail them).
+        for _ in 0..<5 {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 { group.addTask { _ = try await pool.query("SELECT pg_sleep(0.01)") } }
+                try await group.waitForAll()
+            }
+        }
+        // Held: the only connection is leased until the end; A waits from 0, B from 1 s.
+        let holder = Task { try await pool.withConnection { _ in try await Task.sleep(for: .seconds(60)) } }
+        while pool.metrics.inUse == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        let start = clock.now
+        func wait() async -> (Duration, PostgresError.Code?) {
+            do {
+                _ = try await pool.query("SELECT 1")
+                return (clock.now - start, nil)
+            } catch {
+                return (clock.now - start, (error as? PostgresError)?.code)
+            }
+        }
+        async let a = wait()
+        try await Task.sleep(for: .seconds(1))
+        async let b = wait()
+        let (aAt, aCode) = await a
+        let (bAt, bCode) = await b
+        holder.cancel()
+        _ = await holder.result
+        #expect(aCode == .poolTimeout && bCode == .poolTimeout)
+        #expect(aAt >= .seconds(2) && aAt < .seconds(4), "A at \(aAt)")
+        // B's deadline is 1 s after A's: not A's, and not a whole timeout after A's timer fired.
+        #expect(bAt - aAt >= .milliseconds(500) && bAt - aAt < .milliseconds(1_800), "A at \(aAt), B at \(bAt)")
+        #expect(pool.metrics.waiting == 0)
+        #expect(try await pool.query("SELECT 2 AS n").single().decode(Int.self, "n") == 2)
+        await pool.close()
+    }
+
     private func run(_ pool: PostgresPool, tasks: Int) async -> (successes: Int, failures: [any Error]) {
         await withTaskGroup(of: (any Error)?.self) { group in
             for index in 0..<tasks {
