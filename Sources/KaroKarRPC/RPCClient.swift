@@ -173,11 +173,23 @@ public final class RPCClient: RPCClientTransport, Sendable {
 
     // MARK: - Pool
 
-    private func connection() async throws -> ClientConnection {
+    func connection() async throws -> ClientConnection {
         let (index, slot) = try state.withLockedValue { state -> (Int, Slot) in
             guard !state.closed else { throw RPCError(.unavailable, "the client is closed") }
-            let index = state.next % state.slots.count
+            var index = state.next % state.slots.count
             state.next &+= 1
+            // A caller running on one of the group's event loops (a task preferring that loop
+            // as its executor) gets a connection served by that loop when one is ready: the
+            // call starts there and its reply resumes it there, with no thread hand-off.
+            if case .ready(let connection) = state.slots[index], !connection.channel.eventLoop.inEventLoop {
+                for step in 1..<state.slots.count {
+                    let candidate = (index + step) % state.slots.count
+                    if case .ready(let other) = state.slots[candidate], other.channel.eventLoop.inEventLoop {
+                        index = candidate
+                        break
+                    }
+                }
+            }
             switch state.slots[index] {
             case .empty:
                 let future = connect(slot: index)
@@ -275,7 +287,13 @@ final class ClientConnection: Sendable {
         let loop = channel.eventLoop
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { completion in
-                loop.execute { handler.value.start(token: token, body: body, timeout: timeout, completion: completion) }
+                // On the connection's loop already (see ``connection()``): start now, no hop. A
+                // task already cancelled takes the queued way, after its cancellation.
+                if loop.inEventLoop && !Task.isCancelled {
+                    handler.value.start(token: token, body: body, timeout: timeout, completion: completion)
+                } else {
+                    loop.execute { handler.value.start(token: token, body: body, timeout: timeout, completion: completion) }
+                }
             }
         } onCancel: {
             loop.execute { handler.value.cancel(token: token) }

@@ -3,6 +3,7 @@ import KaroKarRPC
 import KaroKarServices
 import KaroKarToolSupport
 import NIOCore
+import NIOPosix
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -121,9 +122,10 @@ struct ScenarioRunner {
         let interval = rate.map { UInt64(max(1, (1e9 / $0).rounded())) }
         let width = total == nil ? UInt64(min(max(duration.inSeconds / 50, 0.01), 1) * 1e9) : 100_000_000
         let fresh = StepStats(load: LoadStats(series: TimeSeries(origin: started, width: width)))
+        let executors = EventLoopExecutor.all(of: MultiThreadedEventLoopGroup.singleton)
         let stats = await withTaskGroup(of: [String: StepStats].self) { group in
             for worker in 0..<concurrency {
-                group.addTask {
+                group.addTask(executorPreference: executors[worker % executors.count]) {
                     var random = BenchRandom(seed: seed &+ 0x5EED &+ UInt64(worker) &* 31)
                     var stats: [String: StepStats] = [:]
                     while true {
