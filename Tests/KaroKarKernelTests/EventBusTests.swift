@@ -26,6 +26,33 @@ struct EventBusTests {
         await pool.close()
     }
 
+    @Test("afterCommit: runs once the unit of work commits; not when it fails; only the retried attempt's after a serialization failure")
+    func afterCommitActions() async throws {
+        let (pool, _) = try await kernelDatabase()
+        let bus = EventBus(pool: pool)
+        let ran = LockedStrings()
+        try await bus.transaction(.system()) { work in
+            try await work.query("INSERT INTO demo.item VALUES ('c', 'committed')")
+            work.afterCommit { ran.append("committed") }
+        }
+        await #expect(throws: Veto.self) {
+            try await bus.transaction(.system()) { work in
+                work.afterCommit { ran.append("vetoed") }
+                throw Veto()
+            }
+        }
+        let attempts = LockedStrings()
+        try await bus.transaction(.system()) { work in
+            attempts.append("attempt")
+            let attempt = attempts.all.count
+            work.afterCommit { ran.append("attempt \(attempt)") }
+            if attempt == 1 { throw PostgresError(code: .serializationFailure, serverMessage: "could not serialize access (test)") }
+        }
+        #expect(attempts.all.count == 2)
+        #expect(ran.all == ["committed", "attempt 2"])
+        await pool.close()
+    }
+
     @Test("a reaction that throws vetoes the publisher: its change and the event are both gone")
     func reactionVeto() async throws {
         let (pool, _) = try await kernelDatabase()

@@ -110,6 +110,34 @@ struct OutboxLogTests {
         await pool.close()
     }
 
+    @Test("a log step's afterCommit actions run once it commits; a step that failed runs none (its events, read again, run theirs once)")
+    func afterCommitOfLogSteps() async throws {
+        let (pool, _) = try await kernelDatabase()
+        let bus = EventBus(pool: pool)
+        let ran = LockedStrings()
+        let failing = Failures(1)
+        bus.consumeLog("vehicle.*", as: "after", from: .beginning) { events, work in
+            let ids = events.map(\.aggregateId)
+            work.afterCommit { for id in ids { ran.append(id) } }
+            if failing.left.withLock({ left in
+                defer { left = max(0, left - 1) }
+                return left > 0
+            }) {
+                throw Veto()
+            }
+        }
+        try await publishVersions(bus, aggregates: 5, versions: 1, prefix: "ac")
+        let relay = Self.relay(bus)
+        let running = Task { await relay.run() }
+        #expect(try await RelayClaimTests.eventually { ran.all.count >= 5 })
+        try await Task.sleep(for: .milliseconds(200))  // a stray second run would show by now
+        running.cancel()
+        await running.value
+        #expect(failing.left.withLock { $0 } == 0, "the first step failed")
+        #expect(ran.all.sorted() == (0..<5).map { "ac\($0)" }, "each event's action once, none for the failed step")
+        await pool.close()
+    }
+
     @Test("the database unavailable (a connection failure): the step writes nothing and the log waits, then every event is seen once, in order")
     func unavailableWaitsThenRecovers() async throws {
         let (pool, _) = try await kernelDatabase()
@@ -276,5 +304,42 @@ struct OutboxLogTests {
         try await expectDeliveredOnceInSequence(pool, total: 6)
         await pool.close()
         await other.close()
+    }
+
+    @Test("a publishing commit wakes the log readers, this process's at once and another process's by NOTIFY: read long before the poll interval")
+    func commitsWakeTheReaders() async throws {
+        let (pool, _) = try await kernelDatabase()
+        let bus = EventBus(pool: pool)
+        let elsewhere = EventBus(pool: pool)  // another process: publishes, no relay, its own notifier
+        Self.logReader(bus, "reader")
+        var logger = Logger(label: "log-test")
+        logger.logLevel = .critical
+        var options = fastOptions
+        options.pollInterval = .seconds(60)  // no poll within the test: only a wake-up reads
+        options.logInterval = .milliseconds(20)
+        let relay = EventRelay(bus: bus, options: options, logger: logger)
+        let running = Task { await relay.run() }
+        let notifying = Task { await elsewhere.runNotifier() }
+        func readWithin(_ limit: Duration, _ expected: Int) async throws -> Bool {
+            let started = ContinuousClock.now
+            while ContinuousClock.now - started < limit {
+                if try await count(pool, "SELECT count(*)::int FROM demo.seen") >= expected { return true }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return false
+        }
+        try await Task.sleep(for: .seconds(1))  // the reader's first step is over: it waits for a bell
+        try await bus.transaction(.system()) { try await $0.publish(vehicleEvent("here")) }
+        let here = try await readWithin(.seconds(5), 1)
+        try await elsewhere.transaction(.system()) { try await $0.publish(vehicleEvent("there")) }
+        let there = try await readWithin(.seconds(5), 2)
+        running.cancel()
+        notifying.cancel()
+        await running.value
+        await notifying.value
+        #expect(here, "this process's commit did not wake its log reader")
+        #expect(there, "another process's commit (its NOTIFY) did not wake the log reader")
+        try await expectDeliveredOnceInSequence(pool, total: 2)
+        await pool.close()
     }
 }

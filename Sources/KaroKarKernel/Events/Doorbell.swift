@@ -4,7 +4,7 @@ import NIOPosix
 
 /// Wakes one waiting loop: ``ring()`` before or during ``wait(timeout:)`` ends the wait; a ring
 /// with nobody waiting is remembered once. Spurious wake-ups are harmless to its users.
-final class Doorbell: Sendable {
+public final class Doorbell: Sendable {
     private struct State {
         var rung = false
         var waiter: (id: Int, continuation: CheckedContinuation<Bool, Never>)?
@@ -14,7 +14,9 @@ final class Doorbell: Sendable {
     private let state = NIOLockedValueBox(State())
     private let timers: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
 
-    func ring() {
+    public init() {}
+
+    public func ring() {
         resume { state in
             if state.waiter == nil { state.rung = true }
             return state.waiter?.id
@@ -24,7 +26,7 @@ final class Doorbell: Sendable {
     /// Returns when rung (true), after `timeout` or when the task is cancelled (false, unless a
     /// ring came first).
     @discardableResult
-    func wait(timeout: Duration) async -> Bool {
+    public func wait(timeout: Duration) async -> Bool {
         let id = state.withLockedValue { state -> Int? in
             if state.rung {
                 state.rung = false

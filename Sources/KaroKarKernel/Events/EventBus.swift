@@ -197,8 +197,10 @@ public final class EventBus: Sendable {
     ) async throws -> R {
         let journal = Journal()
         let result = try await pool.transaction(isolation: isolation) { session in
-            try await body(UnitOfWork(session: session, origin: origin, bus: self, depth: 0, journal: journal))
+            journal.beginAttempt()
+            return try await body(UnitOfWork(session: session, origin: origin, bus: self, depth: 0, journal: journal))
         }
+        journal.runAfterCommit()
         if journal.hasEvents { committed(journal.consumers) }
         return result
     }

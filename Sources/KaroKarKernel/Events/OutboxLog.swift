@@ -44,7 +44,8 @@ enum OutboxLog {
         guard let handler = consumer.batchHandler else { return true }
         let journal = Journal()
         defer { if journal.hasEvents { bus.committed(journal.consumers) } }
-        return try await bus.pool.transaction(durable: false) { session -> Bool? in
+        let readUp = try await bus.pool.transaction(durable: false) { session -> Bool? in
+            journal.beginAttempt()
             let held = try await session.query("""
                 SELECT position FROM karokar_events.consumer WHERE name = \(consumer.name) AND reads = 'log' FOR UPDATE SKIP LOCKED
                 """)
@@ -99,6 +100,8 @@ enum OutboxLog {
             }
             return readUp
         }
+        journal.runAfterCommit()
+        return readUp
     }
 
     /// Parks the event at `seq`, the next one past `consumer`'s cursor, as a dead delivery with

@@ -27,6 +27,14 @@ public struct UnitOfWork: Sendable {
         try await session.query(sql)
     }
 
+    /// Runs `action` once this unit of work has committed (not if it fails, and not for an
+    /// attempt that was rolled back and retried: each attempt registers its own). For what only
+    /// a committed transaction may start, such as handing the rows it wrote to a local worker.
+    /// It runs on the committing task, right after COMMIT: keep it short.
+    public func afterCommit(_ action: @escaping @Sendable () -> Void) {
+        journal.afterCommit(action)
+    }
+
     /// The same transaction, acting for another origin (a reaction on behalf of the system).
     public func acting(as origin: EventOrigin) -> UnitOfWork {
         UnitOfWork(session: session, origin: origin, bus: bus, depth: depth, journal: journal)
@@ -60,6 +68,7 @@ final class Journal: Sendable {
     private struct State {
         var published = false
         var delivering = Set<String>()
+        var afterCommit: [@Sendable () -> Void] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -73,6 +82,25 @@ final class Journal: Sendable {
             state.published = true
             state.delivering.formUnion(consumers)
         }
+    }
+
+    /// A new attempt of the transaction begins (the first, or a retry after a serialization
+    /// failure): what an earlier attempt registered to run after commit is dropped with it.
+    func beginAttempt() {
+        state.withLockedValue { $0.afterCommit = [] }
+    }
+
+    func afterCommit(_ action: @escaping @Sendable () -> Void) {
+        state.withLockedValue { $0.afterCommit.append(action) }
+    }
+
+    /// The transaction committed: runs what its last attempt registered, once.
+    func runAfterCommit() {
+        let actions = state.withLockedValue { state in
+            defer { state.afterCommit = [] }
+            return state.afterCommit
+        }
+        for action in actions { action() }
     }
 
     /// Whether anything was published: the relay's loops have something new after the commit.
