@@ -275,5 +275,6 @@ public enum FleetMigrations {
         freeDetails,
         freeMake,
         cachedTurnaround,
+        refreshByVehicle,
     ]
 }
