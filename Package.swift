@@ -250,7 +250,8 @@ let package = Package(
         ),
         .testTarget(
             name: "NotificationContextTests",
-            dependencies: ["NotificationContext", "KaroKarTestSupport", "KaroKarServer", crypto, .product(name: "NIOHTTP1", package: "swift-nio")]
+            dependencies: ["NotificationContext", "KaroKarTestSupport", "KaroKarServer", crypto, .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "Mustache", package: "swift-mustache")]
                 + kernel + nio,
             swiftSettings: strictSettings
         ),

@@ -8,8 +8,9 @@ import Logging
 /// driven only by events (no context calls it). One after-commit consumer, `notification`, turns
 /// each event a rule names (``NotificationRules``) into delivery records, one per recipient and
 /// channel, rendered from the rule's templates, in the consumer's transaction; the senders
-/// (``DeliverySenders``) claim due deliveries after commit and send them over SMTP and HTTP, with
-/// retries, from any number of server processes. In-app deliveries are the inbox.
+/// (``DeliverySenders``) take those handed to them at commit (``DeliveryHandoff``) and claim the
+/// other due deliveries, and send them over SMTP and HTTP, with retries, from any number of
+/// server processes. In-app deliveries are the inbox.
 ///
 /// Recipients come from the kernel's ``RecipientDirectory`` port (Identity answers it) and from
 /// facts this context learns from booking events (which corporates book which vehicle). It holds
@@ -23,6 +24,8 @@ public actor Notification: BoundedContext {
     nonisolated let options: NotificationOptions
     /// The configured senders, by channel (in-app needs none).
     nonisolated let senders: [NotificationChannel: any DeliverySender]
+    /// Planned deliveries handed straight to this process's senders (nil when it sends nothing).
+    nonisolated let handoff: DeliveryHandoff?
 
     public init(environment: ContextEnvironment, recipients: any RecipientDirectory, options: NotificationOptions = NotificationOptions()) {
         self.environment = environment.named("notification")
@@ -33,6 +36,8 @@ public actor Notification: BoundedContext {
         if let sms = options.sms { senders[.sms] = HTTPSender(channel: .sms, configuration: sms, clock: environment.clock) }
         if let push = options.push { senders[.push] = HTTPSender(channel: .push, configuration: push, clock: environment.clock) }
         self.senders = senders
+        let capacity = options.handoffCapacity ?? 16 * options.maximumInFlight
+        handoff = options.sending && !senders.isEmpty && capacity > 0 ? DeliveryHandoff(capacity: capacity, maximumWait: options.lease / 2) : nil
         NotificationPlanning.subscribe(self, to: environment.bus)
     }
 
@@ -74,6 +79,10 @@ public struct NotificationOptions: Sendable {
     public var pollInterval: Duration = .milliseconds(250)
     /// Deliveries one process sends at once.
     public var maximumInFlight = 32
+    /// How many planned deliveries may wait for this process's senders, handed over at commit
+    /// without a claim (``DeliveryHandoff``); nil: 16 x ``maximumInFlight``; 0: none (every
+    /// delivery is claimed).
+    public var handoffCapacity: Int?
     /// Attempts before a delivery is FAILED.
     public var maximumAttempts = 8
     /// Backoff before the second attempt; doubles per attempt (with jitter), capped below.

@@ -16,7 +16,8 @@ import Testing
 /// Settings (environment): `KAROKAR_NOTIFICATION_RATE` events per second offered,
 /// `KAROKAR_NOTIFICATION_SECONDS` (default 60), `KAROKAR_NOTIFICATION_IN_FLIGHT` (sends one
 /// process has going, default 64), `KAROKAR_NOTIFICATION_SMTP_CONNECTIONS` (the pool, default 8),
-/// `KAROKAR_NOTIFICATION_SMTP_PROCESSES` (default 2).
+/// `KAROKAR_NOTIFICATION_SMTP_PROCESSES` (default 2), `KAROKAR_NOTIFICATION_HANDOFF` (the
+/// handoff's capacity, `NotificationOptions.handoffCapacity`; 0 claims every delivery).
 ///
 /// Prints one line: events offered and published per second; e-mails sent per second while
 /// offered and overall; the e-mail delivery lag (sent_at minus the event's outbox recorded_at)
@@ -31,41 +32,22 @@ struct NotificationBenchmark {
     static let inFlight = Int(environment["KAROKAR_NOTIFICATION_IN_FLIGHT"] ?? "") ?? 64
     static let connections = Int(environment["KAROKAR_NOTIFICATION_SMTP_CONNECTIONS"] ?? "") ?? 8
     static let smtpProcesses = Int(environment["KAROKAR_NOTIFICATION_SMTP_PROCESSES"] ?? "") ?? 2
+    static let handoff = Int(environment["KAROKAR_NOTIFICATION_HANDOFF"] ?? "")
     static let useSink = (environment["KAROKAR_NOTIFICATION_SMTP_SERVER"] ?? "nio") != "aiosmtpd"
 
     /// The benchmark's SMTP server takes what the sender sends: each e-mail once, its Message-ID.
     @Test func theSinkReceivesEachEMailOnce() async throws {
         let sink = SMTPSink(subjectPrefix: "New booking request")
-        let port = try await sink.start()
-        do {
-            try await NotificationWorld.run({ settings in
-                settings.notification.smtp?.port = port
-                // The world's 1.5 s timeout is for the failure tests; with every suite running,
-                // a reply can take longer, and a timed-out message is sent again (at least once).
-                settings.notification.smtp?.timeout = .seconds(30)
-                settings.notification.push = nil
-                settings.notification.sms = nil
-            }) { world in
-                for _ in 0..<10 { try await world.bookingRequested() }
-                #expect(try await world.waitUntil { sink.counts.matching >= 20 })
-                try await Task.sleep(for: .milliseconds(300))
-                let counts = sink.counts
-                #expect(counts.matching == 20 && counts.distinctMessageIDs == 20, "\(counts)")
-                func sent() async throws -> Int {
-                    try await world.pool.query("""
-                        SELECT count(*)::int8 AS n FROM notification.deliveries
-                        WHERE channel = 'EMAIL' AND status = 'SENT' AND event_type = 'booking.requested'
-                        """).single().decode(Int.self, "n")
-                }
-                let settled = try await world.waitUntil { try await sent() == 20 }
-                let rows = try await sent()
-                #expect(settled, "\(rows) SENT rows")
-            }
-        } catch {
-            await sink.stop()
-            throw error
+        try await NotificationWorld.run(sink: sink) { world in
+            for _ in 0..<10 { try await world.bookingRequested() }
+            #expect(try await world.waitUntil { sink.counts.matching >= 20 })
+            try await Task.sleep(for: .milliseconds(300))
+            let counts = sink.counts
+            #expect(counts.matching == 20 && counts.distinctMessageIDs == 20, "\(counts)")
+            let settled = try await world.waitUntil { try await world.sentEmails(of: "booking.requested") == 20 }
+            let rows = try await world.sentEmails(of: "booking.requested")
+            #expect(settled, "\(rows) SENT rows")
         }
-        await sink.stop()
     }
 
     @Test(.enabled(if: rate > 0)) func notificationKeepsUp() async throws {
@@ -86,6 +68,7 @@ struct NotificationBenchmark {
             settings.notification.push = nil
             settings.notification.sms = nil
             settings.notification.maximumInFlight = Self.inFlight
+            settings.notification.handoffCapacity = Self.handoff
             settings.notification.smtp?.maximumConnections = Self.connections
             settings.notification.smtp?.timeout = .seconds(5)
             settings.notification.lease = .seconds(60)

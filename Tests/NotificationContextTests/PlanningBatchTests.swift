@@ -60,26 +60,38 @@ struct PlanningBatchTests {
         }
     }
 
+    /// Three reachable recipients of one organization, named by `firstName(n)`.
+    static func people(_ firstName: (Int) -> String) -> [RecipientFacts] {
+        let organization = UUID.random()
+        return (0..<3).map { n in
+            RecipientFacts(
+                userID: UUID.random(), organizationID: organization, firstName: firstName(n), lastName: "O'Neil, Jr.",
+                email: "p\(n)@example.com", phone: nil, isReachable: true
+            )
+        }
+    }
+
+    /// One delivery of a booking request to `person`, titled after them.
+    static func planned(
+        _ event: UUID, _ person: RecipientFacts, _ channel: NotificationChannel, _ status: DeliveryStatus, lastError: String? = nil, body: String
+    ) -> DeliveryStore.Planned {
+        DeliveryStore.Planned(
+            eventID: event, eventType: "booking.requested", recipient: person, channel: channel, template: "booking_requested",
+            status: status, lastError: lastError, address: channel == .email ? person.email : "",
+            title: "Title \(person.firstName)", body: body, shortBody: "short", subjectType: "booking", subjectID: "b-1"
+        )
+    }
+
     @Test func aBatchIsWrittenOnceWithItsTextIntact() async throws {
         try await NotificationWorld.run({ settings in
             settings.notification.sending = false
         }) { world in
             let bus = world.market.server.application.bus!
             let event = UUID.random()
-            let organization = UUID.random()
-            let people = (0..<3).map { n in
-                RecipientFacts(
-                    userID: UUID.random(), organizationID: organization, firstName: "Ä\"\\{\(n)}", lastName: "O'Neil, Jr.",
-                    email: "p\(n)@example.com", phone: nil, isReachable: true
-                )
-            }
+            let people = Self.people { "Ä\"\\{\($0)}" }
             let body = "Line one, \"quoted\" \\ back {braces}\nLine two: ünïcode ✓\n.dot"
             func planned(_ person: RecipientFacts, _ channel: NotificationChannel, _ status: DeliveryStatus) -> DeliveryStore.Planned {
-                DeliveryStore.Planned(
-                    eventID: event, eventType: "booking.requested", recipient: person, channel: channel, template: "booking_requested",
-                    status: status, lastError: status == .skipped ? "opted out, {really}" : nil, address: channel == .email ? person.email : "",
-                    title: "Title \(person.firstName)", body: body, shortBody: "short", subjectType: "booking", subjectID: "b-1"
-                )
+                Self.planned(event, person, channel, status, lastError: status == .skipped ? "opted out, {really}" : nil, body: body)
             }
             var rows: [DeliveryStore.Planned] = []
             for person in people {
@@ -87,9 +99,11 @@ struct PlanningBatchTests {
             }
             // The first person's e-mail twice in the batch.
             rows.append(planned(people[0], .email, .pending))
-            _ = try await bus.transaction(.system()) { work in DeliveryStore.plan(rows, at: SystemClock().now(), work) }
+            _ = try await bus.transaction(.system()) { work in try await DeliveryStore.plan(rows, at: SystemClock().now(), lease: .seconds(60), work) }
             // Redelivered: a later batch writes nothing new.
-            _ = try await bus.transaction(.system()) { work in DeliveryStore.plan(Array(rows.prefix(4)), at: SystemClock().now(), work) }
+            _ = try await bus.transaction(.system()) { work in
+                try await DeliveryStore.plan(Array(rows.prefix(4)), at: SystemClock().now(), lease: .seconds(60), work)
+            }
 
             let written = try await world.pool.query("""
                 SELECT recipient_user_id, channel, status, last_error, next_attempt_at IS NOT NULL AS due, sent_at IS NOT NULL AS sent,
@@ -108,6 +122,55 @@ struct PlanningBatchTests {
                 #expect(try row.decode(Bool.self, "sent") == (status == "SENT"))
                 #expect(try row.decode(String?.self, "last_error") == (status == "SKIPPED" ? "opted out, {really}" : nil))
             }
+        }
+    }
+
+    /// Direct dispatch's half in the database: leased rows are written as a claim leaves them,
+    /// and only those actually written are handed back (a redelivered event's are not).
+    @Test func leasedDeliveriesAreWrittenClaimedAndHandedBackOnlyWhenWritten() async throws {
+        try await NotificationWorld.run({ settings in
+            settings.notification.sending = false
+        }) { world in
+            let bus = world.market.server.application.bus!
+            let event = UUID.random()
+            let people = Self.people { "P\($0)" }
+            let rows = people.enumerated().map { n, person in
+                var row = Self.planned(event, person, .email, .pending, body: "B")
+                row.leased = n < 2
+                return row
+            }
+            let handed = try await bus.transaction(.system()) { work in
+                try await DeliveryStore.plan(rows, at: SystemClock().now(), lease: .seconds(60), work)
+            }
+            #expect(Set(handed.map(\.recipientUserID)) == Set(people.prefix(2).map(\.userID)))
+            #expect(handed.allSatisfy { delivery in
+                delivery.attempt == 1 && delivery.lease == handed[0].lease
+                    && delivery.recipientName == people.first { $0.userID == delivery.recipientUserID }.map { "\($0.firstName) \($0.lastName)" }
+            })
+            let written = try await world.pool.query("""
+                SELECT id, recipient_user_id, attempts, lease,
+                       next_attempt_at > clock_timestamp() + interval '50 seconds' AS leased_ahead, next_attempt_at <= clock_timestamp() AS due
+                FROM notification.deliveries WHERE event_id = \(event)
+                """)
+            #expect(written.count == 3)
+            for row in written {
+                let user = try row.decode(UUID.self, "recipient_user_id")
+                if let delivery = handed.first(where: { $0.recipientUserID == user }) {
+                    #expect(try row.decode(UUID.self, "id") == delivery.id)
+                    #expect(try row.decode(UUID?.self, "lease") == delivery.lease)
+                    #expect(try row.decode(Int.self, "attempts") == 1)
+                    #expect(try row.decode(Bool.self, "leased_ahead"), "due again only when the lease ends")
+                } else {
+                    #expect(try row.decode(UUID?.self, "lease") == nil)
+                    #expect(try row.decode(Int.self, "attempts") == 0)
+                    #expect(try row.decode(Bool.self, "due"), "the unleased one is claimed as before")
+                }
+            }
+            // The event read again: nothing written, nothing handed over (a send would be a duplicate).
+            let again = try await bus.transaction(.system()) { work in
+                try await DeliveryStore.plan(rows, at: SystemClock().now(), lease: .seconds(60), work)
+            }
+            #expect(again.isEmpty)
         }
     }
 }

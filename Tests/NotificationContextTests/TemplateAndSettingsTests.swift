@@ -1,5 +1,6 @@
 import Foundation
 import KaroKarKernel
+import Mustache
 @testable import KaroKarServer
 @testable import NotificationContext
 import Testing
@@ -54,6 +55,71 @@ struct TemplateAndSettingsTests {
             let text = String(scalars)
             #expect(TemplateRenderer.oneLine(text) == reference(text), "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
         }
+    }
+
+    /// Header values: controls become spaces exactly as Foundation's general category says (the
+    /// form the ASCII fast path and the scalar loop replaced), and a display name is that, trimmed
+    /// of Foundation's whitespace set, for random text of the same mix.
+    @Test func headerValuesReplaceControlsAsFoundationWould() {
+        func reference(_ text: String) -> String {
+            String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+        }
+        #expect(SMTPClient.headerValue("Booking b-1 approved") == "Booking b-1 approved")
+        #expect(SMTPClient.mailbox(" Meera\r\n ", "m@example.com") == "\"Meera\" <m@example.com>")
+        let alphabet: [Unicode.Scalar] = ["a", "Z", " ", "\t", "\r", "\n", "\u{0}", "\u{1F}", "\u{7F}", "\u{80}", "\u{9F}", "\u{A0}",
+                                          "\u{2003}", "\u{3000}", "\u{301}", "\u{1F697}", "é", "\u{200B}", "\"", "\\"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            var scalars = String.UnicodeScalarView()
+            for _ in 0..<Int.random(in: 0...12, using: &generator) { scalars.append(alphabet.randomElement(using: &generator)!) }
+            let text = String(scalars)
+            let codes = text.unicodeScalars.map { String($0.value, radix: 16) }
+            #expect(SMTPClient.headerValue(text) == reference(text), "\(codes)")
+            let name = reference(text).trimmingCharacters(in: .whitespaces)
+            let expected = name.isEmpty ? "<m@example.com>"
+                : name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })
+                ? "\"" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\" <m@example.com>"
+                : "=?UTF-8?B?\(Data(name.utf8).base64EncodedString())?= <m@example.com>"
+            #expect(SMTPClient.mailbox(text, "m@example.com") == expected, "\(codes)")
+        }
+    }
+
+    /// An event's recipients rendered together get what each would get alone (a title or short
+    /// text naming no recipient is rendered once for all), for every rule's template.
+    @Test func renderingRecipientsTogetherEqualsRenderingEachAlone() throws {
+        let people = [("Meera", "Iyer"), ("Arjun", "Rao"), ("Zoë\u{301}", "Ng {{x}}")].map { first, last in
+            RecipientFacts(
+                userID: UUID(), organizationID: UUID(), firstName: first, lastName: last, email: "x@example.com", phone: nil,
+                isReachable: true
+            )
+        }
+        let facts = [
+            "bookingId": "b-1", "vehicleId": "v-1", "assignmentId": "a-1", "organizationId": "o-1", "verificationId": "ver-1",
+            "period": "2027-07-01 00:00 UTC to 2027-07-03 00:00 UTC", "reason": "accident", "notes": "call us", "subjectKind": "vehicle",
+            "subjectId": "v-1", "verificationType": "insurance", "expiredAt": "2027-07-01 00:00 UTC", "expiresAt": "2028-01-01 00:00 UTC",
+        ]
+        // The rules' templates, and one whose title and short text name the recipient.
+        let personal = try TemplateRenderer.Parsed(MessageTemplate(
+            title: "For {{recipient.firstName}}: {{bookingId}}", body: "Hello {{recipient.lastName}}", short: "{{#recipient}}{{firstName}}{{/recipient}}"
+        ))
+        #expect(personal.titleIsPersonal && personal.shortIsPersonal)
+        let templates = TemplateRenderer.parsed.sorted(by: { $0.key < $1.key }) + [("personal", personal)]
+        for (name, template) in templates {
+            let together = TemplateRenderer.render(template, recipients: people, facts: facts)
+            if name != "personal" { #expect(TemplateRenderer.render(name, recipients: people, facts: facts) == together) }
+            // Each alone, every part rendered with the recipient in the context.
+            let alone = people.map { person in
+                var context: [String: Any] = facts
+                context["recipient"] = ["firstName": person.firstName, "lastName": person.lastName]
+                return TemplateRenderer.Rendered(
+                    title: TemplateRenderer.oneLine(template.title.render(context)), body: template.body.render(context),
+                    short: TemplateRenderer.oneLine(template.short.render(context))
+                )
+            }
+            #expect(together == alone, "\(name)")
+        }
+        #expect(TemplateRenderer.parsed.values.contains { !$0.titleIsPersonal })
+        #expect(TemplateRenderer.render("nope", recipients: people, facts: facts) == nil)
     }
 
     /// DATA's body in one pass over its bytes gives what the line-splitting form gave (kept here
@@ -141,6 +207,12 @@ struct TemplateAndSettingsTests {
             _ = try resolve(flags: ["notification-smtp-host": "mail", "notification-smtp-implicit-tls": "true", "notification-smtp-starttls": "true"])
         }
         #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-smtp-implicit-tls": "yes"]) }
+        // Direct dispatch: 16 x in flight unless set; 0 turns it off; not a number is refused.
+        #expect(none.notification.handoffCapacity == nil)
+        #expect(try resolve(flags: ["notification-handoff": "0"]).notification.handoffCapacity == 0)
+        #expect(try resolve(environment: ["KAROKAR_NOTIFICATION_HANDOFF": "200"]).notification.handoffCapacity == 200)
+        #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-handoff": "-1"]) }
+        #expect(throws: ServerSettings.Invalid.self) { _ = try resolve(flags: ["notification-handoff": "many"]) }
         // The connection pool and retention.
         let pooled = try resolve(flags: [
             "notification-smtp-host": "mail", "notification-smtp-connections": "3", "notification-smtp-idle-s": "10",

@@ -10,7 +10,8 @@ import KaroKarMessages
 /// consumer's transaction: the recipients, then one delivery per recipient and channel,
 /// rendered, PENDING (to send), SENT (in-app: stored is delivered) or SKIPPED (opted out, no
 /// address, account disabled). Unique per (event, recipient, channel): an event read again adds
-/// nothing. The senders take it from there after commit.
+/// nothing. The senders take it from there after commit: those written leased for this process's
+/// senders are handed to them at once (``DeliveryHandoff``), the others are claimed.
 enum NotificationPlanning {
     static let consumer = "notification"
 
@@ -25,7 +26,23 @@ enum NotificationPlanning {
                 try await plan(event, notification: notification, batch, work)
             }
             batch.flushLearnedBookings(work)
-            DeliveryStore.plan(batch.planned, at: notification.environment.clock.now(), work)
+            if let handoff = notification.handoff {
+                lease(&batch.planned, room: handoff.room, senders: notification.senders)
+            }
+            let handed = try await DeliveryStore.plan(batch.planned, at: notification.environment.clock.now(), lease: notification.options.lease, work)
+            if let handoff = notification.handoff, !handed.isEmpty {
+                work.afterCommit { handoff.hand(handed) }
+            }
+        }
+    }
+
+    /// Marks up to `room` PENDING deliveries, in planning order, to be written leased for this
+    /// process's senders (``DeliveryHandoff``); the rest are claimed as usual.
+    static func lease(_ planned: inout [DeliveryStore.Planned], room: Int, senders: [NotificationChannel: any DeliverySender]) {
+        var room = room
+        for index in planned.indices where room > 0 && planned[index].status == .pending && senders[planned[index].channel] != nil {
+            planned[index].leased = true
+            room -= 1
         }
     }
 
@@ -48,10 +65,10 @@ enum NotificationPlanning {
         let preferences = try await batch.preferences(of: people.map(\.userID), work)
         let channels = ([.inApp] + rule.channels).filter(notification.channels.contains)
         let subjectID = facts[rule.subjectFact] ?? event.aggregateId
-        for person in people {
-            guard let rendered = TemplateRenderer.render(rule.template, recipient: person, facts: facts) else {
-                throw PlanningError.noTemplate(rule.template)
-            }
+        guard let renderings = TemplateRenderer.render(rule.template, recipients: people, facts: facts) else {
+            throw PlanningError.noTemplate(rule.template)
+        }
+        for (person, rendered) in zip(people, renderings) {
             let allowed = preferences[person.userID]
             for channel in channels {
                 var status: DeliveryStatus = channel == .inApp ? .sent : .pending

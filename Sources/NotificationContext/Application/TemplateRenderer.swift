@@ -16,19 +16,31 @@ enum TemplateRenderer {
         let title: MustacheTemplate
         let body: MustacheTemplate
         let short: MustacheTemplate
+        /// Whether the title and the short text name the recipient (their source mentions
+        /// `recipient`); those that do not are rendered once for all recipients of an event.
+        let titleIsPersonal: Bool
+        let shortIsPersonal: Bool
+
+        init(_ template: MessageTemplate) throws {
+            func parse(_ text: String) throws -> MustacheTemplate {
+                try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + text)
+            }
+            title = try parse(template.title)
+            body = try parse(template.body)
+            short = try parse(template.short)
+            titleIsPersonal = template.title.contains("recipient")
+            shortIsPersonal = template.short.contains("recipient")
+        }
     }
 
     static let parsed: [String: Parsed] = {
         var parsed: [String: Parsed] = [:]
         for (name, template) in NotificationTemplates.all {
-            func parse(_ text: String) -> MustacheTemplate {
-                do {
-                    return try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + text)
-                } catch {
-                    preconditionFailure("template \(name) does not parse: \(error)")
-                }
+            do {
+                parsed[name] = try Parsed(template)
+            } catch {
+                preconditionFailure("template \(name) does not parse: \(error)")
             }
-            parsed[name] = Parsed(title: parse(template.title), body: parse(template.body), short: parse(template.short))
         }
         return parsed
     }()
@@ -36,13 +48,27 @@ enum TemplateRenderer {
     /// The template `name` for `recipient` about an event with `facts`; nil when there is no
     /// such template.
     static func render(_ name: String, recipient: RecipientFacts, facts: [String: String]) -> Rendered? {
-        guard let template = parsed[name] else { return nil }
+        render(name, recipients: [recipient], facts: facts)?.first
+    }
+
+    /// The template `name` for each of `recipients` about one event with `facts`, in their order;
+    /// nil when there is no such template. A title or short text that names no recipient is
+    /// rendered once for all of them (the same text each would get).
+    static func render(_ name: String, recipients: [RecipientFacts], facts: [String: String]) -> [Rendered]? {
+        parsed[name].map { render($0, recipients: recipients, facts: facts) }
+    }
+
+    static func render(_ template: Parsed, recipients: [RecipientFacts], facts: [String: String]) -> [Rendered] {
         var context: [String: Any] = facts
-        context["recipient"] = ["firstName": recipient.firstName, "lastName": recipient.lastName]
-        return Rendered(
-            title: oneLine(template.title.render(context)), body: template.body.render(context),
-            short: oneLine(template.short.render(context))
-        )
+        let sharedTitle = template.titleIsPersonal ? nil : oneLine(template.title.render(context))
+        let sharedShort = template.shortIsPersonal ? nil : oneLine(template.short.render(context))
+        return recipients.map { recipient in
+            context["recipient"] = ["firstName": recipient.firstName, "lastName": recipient.lastName]
+            return Rendered(
+                title: sharedTitle ?? oneLine(template.title.render(context)), body: template.body.render(context),
+                short: sharedShort ?? oneLine(template.short.render(context))
+            )
+        }
     }
 
     /// Titles and SMS are one line: control characters (a CR or LF from an event's free text

@@ -20,33 +20,60 @@ enum DeliveryStore {
         var shortBody: String
         var subjectType: String
         var subjectID: String
+        /// Written leased for this process's senders (PENDING, a sender configured for the channel).
+        var leased = false
     }
 
     /// Writes the deliveries, in one statement, but none the event already has for the recipient
-    /// and channel (a redelivered event changes nothing). Queued with the transaction's next
-    /// statement. PENDING ones are due at once; SENT ones (in-app) are sent now. Their ids are
-    /// time-ordered (made at `now`): the table's primary key takes them at its right end.
-    static func plan(_ planned: [Planned], at now: Instant, _ work: UnitOfWork) {
-        guard !planned.isEmpty else { return }
+    /// and channel (a redelivered event changes nothing). PENDING ones are due at once, but those
+    /// `leased` for this process's senders (``DeliveryHandoff``): written as a claim leaves them
+    /// (one attempt, under `lease`'s token, due again when the lease ends); SENT ones (in-app) are
+    /// sent now. Their ids are time-ordered (made at `now`): the table's primary key takes them
+    /// at its right end. Without leased ones the statement is queued with the transaction's next
+    /// one; with them it runs now and returns the leased deliveries it wrote, to be handed over
+    /// after commit (one the event already had is not written, so not handed over either).
+    static func plan(_ planned: [Planned], at now: Instant, lease: Duration, _ work: UnitOfWork) async throws -> [OutgoingDelivery] {
+        guard !planned.isEmpty else { return [] }
         let milliseconds = now.microseconds / 1000
-        work.session.enqueue("""
+        let ids = planned.map { _ in UUID.timeOrdered(unixMilliseconds: milliseconds) }
+        let names = planned.map { "\($0.recipient.firstName) \($0.recipient.lastName)" }
+        let anyLeased = planned.contains(where: \.leased)
+        let token = UUID.random()
+        let statement: SQL = """
             INSERT INTO notification.deliveries (id, event_id, event_type, recipient_user_id, organization_id, channel, template, status,
-                last_error, next_attempt_at, sent_at, address, recipient_name, title, body, short_body, subject_type, subject_id)
+                last_error, attempts, lease, next_attempt_at, sent_at, address, recipient_name, title, body, short_body, subject_type, subject_id)
             SELECT u.id, u.event_id, u.event_type, u.recipient_user_id, u.organization_id, u.channel, u.template, u.status,
-                NULLIF(u.last_error, ''), CASE WHEN u.status = 'PENDING' THEN clock_timestamp() END,
+                NULLIF(u.last_error, ''), CASE WHEN u.leased THEN 1 ELSE 0 END, CASE WHEN u.leased THEN \(token)::uuid END,
+                CASE WHEN u.leased THEN clock_timestamp() + \(lease.milliseconds)::int8 * interval '1 millisecond'
+                     WHEN u.status = 'PENDING' THEN clock_timestamp() END,
                 CASE WHEN u.status = 'SENT' THEN clock_timestamp() END, u.address, u.recipient_name, u.title, u.body, u.short_body,
                 u.subject_type, u.subject_id
-            FROM unnest(\(planned.map { _ in UUID.timeOrdered(unixMilliseconds: milliseconds) })::uuid[], \(planned.map(\.eventID))::uuid[], \(planned.map(\.eventType))::text[],
+            FROM unnest(\(ids)::uuid[], \(planned.map(\.eventID))::uuid[], \(planned.map(\.eventType))::text[],
                 \(planned.map(\.recipient.userID))::uuid[], \(planned.map(\.recipient.organizationID))::uuid[],
                 \(planned.map(\.channel.rawValue))::text[], \(planned.map(\.template))::text[], \(planned.map(\.status.rawValue))::text[],
-                \(planned.map { $0.lastError ?? "" })::text[], \(planned.map(\.address))::text[],
-                \(planned.map { "\($0.recipient.firstName) \($0.recipient.lastName)" })::text[], \(planned.map(\.title))::text[],
+                \(planned.map { $0.lastError ?? "" })::text[], \(planned.map(\.leased))::boolean[], \(planned.map(\.address))::text[],
+                \(names)::text[], \(planned.map(\.title))::text[],
                 \(planned.map(\.body))::text[], \(planned.map(\.shortBody))::text[], \(planned.map(\.subjectType))::text[],
                 \(planned.map(\.subjectID))::text[])
-                AS u(id, event_id, event_type, recipient_user_id, organization_id, channel, template, status, last_error, address,
+                AS u(id, event_id, event_type, recipient_user_id, organization_id, channel, template, status, last_error, leased, address,
                      recipient_name, title, body, short_body, subject_type, subject_id)
             ON CONFLICT (event_id, recipient_user_id, channel) DO NOTHING
-            """)
+            RETURNING id
+            """
+        guard anyLeased else {
+            work.session.enqueue(statement)
+            return []
+        }
+        let written = Set(try await work.query(statement).map { try $0.decode(UUID.self, "id") })
+        return planned.indices.compactMap { index in
+            let row = planned[index]
+            guard row.leased, written.contains(ids[index]) else { return nil }
+            return OutgoingDelivery(
+                id: ids[index], eventID: row.eventID, eventType: row.eventType, recipientUserID: row.recipient.userID, channel: row.channel,
+                address: row.address, recipientName: names[index], title: row.title, body: row.body, shortBody: row.shortBody,
+                attempt: 1, lease: token
+            )
+        }
     }
 
     /// What a booking event tells Notification about its booking.

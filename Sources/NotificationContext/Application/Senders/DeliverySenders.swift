@@ -3,12 +3,14 @@ import KaroKarKernel
 import KaroKarPostgres
 import Logging
 
-/// The senders' loop of one server process: claims due deliveries (``DeliveryStore/claim``, `FOR
-/// UPDATE SKIP LOCKED`, so processes never claim the same row), sends up to
+/// The senders' loop of one server process: takes the deliveries planning handed over at commit
+/// (``DeliveryHandoff``), claims the other due ones (``DeliveryStore/claim``, `FOR UPDATE SKIP
+/// LOCKED`, so processes never claim the same row), sends up to
 /// ``NotificationOptions/maximumInFlight`` at once, each on its own (a slow or failing recipient
 /// or channel holds a slot, never the others), and records each outcome under its claim: SENT,
 /// PENDING again after a backoff with jitter, or FAILED when the attempts run out or the refusal
-/// is permanent. It claims more as slots free up, and at least every poll interval. Sent
+/// is permanent. Without a handoff it claims as slots free up and at least every poll interval;
+/// with one, every poll interval and again while claims come back full. Sent
 /// deliveries are recorded together (``SentRecorder``: one statement for all that finished while
 /// the previous one ran), not one round trip each; a slot is free again once its message is
 /// sent, not once SENT is written, and the loop claims nothing while more than
@@ -40,35 +42,81 @@ struct DeliverySenders {
         for sender in notification.senders.values { await sender.close() }
     }
 
+    /// What ended one of the loop's waits.
+    private enum Wake: Sendable {
+        case sent, handed, tick
+    }
+
     private func loop() async {
         let pool = notification.environment.pool
         let channels = Array(notification.senders.keys)
-        await withTaskGroup(of: Bool.self) { group in
+        let handoff = notification.handoff
+        await withTaskGroup(of: Wake.self) { group in
             var inFlight = 0
-            var ticking = false
+            var waiting = false
+            // Without a handoff every pass claims. With one, planned deliveries arrive handed
+            // over, and a claim (retries, another process's expired leases, what did not fit
+            // the handoff) runs on the first pass, every poll interval, and again at once while
+            // claims come back full. While they do (a backlog in the table), planning leases
+            // nothing (new deliveries queue behind the backlog) and what was handed before gets
+            // about half the free slots (at least one), so neither side waits on the other.
+            // Claims go in batches of at least half the slots (or whatever is free once a poll
+            // interval has passed since the last claim).
+            var claimDue = true
+            var lastClaim: ContinuousClock.Instant?
             while !Task.isCancelled {
-                let free = await recorder.backlog > maximumUnrecorded ? 0 : options.maximumInFlight - inFlight
-                if free > 0 {
+                var free = await recorder.backlog > maximumUnrecorded ? 0 : options.maximumInFlight - inFlight
+                let slots = free
+                // Handoffs ring the loop awake more often than the poll interval under steady
+                // load: a claim's turn comes by the clock, not by a quiet tick.
+                let claimTime = lastClaim.map { ContinuousClock.now - $0 >= options.pollInterval } ?? true
+                if claimTime { claimDue = true }
+                func start(_ deliveries: [OutgoingDelivery]) {
+                    for delivery in deliveries {
+                        inFlight += 1
+                        free -= 1
+                        group.addTask { await send(delivery); return .sent }
+                    }
+                }
+                if let handoff, claimDue, free > 0 {
+                    start(handoff.take((free + 1) / 2))  // at least one slot: handed ones always move
+                }
+                if free > 0, claimDue || handoff == nil, claimTime || slots * 2 >= options.maximumInFlight {
+                    lastClaim = .now
                     do {
-                        for delivery in try await DeliveryStore.claim(limit: free, lease: options.lease, channels: channels, pool: pool) {
-                            inFlight += 1
-                            group.addTask { await send(delivery); return true }
-                        }
+                        let limit = free
+                        let claimed = try await DeliveryStore.claim(limit: limit, lease: options.lease, channels: channels, pool: pool)
+                        claimDue = claimed.count == limit
+                        handoff?.setBacklog(claimDue)
+                        start(claimed)
                     } catch is CancellationError {
                         break
                     } catch {
                         logger.warning("cannot claim deliveries", metadata: ["error": "\(error)"])
                     }
                 }
-                if !ticking {
-                    ticking = true
-                    let interval = options.pollInterval
-                    group.addTask { try? await Task.sleep(for: interval); return false }
+                if let handoff, free > 0 {
+                    start(handoff.take(free))
                 }
-                // Wait for a send to end or the next tick; claim again once enough slots are free.
-                while let finished = await group.next() {
-                    if finished { inFlight -= 1 } else { ticking = false }
-                    if !finished || inFlight <= options.maximumInFlight / 2 || Task.isCancelled { break }
+                if !waiting {
+                    waiting = true
+                    let interval = options.pollInterval
+                    group.addTask {
+                        guard let handoff else {
+                            try? await Task.sleep(for: interval)
+                            return .tick
+                        }
+                        return await handoff.bell.wait(timeout: interval) ? .handed : .tick
+                    }
+                }
+                // Wait for a handoff, the next tick, or half the slots to be free again.
+                while let wake = await group.next() {
+                    switch wake {
+                    case .sent: inFlight -= 1
+                    case .handed: waiting = false
+                    case .tick: waiting = false
+                    }
+                    if wake != .sent || inFlight <= options.maximumInFlight / 2 || Task.isCancelled { break }
                 }
             }
             group.cancelAll()

@@ -64,9 +64,15 @@ extension SMTPClient {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// A header value on one line (CR, LF and other controls become spaces).
+    /// A header value on one line (CR, LF and other controls, Unicode's Cc: U+0000-U+001F and
+    /// U+007F-U+009F, become spaces). Printable ASCII, the usual case, is returned as it is.
     static func headerValue(_ text: String) -> String {
-        String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            scalars.append(scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) ? " " : scalar)
+        }
+        return String(scalars)
     }
 
     /// RFC 2047 `=?UTF-8?B?...?=` for non-ASCII text; ASCII as it is.
@@ -77,7 +83,7 @@ extension SMTPClient {
     }
 
     static func mailbox(_ name: String, _ address: String) -> String {
-        let flat = headerValue(name).trimmingCharacters(in: .whitespaces)
+        let flat = TemplateRenderer.oneLine(name)  // headerValue, then trimmed of CharacterSet.whitespaces
         guard !flat.isEmpty else { return "<\(address)>" }
         let display = flat.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })
             ? "\"" + flat.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
