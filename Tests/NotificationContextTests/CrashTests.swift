@@ -41,7 +41,7 @@ struct CrashTests {
                 settings.notification.lease = .seconds(9)
             }
             var emails: [NotificationWorld.Row] = []
-            let allSent = try await world.waitUntil(seconds: 40) {
+            let allSent = try await world.waitUntil(seconds: 90) {
                 emails = []
                 for event in events { emails += try await world.deliveries(of: event).filter { $0.channel == "EMAIL" } }
                 return emails.count == 20 && emails.allSatisfy { $0.status == "SENT" }

@@ -59,7 +59,7 @@ struct TwoInstancesTests {
             let attempts = world.smtp.attempts.filter { id in ids.contains(id) }
             #expect(attempts.count == expected)
             // SENT is recorded in group-commit batches after the server's 250 reply, so the rows
-            // may trail the SMTP server's copy by a batch: wait until every delivery is SENT (or 30 s).
+            // may trail the SMTP server's copy by a batch: wait until every delivery is SENT (or 90 s).
             func counts() async throws -> (once: Int, sent: Int, total: Int) {
                 let rows = try await world.pool.query("""
                     SELECT count(*) FILTER (WHERE status = 'SENT' AND attempts = 1)::int8 AS once,
@@ -68,7 +68,7 @@ struct TwoInstancesTests {
                     """).single()
                 return (try rows.decode(Int.self, "once"), try rows.decode(Int.self, "sent"), try rows.decode(Int.self, "total"))
             }
-            _ = try await world.waitUntil(seconds: 30) { try await counts().sent >= expected }
+            _ = try await world.waitUntil(seconds: 90) { try await counts().sent >= expected }
             let recorded = try await counts()
             // Every delivery SENT, each once at the SMTP server (above: one DATA per message). Under
             // load a few take a second attempt (seen: 12 of 1,000 with other suites running), still
