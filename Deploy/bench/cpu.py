@@ -9,7 +9,10 @@ its live children, and the children it reaped). The report's `load:` line gives 
 calls and seconds; the phase ends when the command prints, so the CPU spent in the last
 `seconds` before the command ended is the load's (setup, which hashes passwords, is left out).
 Prints the command's output, then one line: CPU per call of the server, of PostgreSQL and both,
-and the share of the machine's cores they used.
+the share of the machine's cores they used, and the host's steal: the share of this virtual
+machine's cores that the hypervisor gave to others while they were wanted here (`steal` of
+/proc/stat; 0 on bare metal). A run with steal is slower for reasons outside it: compare runs at
+like steal.
 """
 import os
 import re
@@ -41,6 +44,16 @@ def seconds(pid, children=False):
     return total / TICK
 
 
+def steal_seconds():
+    """The machine's stolen time so far (all CPUs), from /proc/stat's first line."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / TICK if fields[0] == "cpu" and len(fields) > 8 else 0.0
+    except (OSError, ValueError):
+        return 0.0
+
+
 def cluster_seconds(postmaster):
     total = seconds(postmaster, children=True)
     for entry in os.listdir("/proc"):
@@ -60,13 +73,13 @@ def main():
 
     def sample():
         while not done.is_set():
-            samples.append((time.monotonic(), seconds(server), cluster_seconds(postmaster)))
+            samples.append((time.monotonic(), seconds(server), cluster_seconds(postmaster), steal_seconds()))
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
-    end = (time.monotonic(), seconds(server), cluster_seconds(postmaster))
+    end = (time.monotonic(), seconds(server), cluster_seconds(postmaster), steal_seconds())
     done.set()
     sampler.join()
     sys.stdout.write(result.stdout)
@@ -77,11 +90,12 @@ def main():
     start_time = end[0] - load_seconds
     start = min(samples, key=lambda s: abs(s[0] - start_time)) if samples else end
     window = end[0] - start[0]
-    server_s, pg_s = end[1] - start[1], end[2] - start[2]
+    server_s, pg_s, steal_s = end[1] - start[1], end[2] - start[2], end[3] - start[3]
     cores = os.cpu_count() or 1
     print(f"cpu:        per call (load phase, {window:.1f} s sampled): server {server_s * 1e6 / max(calls, 1):.0f} µs, "
           f"PostgreSQL {pg_s * 1e6 / max(calls, 1):.0f} µs, both {(server_s + pg_s) * 1e6 / max(calls, 1):.0f} µs; "
-          f"cores busy: server {server_s / max(window, 1e-9):.2f}, PostgreSQL {pg_s / max(window, 1e-9):.2f} of {cores}")
+          f"cores busy: server {server_s / max(window, 1e-9):.2f}, PostgreSQL {pg_s / max(window, 1e-9):.2f} of {cores}; "
+          f"host steal {100 * steal_s / max(window * cores, 1e-9):.1f}% of the cores")
 
 
 if __name__ == "__main__":
