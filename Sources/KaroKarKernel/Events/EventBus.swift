@@ -196,11 +196,9 @@ public final class EventBus: Sendable {
         _ origin: EventOrigin, isolation: IsolationLevel = .readCommitted, _ body: (UnitOfWork) async throws -> R
     ) async throws -> R {
         let journal = Journal()
-        let result = try await pool.transaction(isolation: isolation) { session in
-            journal.beginAttempt()
-            return try await body(UnitOfWork(session: session, origin: origin, bus: self, depth: 0, journal: journal))
+        let result = try await journal.transaction(pool, isolation: isolation) { session in
+            try await body(UnitOfWork(session: session, origin: origin, bus: self, depth: 0, journal: journal))
         }
-        journal.runAfterCommit()
         if journal.hasEvents { committed(journal.consumers) }
         return result
     }

@@ -398,8 +398,7 @@ public final class EventRelay: Sendable {
         do {
             let journal = Journal()
             defer { if journal.hasEvents { bus.committed(journal.consumers) } }
-            try await bus.pool.transaction(durable: false) { session in
-                journal.beginAttempt()
+            try await journal.transaction(bus.pool, durable: false) { session in
                 let fresh = try await OutboxStore.settle(claimed, consumer: consumer.name, session: session)
                 if let batch = consumer.batchHandler {
                     let events = claimed.filter { fresh.contains($0.seq) }.map(\.envelope)
@@ -428,7 +427,6 @@ public final class EventRelay: Sendable {
                     }
                 }
             }
-            journal.runAfterCommit()
         } catch let failure as HandlerFailure {
             // The batch rolled back. The failed delivery counts as attempted; the rest run again,
             // one transaction each, but for the later events of its aggregate (a claim leases an
@@ -480,11 +478,9 @@ public final class EventRelay: Sendable {
             }
             do {
                 let journal = Journal()
-                try await bus.pool.transaction(durable: false) { session in
-                    journal.beginAttempt()
+                try await journal.transaction(bus.pool, durable: false) { session in
                     try await handle(delivery, consumer: consumer, session: session, journal: journal)
                 }
-                journal.runAfterCommit()
                 if journal.hasEvents { bus.committed(journal.consumers) }
             } catch let error as PostgresError where error.code.isConnectionFailure {
                 throw error

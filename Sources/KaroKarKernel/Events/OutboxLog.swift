@@ -44,8 +44,7 @@ enum OutboxLog {
         guard let handler = consumer.batchHandler else { return true }
         let journal = Journal()
         defer { if journal.hasEvents { bus.committed(journal.consumers) } }
-        let readUp = try await bus.pool.transaction(durable: false) { session -> Bool? in
-            journal.beginAttempt()
+        return try await journal.transaction(bus.pool, durable: false) { session -> Bool? in
             let held = try await session.query("""
                 SELECT position FROM karokar_events.consumer WHERE name = \(consumer.name) AND reads = 'log' FOR UPDATE SKIP LOCKED
                 """)
@@ -100,8 +99,6 @@ enum OutboxLog {
             }
             return readUp
         }
-        journal.runAfterCommit()
-        return readUp
     }
 
     /// Parks the event at `seq`, the next one past `consumer`'s cursor, as a dead delivery with

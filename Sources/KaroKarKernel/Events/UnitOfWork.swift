@@ -13,7 +13,7 @@ public struct UnitOfWork: Sendable {
     /// Shared by the unit of work and its reactions: whether anything was published.
     let journal: Journal
 
-    init(session: PostgresSession, origin: EventOrigin, bus: EventBus, depth: Int, journal: Journal = Journal()) {
+    init(session: PostgresSession, origin: EventOrigin, bus: EventBus, depth: Int, journal: Journal) {
         self.session = session
         self.origin = origin
         self.bus = bus
@@ -84,23 +84,27 @@ final class Journal: Sendable {
         }
     }
 
-    /// A new attempt of the transaction begins (the first, or a retry after a serialization
-    /// failure): what an earlier attempt registered to run after commit is dropped with it.
-    func beginAttempt() {
-        state.withLockedValue { $0.afterCommit = [] }
-    }
-
     func afterCommit(_ action: @escaping @Sendable () -> Void) {
         state.withLockedValue { $0.afterCommit.append(action) }
     }
 
-    /// The transaction committed: runs what its last attempt registered, once.
-    func runAfterCommit() {
+    /// `body` in one transaction of `pool` (``PostgresPool/transaction(isolation:durable:maximumAttempts:_:)``)
+    /// kept by this journal: each attempt starts with no after-commit actions (a retried
+    /// attempt's are dropped with it), and those of the attempt that committed run once, after
+    /// COMMIT. The one way the kernel opens a transaction that units of work run in.
+    func transaction<R: Sendable>(
+        _ pool: PostgresPool, isolation: IsolationLevel = .readCommitted, durable: Bool = true, _ body: (PostgresSession) async throws -> R
+    ) async throws -> R {
+        let result = try await pool.transaction(isolation: isolation, durable: durable) { session in
+            state.withLockedValue { $0.afterCommit = [] }
+            return try await body(session)
+        }
         let actions = state.withLockedValue { state in
             defer { state.afterCommit = [] }
             return state.afterCommit
         }
         for action in actions { action() }
+        return result
     }
 
     /// Whether anything was published: the relay's loops have something new after the commit.
