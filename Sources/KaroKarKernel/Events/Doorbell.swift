@@ -38,7 +38,20 @@ public final class Doorbell: Sendable {
         guard let id else { return true }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                state.withLockedValue { $0.waiter = (id, continuation) }
+                // A ring between the check above and here found no waiter and was remembered:
+                // it is this wait's (else the wait would sleep through it, the whole timeout).
+                let rungMeanwhile = state.withLockedValue { state -> Bool in
+                    if state.rung {
+                        state.rung = false
+                        return true
+                    }
+                    state.waiter = (id, continuation)
+                    return false
+                }
+                if rungMeanwhile {
+                    continuation.resume(returning: true)
+                    return
+                }
                 timers.scheduleTask(in: TimeAmount(timeout)) {
                     self.resume(rung: false) { _ in id }
                 }
