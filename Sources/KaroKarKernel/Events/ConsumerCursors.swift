@@ -72,15 +72,25 @@ enum ConsumerCursors {
     }
 
     /// Advances the horizon when it can; returns it (`safe`) and the last `seq` taken when it
-    /// last moved (`pending`, which becomes safe at a later move): while `safe < pending`,
-    /// events known to be committed or in flight are not yet readable, and a reader should move
-    /// the horizon again soon rather than wait for the next commit.
-    static func advanceHorizonFully(pool: PostgresPool) async throws -> (safe: Int64, pending: Int64) {
+    /// last moved (`pending`, which becomes safe at a later move), and whether a reader should
+    /// move it again soon rather than wait for the next commit (`behind`): while `safe < pending`
+    /// (events known to be committed or in flight are not yet readable), and when this call
+    /// did not move it, because another process or loop was moving it at that moment
+    /// (`advance_horizon` skips a locked horizon). Then `pending` is the value from before that
+    /// move, and the events committed since are not counted: a reader that took `safe ==
+    /// pending` as "caught up" slept until the next commit or poll with them unread (the commit
+    /// that woke it had already rung; the fan-out loop moves the horizon concurrently).
+    static func advanceHorizonFully(pool: PostgresPool) async throws -> (safe: Int64, pending: Int64, behind: Bool) {
         try await pool.transaction(durable: false) { session in
             let safe = try await session.query("SELECT karokar_events.advance_horizon() AS safe").single().decode(Int64.self, "safe")
-            let pending = try await session.query("SELECT pending_seq FROM karokar_events.horizon WHERE id = 1")
-                .single().decode(Int64.self, "pending_seq")
-            return (safe, pending)
+            // `moved`: the row version is this transaction's (the function updated it).
+            let row = try await session.query("""
+                SELECT pending_seq, coalesce(xmin = xid(pg_current_xact_id_if_assigned()), false) AS moved
+                FROM karokar_events.horizon WHERE id = 1
+                """).single()
+            let pending = try row.decode(Int64.self, "pending_seq")
+            let moved = try row.decode(Bool.self, "moved")
+            return (safe, pending, safe < pending || !moved)
         }
     }
 

@@ -260,10 +260,10 @@ public final class EventRelay: Sendable {
                     let horizon = try await ConsumerCursors.advanceHorizonFully(pool: bus.pool)
                     do {
                         let readUp = try await OutboxLog.step(consumer, safe: horizon.safe, limit: options.logBatchSize, bus: bus)
-                        return (readUp, horizon.safe < horizon.pending)
+                        return (readUp, horizon.behind)
                     } catch let failure as OutboxLog.StepFailure where !failure.isTransient {
                         logger.warning("event log batch failed; reading it one event at a time", metadata: ["error": "\(failure)"])
-                        return (try await isolate(consumer, safe: horizon.safe, logger: logger), horizon.safe < horizon.pending)
+                        return (try await isolate(consumer, safe: horizon.safe, logger: logger), horizon.behind)
                     }
                 }
                 failures = 0
