@@ -21,7 +21,9 @@
 #        Deploy/bench/claim-heads.sql for the relay's claim before events migration 6; BENCH_POOL=N
 #        sets the server's database pool, default 6)
 # Part 2 also prints the server's and PostgreSQL's CPU per call over its load phase
-# (Deploy/bench/cpu.py); with BENCH_PG_STATS=1 (pg_stat_statements, Deploy/bench/cluster.sh) it
+# (Deploy/bench/cpu.py), the host's speed before and after it (Deploy/bench/hostspeed.py: a
+# fixed loop's time per core; compare runs at like speed) and the WAL written per call
+# (BENCH_WAL_STATS=1: by relation, with pg_walinspect); with BENCH_PG_STATS=1 (pg_stat_statements, Deploy/bench/cluster.sh) it
 # prints PostgreSQL's time by part (request path, relay, each consumer) and the top statements
 # (and, with BENCH_PG_SETTINGS=pg_stat_statements.track_planning=on, the top ones by planning time).
 set -euo pipefail
@@ -140,10 +142,26 @@ others="search=0,check-availability=0,get-vehicle=0,vehicle-timeline=0,list-flee
 echo "== booking lives: $clients concurrent flows, ${seconds}s (the marketplace scenario, booking chain only)${BENCH_SERVER_ENV:+; server: $BENCH_SERVER_ENV}"
 [ "${BENCH_PG_STATS:-0}" = 1 ] && pg_stats_reset karokar
 postmaster=$(head -1 "$bench_dir/data/postmaster.pid")
+echo "  before: $(python3 Deploy/bench/hostspeed.py)"
+wal_start=$(psql -Atq "$database" -c "SELECT pg_current_wal_lsn()")
 python3 Deploy/bench/cpu.py "$server_pid" "$postmaster" -- \
   "$bin/karokar-bench" scenario marketplace --address "$address" --size 20 --vehicles-per-vendor 10 --corporates 8 \
     --admin-email admin@bench.local --admin-password "$password" --concurrency "$clients" --connections 4 --duration "${seconds}s" \
-    --mix "$others,create-booking=1,self-book=0" | sed 's/^/  /'
+    --mix "$others,create-booking=1,self-book=0" | tee "$bench_dir/lives.txt" | sed 's/^/  /'
+# WAL per call: the write amplification of the calls (rows, index entries, events, consumers'
+# writes), which the host's speed does not move (setup included, a few hundred calls).
+calls=$(awk '/load:/ {print $2}' "$bench_dir/lives.txt")
+psql -Atq "$database" -c "SELECT '  wal:        ' || round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_start') / greatest(${calls:-0}, 1)) || ' bytes per call (the whole cluster''s, setup included)'"
+if [ "${BENCH_WAL_STATS:-0}" = 1 ]; then
+  echo "== WAL written during the booking lives, by relation (pg_walinspect; the record's main data and block references)"
+  psql -q "$database" -c "CREATE EXTENSION IF NOT EXISTS pg_walinspect" -c "
+    SELECT coalesce(c.relname::text, r.resource_manager || ' (no relation)') AS relation, r.resource_manager AS kind, count(*) AS records,
+           pg_size_pretty(sum(r.record_length)::int8) AS bytes, round(100.0 * sum(r.record_length) / sum(sum(r.record_length)) OVER (), 1) AS pct
+    FROM pg_get_wal_records_info('$wal_start', pg_current_wal_lsn()) AS r
+    LEFT JOIN pg_class AS c ON c.relfilenode = substring(r.block_ref FROM 'rel [0-9]+/[0-9]+/([0-9]+)')::oid
+    GROUP BY 1, 2 ORDER BY sum(r.record_length) DESC LIMIT 25" | sed 's/^/  /'
+fi
+echo "  after: $(python3 Deploy/bench/hostspeed.py)"
 if [ "${BENCH_PG_STATS:-0}" = 1 ]; then
   echo "== PostgreSQL's statements during the booking lives (setup included; pg_stat_statements, wall time)"
   pg_stats_report karokar | sed 's/^/  /'

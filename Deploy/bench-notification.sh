@@ -14,6 +14,7 @@
 # quick look. NICE=19 runs it under `nice -n 19` (on a shared machine). KAROKAR_NOTIFICATION_HANDOFF=N
 # sets the senders' handoff (direct dispatch; 0: every delivery claimed, as before it). Needs python3 with aiosmtpd
 # (Deploy/install-deps.sh). Run on a quiet machine; figures from a shared one are labelled as such.
+# The host's speed is printed before and after (Deploy/bench/hostspeed.py): compare runs at like speed.
 # The target (issue 18): 2,000 events/s, lag p99 under 1 s, no backlog growth over 60 s.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,6 +31,7 @@ flags=(-c "$config")
 if [ "$config" = release ]; then flags+=(-Xswiftc -enable-testing); fi
 "${nice[@]}" swift build --build-tests "${flags[@]}" >/dev/null
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $config build"
+echo "before: $(python3 Deploy/bench/hostspeed.py)"
 # The test run's PostgreSQL as Deploy/bench/cluster.sh's for the other benchmarks (512 MB of shared
 # buffers; PostgreSQL's default 128 MB holds less than a minute of deliveries at the target).
 KAROKAR_TEST_PG_SETTINGS="${KAROKAR_TEST_PG_SETTINGS:-shared_buffers=512MB}" \
@@ -37,3 +39,4 @@ KAROKAR_NOTIFICATION_RATE="$rate" KAROKAR_NOTIFICATION_SECONDS="$seconds" KAROKA
   KAROKAR_NOTIFICATION_SMTP_CONNECTIONS="$connections" KAROKAR_NOTIFICATION_SMTP_PROCESSES="$processes" \
   "${nice[@]}" swift test --skip-build "${flags[@]}" --filter 'NotificationBenchmark' 2>&1 | grep -E 'notification bench|passed|failed|error' || true
 echo "machine after: load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "after: $(python3 Deploy/bench/hostspeed.py)"

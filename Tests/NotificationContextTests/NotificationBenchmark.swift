@@ -23,7 +23,8 @@ import Testing
 /// offered and overall; the e-mail delivery lag (sent_at minus the event's outbox recorded_at)
 /// p50/p99/max, split into planning (the delivery written, in-app delivered: created_at minus
 /// recorded_at) and sending (sent_at minus created_at); the PENDING e-mail backlog at the start,
-/// middle and end of the offered period and its maximum; the SMTP connections the server saw.
+/// middle and end of the offered period and its maximum; the WAL the cluster wrote per event
+/// (until the last e-mail was SENT); the SMTP connections the server saw.
 @Suite("Notification: keeping up (opt in)")
 struct NotificationBenchmark {
     static let environment = ProcessInfo.processInfo.environment
@@ -79,6 +80,9 @@ struct NotificationBenchmark {
             let publishers = 16
             let perPublisher = Self.rate * Self.seconds / publishers
             let interval = Duration.seconds(1) / (Double(Self.rate) / Double(publishers))
+            // WAL written from here until the last e-mail is SENT, per event: the work's write
+            // amplification (rows, index entries, updates), which the host's speed does not move.
+            let walStart = try await world.pool.query("SELECT pg_current_wal_lsn()::text AS lsn").single().decode(String.self, "lsn")
             let started = ContinuousClock.now
             let startedAt = Date()
             let sampler = Task {
@@ -131,6 +135,9 @@ struct NotificationBenchmark {
                 }
                 try await Task.sleep(for: .milliseconds(250))
             }
+            let walBytes = try await world.pool.query("""
+                SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), \(walStart)::pg_lsn)::int8 AS bytes
+                """).single().decode(Int.self, "bytes")
             sampler.cancel()
             let backlog = await sampler.value
             let figures = try await world.pool.query("""
@@ -163,7 +170,8 @@ struct NotificationBenchmark {
                 e-mail lag p50 \(try number("p50")) s, p99 \(try number("p99")) s, max \(try number("worst")) s \
                 (planning p50 \(try number("plan50")) / p99 \(try number("plan99")) s; sending p50 \(try number("send50")) / p99 \(try number("send99")) s); \
                 backlog (PENDING e-mails) start \(offeredSamples.first ?? -1), middle \(middle), end of offer \(offeredSamples.last ?? -1), \
-                max \(backlog.max() ?? -1); SMTP connections opened \(Self.useSink ? sink.counts.connections : world.smtp.connections) \
+                max \(backlog.max() ?? -1); WAL \(walBytes / max(offered, 1)) bytes per event (the whole cluster's, until the last \
+                e-mail was SENT); SMTP connections opened \(Self.useSink ? sink.counts.connections : world.smtp.connections) \
                 (pool \(Self.connections), in flight \(Self.inFlight), \
                 \(Self.useSink ? "the SwiftNIO sink" : "\(Self.smtpProcesses) aiosmtpd processes")); per second: \(backlog)
                 """)
