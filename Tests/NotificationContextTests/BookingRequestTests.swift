@@ -52,6 +52,12 @@ struct BookingRequestTests {
             #expect(rows.count == 6)  // two people × e-mail, push, in-app (no SMS for requests)
             let emailIDs = Set(rows.filter { $0.channel == "EMAIL" }.map { "<\($0.id)@karokar.test>" })
             #expect(emailIDs == Set(received.map(\.messageId)))
+            // The short text is kept only where it is sent (push and SMS), not on e-mail or in-app rows.
+            let shortTexts = try await market.pool.query("""
+                SELECT channel, short_body FROM notification.deliveries WHERE event_id = \(event)::uuid
+                """).map { (try $0.decode(String.self, "channel"), try $0.decode(String.self, "short_body")) }
+            #expect(shortTexts.count == 6)
+            #expect(shortTexts.allSatisfy { $0.0 == "PUSH" ? $0.1.contains("new booking request \(draft.id)") : $0.1.isEmpty })
 
             // Push through the HTTP endpoint, with the bearer token and the delivery as the idempotency key.
             #expect(try await world.waitUntil { world.http.requests.filter { $0.uri == "/push" }.count >= 2 })

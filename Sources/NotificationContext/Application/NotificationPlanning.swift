@@ -89,7 +89,9 @@ enum NotificationPlanning {
                     eventID: eventID, eventType: event.eventType, recipient: person, channel: channel, template: rule.template,
                     status: status, lastError: reason, address: address, title: rendered.title,
                     body: channel == .email ? rendered.body + NotificationTemplates.emailFooter : rendered.body,
-                    shortBody: rendered.short, subjectType: rule.subjectType, subjectID: subjectID
+                    // The short text is what SMS and push send; an e-mail or in-app row would only
+                    // carry it (into the WAL, and again with its SENT update) for nothing.
+                    shortBody: channel == .sms || channel == .push ? rendered.short : "", subjectType: rule.subjectType, subjectID: subjectID
                 ))
             }
         }
