@@ -157,7 +157,7 @@ if [ "${BENCH_WAL_STATS:-0}" = 1 ]; then
   psql -q "$database" -c "CREATE EXTENSION IF NOT EXISTS pg_walinspect" -c "
     SELECT coalesce(c.relname::text, r.resource_manager || ' (no relation)') AS relation, r.resource_manager AS kind, count(*) AS records,
            pg_size_pretty(sum(r.record_length)::int8) AS bytes, round(100.0 * sum(r.record_length) / sum(sum(r.record_length)) OVER (), 1) AS pct
-    FROM pg_get_wal_records_info('$wal_start', pg_current_wal_lsn()) AS r
+    FROM pg_get_wal_records_info('$wal_start', pg_current_wal_flush_lsn()) AS r
     LEFT JOIN pg_class AS c ON c.relfilenode = substring(r.block_ref FROM 'rel [0-9]+/[0-9]+/([0-9]+)')::oid
     GROUP BY 1, 2 ORDER BY sum(r.record_length) DESC LIMIT 25" | sed 's/^/  /'
 fi

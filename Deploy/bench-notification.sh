@@ -15,6 +15,7 @@
 # sets the senders' handoff (direct dispatch; 0: every delivery claimed, as before it). Needs python3 with aiosmtpd
 # (Deploy/install-deps.sh). Run on a quiet machine; figures from a shared one are labelled as such.
 # The host's speed is printed before and after (Deploy/bench/hostspeed.py): compare runs at like speed.
+# KAROKAR_NOTIFICATION_WAL_STATS=1 also prints the WAL per event by relation (pg_walinspect).
 # The target (issue 18): 2,000 events/s, lag p99 under 1 s, no backlog growth over 60 s.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -138,6 +138,21 @@ struct NotificationBenchmark {
             let walBytes = try await world.pool.query("""
                 SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), \(walStart)::pg_lsn)::int8 AS bytes
                 """).single().decode(Int.self, "bytes")
+            if Self.environment["KAROKAR_NOTIFICATION_WAL_STATS"] == "1" {
+                // Where that WAL went, by relation (pg_walinspect, PostgreSQL 15).
+                _ = try await world.pool.query("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+                let rows = try await world.pool.query("""
+                    SELECT coalesce(c.relname::text, r.resource_manager || ' (no relation)') AS relation,
+                           sum(r.record_length)::int8 AS bytes, count(*)::int8 AS records
+                    FROM pg_get_wal_records_info(\(walStart)::pg_lsn, pg_current_wal_flush_lsn()) AS r
+                    LEFT JOIN pg_class AS c ON c.relfilenode = substring(r.block_ref FROM 'rel [0-9]+/[0-9]+/([0-9]+)')::oid
+                    GROUP BY 1 ORDER BY 2 DESC LIMIT 25
+                    """)
+                for row in rows {
+                    let bytes = try row.decode(Int.self, "bytes"), records = try row.decode(Int.self, "records")
+                    print("notification bench WAL: \(try row.decode(String.self, "relation")) \(bytes / max(offered, 1)) bytes per event, \(records) records")
+                }
+            }
             sampler.cancel()
             let backlog = await sampler.value
             let figures = try await world.pool.query("""
