@@ -7,8 +7,8 @@ Times a fixed CPU-bound loop (10^6 multiply-adds of Python, no memory traffic, n
 pinned to each core in turn, ROUNDS times, and prints the best and the median per core in
 milliseconds. On a virtual machine whose cores the hypervisor shares with other guests, the same
 loop's time changes with the neighbours' load, and `steal` (/proc/stat) does not always show it:
-on the 2-core machine of issues 16 and 18 (2026-12-06) it took 37 to 80 ms with this machine
-idle and steal at 0. Benchmark figures are only comparable between runs at like host speed, so
+on the 2-core machine of issues 16 and 18 (2026-12-06) it took 27 to 58 ms from one minute to
+the next with this machine idle and steal at 0. Benchmark figures are only comparable between runs at like host speed, so
 the benchmark scripts print this line before and after their load.
 """
 import os
@@ -26,7 +26,12 @@ def loop():
 
 
 def main():
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    try:
+        rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+        if not 1 <= rounds <= 100:
+            raise ValueError
+    except ValueError:
+        sys.exit("usage: hostspeed.py [ROUNDS, 1 to 100]")
     cores = sorted(os.sched_getaffinity(0))
     parts = []
     for core in cores:
