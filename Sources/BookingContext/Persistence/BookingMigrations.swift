@@ -99,5 +99,50 @@ public enum BookingMigrations {
                 PRIMARY KEY (corporate_organization_id, employee_id)
             );
             """),
+        // PostgreSQL reads a table's CHECK constraints from their stored text (`stringToNode`)
+        // and plans them again (`ExecPrepareExpr`) on every INSERT or UPDATE statement, whatever
+        // columns it sets: 10.6 KB of node text per statement for `bookings`, about 0.9 such
+        // statements per call of the booking lives. A domain's check is read and planned once per
+        // session (the type cache) and runs only where a value of its type is assigned. So the
+        // single-column rules are domains now, the same rules under their own names; the rules
+        // across columns stay CHECKs. The columns change type without a rewrite (each domain is
+        // created bare, then given its check, which validates the rows there are) and keep
+        // their indexes. Booking lives with every such CHECK dropped (an upper bound; README,
+        // "Performance"): 12 to 26% less CPU per call.
+        Migration(context: "booking", version: 2, name: "single_column_rules_as_domains", sql: """
+            ALTER TABLE booking.bookings
+                DROP CONSTRAINT bookings_period_check, DROP CONSTRAINT bookings_status_check,
+                DROP CONSTRAINT bookings_notes_check, DROP CONSTRAINT bookings_version_check,
+                DROP CONSTRAINT bookings_handover_odometer_km_check, DROP CONSTRAINT bookings_return_odometer_km_check,
+                DROP CONSTRAINT bookings_handover_fuel_percent_check, DROP CONSTRAINT bookings_return_fuel_percent_check,
+                DROP CONSTRAINT bookings_termination_reason_check;
+            CREATE DOMAIN booking.booking_period AS tstzrange;
+            CREATE DOMAIN booking.booking_status AS text;
+            CREATE DOMAIN booking.note_text AS text;
+            CREATE DOMAIN booking.row_version AS bigint;
+            CREATE DOMAIN booking.odometer_km AS bigint;
+            CREATE DOMAIN booking.fuel_percent AS int;
+            CREATE DOMAIN booking.termination_reason AS text;
+            ALTER TABLE booking.bookings
+                ALTER COLUMN period TYPE booking.booking_period,
+                ALTER COLUMN status TYPE booking.booking_status,
+                ALTER COLUMN notes TYPE booking.note_text,
+                ALTER COLUMN version TYPE booking.row_version,
+                ALTER COLUMN handover_odometer_km TYPE booking.odometer_km,
+                ALTER COLUMN return_odometer_km TYPE booking.odometer_km,
+                ALTER COLUMN handover_fuel_percent TYPE booking.fuel_percent,
+                ALTER COLUMN return_fuel_percent TYPE booking.fuel_percent,
+                ALTER COLUMN termination_reason TYPE booking.termination_reason;
+            ALTER DOMAIN booking.booking_period ADD CONSTRAINT booking_period_closed CHECK (
+                NOT isempty(VALUE) AND NOT lower_inf(VALUE) AND NOT upper_inf(VALUE) AND lower_inc(VALUE) AND NOT upper_inc(VALUE));
+            ALTER DOMAIN booking.booking_status ADD CONSTRAINT booking_status_known CHECK (VALUE IN (
+                'DRAFT', 'REQUESTED', 'APPROVED', 'REJECTED', 'ASSIGNED', 'ACTIVE', 'COMPLETED', 'TERMINATED', 'CANCELLED'));
+            ALTER DOMAIN booking.note_text ADD CONSTRAINT note_text_length CHECK (length(VALUE) <= 2000);
+            ALTER DOMAIN booking.row_version ADD CONSTRAINT row_version_positive CHECK (VALUE > 0);
+            ALTER DOMAIN booking.odometer_km ADD CONSTRAINT odometer_km_not_negative CHECK (VALUE >= 0);
+            ALTER DOMAIN booking.fuel_percent ADD CONSTRAINT fuel_percent_range CHECK (VALUE BETWEEN 0 AND 100);
+            ALTER DOMAIN booking.termination_reason ADD CONSTRAINT termination_reason_known CHECK (VALUE IN ('VEHICLE_BREAKDOWN',
+                'ACCIDENT', 'VENDOR_RECALL', 'CORPORATE_RECALL', 'EMPLOYEE_EXIT', 'COMPLIANCE_VIOLATION', 'INSURANCE_EXPIRED', 'ADMIN_ACTION', 'OTHER'));
+            """),
     ]
 }

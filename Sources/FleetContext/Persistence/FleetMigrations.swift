@@ -276,5 +276,6 @@ public enum FleetMigrations {
         freeMake,
         cachedTurnaround,
         refreshByVehicle,
+        availabilityDomains,
     ]
 }

@@ -581,5 +581,20 @@ public enum EventsMigrations {
             END
             $$;
             """),
+        // A delivery's state and an event's traceparent as domains, as Booking's migration 2
+        // explains: PostgreSQL reads and plans a table's CHECKs again on every INSERT or UPDATE
+        // statement, a domain's once per session; every publishing transaction appends to both
+        // tables. Same rules; no rewrite. (`attempts` keeps its CHECK: the claim functions
+        // return it as `int`, and PL/pgSQL's RETURN QUERY wants that exact type.)
+        Migration(context: "karokar_events", version: 11, name: "rules_as_domains", sql: """
+            ALTER TABLE karokar_events.delivery DROP CONSTRAINT delivery_state_check;
+            ALTER TABLE karokar_events.outbox DROP CONSTRAINT outbox_trace_parent_check;
+            CREATE DOMAIN karokar_events.delivery_state AS text;
+            CREATE DOMAIN karokar_events.trace_parent AS text;
+            ALTER TABLE karokar_events.delivery ALTER COLUMN state TYPE karokar_events.delivery_state;
+            ALTER TABLE karokar_events.outbox ALTER COLUMN trace_parent TYPE karokar_events.trace_parent;
+            ALTER DOMAIN karokar_events.delivery_state ADD CONSTRAINT delivery_state_known CHECK (VALUE IN ('pending', 'dead'));
+            ALTER DOMAIN karokar_events.trace_parent ADD CONSTRAINT trace_parent_length CHECK (octet_length(VALUE) <= 128);
+            """),
     ]
 }
