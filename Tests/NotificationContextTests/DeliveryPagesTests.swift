@@ -15,6 +15,13 @@ struct DeliveryPagesTests {
     @Test func aSentEMailStaysOnThePageItWasPlannedOn() async throws {
         try await NotificationWorld.run({ settings in
             settings.notification.push = nil  // in-app and e-mail only, as in the benchmark
+            // Each e-mail sent once, on the lease planning wrote it with: a handed delivery waits
+            // up to half its lease for a sender, and the world's 1.5-s SMTP timeout and 10-s
+            // lease are for its failure tests. With every suite running, the recorder's replies
+            // took longer and e-mails were sent again (a claim, then SENT: two more row versions
+            // on the page), which is not what this measures.
+            settings.notification.smtp?.timeout = .seconds(60)
+            settings.notification.lease = .seconds(300)
         }) { world in
             let bus = world.market.server.application.bus!
             let events = 200
@@ -38,16 +45,19 @@ struct DeliveryPagesTests {
             })
             // Each sent e-mail's row against its recipient's in-app row of the same event, planned
             // in the same statement: on the same page unless the SENT update had to move it.
+            // Only e-mails sent on their first attempt: a retried one was claimed again (one
+            // more version of its row) before it was sent, which no fillfactor provides for.
             let pages = try await world.pool.query("""
-                SELECT count(*)::int8 AS emails,
-                       count(*) FILTER (WHERE (e.ctid::text::point)[0] = (i.ctid::text::point)[0])::int8 AS kept
+                SELECT count(*)::int8 AS emails, count(*) FILTER (WHERE e.attempts = 1)::int8 AS once,
+                       count(*) FILTER (WHERE e.attempts = 1 AND (e.ctid::text::point)[0] = (i.ctid::text::point)[0])::int8 AS kept
                 FROM notification.deliveries AS e
                 JOIN notification.deliveries AS i ON i.event_id = e.event_id AND i.recipient_user_id = e.recipient_user_id AND i.channel = 'IN_APP'
                 WHERE e.channel = 'EMAIL' AND e.status = 'SENT' AND e.event_type = 'booking.requested'
                 """).single()
-            let kept = try pages.decode(Int.self, "kept")
+            let (kept, once) = (try pages.decode(Int.self, "kept"), try pages.decode(Int.self, "once"))
             #expect(try pages.decode(Int.self, "emails") == emails)
-            #expect(kept * 10 >= emails * 9, "\(kept) of \(emails) sent e-mails stayed on their page")
+            #expect(once * 10 >= emails * 9, "\(once) of \(emails) e-mails sent on their first attempt")
+            #expect(kept * 10 >= once * 9, "\(kept) of \(once) e-mails sent on their first attempt stayed on their page")
         }
     }
 }
