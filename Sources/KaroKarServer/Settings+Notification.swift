@@ -11,6 +11,7 @@ extension ServerSettings {
         SettingSpec(name: "notification-poll-interval-ms", help: "how often an idle sender looks for due deliveries", defaultValue: "250"),
         SettingSpec(name: "notification-max-in-flight", help: "deliveries one process sends at once", defaultValue: "32"),
         SettingSpec(name: "notification-handoff", help: "deliveries planning may hand straight to this process's senders at commit, waiting at most (0: every delivery is claimed; empty: 16 x notification-max-in-flight)", defaultValue: ""),
+        SettingSpec(name: "notification-behind-after-ms", help: "the senders are behind (new deliveries queue behind the backlog instead of being handed over) while claims come back full of deliveries due longer than this", defaultValue: "1000"),
         SettingSpec(name: "notification-max-attempts", help: "attempts of a delivery before it is FAILED", defaultValue: "8"),
         SettingSpec(name: "notification-retry-delay-ms", help: "backoff before a delivery's second attempt (doubles per attempt, with jitter)", defaultValue: "5000"),
         SettingSpec(name: "notification-max-retry-delay-s", help: "the longest backoff between two attempts", defaultValue: "900"),
@@ -71,6 +72,7 @@ extension ServerSettings {
         case "notification-poll-interval-ms": notification.pollInterval = .milliseconds(try integer(10...60_000)); return true
         case "notification-max-in-flight": notification.maximumInFlight = try integer(1...1000); return true
         case "notification-handoff": notification.handoffCapacity = value.isEmpty ? nil : try integer(0...100_000); return true
+        case "notification-behind-after-ms": notification.behindAfter = .milliseconds(try integer(0...3_600_000)); return true
         case "notification-max-attempts": notification.maximumAttempts = try integer(1...100); return true
         case "notification-retry-delay-ms": notification.firstRetryDelay = .milliseconds(try integer(1...3_600_000)); return true
         case "notification-max-retry-delay-s": notification.maximumRetryDelay = .seconds(try integer(1...86_400)); return true

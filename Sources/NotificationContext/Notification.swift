@@ -90,6 +90,13 @@ public struct NotificationOptions: Sendable {
     public var maximumRetryDelay: Duration = .seconds(900)
     /// A claimed delivery whose sender died is due again after this (longer than any send).
     public var lease: Duration = .seconds(60)
+    /// The senders are behind when a claim comes back full of deliveries that had all been due
+    /// longer than this: planning then hands nothing over (new deliveries queue behind the
+    /// backlog, first come, first served) until a claim says otherwise. A full claim of fresh
+    /// deliveries (written unleased a moment before, say because the handoff was full) is not
+    /// a backlog: gating on it kept every later delivery on the claimed path, which costs one
+    /// more statement and row version each, and the senders never caught up again.
+    public var behindAfter: Duration = .seconds(1)
     /// SENT and SKIPPED deliveries (in-app ones once read) are deleted this long after they were
     /// created; nil: kept for ever.
     public var retention: Duration? = .seconds(30 * 86_400)
@@ -99,6 +106,11 @@ public struct NotificationOptions: Sendable {
     public var retentionBatchSize = 1000
 
     public init() {}
+
+    /// Whether `claim`, asked for `limit` deliveries, says the senders are behind (``behindAfter``).
+    func isBehind(_ claim: DeliveryStore.Claim, limit: Int) -> Bool {
+        claim.deliveries.count >= limit && (claim.freshestWait ?? .zero) > behindAfter
+    }
 
     /// The backoff after `attempts` failed attempts: `first × 2^(attempts-1)`, capped, with
     /// jitter (uniformly 50 to 100 % of it), so that retries of many deliveries spread out.

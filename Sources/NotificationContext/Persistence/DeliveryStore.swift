@@ -106,19 +106,27 @@ enum DeliveryStore {
 
     // MARK: - Senders
 
+    /// What a claim took: the deliveries, and how long the most recently due of them had been
+    /// due (nil when it took none). The claim takes the longest due first, so a full claim whose
+    /// freshest delivery had waited long says how far the senders are behind.
+    struct Claim: Sendable {
+        var deliveries: [OutgoingDelivery]
+        var freshestWait: Duration?
+    }
+
     /// Claims up to `limit` due deliveries (not in-app): each moves one `lease` ahead, its attempt
     /// counted, under a new lease token, in a transaction of its own that skips rows another
     /// process is claiming. A sender that dies leaves them due again when the lease ends.
     ///
     /// The plan is pinned (``pinPlan(_:)``) to `deliveries_due` in its order.
-    static func claim(limit: Int, lease: Duration, channels: [NotificationChannel], pool: PostgresPool) async throws -> [OutgoingDelivery] {
+    static func claim(limit: Int, lease: Duration, channels: [NotificationChannel], pool: PostgresPool) async throws -> Claim {
         let token = UUID.random()
         let leaseMilliseconds = lease.milliseconds
         let rows = try await pool.transaction { session in
             pinPlan(session)
             return try await session.query("""
                 WITH due AS (
-                    SELECT id FROM notification.deliveries
+                    SELECT id, next_attempt_at AS due_at FROM notification.deliveries
                     WHERE status = 'PENDING' AND next_attempt_at <= clock_timestamp() AND channel = ANY (\(channels.map(\.rawValue))::text[])
                     ORDER BY next_attempt_at LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED
@@ -128,10 +136,10 @@ enum DeliveryStore {
                     next_attempt_at = clock_timestamp() + \(leaseMilliseconds) * interval '1 millisecond'
                 FROM due WHERE d.id = due.id
                 RETURNING d.id, d.event_id, d.event_type, d.recipient_user_id, d.channel, d.address, d.recipient_name, d.title, d.body,
-                          d.short_body, d.attempts
+                          d.short_body, d.attempts, greatest(0, (extract(epoch FROM clock_timestamp() - due.due_at) * 1000000)::int8) AS waited_us
                 """)
         }
-        return try rows.map { row in
+        let deliveries = try rows.map { row in
             OutgoingDelivery(
                 id: try row.decode(UUID.self, "id"), eventID: try row.decode(UUID.self, "event_id"),
                 eventType: try row.decode(String.self, "event_type"), recipientUserID: try row.decode(UUID.self, "recipient_user_id"),
@@ -141,6 +149,8 @@ enum DeliveryStore {
                 shortBody: try row.decode(String.self, "short_body"), attempt: try row.decode(Int.self, "attempts"), lease: token
             )
         }
+        let freshest = try rows.map { try $0.decode(Int.self, "waited_us") }.min()
+        return Claim(deliveries: deliveries, freshestWait: freshest.map { .microseconds($0) })
     }
 
     /// Records sent deliveries, in one statement (each only under its claim), found by their

@@ -9,7 +9,8 @@ import Synchronization
 /// statement, no second index-maintaining update of its row.
 ///
 /// Bounded: planning leases at most the room left (``capacity`` less what waits, none while the
-/// senders' claims come back full); the rest is written unleased and claimed as before. A handed delivery not taken within
+/// senders are behind: their claims come back full of deliveries due for a while,
+/// ``NotificationOptions/behindAfter``); the rest is written unleased and claimed as before. A handed delivery not taken within
 /// ``maximumWait`` (half its lease: the senders stalled behind a slow server) is dropped here: it
 /// is due again when its lease ends and is claimed then, never sent by two senders at once. One
 /// that is never sent (the process stops) is due again when its lease ends, like a claimed one.
@@ -34,7 +35,7 @@ final class DeliveryHandoff: Sendable {
         return queue.withLock { max(0, capacity - $0.count) }
     }
 
-    /// The senders' last claim came back full (true) or short (false).
+    /// Whether the senders' last claim said they are behind (``NotificationOptions/isBehind(_:limit:)``).
     func setBacklog(_ behind: Bool) {
         backlog.withLock { $0 = behind }
     }

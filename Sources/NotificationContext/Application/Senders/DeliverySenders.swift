@@ -57,8 +57,9 @@ struct DeliverySenders {
             // Without a handoff every pass claims. With one, planned deliveries arrive handed
             // over, and a claim (retries, another process's expired leases, what did not fit
             // the handoff) runs on the first pass, every poll interval, and again at once while
-            // claims come back full. While they do (a backlog in the table), planning leases
-            // nothing (new deliveries queue behind the backlog) and what was handed before gets
+            // claims come back full. While they come back full of deliveries due for longer than
+            // `behindAfter` (a backlog in the table), planning leases nothing (new deliveries
+            // queue behind the backlog); while claims come back full, what was handed before gets
             // about half the free slots (at least one), so neither side waits on the other.
             // Claims go in batches of at least half the slots (or whatever is free once a poll
             // interval has passed since the last claim).
@@ -85,10 +86,10 @@ struct DeliverySenders {
                     lastClaim = .now
                     do {
                         let limit = free
-                        let claimed = try await DeliveryStore.claim(limit: limit, lease: options.lease, channels: channels, pool: pool)
-                        claimDue = claimed.count == limit
-                        handoff?.setBacklog(claimDue)
-                        start(claimed)
+                        let claim = try await DeliveryStore.claim(limit: limit, lease: options.lease, channels: channels, pool: pool)
+                        claimDue = claim.deliveries.count == limit
+                        handoff?.setBacklog(options.isBehind(claim, limit: limit))
+                        start(claim.deliveries)
                     } catch is CancellationError {
                         break
                     } catch {
