@@ -74,7 +74,6 @@ final class SMTPConnection: @unchecked Sendable {
     /// The server offers PIPELINING (RFC 2920): a transaction writes MAIL, RCPT and DATA at once.
     var pipelining = false
     var parkedAt = ContinuousClock.now
-    var idleTimer: Scheduled<Void>?
 
     init(session: SMTPSession) {
         self.session = session
@@ -83,7 +82,6 @@ final class SMTPConnection: @unchecked Sendable {
     var isOpen: Bool { session.channel.isActive }
 
     func close() {
-        idleTimer?.cancel()
         session.channel.close(promise: nil)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KaroKarRPC
 import NIOCore
 
 /// A bounded pool of persistent SMTP sessions to one relay (one per configured server, per
@@ -14,13 +15,24 @@ import NIOCore
 /// ``SMTPConfiguration/maximumMessagesPerConnection``. A reused session that turns out closed
 /// before any of the message's data was written (the server closed it as it was taken) is
 /// replaced at once by a new connection, once: nothing was delivered, so nothing is duplicated.
+///
+/// Per message, the pool costs no timer of its own: one idle sweep serves every parked session
+/// (armed for the oldest one's idle end) and one deadline every waiting sender (armed for the
+/// first one's), where a timer per checkin and a sleeping task per wait had cost two or three
+/// thread wake-ups a message. The mail transaction itself runs on its connection's event loop
+/// (``EventLoopExecutor``): each write, reply and step timer happens on the thread that does the
+/// connection's I/O, without a hand-off to that thread and back per step.
 actor SMTPConnectionPool {
     let client: SMTPClient
     private var idle: [SMTPConnection] = []
     private var open = 0
-    private var waiters: [(id: UInt64, continuation: CheckedContinuation<Bool, Never>)] = []
+    private var waiters: [(id: UInt64, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Bool, Never>)] = []
     private var nextWaiter: UInt64 = 0
     private var closed = false
+    /// The idle sweep, while a session is parked.
+    private var sweep: Scheduled<Void>?
+    /// The waiters' deadline, while a sender waits.
+    private var deadlineTimer: Task<Void, Never>?
     /// Connections opened over the pool's life (for tests and logs).
     private(set) var opened = 0
 
@@ -36,7 +48,10 @@ actor SMTPConnectionPool {
         while true {
             let (connection, reused) = try await checkout()
             do {
-                try await client.transaction(message, on: connection)
+                let client = client
+                try await withTaskExecutorPreference(EventLoopExecutor(connection.session.channel.eventLoop)) { () async throws(SMTPTransactionFailure) in
+                    try await client.transaction(message, on: connection)
+                }
                 checkin(connection)
                 return
             } catch {
@@ -54,6 +69,10 @@ actor SMTPConnectionPool {
     /// they come back.
     func close() async {
         closed = true
+        sweep?.cancel()
+        sweep = nil
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
         let parked = idle
         idle = []
         for connection in parked { drop(connection, quit: true) }
@@ -71,8 +90,6 @@ actor SMTPConnectionPool {
         while true {
             guard !closed else { throw .transient("the SMTP sender is shutting down") }
             while let connection = idle.popLast() {
-                connection.idleTimer?.cancel()
-                connection.idleTimer = nil
                 if ContinuousClock.now - connection.parkedAt < configuration.idleTimeout, await connection.session.unpark() {
                     return (connection, true)
                 }
@@ -101,25 +118,34 @@ actor SMTPConnectionPool {
         }
         connection.parkedAt = .now
         connection.session.park()
-        let idleTimeout = configuration.idleTimeout
-        connection.idleTimer = connection.session.channel.eventLoop.scheduleTask(in: TimeAmount(idleTimeout)) { [weak self, weak connection] in
-            guard let self, let connection else { return }
-            Task { await self.expire(connection) }
-        }
         idle.append(connection)
+        armSweep()
         wakeOne()
     }
 
-    /// A parked session reached its idle time: closed with QUIT.
-    private func expire(_ connection: SMTPConnection) {
-        guard let index = idle.firstIndex(where: { $0 === connection }) else { return }
-        idle.remove(at: index)
-        drop(connection, quit: true)
+    /// Arms the idle sweep for the oldest parked session's idle end, unless it is armed.
+    private func armSweep() {
+        guard sweep == nil, !closed, let oldest = idle.min(by: { $0.parkedAt < $1.parkedAt }) else { return }
+        let wait = max(oldest.parkedAt + configuration.idleTimeout - .now, .milliseconds(1))
+        sweep = oldest.session.channel.eventLoop.scheduleTask(in: TimeAmount(wait)) { [weak self] in
+            guard let self else { return }
+            Task { await self.sweepIdle() }
+        }
+    }
+
+    /// Parked sessions that reached their idle time are closed with QUIT; the sweep is armed
+    /// again for the next one.
+    private func sweepIdle() {
+        sweep = nil
+        let now = ContinuousClock.now
+        let expired = idle.filter { now - $0.parkedAt >= configuration.idleTimeout }
+        idle.removeAll { now - $0.parkedAt >= configuration.idleTimeout }
+        for connection in expired { drop(connection, quit: true) }
+        armSweep()
     }
 
     private func drop(_ connection: SMTPConnection, quit: Bool) {
         open -= 1
-        connection.idleTimer?.cancel()
         if quit {
             Task { await connection.session.quit() }
         } else {
@@ -139,18 +165,29 @@ actor SMTPConnectionPool {
     private func waitForConnection(until deadline: ContinuousClock.Instant) async -> Bool {
         nextWaiter += 1
         let id = nextWaiter
-        let timer = Task { [weak self] in
-            try? await Task.sleep(until: deadline, clock: .continuous)
-            await self?.timeOut(id)
-        }
-        defer { timer.cancel() }
         return await withCheckedContinuation { continuation in
-            waiters.append((id, continuation))
+            waiters.append((id, deadline, continuation))
+            armDeadline()
         }
     }
 
-    private func timeOut(_ id: UInt64) {
-        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
-        waiters.remove(at: index).continuation.resume(returning: false)
+    /// Arms the waiters' deadline for the earliest one's, unless it is armed.
+    private func armDeadline() {
+        guard deadlineTimer == nil, !closed, let earliest = waiters.map(\.deadline).min() else { return }
+        deadlineTimer = Task { [weak self] in
+            try? await Task.sleep(until: earliest, clock: .continuous)
+            await self?.expireWaiters()
+        }
+    }
+
+    /// Waiters past their deadline are told no connection came free; the deadline is armed
+    /// again for the next one.
+    private func expireWaiters() {
+        deadlineTimer = nil
+        let now = ContinuousClock.now
+        let expired = waiters.filter { $0.deadline <= now }
+        waiters.removeAll { $0.deadline <= now }
+        for waiter in expired { waiter.continuation.resume(returning: false) }
+        armDeadline()
     }
 }
