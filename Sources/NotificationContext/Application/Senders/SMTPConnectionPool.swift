@@ -1,5 +1,4 @@
 import Foundation
-import KaroKarRPC
 import NIOCore
 
 /// A bounded pool of persistent SMTP sessions to one relay (one per configured server, per
@@ -20,7 +19,7 @@ import NIOCore
 /// (armed for the oldest one's idle end) and one deadline every waiting sender (armed for the
 /// first one's), where a timer per checkin and a sleeping task per wait had cost two or three
 /// thread wake-ups a message. The mail transaction itself runs on its connection's event loop
-/// (``EventLoopExecutor``): each write, reply and step timer happens on the thread that does the
+/// (``SMTPLoopExecutor``): each write, reply and step timer happens on the thread that does the
 /// connection's I/O, without a hand-off to that thread and back per step.
 actor SMTPConnectionPool {
     let client: SMTPClient
@@ -49,7 +48,7 @@ actor SMTPConnectionPool {
             let (connection, reused) = try await checkout()
             do {
                 let client = client
-                try await withTaskExecutorPreference(EventLoopExecutor(connection.session.channel.eventLoop)) { () async throws(SMTPTransactionFailure) in
+                try await withTaskExecutorPreference(SMTPLoopExecutor(connection.session.channel.eventLoop)) { () async throws(SMTPTransactionFailure) in
                     try await client.transaction(message, on: connection)
                 }
                 checkin(connection)
@@ -189,5 +188,21 @@ actor SMTPConnectionPool {
         waiters.removeAll { $0.deadline <= now }
         for waiter in expired { waiter.continuation.resume(returning: false) }
         armDeadline()
+    }
+}
+
+/// A connection's event loop as a task executor, for its mail transactions. (The RPC runtime has
+/// the same as `EventLoopExecutor`; a context's application layer does not import the runtime.)
+final class SMTPLoopExecutor: TaskExecutor {
+    let loop: any EventLoop
+
+    init(_ loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        loop.execute { job.runSynchronously(on: executor) }
     }
 }
