@@ -160,6 +160,45 @@ struct SMTPConnectionPoolTests {
     }
 }
 
+extension SMTPConnectionPoolTests {
+    /// The pool's one deadline for its waiting senders: with every message hanging, the one
+    /// connection stays busy for two timeouts in a row (the first message's, then the next
+    /// one's on a new connection), so of two senders waiting together one gets the connection
+    /// and the other gives up when its own wait ends, not when the connection comes free again.
+    @Test func aWaitingSenderGivesUpAtItsDeadline() async throws {
+        let server = try SMTPRecorder()
+        defer { server.stop() }
+        try server.behave("hang")
+        var configuration = Self.configuration(server, connections: 1)
+        configuration.timeout = .milliseconds(1500)
+        let pool = SMTPConnectionPool(SMTPClient(configuration))
+        let first = Task { try await pool.send(Self.message(1)) }
+        #expect(try await SMTPTestWait.until { server.attempts.count == 1 })
+        let waiting = [2, 3].map { (n: Int) -> Task<(String, Duration), Never> in
+            Task { () -> (String, Duration) in
+                let started = ContinuousClock.now
+                do {
+                    try await pool.send(Self.message(n))
+                    return ("sent", ContinuousClock.now - started)
+                } catch {
+                    return ("\(error)", ContinuousClock.now - started)
+                }
+            }
+        }
+        var outcomes: [(String, Duration)] = []
+        for task in waiting { outcomes.append(await task.value) }
+        _ = try? await first.value
+        let gaveUp = outcomes.filter { $0.0.contains("no SMTP connection came free within") }
+        let hung = outcomes.filter { $0.0.contains("did not answer") }
+        #expect(gaveUp.count == 1 && hung.count == 1, "\(outcomes)")
+        // Its own 1.5 s, not the 3 s and more until the connection came free a second time.
+        if let wait = gaveUp.first?.1 {
+            #expect(wait >= .milliseconds(1400) && wait < .milliseconds(2900), "\(wait)")
+        }
+        await pool.close()
+    }
+}
+
 enum SMTPTestWait {
     static func until(seconds: Double = 10, _ done: () throws -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + .seconds(seconds)

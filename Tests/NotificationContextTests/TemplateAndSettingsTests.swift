@@ -174,6 +174,12 @@ struct TemplateAndSettingsTests {
         // Nothing configured: no e-mail, SMS nor push.
         let none = try resolve()
         #expect(none.notification.smtp == nil && none.notification.sms == nil && none.notification.push == nil)
+        // When the senders count as behind: 1 s by default, in milliseconds, within its bounds.
+        #expect(none.notification.behindAfter == .seconds(1))
+        #expect(try resolve(flags: ["notification-behind-after-ms": "2500"]).notification.behindAfter == .milliseconds(2500))
+        for wrong in ["-1", "3600001", "soon", "99999999999999999999"] {
+            #expect(throws: ServerSettings.Invalid.self, "\(wrong)") { _ = try resolve(flags: ["notification-behind-after-ms": wrong]) }
+        }
         // A secret given as a flag is refused; from the environment or a file it is taken.
         #expect(throws: ServerSettings.Invalid.self) {
             _ = try resolve(flags: ["notification-smtp-host": "mail", "notification-smtp-username": "u", "notification-smtp-password": "p"])
