@@ -119,6 +119,54 @@ struct AssignmentFlowTests {
         }
     }
 
+    @Test("once its booking ended (cancelled, or completed), none of its assignments is reassignable: the live one and an earlier rejected one")
+    func endedBookingsAssignments() async throws {
+        try await TestMarketplace.run { market in
+            let world = try await World.make(market)
+            let vehicle = try await world.vehicle(of: world.vendor)
+            func assigned(_ start: Double) async throws -> (booking: String, assignment: String) {
+                let p = Self.days(start, start + 1)
+                let draft = try await world.bookings.createBooking(.init(vehicleId: vehicle, period: .init(start: p.start, end: p.end)), options: world.manager.callOptions).booking!
+                _ = try await world.bookings.submitBooking(.init(bookingId: draft.id), options: world.manager.callOptions)
+                _ = try await world.bookings.approveBooking(.init(bookingId: draft.id), options: world.vendor.admin.callOptions)
+                let assignment = try await world.bookings.assignBooking(.init(bookingId: draft.id, employeeId: world.first.userID), options: world.manager.callOptions).assignmentId
+                return (draft.id, assignment)
+            }
+            func ended(_ assignment: String) async throws -> Bool {
+                try await world.market.pool.query("SELECT booking_ended FROM assignment.assignments WHERE id = \(UUID(uuidString: assignment)!)")
+                    .single().decode(Bool.self, "booking_ended")
+            }
+            func expectNotReassignable(_ assignment: String) async throws {
+                await expectCode(.failedPrecondition, domainCode: "INVALID_ASSIGNMENT_TRANSITION") {
+                    _ = try await world.assignments.reassignAssignment(.init(assignmentId: assignment, employeeId: world.second.userID), options: world.manager.callOptions)
+                }
+                #expect(try await ended(assignment))
+            }
+
+            // Cancelled with its only assignment REJECTED (not live, not replaced): marked ended too.
+            let cancelled = try await assigned(1)
+            _ = try await world.assignments.rejectAssignment(.init(assignmentId: cancelled.assignment, reason: .init(value: "away")), options: world.first.callOptions)
+            #expect(try await ended(cancelled.assignment) == false)
+            _ = try await world.bookings.cancelBooking(.init(bookingId: cancelled.booking), options: world.manager.callOptions)
+            try await expectNotReassignable(cancelled.assignment)
+
+            // Completed: the live (reassigned) one COMPLETED and ended in one save, the rejected one it replaced ended as well.
+            let completed = try await assigned(4)
+            _ = try await world.assignments.rejectAssignment(.init(assignmentId: completed.assignment, reason: .init(value: "away")), options: world.first.callOptions)
+            let live = try await world.assignments.reassignAssignment(
+                .init(assignmentId: completed.assignment, employeeId: world.second.userID), options: world.manager.callOptions
+            ).assignment!
+            _ = try await world.assignments.acceptAssignment(.init(assignmentId: live.id), options: world.second.callOptions)
+            _ = try await world.bookings.activateBooking(.init(bookingId: completed.booking, evidence: .init(odometerKm: 10, fuelPercent: 90)), options: world.manager.callOptions)
+            #expect(try await ended(live.id) == false)
+            _ = try await world.bookings.completeBooking(.init(bookingId: completed.booking, evidence: .init(odometerKm: 20, fuelPercent: 80)), options: world.manager.callOptions)
+            let done = try await world.assignments.getAssignment(.init(assignmentId: live.id), options: world.manager.callOptions).assignment!
+            #expect(done.status == .completed)
+            try await expectNotReassignable(live.id)
+            try await expectNotReassignable(completed.assignment)
+        }
+    }
+
     @Test("a corporate-owned vehicle assigned directly holds it: an overlapping direct assignment gets VEHICLE_NOT_AVAILABLE; closing releases")
     func directAssignmentConflict() async throws {
         try await TestMarketplace.run { market in

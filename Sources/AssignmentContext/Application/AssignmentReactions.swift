@@ -32,9 +32,12 @@ extension Assignment {
         case .bookingCompleted(let booking):
             let id = try id(booking.bookingId)
             if let live = try await AssignmentStore.lockLive(ofBooking: id, work), live.status == .active {
-                _ = try await move(live, .complete, work) { $0.completedAt = $0.updatedAt }
+                _ = try await move(live, .complete, work) {
+                    $0.completedAt = $0.updatedAt
+                    $0.bookingEnded = true
+                }
             }
-            try await AssignmentStore.markBookingEnded(id, work)
+            AssignmentStore.markBookingEnded(id, work)
         case .bookingCancelled(let booking):
             try await end(try id(booking.bookingId), .bookingCancelled, work)
         case .bookingTerminated(let booking):
@@ -62,9 +65,12 @@ extension Assignment {
 
     private nonisolated func end(_ booking: UUID, _ reason: CloseReason, _ work: UnitOfWork) async throws {
         if let live = try await AssignmentStore.lockLive(ofBooking: booking, work) {
-            _ = try await move(live, .close, work) { $0.close(reason, by: .system, notes: nil) }
+            _ = try await move(live, .close, work) {
+                $0.close(reason, by: .system, notes: nil)
+                $0.bookingEnded = true
+            }
         }
-        try await AssignmentStore.markBookingEnded(booking, work)
+        AssignmentStore.markBookingEnded(booking, work)
     }
 
     private nonisolated func id(_ text: String) throws -> UUID {

@@ -35,9 +35,12 @@ enum AssignmentStore {
             """).first { _ in true }?.assignment()
     }
 
-    /// The booking is over: none of its assignments may be reassigned any more.
-    static func markBookingEnded(_ booking: UUID, _ work: UnitOfWork) async throws {
-        try await work.query("UPDATE assignment.assignments SET booking_ended = true WHERE booking_id = \(booking)")
+    /// The booking is over: none of its assignments may be reassigned any more. Its live one
+    /// was saved with ``AssignmentRecord/bookingEnded`` set (one row version, not two); this
+    /// marks the earlier ones (rejected, closed: usually none), queued to go out with the
+    /// transaction's next statement or its COMMIT rather than costing a round trip of its own.
+    static func markBookingEnded(_ booking: UUID, _ work: UnitOfWork) {
+        work.session.enqueue("UPDATE assignment.assignments SET booking_ended = true WHERE booking_id = \(booking) AND NOT booking_ended")
     }
 
     static func save(_ a: AssignmentRecord, _ work: UnitOfWork) async throws -> AssignmentRecord {
@@ -46,7 +49,7 @@ enum AssignmentStore {
                 rejection_reason = \(a.rejectionReason), activated_at = \(a.activatedAt)::timestamptz,
                 completed_at = \(a.completedAt)::timestamptz, closed_at = \(a.closedAt)::timestamptz, closed_by = \(a.closedBy)::uuid,
                 close_reason = \(a.closeReason?.rawValue), close_notes = \(a.closeNotes),
-                replaced_by_assignment_id = \(a.replacedBy)::uuid, version = version + 1, updated_at = \(a.updatedAt)::timestamptz
+                replaced_by_assignment_id = \(a.replacedBy)::uuid, booking_ended = \(a.bookingEnded), version = version + 1, updated_at = \(a.updatedAt)::timestamptz
             WHERE id = \(a.id)
             RETURNING *
             """).single().assignment()
