@@ -54,13 +54,30 @@ def steal_seconds():
         return 0.0
 
 
-def cluster_seconds(postmaster):
-    total = seconds(postmaster, children=True)
+def live_children(pid):
+    """The pids of `pid`'s live children: from /proc/PID/task/PID/children where the kernel has
+    it (a few files per sample, not a walk of every process: the sampler shares the machine with
+    what it measures), else by walking /proc."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return f.read().split()
+    except OSError:
+        pass
+    children = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             fields = stat_fields(entry)
-            if fields is not None and fields[1] == str(postmaster):
-                total += (int(fields[11]) + int(fields[12])) / TICK
+            if fields is not None and fields[1] == str(pid):
+                children.append(entry)
+    return children
+
+
+def cluster_seconds(postmaster):
+    total = seconds(postmaster, children=True)
+    for child in live_children(postmaster):
+        fields = stat_fields(child)
+        if fields is not None:
+            total += (int(fields[11]) + int(fields[12])) / TICK
     return total
 
 
