@@ -20,6 +20,9 @@
 #        BENCH_AFTER_START_SQL=FILE runs FILE on the database once the server has migrated it, e.g.
 #        Deploy/bench/claim-heads.sql for the relay's claim before events migration 6; BENCH_POOL=N
 #        sets the server's database pool, default 6)
+# With BENCH_PG_WAITS=1, part 2 also prints where the database connections' busy time goes
+# (Deploy/bench/pg-waits.py: on CPU in PostgreSQL, COMMIT waiting for the WAL, waiting for the
+# server's next statement, locks).
 # Part 2 also prints the server's and PostgreSQL's CPU per call over its load phase
 # (Deploy/bench/cpu.py), the host's speed before and after it (Deploy/bench/hostspeed.py: a
 # fixed loop's time per core; compare runs at like speed) and the WAL written per call
@@ -144,12 +147,19 @@ echo "== booking lives: $clients concurrent flows, ${seconds}s (the marketplace 
 postmaster=$(head -1 "$bench_dir/data/postmaster.pid")
 echo "  before: $(python3 Deploy/bench/hostspeed.py)"
 wal_start=$(psql -Atq "$database" -c "SELECT pg_current_wal_lsn()")
+# BENCH_PG_WAITS=1: where the connections' busy time goes (Deploy/bench/pg-waits.py), sampled over
+# the middle of the load phase (it starts after the scenario's setup, about 15 s here).
+if [ "${BENCH_PG_WAITS:-0}" = 1 ]; then
+  (sleep 18; python3 Deploy/bench/pg-waits.py "$database" "$(( seconds > 8 ? seconds - 6 : 2 ))" > "$bench_dir/waits.txt") &
+  waits_pid=$!
+fi
 python3 Deploy/bench/cpu.py "$server_pid" "$postmaster" -- \
   "$bin/karokar-bench" scenario marketplace --address "$address" --size 20 --vehicles-per-vendor 10 --corporates 8 \
     --admin-email admin@bench.local --admin-password "$password" --concurrency "$clients" --connections 4 --duration "${seconds}s" \
     --mix "$others,create-booking=1,self-book=0" | tee "$bench_dir/lives.txt" | sed 's/^/  /'
 # WAL per call: the write amplification of the calls (rows, index entries, events, consumers'
 # writes), which the host's speed does not move (setup included, a few hundred calls).
+if [ -n "${waits_pid:-}" ]; then wait "$waits_pid" || true; sed 's/^/  /' "$bench_dir/waits.txt"; fi
 calls=$(awk '/load:/ {print $2}' "$bench_dir/lives.txt")
 psql -Atq "$database" -c "SELECT '  wal:        ' || round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_start') / greatest(${calls:-0}, 1)) || ' bytes per call (the whole cluster''s, setup included)'"
 if [ "${BENCH_WAL_STATS:-0}" = 1 ]; then
