@@ -25,13 +25,12 @@ actor SMTPConnectionPool {
     let client: SMTPClient
     private var idle: [SMTPConnection] = []
     private var open = 0
-    private var waiters: [(id: UInt64, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Bool, Never>)] = []
-    private var nextWaiter: UInt64 = 0
+    private var waiters: [(deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Bool, Never>)] = []
     private var closed = false
     /// The idle sweep, while a session is parked.
     private var sweep: Scheduled<Void>?
-    /// The waiters' deadline, while a sender waits.
-    private var deadlineTimer: Task<Void, Never>?
+    /// The waiters' deadline, while a sender waits: the earliest one's.
+    private var deadlineTimer: (at: ContinuousClock.Instant, task: Task<Void, Never>)?
     /// Connections opened over the pool's life (for tests and logs).
     private(set) var opened = 0
 
@@ -70,7 +69,7 @@ actor SMTPConnectionPool {
         closed = true
         sweep?.cancel()
         sweep = nil
-        deadlineTimer?.cancel()
+        deadlineTimer?.task.cancel()
         deadlineTimer = nil
         let parked = idle
         idle = []
@@ -162,27 +161,32 @@ actor SMTPConnectionPool {
 
     /// Waits until a session is parked or a slot frees (true), or the deadline (false).
     private func waitForConnection(until deadline: ContinuousClock.Instant) async -> Bool {
-        nextWaiter += 1
-        let id = nextWaiter
+        guard deadline > .now else { return false }
         return await withCheckedContinuation { continuation in
-            waiters.append((id, deadline, continuation))
+            waiters.append((deadline, continuation))
             armDeadline()
         }
     }
 
-    /// Arms the waiters' deadline for the earliest one's, unless it is armed.
+    /// Arms the waiters' deadline for the earliest one's, unless it is armed for that or
+    /// sooner. (A sender woken for a connection it then lost waits again with its first
+    /// deadline, which can be earlier than those of senders that came after it.)
     private func armDeadline() {
-        guard deadlineTimer == nil, !closed, let earliest = waiters.map(\.deadline).min() else { return }
-        deadlineTimer = Task { [weak self] in
+        guard !closed, let earliest = waiters.map(\.deadline).min() else { return }
+        if let armed = deadlineTimer, armed.at <= earliest { return }
+        deadlineTimer?.task.cancel()
+        let task = Task { [weak self] in
             try? await Task.sleep(until: earliest, clock: .continuous)
-            await self?.expireWaiters()
+            guard !Task.isCancelled else { return }
+            await self?.expireWaiters(armedAt: earliest)
         }
+        deadlineTimer = (earliest, task)
     }
 
     /// Waiters past their deadline are told no connection came free; the deadline is armed
     /// again for the next one.
-    private func expireWaiters() {
-        deadlineTimer = nil
+    private func expireWaiters(armedAt: ContinuousClock.Instant) {
+        if deadlineTimer?.at == armedAt { deadlineTimer = nil }
         let now = ContinuousClock.now
         let expired = waiters.filter { $0.deadline <= now }
         waiters.removeAll { $0.deadline <= now }
