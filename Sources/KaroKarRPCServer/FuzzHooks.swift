@@ -7,6 +7,18 @@ import NIOCore
 /// (`Sources/karokar-fuzz`, run by `Deploy/fuzz.sh`). Not API.
 @_spi(Fuzzing)
 public enum FuzzHooks {
+    /// One fuzzer input. First byte even: server input (frames, split in chunks of the second
+    /// byte's size); odd: a payload of the message type the second byte selects.
+    public static func input(_ data: [UInt8]) {
+        guard data.count >= 2 else { return }
+        let bytes = Array(data[2...])
+        if data[0] & 1 == 0 {
+            serverInput(bytes, chunkSize: Int(data[1]))
+        } else {
+            payload(bytes, selector: data[1])
+        }
+    }
+
     /// Feeds `bytes` to the server's frame parser in chunks of `chunkSize`, and every complete frame
     /// to the decoder the server would use for its type.
     public static func serverInput(_ bytes: [UInt8], chunkSize: Int) {
@@ -68,7 +80,8 @@ public enum FuzzHooks {
     }
 
     /// Decodes `bytes` as the message type `selector` picks; whatever decodes must survive
-    /// encode -> decode unchanged (conversions are lossless). Traps otherwise.
+    /// encode -> decode unchanged (conversions are lossless). Traps otherwise. A message holding a
+    /// NaN double is not equal to itself, so for it "unchanged" means the same bytes again.
     public static func payload(_ bytes: [UInt8], selector: UInt8) {
         let type = ProtoRegistry.messages[messageNames[Int(selector) % messageNames.count]]!
         roundTrip(type, bytes)
@@ -78,8 +91,13 @@ public enum FuzzHooks {
 
     private static func roundTrip<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) {
         guard let message = try? ProtoCodec.decode(M.self, from: bytes) else { return }
-        let again = try? ProtoCodec.decode(M.self, from: ProtoCodec.encode(message))
-        precondition(again == message, "\(M.protoName) changed in an encode/decode round trip")
+        let encoded = ProtoCodec.encode(message)
+        let again = try? ProtoCodec.decode(M.self, from: encoded)
+        if message == message {
+            precondition(again == message, "\(M.protoName) changed in an encode/decode round trip")
+        } else {
+            precondition(again.map(ProtoCodec.encode) == encoded, "\(M.protoName) (with a NaN) changed in an encode/decode round trip")
+        }
         _ = message.protoJSON.jsonText
     }
 }

@@ -7,16 +7,9 @@
 import CFuzzSupport
 import Glibc
 
-/// First byte even: server input (frames, split in chunks of the second byte's size); odd: a
-/// payload of the message type the second byte selects.
 func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    guard let data, size >= 2 else { return 0 }
-    let bytes = Array(UnsafeBufferPointer(start: data + 2, count: size - 2))
-    if data[0] & 1 == 0 {
-        FuzzHooks.serverInput(bytes, chunkSize: Int(data[1]))
-    } else {
-        FuzzHooks.payload(bytes, selector: data[1])
-    }
+    guard let data else { return 0 }
+    FuzzHooks.input(Array(UnsafeBufferPointer(start: data, count: size)))
     return 0
 }
 
