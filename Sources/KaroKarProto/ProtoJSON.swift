@@ -101,7 +101,7 @@ public enum ProtoJSON {
         var result: [K: V] = [:]
         for member in members {
             guard let key = K(mapKeyText: member.key) else {
-                throw ProtoJSONError.at(path: field, .invalidValue("invalid map key \"\(member.key)\""))
+                throw ProtoJSONError.at(path: field, .invalidValue("invalid map key \(JSONValue.string(member.key).jsonText)"))
             }
             result[key] = try at("\(field)[\(member.key)]") { try V(protoJSON: member.value) }
         }
@@ -129,11 +129,19 @@ extension String: ProtoJSONCodable, ProtoDefaultable, ProtoMapKey {
     public var protoJSON: JSONValue { .string(self) }
     public var isProtoDefault: Bool { isEmpty }
     public var mapKeyText: String { self }
-    public init?(mapKeyText: String) { self = mapKeyText }
+    public init?(mapKeyText: String) {
+        guard !mapKeyText.utf8.contains(0) else { return nil }
+        self = mapKeyText
+    }
 
+    /// Refuses NUL: protobuf-c hands strings over as C strings, so it would cut the text at the
+    /// NUL without a word (a server refuses such requests too, ``ProtoDecodingError/nulInString(field:)``).
     public init(protoJSON json: JSONValue) throws {
         guard case .string(let value) = json else {
             throw ProtoJSONError.invalidValue("expects a JSON string")
+        }
+        guard !value.utf8.contains(0) else {
+            throw ProtoJSONError.invalidValue("holds NUL (U+0000), which a protobuf string here cannot carry")
         }
         self = value
     }

@@ -48,6 +48,22 @@ struct JSONTests {
         }
     }
 
+    /// protobuf-c would cut a string at a NUL without a word (what `karokar call` sends would not
+    /// be what the operator wrote): the JSON reader refuses it, naming where.
+    @Test(arguments: [
+        (#"{"fieldViolations":[{"field":"a\u0000b"}]}"#, "fieldViolations[0].field: holds NUL"),
+        (#"{"metadata":{"k":"\u0000"}}"#, "metadata[k]: holds NUL"),
+        (#"{"metadata":{"k\u0000":"v"}}"#, #"metadata: invalid map key "k\u0000""#),
+    ])
+    func stringsHoldingNulAreRefused(document: String, error expected: String) throws {
+        do {
+            _ = try CommonV1.ErrorDetails(protoJSON: JSONParser.parse(document))
+            Issue.record("expected an error")
+        } catch let error as ProtoJSONError {
+            #expect(error.description.hasPrefix(expected))
+        }
+    }
+
     /// `bytes` fields: standard base64 with padding out; standard or URL-safe, padded or not, in.
     @Test func base64() throws {
         let bytes: [UInt8] = [0, 1, 2, 250, 251, 252, 253]
