@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer target (Sources/karokar-fuzz: frame parsing, CALL envelopes, every message
-# type's payload decoding and round trip) with AddressSanitizer, and runs it for a bounded time.
+# type's payload decoding and round trip, JSON and proto JSON) with AddressSanitizer, and runs it
+# for a bounded time.
 #   bash Deploy/fuzz.sh [SECONDS]      default 60; crashes are written to .build-fuzz/artifacts/
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,13 +34,42 @@ for path in sys.argv[2:]:
     with open(os.path.join(corpus, "seed-" + name), "wb") as out:
         out.write(b"\x00\x07" + bytes.fromhex(hex_text))
 PY
+# JSON mode (first byte 3): a few documents, and a dictionary of JSON's tokens and every field's
+# JSON name (snake_case in the protos, lowerCamelCase in proto JSON), so that mutations reach the
+# message readers past "unknown field".
+python3 - "$corpus" .build-fuzz/json.dict Protos <<'PY'
+import os, re, sys
+corpus, dictionary, protos = sys.argv[1:4]
+documents = [
+    b'{}', b'[1, -2.5e3, "x\\u00e9\\n", true, false, null, {"a": {}}]',
+    b'{"vehicleId": "v1", "period": {"start": {"seconds": "1700000000"}, "end": {"seconds": "1700003600", "nanos": 5}}}',
+    b'{"status": "BOOKING_STATUS_REQUESTED", "pageSize": 10, "pageToken": "", "metadata": {"k": "v"}, "payload": "AAE="}',
+]
+for index, document in enumerate(documents):
+    for selector in (0, 61, 122, 183):
+        with open(os.path.join(corpus, f"seed-json-{index}-{selector}"), "wb") as out:
+            out.write(bytes([3, selector]) + document)
+tokens = {'{', '}', '[', ']', ':', ',', '"', 'true', 'false', 'null', '"NaN"', '"Infinity"', '\\u', '1e308'}
+for folder, _, files in os.walk(protos):
+    for file in files:
+        if file.endswith(".proto"):
+            text = open(os.path.join(folder, file)).read()
+            # Fields ("type name = N;", lower case) as keys; enum values ("NAME = N;") as strings.
+            for name in re.findall(r"^\s*[\w.<>, ]*?[\w>]\s+([a-z]\w*)\s*=\s*\d+", text, re.M):
+                tokens.add('"' + re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name) + '":')
+            for name in re.findall(r"^\s*([A-Z][A-Z0-9_]*)\s*=\s*\d+", text, re.M):
+                tokens.add('"' + name + '"')
+with open(dictionary, "w") as out:
+    for token in sorted(tokens):
+        out.write('"' + token.replace('\\', '\\\\').replace('"', '\\"') + '"\n')
+PY
 # Inputs that once crashed it, kept as seeds so a fix can never silently regress.
 cp Tests/KaroKarRPCTests/FuzzRegressions/*.bin "$corpus/"
 
 # A fixed seed keeps CI's run repeatable; KAROKAR_FUZZ_SEED=0 lets libFuzzer pick one (exploration).
 status=0
 .build-fuzz/debug/karokar-fuzz -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 \
-  -seed="${KAROKAR_FUZZ_SEED:-1}" -artifact_prefix="$artifacts/" -print_final_stats=1 "$corpus" \
+  -seed="${KAROKAR_FUZZ_SEED:-1}" -dict=.build-fuzz/json.dict -artifact_prefix="$artifacts/" -print_final_stats=1 "$corpus" \
   > "$artifacts/last-run.log" 2>&1 || status=$?
 grep -vE '^#[0-9]+' "$artifacts/last-run.log" | tail -40
 if [ "$status" -ne 0 ]; then

@@ -8,14 +8,15 @@ import NIOCore
 @_spi(Fuzzing)
 public enum FuzzHooks {
     /// One fuzzer input. First byte even: server input (frames, split in chunks of the second
-    /// byte's size); odd: a payload of the message type the second byte selects.
+    /// byte's size); 1 modulo 4: a payload of the message type the second byte selects; 3 modulo
+    /// 4: JSON text, read as a document and as that message type's proto JSON.
     public static func input(_ data: [UInt8]) {
         guard data.count >= 2 else { return }
         let bytes = Array(data[2...])
-        if data[0] & 1 == 0 {
-            serverInput(bytes, chunkSize: Int(data[1]))
-        } else {
-            payload(bytes, selector: data[1])
+        switch data[0] & 3 {
+        case 1: payload(bytes, selector: data[1])
+        case 3: json(bytes, selector: data[1])
+        default: serverInput(bytes, chunkSize: Int(data[1]))
         }
     }
 
@@ -79,25 +80,49 @@ public enum FuzzHooks {
         )
     }
 
-    /// Decodes `bytes` as the message type `selector` picks; whatever decodes must survive
-    /// encode -> decode unchanged (conversions are lossless). Traps otherwise. A message holding a
-    /// NaN double is not equal to itself, so for it "unchanged" means the same bytes again.
+    /// Decodes `bytes` as the message type `selector` picks; whatever decodes must survive the
+    /// binary and the JSON round trips unchanged (conversions are lossless). Traps otherwise.
     public static func payload(_ bytes: [UInt8], selector: UInt8) {
         let type = ProtoRegistry.messages[messageNames[Int(selector) % messageNames.count]]!
-        roundTrip(type, bytes)
+        decodeAndCheck(type, bytes)
+    }
+
+    /// Parses `bytes` as JSON (the parser that reads a bearer token's header and claims before
+    /// its signature is checked, and `karokar call`'s requests): what parses must print as text
+    /// that parses to the same document; and a document that is the selected message type's
+    /// proto JSON must give a message that survives both round trips.
+    public static func json(_ bytes: [UInt8], selector: UInt8) {
+        guard let document = try? JSONParser.parse(bytes) else { return }
+        let again = try? JSONParser.parse(document.jsonText)
+        precondition(again == document, "a JSON document changed in a print/parse round trip")
+        let type = ProtoRegistry.messages[messageNames[Int(selector) % messageNames.count]]!
+        readAndCheck(type, document)
     }
 
     private static let messageNames = ProtoRegistry.messages.keys.sorted()
 
-    private static func roundTrip<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) {
+    private static func decodeAndCheck<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) {
         guard let message = try? ProtoCodec.decode(M.self, from: bytes) else { return }
-        let encoded = ProtoCodec.encode(message)
-        let again = try? ProtoCodec.decode(M.self, from: encoded)
-        if message == message {
-            precondition(again == message, "\(M.protoName) changed in an encode/decode round trip")
-        } else {
-            precondition(again.map(ProtoCodec.encode) == encoded, "\(M.protoName) (with a NaN) changed in an encode/decode round trip")
-        }
-        _ = message.protoJSON.jsonText
+        checkRoundTrips(message)
+    }
+
+    private static func readAndCheck<M: ProtoMessage>(_ type: M.Type, _ document: JSONValue) {
+        guard let message = try? M(protoJSON: document) else { return }
+        checkRoundTrips(message)
+    }
+
+    /// encode -> decode, and print as JSON text -> parse -> read, both give `message` back.
+    private static func checkRoundTrips<M: ProtoMessage>(_ message: M) {
+        let decoded = try? ProtoCodec.decode(M.self, from: ProtoCodec.encode(message))
+        precondition(decoded.map { same($0, message) } == true, "\(M.protoName) changed in an encode/decode round trip")
+        let read = try? M(protoJSON: JSONParser.parse(message.protoJSON.jsonText))
+        precondition(read.map { same($0, message, json: true) } == true, "\(M.protoName) changed in a JSON round trip")
+    }
+
+    /// Equal; or, for a message holding a NaN double (not equal to itself), the same bytes, or
+    /// after JSON (which has one NaN, not the payloads and signs of the binary) the same JSON.
+    private static func same<M: ProtoMessage>(_ a: M, _ b: M, json: Bool = false) -> Bool {
+        if b == b { return a == b }
+        return json ? a.protoJSON == b.protoJSON : ProtoCodec.encode(a) == ProtoCodec.encode(b)
     }
 }

@@ -1,6 +1,6 @@
-// libFuzzer entry point for frame and payload decoding. `Deploy/fuzz.sh` builds it with
-// `-sanitize=fuzzer,address -D KAROKAR_FUZZ` and runs it for a bounded time; a plain build gets a
-// stub that says so.
+// libFuzzer entry point for frame, payload and JSON decoding (`FuzzHooks.input` says which).
+// `Deploy/fuzz.sh` builds it with `-sanitize=fuzzer,address -D KAROKAR_FUZZ` and runs it for a
+// bounded time; a plain build gets a stub that says so.
 @_spi(Fuzzing) import KaroKarRPCServer
 
 #if KAROKAR_FUZZ

@@ -30,6 +30,22 @@ struct FuzzRegressionTests {
         }
     }
 
+    /// JSON mode: documents, as every message type, through the fuzz target's checks (JSON
+    /// printed and parsed again; read as the message, then the binary and JSON round trips).
+    @Test func jsonDocumentsInEveryMessageType() {
+        let documents = [
+            #"{}"#, #"[1, -0, 2.5e-3, "\u00e9\ud83d\ude00", {"a": [null, true]}]"#,
+            #"{"vehicleId": "v1", "pageSize": 10, "status": 3, "nanos": -1, "seconds": "-62135596800"}"#,
+            #"{"value": "NaN", "oldestPendingAgeSeconds": "-Infinity", "lastSeenSecondsAgo": 1e308}"#,
+            #"{"vehicleId": "a\u0000b"}"#, #"{"name": "\u0000"}"#, #"{"metadata": {"k\u0000": "v"}}"#,
+        ]
+        for document in documents {
+            for selector in UInt8.min...UInt8.max {
+                FuzzHooks.input([3, selector] + Array(document.utf8))
+            }
+        }
+    }
+
     @Test(arguments: inputs)
     func replays(_ name: String) throws {
         let data = try Data(contentsOf: Self.directory.appendingPathComponent(name))
