@@ -49,7 +49,7 @@ for index, document in enumerate(documents):
     for selector in (0, 61, 122, 183):
         with open(os.path.join(corpus, f"seed-json-{index}-{selector}"), "wb") as out:
             out.write(bytes([3, selector]) + document)
-tokens = {'{', '}', '[', ']', ':', ',', '"', 'true', 'false', 'null', '"NaN"', '"Infinity"', '\\u', '1e308'}
+tokens = {'{', '}', '[', ']', ':', ',', '"', 'true', 'false', 'null', '"NaN"', '"Infinity"', '\\u', '\\u0000', '\\ud83d\\ude00', '1e308', '-0'}
 for folder, _, files in os.walk(protos):
     for file in files:
         if file.endswith(".proto"):
