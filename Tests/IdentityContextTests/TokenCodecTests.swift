@@ -86,6 +86,58 @@ struct TokenCodecTests {
         #expect(rejection(input + "." + TestTokens.base64URL(mac)) == .malformed)
     }
 
+    /// A bearer token is the first thing from a peer that the server parses (base64, then JSON,
+    /// before the signature). 20,000 seeded mutations: of the token's text, and of its header's
+    /// and claims' JSON, signed again with the real key so that the header and claims checks see
+    /// hostile JSON too. Nothing traps; what is accepted reads back as the claims it encodes to.
+    @Test func mutatedTokensNeverTrapAndWhatPassesIsConsistent() throws {
+        let token = try hs256.encode(claims())
+        let parts = token.split(separator: ".").map(String.init)
+        let header = Base64URL.decode(Substring(parts[0]))!, payload = Base64URL.decode(Substring(parts[1]))!
+        let key = SymmetricKey(data: TestIdentity.signingKey)
+        let pieces: [[UInt8]] = [[0], [0x5C, 0x75, 0x30, 0x30, 0x30, 0x30], Array("{}[],:\"-1e999 null".utf8), [0xFF, 0xC3, 0xED, 0xA0, 0x80]]
+        var random = SeededGenerator(seed: 16)
+        func mutate(_ bytes: [UInt8]) -> [UInt8] {
+            var bytes = bytes
+            for _ in 0..<Int.random(in: 1...3, using: &random) {
+                let at = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &random)
+                switch Int.random(in: 0..<5, using: &random) {
+                case 0 where !bytes.isEmpty: bytes[at] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &random)
+                case 1 where !bytes.isEmpty: bytes.removeSubrange(at..<min(bytes.count, at + Int.random(in: 1...8, using: &random)))
+                case 2: bytes.insert(contentsOf: pieces.randomElement(using: &random)!, at: at)
+                case 3 where !bytes.isEmpty: bytes[at] = UInt8.random(in: 0...255, using: &random)
+                default: bytes += bytes.prefix(Int.random(in: 0...bytes.count, using: &random))
+                }
+            }
+            return bytes
+        }
+        var accepted = 0
+        var refused: [TokenRejection: Int] = [:]
+        for round in 0..<20_000 {
+            let candidate: String
+            if round % 2 == 0 {
+                candidate = String(decoding: mutate(Array(token.utf8)), as: UTF8.self)
+            } else {
+                let input = Base64URL.encode(round % 4 == 1 ? mutate(header) : header) + "." + Base64URL.encode(round % 4 == 3 ? mutate(payload) : payload)
+                candidate = input + "." + Base64URL.encode(Array(HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: key)))
+            }
+            let verified: TokenClaims
+            do {
+                verified = try hs256.verify(candidate, now: now)
+            } catch {
+                refused[error, default: 0] += 1
+                continue
+            }
+            accepted += 1
+            #expect(try hs256.verify(hs256.encode(verified), now: now) == verified, "round \(round)")
+        }
+        // The mutations reach every stage: the syntax, the header, the signature and the claims.
+        #expect(accepted < 20_000)
+        for stage in [TokenRejection.malformed, .algorithm, .signature, .claims] {
+            #expect(refused[stage, default: 0] > 100, "\(stage): \(refused)")
+        }
+    }
+
     @Test func base64URLHasOneSpellingPerValue() {
         for length in 0..<40 {
             let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
