@@ -34,21 +34,15 @@ for path in sys.argv[2:]:
     with open(os.path.join(corpus, "seed-" + name), "wb") as out:
         out.write(b"\x00\x07" + bytes.fromhex(hex_text))
 PY
-# JSON mode (first byte 3): a few documents, and a dictionary of JSON's tokens and every field's
-# JSON name (snake_case in the protos, lowerCamelCase in proto JSON), so that mutations reach the
-# message readers past "unknown field".
+# Every message type's JSON skeleton and its binary encoding (written by the target itself from
+# the schemas), a document of each JSON kind, and a dictionary of JSON's tokens, every field's
+# JSON name (snake_case in the protos, lowerCamelCase in proto JSON) and every enum value.
+KAROKAR_FUZZ_WRITE_SEEDS="$corpus" .build-fuzz/debug/karokar-fuzz
 python3 - "$corpus" .build-fuzz/json.dict Protos <<'PY'
 import os, re, sys
 corpus, dictionary, protos = sys.argv[1:4]
-documents = [
-    b'{}', b'[1, -2.5e3, "x\\u00e9\\n", true, false, null, {"a": {}}]',
-    b'{"vehicleId": "v1", "period": {"start": {"seconds": "1700000000"}, "end": {"seconds": "1700003600", "nanos": 5}}}',
-    b'{"status": "BOOKING_STATUS_REQUESTED", "pageSize": 10, "pageToken": "", "metadata": {"k": "v"}, "payload": "AAE="}',
-]
-for index, document in enumerate(documents):
-    for selector in (0, 61, 122, 183):
-        with open(os.path.join(corpus, f"seed-json-{index}-{selector}"), "wb") as out:
-            out.write(bytes([3, selector]) + document)
+with open(os.path.join(corpus, "seed-json-kinds"), "wb") as out:
+    out.write(b'\x03\x00[1, -2.5e3, "x\\u00e9\\n", true, false, null, {"a": {}}]')
 tokens = {'{', '}', '[', ']', ':', ',', '"', 'true', 'false', 'null', '"NaN"', '"Infinity"', '\\u', '\\u0000', '\\ud83d\\ude00', '1e308', '-0'}
 for folder, _, files in os.walk(protos):
     for file in files:

@@ -7,17 +7,31 @@ import NIOCore
 /// (`Sources/karokar-fuzz`, run by `Deploy/fuzz.sh`). Not API.
 @_spi(Fuzzing)
 public enum FuzzHooks {
-    /// One fuzzer input. First byte even: server input (frames, split in chunks of the second
-    /// byte's size); 1 modulo 4: a payload of the message type the second byte selects; 3 modulo
-    /// 4: JSON text, read as a document and as that message type's proto JSON.
+    /// One fuzzer input. The first byte's low two bits pick the mode: even, server input (frames,
+    /// split in chunks of the second byte's size); 1, a binary payload; 3, JSON text, read as a
+    /// document and as proto JSON. In the last two, the first byte's other six bits and the
+    /// second byte select the message type (``messageTypeIndex(_:_:)``; 14 bits, more than the
+    /// number of types).
     public static func input(_ data: [UInt8]) {
         guard data.count >= 2 else { return }
         let bytes = Array(data[2...])
         switch data[0] & 3 {
-        case 1: payload(bytes, selector: data[1])
-        case 3: json(bytes, selector: data[1])
+        case 1: payload(bytes, type: messageTypeIndex(data[0], data[1]))
+        case 3: json(bytes, type: messageTypeIndex(data[0], data[1]))
         default: serverInput(bytes, chunkSize: Int(data[1]))
         }
+    }
+
+    /// The number of message types a payload or JSON input selects from.
+    public static var messageTypeCount: Int { messageNames.count }
+
+    static func messageTypeIndex(_ first: UInt8, _ second: UInt8) -> Int {
+        Int(first >> 2) << 8 | Int(second)
+    }
+
+    /// The first two bytes of an input in `mode` (1 or 3) for the message type at `index`.
+    static func header(mode: UInt8, index: Int) -> [UInt8] {
+        [UInt8(index >> 8 & 0x3F) << 2 | mode, UInt8(index & 0xFF)]
     }
 
     /// Feeds `bytes` to the server's frame parser in chunks of `chunkSize`, and every complete frame
@@ -82,24 +96,26 @@ public enum FuzzHooks {
 
     /// Decodes `bytes` as the message type `selector` picks; whatever decodes must survive the
     /// binary and the JSON round trips unchanged (conversions are lossless). Traps otherwise.
-    public static func payload(_ bytes: [UInt8], selector: UInt8) {
-        let type = ProtoRegistry.messages[messageNames[Int(selector) % messageNames.count]]!
-        decodeAndCheck(type, bytes)
+    public static func payload(_ bytes: [UInt8], type index: Int) {
+        decodeAndCheck(messageType(index), bytes)
     }
 
     /// Parses `bytes` as JSON (the parser that reads a bearer token's header and claims before
     /// its signature is checked, and `karokar call`'s requests): what parses must print as text
     /// that parses to the same document; and a document that is the selected message type's
     /// proto JSON must give a message that survives both round trips.
-    public static func json(_ bytes: [UInt8], selector: UInt8) {
+    public static func json(_ bytes: [UInt8], type index: Int) {
         guard let document = try? JSONParser.parse(bytes) else { return }
         let again = try? JSONParser.parse(document.jsonText)
         precondition(again == document, "a JSON document changed in a print/parse round trip")
-        let type = ProtoRegistry.messages[messageNames[Int(selector) % messageNames.count]]!
-        readAndCheck(type, document)
+        readAndCheck(messageType(index), document)
     }
 
     private static let messageNames = ProtoRegistry.messages.keys.sorted()
+
+    private static func messageType(_ index: Int) -> any ProtoMessage.Type {
+        ProtoRegistry.messages[messageNames[index % messageNames.count]]!
+    }
 
     private static func decodeAndCheck<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) {
         guard let message = try? ProtoCodec.decode(M.self, from: bytes) else { return }
@@ -124,5 +140,62 @@ public enum FuzzHooks {
     private static func same<M: ProtoMessage>(_ a: M, _ b: M, json: Bool = false) -> Bool {
         if b == b { return a == b }
         return json ? a.protoJSON == b.protoJSON : ProtoCodec.encode(a) == ProtoCodec.encode(b)
+    }
+
+    // MARK: - Seeds
+
+    /// Two seeds per message type: a JSON document that sets every field (the first member of
+    /// each oneof; one element of each repeated field and map; nested messages three deep) and
+    /// its binary encoding, so that mutations start inside every type's fields instead of at
+    /// "unknown field" (`Deploy/fuzz.sh` writes them into the corpus).
+    public static func seeds() -> [(name: String, bytes: [UInt8])] {
+        messageNames.enumerated().flatMap { index, name -> [(name: String, bytes: [UInt8])] in
+            let document = skeleton(name, depth: 0)
+            var seeds = [(name: "json-" + name, bytes: header(mode: 3, index: index) + Array(document.jsonText.utf8))]
+            if let encoded = encodedSkeleton(messageType(index), document) {
+                seeds.append((name: "payload-" + name, bytes: header(mode: 1, index: index) + encoded))
+            }
+            return seeds
+        }
+    }
+
+    private static func encodedSkeleton<M: ProtoMessage>(_ type: M.Type, _ document: JSONValue) -> [UInt8]? {
+        (try? M(protoJSON: document)).map { ProtoCodec.encode($0) }
+    }
+
+    private static func skeleton(_ typeName: String, depth: Int) -> JSONValue {
+        guard let type = ProtoRegistry.messages[typeName], depth < 3 else { return .object([]) }
+        var oneofs: Set<String> = []
+        var members: [JSONMember] = []
+        for field in type.protoSchema.fields where field.oneof.isEmpty || oneofs.insert(field.oneof).inserted {
+            let value = sample(field.type, typeName: field.typeName, depth: depth)
+            if field.map {
+                members.append(JSONMember(field.jsonName, .object([JSONMember(sampleKey(field.mapKeyType), value)])))
+            } else {
+                members.append(JSONMember(field.jsonName, field.repeated ? .array([value]) : value))
+            }
+        }
+        return .object(members)
+    }
+
+    private static func sample(_ type: String, typeName: String, depth: Int) -> JSONValue {
+        switch type {
+        case "message": skeleton(typeName, depth: depth + 1)
+        case "enum": .string(ProtoRegistry.enums[typeName]?.protoValues.last?.name ?? "0")
+        case "string": .string("s")
+        case "bytes": .string("AAE=")
+        case "bool": .bool(true)
+        case "double", "float": .number("1.5")
+        case "int64", "uint64", "sint64", "fixed64", "sfixed64": .string("7")
+        default: .number("7")
+        }
+    }
+
+    private static func sampleKey(_ type: String) -> String {
+        switch type {
+        case "string": "k"
+        case "bool": "true"
+        default: "7"
+        }
     }
 }

@@ -16,6 +16,16 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 @main
 enum KaroKarFuzz {
     static func main() {
+        // `KAROKAR_FUZZ_WRITE_SEEDS=DIR karokar-fuzz`: writes the seeds made from the message
+        // schemas (`FuzzHooks.seeds`) into DIR and exits; `Deploy/fuzz.sh` does this first.
+        if let directory = getenv("KAROKAR_FUZZ_WRITE_SEEDS").map({ String(cString: $0) }) {
+            for seed in FuzzHooks.seeds() {
+                guard let file = fopen(directory + "/seed-" + seed.name, "wb") else { exit(1) }
+                _ = seed.bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+                fclose(file)
+            }
+            exit(0)
+        }
         var argc = CommandLine.argc
         var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
         exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzOne(data, size) })

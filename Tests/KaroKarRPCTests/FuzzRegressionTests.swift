@@ -24,9 +24,9 @@ struct FuzzRegressionTests {
     /// round-trip check once took for a lossy conversion.
     @Test func nanDoublesRoundTripInEveryMessageType() {
         let nan: [UInt8] = Array(repeating: 0xFF, count: 8)
-        for selector in UInt8.min...UInt8.max {
-            FuzzHooks.payload([0x21] + nan, selector: selector)  // field 4, fixed64
-            FuzzHooks.payload([0x49] + nan, selector: selector)  // field 9, fixed64
+        for type in 0..<FuzzHooks.messageTypeCount {
+            FuzzHooks.payload([0x21] + nan, type: type)  // field 4, fixed64
+            FuzzHooks.payload([0x49] + nan, type: type)  // field 9, fixed64
         }
     }
 
@@ -40,10 +40,20 @@ struct FuzzRegressionTests {
             #"{"vehicleId": "a\u0000b"}"#, #"{"name": "\u0000"}"#, #"{"metadata": {"k\u0000": "v"}}"#,
         ]
         for document in documents {
-            for selector in UInt8.min...UInt8.max {
-                FuzzHooks.input([3, selector] + Array(document.utf8))
+            for type in 0..<FuzzHooks.messageTypeCount {
+                FuzzHooks.json(Array(document.utf8), type: type)
             }
         }
+    }
+
+    /// The seeds made from the schemas: every message type's JSON skeleton is read by its own
+    /// type (so each has a binary seed too), and all of them pass the fuzz target's checks.
+    @Test func schemaSeedsCoverEveryMessageType() {
+        let seeds = FuzzHooks.seeds()
+        #expect(seeds.filter { $0.name.hasPrefix("json-") }.count == FuzzHooks.messageTypeCount)
+        #expect(seeds.filter { $0.name.hasPrefix("payload-") }.count == FuzzHooks.messageTypeCount)
+        #expect(FuzzHooks.messageTypeCount > 256, "the type selector has 14 bits, not 8")
+        for seed in seeds { FuzzHooks.input(seed.bytes) }
     }
 
     @Test(arguments: inputs)
