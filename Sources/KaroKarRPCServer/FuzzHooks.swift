@@ -29,6 +29,12 @@ public enum FuzzHooks {
         Int(first >> 2) << 8 | Int(second)
     }
 
+    /// The message type a payload or JSON input selects.
+    public static func messageTypeName(of input: [UInt8]) -> String? {
+        guard input.count >= 2, input[0] & 1 == 1 else { return nil }
+        return messageType(messageTypeIndex(input[0], input[1])).protoName
+    }
+
     /// The first two bytes of an input in `mode` (1 or 3) for the message type at `index`.
     static func header(mode: UInt8, index: Int) -> [UInt8] {
         [UInt8(index >> 8 & 0x3F) << 2 | mode, UInt8(index & 0xFF)]

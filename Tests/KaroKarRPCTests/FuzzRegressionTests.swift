@@ -53,7 +53,10 @@ struct FuzzRegressionTests {
         #expect(seeds.filter { $0.name.hasPrefix("json-") }.count == FuzzHooks.messageTypeCount)
         #expect(seeds.filter { $0.name.hasPrefix("payload-") }.count == FuzzHooks.messageTypeCount)
         #expect(FuzzHooks.messageTypeCount > 256, "the type selector has 14 bits, not 8")
-        for seed in seeds { FuzzHooks.input(seed.bytes) }
+        for seed in seeds {
+            #expect(FuzzHooks.messageTypeName(of: seed.bytes).map { seed.name.hasSuffix("-" + $0) } == true, "\(seed.name)")
+            FuzzHooks.input(seed.bytes)
+        }
     }
 
     @Test(arguments: inputs)
