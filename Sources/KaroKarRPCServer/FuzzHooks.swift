@@ -100,16 +100,17 @@ public enum FuzzHooks {
         )
     }
 
-    /// Decodes `bytes` as the message type `selector` picks; whatever decodes must survive the
-    /// binary and the JSON round trips unchanged (conversions are lossless). Traps otherwise.
+    /// Decodes `bytes` as the message type at `index` (modulo the number of types, in name
+    /// order); whatever decodes must survive the binary and the JSON round trips unchanged
+    /// (conversions are lossless). Traps otherwise.
     public static func payload(_ bytes: [UInt8], type index: Int) {
         decodeAndCheck(messageType(index), bytes)
     }
 
     /// Parses `bytes` as JSON (the parser that reads a bearer token's header and claims before
     /// its signature is checked, and `karokar call`'s requests): what parses must print as text
-    /// that parses to the same document; and a document that is the selected message type's
-    /// proto JSON must give a message that survives both round trips.
+    /// that parses to the same document; and a document that is proto JSON of the message type
+    /// at `index` must give a message that survives both round trips.
     public static func json(_ bytes: [UInt8], type index: Int) {
         guard let document = try? JSONParser.parse(bytes) else { return }
         let again = try? JSONParser.parse(document.jsonText)
