@@ -356,7 +356,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         if cancellingTask { call.task?.cancel() }
         lastActivity = .now()  // the idle clock counts from the last call too, not only the last byte in
         write(reply)
-        if phase == .draining && calls.isEmpty { closeAfterFlush() }
+        if phase == .draining && calls.isEmpty { closeAfterFlush(gracefully: true) }
     }
 
     // MARK: - Drain, errors, timeouts
@@ -368,7 +368,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         case .open:
             phase = .draining
             write(type: .drain, message: RPCV1.Drain(lastCallId: lastCallID, status: status.status))
-            if calls.isEmpty { closeAfterFlush() }
+            if calls.isEmpty { closeAfterFlush(gracefully: true) }
         case .draining, .closed:
             break
         }
@@ -386,14 +386,34 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         closeAfterFlush()
     }
 
-    private func closeAfterFlush() {
+    /// Closes once everything written has been flushed. `gracefully` (the end of a drain): only
+    /// the output first (FIN after the last REPLY), then, once the peer closes its side or
+    /// ``closeLinger`` has passed, the rest, reading and discarding what still arrives meanwhile
+    /// (CALLs the peer sent before it read the DRAIN; it knows from `last_call_id` that they were
+    /// not started). Closing at once with such bytes unread makes the kernel send a reset instead
+    /// of a FIN, and a reset can destroy the last REPLYs still in the peer's (or a proxy's) buffers:
+    /// calls the server finished would fail as "connection lost before the reply".
+    private func closeAfterFlush(gracefully: Bool = false) {
         guard phase != .closed, let context else { return }
         phase = .closed
         writeOutbound(context)
-        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { result in
+            guard gracefully, case .success = result else {
+                context.close(promise: nil)
+                return
+            }
+            context.close(mode: .output).assumeIsolated().whenComplete { outputClosed in
+                guard case .success = outputClosed else {
+                    context.close(promise: nil)
+                    return
+                }
+                context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeLinger) { context.close(promise: nil) }
+            }
         }
     }
+
+    /// How long a drained connection waits for the peer to close its side after the server's FIN.
+    static let closeLinger = TimeAmount.seconds(2)
 
     private func armDeadlineTimer(at deadline: NIODeadline) {
         deadlineTimer.arm(at: deadline, on: context!.eventLoop) { [self] in

@@ -47,6 +47,54 @@ struct DrainTests {
         #expect(service.completedCalls == 1)
     }
 
+    /// A drained connection ends with a FIN, and the server reads (and discards) what the client
+    /// still sends until the client closes too: closing at once with such bytes unread, or with
+    /// more arriving, made the kernel answer with a reset, and behind a proxy a reset can destroy
+    /// the DRAIN and the last REPLYs still in its buffers (a rolling restart behind HAProxy lost
+    /// 19 finished calls that way). The client here keeps writing after the server's FIN, as one
+    /// does that has not read the DRAIN yet: with the old close it got "connection reset by peer".
+    @Test("a drained connection closes its output first and reads on: no reset for what the client still sends")
+    func drainEndsWithAFinNotAReset() async throws {
+        let (server, address) = try await SlowEchoService().startServer(limits: ServerLimits())
+        let raw = try await RawConnection.connect(to: address, group: TestServer.group, allowHalfClosure: true)
+        try await raw.send(Frames.hello())
+        _ = await raw.next()
+        let draining = Task { await server.drain() }
+        guard case .frame(let drainFrame)? = await raw.next(), drainFrame.type == .drain else {
+            Issue.record("expected DRAIN first")
+            return
+        }
+        #expect(await raw.next() == .inputClosed, "the server's FIN follows the DRAIN")
+        let echo = RPCV1.DiagnosticsService.Method.echo.path
+        for callID in UInt32(1)...20 {
+            try await raw.send(Frames.call(callID, path: echo, RPCV1.EchoRequest(payload: [1])))
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(raw.isActive, "the server still reads: no reset")
+        #expect(raw.errors.isEmpty)
+        await raw.close()
+        await draining.value
+    }
+
+    @Test("a drained connection whose client never closes is closed after the linger time")
+    func drainedConnectionLingersAtMostItsTime() async throws {
+        let (server, address) = try await SlowEchoService().startServer(limits: ServerLimits())
+        let raw = try await RawConnection.connect(to: address, group: TestServer.group, allowHalfClosure: true)
+        try await raw.send(Frames.hello())
+        _ = await raw.next()
+        let started = ContinuousClock.now
+        await server.drain()  // returns when no connection is left (or after the drain timeout, 30 s)
+        let took = ContinuousClock.now - started
+        if case .frame(let frame)? = await raw.next() { #expect(frame.type == .drain) } else { Issue.record("expected DRAIN") }
+        #expect(await raw.next() == .inputClosed)
+        #expect(took >= .seconds(1.5), "it waited for the client: \(took)")
+        #expect(took < .seconds(8), "then closed anyway: \(took)")
+        // The server's side is gone: what the client sends now is answered with a reset.
+        try? await raw.send(Frames.hello())
+        let (_, closed) = await raw.drainUntilClosed(timeout: .seconds(5))
+        #expect(closed)
+    }
+
     /// Issue 19, finding 12: NOT_SERVING was promised during a drain, but the listener closed and
     /// every connection refused new calls at the same moment, so no client could see it. Now the
     /// server reports it for the drain delay while it still serves, then drains.

@@ -8,15 +8,21 @@ import NIOPosix
 public final class RawConnection: Sendable {
     public enum Event: Sendable, Equatable {
         case frame(Frame)
+        /// The peer closed its side (FIN); only with `allowHalfClosure`, where the connection stays
+        /// open for writing.
+        case inputClosed
         case closed
     }
 
     private let channel: any Channel
     private let inbox: Inbox
 
-    public static func connect(to address: SocketAddress, group: any EventLoopGroup) async throws -> RawConnection {
+    /// `allowHalfClosure`: the peer's FIN is an event (``Event/inputClosed``), not the end of the
+    /// connection, so a test can go on writing to a server that has closed only its output.
+    public static func connect(to address: SocketAddress, group: any EventLoopGroup, allowHalfClosure: Bool = false) async throws -> RawConnection {
         let inbox = Inbox()
         let channel = try await ClientBootstrap(group: group)
+            .channelOption(.allowRemoteHalfClosure, value: allowHalfClosure)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(Collector(inbox: inbox))
@@ -60,11 +66,15 @@ public final class RawConnection: Sendable {
         while let event = await next(timeout: timeout) {
             switch event {
             case .frame(let frame): frames.append(frame)
+            case .inputClosed: continue
             case .closed: return (frames, true)
             }
         }
         return (frames, false)
     }
+
+    /// The errors the connection met (a reset by the peer, say), in order.
+    public var errors: [String] { inbox.errors.withLockedValue { $0 } }
 
     public var isActive: Bool { channel.isActive }
 
@@ -74,6 +84,7 @@ public final class RawConnection: Sendable {
 
     final class Inbox: Sendable {
         private let events = NIOLockedValueBox<[Event]>([])
+        let errors = NIOLockedValueBox<[String]>([])
 
         func push(_ event: Event) { events.withLockedValue { $0.append(event) } }
 
@@ -96,6 +107,16 @@ public final class RawConnection: Sendable {
             while let frame = try? parser.next() {
                 inbox.push(.frame(frame))
             }
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case .inputClosed? = event as? ChannelEvent { inbox.push(.inputClosed) }
+            context.fireUserInboundEventTriggered(event)
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            inbox.errors.withLockedValue { $0.append("\(error)") }
+            context.close(promise: nil)
         }
 
         func channelInactive(context: ChannelHandlerContext) {
