@@ -20,7 +20,12 @@ enum KaroKarFuzz {
         // schemas (`FuzzHooks.seeds`) into DIR and exits; `Deploy/fuzz.sh` does this first.
         if let directory = getenv("KAROKAR_FUZZ_WRITE_SEEDS").map({ String(cString: $0) }) {
             for seed in FuzzHooks.seeds() {
-                guard let file = fopen(directory + "/seed-" + seed.name, "wb") else { exit(1) }
+                let path = directory + "/seed-" + seed.name
+                guard let file = fopen(path, "wb") else {
+                    let message = Array("karokar-fuzz: cannot write \(path): \(String(cString: strerror(errno)))\n".utf8)
+                    _ = write(2, message, message.count)
+                    exit(1)
+                }
                 _ = seed.bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
                 fclose(file)
             }

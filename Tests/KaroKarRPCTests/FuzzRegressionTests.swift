@@ -19,9 +19,9 @@ struct FuzzRegressionTests {
         #expect(Self.inputs.count >= 2)
     }
 
-    /// The first kept payload crash, whatever message type its selector picks today: a NaN in a
-    /// double field (`ConsumerLag`'s fields 4 and 9) makes a message unequal to itself, which the
-    /// round-trip check once took for a lossy conversion.
+    /// The first kept payload crash, in every message type: a NaN in a double field
+    /// (`ConsumerLag`'s fields 4 and 9) makes a message unequal to itself, which the round-trip
+    /// check once took for a lossy conversion.
     @Test func nanDoublesRoundTripInEveryMessageType() {
         let nan: [UInt8] = Array(repeating: 0xFF, count: 8)
         for type in 0..<FuzzHooks.messageTypeCount {
