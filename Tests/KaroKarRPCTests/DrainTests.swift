@@ -1,6 +1,7 @@
 import KaroKarMessages
 import KaroKarProto
 import KaroKarRPC
+import KaroKarRPCServer
 import KaroKarServer
 import KaroKarServices
 import KaroKarTestSupport
@@ -53,12 +54,19 @@ struct DrainTests {
     /// the DRAIN and the last REPLYs still in its buffers (a rolling restart behind HAProxy lost
     /// 19 finished calls that way). The client here keeps writing after the server's FIN, as one
     /// does that has not read the DRAIN yet: with the old close it got "connection reset by peer".
-    @Test("a drained connection closes its output first and reads on: no reset for what the client still sends")
-    func drainEndsWithAFinNotAReset() async throws {
+    /// A server and a client past its handshake that keeps its connection open for writing after
+    /// the server's FIN.
+    static func halfClosingClient() async throws -> (RPCServer, RawConnection) {
         let (server, address) = try await SlowEchoService().startServer(limits: ServerLimits())
         let raw = try await RawConnection.connect(to: address, group: TestServer.group, allowHalfClosure: true)
         try await raw.send(Frames.hello())
         _ = await raw.next()
+        return (server, raw)
+    }
+
+    @Test("a drained connection closes its output first and reads on: no reset for what the client still sends")
+    func drainEndsWithAFinNotAReset() async throws {
+        let (server, raw) = try await Self.halfClosingClient()
         let draining = Task { await server.drain() }
         guard case .frame(let drainFrame)? = await raw.next(), drainFrame.type == .drain else {
             Issue.record("expected DRAIN first")
@@ -78,10 +86,7 @@ struct DrainTests {
 
     @Test("a drained connection whose client never closes is closed after the linger time")
     func drainedConnectionLingersAtMostItsTime() async throws {
-        let (server, address) = try await SlowEchoService().startServer(limits: ServerLimits())
-        let raw = try await RawConnection.connect(to: address, group: TestServer.group, allowHalfClosure: true)
-        try await raw.send(Frames.hello())
-        _ = await raw.next()
+        let (server, raw) = try await Self.halfClosingClient()
         let started = ContinuousClock.now
         await server.drain()  // returns when no connection is left (or after the drain timeout, 30 s)
         let took = ContinuousClock.now - started
